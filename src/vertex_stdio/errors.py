@@ -1,0 +1,157 @@
+"""The error tree and the contract's JSON error envelope.
+
+Every failure a person or a model can see is a ``VertexError``::
+
+    VertexError                      code                   retryable
+    ├── AuthError                    (carries the sign-in links)
+    │   ├── AuthRequired             AUTH_REQUIRED          no
+    │   ├── AuthInvalid              AUTH_INVALID           no
+    │   └── InsufficientScope        INSUFFICIENT_SCOPE     no
+    ├── InvalidInput                 INVALID_INPUT          no
+    ├── NotFound                     NOT_FOUND              no
+    ├── RateLimited                  RATE_LIMITED           yes
+    ├── SendFailed                   VERTEX_SEND_FAILED     no
+    ├── UpstreamUnavailable          UPSTREAM_UNAVAILABLE   yes
+    └── UpstreamError                UPSTREAM_ERROR         no
+
+Foreign exceptions (httpx2, keyring, the SDK) are translated into this tree at the
+boundary that meets them, with ``raise ... from exc``.  The envelope never carries a
+token, an authorization code or a PKCE verifier: messages are built from our own
+words and from the upstream's ``message`` field, never from request data.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, ClassVar
+
+SIGNUP_URL = "https://vertexsms.com/en/contact"
+SIGNIN_URL = "https://vertexsms.com/en/login"
+TOKEN_URL = "https://tool.vertexsms.com/settings/api"
+
+SIGN_IN_HINT = (
+    "Run `vertex-stdio login` in a terminal to sign in with your browser, or set "
+    "VERTEXSMS_API_TOKEN to an API token from " + TOKEN_URL + ". "
+    "New to VertexSMS? Accounts are by invitation: " + SIGNUP_URL + "."
+)
+
+
+class ErrorCode(StrEnum):
+    """The stable codes of the contract."""
+
+    AUTH_REQUIRED = "AUTH_REQUIRED"
+    AUTH_INVALID = "AUTH_INVALID"
+    INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    VERTEX_SEND_FAILED = "VERTEX_SEND_FAILED"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    UPSTREAM_ERROR = "UPSTREAM_ERROR"
+
+
+class VertexError(Exception):
+    """A failure with a contract code, a message that says what to do next, and extras."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.UPSTREAM_ERROR
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vertex_error_code: int | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.vertex_error_code = vertex_error_code
+        self.extra: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+
+    def envelope(self) -> dict[str, Any]:
+        """The contract's ``{"error": {...}}`` object."""
+        body: dict[str, Any] = {
+            "code": str(self.code),
+            "message": self.message,
+            "retryable": self.retryable,
+            "vertex_error_code": self.vertex_error_code,
+        }
+        body.update(self.extra)
+        return {"error": body}
+
+    def to_json(self) -> str:
+        """The envelope as one line of JSON (the text of a tool error)."""
+        return json.dumps(self.envelope(), ensure_ascii=False, separators=(",", ": "))
+
+
+class AuthError(VertexError):
+    """An authentication failure; the envelope carries the sign-in links."""
+
+    def envelope(self) -> dict[str, Any]:
+        env = super().envelope()
+        env["error"].setdefault("signup_url", SIGNUP_URL)
+        env["error"].setdefault("signin_url", SIGNIN_URL)
+        env["error"].setdefault("token_url", TOKEN_URL)
+        env["error"].setdefault("how_to_sign_in", SIGN_IN_HINT)
+        return env
+
+
+class AuthRequired(AuthError):
+    """No credentials are available yet: the person must sign in or paste a token."""
+
+    code = ErrorCode.AUTH_REQUIRED
+
+
+class AuthInvalid(AuthError):
+    """VertexSMS rejected the credentials (expired, revoked, IP- or route-restricted)."""
+
+    code = ErrorCode.AUTH_INVALID
+
+
+class InsufficientScope(AuthError):
+    """The credentials are valid but do not carry the permission this call needs."""
+
+    code = ErrorCode.INSUFFICIENT_SCOPE
+
+
+class InvalidInput(VertexError):
+    """The arguments are wrong; the message names the field and the rule."""
+
+    code = ErrorCode.INVALID_INPUT
+
+
+class NotFound(VertexError):
+    """The thing asked for does not exist at VertexSMS."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class RateLimited(VertexError):
+    """VertexSMS asked us to slow down; ``retry_after_seconds`` says how long."""
+
+    code = ErrorCode.RATE_LIMITED
+    retryable = True
+
+
+class SendFailed(VertexError):
+    """VertexSMS refused the message (bad sender, blocked number, no balance, ...)."""
+
+    code = ErrorCode.VERTEX_SEND_FAILED
+
+
+class UpstreamUnavailable(VertexError):
+    """VertexSMS could not be reached or failed (5xx, timeout, dropped connection)."""
+
+    code = ErrorCode.UPSTREAM_UNAVAILABLE
+    retryable = True
+
+
+class UpstreamError(VertexError):
+    """VertexSMS answered with an error that fits no other code (409, other 4xx)."""
+
+    code = ErrorCode.UPSTREAM_ERROR
+
+
+class ConfigError(Exception):
+    """A setting is malformed; raised before anything starts (exit code 1 or 2)."""
