@@ -9,6 +9,7 @@ offer, and may run an interactive sign-in while a tool call waits; the call pass
 from __future__ import annotations
 
 from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,3 +88,23 @@ class NoTokenProvider:
 
     async def rejected(self, token: str, challenge: Challenge) -> bool:
         return False
+
+
+_PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+
+def parse_challenge(header: str | None) -> Challenge:
+    """Parse a ``WWW-Authenticate: Bearer ...`` header; unknown or empty input gives ``Challenge()``."""
+    if not header:
+        return Challenge()
+    params: dict[str, str] = {}
+    for match in _PARAM.finditer(header[:8192]):
+        name = match.group(1).lower()
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        params.setdefault(name, value.replace('\\"', '"'))
+    scopes = tuple(dict.fromkeys(params.get("scope", "").split()))
+    return Challenge(
+        error=params.get("error") or None,
+        scopes=scopes,
+        resource_metadata=params.get("resource_metadata") or None,
+    )
