@@ -101,9 +101,7 @@ class Settings:
             "signin_timeout": _seconds(
                 "VERTEXSMS_SIGNIN_TIMEOUT", _unset(get("VERTEXSMS_SIGNIN_TIMEOUT")), 120.0
             ),
-            "http_timeout": _seconds(
-                "VERTEXSMS_HTTP_TIMEOUT", _unset(get("VERTEXSMS_HTTP_TIMEOUT")), 30.0
-            ),
+            "http_timeout": _seconds("VERTEXSMS_HTTP_TIMEOUT", _unset(get("VERTEXSMS_HTTP_TIMEOUT")), 30.0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values).validated()

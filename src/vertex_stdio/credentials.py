@@ -8,8 +8,8 @@ offer, and may run an interactive sign-in while a tool call waits; the call pass
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 

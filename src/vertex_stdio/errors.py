@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 SIGNUP_URL = "https://vertexsms.com/en/contact"
 SIGNIN_URL = "https://vertexsms.com/en/login"
-TOKEN_URL = "https://tool.vertexsms.com/settings/api"
+TOKEN_URL = "https://tool.vertexsms.com/settings/api"  # noqa: S105 - a page address, not a secret
 
 SIGN_IN_HINT = (
     "Run `vertex-stdio login` in a terminal to sign in with your browser, or set "
@@ -155,3 +155,32 @@ class UpstreamError(VertexError):
 
 class ConfigError(Exception):
     """A setting is malformed; raised before anything starts (exit code 1 or 2)."""
+
+
+_BY_CODE: dict[ErrorCode, type[VertexError]] = {
+    cls.code: cls
+    for cls in (
+        AuthRequired,
+        AuthInvalid,
+        InsufficientScope,
+        InvalidInput,
+        NotFound,
+        RateLimited,
+        SendFailed,
+        UpstreamUnavailable,
+        UpstreamError,
+    )
+}
+
+
+def error_from_envelope(body: object) -> VertexError | None:
+    """Rebuild an error from a ``{"error": {...}}`` envelope (the hosted server uses ours)."""
+    inner = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(inner, dict) or not isinstance(inner.get("message"), str):
+        return None
+    try:
+        cls = _BY_CODE[ErrorCode(str(inner.get("code")))]
+    except ValueError:
+        cls = UpstreamError
+    code = inner.get("vertex_error_code")
+    return cls(inner["message"][:500], vertex_error_code=code if isinstance(code, int) else None)

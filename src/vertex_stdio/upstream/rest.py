@@ -1,0 +1,205 @@
+"""VertexSMS REST over one pooled ``httpx2.AsyncClient``, with money-safe retries."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx2
+
+from vertex_stdio import __version__
+from vertex_stdio.credentials import SignInPrompt, TokenProvider, parse_challenge
+from vertex_stdio.errors import UpstreamError
+from vertex_stdio.upstream.outcomes import (
+    RETRYABLE_STATUSES,
+    Operation,
+    error_for_status,
+    retry_after_seconds,
+    unavailable,
+    unreadable_success,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_RETRIES = 2
+MAX_RETRY_AFTER = 10.0
+USER_AGENT = f"vertex-stdio/{__version__}"
+TOKEN_HEADER = "X-VertexSMS-Token"  # noqa: S105 - a header name, not a secret
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RestResponse:
+    """A successful (2xx) answer, read in full."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self, op: Operation) -> Any:
+        """The body as JSON; an unreadable body is an ``UpstreamError`` naming the outcome."""
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise unreadable_success(op, "not valid JSON") from exc
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace").strip()
+
+
+class _NoAnswer(Exception):
+    """Internal: the attempt got no answer (timeout, connection failure); ``why`` says which."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def make_client(timeout: float, transport: httpx2.AsyncBaseTransport | None = None) -> httpx2.AsyncClient:
+    """The process's HTTP client: bounded pool, explicit timeouts, no redirects for auth'd calls."""
+    return httpx2.AsyncClient(
+        timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
+        limits=httpx2.Limits(max_connections=20, max_keepalive_connections=10),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        follow_redirects=False,
+        transport=transport,
+    )
+
+
+class RestUpstream:
+    """Calls VertexSMS REST endpoints with the token from a ``TokenProvider``.
+
+    Retries only calls that neither cost money nor change state, and only on connection
+    failures, 502/503/504 and 429 (honouring ``Retry-After`` up to a cap).  A 401 (or a
+    403 ``insufficient_scope``) is reported to the token provider, and the call is made
+    once more only if it offers a different token: a rejected request did nothing.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenProvider,
+        client: httpx2.AsyncClient,
+        *,
+        timeout: float = 30.0,
+        sleep: Sleep = anyio.sleep,
+        max_retries: int = MAX_RETRIES,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._tokens = tokens
+        self._client = client
+        self._deadline = timeout + 5.0
+        self._sleep = sleep
+        self._max_retries = max_retries
+
+    async def call(
+        self,
+        op: Operation,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        prompt: SignInPrompt | None = None,
+    ) -> RestResponse:
+        """Make the call; return a 2xx answer or raise the contract's error."""
+        attempt = 0
+        reauthorized = False
+        while True:
+            token = await self._tokens.token([op.scope], prompt)
+            try:
+                response = await self._once(op, method, path, token, json_body, params)
+            except _NoAnswer as failure:
+                if not self._may_retry(op, attempt):
+                    raise unavailable(op, failure.why) from failure.__cause__
+                attempt += 1
+                await self._sleep(_backoff(attempt))
+                continue
+            if response.status in (401, 403) and not reauthorized:
+                challenge = parse_challenge(response.headers.get("www-authenticate"))
+                renewable = response.status == 401 or challenge.error == "insufficient_scope"
+                if renewable and await self._tokens.rejected(token, challenge):
+                    reauthorized = True
+                    continue
+            if 200 <= response.status < 300:
+                return response
+            if self._may_retry(op, attempt) and response.status in RETRYABLE_STATUSES:
+                attempt += 1
+                await self._sleep(_backoff(attempt))
+                continue
+            if self._may_retry(op, attempt) and response.status == 429:
+                wait = retry_after_seconds(response.headers.get("retry-after"))
+                if wait is not None and wait <= MAX_RETRY_AFTER:
+                    attempt += 1
+                    await self._sleep(wait)
+                    continue
+            raise error_for_status(op, response.status, response.headers, response.body)
+
+    def _may_retry(self, op: Operation, attempt: int) -> bool:
+        return not op.costs_or_changes and attempt < self._max_retries
+
+    async def _once(
+        self,
+        op: Operation,
+        method: str,
+        path: str,
+        token: str,
+        json_body: Any,
+        params: Mapping[str, str] | None,
+    ) -> RestResponse:
+        url = self._base + path
+        headers = {TOKEN_HEADER: token}
+        try:
+            with anyio.fail_after(self._deadline):
+                request = self._client.build_request(
+                    method, url, json=json_body, params=params, headers=headers
+                )
+                response = await self._client.send(request, stream=True)
+                try:
+                    body = await _read_capped(response, op)
+                finally:
+                    await response.aclose()
+        except (TimeoutError, httpx2.TimeoutException) as exc:
+            log.warning("%s: no answer from VertexSMS in time (%s)", op.tool, type(exc).__name__)
+            raise _NoAnswer("VertexSMS did not answer in time.") from exc
+        except httpx2.TransportError as exc:
+            log.warning("%s: connection to VertexSMS failed (%s)", op.tool, type(exc).__name__)
+            raise _NoAnswer(f"The connection to VertexSMS failed ({_describe(exc)}).") from exc
+        log.debug("%s: %s %s -> %s", op.tool, method, path, response.status_code)
+        return RestResponse(response.status_code, response.headers, body)
+
+
+async def _read_capped(response: httpx2.Response, op: Operation) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            if 200 <= response.status_code < 300:
+                raise unreadable_success(op, f"larger than {MAX_BODY_BYTES // 1_048_576} MiB")
+            raise UpstreamError(
+                f"VertexSMS answered HTTP {response.status_code} with an oversized body; try again later."
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with jitter: about 0.2 s, 0.4 s, ... capped at 2 s."""
+    base: float = min(2.0, 0.2 * (2 ** (attempt - 1)))
+    return base * (0.75 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+
+
+def _describe(exc: httpx2.TransportError) -> str:
+    if isinstance(exc, httpx2.ConnectError):
+        return "could not connect"
+    if isinstance(exc, httpx2.RemoteProtocolError):
+        return "connection dropped mid-answer"
+    return type(exc).__name__
