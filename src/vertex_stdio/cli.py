@@ -1,1 +1,218 @@
-def main() -> None: ...
+"""The composition root: parse the command line, read settings, build everything, run.
+
+Commands other than ``serve`` write their results to stdout (marked ``# stdout-ok``);
+``serve`` never does: stdout is the MCP protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from vertex_stdio import __version__
+from vertex_stdio.config import Settings
+from vertex_stdio.credentials import NoTokenProvider, StaticTokenProvider, TokenProvider
+from vertex_stdio.errors import ConfigError
+
+log = logging.getLogger("vertex_stdio")
+
+EXIT_OK, EXIT_FIXABLE, EXIT_USAGE = 0, 1, 2
+
+
+def _setting_options() -> argparse.ArgumentParser:
+    """Options that mirror the VERTEXSMS_* settings; they win over the environment."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("settings (each overrides its VERTEXSMS_* variable)")
+    s = argparse.SUPPRESS
+    g.add_argument(
+        "--api-token",
+        dest="api_token",
+        default=s,
+        help="VertexSMS API token (prefer VERTEXSMS_API_TOKEN: arguments are visible to other users)",
+    )
+    g.add_argument("--api-url", dest="api_url", default=s, help="REST API base URL")
+    g.add_argument("--mcp-url", dest="mcp_url", default=s, help="hosted MCP server URL (the OAuth resource)")
+    g.add_argument("--scopes", dest="scopes", default=s, help="space-separated OAuth scopes to ask for")
+    g.add_argument("--client-id", dest="client_id", default=s, help="pre-registered OAuth client id")
+    g.add_argument(
+        "--callback-port", dest="callback_port", type=int, default=s, help="loopback redirect port"
+    )
+    g.add_argument(
+        "--test-mode",
+        dest="test_mode",
+        choices=("1", "2"),
+        default=s,
+        help="every send carries testMode (1 delivered, 2 failed; nothing is sent)",
+    )
+    g.add_argument(
+        "--sandbox",
+        dest="sandbox",
+        action="store_true",
+        default=s,
+        help="use the built-in VertexSMS emulator (no account, no network)",
+    )
+    g.add_argument("--log-level", dest="log_level", default=s, help="DEBUG, INFO, WARNING or ERROR")
+    g.add_argument(
+        "--allow-file-store",
+        dest="allow_file_store",
+        action="store_true",
+        default=s,
+        help="without a usable keyring, keep the refresh token in a 0600 file",
+    )
+    g.add_argument(
+        "--signin-timeout",
+        dest="signin_timeout",
+        type=float,
+        default=s,
+        help="seconds a tool call waits for a browser sign-in",
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _setting_options()
+    parser = argparse.ArgumentParser(
+        prog="vertex-stdio",
+        description="VertexSMS for your AI assistant: a local MCP server over stdio.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"vertex-stdio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("serve", parents=[common], help="run the stdio MCP server (the default)")
+    login = sub.add_parser("login", parents=[common], help="sign in with your browser now")
+    login.add_argument("--scope", action="append", default=[], help="a scope to ask for (repeatable)")
+    login.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead")
+    sub.add_parser("logout", parents=[common], help="revoke and forget the sign-in")
+    status = sub.add_parser("status", parents=[common], help="who is signed in (never prints secrets)")
+    status.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
+    call = sub.add_parser("call", parents=[common], help="call one tool from the terminal")
+    call.add_argument("tool", help="tool name, e.g. get_sms_rates")
+    call.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an argument; V is parsed as JSON when it can be (repeatable)",
+    )
+    call.add_argument("--json", dest="json_args", metavar="'{...}'", help="all arguments as one JSON object")
+    return parser
+
+
+def settings_from(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in (
+        "api_token",
+        "api_url",
+        "mcp_url",
+        "client_id",
+        "callback_port",
+        "test_mode",
+        "sandbox",
+        "log_level",
+        "allow_file_store",
+        "signin_timeout",
+    ):
+        if hasattr(args, name):
+            overrides[name] = getattr(args, name)
+    if hasattr(args, "scopes"):
+        overrides["scopes"] = tuple(args.scopes.split())
+    return Settings.from_env(os.environ if env is None else env, **overrides)
+
+
+def token_provider(settings: Settings) -> TokenProvider:
+    """Who gives tokens: a pasted token wins; otherwise browser sign-in (OAuth)."""
+    from vertex_stdio.logs import register_secret
+
+    if settings.api_token:
+        register_secret(settings.api_token)
+        return StaticTokenProvider(settings.api_token)
+    try:
+        from vertex_stdio.oauth import OAuthTokenProvider
+    except ImportError:
+        return NoTokenProvider()
+    provider: TokenProvider = OAuthTokenProvider(settings)
+    return provider
+
+
+@contextlib.contextmanager
+def upstream_for(settings: Settings) -> Iterator[tuple[Settings, TokenProvider]]:
+    """Settings and tokens for the real VertexSMS, or for a running sandbox emulator."""
+    if not settings.sandbox:
+        yield settings, token_provider(settings)
+        return
+    from vertex_stdio.sandbox import SANDBOX_TOKEN, Emulator
+
+    with Emulator() as emulator:
+        log.info("Sandbox: VertexSMS emulator on %s; nothing leaves this machine", emulator.api_url)
+        local = replace(settings, api_url=emulator.api_url, mcp_url=emulator.mcp_url, api_token=None)
+        yield local, StaticTokenProvider(SANDBOX_TOKEN, source="sandbox")
+
+
+def serve(settings: Settings) -> int:
+    import anyio
+
+    from vertex_stdio.server import build_server
+
+    with upstream_for(settings) as (effective, tokens):
+        server = build_server(effective, tokens)
+        log.info("vertex-stdio %s serving over stdio (tokens: %s)", __version__, tokens.source)
+        anyio.run(server.run_stdio_async)
+    log.info("stdin closed; vertex-stdio exits")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        print(f"vertex-stdio: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from vertex_stdio import logs
+
+    logs.configure(settings.log_level)
+    command = args.command or "serve"
+    if command == "serve":
+        return serve(settings)
+    if command == "call":
+        from vertex_stdio.terminal import call_tool
+
+        return call_tool(settings, args.tool, args.arg, args.json_args)
+    return _auth_command(command, settings, args)
+
+
+def _auth_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    import anyio
+
+    try:
+        from vertex_stdio.oauth import commands
+    except ImportError:
+        print(
+            "vertex-stdio: browser sign-in is not available in this build; set VERTEXSMS_API_TOKEN instead.",
+            file=sys.stderr,
+        )
+        return EXIT_FIXABLE
+    if command == "login":
+        code: int = anyio.run(
+            lambda: commands.login(settings, scopes=args.scope, no_browser=args.no_browser, out=sys.stdout)
+        )
+        return code
+    if command == "logout":
+        return anyio.run(lambda: commands.logout(settings, out=sys.stdout))
+    return anyio.run(lambda: commands.status(settings, as_json=args.as_json, out=sys.stdout))
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

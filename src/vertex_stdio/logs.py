@@ -1,0 +1,115 @@
+"""Logging to stderr and a rotating file, with secrets scrubbed from every record.
+
+stdout is the MCP protocol, so no handler here ever writes to it.  Known secrets (the pasted
+token, OAuth tokens once obtained) are registered with ``register_secret`` and replaced by
+``[redacted]`` in every message; common token shapes (Bearer headers, ``code=``,
+``access_token`` fields) are scrubbed even when nobody registered them.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "vertex-stdio"
+LOG_FILE_NAME = "vertex-stdio.log"
+REDACTED = "[redacted]"
+
+_PATTERNS = (
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
+    re.compile(r"(?i)(x-vertexsms-token[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+"),
+    re.compile(
+        r"(?i)\b((?:access_token|refresh_token|id_token|code_verifier|client_secret|code|at|token)"
+        r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"
+    ),
+)
+_MIN_SECRET_LENGTH = 8
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Scrub ``value`` from every later log record (ignored when short or empty)."""
+    if value and len(value) >= _MIN_SECRET_LENGTH:
+        with _lock:
+            _secrets.add(value)
+
+
+def scrub(text: str) -> str:
+    """``text`` with registered secrets and token-shaped values replaced."""
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, REDACTED)
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+class SecretFilter(logging.Filter):
+    """Rewrites each record's message (and traceback text) with ``scrub``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = scrub(formatted)
+            record.exc_info = None
+            record.msg = f"{record.getMessage()}\n{record.exc_text}"
+            record.args, record.exc_text = None, None
+        return True
+
+
+def log_dir() -> Path:
+    """Where the log file lives: the platform's user log directory for vertex-stdio."""
+    override = os.environ.get("VERTEXSMS_LOG_DIR")
+    if override:
+        return Path(override)
+    return platformdirs.user_log_path(APP_NAME, appauthor=False)
+
+
+def configure(level: str, *, to_file: bool = True) -> Path | None:
+    """Send logs to stderr and (best effort) a rotating file; return the file's path."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    secret_filter = SecretFilter()
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(formatter)
+    stderr.addFilter(secret_filter)
+    root.addHandler(stderr)
+    path = _file_handler(formatter, secret_filter) if to_file else None
+    root.setLevel(level)
+    # httpx2 logs whole URLs at INFO and httpcore2 headers at DEBUG: keep them quiet.
+    for noisy in ("httpx2", "httpcore2", "httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    return path
+
+
+def _file_handler(formatter: logging.Formatter, secret_filter: logging.Filter) -> Path | None:
+    directory = log_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = directory / LOG_FILE_NAME
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True
+        )
+    except OSError as exc:
+        logging.getLogger(__name__).warning("No log file (%s); logging to stderr only", exc)
+        return None
+    handler.setFormatter(formatter)
+    handler.addFilter(secret_filter)
+    logging.getLogger().addHandler(handler)
+    return path

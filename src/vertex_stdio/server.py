@@ -1,0 +1,178 @@
+"""build_server(): the MCP server with the ten tools, its services and its error envelope."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import MCPError
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from pydantic import ValidationError
+
+from vertex_stdio import __version__
+from vertex_stdio.config import Settings
+from vertex_stdio.credentials import TokenProvider
+from vertex_stdio.errors import InvalidInput, UpstreamError, VertexError
+from vertex_stdio.tools import TOOL_NAMES, TOOLS
+from vertex_stdio.tools.base import Services
+from vertex_stdio.tools.rates import RateCard
+from vertex_stdio.upstream.remote import HostedMcpUpstream
+from vertex_stdio.upstream.rest import RestUpstream, make_client
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = """Tools for VertexSMS, an SMS platform. send_sms and lookup_hlr cost money and \
+reach real people: call them only when the user asked, exactly once, and never repeat one whose \
+outcome is reported unknown. Check prices with get_sms_rates and clean up numbers with \
+correct_phone_number first. Errors are JSON: {"error": {"code", "message", "retryable"}}; \
+follow the message's advice."""
+
+SANDBOX_NOTE = (
+    "[SANDBOX] This result comes from vertex-stdio's built-in VertexSMS emulator: "
+    "no message was sent, nothing was charged, and the data is sample data."
+)
+TEST_MODE_NOTE = (
+    "[TEST MODE] VERTEXSMS_TEST_MODE={mode} is set: VertexSMS emulated the delivery "
+    "({outcome}); no real SMS was sent."
+)
+
+
+class VertexServer(MCPServer[Services]):
+    """MCPServer whose every tool failure is the contract's JSON envelope, and nothing else."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._vertex_settings = settings
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Services, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            result = await super().call_tool(name, arguments, context)
+        except MCPError:
+            raise
+        except ToolError as exc:
+            error = _as_vertex_error(name, exc)
+            log.info("%s failed: %s", name, error.code)
+            return CallToolResult(content=[TextContent(type="text", text=error.to_json())], is_error=True)
+        if isinstance(result, CallToolResult):
+            self._annotate(name, result)
+        return result
+
+    def _annotate(self, name: str, result: CallToolResult) -> None:
+        """Mark sandbox and test-mode results so nobody mistakes them for real sends."""
+        settings = self._vertex_settings
+        if settings.sandbox:
+            result.content.append(TextContent(type="text", text=SANDBOX_NOTE))
+            result.meta = {**(result.meta or {}), "vertex-stdio/sandbox": True}
+        elif settings.test_mode and name == "send_sms":
+            outcome = "delivered" if settings.test_mode == "1" else "failed"
+            note = TEST_MODE_NOTE.format(mode=settings.test_mode, outcome=outcome)
+            result.content.append(TextContent(type="text", text=note))
+
+
+def _as_vertex_error(name: str, exc: ToolError) -> VertexError:
+    """Our error for whatever the SDK raised: ours, a schema failure, an unknown tool or a bug."""
+    cause = exc.__cause__
+    if isinstance(cause, VertexError):
+        return cause
+    if isinstance(cause, ValidationError):
+        return InvalidInput(_validation_message(name, cause), fields=_fields(cause))
+    if cause is None and str(exc).startswith("Unknown tool"):
+        return InvalidInput(f"There is no tool named {name!r}. The tools are: {', '.join(TOOL_NAMES)}.")
+    log.error("%s crashed", name, exc_info=cause or exc)
+    return UpstreamError(
+        f"vertex-stdio failed unexpectedly while running {name} ({type(cause or exc).__name__}); "
+        "nothing more is known. The details are in vertex-stdio's log file; please report it."
+    )
+
+
+def _fields(error: ValidationError) -> list[str]:
+    return sorted({".".join(str(p) for p in e["loc"]) or "(arguments)" for e in error.errors()})
+
+
+def _validation_message(name: str, error: ValidationError) -> str:
+    """Field names and rules only: the rejected values are the caller's data."""
+    problems = []
+    for e in error.errors()[:10]:
+        where = ".".join(str(p) for p in e["loc"]) or "(arguments)"
+        problems.append(f"`{where}`: {e['msg']}")
+    return f"Invalid arguments for {name}: " + "; ".join(problems) + ". Fix them and call again."
+
+
+Lifespan = Callable[[MCPServer[Services]], AbstractAsyncContextManager[Services]]
+
+
+def make_lifespan(
+    settings: Settings,
+    tokens: TokenProvider,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> Lifespan:
+    """Services for the process: one REST client, one hosted-MCP connection, one rate card."""
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
+        async with make_client(settings.http_timeout, transport) as client, anyio.create_task_group() as tg:
+            rest = RestUpstream(settings.api_url, tokens, client, timeout=settings.http_timeout)
+            hosted = HostedMcpUpstream(
+                settings.mcp_url, tokens, tg, timeout=settings.http_timeout, transport=transport
+            )
+            try:
+                yield Services(settings, tokens, rest, hosted, RateCard(rest, tokens))
+            finally:
+                await hosted.aclose()
+                tg.cancel_scope.cancel()
+
+    return lifespan
+
+
+def build_server(
+    settings: Settings,
+    tokens: TokenProvider,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> VertexServer:
+    """The MCP server with the ten tools; nothing touches the network until a tool is called."""
+    sandbox = " (sandbox)" if settings.sandbox else ""
+    server = VertexServer(
+        settings,
+        name="vertex-stdio",
+        title="VertexSMS" + sandbox,
+        version=__version__,
+        instructions=(SANDBOX_NOTE + "\n\n" if settings.sandbox else "") + INSTRUCTIONS,
+        website_url="https://vertexsms.com",
+        lifespan=make_lifespan(settings, tokens, transport),
+    )
+    for spec in TOOLS:
+        description = ("[SANDBOX: emulated, nothing is sent or billed] " if settings.sandbox else "") + (
+            spec.description
+        )
+        server.add_tool(
+            spec.fn,
+            name=spec.name,
+            title=spec.title,
+            description=description,
+            annotations=spec.annotations,
+            meta={"vertex-stdio/scope": spec.scope},
+            structured_output=True,
+        )
+    return server
+
+
+def envelope_text(result: CallToolResult) -> dict[str, Any] | None:
+    """The parsed envelope of an error result (for the CLI and tests), else None."""
+    if not result.is_error or not result.content or not isinstance(result.content[0], TextContent):
+        return None
+    try:
+        body = json.loads(result.content[0].text)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

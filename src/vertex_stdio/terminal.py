@@ -1,0 +1,64 @@
+"""``vertex-stdio call TOOL``: one tool call from a terminal, through the same server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp.types import TextContent
+
+from vertex_stdio.config import Settings
+
+EXIT_OK, EXIT_FIXABLE, EXIT_USAGE = 0, 1, 2
+
+
+def parse_arguments(pairs: Sequence[str], json_args: str | None) -> dict[str, Any]:
+    """``--json '{...}'`` first, then each ``--arg k=v`` (v as JSON when it parses, else text)."""
+    arguments: dict[str, Any] = {}
+    if json_args:
+        loaded = json.loads(json_args)
+        if not isinstance(loaded, dict):
+            raise ValueError('--json must be a JSON object, e.g. \'{"country": "LT"}\'')
+        arguments.update(loaded)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--arg takes key=value, got {pair!r}")
+        try:
+            arguments[key] = json.loads(value)
+        except ValueError:
+            arguments[key] = value
+    return arguments
+
+
+def call_tool(settings: Settings, tool: str, pairs: Sequence[str], json_args: str | None) -> int:
+    """Run the server in-process, call ``tool`` once, print the JSON result; 0 on success."""
+    try:
+        arguments = parse_arguments(pairs, json_args)
+    except ValueError as exc:
+        print(f"vertex-stdio call: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return anyio.run(_call, settings, tool, arguments)
+
+
+async def _call(settings: Settings, tool: str, arguments: dict[str, Any]) -> int:
+    from vertex_stdio.cli import upstream_for
+    from vertex_stdio.server import build_server
+
+    with upstream_for(settings) as (effective, tokens):
+        server = build_server(effective, tokens)
+        async with Client(server, mode="legacy") as client:
+            result = await client.call_tool(tool, arguments)
+    if result.is_error:
+        text = "".join(c.text for c in result.content if isinstance(c, TextContent))
+        print(text)  # stdout-ok: the envelope, for scripts
+        return EXIT_FIXABLE
+    print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))  # stdout-ok
+    for block in result.content[1:]:
+        if isinstance(block, TextContent):
+            print(block.text, file=sys.stderr)
+    return EXIT_OK

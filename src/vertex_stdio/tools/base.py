@@ -1,0 +1,65 @@
+"""What every tool needs: the services built at start-up, and a sign-in prompt for the call."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from mcp import MCPError
+from mcp.server.mcpserver import Context
+from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+from vertex_stdio.config import Settings
+from vertex_stdio.credentials import TokenProvider
+from vertex_stdio.tools.rates import RateCard
+from vertex_stdio.upstream.remote import HostedMcpUpstream
+from vertex_stdio.upstream.rest import RestUpstream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Built once per process by the server's lifespan; shared by every call."""
+
+    settings: Settings
+    tokens: TokenProvider
+    rest: RestUpstream
+    hosted: HostedMcpUpstream
+    rates: RateCard
+
+
+AnyContext = Context[Any, Any]
+
+
+def services(ctx: AnyContext) -> Services:
+    """The process's services, from the request context."""
+    found = ctx.request_context.lifespan_context
+    if not isinstance(found, Services):
+        raise TypeError("vertex-stdio tools need the server's lifespan services")
+    return found
+
+
+class ContextPrompt:
+    """A ``SignInPrompt`` for one tool call: progress notifications and URL elicitation."""
+
+    def __init__(self, ctx: AnyContext) -> None:
+        self._ctx = ctx
+
+    async def progress(self, message: str, elapsed: float, total: float | None) -> None:
+        await self._ctx.report_progress(elapsed, total, message)
+
+    async def offer_url(self, url: str, message: str) -> None:
+        """Show the URL through the client when it declared URL-mode elicitation; else do nothing."""
+        caps = self._ctx.client_capabilities
+        elicitation = caps.elicitation if caps else None
+        if elicitation is None or getattr(elicitation, "url", None) is None:
+            return
+        if self._ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            return  # 2026-07-28 connections have no back-channel for server requests
+        try:
+            await self._ctx.elicit_url(message, url, uuid.uuid4().hex)
+        except MCPError as exc:
+            log.info("The client did not take the sign-in URL (%s); it is on stderr", exc.error.message)

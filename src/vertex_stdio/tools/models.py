@@ -1,0 +1,169 @@
+"""Typed inputs and outputs of the ten tools: the schemas the model sees come from here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --- inputs -------------------------------------------------------------------------
+
+CountryCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 alpha-2 country code in capitals, e.g. LT, GB, US.",
+        examples=["LT"],
+    ),
+]
+PhoneNumber = Annotated[
+    str,
+    Field(
+        pattern=r"^\+?[0-9]{6,15}$",
+        description=(
+            "Phone number in international E.164 form, e.g. +37069912345 (a leading + is optional; "
+            "digits only, no spaces)."
+        ),
+        examples=["+37069912345"],
+    ),
+]
+HttpsUrl = Annotated[
+    str,
+    Field(
+        pattern=r"^https?://[^\s]+$",
+        max_length=2048,
+        description="An http(s) URL that VertexSMS can reach from the internet.",
+    ),
+]
+
+# --- outputs ------------------------------------------------------------------------
+
+
+class SendSmsResult(BaseModel):
+    """A message accepted by VertexSMS."""
+
+    message_id: str = Field(description="VertexSMS message ID; delivery reports refer to it.")
+    status: Literal["sent"] = Field(description="Always 'sent': VertexSMS accepted the message.")
+    parts: int = Field(description="SMS parts billed (long texts are split into several parts).")
+    destination: str = Field(description="The recipient in E.164 form, e.g. +37069912345.")
+
+
+class Rate(BaseModel):
+    operator: str = Field(description="Operator name, or 'All'/'All other carriers' for default routes.")
+    network: str = Field(description="Network name as VertexSMS lists it.")
+    rate_eur: str = Field(description="Price per SMS part in EUR, as a decimal string.")
+    mcc: str | None = Field(description="Mobile country code.")
+    mnc: str | None = Field(description="Mobile network code, or null for a default route.")
+
+
+class RatesResult(BaseModel):
+    """SMS prices for one country."""
+
+    country: str
+    country_name: str
+    rates: list[Rate]
+    cache_age_seconds: int = Field(description="How old the cached rate card is (it is kept for an hour).")
+
+
+class NumberToCorrect(BaseModel):
+    number: Annotated[
+        str,
+        Field(min_length=1, max_length=40, description="The number as written: national or international."),
+    ]
+    country: CountryCode
+
+
+class CorrectedNumber(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    input_number: str
+    country: str
+    number_type: Literal["mobile", "landline", "unknown"]
+    mobile: bool
+    number_e164: str | None = Field(description="The number in E.164 form, or null if it is invalid.")
+    error: str | None = Field(description="Why the number is invalid, or null.")
+
+
+class CorrectionResult(BaseModel):
+    """Validated and normalised numbers, in the order given."""
+
+    count: int
+    results: list[CorrectedNumber]
+
+
+class OperatorResult(BaseModel):
+    """A mobile operator known to VertexSMS."""
+
+    operator_id: int
+    name: str
+    country: str = Field(description="ISO 3166-1 alpha-2 country code.")
+    mcc: str = Field(description="Mobile country code.")
+    mnc: list[str] = Field(description="The operator's mobile network codes.")
+
+
+class MccMncItem(BaseModel):
+    country: str
+    mcc: str
+    mnc: str
+    operator_id: int | None = Field(description="VertexSMS operator ID; use it with get_operator.")
+
+
+class MccMncPage(BaseModel):
+    """One page of a country's MCC/MNC list."""
+
+    country: str
+    page: int
+    items: list[MccMncItem]
+    next_page: int | None = Field(description="The page to ask for next, or null when this page is empty.")
+
+
+class MobilePrefix(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    prefix: str = Field(description="International prefix digits without '+', e.g. 3706.")
+
+
+class MobilePrefixesResult(BaseModel):
+    """The mobile number prefixes of one country."""
+
+    model_config = ConfigDict(extra="allow")
+
+    country: str
+    prefixes: list[MobilePrefix]
+
+
+class SenderIdResult(BaseModel):
+    """An alphanumeric sender ID submitted for review."""
+
+    sender_id: int
+    name: str
+    type: Literal["AlphaNumeric"]
+    status: Literal["submitted"]
+    next: str
+
+
+class MsisdnSenderResult(BaseModel):
+    """A phone number registered as a sender, waiting for its PIN."""
+
+    sender_id: int
+    msisdn: str
+    type: Literal["MSISDN"]
+    status: Literal["pin_sent"]
+    next: str
+
+
+class ConfirmSenderResult(BaseModel):
+    """A phone-number sender confirmed with its PIN."""
+
+    sender_id: int
+    confirmed: bool
+
+
+class HlrResult(BaseModel):
+    """An HLR lookup accepted; the answer is delivered to the callback URL."""
+
+    lookup_id: int
+    msisdn: str
+    status: Literal["submitted"]
+    callback_url: str
+    note: str

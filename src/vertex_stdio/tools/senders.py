@@ -1,0 +1,126 @@
+"""Sender registration: alphanumeric sender IDs and phone numbers as senders."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from vertex_stdio.tools.base import AnyContext, ContextPrompt, services
+from vertex_stdio.tools.models import (
+    ConfirmSenderResult,
+    HttpsUrl,
+    MsisdnSenderResult,
+    PhoneNumber,
+    SenderIdResult,
+)
+from vertex_stdio.upstream.outcomes import Operation, unreadable_success
+from vertex_stdio.upstream.rest import RestResponse
+
+REGISTER_ALPHA = Operation(tool="register_sender_id", scope="sender:write", costs_or_changes=True)
+REGISTER_MSISDN = Operation(tool="register_msisdn_sender", scope="sender:write", costs_or_changes=True)
+CONFIRM_MSISDN = Operation(tool="confirm_msisdn_sender", scope="sender:write", costs_or_changes=True)
+
+REGISTER_SENDER_ID_DESCRIPTION = """Ask VertexSMS to approve an alphanumeric sender ID (the name \
+recipients see instead of a number, e.g. ACME). Changes the account: it files a registration that a \
+VertexSMS reviewer approves or rejects later, so call it once, only when the user asks. The name has \
+3 to 11 characters: Latin letters and digits (- _ & # ! are allowed but some operators do not show \
+them). `category` says what the name stands for and `categoryDescription` justifies it for the \
+reviewer. Returns the new sender_id."""
+
+REGISTER_MSISDN_SENDER_DESCRIPTION = """Register a phone number the user owns as an SMS sender. \
+Changes the account and makes VertexSMS text a 5-digit PIN to that number (the PIN SMS may be billed). \
+Call it once, then ask the user for the PIN and call confirm_msisdn_sender with the returned \
+sender_id. Returns the new sender_id."""
+
+CONFIRM_MSISDN_SENDER_DESCRIPTION = """Confirm a phone-number sender with the 5-digit PIN that \
+VertexSMS sent to it by SMS (after register_msisdn_sender). Changes the account. A wrong PIN is \
+rejected with INVALID_INPUT; ask the user to check the SMS and try again."""
+
+SenderName = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=11,
+        pattern=r"^[A-Za-z0-9\-_&#! ]{3,11}$",
+        description="3 to 11 characters: Latin letters and digits; - _ & # ! allowed.",
+    ),
+]
+
+
+async def register_sender_id(
+    name: SenderName,
+    category: Annotated[
+        Literal["Company", "Product", "Brand", "Shortcode", "Landline", "Other"],
+        Field(description="What the name stands for."),
+    ],
+    categoryDescription: Annotated[
+        str,
+        Field(min_length=3, max_length=500, description="Why you may use this name, for the reviewer."),
+    ],
+    ctx: AnyContext,
+    notificationUrl: Annotated[
+        HttpsUrl | None, Field(description="Optional webhook VertexSMS calls when the review status changes.")
+    ] = None,
+) -> SenderIdResult:
+    body: dict[str, Any] = {
+        "name": name,
+        "type": "AlphaNumeric",
+        "category": category,
+        "categoryDescription": categoryDescription,
+    }
+    if notificationUrl:
+        body["notificationUrl"] = notificationUrl
+    svc = services(ctx)
+    response = await svc.rest.call(
+        REGISTER_ALPHA, "POST", "/senderId", json_body=body, prompt=ContextPrompt(ctx)
+    )
+    return SenderIdResult(
+        sender_id=_new_id(response, REGISTER_ALPHA),
+        name=name,
+        type="AlphaNumeric",
+        status="submitted",
+        next="VertexSMS reviews the name; it can be used as `from` once approved.",
+    )
+
+
+async def register_msisdn_sender(msisdn: PhoneNumber, ctx: AnyContext) -> MsisdnSenderResult:
+    digits = msisdn.removeprefix("+")
+    body = {"name": digits, "type": "MSISDN"}
+    svc = services(ctx)
+    response = await svc.rest.call(
+        REGISTER_MSISDN, "POST", "/senderId", json_body=body, prompt=ContextPrompt(ctx)
+    )
+    sender_id = _new_id(response, REGISTER_MSISDN)
+    return MsisdnSenderResult(
+        sender_id=sender_id,
+        msisdn="+" + digits,
+        type="MSISDN",
+        status="pin_sent",
+        next=f"Ask the user for the 5-digit PIN sent to +{digits}, then call confirm_msisdn_sender "
+        f"with sender_id {sender_id}.",
+    )
+
+
+async def confirm_msisdn_sender(
+    sender_id: Annotated[int, Field(ge=1, description="The sender_id from register_msisdn_sender.")],
+    code: Annotated[str, Field(pattern=r"^[0-9]{5}$", description="The 5-digit PIN received by SMS.")],
+    ctx: AnyContext,
+) -> ConfirmSenderResult:
+    svc = services(ctx)
+    await svc.rest.call(
+        CONFIRM_MSISDN,
+        "POST",
+        f"/senderId/confirm/{sender_id}",
+        json_body={"code": code},
+        prompt=ContextPrompt(ctx),
+    )
+    return ConfirmSenderResult(sender_id=sender_id, confirmed=True)
+
+
+def _new_id(response: RestResponse, op: Operation) -> int:
+    """The new sender's ID: the body is the number as plain text (or JSON)."""
+    text = response.text().strip().strip('"[]')
+    if not text.isdigit():
+        raise unreadable_success(op, "no sender ID in the answer")
+    return int(text)
