@@ -82,7 +82,7 @@ class VertexError(Exception):
 
     def to_json(self) -> str:
         """The envelope as one line of JSON (the text of a tool error)."""
-        return json.dumps(self.envelope(), ensure_ascii=False, separators=(",", ": "))
+        return json.dumps(self.envelope(), ensure_ascii=False)
 
 
 class AuthError(VertexError):

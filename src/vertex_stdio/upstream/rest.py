@@ -115,7 +115,12 @@ class RestUpstream:
         while True:
             token = await self._tokens.token([op.scope], prompt)
             try:
-                response = await self._once(op, method, path, token, json_body, params)
+                # A call that costs money is shielded: once its bytes may have left, a client's
+                # cancellation must not hide the outcome; it is waited for (bounded) and logged.
+                with anyio.CancelScope(shield=op.costs_or_changes):
+                    response = await self._once(op, method, path, token, json_body, params)
+                if op.costs_or_changes:
+                    log.info("%s: VertexSMS answered HTTP %s", op.tool, response.status)
             except _NoAnswer as failure:
                 if not self._may_retry(op, attempt):
                     raise unavailable(op, failure.why) from failure.__cause__
