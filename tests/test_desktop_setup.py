@@ -44,7 +44,8 @@ def test_absent_file_and_dirs_are_created(tmp_path: Path) -> None:
     assert Path(data["mcpServers"]["vertexsms"]["command"]).is_absolute()
     assert _siblings(path) == ["claude_desktop_config.json"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert "Created" in err and "Quit Claude Desktop" in err
+    assert "Created" in err
+    assert "Quit Claude Desktop" in err
 
 
 @pytest.mark.parametrize("original", ["{}", "", "  \n", '\ufeff{"mcpServers": {}}'])
@@ -79,7 +80,8 @@ def test_other_servers_and_keys_are_kept(tmp_path: Path) -> None:
         "globalShortcut": "Ctrl+Space",
         "x": [1],
     }
-    assert merged["mcpServers"]["other"] == OTHER and merged["mcpServers"]["zeta"] == {"command": "z"}
+    assert merged["mcpServers"]["other"] == OTHER
+    assert merged["mcpServers"]["zeta"] == {"command": "z"}
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert json.loads(_backups(path)[0].read_text()) == original
 
@@ -90,10 +92,12 @@ def test_existing_entry_is_updated_then_left_alone(tmp_path: Path) -> None:
     path.write_text(json.dumps({"mcpServers": {"vertexsms": {"command": "uvx", "args": ["vertex-stdio"]}}}))
     assert _setup(path, sandbox=True)[0] == 0
     entry = json.loads(path.read_text())["mcpServers"]["vertexsms"]
-    assert entry["env"] == {"VERTEXSMS_SANDBOX": "1"} and entry["command"] != "uvx"
+    assert entry["env"] == {"VERTEXSMS_SANDBOX": "1"}
+    assert entry["command"] != "uvx"
     before = path.read_bytes()
     code, _, err = _setup(path, sandbox=True)
-    assert code == 0 and "nothing changed" in err
+    assert code == 0
+    assert "nothing changed" in err
     assert path.read_bytes() == before
     assert len(_backups(path)) == 1
 
@@ -113,7 +117,8 @@ def test_unusable_files_are_refused_untouched(tmp_path: Path, content: str, phra
     path.write_text(content)
     code, _, err = _setup(path)
     assert code == 1
-    assert phrase in err and "untouched" in err
+    assert phrase in err
+    assert "untouched" in err
     assert path.read_text() == content
     assert _siblings(path) == ["claude_desktop_config.json"]
 
@@ -123,8 +128,10 @@ def test_unreadable_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "claude_desktop_config.json"
     path.mkdir()
     code, _, err = _setup(path)
-    assert code == 1 and "cannot read" in err
-    assert path.is_dir() and _siblings(path) == ["claude_desktop_config.json"]
+    assert code == 1
+    assert "cannot read" in err
+    assert path.is_dir()
+    assert _siblings(path) == ["claude_desktop_config.json"]
 
 
 @pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root reads any file")
@@ -134,7 +141,8 @@ def test_permission_denied_is_refused(tmp_path: Path) -> None:
     path.write_text("{}")
     path.chmod(0)
     code, _, err = _setup(path)
-    assert code == 1 and "permissions" in err
+    assert code == 1
+    assert "permissions" in err
 
 
 def test_token_only_when_passed_explicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,9 +152,12 @@ def test_token_only_when_passed_explicitly(tmp_path: Path, monkeypatch: pytest.M
     path.write_text("{}")
     path.chmod(0o644)
     code, out, err = _setup(path)
-    assert code == 0 and "env-secret" not in path.read_text() + out + err and "Warning" not in err
+    assert code == 0
+    assert "env-secret" not in path.read_text() + out + err
+    assert "Warning" not in err
     code, _, err = _setup(path, api_token="passed-secret-123456")
-    assert code == 0 and "plain text" in err
+    assert code == 0
+    assert "plain text" in err
     assert json.loads(path.read_text())["mcpServers"]["vertexsms"]["env"]["VERTEXSMS_API_TOKEN"] == (
         "passed-secret-123456"
     )
@@ -157,7 +168,8 @@ def test_print_only_writes_nothing(tmp_path: Path) -> None:
     """Without --write the entry is printed and no file appears."""
     path = tmp_path / "cfg" / "claude_desktop_config.json"
     code, out, err = _setup(path, write=False)
-    assert code == 0 and "--write" in err
+    assert code == 0
+    assert "--write" in err
     assert "vertexsms" in json.loads(out)["mcpServers"]
     assert not path.parent.exists()
 
@@ -186,7 +198,8 @@ def test_claude_code_prints_the_add_command(tmp_path: Path) -> None:
 def test_unknown_client_is_a_usage_error(tmp_path: Path) -> None:
     """An unknown client name exits 2 and names the valid ones."""
     code, _, err = _setup(tmp_path / "x.json", client="emacs")
-    assert code == 2 and "claude-desktop" in err
+    assert code == 2
+    assert "claude-desktop" in err
 
 
 def test_config_paths_per_os(tmp_path: Path) -> None:
@@ -226,6 +239,8 @@ def test_merge_entry_reports_what_it_did(tmp_path: Path) -> None:
     """merge_entry says whether it created, changed or left the file."""
     path = tmp_path / "mcp.json"
     first = merge_entry(path, "mcpServers", "vertexsms", {"command": "a", "args": []})
-    assert first.created and first.changed and first.backup is None
+    assert first.created
+    assert first.changed
+    assert first.backup is None
     again = merge_entry(path, "mcpServers", "vertexsms", {"command": "a", "args": []})
     assert not again.changed
