@@ -1,0 +1,190 @@
+"""Discovery (RFC 9728 → RFC 8414 / OIDC) and client registration (pre-registered, CIMD, DCR)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from vertex_stdio.credentials import parse_challenge
+from vertex_stdio.errors import AuthRequired, UpstreamError
+from vertex_stdio.oauth.core import as_metadata_urls, canonical_resource, prm_urls
+from vertex_stdio.oauth.http import OAuthHttp
+from vertex_stdio.oauth.metadata import (
+    Client,
+    MetadataInvalid,
+    ResourceMetadata,
+    ServerMetadata,
+    Target,
+    parse_resource_metadata,
+    parse_server_metadata,
+)
+from vertex_stdio.oauth.store import TokenStore
+
+log = logging.getLogger(__name__)
+
+ClientSource = Callable[[str], Awaitable[Client]]
+"""Given the redirect URI, the client to sign in with (configured, stored or newly registered)."""
+
+CLIENT_NAME = "vertex-stdio (VertexSMS for AI assistants)"
+
+
+async def discover_resource(http: OAuthHttp, resource_url: str, header_url: str | None) -> ResourceMetadata:
+    """Fetch and validate RFC 9728 metadata: the 401 header's URL, path-inserted, then root."""
+    for url in prm_urls(resource_url, header_url):
+        status, body = await http.get_json(url)
+        if status == 200:
+            return parse_resource_metadata(body, resource_url)
+        log.debug("no protected-resource metadata at %s (HTTP %s)", url, status)
+    raise MetadataInvalid(
+        f"{resource_url} publishes no OAuth protected-resource metadata, so browser sign-in cannot start. "
+        "Check VERTEXSMS_MCP_URL, or set VERTEXSMS_API_TOKEN to use an API token."
+    )
+
+
+async def discover_server(http: OAuthHttp, issuer: str) -> ServerMetadata:
+    """Fetch and validate ``issuer``'s metadata in the spec's order (RFC 8414, then OIDC)."""
+    for url in as_metadata_urls(issuer):
+        status, body = await http.get_json(url)
+        if status == 200:
+            return parse_server_metadata(body, issuer)
+        log.debug("no authorization-server metadata at %s (HTTP %s)", url, status)
+    raise MetadataInvalid(
+        f"The authorization server {issuer} publishes no metadata (RFC 8414 or OpenID), so sign-in "
+        "cannot start. Set VERTEXSMS_API_TOKEN to use an API token instead."
+    )
+
+
+def registration_request(redirect_uri: str, scopes: tuple[str, ...]) -> dict[str, Any]:
+    """The RFC 7591 metadata of this native public client."""
+    body: dict[str, Any] = {
+        "client_name": CLIENT_NAME,
+        "application_type": "native",
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "redirect_uris": [redirect_uri],
+    }
+    if scopes:
+        body["scope"] = " ".join(scopes)
+    return body
+
+
+async def register(
+    http: OAuthHttp, server: ServerMetadata, redirect_uri: str, scopes: tuple[str, ...]
+) -> Client:
+    """Dynamic Client Registration; refuses a registration this public client cannot use."""
+    if not server.registration_endpoint:
+        raise AuthRequired(
+            f"The authorization server {server.issuer} does not let this app register itself. "
+            "Set VERTEXSMS_CLIENT_ID to a client id registered for vertex-stdio, or set "
+            "VERTEXSMS_API_TOKEN to use an API token."
+        )
+    status, body = await http.post_json(
+        server.registration_endpoint, registration_request(redirect_uri, scopes)
+    )
+    if status not in (200, 201) or not isinstance(body, dict) or not isinstance(body.get("client_id"), str):
+        raise UpstreamError(
+            f"Client registration at {server.issuer} failed (HTTP {status}). Set VERTEXSMS_CLIENT_ID "
+            "to a pre-registered client id, or VERTEXSMS_API_TOKEN to use an API token."
+        )
+    method = body.get("token_endpoint_auth_method", "none")
+    if method != "none":
+        raise UpstreamError(
+            f"The authorization server {server.issuer} registered this app as a confidential client "
+            f"({method}), which a desktop app cannot be. Set VERTEXSMS_CLIENT_ID to a public client id."
+        )
+    log.info("registered OAuth client at %s", server.issuer)
+    return Client(body["client_id"], server.issuer, redirect_uri, "registered")
+
+
+def stored_client(data: Mapping[str, Any] | None, issuer: str) -> Client | None:
+    """A registration from the state file, only if it was issued by ``issuer``."""
+    if not data or data.get("issuer") != issuer or not isinstance(data.get("client_id"), str):
+        return None
+    redirect = data.get("redirect_uri")
+    return Client(data["client_id"], issuer, redirect if isinstance(redirect, str) else None)
+
+
+def configured_client(
+    client_id: str | None, metadata_url: str | None, server: ServerMetadata
+) -> Client | None:
+    """The pre-registered client id, else the CIMD URL when the server supports it, else None."""
+    if client_id:
+        return Client(client_id, server.issuer, None, "configured")
+    if metadata_url and server.cimd_supported:
+        return Client(metadata_url, server.issuer, None, "metadata-document")
+    return None
+
+
+METADATA_LIFETIME = 24 * 3600.0
+"""Seconds for which cached discovery metadata is trusted before it is fetched again."""
+
+
+async def find_target(
+    http: OAuthHttp, store: TokenStore, mcp_url: str, header_url: str | None, now: float
+) -> Target:
+    """The resource and its authorization server: from the state file's cache, else discovered.
+
+    Discovery probes ``mcp_url`` for a 401 ``resource_metadata`` when no header URL is known yet.
+    """
+    cached = store.read_state().get("metadata", {}).get(mcp_url)
+    if (
+        header_url is None
+        and isinstance(cached, dict)
+        and now - cached.get("fetched_at", 0) < METADATA_LIFETIME
+    ):
+        try:
+            server = ServerMetadata.from_json(cached["server"])
+            return Target(cached["resource"], server, tuple(cached.get("resource_scopes", ())))
+        except (KeyError, TypeError):
+            log.warning("cached sign-in metadata is damaged; discovering again")
+    if header_url is None:
+        header_url = parse_challenge(await http.probe(mcp_url)).resource_metadata
+    prm = await discover_resource(http, mcp_url, header_url)
+    server = await discover_server(http, prm.authorization_servers[0])
+    target = Target(canonical_resource(prm.resource), server, prm.scopes_supported)
+    entry = {
+        "resource": target.resource,
+        "resource_scopes": list(target.resource_scopes),
+        "server": server.to_json(),
+        "fetched_at": now,
+    }
+    await store.update_state(lambda data: data.setdefault("metadata", {}).__setitem__(mcp_url, entry))
+    return target
+
+
+def client_source(
+    http: OAuthHttp,
+    store: TokenStore,
+    server: ServerMetadata,
+    scopes: tuple[str, ...],
+    *,
+    client_id: str | None,
+    metadata_url: str | None,
+) -> ClientSource:
+    """The ``ClientSource`` for a sign-in: configured, else stored for this issuer, else DCR (stored)."""
+
+    async def client_for(redirect_uri: str) -> Client:
+        chosen = configured_client(client_id, metadata_url, server)
+        if chosen is None:
+            chosen = stored_client(store.read_state().get("clients", {}).get(server.issuer), server.issuer)
+        if chosen is None:
+            chosen = await register(http, server, redirect_uri, scopes)
+            entry = chosen.to_json()
+            await store.update_state(
+                lambda data: data.setdefault("clients", {}).__setitem__(server.issuer, entry)
+            )
+        return chosen
+
+    return client_for
+
+
+def known_client_id(
+    store: TokenStore, server: ServerMetadata, client_id: str | None, metadata_url: str | None
+) -> str | None:
+    """The client id a stored sign-in would be keyed by, without registering anything."""
+    chosen = configured_client(client_id, metadata_url, server) or stored_client(
+        store.read_state().get("clients", {}).get(server.issuer), server.issuer
+    )
+    return chosen.client_id if chosen else None

@@ -1,0 +1,93 @@
+"""Token-endpoint calls: code exchange, refresh, revocation (RFC 6749, 7636, 8707, 7009).
+
+Every token request carries ``resource``.  A refresh asks for the granted scopes only.  Secrets
+sent are scrubbed from any text kept from the answer (see ``OAuthHttp.post_form``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from vertex_stdio.errors import UpstreamUnavailable
+from vertex_stdio.oauth.core import Tokens, parse_token_response
+from vertex_stdio.oauth.http import OAuthFailed, OAuthHttp
+from vertex_stdio.oauth.metadata import ServerMetadata
+
+log = logging.getLogger(__name__)
+
+
+async def exchange_code(
+    http: OAuthHttp,
+    server: ServerMetadata,
+    *,
+    client_id: str,
+    code: str,
+    verifier: str,
+    redirect_uri: str,
+    resource: str,
+    scopes: tuple[str, ...],
+    now: float,
+) -> Tokens:
+    """Redeem an authorization code (with its PKCE verifier) for tokens."""
+    body = await http.post_form(
+        server.token_endpoint,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri,
+            "client_id": client_id,
+            "resource": resource,
+        },
+        secrets=(code, verifier),
+    )
+    return parse_token_response(body, now=now, requested=scopes)
+
+
+async def refresh(
+    http: OAuthHttp,
+    server: ServerMetadata,
+    *,
+    client_id: str,
+    tokens: Tokens,
+    resource: str,
+    now: float,
+) -> Tokens:
+    """Spend ``tokens.refresh_token`` once (no ``scope``: RFC 6749 §6 keeps the grant's scopes).
+
+    Raises ``OAuthFailed`` (e.g. ``invalid_grant``) or ``UpstreamUnavailable`` (keep the token).
+    """
+    if not tokens.refresh_token:
+        raise OAuthFailed("There is no refresh token to use.", error="invalid_grant", status=0)
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": tokens.refresh_token,
+        "client_id": client_id,
+        "resource": resource,
+    }
+    body = await http.post_form(server.token_endpoint, form, secrets=(tokens.refresh_token,))
+    fresh = parse_token_response(
+        body, now=now, requested=tokens.scopes, previous_refresh=tokens.refresh_token
+    )
+    log.info("refreshed the VertexSMS access token")
+    return fresh
+
+
+async def revoke(http: OAuthHttp, server: ServerMetadata, *, client_id: str, tokens: Tokens) -> list[str]:
+    """RFC 7009: revoke the refresh token, then the access token; returns what could not be revoked."""
+    if not server.revocation_endpoint:
+        return []
+    failed: list[str] = []
+    for hint, token in (("refresh_token", tokens.refresh_token), ("access_token", tokens.access_token)):
+        if not token:
+            continue
+        try:
+            await http.post_form(
+                server.revocation_endpoint,
+                {"token": token, "token_type_hint": hint, "client_id": client_id},
+                secrets=(token,),
+            )
+        except (OAuthFailed, UpstreamUnavailable) as exc:
+            log.warning("could not revoke the %s: %s", hint.replace("_", " "), exc.message)
+            failed.append(hint)
+    return failed

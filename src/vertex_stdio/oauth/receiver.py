@@ -1,0 +1,174 @@
+"""The one-shot loopback redirect receiver (RFC 8252 §7.3) on 127.0.0.1.
+
+Contract: serves only ``GET <path>`` with the expected ``Host``; anything else gets a static
+404/405/400 page and does not end the wait.  The first callback whose ``state`` matches (constant
+time) is handed to the sign-in, which then decides the page the person sees (``finish``).  Pages
+are static: they never echo a query parameter and never redirect.  Requests are size-bounded and
+time-bounded; the socket is closed by ``aclose`` (call it in ``finally``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+from typing import Literal
+from urllib.parse import parse_qs, urlsplit
+
+from vertex_stdio.errors import AuthRequired
+from vertex_stdio.oauth.core import same_secret
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/callback"
+MAX_REQUEST = 8192
+READ_TIMEOUT = 5.0
+VERDICT_TIMEOUT = 30.0
+
+Verdict = Literal["success", "denied", "failed"]
+
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "success": (
+        "Signed in to VertexSMS",
+        "You are signed in. You may close this tab and go back to your assistant.",
+    ),
+    "denied": ("Sign-in cancelled", "Access was not granted, so nothing changed. You may close this tab."),
+    "failed": (
+        "Sign-in did not complete",
+        "Something went wrong, so you are not signed in. You may close this tab and try again "
+        "with `vertex-stdio login`.",
+    ),
+    "stale": (
+        "This sign-in link is not active",
+        "This page does not belong to a sign-in that is waiting. You may close this tab.",
+    ),
+    "not-found": ("Not found", "There is nothing here. You may close this tab."),
+}
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:32em;margin:4em auto;padding:0 1em;color:#222}}
+h1{{font-size:1.4em}}</style></head><body><h1>{title}</h1><p>{text}</p></body></html>"""
+
+
+def page(kind: str) -> bytes:
+    """A static page for ``kind``; its content never depends on the request."""
+    title, text = _MESSAGES[kind]
+    return _PAGE.format(title=title, text=text).encode("utf-8")
+
+
+def _response(status: str, kind: str) -> bytes:
+    body = page(kind)
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+        "Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nX-Content-Type-Options: nosniff\r\n"
+        "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class Receiver:
+    """Waits for the authorization server's redirect back to ``redirect_uri``."""
+
+    def __init__(self, state: str, port: int = 0) -> None:
+        self._state = state
+        self._port = port
+        self._server: asyncio.Server | None = None
+        self._callback: asyncio.Future[dict[str, str]] | None = None
+        self._verdict: asyncio.Future[Verdict] | None = None
+
+    @property
+    def redirect_uri(self) -> str:
+        """``http://127.0.0.1:<port>/callback`` once started."""
+        return f"http://127.0.0.1:{self._port}{CALLBACK_PATH}"
+
+    async def start(self) -> None:
+        """Bind 127.0.0.1 (fail fast with a clear message when a fixed port is taken)."""
+        loop = asyncio.get_running_loop()
+        self._callback, self._verdict = loop.create_future(), loop.create_future()
+        try:
+            self._server = await asyncio.start_server(
+                self._handle, "127.0.0.1", self._port, limit=MAX_REQUEST, reuse_address=False
+            )
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise AuthRequired(
+                    f"Could not open the sign-in callback on 127.0.0.1 ({exc.strerror})."
+                ) from exc
+            raise AuthRequired(
+                f"The sign-in callback port {self._port} is in use (another sign-in may be open). "
+                "Finish or close it, or set VERTEXSMS_CALLBACK_PORT to a free port, then try again."
+            ) from exc
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    async def wait(self) -> dict[str, str]:
+        """The query of the first callback with the right ``state`` (cancel to give up)."""
+        if self._callback is None:
+            raise RuntimeError("Receiver.start() was not awaited")
+        return await asyncio.shield(self._callback)
+
+    def finish(self, verdict: Verdict) -> None:
+        """Tell the waiting browser tab how the sign-in ended."""
+        if self._verdict is not None and not self._verdict.done():
+            self._verdict.set_result(verdict)
+
+    async def aclose(self) -> None:
+        """Stop listening; a tab still waiting for its verdict gets the failure page."""
+        self.finish("failed")
+        if self._callback is not None and not self._callback.done():
+            self._callback.cancel()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
+            status, kind = await self._route(head)
+        except (asyncio.LimitOverrunError, ValueError):
+            status, kind = "431 Request Header Fields Too Large", "not-found"
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            return
+        try:
+            writer.write(_response(status, kind))
+            await asyncio.wait_for(writer.drain(), READ_TIMEOUT)
+        except (TimeoutError, ConnectionError):
+            log.debug("the browser went away before the callback page was sent")
+        finally:
+            writer.close()
+
+    async def _route(self, head: bytes) -> tuple[str, str]:
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) != 3:
+            return "400 Bad Request", "not-found"
+        method, target, _ = parts
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
+        }
+        url = urlsplit(target)
+        if url.path != CALLBACK_PATH or headers.get("host") != f"127.0.0.1:{self._port}":
+            return "404 Not Found", "not-found"
+        if method != "GET":
+            return "405 Method Not Allowed", "not-found"
+        query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if (
+            self._callback is None
+            or self._callback.done()
+            or not same_secret(self._state, query.get("state"))
+        ):
+            return "400 Bad Request", "stale"
+        self._callback.set_result(query)
+        return await self._await_verdict()
+
+    async def _await_verdict(self) -> tuple[str, str]:
+        if self._verdict is None:
+            return "500 Internal Server Error", "failed"
+        try:
+            verdict = await asyncio.wait_for(asyncio.shield(self._verdict), VERDICT_TIMEOUT)
+        except TimeoutError:
+            verdict = "failed"
+        return ("200 OK", verdict) if verdict == "success" else ("400 Bad Request", verdict)

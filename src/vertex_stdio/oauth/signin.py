@@ -1,0 +1,130 @@
+"""One interactive sign-in: authorization code + PKCE S256 through the loopback receiver.
+
+``begin`` binds the receiver, settles the client (which may register it) and builds the
+authorization URL; ``complete`` waits for the callback, checks ``iss`` (RFC 9207) before anything
+else, then ``error``, then redeems the code.  The caller owns the receiver's lifetime: call
+``Flow.aclose`` in ``finally``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from vertex_stdio.errors import AuthRequired
+from vertex_stdio.oauth.core import (
+    Tokens,
+    authorization_url,
+    check_iss,
+    new_state,
+    new_verifier,
+    s256_challenge,
+)
+from vertex_stdio.oauth.discovery import ClientSource
+from vertex_stdio.oauth.grants import exchange_code
+from vertex_stdio.oauth.http import OAuthHttp
+from vertex_stdio.oauth.metadata import Client, Target
+from vertex_stdio.oauth.receiver import Receiver
+
+log = logging.getLogger(__name__)
+
+
+class Flow:
+    """A sign-in whose URL is ready; ``complete`` finishes it."""
+
+    def __init__(
+        self,
+        http: OAuthHttp,
+        target: Target,
+        client: Client,
+        receiver: Receiver,
+        state: str,
+        scopes: tuple[str, ...],
+    ) -> None:
+        self.target = target
+        self.client = client
+        self.scopes = scopes
+        self._http = http
+        self._receiver = receiver
+        self._verifier = new_verifier()
+        self._state = state
+        params = {
+            "response_type": "code",
+            "client_id": client.client_id,
+            "redirect_uri": receiver.redirect_uri,
+            "state": self._state,
+            "code_challenge": s256_challenge(self._verifier),
+            "code_challenge_method": "S256",
+            "resource": target.resource,
+        }
+        if scopes:
+            params["scope"] = " ".join(scopes)
+        self.url = authorization_url(target.server.authorization_endpoint, params)
+
+    async def complete(self, now: Callable[[], float]) -> Tokens:
+        """Wait for the callback and redeem it; ``AuthRequired`` when it is refused or declined."""
+        query = await self._receiver.wait()
+        server = self.target.server
+        problem = check_iss(server.issuer, query.get("iss"), required=server.iss_parameter_supported)
+        if problem:
+            self._receiver.finish("failed")
+            log.warning("sign-in refused: %s", problem)
+            raise AuthRequired(
+                f"Sign-in was refused for your safety: {problem}. Try `vertex-stdio login` again."
+            )
+        if "error" in query:
+            return self._refused(query.get("error", ""))
+        code = query.get("code")
+        if not code:
+            self._receiver.finish("failed")
+            raise AuthRequired(
+                "The sign-in answer carried no authorization code. Try `vertex-stdio login` again."
+            )
+        try:
+            tokens = await exchange_code(
+                self._http,
+                server,
+                client_id=self.client.client_id,
+                code=code,
+                verifier=self._verifier,
+                redirect_uri=self._receiver.redirect_uri,
+                resource=self.target.resource,
+                scopes=self.scopes,
+                now=now(),
+            )
+        except BaseException:
+            self._receiver.finish("failed")
+            raise
+        self._receiver.finish("success")
+        return tokens
+
+    def _refused(self, error: str) -> Tokens:
+        if error == "access_denied":
+            self._receiver.finish("denied")
+            raise AuthRequired(
+                "Sign-in was declined in the browser, so this call was not made. "
+                "Run `vertex-stdio login` when you want to connect VertexSMS."
+            )
+        self._receiver.finish("failed")
+        raise AuthRequired(
+            "The authorization server did not complete the sign-in. Try `vertex-stdio login` again."
+        )
+
+    async def aclose(self) -> None:
+        """Close the receiver (and drop the verifier with this object)."""
+        await self._receiver.aclose()
+
+
+async def begin(
+    http: OAuthHttp, target: Target, client_for: ClientSource, scopes: tuple[str, ...], *, port: int = 0
+) -> Flow:
+    """Bind the receiver, settle the client and build the authorization URL (nothing opened yet)."""
+    state = new_state()
+    receiver = Receiver(state, port)
+    await receiver.start()
+    try:
+        client = await client_for(receiver.redirect_uri)
+    except BaseException:
+        await receiver.aclose()
+        raise
+    return Flow(http, target, client, receiver, state, scopes)

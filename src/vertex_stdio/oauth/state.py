@@ -1,0 +1,123 @@
+"""Non-secret state in one JSON file, and cross-process file locks, under the state directory.
+
+The state file holds registrations (bound to their issuer), cached metadata, granted scopes,
+expiry and a fingerprint of the current refresh token; never a token.  It is replaced atomically
+with mode 0600; a corrupt or truncated file is logged and treated as empty.  ``FileLock`` is an
+OS advisory lock (released by the OS if its holder dies), acquired without blocking the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import platformdirs
+
+from vertex_stdio.oauth.secrets import write_private
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "auth.json"
+STATE_VERSION = 1
+
+
+def default_state_dir() -> Path:
+    """``platformdirs.user_state_path("vertex-stdio")`` (no version in the path: upgrades keep sign-ins)."""
+    return platformdirs.user_state_path("vertex-stdio", appauthor=False)
+
+
+class StateFile:
+    """Read and atomically replace ``auth.json``; callers serialise writers with a ``FileLock``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, Any]:
+        """The state, or an empty state when the file is missing or damaged (with a warning)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"version": STATE_VERSION}
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "the sign-in state file %s is damaged (%s); starting over", self.path, type(exc).__name__
+            )
+            return {"version": STATE_VERSION}
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            log.warning("the sign-in state file %s has an unknown layout; starting over", self.path)
+            return {"version": STATE_VERSION}
+        return data
+
+    def write(self, data: dict[str, Any]) -> None:
+        """Replace the file atomically (mode 0600, directory 0700)."""
+        data["version"] = STATE_VERSION
+        write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
+
+
+class LockTimeout(Exception):
+    """Another process held the lock for longer than we were willing to wait."""
+
+
+class FileLock:
+    """An exclusive advisory lock on ``path`` (``fcntl.flock`` / ``msvcrt.locking``)."""
+
+    def __init__(self, path: Path, timeout: float, poll: float = 0.05) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._poll = poll
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; never waits."""
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _lock(fd)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    async def acquire(self) -> None:
+        """Wait (polling, cancellable) until the lock is ours; ``LockTimeout`` after ``timeout``."""
+        deadline = time.monotonic() + self._timeout
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise LockTimeout(str(self._path))
+            await asyncio.sleep(self._poll)
+
+    def release(self) -> None:
+        """Give the lock back (closing the descriptor releases it)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    async def __aenter__(self) -> FileLock:
+        await self.acquire()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows CI only
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

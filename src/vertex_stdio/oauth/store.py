@@ -1,0 +1,172 @@
+"""The token store seam: one secret store + the state file + locks, keyed by issuer/resource/client.
+
+``TokenStore.default(settings)`` picks the OS keyring when it is usable; otherwise the opt-in
+0600 file (``VERTEXSMS_ALLOW_FILE_STORE``), otherwise memory for this process with a warning.
+Secrets are written before the sign-in is used; the state file records a fingerprint of the
+current refresh token so that a keyring value left behind by a failed write is never replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import keyring
+
+from vertex_stdio.config import Settings
+from vertex_stdio.errors import AuthRequired
+from vertex_stdio.oauth.core import Tokens, fingerprint
+from vertex_stdio.oauth.secrets import (
+    FileSecrets,
+    KeyringSecrets,
+    MemorySecrets,
+    Secrets,
+    SecretsUnavailable,
+    keyring_problem,
+)
+from vertex_stdio.oauth.state import STATE_FILE, FileLock, StateFile, default_state_dir
+
+log = logging.getLogger(__name__)
+
+SECRETS_TIMEOUT = 5.0
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """Which sign-in: the issuer, the resource (RFC 8707) and the client id."""
+
+    issuer: str
+    resource: str
+    client_id: str
+
+    @property
+    def account(self) -> str:
+        """The keyring account name."""
+        return f"{self.issuer} {self.resource} {self.client_id}"
+
+
+class TokenStore:
+    """Secrets (keyring/file/memory) plus non-secret state and locks under ``state_dir``."""
+
+    def __init__(self, state_dir: Path, secrets: Secrets, *, warning: str | None = None) -> None:
+        self.state_dir = state_dir
+        self.secrets = secrets
+        self.warning = warning
+        self._state = StateFile(state_dir / STATE_FILE)
+
+    @classmethod
+    def default(cls, settings: Settings, state_dir: Path | None = None) -> TokenStore:
+        """The keyring if usable, else the opt-in file, else memory (warned on stderr via logging)."""
+        state_dir = state_dir or default_state_dir()
+        problem = keyring_problem(keyring.get_keyring())
+        if problem is None:
+            return cls(state_dir, KeyringSecrets())
+        if settings.allow_file_store:
+            warning = f"{problem}; keeping the sign-in in a private file as VERTEXSMS_ALLOW_FILE_STORE allows"
+            log.warning(warning)
+            return cls(state_dir, FileSecrets(state_dir / "secrets.json"), warning=warning)
+        warning = (
+            f"{problem}; the sign-in is kept in memory for this process only. Set "
+            "VERTEXSMS_ALLOW_FILE_STORE=1 to keep it in a private 0600 file instead."
+        )
+        log.warning(warning)
+        return cls(state_dir, MemorySecrets(), warning=warning)
+
+    def lock(self, name: str, timeout: float) -> FileLock:
+        """A cross-process lock named ``name`` under the state directory."""
+        return FileLock(self.state_dir / f"{name}.lock", timeout)
+
+    def read_state(self) -> dict[str, Any]:
+        """The non-secret state (a fresh dict; cheap, no lock)."""
+        return self._state.read()
+
+    def write_state(self, data: dict[str, Any]) -> None:
+        """Replace the state; hold ``lock("state")`` around read-modify-write."""
+        self._state.write(data)
+
+    async def update_state(self, change: Callable[[dict[str, Any]], None]) -> None:
+        """Read, ``change`` in place and write the state under the state lock."""
+        async with self.lock("state", 10.0):
+            data = self.read_state()
+            change(data)
+            self.write_state(data)
+
+    async def load(self, key: SessionKey) -> Tokens | None:
+        """The stored token set for ``key``, or None (also when its fingerprint is stale)."""
+        raw = await self._secret(self.secrets.get, key.account)
+        if not raw:
+            return None
+        tokens = _decode(raw)
+        session = self.read_state().get("sessions", {}).get(key.account, {})
+        expected = session.get("refresh_fingerprint")
+        if tokens is None or (tokens.refresh_token and expected != fingerprint(tokens.refresh_token)):
+            log.warning("the stored sign-in is out of date or damaged; a new sign-in is needed")
+            return None
+        return tokens
+
+    async def save(self, key: SessionKey, tokens: Tokens, *, signed_in: bool = False) -> None:
+        """Record the new refresh token's fingerprint, then store the secret (both before use)."""
+
+        def change(data: dict[str, Any]) -> None:
+            session = data.setdefault("sessions", {}).setdefault(key.account, {})
+            session.update(
+                issuer=key.issuer,
+                resource=key.resource,
+                client_id=key.client_id,
+                scopes=list(tokens.scopes),
+                access_expires_at=tokens.expires_at,
+                has_refresh_token=tokens.refresh_token is not None,
+                refresh_fingerprint=fingerprint(tokens.refresh_token) if tokens.refresh_token else None,
+                store=self.secrets.label,
+            )
+
+        await self.update_state(change)
+        await self._secret(self.secrets.set, key.account, _encode(tokens))
+
+    async def clear(self, key: SessionKey) -> None:
+        """Forget the sign-in for ``key`` (secret and state); safe when there is none."""
+        await self._secret(self.secrets.delete, key.account)
+        await self.update_state(lambda data: data.get("sessions", {}).pop(key.account, None))
+
+    async def _secret(self, call: Callable[..., T], *args: str) -> T:
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(call, *args), SECRETS_TIMEOUT)
+        except TimeoutError:
+            raise AuthRequired(
+                "The OS keyring did not answer (it may be waiting for you to unlock it). Unlock it and "
+                "try again, or set VERTEXSMS_ALLOW_FILE_STORE=1 to keep the sign-in in a private file."
+            ) from None
+        except SecretsUnavailable as exc:
+            raise AuthRequired(f"{exc} Then try again.") from None
+
+
+def _encode(tokens: Tokens) -> str:
+    return json.dumps(
+        {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at,
+            "scopes": list(tokens.scopes),
+        },
+        separators=(",", ":"),
+    )
+
+
+def _decode(raw: str) -> Tokens | None:
+    try:
+        data = json.loads(raw)
+        access, refresh = data["access_token"], data.get("refresh_token")
+        expires, scopes = data.get("expires_at"), data.get("scopes") or []
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(access, str) or not (refresh is None or isinstance(refresh, str)):
+        return None
+    if not (expires is None or isinstance(expires, int | float)):
+        return None
+    return Tokens(access, refresh, float(expires) if expires is not None else None, tuple(map(str, scopes)))
