@@ -1,0 +1,242 @@
+"""Doctor checks that use the network: VertexSMS's API, MCP endpoint, OAuth metadata, clock skew.
+
+Every request has a short timeout.  When the machine is offline (a DNS failure, a refused or
+unroutable connection, a connect timeout to a non-loopback host) the first failure marks the run
+offline and every later network check is skipped at once instead of waiting.  A loopback URL that
+refuses is not "offline": nothing listens where the settings point, so it fails.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+
+from vertex_stdio import __version__
+from vertex_stdio.config import Settings, is_loopback_host
+from vertex_stdio.credentials import parse_challenge
+from vertex_stdio.desktop.report import Check
+
+TIMEOUT = httpx2.Timeout(5.0, connect=3.0)
+OFFLINE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN}
+SKEW_WARN, SKEW_FAIL = 30.0, 300.0
+OFFLINE = "offline: the network is unreachable"
+
+
+class Unreachable(Exception):
+    """A request could not be made; ``offline`` says whether the network itself is missing."""
+
+    def __init__(self, message: str, *, offline: bool) -> None:
+        super().__init__(message)
+        self.offline = offline
+
+
+def _root(exc: BaseException) -> BaseException:
+    seen = exc
+    while seen.__cause__ or seen.__context__:
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+    return seen
+
+
+def classify(exc: httpx2.TransportError, url: str) -> Unreachable:
+    """Our reading of a transport failure: offline (skip), or a real problem (fail)."""
+    root = _root(exc)
+    host = urlsplit(url).hostname or ""
+    if is_loopback_host(host):
+        return Unreachable(f"nothing answers at {url} ({root})", offline=False)
+    missing = isinstance(root, socket.gaierror) or (
+        isinstance(root, OSError) and root.errno in OFFLINE_ERRNOS
+    )
+    if missing or isinstance(exc, httpx2.ConnectTimeout):
+        return Unreachable(f"{OFFLINE} ({root or type(exc).__name__})", offline=True)
+    return Unreachable(f"{url}: {type(exc).__name__}: {root}", offline=False)
+
+
+class Prober:
+    """GETs with one client; remembers the first ``Date`` header and whether we are offline."""
+
+    def __init__(self, client: httpx2.Client) -> None:
+        self.client = client
+        self.offline = False
+        self.date: str | None = None
+
+    def get(self, url: str, **headers: str) -> httpx2.Response:
+        """The response to ``GET url``; raises ``Unreachable`` when no response came."""
+        if self.offline:
+            raise Unreachable(OFFLINE, offline=True)
+        try:
+            response = self.client.get(url, headers=headers)
+        except httpx2.TransportError as exc:
+            reason = classify(exc, url)
+            self.offline = reason.offline
+            raise reason from exc
+        self.date = self.date or response.headers.get("date")
+        return response
+
+    def get_json(self, url: str) -> dict[str, Any] | None:
+        """The JSON object at ``url`` when it answers 200 with one, else None."""
+        response = self.get(url, accept="application/json")
+        if response.status_code != 200:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+
+def _unreachable(name: str, exc: Unreachable, fix: str) -> Check:
+    return Check(name, "skip" if exc.offline else "fail", str(exc), "" if exc.offline else fix)
+
+
+def check_api(prober: Prober, api_url: str) -> Check:
+    """Any HTTP answer from the REST API's base URL proves it is reachable."""
+    try:
+        response = prober.get(api_url + "/")
+    except Unreachable as exc:
+        return _unreachable("api", exc, "check VERTEXSMS_API_URL, your proxy and firewall")
+    if response.status_code >= 500:
+        return Check(
+            "api",
+            "warn",
+            f"{api_url} answered HTTP {response.status_code}",
+            "VertexSMS may be down; retry later",
+        )
+    return Check("api", "ok", f"{api_url} reachable (HTTP {response.status_code})")
+
+
+def check_mcp(prober: Prober, mcp_url: str) -> tuple[Check, str | None]:
+    """The MCP endpoint answers 401 without a token; returns its ``resource_metadata`` hint too."""
+    try:
+        response = prober.get(mcp_url, accept="application/json, text/event-stream")
+    except Unreachable as exc:
+        return _unreachable("mcp endpoint", exc, "check VERTEXSMS_MCP_URL, your proxy and firewall"), None
+    hint = parse_challenge(response.headers.get("www-authenticate")).resource_metadata
+    if response.status_code == 401:
+        return Check("mcp endpoint", "ok", f"{mcp_url} reachable; asks for sign-in (HTTP 401)"), hint
+    detail = f"{mcp_url} answered HTTP {response.status_code}, expected 401"
+    return Check("mcp endpoint", "warn", detail, "check VERTEXSMS_MCP_URL"), hint
+
+
+def prm_urls(resource: str, hint: str | None) -> list[str]:
+    """RFC 9728 metadata URLs to try: the 401's hint, path-inserted, then root."""
+    parts = urlsplit(resource)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    urls = [hint] if hint else []
+    if path:
+        urls.append(f"{origin}/.well-known/oauth-protected-resource{path}")
+    urls.append(f"{origin}/.well-known/oauth-protected-resource")
+    return list(dict.fromkeys(urls))
+
+
+def as_urls(issuer: str) -> list[str]:
+    """RFC 8414 path-inserted and root metadata URLs, then the OpenID Connect variants."""
+    parts = urlsplit(issuer)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    urls = [f"{origin}/.well-known/oauth-authorization-server{path}"]
+    urls += [
+        f"{origin}/.well-known/openid-configuration{path}",
+        f"{origin}{path}/.well-known/openid-configuration",
+    ]
+    return list(dict.fromkeys(urls))
+
+
+def _resource_matches(found: object, resource: str) -> bool:
+    if not isinstance(found, str):
+        return False
+    want, got = urlsplit(resource), urlsplit(found)
+    same_origin = (want.scheme, want.netloc) == (got.scheme, got.netloc)
+    got_path = got.path.rstrip("/")
+    return same_origin and (want.path.rstrip("/") == got_path or want.path.startswith(got_path + "/"))
+
+
+def check_resource_metadata(prober: Prober, mcp_url: str, hint: str | None) -> tuple[Check, str | None]:
+    """RFC 9728 metadata exists, names this resource, and lists an authorization server."""
+    name, fix = "resource metadata", "check VERTEXSMS_MCP_URL; or set VERTEXSMS_API_TOKEN to skip sign-in"
+    try:
+        found = [(url, prober.get_json(url)) for url in prm_urls(mcp_url, hint)]
+    except Unreachable as exc:
+        return _unreachable(name, exc, fix), None
+    url, body = next(((u, b) for u, b in found if b is not None), ("", None))
+    if body is None:
+        return Check(name, "fail", f"no protected-resource metadata for {mcp_url}", fix), None
+    if not _resource_matches(body.get("resource"), mcp_url):
+        return Check(name, "fail", f"{url} is for {body.get('resource')!r}, not {mcp_url}", fix), None
+    servers = body.get("authorization_servers")
+    if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
+        detail = f"{url} matches, but names no authorization server: browser sign-in cannot work"
+        return Check(name, "warn", detail, "set VERTEXSMS_API_TOKEN"), None
+    return Check(name, "ok", f"{url}: authorization server {servers[0]}"), servers[0]
+
+
+def check_auth_server(prober: Prober, issuer: str | None) -> Check:
+    """RFC 8414 (or OIDC) metadata whose ``issuer`` is the one asked for, offering PKCE S256."""
+    name, fix = (
+        "authorization server",
+        "VertexSMS's sign-in is misconfigured; set VERTEXSMS_API_TOKEN meanwhile",
+    )
+    if issuer is None:
+        return Check(name, "skip", OFFLINE if prober.offline else "no authorization server to check")
+    try:
+        for url in as_urls(issuer):
+            body = prober.get_json(url)
+            if body is not None:
+                break
+        else:
+            return Check(name, "fail", f"{issuer} publishes no authorization-server metadata", fix)
+    except Unreachable as exc:
+        return _unreachable(name, exc, fix)
+    if body.get("issuer") != issuer:
+        return Check(name, "fail", f"{url} says issuer {body.get('issuer')!r}, expected {issuer!r}", fix)
+    methods = body.get("code_challenge_methods_supported")
+    if not isinstance(methods, list) or "S256" not in methods:
+        return Check(name, "fail", f"{issuer} does not offer PKCE S256", fix)
+    return Check(name, "ok", f"{url}: issuer matches, PKCE S256 offered")
+
+
+def check_clock(prober: Prober, now: float) -> Check:
+    """Our clock against the first server ``Date`` header (tokens expire by the clock)."""
+    if prober.date is None:
+        return Check("clock", "skip", OFFLINE if prober.offline else "no Date header to compare with")
+    try:
+        server = parsedate_to_datetime(prober.date).timestamp()
+    except (TypeError, ValueError):
+        return Check("clock", "skip", f"unreadable Date header {prober.date!r}")
+    skew = now - server
+    detail = f"{abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the server"
+    fix = "turn on automatic date and time (NTP) in your OS settings"
+    if abs(skew) > SKEW_FAIL:
+        return Check("clock", "fail", detail, fix)
+    if abs(skew) > SKEW_WARN:
+        return Check("clock", "warn", detail, fix)
+    return Check("clock", "ok", detail)
+
+
+def network_checks(
+    settings: Settings, *, transport: httpx2.BaseTransport | None, clock: Callable[[], float]
+) -> list[Check]:
+    """The API, the MCP endpoint, its OAuth metadata and the clock; skipped in the sandbox."""
+    if settings.sandbox:
+        return [Check("network", "skip", "sandbox: the built-in emulator needs no network")]
+    headers = {"user-agent": f"vertex-stdio/{__version__} (doctor)"}
+    with httpx2.Client(
+        transport=transport, timeout=TIMEOUT, headers=headers, follow_redirects=False
+    ) as client:
+        prober = Prober(client)
+        checks = [check_api(prober, settings.api_url)]
+        mcp, hint = check_mcp(prober, settings.mcp_url)
+        checks.append(mcp)
+        if settings.api_token:
+            checks.append(Check("resource metadata", "skip", "not needed: a pasted API token is used"))
+        else:
+            metadata, issuer = check_resource_metadata(prober, settings.mcp_url, hint)
+            checks += [metadata, check_auth_server(prober, issuer)]
+        checks.append(check_clock(prober, clock()))
+    return checks

@@ -1,0 +1,44 @@
+"""A doctor's finding (``Check``) and how a list of them is shown: aligned text or one JSON object."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal, TextIO
+
+Status = Literal["ok", "warn", "fail", "skip"]
+_MARK: dict[str, str] = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: a short name, its status, one line on what was seen, one on how to fix it."""
+
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def passed(checks: list[Check]) -> bool:
+    """True when nothing failed (warnings and skipped checks are allowed)."""
+    return all(check.status != "fail" for check in checks)
+
+
+def write_json(checks: list[Check], out: TextIO) -> None:
+    """``{"ok": bool, "checks": [{"name", "status", "detail", "fix"}, ...]}`` on one line."""
+    out.write(json.dumps({"ok": passed(checks), "checks": [asdict(c) for c in checks]}) + "\n")
+
+
+def write_text(checks: list[Check], out: TextIO) -> None:
+    """One aligned line per check, its fix indented below it, then a one-line verdict."""
+    width = max((len(c.name) for c in checks), default=0)
+    for check in checks:
+        out.write(f"[{_MARK[check.status]:>4}] {check.name:<{width}}  {check.detail}\n")
+        if check.fix and check.status != "ok":
+            out.write(f"       {'':<{width}}  fix: {check.fix}\n")
+    failed = [c.name for c in checks if c.status == "fail"]
+    if failed:
+        out.write(f"\n{len(failed)} problem(s) to fix: {', '.join(failed)}.\n")
+    else:
+        out.write("\nEverything vertex-stdio needs is in place.\n")
