@@ -67,7 +67,7 @@ class FakeVertex(ThreadingHTTPServer):
 @pytest.fixture
 def vertex() -> Iterator[FakeVertex]:
     server = FakeVertex()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
     server.shutdown()
