@@ -37,7 +37,9 @@ class Country:
     """A destination the sandbox account can reach, with its numbering plan.
 
     ``trunk_prefix`` is dialled before a national number ('' when the plan has none);
-    ``*_lengths`` are national-significant-number lengths; ``nanp`` marks a plan whose
+    ``mobile_ranges``/``landline_prefixes`` are the leading digits of each kind (operators
+    hold finer prefixes inside the mobile ranges); ``*_lengths`` are
+    national-significant-number lengths; ``nanp`` marks a plan whose
     numbers do not tell mobile from landline (then ``nanp_pattern`` decides validity);
     ``default_rate`` adds an "All other carriers" row to the rate card.
     """
@@ -47,6 +49,7 @@ class Country:
     calling_code: str
     mcc: str
     trunk_prefix: str
+    mobile_ranges: tuple[str, ...]
     mobile_lengths: tuple[int, ...]
     landline_prefixes: tuple[str, ...]
     landline_lengths: tuple[int, ...]
@@ -54,21 +57,44 @@ class Country:
     nanp: bool = False
 
 
+_PL_MOBILE = ("45", "50", "51", "53", "57", "60", "66", "69", "72", "73", "78", "79", "88")
+
 COUNTRY_LIST: tuple[Country, ...] = (
-    Country("LT", "Lithuania", "370", "246", "8", (8,), ("3", "4", "5"), (8,), "0.0450"),
-    Country("LV", "Latvia", "371", "247", "", (8,), ("6",), (8,)),
-    Country("EE", "Estonia", "372", "248", "", (7, 8), ("3", "4", "6", "7"), (7,)),
-    Country("PL", "Poland", "48", "260", "", (9,), ("12", "22", "32", "58", "61", "71"), (9,), "0.0300"),
+    Country("LT", "Lithuania", "370", "246", "8", ("6",), (8,), ("3", "4", "5"), (8,), "0.0450"),
+    Country("LV", "Latvia", "371", "247", "", ("2",), (8,), ("6",), (8,)),
+    Country("EE", "Estonia", "372", "248", "", ("5", "81", "82"), (7, 8), ("3", "4", "6", "7"), (7,)),
     Country(
-        "DE", "Germany", "49", "262", "0", (10, 11), ("2", "3", "4", "6", "7", "8", "9"), (6, 7, 8, 9, 10, 11)
+        "PL",
+        "Poland",
+        "48",
+        "260",
+        "",
+        _PL_MOBILE,
+        (9,),
+        ("12", "22", "32", "58", "61", "71"),
+        (9,),
+        "0.0300",
     ),
-    Country("GB", "United Kingdom", "44", "234", "0", (10,), ("1", "2"), (9, 10), "0.0400"),
-    Country("US", "United States", "1", "310", "1", (10,), (), (10,), nanp=True),
-    Country("FR", "France", "33", "208", "0", (9,), ("1", "2", "3", "4", "5"), (9,), "0.0700"),
-    Country("ES", "Spain", "34", "214", "", (9,), ("8", "9"), (9,)),
-    Country("IT", "Italy", "39", "222", "", (9, 10), ("0",), (6, 7, 8, 9, 10, 11)),
-    Country("NL", "Netherlands", "31", "204", "0", (9,), ("1", "2", "3", "4", "5", "7"), (9,)),
-    Country("SE", "Sweden", "46", "240", "0", (9,), ("1", "2", "3", "4", "5", "6", "8"), (7, 8, 9)),
+    Country(
+        "DE",
+        "Germany",
+        "49",
+        "262",
+        "0",
+        ("15", "16", "17"),
+        (10, 11),
+        tuple("2346789"),
+        (6, 7, 8, 9, 10, 11),
+    ),
+    Country("GB", "United Kingdom", "44", "234", "0", ("7",), (10,), ("1", "2"), (9, 10), "0.0400"),
+    Country("US", "United States", "1", "310", "1", (), (10,), (), (10,), nanp=True),
+    Country("FR", "France", "33", "208", "0", ("6", "7"), (9,), ("1", "2", "3", "4", "5"), (9,), "0.0700"),
+    Country("ES", "Spain", "34", "214", "", ("6", "71", "72", "73", "74"), (9,), ("8", "9"), (9,)),
+    Country("IT", "Italy", "39", "222", "", ("3",), (9, 10), ("0",), (6, 7, 8, 9, 10, 11)),
+    Country("NL", "Netherlands", "31", "204", "0", ("6",), (9,), ("1", "2", "3", "4", "5", "7"), (9,)),
+    Country(
+        "SE", "Sweden", "46", "240", "0", ("70", "72", "73", "76", "79"), (9,), tuple("1234568"), (7, 8, 9)
+    ),
 )
 
 _T = tuple[str, ...]

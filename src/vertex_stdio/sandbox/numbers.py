@@ -41,7 +41,7 @@ def classify(country: Country, nsn: str) -> NumberType | None:
     """The type of a national significant number, or None when it is not valid there."""
     if country.nanp:
         return "unknown" if _NANP_NSN.fullmatch(nsn) else None
-    if len(nsn) in country.mobile_lengths and mobile_operator(country, nsn) is not None:
+    if len(nsn) in country.mobile_lengths and nsn.startswith(country.mobile_ranges):
         return "mobile"
     if len(nsn) in country.landline_lengths and nsn.startswith(country.landline_prefixes):
         return "landline"
