@@ -75,8 +75,6 @@ for (const [event, name] of [
   ['grant.success', 'grant'],
   ['grant.error', 'grant_error'],
   ['registration_create.success', 'registration'],
-  ['revocation.success', 'revocation'],
-  ['revocation.error', 'revocation_error'],
   ['authorization.error', 'authorization_error'],
   ['grant.revoked', 'grant_revoked'],
 ]) {
@@ -93,6 +91,19 @@ for (const [event, name] of [
     });
   });
 }
+
+// One journal line per revocation request (the provider emits no event for a token already gone).
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path === '/token/revocation') {
+    journal({
+      event: 'revocation',
+      status: ctx.status,
+      token_type_hint: ctx.oidc?.params?.token_type_hint,
+      client_id: ctx.oidc?.client?.clientId,
+    });
+  }
+});
 
 function page(uid) {
   return `<!doctype html><html><body><h1>Consent</h1>

@@ -8,7 +8,7 @@ from typing import Any
 
 from vertex_stdio.credentials import parse_challenge
 from vertex_stdio.errors import AuthRequired, UpstreamError
-from vertex_stdio.oauth.core import as_metadata_urls, canonical_resource, prm_urls
+from vertex_stdio.oauth.core import as_metadata_urls, canonical_resource, prm_urls, safe_error_code
 from vertex_stdio.oauth.http import OAuthHttp
 from vertex_stdio.oauth.metadata import (
     Client,
@@ -55,9 +55,9 @@ async def discover_server(http: OAuthHttp, issuer: str) -> ServerMetadata:
     )
 
 
-def registration_request(redirect_uri: str, scopes: tuple[str, ...]) -> dict[str, Any]:
-    """The RFC 7591 metadata of this native public client."""
-    body: dict[str, Any] = {
+def registration_request(redirect_uri: str) -> dict[str, Any]:
+    """The RFC 7591 metadata of this native public client (no ``scope``: it would cap step-up)."""
+    return {
         "client_name": CLIENT_NAME,
         "application_type": "native",
         "token_endpoint_auth_method": "none",
@@ -65,14 +65,9 @@ def registration_request(redirect_uri: str, scopes: tuple[str, ...]) -> dict[str
         "response_types": ["code"],
         "redirect_uris": [redirect_uri],
     }
-    if scopes:
-        body["scope"] = " ".join(scopes)
-    return body
 
 
-async def register(
-    http: OAuthHttp, server: ServerMetadata, redirect_uri: str, scopes: tuple[str, ...]
-) -> Client:
+async def register(http: OAuthHttp, server: ServerMetadata, redirect_uri: str) -> Client:
     """Dynamic Client Registration; refuses a registration this public client cannot use."""
     if not server.registration_endpoint:
         raise AuthRequired(
@@ -80,12 +75,12 @@ async def register(
             "Set VERTEXSMS_CLIENT_ID to a client id registered for vertex-stdio, or set "
             "VERTEXSMS_API_TOKEN to use an API token."
         )
-    status, body = await http.post_json(
-        server.registration_endpoint, registration_request(redirect_uri, scopes)
-    )
+    status, body = await http.post_json(server.registration_endpoint, registration_request(redirect_uri))
     if status not in (200, 201) or not isinstance(body, dict) or not isinstance(body.get("client_id"), str):
+        error = safe_error_code(body.get("error")) if isinstance(body, dict) else None
         raise UpstreamError(
-            f"Client registration at {server.issuer} failed (HTTP {status}). Set VERTEXSMS_CLIENT_ID "
+            f"Client registration at {server.issuer} failed (HTTP {status}, {error or 'no error code'}). "
+            "Set VERTEXSMS_CLIENT_ID "
             "to a pre-registered client id, or VERTEXSMS_API_TOKEN to use an API token."
         )
     method = body.get("token_endpoint_auth_method", "none")
@@ -158,7 +153,6 @@ def client_source(
     http: OAuthHttp,
     store: TokenStore,
     server: ServerMetadata,
-    scopes: tuple[str, ...],
     *,
     client_id: str | None,
     metadata_url: str | None,
@@ -170,7 +164,7 @@ def client_source(
         if chosen is None:
             chosen = stored_client(store.read_state().get("clients", {}).get(server.issuer), server.issuer)
         if chosen is None:
-            chosen = await register(http, server, redirect_uri, scopes)
+            chosen = await register(http, server, redirect_uri)
             entry = chosen.to_json()
             await store.update_state(
                 lambda data: data.setdefault("clients", {}).__setitem__(server.issuer, entry)

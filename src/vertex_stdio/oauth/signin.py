@@ -59,6 +59,9 @@ class Flow:
         }
         if scopes:
             params["scope"] = " ".join(scopes)
+        if "offline_access" in scopes:
+            # OpenID Connect Core §11: offline_access is ignored unless consent is prompted.
+            params["prompt"] = "consent"
         self.url = authorization_url(target.server.authorization_endpoint, params)
 
     async def complete(self, now: Callable[[], float]) -> Tokens:

@@ -1,0 +1,162 @@
+"""``vertex-stdio login`` / ``logout`` / ``status``: exit codes 0 (done), 1 (fixable failure), 2 (usage)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from vertex_stdio.config import Settings
+from vertex_stdio.errors import VertexError
+from vertex_stdio.oauth.core import Tokens
+from vertex_stdio.oauth.grants import revoke
+from vertex_stdio.oauth.provider import OAuthTokenProvider
+from vertex_stdio.oauth.store import SessionKey, TokenStore
+
+log = logging.getLogger(__name__)
+
+
+def _say(out: TextIO, text: str) -> None:
+    out.write(text + "\n")
+    out.flush()
+
+
+async def login(
+    settings: Settings,
+    *,
+    scopes: Sequence[str] = (),
+    no_browser: bool = False,
+    out: TextIO,
+    provider: OAuthTokenProvider | None = None,
+) -> int:
+    """Sign in now in the browser (or print the URL with ``no_browser``); 0 when signed in."""
+    if scopes:
+        settings = Settings(**{**settings.__dict__, "scopes": tuple(dict.fromkeys(scopes))})
+    provider = provider or OAuthTokenProvider(settings, open_browser=not no_browser)
+    try:
+        job = asyncio.create_task(provider.signin(settings.scopes or ()))
+        url = await _first(provider, job)
+        if url:
+            _say(out, f"Open this link to sign in to VertexSMS:\n\n  {url}\n")
+            print(f"Sign-in link: {url}", file=sys.stderr)  # noqa: T201 - the contract: URL always on stderr
+        tokens = await job
+    except VertexError as exc:
+        _say(out, f"Not signed in: {exc.message}")
+        return 1
+    finally:
+        await provider.aclose()
+    _say(out, f"Signed in to VertexSMS. Granted scopes: {' '.join(tokens.scopes) or '(server default)'}.")
+    return 0
+
+
+async def _first(provider: OAuthTokenProvider, job: asyncio.Task[Tokens]) -> str | None:
+    waiter = asyncio.create_task(provider.wait_for_url(60.0))
+    await asyncio.wait({job, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if not waiter.done():
+        waiter.cancel()
+        return None
+    return waiter.result()
+
+
+async def logout(
+    settings: Settings,
+    *,
+    out: TextIO,
+    store: TokenStore | None = None,
+    provider: OAuthTokenProvider | None = None,
+) -> int:
+    """Revoke at the server when it offers revocation, then forget locally; safe to run twice."""
+    provider = provider or OAuthTokenProvider(settings, store=store)
+    store = provider.store
+    try:
+        sessions = _sessions(store, settings)
+        if not sessions:
+            _say(out, "You were not signed in; nothing to do.")
+            return 0
+        target = await provider.target()
+        for account, info in sessions:
+            key = SessionKey(info["issuer"], info["resource"], info["client_id"])
+            tokens = await store.load(key)
+            failed: list[str] = []
+            if tokens is not None and key.issuer == target.server.issuer:
+                failed = await revoke(provider.http, target.server, client_id=key.client_id, tokens=tokens)
+            await store.clear(key)
+            note = f" (could not revoke the {', '.join(failed)} at the server)" if failed else ""
+            _say(out, f"Signed out of {key.issuer}{note}.")
+            log.info("signed out (%s)", account.split(" ")[0])
+    except VertexError as exc:
+        _say(out, f"Sign-out incomplete: {exc.message}")
+        return 1
+    finally:
+        await provider.aclose()
+    return 0
+
+
+def _sessions(store: TokenStore, settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    sessions = store.read_state().get("sessions", {})
+    return [(account, info) for account, info in sessions.items() if isinstance(info, dict)]
+
+
+async def status(settings: Settings, *, as_json: bool, out: TextIO, store: TokenStore | None = None) -> int:
+    """Who is signed in, scopes, expiry, the secret store, the URLs; never a secret."""
+    store = store or TokenStore.default(settings)
+    report: dict[str, Any] = {
+        "signed_in": False,
+        "mcp_url": settings.mcp_url,
+        "api_url": settings.api_url,
+        "secret_store": store.secrets.label,
+        "secret_store_warning": store.warning,
+        "api_token_set": settings.api_token is not None,
+        "sessions": [],
+    }
+    for _, info in _sessions(store, settings):
+        key = SessionKey(info.get("issuer", ""), info.get("resource", ""), info.get("client_id", ""))
+        tokens = await _load_quietly(store, key)
+        report["sessions"].append(
+            {
+                "issuer": key.issuer,
+                "resource": key.resource,
+                "client_id": key.client_id,
+                "scopes": info.get("scopes", []),
+                "access_token_expires_at": info.get("access_expires_at"),
+                "refresh_token": "present" if tokens is not None and tokens.refresh_token else "absent",
+                "stored_in": info.get("store"),
+                "usable_here": tokens is not None,
+            }
+        )
+    report["signed_in"] = any(s["usable_here"] for s in report["sessions"])
+    _say(out, json.dumps(report, indent=2) if as_json else _text(report))
+    return 0
+
+
+async def _load_quietly(store: TokenStore, key: SessionKey) -> Tokens | None:
+    try:
+        return await store.load(key)
+    except VertexError:
+        return None
+
+
+def _text(report: dict[str, Any]) -> str:
+    lines = [f"Signed in: {'yes' if report['signed_in'] else 'no'}"]
+    for s in report["sessions"]:
+        lines += [
+            f"  Authorization server: {s['issuer']}",
+            f"  Resource: {s['resource']}",
+            f"  Client id: {s['client_id']}",
+            f"  Scopes: {' '.join(s['scopes']) or '-'}",
+            f"  Access token expires at: {s['access_token_expires_at'] or 'unknown'} (Unix time)",
+            f"  Refresh token: {s['refresh_token']} (stored in {s['stored_in']})",
+        ]
+    lines += [
+        f"Secret store: {report['secret_store']}",
+        f"MCP URL: {report['mcp_url']}",
+        f"API URL: {report['api_url']}",
+    ]
+    if report["secret_store_warning"]:
+        lines.append(f"Warning: {report['secret_store_warning']}")
+    if report["api_token_set"]:
+        lines.append("VERTEXSMS_API_TOKEN is set, so the server uses it instead of this sign-in.")
+    return "\n".join(lines)

@@ -1,0 +1,357 @@
+"""``OAuthTokenProvider``: the token seam backed by a browser sign-in with silent refresh.
+
+Fast path: a usable access token in memory is returned with no lock and no I/O.  Slow path,
+single-flight per process (an asyncio lock): adopt what another process stored, else refresh
+under a cross-process file lock (re-reading the store first, persisting before use), else one
+interactive sign-in shared by every waiting call and, through a file lock, by every process.
+A failed or abandoned sign-in is not reopened automatically for ``RETRY_AFTER_FAILURE`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import httpx2
+
+from vertex_stdio.config import Settings
+from vertex_stdio.credentials import Challenge, SignInPrompt
+from vertex_stdio.errors import SIGN_IN_HINT, AuthRequired, VertexError
+from vertex_stdio.oauth.browser import Opener, open_in_browser
+from vertex_stdio.oauth.core import Tokens, choose_scopes, union_scopes
+from vertex_stdio.oauth.discovery import client_source, find_target, known_client_id
+from vertex_stdio.oauth.grants import refresh
+from vertex_stdio.oauth.http import OAuthFailed, OAuthHttp
+from vertex_stdio.oauth.metadata import Target
+from vertex_stdio.oauth.signin import Flow, begin
+from vertex_stdio.oauth.state import FileLock, LockTimeout
+from vertex_stdio.oauth.store import SessionKey, TokenStore
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_FAILURE = 300.0
+SIGNIN_LIFETIME = 300.0
+PROGRESS_EVERY = 3.0
+REFRESH_LOCK_TIMEOUT = 30.0
+
+
+def _lock_name(kind: str, target: Target) -> str:
+    digest = hashlib.sha256(f"{target.server.issuer} {target.resource}".encode()).hexdigest()[:16]
+    return f"{kind}-{digest}"
+
+
+class OAuthTokenProvider:
+    """Implements ``credentials.TokenProvider`` with OAuth 2.1 (source ``"oauth"``)."""
+
+    source = "oauth"
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: TokenStore | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        opener: Opener | None = None,
+        clock: Callable[[], float] | None = None,
+        *,
+        client_metadata_url: str | None = None,
+        open_browser: bool = True,
+    ) -> None:
+        self._settings = settings
+        self._store_given = store
+        self._http = OAuthHttp(timeout=settings.http_timeout, transport=transport)
+        self._opener = opener or open_in_browser
+        self._clock = clock or time.time
+        self._metadata_url = client_metadata_url
+        self._open_browser = open_browser
+        self._tokens: Tokens | None = None
+        self._key: SessionKey | None = None
+        self._lock = asyncio.Lock()
+        self._signin: asyncio.Task[Tokens] | None = None
+        self._signin_url: str | None = None
+        self._url_ready = asyncio.Event()
+        self._failed_at: float | None = None
+        self._last_url: str | None = None
+        self._header_url: str | None = None
+        self._challenge_scopes: tuple[str, ...] = ()
+        self._stepup: tuple[str, ...] | None = None
+        self._rejected: str | None = None
+
+    @property
+    def http(self) -> OAuthHttp:
+        """The HTTP edge (shared with ``logout`` for revocation)."""
+        return self._http
+
+    @property
+    def store(self) -> TokenStore:
+        """The token store (built on first use: never at start-up)."""
+        if self._store_given is None:
+            self._store_given = TokenStore.default(self._settings)
+        return self._store_given
+
+    async def aclose(self) -> None:
+        """Cancel a sign-in still waiting for its browser, close its port, close HTTP."""
+        if self._signin is not None and not self._signin.done():
+            self._signin.cancel()
+            with contextlib.suppress(asyncio.CancelledError, VertexError):
+                await self._signin
+        await self._http.aclose()
+
+    async def token(self, scopes: Sequence[str], prompt: SignInPrompt | None = None) -> str:
+        """A usable access token; may refresh or run (and wait for) a sign-in; else ``AuthRequired``."""
+        tokens = self._tokens
+        if tokens is not None and self._stepup is None and tokens.usable(self._clock()):
+            return tokens.access_token
+        async with self._lock:
+            tokens = await self._silent()
+            if tokens is not None:
+                return tokens.access_token
+            task = self._start_signin(tuple(scopes))
+        return (await self._wait(task, prompt, self._settings.signin_timeout)).access_token
+
+    async def rejected(self, token: str, challenge: Challenge) -> bool:
+        """After a 401 (refresh or sign in, once) or 403 ``insufficient_scope`` (step up, once)."""
+        if challenge.resource_metadata:
+            self._header_url = challenge.resource_metadata
+        if self._rejected == token:
+            return False
+        self._rejected = token
+        if challenge.error == "insufficient_scope":
+            granted = self._tokens.scopes if self._tokens else ()
+            wanted = union_scopes(granted, challenge.scopes)
+            if set(wanted) <= set(granted):
+                return False
+            self._stepup = wanted
+            return True
+        self._challenge_scopes = challenge.scopes or self._challenge_scopes
+        if self._tokens is not None and self._tokens.access_token == token:
+            self._tokens = replace(self._tokens, expires_at=0.0)
+        return True
+
+    async def signin(self, scopes: Sequence[str], *, wait: float | None = None) -> Tokens:
+        """Run a sign-in now (``vertex-stdio login``): ignores the retry pause; waits ``wait`` seconds."""
+        async with self._lock:
+            self._failed_at = None
+            task = self._start_signin(tuple(scopes), forced=True)
+        return await self._wait(task, None, wait or SIGNIN_LIFETIME)
+
+    async def wait_for_url(self, within: float) -> str | None:
+        """The authorization URL of the running sign-in, once it is ready (None after ``within`` s)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._url_ready.wait(), within)
+        return self._signin_url
+
+    async def target(self) -> Target:
+        """Discovery results (cached in the state file)."""
+        return await find_target(
+            self._http, self.store, self._settings.mcp_url, self._header_url, self._clock()
+        )
+
+    # -- silent paths -------------------------------------------------------------------------
+
+    async def _silent(self) -> Tokens | None:
+        """Memory, the store (another process's work), or a refresh; None when a sign-in is needed."""
+        now = self._clock()
+        if self._stepup is not None:
+            return None
+        if self._tokens is not None and self._tokens.usable(now):
+            return self._tokens
+        target = await self.target()
+        key = self._session_key(target)
+        if key is None:
+            return None
+        stored = await self.store.load(key)
+        if stored is not None and stored.usable(now) and stored.access_token != self._rejected:
+            return self._adopt(key, stored)
+        current = stored or (self._tokens if self._key == key else None)
+        if current is None or not current.refresh_token:
+            return None
+        return await self._refresh(target, key, current)
+
+    def _session_key(self, target: Target) -> SessionKey | None:
+        client_id = known_client_id(self.store, target.server, self._settings.client_id, self._metadata_url)
+        return SessionKey(target.server.issuer, target.resource, client_id) if client_id else None
+
+    def _adopt(self, key: SessionKey, tokens: Tokens) -> Tokens:
+        self._key, self._tokens = key, tokens
+        return tokens
+
+    async def _refresh(self, target: Target, key: SessionKey, seen: Tokens) -> Tokens | None:
+        """Refresh under the cross-process lock, re-reading the store first; persist before use."""
+        try:
+            async with self.store.lock(_lock_name("refresh", target), REFRESH_LOCK_TIMEOUT):
+                stored = await self.store.load(key)
+                if (
+                    stored is not None
+                    and stored.refresh_token != seen.refresh_token
+                    and stored.usable(self._clock())
+                    and stored.access_token != self._rejected
+                ):
+                    return self._adopt(key, stored)
+                current = stored if stored is not None and stored.refresh_token else seen
+                return await self._spend(target, key, current)
+        except LockTimeout:
+            raise AuthRequired(
+                "Another vertex-stdio process is refreshing the sign-in and has not finished. Try again shortly."
+            ) from None
+
+    async def _spend(self, target: Target, key: SessionKey, current: Tokens) -> Tokens | None:
+        try:
+            fresh = await refresh(
+                self._http,
+                target.server,
+                client_id=key.client_id,
+                tokens=current,
+                resource=target.resource,
+                now=self._clock(),
+            )
+        except OAuthFailed as exc:
+            if exc.error not in ("invalid_grant", "invalid_client", "unauthorized_client"):
+                raise
+            log.warning("the saved sign-in is no longer valid (%s); a new sign-in is needed", exc.error)
+            again = await self.store.load(key)
+            if (
+                again is not None
+                and again.refresh_token != current.refresh_token
+                and again.usable(self._clock())
+            ):
+                return self._adopt(key, again)
+            await self.store.clear(key)
+            self._tokens = None
+            return None
+        await self._persist(key, fresh)
+        return self._adopt(key, fresh)
+
+    async def _persist(self, key: SessionKey, tokens: Tokens) -> None:
+        try:
+            await self.store.save(key, tokens)
+        except AuthRequired as exc:
+            log.warning(
+                "could not save the sign-in (%s); it is kept in memory for this process only", exc.message
+            )
+
+    # -- interactive sign-in -------------------------------------------------------------------
+
+    def _start_signin(self, scopes: tuple[str, ...], *, forced: bool = False) -> asyncio.Task[Tokens]:
+        if self._signin is not None and not self._signin.done():
+            return self._signin
+        now = self._clock()
+        if not forced and self._failed_at is not None and now - self._failed_at < RETRY_AFTER_FAILURE:
+            raise self._auth_required("The last sign-in did not complete, so no new browser tab was opened.")
+        self._signin_url, self._url_ready = None, asyncio.Event()
+        self._signin = asyncio.create_task(self._run_signin(scopes, forced))
+        self._signin.add_done_callback(self._signin_done)
+        return self._signin
+
+    def _signin_done(self, task: asyncio.Task[Tokens]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            self._failed_at = self._clock()
+        self._url_ready.set()
+
+    async def _run_signin(self, scopes: tuple[str, ...], forced: bool) -> Tokens:
+        target = await self.target()
+        lock = self.store.lock(_lock_name("signin", target), SIGNIN_LIFETIME)
+        if not lock.try_acquire():
+            return await self._follow(target, lock)
+        try:
+            key = self._session_key(target)
+            stored = await self.store.load(key) if key and not forced and self._stepup is None else None
+            if stored is not None and stored.usable(self._clock()) and stored.access_token != self._rejected:
+                return self._adopt(key, stored) if key else stored
+            return await self._interactive(target, self._scopes_for(target, scopes))
+        finally:
+            lock.release()
+
+    def _scopes_for(self, target: Target, requested: tuple[str, ...]) -> tuple[str, ...]:
+        if self._stepup is not None:
+            base: Sequence[str] | None = self._stepup
+        else:
+            base = self._settings.scopes
+        chosen = choose_scopes(
+            base,
+            self._challenge_scopes,
+            target.resource_scopes,
+            target.server.scopes_supported,
+            offline_access=target.server.offers_offline_access,
+        )
+        if set(chosen) <= {"offline_access"}:
+            chosen = union_scopes(requested, chosen)
+        return chosen
+
+    async def _interactive(self, target: Target, scopes: tuple[str, ...]) -> Tokens:
+        client_for = client_source(
+            self._http,
+            self.store,
+            target.server,
+            client_id=self._settings.client_id,
+            metadata_url=self._metadata_url,
+        )
+        flow = await begin(self._http, target, client_for, scopes, port=self._settings.callback_port)
+        try:
+            return await self._drive(flow)
+        finally:
+            await flow.aclose()
+
+    async def _drive(self, flow: Flow) -> Tokens:
+        self._signin_url = self._last_url = flow.url
+        self._url_ready.set()
+        log.warning("Sign in to VertexSMS in your browser: %s", flow.url)
+        # Some browsers (webbrowser's GenericBrowser) only return once they exit: open concurrently.
+        opening = asyncio.create_task(self._open(flow.url)) if self._open_browser else None
+        try:
+            tokens = await asyncio.wait_for(flow.complete(self._clock), SIGNIN_LIFETIME)
+        except TimeoutError:
+            raise self._auth_required("The sign-in was not completed in time.") from None
+        finally:
+            if opening is not None and not opening.done():
+                opening.cancel()
+        key = SessionKey(flow.target.server.issuer, flow.target.resource, flow.client.client_id)
+        await self._persist(key, tokens)
+        self._stepup, self._rejected, self._failed_at = None, None, None
+        log.info("signed in to VertexSMS (%s)", " ".join(tokens.scopes) or "default scopes")
+        return self._adopt(key, tokens)
+
+    async def _open(self, url: str) -> None:
+        if not await self._opener(url):
+            log.warning("No browser could be opened; open the sign-in link above yourself.")
+
+    async def _follow(self, target: Target, lock: FileLock) -> Tokens:
+        """Another process owns the sign-in: wait for its lock, then use what it stored."""
+        log.info("another vertex-stdio process is signing in; waiting for it")
+        try:
+            await lock.acquire()
+        except LockTimeout:
+            raise self._auth_required("A sign-in in another window has not finished.") from None
+        lock.release()
+        key = self._session_key(target)
+        stored = await self.store.load(key) if key else None
+        if key is None or stored is None:
+            raise self._auth_required("The sign-in in another window did not complete.")
+        return self._adopt(key, stored)
+
+    async def _wait(self, task: asyncio.Task[Tokens], prompt: SignInPrompt | None, limit: float) -> Tokens:
+        start, offered = self._clock(), False
+        deadline = time.monotonic() + limit
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._auth_required("The sign-in was not completed in time.")
+            done, _ = await asyncio.wait({task}, timeout=min(PROGRESS_EVERY, remaining))
+            if done:
+                return task.result()
+            if prompt is not None:
+                if not offered and self._signin_url:
+                    offered = True
+                    await prompt.offer_url(self._signin_url, "Sign in to VertexSMS to continue.")
+                await prompt.progress(
+                    "Waiting for you to sign in to VertexSMS in your browser…", self._clock() - start, limit
+                )
+
+    def _auth_required(self, why: str) -> AuthRequired:
+        url = self._signin_url or self._last_url
+        where = f" Sign-in link: {url} ." if url else ""
+        return AuthRequired(f"{why}{where} {SIGN_IN_HINT}", authorization_url=url)
