@@ -38,8 +38,12 @@ class Stopper:
     def fire(self) -> None:
         """Thread-safe: wake every waiter; a no-op before ``bind`` or after the loop closed."""
         loop, event = self._loop, self._event
-        if loop is not None and event is not None and not loop.is_closed():
+        if loop is None or event is None:
+            return
+        try:
             loop.call_soon_threadsafe(event.set)
+        except RuntimeError:  # the loop closed meanwhile: nothing is waiting any more
+            return
 
     async def wait(self, seconds: float | None) -> bool:
         """Sleep up to ``seconds`` (None: until stopped); True when stopped meanwhile."""
