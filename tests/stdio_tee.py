@@ -6,6 +6,7 @@ test then checks that every byte the real server wrote to stdout was JSON-RPC.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -21,10 +22,8 @@ def _pump_stdin(child: subprocess.Popen[bytes]) -> None:
     except (BrokenPipeError, OSError):
         pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             child.stdin.close()
-        except OSError:
-            pass
 
 
 def main() -> int:

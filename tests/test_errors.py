@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from bridge import connected, envelope, ok
 
+from bridge import connected, envelope, ok
 from vertex_stdio.credentials import StaticTokenProvider
 from vertex_stdio.sandbox import Emulator, Fault
 
@@ -32,7 +32,9 @@ def fresh(emulator: Emulator) -> None:
     emulator.clear_journal()
 
 
-def _json_fault(method: str, path: str, status: int, message: str = "Reason from VertexSMS", **kw: Any) -> Fault:
+def _json_fault(
+    method: str, path: str, status: int, message: str = "Reason from VertexSMS", **kw: Any
+) -> Fault:
     return Fault(
         method=method,
         path=path,
@@ -49,7 +51,12 @@ def _json_fault(method: str, path: str, status: int, message: str = "Reason from
         (400, {}, "VERTEX_SEND_FAILED", False),
         (401, {}, "AUTH_INVALID", False),
         (403, {}, "AUTH_INVALID", False),
-        (403, {"www-authenticate": 'Bearer error="insufficient_scope", scope="sms:send"'}, "INSUFFICIENT_SCOPE", False),
+        (
+            403,
+            {"www-authenticate": 'Bearer error="insufficient_scope", scope="sms:send"'},
+            "INSUFFICIENT_SCOPE",
+            False,
+        ),
         (404, {}, "NOT_FOUND", False),
         (409, {}, "UPSTREAM_ERROR", False),
         (422, {}, "UPSTREAM_ERROR", False),
@@ -71,19 +78,22 @@ async def test_send_error_mapping(
     assert "Reason from VertexSMS" in error["message"]
     assert len(emulator.journal_for("POST", "/sms")) == 1
     if status >= 500:
-        assert error["outcome"] == "unknown" and "may or may not have happened" in error["message"]
+        assert error["outcome"] == "unknown"
+        assert "may or may not have happened" in error["message"]
     if status == 429:
         assert error["retry_after_seconds"] == 120
 
 
-@pytest.mark.parametrize(("status", "code"), [(400, "INVALID_INPUT"), (404, "NOT_FOUND"), (409, "UPSTREAM_ERROR")])
+@pytest.mark.parametrize(
+    ("status", "code"), [(400, "INVALID_INPUT"), (404, "NOT_FOUND"), (409, "UPSTREAM_ERROR")]
+)
 async def test_read_error_mapping(emulator: Emulator, status: int, code: str) -> None:
     """For a read, 400 is INVALID_INPUT (not a send failure)."""
-    emulator.inject(_json_fault("GET", "/operators/101", status, times=None))
+    emulator.inject(_json_fault("GET", "/operators/1101", status, times=None))
     async with connected(emulator) as client:
-        error = envelope(await client.call_tool("get_operator", {"operatorId": 101}))
+        error = envelope(await client.call_tool("get_operator", {"operatorId": 1101}))
     assert error["code"] == code
-    assert len(emulator.journal_for("GET", "/operators/101")) == 1
+    assert len(emulator.journal_for("GET", "/operators/1101")) == 1
 
 
 async def test_real_statuses_from_the_emulator(emulator: Emulator) -> None:
@@ -100,7 +110,8 @@ async def test_real_statuses_from_the_emulator(emulator: Emulator) -> None:
     async with connected(emulator, tokens=StaticTokenProvider("not-a-valid-token")) as client:
         bad = envelope(await client.call_tool("get_sms_rates", {"country": "LT"}))
         hosted = envelope(await client.call_tool("get_mobile_prefixes", {"country": "LT"}))
-    assert bad["code"] == "AUTH_INVALID" and bad["signin_url"]
+    assert bad["code"] == "AUTH_INVALID"
+    assert bad["signin_url"]
     assert hosted["code"] == "AUTH_INVALID"
 
 
@@ -115,7 +126,8 @@ async def test_scope_limited_token(emulator: Emulator) -> None:
     finally:
         emulator.remove_token("rates-only-token")
     assert rest["code"] == "AUTH_INVALID"
-    assert hosted["code"] == "INSUFFICIENT_SCOPE" and "numbers:read" in hosted["message"]
+    assert hosted["code"] == "INSUFFICIENT_SCOPE"
+    assert "numbers:read" in hosted["message"]
 
 
 @pytest.mark.parametrize(
@@ -132,7 +144,11 @@ async def test_scope_limited_token(emulator: Emulator) -> None:
     [
         Fault(delay=5.0),
         Fault(drop=True),
-        Fault(status=503, body=b"<html><body>Service Unavailable</body></html>", headers={"content-type": "text/html"}),
+        Fault(
+            status=503,
+            body=b"<html><body>Service Unavailable</body></html>",
+            headers={"content-type": "text/html"},
+        ),
         Fault(silence_after_headers=True),
     ],
     ids=["timeout", "dropped", "503-html", "silence"],
@@ -146,7 +162,8 @@ async def test_money_calls_are_never_retried(
     async with connected(emulator, http_timeout=1.0) as client:
         error = envelope(await client.call_tool(tool, args))
     assert time.monotonic() - started < 15
-    assert error["code"] == "UPSTREAM_UNAVAILABLE" and error["retryable"] is True
+    assert error["code"] == "UPSTREAM_UNAVAILABLE"
+    assert error["retryable"] is True
     assert error["outcome"] == "unknown"
     assert "Do not repeat it blindly" in error["message"]
     assert len(emulator.journal_for(method, path)) == 1
@@ -154,31 +171,34 @@ async def test_money_calls_are_never_retried(
 
 async def test_reads_retry_transient_failures(emulator: Emulator) -> None:
     """A read retries a 503, a dropped connection and a short 429, then succeeds."""
-    emulator.inject(Fault(method="GET", path="/operators/101", status=503, times=1))
-    emulator.inject(Fault(method="GET", path="/operators/101", drop=True, times=1))
-    emulator.inject(Fault(method="GET", path="/operators/101", status=429, headers={"retry-after": "1"}, times=1))
+    emulator.inject(Fault(method="GET", path="/operators/1101", status=503, times=1))
+    emulator.inject(Fault(method="GET", path="/operators/1101", drop=True, times=1))
+    emulator.inject(
+        Fault(method="GET", path="/operators/1101", status=429, headers={"retry-after": "1"}, times=1)
+    )
     async with connected(emulator) as client:
         # Two retries are allowed: the third failure (the 429) needs a second call.
-        first = await client.call_tool("get_operator", {"operatorId": 101})
-        second = ok(await client.call_tool("get_operator", {"operatorId": 101}))
+        first = await client.call_tool("get_operator", {"operatorId": 1101})
+        second = ok(await client.call_tool("get_operator", {"operatorId": 1101}))
     assert envelope(first)["code"] == "RATE_LIMITED"
-    assert second["operator_id"] == 101
-    assert len(emulator.journal_for("GET", "/operators/101")) == 4
+    assert second["operator_id"] == 1101
+    assert len(emulator.journal_for("GET", "/operators/1101")) == 4
 
 
 async def test_reads_give_up_after_bounded_retries(emulator: Emulator) -> None:
     """A read that keeps failing is tried three times in all, then UPSTREAM_UNAVAILABLE."""
-    emulator.inject(Fault(method="GET", path="/operators/101", status=502, times=None))
+    emulator.inject(Fault(method="GET", path="/operators/1101", status=502, times=None))
     async with connected(emulator) as client:
-        error = envelope(await client.call_tool("get_operator", {"operatorId": 101}))
-    assert error["code"] == "UPSTREAM_UNAVAILABLE" and "outcome" not in error
-    assert len(emulator.journal_for("GET", "/operators/101")) == 3
+        error = envelope(await client.call_tool("get_operator", {"operatorId": 1101}))
+    assert error["code"] == "UPSTREAM_UNAVAILABLE"
+    assert "outcome" not in error
+    assert len(emulator.journal_for("GET", "/operators/1101")) == 3
 
 
 async def test_refused_connection(emulator: Emulator) -> None:
     """Nothing listening: a clear UPSTREAM_UNAVAILABLE for REST and for the hosted server."""
     async with connected(emulator, api_url="http://127.0.0.1:9", mcp_url="http://127.0.0.1:9/mcp") as client:
-        rest = envelope(await client.call_tool("get_operator", {"operatorId": 101}))
+        rest = envelope(await client.call_tool("get_operator", {"operatorId": 1101}))
         hosted = envelope(await client.call_tool("get_mobile_prefixes", {"country": "LT"}))
         send = envelope(await client.call_tool("send_sms", SEND))
     assert rest["code"] == hosted["code"] == send["code"] == "UPSTREAM_UNAVAILABLE"
@@ -188,11 +208,14 @@ async def test_refused_connection(emulator: Emulator) -> None:
 async def test_malformed_success_bodies(emulator: Emulator) -> None:
     """A 200 we cannot read is UPSTREAM_ERROR; for a send it says the message was probably sent."""
     emulator.inject(Fault(method="POST", path="/sms", status=200, body=b"{not json", times=1))
-    emulator.inject(Fault(method="GET", path="/operators/101", status=200, body=b"<html>oops</html>", times=None))
+    emulator.inject(
+        Fault(method="GET", path="/operators/1101", status=200, body=b"<html>oops</html>", times=None)
+    )
     async with connected(emulator) as client:
         send = envelope(await client.call_tool("send_sms", SEND))
-        read = envelope(await client.call_tool("get_operator", {"operatorId": 101}))
-    assert send["code"] == "UPSTREAM_ERROR" and send["outcome"] == "probably_done"
+        read = envelope(await client.call_tool("get_operator", {"operatorId": 1101}))
+    assert send["code"] == "UPSTREAM_ERROR"
+    assert send["outcome"] == "probably_done"
     assert read["code"] == "UPSTREAM_ERROR"
     assert len(emulator.journal_for("POST", "/sms")) == 1
 
@@ -224,7 +247,8 @@ async def test_schema_violations_name_the_field(
     """Arguments that break the schema are INVALID_INPUT naming the field; nothing goes upstream."""
     async with connected(emulator) as client:
         error = envelope(await client.call_tool(tool, args))
-    assert error["code"] == "INVALID_INPUT" and error["retryable"] is False
+    assert error["code"] == "INVALID_INPUT"
+    assert error["retryable"] is False
     assert any(f == field or f.startswith(field + ".") for f in error["fields"]), error
     assert f"`{field}" in error["message"]
     assert emulator.journal == []
@@ -234,7 +258,8 @@ async def test_unknown_country_for_rates(emulator: Emulator) -> None:
     """A well-formed but unserved country code is INVALID_INPUT with advice."""
     async with connected(emulator) as client:
         error = envelope(await client.call_tool("get_sms_rates", {"country": "UK"}))
-    assert error["code"] == "INVALID_INPUT" and "GB" in error["message"]
+    assert error["code"] == "INVALID_INPUT"
+    assert "GB" in error["message"]
 
 
 async def test_hosted_server_errors(emulator: Emulator) -> None:
@@ -244,11 +269,19 @@ async def test_hosted_server_errors(emulator: Emulator) -> None:
         emulator.inject(Fault(method="POST", path="/mcp", status=503, times=None))
         down = envelope(await client.call_tool("get_mobile_prefixes", {"country": "LT"}))
         emulator.clear_faults()
-        emulator.inject(Fault(method="POST", path="/mcp", status=429, headers={"retry-after": "30"}, times=None))
-        limited = envelope(await client.call_tool("correct_phone_number", {"numbers": [{"number": "861860698", "country": "LT"}]}))
+        emulator.inject(
+            Fault(method="POST", path="/mcp", status=429, headers={"retry-after": "30"}, times=None)
+        )
+        limited = envelope(
+            await client.call_tool(
+                "correct_phone_number", {"numbers": [{"number": "861860698", "country": "LT"}]}
+            )
+        )
         emulator.clear_faults()
         back = ok(await client.call_tool("get_mobile_prefixes", {"country": "LT"}))
     assert bad_country["code"] == "INVALID_INPUT"
-    assert down["code"] == "UPSTREAM_UNAVAILABLE" and down["retryable"] is True
-    assert limited["code"] == "RATE_LIMITED" and limited["retry_after_seconds"] == 30
+    assert down["code"] == "UPSTREAM_UNAVAILABLE"
+    assert down["retryable"] is True
+    assert limited["code"] == "RATE_LIMITED"
+    assert limited["retry_after_seconds"] == 30
     assert back["country"] == "LT"

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bridge import ok
 from mcp import Client, StdioServerParameters
 from mcp.types import TextContent
 
+from bridge import ok
 from vertex_stdio.sandbox import SANDBOX_TOKEN, Emulator
 
 pytestmark = pytest.mark.anyio
@@ -47,7 +47,8 @@ def assert_all_json_rpc(stdout: bytes) -> list[dict[str, object]]:
     messages = []
     for line in stdout.splitlines():
         message = json.loads(line)
-        assert isinstance(message, dict) and message.get("jsonrpc") == "2.0", line[:200]
+        assert isinstance(message, dict), line[:200]
+        assert message.get("jsonrpc") == "2.0", line[:200]
         messages.append(message)
     return messages
 
@@ -68,13 +69,15 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
         VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
         VERTEXSMS_LOG_LEVEL="DEBUG",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vertex_stdio"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    stderr_path = tmp_path / "stderr.txt"
+    with stderr_path.open("wb") as stderr_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vertex_stdio"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            env=env,
+        )
     init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
     script = (
         _rpc(1, "initialize", init)
@@ -84,7 +87,8 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
         + _rpc(4, "tools/call", {"name": "get_mobile_prefixes", "arguments": {"country": "LV"}})
         + _rpc(5, "tools/call", {"name": "send_sms", "arguments": {"to": "1"}})
     )
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     proc.stdin.write(script)
     proc.stdin.flush()
     answers: dict[object, dict[str, object]] = {}
@@ -97,9 +101,16 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
         answers[message.get("id")] = message
     closed_at = time.monotonic()
     proc.stdin.close()
-    rest, stderr = proc.communicate(timeout=15)
+    try:
+        proc.wait(timeout=15)
+    finally:
+        proc.kill()
     exit_seconds = time.monotonic() - closed_at
-    assert_all_json_rpc(rest) if rest else None
+    rest = proc.stdout.read()
+    proc.stdout.close()
+    if rest:
+        assert_all_json_rpc(rest)
+    stderr = stderr_path.read_bytes()
     assert set(answers) == {1, 2, 3, 4, 5}
     assert len(answers[2]["result"]["tools"]) == 10  # type: ignore[index]
     assert answers[3]["result"]["isError"] is False  # type: ignore[index]
@@ -110,7 +121,8 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
     assert b"serving over stdio" in stderr
     assert SANDBOX_TOKEN.encode() not in stderr
     log_file = tmp_path / "logs" / "vertex-stdio.log"
-    assert log_file.exists() and SANDBOX_TOKEN not in log_file.read_text()
+    assert log_file.exists()
+    assert SANDBOX_TOKEN not in log_file.read_text()
 
 
 async def test_sdk_client_over_stdio_with_tee(emulator: Emulator, tmp_path: Path) -> None:
@@ -128,7 +140,9 @@ async def test_sdk_client_over_stdio_with_tee(emulator: Emulator, tmp_path: Path
         tools = (await client.list_tools()).tools
         rates = ok(await client.call_tool("get_sms_rates", {"country": "PL"}))
         corrected = ok(
-            await client.call_tool("correct_phone_number", {"numbers": [{"number": "+48 512 345 678", "country": "PL"}]})
+            await client.call_tool(
+                "correct_phone_number", {"numbers": [{"number": "+48 512 345 678", "country": "PL"}]}
+            )
         )
     assert len(tools) == 10
     assert rates["country"] == "PL"
@@ -145,7 +159,9 @@ async def test_sandbox_process_marks_every_result(tmp_path: Path) -> None:
         env=_env(tmp_path, VERTEXSMS_API_URL="https://api.vertexsms.com"),
     )
     async with Client(params, mode="legacy") as client:
-        result = await client.call_tool("send_sms", {"to": "+37069912345", "from": "VERTEXSMS", "message": "Hi"})
+        result = await client.call_tool(
+            "send_sms", {"to": "+37069912345", "from": "VERTEXSMS", "message": "Hi"}
+        )
         tools = (await client.list_tools()).tools
     sent = ok(result)
     assert sent["message_id"].startswith("sandbox-")
@@ -159,16 +175,34 @@ def test_call_command_prints_json(tmp_path: Path) -> None:
     """``vertex-stdio call`` runs one tool with the same routing and prints JSON (exit 0 / 1)."""
     env = _env(tmp_path)
     good = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "call", "get_operator", "--arg", "operatorId=101", "--sandbox"],
+        [
+            sys.executable,
+            "-m",
+            "vertex_stdio",
+            "call",
+            "get_operator",
+            "--arg",
+            "operatorId=1101",
+            "--sandbox",
+        ],
         capture_output=True,
         env=env,
         timeout=60,
         check=False,
     )
     assert good.returncode == 0, good.stderr.decode()
-    assert json.loads(good.stdout)["operator_id"] == 101
+    assert json.loads(good.stdout)["operator_id"] == 1101
     bad = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "call", "get_sms_rates", "--json", '{"country": "lt"}', "--sandbox"],
+        [
+            sys.executable,
+            "-m",
+            "vertex_stdio",
+            "call",
+            "get_sms_rates",
+            "--json",
+            '{"country": "lt"}',
+            "--sandbox",
+        ],
         capture_output=True,
         env=env,
         timeout=60,
@@ -183,4 +217,5 @@ def test_call_command_prints_json(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert usage.returncode == 2 and usage.stdout == b""
+    assert usage.returncode == 2
+    assert usage.stdout == b""

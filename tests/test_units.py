@@ -31,7 +31,9 @@ def test_settings_defaults_and_overrides() -> None:
         "https://mcp.vertexsms.com/mcp",
         0,
     )
-    s = Settings.from_env({"VERTEXSMS_TEST_MODE": "2", "VERTEXSMS_SCOPES": "sms:send sms:rates"}, test_mode="1")
+    s = Settings.from_env(
+        {"VERTEXSMS_TEST_MODE": "2", "VERTEXSMS_SCOPES": "sms:send sms:rates"}, test_mode="1"
+    )
     assert s.test_mode == "1"
     assert s.scopes == ("sms:send", "sms:rates")
 
@@ -75,8 +77,13 @@ def test_settings_accept_loopback_http_and_ignore_placeholders() -> None:
         (SEND, 400, {}, ErrorCode.VERTEX_SEND_FAILED, False),
         (READ, 401, {}, ErrorCode.AUTH_INVALID, False),
         (READ, 403, {}, ErrorCode.AUTH_INVALID, False),
-        (READ, 403, {"www-authenticate": 'Bearer error="insufficient_scope", scope="numbers:read"'},
-         ErrorCode.INSUFFICIENT_SCOPE, False),
+        (
+            READ,
+            403,
+            {"www-authenticate": 'Bearer error="insufficient_scope", scope="numbers:read"'},
+            ErrorCode.INSUFFICIENT_SCOPE,
+            False,
+        ),
         (READ, 404, {}, ErrorCode.NOT_FOUND, False),
         (READ, 409, {}, ErrorCode.UPSTREAM_ERROR, False),
         (READ, 418, {}, ErrorCode.UPSTREAM_ERROR, False),

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from vertex_stdio import __version__
@@ -101,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="an argument; V is parsed as JSON when it can be (repeatable)",
     )
     call.add_argument("--json", dest="json_args", metavar="'{...}'", help="all arguments as one JSON object")
+    setup = sub.add_parser("setup", parents=[common], help="add vertex-stdio to a desktop client's config")
+    setup.add_argument("client", choices=("claude-desktop", "claude-code", "cursor", "vscode"))
+    setup.add_argument("--write", action="store_true", help="merge the entry into the client's config file")
+    setup.add_argument(
+        "--config", type=Path, metavar="PATH", help="the config file (default: the client's own)"
+    )
+    doctor = sub.add_parser("doctor", parents=[common], help="check the installation, sign-in and network")
+    doctor.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
     return parser
 
 
@@ -179,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logs.configure(settings.log_level)
     command = args.command or "serve"
+    if command in ("setup", "doctor"):
+        return _desktop_command(command, settings, args)
     if command == "serve":
         return serve(settings)
     if command == "call":
@@ -186,6 +197,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return call_tool(settings, args.tool, args.arg, args.json_args)
     return _auth_command(command, settings, args)
+
+
+def _desktop_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    if command == "setup":
+        from vertex_stdio.desktop.setup import run_setup
+
+        return run_setup(
+            args.client,
+            write=args.write,
+            config_path=args.config,
+            out=sys.stdout,
+            err=sys.stderr,
+            sandbox=getattr(args, "sandbox", False),  # only the flag, never VERTEXSMS_SANDBOX
+            api_token=getattr(args, "api_token", None),  # only --api-token, never the environment
+        )
+    from vertex_stdio.desktop.doctor import run_doctor
+
+    return run_doctor(settings, as_json=args.as_json, out=sys.stdout)
 
 
 def _auth_command(command: str, settings: Settings, args: argparse.Namespace) -> int:

@@ -134,8 +134,15 @@ class HostedMcpUpstream:
                 try:
                     client = await self._connected()
                     result = await client.call_tool(op.tool, arguments, read_timeout_seconds=self._timeout)
-                except (MCPError, httpx2.HTTPError, anyio.BrokenResourceError, OSError) as exc:
+                except (
+                    MCPError,
+                    httpx2.HTTPError,
+                    anyio.BrokenResourceError,
+                    OSError,
+                    ExceptionGroup,
+                ) as raised:
                     await self._drop()
+                    exc = _leaf(raised)
                     error = _error_from(op, record, exc)
                     if attempt == 1 and not op.costs_or_changes and _worth_reconnecting(record, exc):
                         log.info("%s: hosted MCP connection lost; reconnecting once", op.tool)
@@ -178,6 +185,16 @@ class HostedMcpUpstream:
     async def aclose(self) -> None:
         """Close the kept connection (at shutdown)."""
         await self._drop()
+
+
+def _leaf(exc: Exception) -> Exception:
+    """The failure that matters inside an exception group (the SDK's task groups raise them)."""
+    while isinstance(exc, ExceptionGroup):
+        known = [
+            e for e in exc.exceptions if isinstance(e, MCPError | httpx2.HTTPError | OSError | ExceptionGroup)
+        ]
+        exc = (known or list(exc.exceptions))[0]
+    return exc
 
 
 def _worth_reconnecting(record: _CallRecord, exc: BaseException) -> bool:
