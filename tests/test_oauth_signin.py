@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import stat
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,80 +13,18 @@ from oauth_server.harness import (
     SCOPES,
     AuthServer,
     StaticServer,
-    auth_server,
     node_ready,
     protect,
-    static_server,
 )
-from vertex_stdio.config import Settings
+from oauth_server.helpers import Clock, make, page_seen, secrets_of
 from vertex_stdio.credentials import Challenge
 from vertex_stdio.errors import AuthRequired
-from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
+from vertex_stdio.oauth import OAuthTokenProvider
 from vertex_stdio.oauth.commands import logout, status
-from vertex_stdio.oauth.secrets import MemorySecrets
+
+pytest_plugins = ["oauth_server.fixtures"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(node_ready() is not None, reason=str(node_ready()))]
-
-HERE = Path(__file__).parent / "oauth_server"
-
-
-@pytest.fixture(scope="module")
-def as_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
-    with auth_server(tmp_path_factory.mktemp("as")) as server:
-        yield server
-
-
-@pytest.fixture
-def resource() -> Iterator[StaticServer]:
-    with static_server() as server:
-        yield server
-
-
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """BROWSER = the scripted browser (consent by default); returns its callback log."""
-    script = tmp_path / "browser.sh"
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "browser.py"}" "$@"\n')
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    log = tmp_path / "browser.log"
-    monkeypatch.setenv("BROWSER", str(script))
-    monkeypatch.setenv("TEST_BROWSER_LOG", str(log))
-    monkeypatch.setenv("TEST_BROWSER_MODE", "consent")
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent.parent / "src"))
-    return log
-
-
-class Clock:
-    """A wall clock we can push forward to expire tokens."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
-def make(
-    mcp_url: str, tmp_path: Path, store: TokenStore | None = None, **settings: object
-) -> OAuthTokenProvider:
-    values: dict[str, object] = {"mcp_url": mcp_url, "signin_timeout": 20.0, **settings}
-    clock = values.pop("clock", None)
-    s = Settings(**values).validated()  # type: ignore[arg-type]
-    store = store or TokenStore(tmp_path / "state", MemorySecrets())
-    return OAuthTokenProvider(s, store=store, clock=clock)  # type: ignore[arg-type]
-
-
-def page_seen(log: Path) -> str:
-    """What the scripted browser saw on the callback (waits briefly: it runs in its own process)."""
-    deadline = time.monotonic() + 10
-    while not log.exists() or not log.read_text():
-        assert time.monotonic() < deadline, "the browser never reached the callback"
-        time.sleep(0.05)
-    return log.read_text()
-
-
-def secrets_of(store: TokenStore) -> list[str]:
-    return [v for v in store.secrets._data.values()]  # type: ignore[attr-defined]
 
 
 @pytest.mark.anyio
@@ -321,4 +255,3 @@ async def test_logout_revokes_then_forgets_and_is_safe_twice(
     assert await logout(settings, out=out, store=store) == 0
     assert "not signed in" in out.getvalue()
     assert secrets_of(store) == []
-    os.environ.pop("UNUSED", None)
