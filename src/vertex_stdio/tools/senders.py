@@ -42,7 +42,7 @@ SenderName = Annotated[
     Field(
         min_length=3,
         max_length=11,
-        pattern=r"^[A-Za-z0-9\-_&#! ]{3,11}$",
+        pattern=r"^[A-Za-z0-9\-_&#!]{3,11}$",
         description="3 to 11 characters: Latin letters and digits; - _ & # ! allowed.",
     ),
 ]
