@@ -60,6 +60,11 @@ class AuthServer:
         )
         return response.json()
 
+    def token_check(self, token: str) -> frozenset[str] | None:
+        """For the emulator's ``token_check`` hook: the token's scopes when active, else None."""
+        info = self.introspect(token)
+        return frozenset(str(info.get("scope", "")).split()) if info.get("active") else None
+
     def revoke(self, token: str, hint: str, client_id: str) -> None:
         """Revoke as the (public) client that holds the token, like another device signing out."""
         response = httpx2.post(

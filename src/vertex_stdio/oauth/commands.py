@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, TextIO
 
 from vertex_stdio.config import Settings
@@ -34,7 +35,7 @@ async def login(
 ) -> int:
     """Sign in now in the browser (or print the URL with ``no_browser``); 0 when signed in."""
     if scopes:
-        settings = Settings(**{**settings.__dict__, "scopes": tuple(dict.fromkeys(scopes))})
+        settings = replace(settings, scopes=tuple(dict.fromkeys(scopes)))
     provider = provider or OAuthTokenProvider(settings, open_browser=not no_browser)
     try:
         job = asyncio.create_task(provider.signin(settings.scopes or ()))
