@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
 from pathlib import Path
 
 import pytest
@@ -14,15 +14,13 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point platformdirs (state, logs, config) at a temporary home; drop VERTEXSMS_* settings."""
     home = tmp_path / "home"
     for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(name, str(home / name.lower()))
     monkeypatch.setenv("VERTEXSMS_LOG_DIR", str(home / "logs"))
-    import os
-
     for key in list(os.environ):
         if key.startswith("VERTEXSMS_") and key != "VERTEXSMS_LOG_DIR":
             monkeypatch.delenv(key)
-    yield home
+    return home
