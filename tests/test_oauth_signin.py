@@ -34,6 +34,7 @@ async def test_first_signin_registers_client_and_token_works(
     browser: Path,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     """The first call discovers, registers (DCR), signs in through the browser; a new process reuses it."""
     caplog.set_level(logging.DEBUG)
@@ -63,6 +64,9 @@ async def test_first_signin_registers_client_and_token_works(
     for secret in [*secrets_of(provider.store), token]:
         assert secret not in caplog.text
     assert token not in (tmp_path / "state" / "auth.json").read_text()
+    out, err = capfd.readouterr()
+    assert "scripted browser junk" not in out, "the browser's output reached fd 1"
+    assert "scripted browser junk" in err
 
 
 @pytest.mark.anyio

@@ -25,12 +25,15 @@ SCOPES = ("sms:send", "sms:rates", "sender:write", "hlr:lookup", "numbers:read")
 
 
 def node_ready() -> str | None:
-    """Why the node AS cannot run here, or None."""
+    """Why the node AS cannot run here, or None.  Under CI (``CI`` set) a missing AS is an error."""
+    problem = None
     if shutil.which("node") is None:
-        return "node is not installed"
-    if not (HERE / "node_modules" / "oidc-provider").is_dir():
-        return "run `npm ci --prefix tests/oauth_server` first"
-    return None
+        problem = "node is not installed"
+    elif not (HERE / "node_modules" / "oidc-provider").is_dir():
+        problem = "run `npm ci --prefix tests/oauth_server` first"
+    if problem and os.environ.get("CI"):
+        raise RuntimeError(f"the test authorization server cannot run: {problem}")
+    return problem
 
 
 @dataclass
