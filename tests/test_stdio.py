@@ -122,6 +122,8 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
     assert SANDBOX_TOKEN.encode() not in stderr
     log_file = tmp_path / "logs" / "vertex-stdio.log"
     assert log_file.exists()
+    assert log_file.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "logs").stat().st_mode & 0o777 == 0o700
     assert SANDBOX_TOKEN not in log_file.read_text()
 
 

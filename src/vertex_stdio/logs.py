@@ -8,6 +8,7 @@ token, OAuth tokens once obtained) are registered with ``register_secret`` and r
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
@@ -98,12 +99,20 @@ def configure(level: str, *, to_file: bool = True) -> Path | None:
     return path
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file that is created readable by its owner only (0600), rotations included."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def _file_handler(formatter: logging.Formatter, secret_filter: logging.Filter) -> Path | None:
     directory = log_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = directory / LOG_FILE_NAME
-        handler = logging.handlers.RotatingFileHandler(
+        handler = _PrivateRotatingFileHandler(
             path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True
         )
     except OSError as exc:
