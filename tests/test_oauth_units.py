@@ -45,9 +45,9 @@ from vertex_stdio.oauth.store import SessionKey
 
 
 class DictKeyring(keyring.backend.KeyringBackend):
-    """An in-memory keyring backend (priority 0 so auto-detection never picks it)."""
+    """An in-memory keyring backend (negative priority: auto-detection never picks it)."""
 
-    priority = 0  # type: ignore[assignment]
+    priority = -2  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()

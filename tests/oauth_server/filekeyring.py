@@ -16,7 +16,7 @@ from keyring.errors import PasswordDeleteError
 
 
 class FileKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = -2  # type: ignore[assignment]  # never auto-selected; only by PYTHON_KEYRING_BACKEND
 
     def _path(self) -> Path:
         return Path(os.environ["TEST_KEYRING_FILE"])

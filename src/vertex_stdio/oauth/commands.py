@@ -77,13 +77,17 @@ async def logout(
         if not sessions:
             _say(out, "You were not signed in; nothing to do.")
             return 0
-        target = await provider.target()
+        try:
+            server = (await provider.target()).server
+        except VertexError as exc:
+            _say(out, f"Could not reach the sign-in server to revoke the tokens ({exc.message}).")
+            server = None
         for account, info in sessions:
             key = SessionKey(info["issuer"], info["resource"], info["client_id"])
             tokens = await store.load(key)
             failed: list[str] = []
-            if tokens is not None and key.issuer == target.server.issuer:
-                failed = await revoke(provider.http, target.server, client_id=key.client_id, tokens=tokens)
+            if tokens is not None and server is not None and key.issuer == server.issuer:
+                failed = await revoke(provider.http, server, client_id=key.client_id, tokens=tokens)
             await store.clear(key)
             note = f" (could not revoke the {', '.join(failed)} at the server)" if failed else ""
             _say(out, f"Signed out of {key.issuer}{note}.")

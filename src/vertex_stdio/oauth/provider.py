@@ -82,6 +82,11 @@ class OAuthTokenProvider:
         self._rejected: str | None = None
 
     @property
+    def _lifetime(self) -> float:
+        """How long a started sign-in keeps its callback open (a call may stop waiting sooner)."""
+        return max(SIGNIN_LIFETIME, self._settings.signin_timeout)
+
+    @property
     def http(self) -> OAuthHttp:
         """The HTTP edge (shared with ``logout`` for revocation)."""
         return self._http
@@ -137,7 +142,7 @@ class OAuthTokenProvider:
         async with self._lock:
             self._failed_at = None
             task = self._start_signin(tuple(scopes), forced=True)
-        return await self._wait(task, None, wait or SIGNIN_LIFETIME)
+        return await self._wait(task, None, wait or self._lifetime)
 
     async def wait_for_url(self, within: float) -> str | None:
         """The authorization URL of the running sign-in, once it is ready (None after ``within`` s)."""
@@ -254,7 +259,7 @@ class OAuthTokenProvider:
 
     async def _run_signin(self, scopes: tuple[str, ...], forced: bool) -> Tokens:
         target = await self.target()
-        lock = self.store.lock(_lock_name("signin", target), SIGNIN_LIFETIME)
+        lock = self.store.lock(_lock_name("signin", target), self._lifetime)
         if not lock.try_acquire():
             return await self._follow(target, lock)
         try:
@@ -303,7 +308,7 @@ class OAuthTokenProvider:
         # Some browsers (webbrowser's GenericBrowser) only return once they exit: open concurrently.
         opening = asyncio.create_task(self._open(flow.url)) if self._open_browser else None
         try:
-            tokens = await asyncio.wait_for(flow.complete(self._clock), SIGNIN_LIFETIME)
+            tokens = await asyncio.wait_for(flow.complete(self._clock), self._lifetime)
         except TimeoutError:
             raise self._auth_required("The sign-in was not completed in time.") from None
         finally:
