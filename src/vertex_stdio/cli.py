@@ -167,11 +167,12 @@ def serve(settings: Settings) -> int:
     import anyio
 
     from vertex_stdio.server import build_server
+    from vertex_stdio.stdio import serve_stdio
 
     with upstream_for(settings) as (effective, tokens):
         server = build_server(effective, tokens)
         log.info("vertex-stdio %s serving over stdio (tokens: %s)", __version__, tokens.source)
-        anyio.run(server.run_stdio_async)
+        anyio.run(serve_stdio, server)
     log.info("stdin closed; vertex-stdio exits")
     return EXIT_OK
 

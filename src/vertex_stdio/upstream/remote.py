@@ -169,12 +169,26 @@ class HostedMcpUpstream:
             timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
             headers={"User-Agent": "vertex-stdio"},
         )
-        with anyio.CancelScope() as scope:
-            async with http, Client(streamable_http_client(self._url, http_client=http)) as client:
-                self._closed = closed
-                task_status.started(client)
-                await closed.wait()
-                scope.deadline = anyio.current_time() + 2.0  # bound the goodbye (DELETE)
+        started = False
+        try:
+            with anyio.CancelScope() as scope:
+                async with http, Client(streamable_http_client(self._url, http_client=http)) as client:
+                    self._closed = closed
+                    task_status.started(client)
+                    started = True
+                    await closed.wait()
+                    scope.deadline = anyio.current_time() + 2.0  # bound the goodbye (DELETE)
+        except Exception as exc:
+            # This task lives in the server's task group: whatever ends the connection (a
+            # dropped socket, a garbage answer) must end only the connection, never the
+            # server.  The call that was using it gets its own error from the SDK.
+            if not started:
+                raise  # tg.start() hands it to the caller
+            log.warning("hosted MCP connection lost (%s)", type(_leaf(exc)).__name__)
+            log.debug("hosted MCP connection failure", exc_info=exc)
+        finally:
+            if self._closed is closed:  # forget it, so the next call opens a new one
+                self._client, self._closed = None, None
 
     async def _drop(self) -> None:
         async with self._lock:

@@ -14,7 +14,6 @@ import httpx2
 
 from vertex_stdio import __version__
 from vertex_stdio.credentials import SignInPrompt, TokenProvider, parse_challenge
-from vertex_stdio.errors import UpstreamError
 from vertex_stdio.upstream.outcomes import (
     RETRYABLE_STATUSES,
     Operation,
@@ -109,20 +108,26 @@ class RestUpstream:
         params: Mapping[str, str] | None = None,
         prompt: SignInPrompt | None = None,
     ) -> RestResponse:
-        """Make the call; return a 2xx answer or raise the contract's error."""
+        """Make the call; return a 2xx answer or raise the contract's error.
+
+        One deadline bounds the first attempt and every retry after it, so a read that keeps
+        failing slowly (a drip, a stall) ends when a single attempt would have.
+        """
         attempt = 0
         reauthorized = False
+        ends: float | None = None  # the deadline; restarted after a sign-in renewed the token
         while True:
             token = await self._tokens.token([op.scope], prompt)
+            ends = ends or anyio.current_time() + self._deadline
             try:
                 # A call that costs money is shielded: once its bytes may have left, a client's
                 # cancellation must not hide the outcome; it is waited for (bounded) and logged.
                 with anyio.CancelScope(shield=op.costs_or_changes):
-                    response = await self._once(op, method, path, token, json_body, params)
+                    response = await self._once(op, method, path, token, json_body, params, ends)
                 if op.costs_or_changes:
                     log.info("%s: VertexSMS answered HTTP %s", op.tool, response.status)
             except _NoAnswer as failure:
-                if not self._may_retry(op, attempt):
+                if not self._may_retry(op, attempt, ends):
                     raise unavailable(op, failure.why) from failure.__cause__
                 attempt += 1
                 await self._sleep(_backoff(attempt))
@@ -131,24 +136,27 @@ class RestUpstream:
                 challenge = parse_challenge(response.headers.get("www-authenticate"))
                 renewable = response.status == 401 or challenge.error == "insufficient_scope"
                 if renewable and await self._tokens.rejected(token, challenge):
-                    reauthorized = True
+                    reauthorized, ends = True, None
                     continue
             if 200 <= response.status < 300:
                 return response
-            if self._may_retry(op, attempt) and response.status in RETRYABLE_STATUSES:
+            if self._may_retry(op, attempt, ends) and response.status in RETRYABLE_STATUSES:
                 attempt += 1
                 await self._sleep(_backoff(attempt))
                 continue
-            if self._may_retry(op, attempt) and response.status == 429:
+            if self._may_retry(op, attempt, ends) and response.status == 429:
                 wait = retry_after_seconds(response.headers.get("retry-after"))
-                if wait is not None and wait <= MAX_RETRY_AFTER:
+                if wait is not None and wait <= MAX_RETRY_AFTER and self._may_retry(op, attempt, ends, wait):
                     attempt += 1
                     await self._sleep(wait)
                     continue
             raise error_for_status(op, response.status, response.headers, response.body)
 
-    def _may_retry(self, op: Operation, attempt: int) -> bool:
-        return not op.costs_or_changes and attempt < self._max_retries
+    def _may_retry(self, op: Operation, attempt: int, ends: float, wait: float = 0.0) -> bool:
+        """Only free, unchanging calls are retried: a few times, and only within the deadline."""
+        if op.costs_or_changes or attempt >= self._max_retries:
+            return False
+        return anyio.current_time() + wait < ends
 
     async def _once(
         self,
@@ -158,11 +166,12 @@ class RestUpstream:
         token: str,
         json_body: Any,
         params: Mapping[str, str] | None,
+        ends: float,
     ) -> RestResponse:
         url = self._base + path
         headers = {TOKEN_HEADER: token}
         try:
-            with anyio.fail_after(self._deadline):
+            with anyio.fail_after(max(0.0, ends - anyio.current_time())):
                 request = self._client.build_request(
                     method, url, json=json_body, params=params, headers=headers
                 )
@@ -182,6 +191,11 @@ class RestUpstream:
 
 
 async def _read_capped(response: httpx2.Response, op: Operation) -> bytes:
+    """The body, bounded: an oversized success is unreadable; an error body is cut short.
+
+    An error's status decides its meaning (and, for a send, that the outcome is unknown);
+    its body only lends a message, so the rest of an oversized one is not waited for.
+    """
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
@@ -189,9 +203,7 @@ async def _read_capped(response: httpx2.Response, op: Operation) -> bytes:
         if size > MAX_BODY_BYTES:
             if 200 <= response.status_code < 300:
                 raise unreadable_success(op, f"larger than {MAX_BODY_BYTES // 1_048_576} MiB")
-            raise UpstreamError(
-                f"VertexSMS answered HTTP {response.status_code} with an oversized body; try again later."
-            )
+            break
         chunks.append(chunk)
     return b"".join(chunks)
 
