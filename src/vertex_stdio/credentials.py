@@ -32,7 +32,11 @@ class SignInPrompt(Protocol):
         """Report that the sign-in is still waiting (an MCP progress notification)."""
 
     async def offer_url(self, url: str, message: str) -> None:
-        """Show the sign-in URL through the client, when it can (URL-mode elicitation)."""
+        """Show the sign-in URL through the client, when it can (URL-mode elicitation).
+
+        It may not return until the person answers the client's prompt: run it beside the
+        sign-in wait, never in front of it.
+        """
 
 
 class TokenProvider(Protocol):

@@ -40,6 +40,14 @@ PROGRESS_EVERY = 3.0
 REFRESH_LOCK_TIMEOUT = 30.0
 
 
+def _log_offer_failure(offer: asyncio.Task[None]) -> None:
+    if not offer.cancelled() and offer.exception() is not None:
+        log.info(
+            "The client could not show the sign-in link (%s); it is on stderr",
+            type(offer.exception()).__name__,
+        )
+
+
 def _lock_name(kind: str, target: Target) -> str:
     digest = hashlib.sha256(f"{target.server.issuer} {target.resource}".encode()).hexdigest()[:16]
     return f"{kind}-{digest}"
@@ -339,22 +347,33 @@ class OAuthTokenProvider:
         return self._adopt(key, stored)
 
     async def _wait(self, task: asyncio.Task[Tokens], prompt: SignInPrompt | None, limit: float) -> Tokens:
-        start, offered = self._clock(), False
+        start = self._clock()
         deadline = time.monotonic() + limit
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._auth_required("The sign-in was not completed in time.")
-            done, _ = await asyncio.wait({task}, timeout=min(PROGRESS_EVERY, remaining))
-            if done:
-                return task.result()
-            if prompt is not None:
-                if not offered and self._signin_url:
-                    offered = True
-                    await prompt.offer_url(self._signin_url, "Sign in to VertexSMS to continue.")
-                await prompt.progress(
-                    "Waiting for you to sign in to VertexSMS in your browser…", self._clock() - start, limit
-                )
+        offer: asyncio.Task[None] | None = None
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._auth_required("The sign-in was not completed in time.")
+                done, _ = await asyncio.wait({task}, timeout=min(PROGRESS_EVERY, remaining))
+                if done:
+                    return task.result()
+                if prompt is not None:
+                    if offer is None and self._signin_url:
+                        # The client may hold the offer open until the person answers it;
+                        # it runs beside the wait so progress and the deadline go on.
+                        offer = asyncio.ensure_future(
+                            prompt.offer_url(self._signin_url, "Sign in to VertexSMS to continue.")
+                        )
+                        offer.add_done_callback(_log_offer_failure)
+                    await prompt.progress(
+                        "Waiting for you to sign in to VertexSMS in your browser…",
+                        self._clock() - start,
+                        limit,
+                    )
+        finally:
+            if offer is not None and not offer.done():
+                offer.cancel()
 
     def _auth_required(self, why: str) -> AuthRequired:
         url = self._signin_url or self._last_url
