@@ -14,12 +14,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vertex_stdio import __version__
 from vertex_stdio.config import Settings
 from vertex_stdio.credentials import NoTokenProvider, StaticTokenProvider, TokenProvider
 from vertex_stdio.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vertex_stdio.server import VertexServer
 
 log = logging.getLogger("vertex_stdio")
 
@@ -163,16 +166,27 @@ def upstream_for(settings: Settings) -> Iterator[tuple[Settings, TokenProvider]]
         yield local, StaticTokenProvider(SANDBOX_TOKEN, source="sandbox")
 
 
+async def _serve_then_close(server: VertexServer, tokens: TokenProvider) -> None:
+    import anyio
+
+    from vertex_stdio.stdio import serve_stdio
+
+    try:
+        await serve_stdio(server)
+    finally:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+            await tokens.aclose()
+
+
 def serve(settings: Settings) -> int:
     import anyio
 
     from vertex_stdio.server import build_server
-    from vertex_stdio.stdio import serve_stdio
 
     with upstream_for(settings) as (effective, tokens):
         server = build_server(effective, tokens)
         log.info("vertex-stdio %s serving over stdio (tokens: %s)", __version__, tokens.source)
-        anyio.run(serve_stdio, server)
+        anyio.run(_serve_then_close, server, tokens)
     log.info("stdin closed; vertex-stdio exits")
     return EXIT_OK
 

@@ -56,6 +56,9 @@ class TokenProvider(Protocol):
         retry the request once; False when retrying cannot help.
         """
 
+    async def aclose(self) -> None:
+        """Release what the provider holds (HTTP clients, locks) at shutdown."""
+
 
 class StaticTokenProvider:
     """A token pasted by the user (``VERTEXSMS_API_TOKEN``) or the sandbox's own token."""
@@ -77,6 +80,9 @@ class StaticTokenProvider:
     async def rejected(self, token: str, challenge: Challenge) -> bool:
         return False
 
+    async def aclose(self) -> None:
+        return None
+
 
 class NoTokenProvider:
     """No way to get a token: every call answers ``AUTH_REQUIRED`` with how to get one."""
@@ -92,6 +98,9 @@ class NoTokenProvider:
 
     async def rejected(self, token: str, challenge: Challenge) -> bool:
         return False
+
+    async def aclose(self) -> None:
+        return None
 
 
 _PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
