@@ -43,12 +43,18 @@ def register_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
-def scrub(text: str) -> str:
-    """``text`` with registered secrets and token-shaped values replaced."""
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced, and nothing else touched."""
     with _lock:
         known = sorted(_secrets, key=len, reverse=True)
     for secret in known:
         text = text.replace(secret, REDACTED)
+    return text
+
+
+def scrub(text: str) -> str:
+    """``text`` with registered secrets and token-shaped values replaced."""
+    text = redact(text)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return text

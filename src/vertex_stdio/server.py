@@ -21,6 +21,7 @@ from vertex_stdio import __version__
 from vertex_stdio.config import Settings
 from vertex_stdio.credentials import TokenProvider
 from vertex_stdio.errors import InvalidInput, UpstreamError, VertexError
+from vertex_stdio.logs import redact
 from vertex_stdio.tools import TOOL_NAMES, TOOLS
 from vertex_stdio.tools.base import Services
 from vertex_stdio.tools.rates import RateCard
@@ -62,7 +63,9 @@ class VertexServer(MCPServer[Services]):
         except ToolError as exc:
             error = _as_vertex_error(name, exc)
             log.info("%s failed: %s", name, error.code)
-            return CallToolResult(content=[TextContent(type="text", text=error.to_json())], is_error=True)
+            # An upstream's words are quoted in messages; some echo the token they rejected.
+            text = redact(error.to_json())
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         if isinstance(result, CallToolResult):
             self._annotate(name, result)
         return result
