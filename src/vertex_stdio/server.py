@@ -26,7 +26,7 @@ from vertex_stdio.tools import TOOL_NAMES, TOOLS
 from vertex_stdio.tools.base import Services
 from vertex_stdio.tools.rates import RateCard
 from vertex_stdio.upstream.remote import HostedMcpUpstream
-from vertex_stdio.upstream.rest import RestUpstream, make_client
+from vertex_stdio.upstream.rest import LazyClient, RestUpstream, make_client
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,8 @@ def make_lifespan(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
-        async with make_client(settings.http_timeout, transport) as client, anyio.create_task_group() as tg:
+        lazy = LazyClient(lambda: make_client(settings.http_timeout, transport))
+        async with lazy as client, anyio.create_task_group() as tg:
             rest = RestUpstream(settings.api_url, tokens, client, timeout=settings.http_timeout)
             hosted = HostedMcpUpstream(
                 settings.mcp_url, tokens, tg, timeout=settings.http_timeout, transport=transport
