@@ -146,3 +146,42 @@ def test_terminal_commands_never_show_the_token(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert_no_canary(str(path), path.read_bytes().decode("utf-8", errors="replace"))
+
+
+HEADER_SCRIPT = """
+import logging, sys, httpx2
+from vertex_stdio import logs
+logs.configure("DEBUG")
+levels = [logging.getLogger(n).getEffectiveLevel() for n in ("httpx2", "httpcore2")]
+assert levels == [logging.WARNING, logging.WARNING], levels
+for name in ("httpx2", "httpcore2"):  # as if someone turned them up: the filter must still hold
+    logging.getLogger(name).setLevel(logging.DEBUG)
+token = sys.argv[2]  # never registered: only the header patterns can catch it
+headers = {"X-VertexSMS-Token": token, "Authorization": "Bearer " + token}
+with httpx2.Client() as client:
+    response = client.get(sys.argv[1] + "/operators/1101", headers=headers)
+logging.getLogger("vertex_stdio.test").debug("request headers: %s", list(response.request.headers.raw))
+logging.getLogger("vertex_stdio.test").debug("as a dict: %s", dict(response.request.headers))
+"""
+
+
+def test_debug_logs_redact_token_headers(emulator: Emulator, env: dict[str, str], tmp_path: Path) -> None:
+    """At DEBUG, even with httpx2/httpcore2 turned up and an unregistered token, header values are redacted."""
+    unregistered = "UNREGISTERED-" + uuid.uuid4().hex
+    emulator.add_token(unregistered, ALL_SCOPES)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", HEADER_SCRIPT, emulator.api_url, unregistered],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        emulator.remove_token(unregistered)
+    assert done.returncode == 0, done.stderr
+    logged = done.stderr + (tmp_path / "logs" / "vertex-stdio.log").read_text()
+    assert "x-vertexsms-token" in logged.lower()  # the headers were logged...
+    assert unregistered not in logged  # ...with their values redacted
+    assert "[redacted]" in logged
