@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ class _CallRecord:
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     failure: httpx2.TransportError | None = None
+    oversized: bool = False
 
 
 _CURRENT: contextvars.ContextVar[_CallRecord | None] = contextvars.ContextVar(
@@ -65,6 +66,9 @@ class _RecordingTransport(httpx2.AsyncBaseTransport):
         if record is not None and response.status_code >= 400:
             record.status = response.status_code
             record.headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in _KEPT_HEADERS}
+        if isinstance(response.stream, httpx2.AsyncByteStream):
+            per_event = "text/event-stream" in response.headers.get("content-type", "")
+            response.stream = _CappedStream(response.stream, record, per_event)
         return response
 
     async def aclose(self) -> None:
@@ -72,6 +76,39 @@ class _RecordingTransport(httpx2.AsyncBaseTransport):
 
 
 _KEPT_HEADERS = frozenset({"www-authenticate", "retry-after", "content-type"})
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    """A response body that fails once one message passes ``MAX_MESSAGE_BYTES``.
+
+    One message is the whole body, or for an event stream (which may stay open for days)
+    one event.  Without this the SDK reads any answer whole into memory.
+    """
+
+    def __init__(self, inner: httpx2.AsyncByteStream, record: _CallRecord | None, per_event: bool) -> None:
+        self._inner = inner
+        self._record = record
+        self._per_event = per_event
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size, tail = 0, b""
+        async for chunk in self._inner:
+            size += len(chunk)
+            if self._per_event:  # count from the last blank line (the end of an event)
+                joined = tail + chunk
+                lf, crlf = joined.rfind(b"\n\n"), joined.rfind(b"\r\n\r\n")
+                end = max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
+                size = len(joined) - end if end >= 0 else size
+                tail = joined[-3:]
+            if size > MAX_MESSAGE_BYTES:
+                if self._record is not None:
+                    self._record.oversized = True
+                raise httpx2.RemoteProtocolError("the hosted MCP server's answer is too large")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class _BearerAuth(httpx2.Auth):
@@ -223,6 +260,11 @@ def _worth_reconnecting(record: _CallRecord, exc: BaseException) -> bool:
 def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> VertexError:
     if record.status is not None:
         return error_for_status(op, record.status, record.headers, b"")
+    if record.oversized:
+        return UpstreamError(
+            f"The hosted VertexSMS MCP server's answer is larger than {MAX_MESSAGE_BYTES // 1_048_576} MiB; "
+            "it was not read. Try again later."
+        )
     if isinstance(exc, VertexError):
         return exc
     if record.failure is not None or not isinstance(exc, MCPError):
