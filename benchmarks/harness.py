@@ -1,0 +1,91 @@
+"""What every section shares: the plan (how much to measure), the upstream process, the env."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+HERE = Path(__file__).resolve().parent
+TOKEN = "bench-token-0123456789"  # noqa: S105 - a fake token; the stand-in accepts any
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure: the default fits 3 minutes on 2 cores; ``--quick`` about half that."""
+
+    delay: float
+    startup_runs: int
+    call_blocks: int
+    calls_per_block: int
+    bursts: int
+    burst_size: int = 200
+    refresh_callers: int = 50
+
+    @classmethod
+    def of(cls, quick: bool, delay: float) -> Plan:
+        if quick:
+            return cls(delay, startup_runs=3, call_blocks=2, calls_per_block=100, bursts=3)
+        return cls(delay, startup_runs=7, call_blocks=3, calls_per_block=100, bursts=5)
+
+
+class UpstreamProcess:
+    """``upstream.py`` in its own process; ``stats()`` and ``reset()`` talk to it over its stdin."""
+
+    def __init__(self, delay: float) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, str(HERE / "upstream.py"), "--delay", str(delay)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.url = f"http://127.0.0.1:{int(self._out.readline())}"
+
+    @property
+    def _out(self) -> IO[str]:
+        assert self._proc.stdout is not None
+        return self._proc.stdout
+
+    def _ask(self, command: str) -> dict[str, int]:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(command + "\n")
+        self._proc.stdin.flush()
+        answer: dict[str, int] = json.loads(self._out.readline())
+        return answer
+
+    def stats(self) -> dict[str, int]:
+        """Connections accepted, open now, most open at once, and requests, since ``reset()``."""
+        return self._ask("stats")
+
+    def reset(self) -> None:
+        self._ask("reset")
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        try:
+            self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def bridge_env(home: Path, upstream_url: str, *, token: str | None = TOKEN) -> dict[str, str]:
+    """What a desktop client gives the bridge: a pasted token (or none: OAuth) and the URLs."""
+    env = {
+        "HOME": str(home),
+        "PATH": os.environ.get("PATH", ""),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "VERTEXSMS_LOG_DIR": str(home / "logs"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "VERTEXSMS_API_URL": upstream_url,
+        "VERTEXSMS_MCP_URL": upstream_url + "/mcp",
+    }
+    if token is not None:
+        env["VERTEXSMS_API_TOKEN"] = token
+    return env
