@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from vertex_stdio.sandbox import SANDBOX_TOKEN, Emulator, Fault
+from vertex_stdio.stdio import LineSplitter, Rejected, check_line
 
 SEND = {"to": "37069912345", "from": "ACME", "message": "Your code is 4815"}
 INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
@@ -187,6 +188,7 @@ BAD_LINES: list[tuple[str, bytes, int | None, Any]] = [
     ("json-not-jsonrpc", b'{"hello": "world"}\n', -32600, None),
     ("json-scalar", b'"just a string"\n', -32600, None),
     ("wrong-version", b'{"jsonrpc":"1.0","id":22,"method":"ping"}\n', -32600, 22),
+    ("object-id", b'{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}\n', -32600, None),
     ("invalid-utf8", b'{"jsonrpc":"2.0","id":23,"method":"ping","params":{"x":"\xff\xfe"}}\n', -32700, 23),
     ("lone-surrogate", b'{"jsonrpc":"2.0","id":24,"method":"ping","params":{"x":"\\ud800"}}\n', None, None),
     ("unknown-method", rpc(25, "tools/explode"), -32601, 25),
@@ -328,3 +330,50 @@ def test_eof_during_a_send_waits_for_its_outcome(
     assert server.proc.returncode == 0
     assert "send_sms: VertexSMS answered HTTP 200" in server.diagnostics
     assert len(emulator.journal_for("POST", "/sms")) == 1
+
+
+def test_line_splitter_bounds_every_line() -> None:
+    """Lines split across chunks are joined; an oversized one becomes one rejection and the next line survives."""
+    splitter = LineSplitter(limit=10)
+    assert splitter.feed(b"abc") == []
+    assert splitter.feed(b"def\nxy") == [b"abcdef"]
+    out = splitter.feed(b"z" * 30)  # "xy" + 30 bytes: over the limit, dropped as it arrives
+    assert len(out) == 1
+    assert isinstance(out[0], Rejected)
+    assert out[0].code == -32600
+    assert splitter.feed(b"zzz\nok\n") == [b"ok"]  # the rest of the long line is skipped
+    assert splitter.feed(b"last") == []
+    assert splitter.end() == [b"last"]  # a final line without a newline still counts
+    assert splitter.feed(b"q" * 11) != []
+    assert splitter.end() == []  # an oversized final line is not passed on
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b'{"jsonrpc":"2.0","id":1,"method":"ping"}', '{"jsonrpc":"2.0","id":1,"method":"ping"}'),
+        (
+            b"\xef\xbb\xbf" + b'{"jsonrpc":"2.0","method":"ping","id":"a"}\r',
+            '{"jsonrpc":"2.0","method":"ping","id":"a"}',
+        ),
+        (b"  ", None),
+        (b"nope", (-32700, None)),
+        (b'{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', (-32600, None)),
+        (b'{"jsonrpc":"2.0","id":1.5,"method":"ping"}', (-32600, None)),
+        (
+            b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+            '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        ),
+        (b'{"jsonrpc":"2.0","id":"x","method":["ping"]}', (-32600, "x")),
+        (b'[{"jsonrpc":"2.0","id":1,"method":"ping"}]', (-32600, None)),
+        (b'{"jsonrpc":"2.0","id":5,"method":"ping","params":{"t":"\xc3\x28"}}', (-32700, 5)),
+        (b"[" * 100_000, (-32700, None)),
+    ],
+)
+def test_check_line(line: bytes, expected: object) -> None:
+    """Good lines pass unchanged (BOM and blanks aside); bad ones get the right code and the id when readable."""
+    checked = check_line(line)
+    if isinstance(checked, Rejected):
+        assert (checked.code, checked.id) == expected
+    else:
+        assert checked == expected

@@ -49,6 +49,14 @@ def _http_date(seconds_from_now: float) -> str:
     return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds_from_now), usegmt=True)
 
 
+def _armed(fault: Fault, method: str, path: str) -> Fault:
+    """``fault`` for every ``method path`` request, with ``in N s`` header values turned into HTTP dates now."""
+    headers = {
+        k: _http_date(float(v.split()[1])) if v.startswith("in ") else v for k, v in fault.headers.items()
+    }
+    return Fault(**{**fault.__dict__, "method": method, "path": path, "times": None, "headers": headers})
+
+
 async def _timed(client: Client, tool: str, args: dict[str, Any]) -> tuple[Any, float]:
     started = time.monotonic()
     result = await client.call_tool(tool, args)
@@ -66,7 +74,7 @@ async def _still_serving(client: Client, emulator: Emulator) -> None:
 
 BILLABLE_FAULTS = {
     "429-http-date": (
-        Fault(status=429, headers={"retry-after": _http_date(120)}, body=b'{"message": "Slow down"}'),
+        Fault(status=429, headers={"retry-after": "in 120 s"}, body=b'{"message": "Slow down"}'),
         "RATE_LIMITED",
         None,
     ),
@@ -95,7 +103,7 @@ BILLABLE_FAULTS = {
 async def test_billable_call_under_fault(emulator: Emulator, case: str, record_property: Any) -> None:
     """A send meets the fault: one POST reached VertexSMS, the right envelope comes in time, then sends work again."""
     fault, code, outcome = BILLABLE_FAULTS[case]
-    emulator.inject(Fault(**{**fault.__dict__, "method": "POST", "path": "/sms", "times": None}))
+    emulator.inject(_armed(fault, "POST", "/sms"))
     async with connected(emulator, http_timeout=TIMEOUT) as client:
         result, seconds = await _timed(client, "send_sms", SEND)
         error = envelope(result)
@@ -115,7 +123,7 @@ async def test_billable_call_under_fault(emulator: Emulator, case: str, record_p
 
 READ_FAULTS = {
     "429-http-date-long": (
-        Fault(status=429, headers={"retry-after": _http_date(120)}),
+        Fault(status=429, headers={"retry-after": "in 120 s"}),
         "RATE_LIMITED",
         1,
     ),
@@ -140,7 +148,7 @@ READ_FAULTS = {
 async def test_read_call_under_fault(emulator: Emulator, case: str, record_property: Any) -> None:
     """A read meets the fault: bounded retries at most, the right envelope within the deadline, then reads work again."""
     fault, code, requests = READ_FAULTS[case]
-    emulator.inject(Fault(**{**fault.__dict__, "method": "GET", "path": "/operators/1101", "times": None}))
+    emulator.inject(_armed(fault, "GET", "/operators/1101"))
     async with connected(emulator, http_timeout=TIMEOUT) as client:
         result, seconds = await _timed(client, "get_operator", READ)
         error = envelope(result)

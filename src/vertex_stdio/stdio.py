@@ -27,7 +27,7 @@ from mcp.server import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared._stream_protocols import WriteStream
 from mcp.shared.message import SessionMessage
-from mcp.types import ErrorData, JSONRPCError, RequestId, jsonrpc_message_adapter
+from mcp.types import ErrorData, JSONRPCError, JSONRPCNotification, RequestId, jsonrpc_message_adapter
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +101,14 @@ def check_line(line: bytes) -> str | Rejected | None:
     if not text:
         return None
     try:
-        jsonrpc_message_adapter.validate_json(text, by_name=False)
+        message = jsonrpc_message_adapter.validate_json(text, by_name=False)
     except ValueError:  # pydantic's ValidationError is a ValueError
         pass
     else:
+        # The SDK reads a request whose id is neither a string nor a number as a notification
+        # (never answered); JSON-RPC calls it an invalid request.
+        if isinstance(message, JSONRPCNotification) and '"id"' in text and "id" in _parsed(text):
+            return Rejected(INVALID_REQUEST, "Invalid Request: the id must be a string or an integer.")
         return text
     parsed = _parsed(text)
     if parsed is None:
