@@ -107,7 +107,7 @@ def check_line(line: bytes) -> str | Rejected | None:
     else:
         # The SDK reads a request whose id is neither a string nor a number as a notification
         # (never answered); JSON-RPC calls it an invalid request.
-        if isinstance(message, JSONRPCNotification) and '"id"' in text and "id" in _parsed(text):
+        if isinstance(message, JSONRPCNotification) and '"id"' in text and "id" in (_parsed(text) or {}):
             return Rejected(INVALID_REQUEST, "Invalid Request: the id must be a string or an integer.")
         return text
     parsed = _parsed(text)
