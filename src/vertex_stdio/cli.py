@@ -210,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "call":
         from vertex_stdio.terminal import call_tool
 
-        return call_tool(settings, args.tool, args.arg, args.json_args)
+        return call_tool(settings, upstream_for, args.tool, args.arg, args.json_args)
     return _auth_command(command, settings, args)
 
 

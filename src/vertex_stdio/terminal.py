@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import anyio
@@ -12,6 +13,7 @@ from mcp import Client
 from mcp.types import TextContent
 
 from vertex_stdio.config import Settings
+from vertex_stdio.credentials import TokenProvider
 
 EXIT_OK, EXIT_FIXABLE, EXIT_USAGE = 0, 1, 2
 
@@ -35,24 +37,35 @@ def parse_arguments(pairs: Sequence[str], json_args: str | None) -> dict[str, An
     return arguments
 
 
-def call_tool(settings: Settings, tool: str, pairs: Sequence[str], json_args: str | None) -> int:
-    """Run the server in-process, call ``tool`` once, print the JSON result; 0 on success."""
+Upstream = Callable[[Settings], AbstractContextManager[tuple[Settings, TokenProvider]]]
+
+
+def call_tool(
+    settings: Settings, upstream: Upstream, tool: str, pairs: Sequence[str], json_args: str | None
+) -> int:
+    """Run the server in-process, call ``tool`` once, print the JSON result; 0 on success.
+
+    ``upstream`` is the composition root's choice of VertexSMS (or the sandbox) and tokens, so
+    a terminal call is routed and signed in exactly as the server's calls are.
+    """
     try:
         arguments = parse_arguments(pairs, json_args)
     except ValueError as exc:
         print(f"vertex-stdio call: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return anyio.run(_call, settings, tool, arguments)
+    return anyio.run(_call, settings, upstream, tool, arguments)
 
 
-async def _call(settings: Settings, tool: str, arguments: dict[str, Any]) -> int:
-    from vertex_stdio.cli import upstream_for
+async def _call(settings: Settings, upstream: Upstream, tool: str, arguments: dict[str, Any]) -> int:
     from vertex_stdio.server import build_server
 
-    with upstream_for(settings) as (effective, tokens):
+    with upstream(settings) as (effective, tokens):
         server = build_server(effective, tokens)
-        async with Client(server, mode="legacy") as client:
-            result = await client.call_tool(tool, arguments)
+        try:
+            async with Client(server, mode="legacy") as client:
+                result = await client.call_tool(tool, arguments)
+        finally:
+            await tokens.aclose()
     if result.is_error:
         text = "".join(c.text for c in result.content if isinstance(c, TextContent))
         print(text)  # stdout-ok: the envelope, for scripts
