@@ -2,8 +2,10 @@
 
 It follows the authorization URL with cookies, submits the test AS's consent form (or declines),
 and lands on the loopback callback.  ``TEST_BROWSER_MODE``: consent (default), decline, ignore,
-bad-state, bad-iss, no-iss.  It writes junk to stdout on purpose: it must never reach fd 1 of
-the MCP server.  ``TEST_BROWSER_LOG`` receives one line per visit to the callback.
+bad-state, bad-iss, no-iss, replay (the valid callback twice at once, then once more).  It writes junk to stdout on purpose: it must never reach fd 1 of
+the MCP server.  ``TEST_BROWSER_LOG`` receives one line per visit to the callback;
+``TEST_BROWSER_OPENS`` one line per start of this browser; ``TEST_BROWSER_URLS`` every callback
+URL visited (with its code: test-only, for the secret-hygiene scan).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx2
@@ -30,8 +33,41 @@ def tamper(url: str, mode: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
 
+def _append(variable: str, line: str) -> None:
+    path = os.environ.get(variable)
+    if path:
+        with open(path, "a") as handle:
+            handle.write(line + "\n")
+
+
+def _visit(url: str) -> None:
+    _append("TEST_BROWSER_URLS", url)
+    try:
+        with httpx2.Client(timeout=40) as client:
+            done = client.get(url)
+    except httpx2.ConnectError:
+        _append("TEST_BROWSER_LOG", "refused")
+        return
+    _append("TEST_BROWSER_LOG", f"{done.status_code} {done.text}")
+
+
+def callback(url: str, *, times: int) -> None:
+    """Land on the callback; with ``times`` > 1 the same URL twice at once, then again after."""
+    if times == 1:
+        _visit(url)
+        return
+    twins = [threading.Thread(target=_visit, args=(url,)) for _ in range(2)]
+    for thread in twins:
+        thread.start()
+    for thread in twins:
+        thread.join()
+    for _ in range(times - 2):
+        _visit(url)
+
+
 def main(url: str) -> int:
     print("scripted browser junk on stdout")  # noqa: T201 - deliberate: must not reach the JSON-RPC stream
+    _append("TEST_BROWSER_OPENS", "opened")
     mode = os.environ.get("TEST_BROWSER_MODE", "consent")
     if mode == "ignore":
         return 0
@@ -42,11 +78,7 @@ def main(url: str) -> int:
             if response.is_redirect:
                 target = urljoin(str(response.url), response.headers["location"])
                 if target.startswith(redirect_uri):
-                    done = client.get(tamper(target, mode))
-                    log = os.environ.get("TEST_BROWSER_LOG")
-                    if log:
-                        with open(log, "a") as handle:
-                            handle.write(f"{done.status_code} {done.text}\n")
+                    callback(tamper(target, mode), times=3 if mode == "replay" else 1)
                     return 0
                 response = client.get(target)
                 continue

@@ -1,8 +1,10 @@
-"""One "server process" for the multi-process refresh test: asks for a token at a given instant.
+"""One "server process" for the multi-process tests: asks for a token at a given instant.
 
 Environment: CHILD_STATE_DIR, CHILD_MCP_URL, CHILD_START_AT (Unix time), CHILD_CLOCK_OFFSET (s),
-plus PYTHON_KEYRING_BACKEND / TEST_KEYRING_FILE for the shared file keyring.  Prints one line:
-``OK <sha256 prefix of the token>`` or ``ERR <code>``; never the token itself.
+plus PYTHON_KEYRING_BACKEND / TEST_KEYRING_FILE for the shared file keyring.  Optional:
+CHILD_OPEN_BROWSER=1 (open $BROWSER like the product; default: no browser), CHILD_SIGNIN_TIMEOUT
+(s, default 3), CHILD_DEFAULT_STORE=1 (``TokenStore.default``: the product's choice of store).
+Prints one line: ``OK <sha256 prefix of the token>`` or ``ERR <code>``; never the token itself.
 """
 
 from __future__ import annotations
@@ -26,12 +28,20 @@ async def no_browser(url: str) -> bool:
 
 async def main() -> int:
     offset = float(os.environ.get("CHILD_CLOCK_OFFSET", "0"))
-    store = TokenStore(Path(os.environ["CHILD_STATE_DIR"]), KeyringSecrets())
-    settings = Settings(mcp_url=os.environ["CHILD_MCP_URL"], signin_timeout=3.0).validated()
-    provider = OAuthTokenProvider(
-        settings, store=store, opener=no_browser, clock=lambda: time.time() + offset
-    )
-    await asyncio.sleep(max(0.0, float(os.environ["CHILD_START_AT"]) - time.time()))
+    timeout = float(os.environ.get("CHILD_SIGNIN_TIMEOUT", "3"))
+    settings = Settings(
+        mcp_url=os.environ["CHILD_MCP_URL"],
+        signin_timeout=timeout,
+        allow_file_store=os.environ.get("VERTEXSMS_ALLOW_FILE_STORE") == "1",
+    ).validated()
+    state_dir = Path(os.environ["CHILD_STATE_DIR"])
+    if os.environ.get("CHILD_DEFAULT_STORE") == "1":
+        store = TokenStore.default(settings, state_dir)
+    else:
+        store = TokenStore(state_dir, KeyringSecrets())
+    opener = None if os.environ.get("CHILD_OPEN_BROWSER") == "1" else no_browser
+    provider = OAuthTokenProvider(settings, store=store, opener=opener, clock=lambda: time.time() + offset)
+    await asyncio.sleep(max(0.0, float(os.environ.get("CHILD_START_AT", "0")) - time.time()))
     try:
         token = await provider.token(["sms:send"])
     except VertexError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -41,3 +42,8 @@ def page_seen(log: Path) -> str:
 
 def secrets_of(store: TokenStore) -> list[str]:
     return [v for v in store.secrets._data.values()]  # type: ignore[attr-defined]
+
+
+def figure(text: str) -> None:
+    """Show a measured figure (run pytest with ``-s``); docs/reliability.md quotes them."""
+    sys.stdout.write(f"\nFIGURE {text}\n")

@@ -7,6 +7,7 @@
 //   AS_AT_TTL     access-token lifetime in seconds (default 600)
 //   AS_JOURNAL    file that receives one JSON line per token, registration and revocation event
 //   AS_CLIENTS    JSON array of extra static clients (e.g. a pre-registered public client)
+// Grant journal lines carry `secrets` (the code, PKCE verifier and tokens spent or issued): test-only.
 // Prints `READY <port>` on stdout once it listens on 127.0.0.1.  The consent page is a tiny form:
 // POST /interaction/<uid>/confirm grants every requested scope, POST /interaction/<uid>/abort declines.
 import { appendFileSync } from 'node:fs';
@@ -88,6 +89,9 @@ for (const [event, name] of [
       client_id: ctx?.oidc?.client?.clientId,
       error: err?.error,
       token_type_hint: params.token_type_hint,
+      // Test-only: what was spent and issued, so the secret-hygiene test knows every secret to look for.
+      secrets: [params.code, params.code_verifier, params.refresh_token, ctx?.body?.access_token, ctx?.body?.refresh_token]
+        .filter((v) => typeof v === 'string' && v),
     });
   });
 }

@@ -102,7 +102,11 @@ async def logout(
 
 def _sessions(store: TokenStore, settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     sessions = store.read_state().get("sessions", {})
-    return [(account, info) for account, info in sessions.items() if isinstance(info, dict)]
+    return [
+        (account, info)
+        for account, info in sessions.items()
+        if all(isinstance(info.get(k), str) for k in ("issuer", "resource", "client_id"))
+    ]
 
 
 async def status(settings: Settings, *, as_json: bool, out: TextIO, store: TokenStore | None = None) -> int:

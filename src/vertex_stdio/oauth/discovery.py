@@ -117,22 +117,27 @@ METADATA_LIFETIME = 24 * 3600.0
 
 
 async def find_target(
-    http: OAuthHttp, store: TokenStore, mcp_url: str, header_url: str | None, now: float
+    http: OAuthHttp,
+    store: TokenStore,
+    mcp_url: str,
+    header_url: str | None,
+    now: float,
+    *,
+    fresh: bool = False,
 ) -> Target:
     """The resource and its authorization server: from the state file's cache, else discovered.
 
+    ``fresh`` skips the cache (after a 401: the resource may have moved to another issuer).
     Discovery probes ``mcp_url`` for a 401 ``resource_metadata`` when no header URL is known yet.
     """
     cached = store.read_state().get("metadata", {}).get(mcp_url)
-    if (
-        header_url is None
-        and isinstance(cached, dict)
-        and now - cached.get("fetched_at", 0) < METADATA_LIFETIME
-    ):
+    if header_url is None and not fresh and isinstance(cached, dict):
         try:
-            server = ServerMetadata.from_json(cached["server"])
-            return Target(cached["resource"], server, tuple(cached.get("resource_scopes", ())))
-        except (KeyError, TypeError):
+            if now - float(cached.get("fetched_at", 0)) < METADATA_LIFETIME:
+                server = ServerMetadata.from_json(cached["server"])
+                scopes = tuple(str(s) for s in cached.get("resource_scopes", ()))
+                return Target(str(cached["resource"]), server, scopes)
+        except (KeyError, TypeError, ValueError):
             log.warning("cached sign-in metadata is damaged; discovering again")
     if header_url is None:
         header_url = parse_challenge(await http.probe(mcp_url)).resource_metadata

@@ -82,6 +82,9 @@ class ServerMetadata:
         """Rebuild from ``to_json`` output; raises ``KeyError``/``TypeError`` on damaged input."""
         values = dict(data)
         values["scopes_supported"] = tuple(values.get("scopes_supported", ()))
+        for name in ("issuer", "authorization_endpoint", "token_endpoint"):
+            if not isinstance(values.get(name), str):
+                raise TypeError(f"cached {name} is not a string")
         return cls(**values)
 
 

@@ -38,6 +38,7 @@ RETRY_AFTER_FAILURE = 300.0
 SIGNIN_LIFETIME = 300.0
 PROGRESS_EVERY = 3.0
 REFRESH_LOCK_TIMEOUT = 30.0
+_PAUSED = "The last sign-in did not complete, so no new browser tab was opened."
 
 
 def _log_offer_failure(offer: asyncio.Task[None]) -> None:
@@ -88,6 +89,8 @@ class OAuthTokenProvider:
         self._challenge_scopes: tuple[str, ...] = ()
         self._stepup: tuple[str, ...] | None = None
         self._rejected: str | None = None
+        self._rediscover = False
+        self._paused_because = _PAUSED
 
     @property
     def _lifetime(self) -> float:
@@ -141,6 +144,8 @@ class OAuthTokenProvider:
             self._stepup = wanted
             return True
         self._challenge_scopes = challenge.scopes or self._challenge_scopes
+        # A 401 may mean the resource moved to another issuer: do not trust cached discovery.
+        self._rediscover = True
         if self._tokens is not None and self._tokens.access_token == token:
             self._tokens = replace(self._tokens, expires_at=0.0)
         return True
@@ -159,10 +164,17 @@ class OAuthTokenProvider:
         return self._signin_url
 
     async def target(self) -> Target:
-        """Discovery results (cached in the state file)."""
-        return await find_target(
-            self._http, self.store, self._settings.mcp_url, self._header_url, self._clock()
+        """Discovery results (cached in the state file; fetched again once after a 401)."""
+        target = await find_target(
+            self._http,
+            self.store,
+            self._settings.mcp_url,
+            self._header_url,
+            self._clock(),
+            fresh=self._rediscover,
         )
+        self._rediscover = False
+        return target
 
     # -- silent paths -------------------------------------------------------------------------
 
@@ -180,6 +192,8 @@ class OAuthTokenProvider:
         stored = await self.store.load(key)
         if stored is not None and stored.usable(now) and stored.access_token != self._rejected:
             return self._adopt(key, stored)
+        if stored is None and self._signed_out_elsewhere(key):
+            raise self._signed_out()
         current = stored or (self._tokens if self._key == key else None)
         if current is None or not current.refresh_token:
             return None
@@ -188,6 +202,18 @@ class OAuthTokenProvider:
     def _session_key(self, target: Target) -> SessionKey | None:
         client_id = known_client_id(self.store, target.server, self._settings.client_id, self._metadata_url)
         return SessionKey(target.server.issuer, target.resource, client_id) if client_id else None
+
+    def _signed_out_elsewhere(self, key: SessionKey) -> bool:
+        """True when this process holds a sign-in whose record another process removed (logout)."""
+        sessions = self.store.read_state().get("sessions", {})
+        return self._tokens is not None and self._key == key and key.account not in sessions
+
+    def _signed_out(self) -> AuthRequired:
+        """Forget the in-memory sign-in; pause automatic sign-ins as after a failed one (no tab storm)."""
+        log.warning("signed out in another window (vertex-stdio logout); this process forgets the sign-in")
+        self._tokens, self._failed_at = None, self._clock()
+        self._paused_because = "You signed out of VertexSMS, so no browser tab was opened."
+        return AuthRequired(f"You signed out of VertexSMS (vertex-stdio logout). {SIGN_IN_HINT}")
 
     def _adopt(self, key: SessionKey, tokens: Tokens) -> Tokens:
         self._key, self._tokens = key, tokens
@@ -254,7 +280,7 @@ class OAuthTokenProvider:
             return self._signin
         now = self._clock()
         if not forced and self._failed_at is not None and now - self._failed_at < RETRY_AFTER_FAILURE:
-            raise self._auth_required("The last sign-in did not complete, so no new browser tab was opened.")
+            raise self._auth_required(self._paused_because)
         self._signin_url, self._url_ready = None, asyncio.Event()
         self._signin = asyncio.create_task(self._run_signin(scopes, forced))
         self._signin.add_done_callback(self._signin_done)
@@ -263,6 +289,7 @@ class OAuthTokenProvider:
     def _signin_done(self, task: asyncio.Task[Tokens]) -> None:
         if task.cancelled() or task.exception() is not None:
             self._failed_at = self._clock()
+            self._paused_because = _PAUSED
         self._url_ready.set()
 
     async def _run_signin(self, scopes: tuple[str, ...], forced: bool) -> Tokens:

@@ -53,12 +53,33 @@ class StateFile:
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             log.warning("the sign-in state file %s has an unknown layout; starting over", self.path)
             return {"version": STATE_VERSION}
-        return data
+        return _sane(data, self.path)
 
     def write(self, data: dict[str, Any]) -> None:
         """Replace the file atomically (mode 0600, directory 0700)."""
         data["version"] = STATE_VERSION
         write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
+
+
+_TABLES = ("clients", "metadata", "sessions")
+"""The state's tables: each maps a name (issuer, URL, account) to a JSON object."""
+
+
+def _sane(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Drop tables and entries of the wrong shape (a hand-edited or damaged file), with a warning."""
+    damaged = False
+    for name in _TABLES:
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            data.pop(name)
+            damaged = True
+            continue
+        for key in [k for k, v in table.items() if not isinstance(v, dict)]:
+            del table[key]
+            damaged = True
+    if damaged:
+        log.warning("parts of the sign-in state file %s are damaged; those parts start over", path)
+    return data
 
 
 class LockTimeout(Exception):
