@@ -143,7 +143,8 @@ async def measure_tokens(report: Report, plan: Plan, upstream_url: str) -> None:
     """Section 4."""
     from mcp import Client
 
-    for noisy in ("httpx2", "httpcore2", "mcp", "vertex_stdio"):  # the bridge runs here: keep its logs off the table
+    # The bridge runs in this process: keep its logs off the table.
+    for noisy in ("httpx2", "httpcore2", "mcp", "vertex_stdio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     settings = Settings(api_url=upstream_url, mcp_url=MCP, signin_timeout=5.0).validated()
