@@ -18,7 +18,7 @@ from oauth_server.harness import AuthServer, StaticServer, auth_server, node_rea
 from oauth_server.helpers import figure, make
 from vertex_stdio.config import Settings
 from vertex_stdio.credentials import Challenge
-from vertex_stdio.errors import AuthRequired, UpstreamError
+from vertex_stdio.errors import AuthRequired, UpstreamError, UpstreamUnavailable
 from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
 from vertex_stdio.oauth import provider as provider_module
 from vertex_stdio.oauth.http import MAX_BODY
@@ -245,6 +245,76 @@ async def test_issuer_change_between_runs_registers_anew(
     assert clients[as_server.issuer]["client_id"] == old_client
     assert clients[moved.issuer]["client_id"] == info["client_id"]
     assert as_server.journal("grant", grant_type="refresh_token", client_id=old_client) == []
+
+
+@pytest.mark.anyio
+async def test_refresh_outage_keeps_the_refresh_token_and_a_later_call_spends_it(tmp_path: Path) -> None:
+    """503, then temporarily_unavailable, then 200: the same refresh token is tried each time; no sign-in."""
+    from test_oauth_refresh import AT, RT, provider_for, seeded  # the refresh tests' fake AS
+
+    store, key = await seeded(tmp_path)
+    seen: list[dict[str, list[str]]] = []
+    fresh = {"access_token": "AT-2", "refresh_token": "RT-2", "token_type": "Bearer", "expires_in": 600}
+    answers: list[tuple[int, dict[str, object]]] = [
+        (503, {}),
+        (400, {"error": "temporarily_unavailable"}),
+        (200, fresh),
+    ]
+    provider = provider_for(store, answers, seen)
+    try:
+        for _ in range(2):
+            with pytest.raises(UpstreamUnavailable) as caught:
+                await provider.token(["sms:send"])
+            assert caught.value.retryable
+            assert RT not in caught.value.message
+            assert AT not in caught.value.message
+        assert await provider.token(["sms:send"]) == "AT-2"
+    finally:
+        await provider.aclose()
+    assert [s["refresh_token"] for s in seen] == [[RT], [RT], [RT]]
+    stored = await store.load(key)
+    assert stored is not None
+    assert stored.refresh_token == "RT-2"
+    assert provider._signin is None  # never fell back to a browser sign-in
+
+
+@pytest.mark.anyio
+async def test_metadata_dripped_byte_by_byte_is_cut_at_one_deadline(
+    resource: StaticServer, tmp_path: Path, opened: list[str]
+) -> None:
+    """Metadata that drips a byte every 0.3 s (each read within the timeout) is cut at timeout + 5 s."""
+    stop = asyncio.Event()
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+        try:
+            while not stop.is_set():
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(0.3)
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(drip, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    mcp_url = protect(resource, f"http://127.0.0.1:{port}")
+    provider = quiet(mcp_url, tmp_path, opened, http_timeout=1.0)
+    start = time.monotonic()
+    try:
+        with pytest.raises(UpstreamUnavailable, match="in time"):
+            await asyncio.wait_for(provider.token(["sms:send"]), 30)
+    finally:
+        took = time.monotonic() - start
+        stop.set()
+        await provider.aclose()
+        server.close()
+        await server.wait_closed()
+    figure(f"dripping metadata cut after {took:.2f} s (http_timeout 1 s)")
+    assert took < 8.0
+    assert opened == []
 
 
 # -- the redirect receiver under attack -------------------------------------------------------

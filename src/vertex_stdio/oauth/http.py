@@ -1,7 +1,8 @@
 """Every HTTP call the OAuth client makes, over one ``httpx2.AsyncClient``; errors translated here.
 
 Redirects are never followed (discovery treats a 3xx as "try the next URL").  Bodies are read
-up to a bound.  Foreign exceptions become ``UpstreamUnavailable`` (retryable) or ``OAuthFailed``
+up to a bound, and a whole request (connect, headers, body) within one deadline: a server that
+drips bytes, each within the read timeout, cannot hold a sign-in for longer.  Foreign exceptions become ``UpstreamUnavailable`` (retryable) or ``OAuthFailed``
 (the server said no), whose text never contains what we sent.
 """
 
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import anyio
 import httpx2
 
 from vertex_stdio import __version__
@@ -21,6 +23,8 @@ from vertex_stdio.oauth.core import safe_error_code, scrub
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+DEADLINE_SLACK = 5.0
+"""A request's deadline is the read timeout plus this (as for VertexSMS REST calls)."""
 _HEADERS = {"Accept": "application/json", "User-Agent": f"vertex-stdio/{__version__}"}
 
 
@@ -37,6 +41,7 @@ class OAuthHttp:
     """The OAuth client's HTTP edge: JSON GETs for discovery, form POSTs, JSON POSTs."""
 
     def __init__(self, *, timeout: float, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        self._deadline = timeout + DEADLINE_SLACK
         self._client = httpx2.AsyncClient(
             transport=transport, timeout=timeout, follow_redirects=False, headers=_HEADERS
         )
@@ -102,18 +107,19 @@ class OAuthHttp:
 
     async def _send(self, method: str, url: str, *, who: str, **kwargs: Any) -> httpx2.Response:
         try:
-            async with self._client.stream(method, url, **kwargs) as response:
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BODY:
-                        raise UpstreamError(f"{who} at {url} sent an oversized answer; sign-in stopped.")
-                    chunks.append(chunk)
-                return httpx2.Response(
-                    response.status_code, headers=response.headers, content=b"".join(chunks)
-                )
-        except httpx2.TimeoutException as exc:
+            with anyio.fail_after(self._deadline):
+                async with self._client.stream(method, url, **kwargs) as response:
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_BODY:
+                            raise UpstreamError(f"{who} at {url} sent an oversized answer; sign-in stopped.")
+                        chunks.append(chunk)
+                    return httpx2.Response(
+                        response.status_code, headers=response.headers, content=b"".join(chunks)
+                    )
+        except (httpx2.TimeoutException, TimeoutError) as exc:
             raise UpstreamUnavailable(f"{who} at {url} did not answer in time. Try again.") from exc
         except httpx2.HTTPError as exc:
             log.debug("OAuth request failed: %s", type(exc).__name__)
