@@ -1,11 +1,16 @@
-"""Shared fixtures: the anyio backend and an isolated home for every test."""
+"""Shared fixtures: the anyio backend, an isolated home for every test, the emulator upstream."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from vertex_stdio.sandbox import Emulator
 
 
 @pytest.fixture
@@ -24,3 +29,21 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if key.startswith("VERTEXSMS_") and key != "VERTEXSMS_LOG_DIR":
             monkeypatch.delenv(key)
     return home
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    """A VertexSMS emulator on loopback, shared by a module's tests (the bridge's upstream)."""
+    from vertex_stdio.sandbox import Emulator
+
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture(autouse=True)
+def _fresh_emulator(request: pytest.FixtureRequest) -> None:
+    """A test that uses the emulator starts with no fault armed and an empty journal."""
+    if "emulator" in request.fixturenames:
+        emu = request.getfixturevalue("emulator")
+        emu.clear_faults()
+        emu.clear_journal()

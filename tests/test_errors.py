@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,18 +17,6 @@ pytestmark = pytest.mark.anyio
 SEND = {"to": "37069912345", "from": "ACME", "message": "Your code is 4815"}
 HLR = {"msisdn": "37069912345", "callBackUrl": "https://example.com/hlr"}
 ALPHA = {"name": "ACMEBANK", "category": "Company", "categoryDescription": "Our company name"}
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture(autouse=True)
-def fresh(emulator: Emulator) -> None:
-    emulator.clear_faults()
-    emulator.clear_journal()
 
 
 def _json_fault(

@@ -153,12 +153,6 @@ def assert_pure(stdout: bytes) -> None:
             assert ("result" in message) != ("error" in message), line[:200]
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
 @pytest.fixture
 def server(emulator: Emulator, tmp_path: Path) -> Iterator[Server]:
     emulator.clear_faults()

@@ -33,18 +33,6 @@ TIMEOUT = 1.0  # http_timeout in these tests; the per-call deadline is this plus
 DEADLINE = TIMEOUT + 5.0
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture(autouse=True)
-def fresh(emulator: Emulator) -> None:
-    emulator.clear_faults()
-    emulator.clear_journal()
-
-
 def _http_date(seconds_from_now: float) -> str:
     return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds_from_now), usegmt=True)
 

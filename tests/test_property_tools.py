@@ -122,12 +122,6 @@ def arguments(
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
 def session(emulator: Emulator) -> Iterator[tuple[anyio.from_thread.BlockingPortal, Client, dict[str, Any]]]:
     """One bridge session on a background event loop, shared by every example; and the tools' input schemas."""
     with (

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,6 @@ from vertex_stdio.sandbox import SANDBOX_TOKEN, Emulator
 
 pytestmark = pytest.mark.anyio
 TESTS = Path(__file__).parent
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:

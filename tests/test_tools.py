@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from mcp.types import TextContent
@@ -15,18 +14,6 @@ from vertex_stdio.sandbox.rest import mccmnc_rows
 from vertex_stdio.tools import TOOL_NAMES
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture(autouse=True)
-def fresh(emulator: Emulator) -> None:
-    emulator.clear_faults()
-    emulator.clear_journal()
 
 
 async def test_lists_the_ten_tools_with_schemas_and_annotations(emulator: Emulator) -> None:
