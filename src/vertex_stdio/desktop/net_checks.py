@@ -21,6 +21,7 @@ from vertex_stdio import __version__
 from vertex_stdio.config import Settings, is_loopback_host
 from vertex_stdio.credentials import parse_challenge
 from vertex_stdio.desktop.report import Check
+from vertex_stdio.oauth.core import as_metadata_urls, prm_urls
 
 TIMEOUT = httpx2.Timeout(5.0, connect=3.0)
 OFFLINE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN}
@@ -123,31 +124,6 @@ def check_mcp(prober: Prober, mcp_url: str) -> tuple[Check, str | None]:
     return Check("mcp endpoint", "warn", detail, "check VERTEXSMS_MCP_URL"), hint
 
 
-def prm_urls(resource: str, hint: str | None) -> list[str]:
-    """RFC 9728 metadata URLs to try: the 401's hint, path-inserted, then root."""
-    parts = urlsplit(resource)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    path = parts.path.rstrip("/")
-    urls = [hint] if hint else []
-    if path:
-        urls.append(f"{origin}/.well-known/oauth-protected-resource{path}")
-    urls.append(f"{origin}/.well-known/oauth-protected-resource")
-    return list(dict.fromkeys(urls))
-
-
-def as_urls(issuer: str) -> list[str]:
-    """RFC 8414 path-inserted and root metadata URLs, then the OpenID Connect variants."""
-    parts = urlsplit(issuer)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    path = parts.path.rstrip("/")
-    urls = [f"{origin}/.well-known/oauth-authorization-server{path}"]
-    urls += [
-        f"{origin}/.well-known/openid-configuration{path}",
-        f"{origin}{path}/.well-known/openid-configuration",
-    ]
-    return list(dict.fromkeys(urls))
-
-
 def _resource_matches(found: object, resource: str) -> bool:
     if not isinstance(found, str):
         return False
@@ -185,7 +161,7 @@ def check_auth_server(prober: Prober, issuer: str | None) -> Check:
     if issuer is None:
         return Check(name, "skip", OFFLINE if prober.offline else "no authorization server to check")
     try:
-        for url in as_urls(issuer):
+        for url in as_metadata_urls(issuer):
             body = prober.get_json(url)
             if body is not None:
                 break
