@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from mcp import Client
@@ -57,3 +59,30 @@ def ok(result: CallToolResult) -> dict[str, Any]:
         raise AssertionError(f"tool failed: {text}")
     assert isinstance(result.structured_content, dict)
     return result.structured_content
+
+
+def rpc(id_: int | str | None, method: str, params: dict[str, Any] | None = None) -> bytes:
+    """One JSON-RPC line for a raw stdio session (a notification when ``id_`` is None)."""
+    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if params is not None:
+        message["params"] = params
+    if id_ is not None:
+        message["id"] = id_
+    return json.dumps(message).encode() + b"\n"
+
+
+def process_env(home: Path, **extra: str) -> dict[str, str]:
+    """A clean environment for the real process: isolated dirs, no keyring, unbuffered."""
+    env = {
+        "HOME": str(home),
+        "PATH": os.environ.get("PATH", ""),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "VERTEXSMS_LOG_DIR": str(home / "logs"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra)
+    return env

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -16,37 +15,12 @@ from typing import Any
 
 import pytest
 
+from bridge import process_env, rpc
 from vertex_stdio.sandbox import SANDBOX_TOKEN, Emulator, Fault
 from vertex_stdio.stdio import LineSplitter, Rejected, check_line
 
 SEND = {"to": "37069912345", "from": "ACME", "message": "Your code is 4815"}
 INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-
-
-def rpc(id_: int | str | None, method: str, params: dict[str, Any] | None = None) -> bytes:
-    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-    if params is not None:
-        message["params"] = params
-    if id_ is not None:
-        message["id"] = id_
-    return json.dumps(message).encode() + b"\n"
-
-
-def process_env(home: Path, **extra: str) -> dict[str, str]:
-    """A clean environment for the real process: isolated dirs, no keyring, unbuffered."""
-    env = {
-        "HOME": str(home),
-        "PATH": os.environ.get("PATH", ""),
-        "XDG_STATE_HOME": str(home / "state"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_CACHE_HOME": str(home / "cache"),
-        "VERTEXSMS_LOG_DIR": str(home / "logs"),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.update(extra)
-    return env
 
 
 class Server:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from test_hardening_stdio import SEND, Server, process_env, rpc
+from bridge import process_env, rpc
+from test_hardening_stdio import SEND, Server
 from vertex_stdio.sandbox import Emulator, Fault
 from vertex_stdio.sandbox.state import ALL_SCOPES
 

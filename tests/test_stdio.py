@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,28 +12,14 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import TextContent
 
-from bridge import ok
+from bridge import ok, process_env, rpc
 from vertex_stdio.sandbox import SANDBOX_TOKEN, Emulator
 
 pytestmark = pytest.mark.anyio
 TESTS = Path(__file__).parent
 
 
-def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = {
-        "HOME": str(home),
-        "PATH": os.environ.get("PATH", ""),
-        "XDG_STATE_HOME": str(home / "state"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "VERTEXSMS_LOG_DIR": str(home / "logs"),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.update(extra)
-    return env
-
-
-def assert_all_json_rpc(stdout: bytes) -> list[dict[str, object]]:
+def assert_all_jsonrpc(stdout: bytes) -> list[dict[str, object]]:
     """Every line of ``stdout`` is one JSON-RPC 2.0 message; returns them."""
     assert stdout.endswith(b"\n"), "stdout must end with a complete line"
     messages = []
@@ -46,16 +31,9 @@ def assert_all_json_rpc(stdout: bytes) -> list[dict[str, object]]:
     return messages
 
 
-def _rpc(id_: int | None, method: str, params: dict[str, object] | None = None) -> bytes:
-    message: dict[str, object] = {"jsonrpc": "2.0", "method": method, "params": params or {}}
-    if id_ is not None:
-        message["id"] = id_
-    return json.dumps(message).encode() + b"\n"
-
-
 def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: Path) -> None:
     """A scripted session: every stdout line is JSON-RPC, logs go to stderr, EOF ends the process."""
-    env = _env(
+    env = process_env(
         tmp_path,
         VERTEXSMS_API_URL=emulator.api_url,
         VERTEXSMS_MCP_URL=emulator.mcp_url,
@@ -73,12 +51,12 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
         )
     init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
     script = (
-        _rpc(1, "initialize", init)
-        + _rpc(None, "notifications/initialized")
-        + _rpc(2, "tools/list")
-        + _rpc(3, "tools/call", {"name": "get_sms_rates", "arguments": {"country": "LT"}})
-        + _rpc(4, "tools/call", {"name": "get_mobile_prefixes", "arguments": {"country": "LV"}})
-        + _rpc(5, "tools/call", {"name": "send_sms", "arguments": {"to": "1"}})
+        rpc(1, "initialize", init)
+        + rpc(None, "notifications/initialized")
+        + rpc(2, "tools/list")
+        + rpc(3, "tools/call", {"name": "get_sms_rates", "arguments": {"country": "LT"}})
+        + rpc(4, "tools/call", {"name": "get_mobile_prefixes", "arguments": {"country": "LV"}})
+        + rpc(5, "tools/call", {"name": "send_sms", "arguments": {"to": "1"}})
     )
     assert proc.stdin is not None
     assert proc.stdout is not None
@@ -90,7 +68,7 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
         line = proc.stdout.readline()
         if not line:
             break
-        message = assert_all_json_rpc(line)[0]
+        message = assert_all_jsonrpc(line)[0]
         answers[message.get("id")] = message
     closed_at = time.monotonic()
     proc.stdin.close()
@@ -102,7 +80,7 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
     rest = proc.stdout.read()
     proc.stdout.close()
     if rest:
-        assert_all_json_rpc(rest)
+        assert_all_jsonrpc(rest)
     stderr = stderr_path.read_bytes()
     assert set(answers) == {1, 2, 3, 4, 5}
     assert len(answers[2]["result"]["tools"]) == 10  # type: ignore[index]
@@ -123,7 +101,7 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
 async def test_sdk_client_over_stdio_with_tee(emulator: Emulator, tmp_path: Path) -> None:
     """The SDK's own stdio client lists and calls tools; the captured stdout is pure JSON-RPC."""
     copy = tmp_path / "stdout.bin"
-    env = _env(
+    env = process_env(
         tmp_path,
         VERTEXSMS_API_URL=emulator.api_url,
         VERTEXSMS_MCP_URL=emulator.mcp_url,
@@ -142,7 +120,7 @@ async def test_sdk_client_over_stdio_with_tee(emulator: Emulator, tmp_path: Path
     assert len(tools) == 10
     assert rates["country"] == "PL"
     assert corrected["results"][0]["number_e164"] == "+48512345678"
-    messages = assert_all_json_rpc(copy.read_bytes())
+    messages = assert_all_jsonrpc(copy.read_bytes())
     assert len(messages) >= 4
 
 
@@ -151,7 +129,7 @@ async def test_sandbox_process_marks_every_result(tmp_path: Path) -> None:
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "vertex_stdio", "serve", "--sandbox"],
-        env=_env(tmp_path, VERTEXSMS_API_URL="https://api.vertexsms.com"),
+        env=process_env(tmp_path, VERTEXSMS_API_URL="https://api.vertexsms.com"),
     )
     async with Client(params, mode="legacy") as client:
         result = await client.call_tool(
@@ -168,7 +146,7 @@ async def test_sandbox_process_marks_every_result(tmp_path: Path) -> None:
 
 def test_call_command_prints_json(tmp_path: Path) -> None:
     """``vertex-stdio call`` runs one tool with the same routing and prints JSON (exit 0 / 1)."""
-    env = _env(tmp_path)
+    env = process_env(tmp_path)
     good = subprocess.run(
         [
             sys.executable,
