@@ -19,14 +19,12 @@ from typing import TYPE_CHECKING, Any
 from vertex_stdio import __version__
 from vertex_stdio.config import Settings
 from vertex_stdio.credentials import NoTokenProvider, StaticTokenProvider, TokenProvider
-from vertex_stdio.errors import ConfigError
+from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE, ConfigError
 
 if TYPE_CHECKING:
     from vertex_stdio.server import VertexServer
 
 log = logging.getLogger("vertex_stdio")
-
-EXIT_OK, EXIT_FIXABLE, EXIT_USAGE = 0, 1, 2
 
 
 def _setting_options() -> argparse.ArgumentParser:

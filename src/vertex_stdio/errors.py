@@ -37,6 +37,11 @@ SIGN_IN_HINT = (
 )
 
 
+# The contract's exit codes for every command but ``serve``: success, a failure the user can
+# fix (the message says how), a usage error.
+EXIT_OK, EXIT_FIXABLE, EXIT_USAGE = 0, 1, 2
+
+
 class ErrorCode(StrEnum):
     """The stable codes of the contract."""
 

@@ -14,8 +14,7 @@ from mcp.types import TextContent
 
 from vertex_stdio.config import Settings
 from vertex_stdio.credentials import TokenProvider
-
-EXIT_OK, EXIT_FIXABLE, EXIT_USAGE = 0, 1, 2
+from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
 
 
 def parse_arguments(pairs: Sequence[str], json_args: str | None) -> dict[str, Any]:

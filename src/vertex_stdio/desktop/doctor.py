@@ -14,8 +14,7 @@ import httpx2
 from vertex_stdio.config import Settings
 from vertex_stdio.desktop import local_checks, net_checks
 from vertex_stdio.desktop.report import Check, passed, write_json, write_text
-
-EXIT_OK, EXIT_FIXABLE = 0, 1
+from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK
 
 
 def collect(

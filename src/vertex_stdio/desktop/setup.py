@@ -21,8 +21,7 @@ from typing import Any, TextIO
 
 from vertex_stdio.desktop import clients
 from vertex_stdio.desktop.clients import CLIENTS, SERVER_NAME, Client, claude_code_command
-
-EXIT_OK, EXIT_FIXABLE, EXIT_USAGE = 0, 1, 2
+from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
 
 
 class SetupError(Exception):

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, TextIO
 
 from vertex_stdio.config import Settings
-from vertex_stdio.errors import VertexError
+from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, VertexError
 from vertex_stdio.oauth.core import Tokens
 from vertex_stdio.oauth.grants import revoke
 from vertex_stdio.oauth.provider import OAuthTokenProvider
@@ -46,11 +46,11 @@ async def login(
         tokens = await job
     except VertexError as exc:
         _say(out, f"Not signed in: {exc.message}")
-        return 1
+        return EXIT_FIXABLE
     finally:
         await provider.aclose()
     _say(out, f"Signed in to VertexSMS. Granted scopes: {' '.join(tokens.scopes) or '(server default)'}.")
-    return 0
+    return EXIT_OK
 
 
 async def _first(provider: OAuthTokenProvider, job: asyncio.Task[Tokens]) -> str | None:
@@ -76,7 +76,7 @@ async def logout(
         sessions = _sessions(store, settings)
         if not sessions:
             _say(out, "You were not signed in; nothing to do.")
-            return 0
+            return EXIT_OK
         try:
             server = (await provider.target()).server
         except VertexError as exc:
@@ -94,10 +94,10 @@ async def logout(
             log.info("signed out (%s)", account.split(" ")[0])
     except VertexError as exc:
         _say(out, f"Sign-out incomplete: {exc.message}")
-        return 1
+        return EXIT_FIXABLE
     finally:
         await provider.aclose()
-    return 0
+    return EXIT_OK
 
 
 def _sessions(store: TokenStore, settings: Settings) -> list[tuple[str, dict[str, Any]]]:
@@ -138,7 +138,7 @@ async def status(settings: Settings, *, as_json: bool, out: TextIO, store: Token
         )
     report["signed_in"] = any(s["usable_here"] for s in report["sessions"])
     _say(out, json.dumps(report, indent=2) if as_json else _text(report))
-    return 0
+    return EXIT_OK
 
 
 async def _load_quietly(store: TokenStore, key: SessionKey) -> Tokens | None:
