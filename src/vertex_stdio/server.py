@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -169,14 +168,3 @@ def build_server(
             structured_output=True,
         )
     return server
-
-
-def envelope_text(result: CallToolResult) -> dict[str, Any] | None:
-    """The parsed envelope of an error result (for the CLI and tests), else None."""
-    if not result.is_error or not result.content or not isinstance(result.content[0], TextContent):
-        return None
-    try:
-        body = json.loads(result.content[0].text)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
