@@ -12,15 +12,22 @@ from typing import Any
 
 import pytest
 
-from vertex_stdio.desktop.clients import CLIENTS, claude_code_command, config_path, server_command
+from vertex_stdio.desktop.clients import (
+    CLIENTS,
+    claude_code_command,
+    config_path,
+    install_spec,
+    server_command,
+)
 from vertex_stdio.desktop.setup import merge_entry, run_setup
 
 OTHER = {"command": "/usr/bin/other", "args": ["--flag"], "env": {"X": "1"}}
+TEST_MODE = {"VERTEXSMS_TEST_MODE": "2"}
 
 
 def _setup(path: Path, client: str = "claude-desktop", **kwargs: Any) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    options: dict[str, Any] = {"write": True, "sandbox": False} | kwargs
+    options: dict[str, Any] = {"write": True} | kwargs
     code = run_setup(client, config_path=path, out=out, err=err, **options)
     return code, out.getvalue(), err.getvalue()
 
@@ -90,12 +97,12 @@ def test_existing_entry_is_updated_then_left_alone(tmp_path: Path) -> None:
     """An old vertexsms entry is replaced; running again changes nothing and makes no new backup."""
     path = tmp_path / "claude_desktop_config.json"
     path.write_text(json.dumps({"mcpServers": {"vertexsms": {"command": "uvx", "args": ["vertex-stdio"]}}}))
-    assert _setup(path, sandbox=True)[0] == 0
+    assert _setup(path, env=TEST_MODE)[0] == 0
     entry = json.loads(path.read_text())["mcpServers"]["vertexsms"]
-    assert entry["env"] == {"VERTEXSMS_SANDBOX": "1"}
+    assert entry["env"] == TEST_MODE
     assert entry["command"] != "uvx"
     before = path.read_bytes()
-    code, _, err = _setup(path, sandbox=True)
+    code, _, err = _setup(path, env=TEST_MODE)
     assert code == 0
     assert "nothing changed" in err
     assert path.read_bytes() == before
@@ -186,13 +193,15 @@ def test_vscode_uses_servers_with_type(tmp_path: Path) -> None:
 
 
 def test_claude_code_prints_the_add_command(tmp_path: Path) -> None:
-    """For Claude Code, setup prints a ``claude mcp add`` line and writes no file."""
-    code, out, _ = _setup(tmp_path / "x.json", client="claude-code", sandbox=True)
+    """For Claude Code, setup prints a ``claude mcp add`` line, name before ``-e``, and writes no file."""
+    code, out, _ = _setup(
+        tmp_path / "x.json", client="claude-code", write=False, env={"VERTEXSMS_SANDBOX": "1"}
+    )
     assert code == 0
-    assert out.startswith("claude mcp add --scope user -e VERTEXSMS_SANDBOX=1 vertexsms -- ")
+    assert out.startswith("claude mcp add --scope user vertexsms-sandbox -e VERTEXSMS_SANDBOX=1 -- ")
     assert not (tmp_path / "x.json").exists()
     entry = {"command": "/opt/my tools/vertex-stdio", "args": [], "env": {}}
-    assert claude_code_command(entry).endswith("-- '/opt/my tools/vertex-stdio'")
+    assert claude_code_command("vertexsms", entry).endswith("vertexsms -- '/opt/my tools/vertex-stdio'")
 
 
 def test_unknown_client_is_a_usage_error(tmp_path: Path) -> None:
@@ -217,7 +226,7 @@ def test_config_paths_per_os(tmp_path: Path) -> None:
 
 
 def test_server_command_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The running script wins; a uvx cache script becomes uvx; else ``python -m vertex_stdio``."""
+    """The running script wins; a uvx cache script becomes uvx (with --from); else ``python -m``."""
     script = tmp_path / "bin" / "vertex-stdio"
     script.parent.mkdir()
     script.write_text("#!/bin/sh\n")
@@ -230,9 +239,47 @@ def test_server_command_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     uvx.write_text("#!/bin/sh\n")
     uvx.chmod(0o755)
     monkeypatch.setenv("PATH", str(uvx.parent))
-    assert server_command(str(cached), executable=str(cached.parent / "python")) == [str(uvx), "vertex-stdio"]
+    python = str(cached.parent / "python")
+    assert server_command(str(cached), python, env={}, direct_url="") == [str(uvx), "vertex-stdio"]
+    wheel = '{"url": "file:///srv/w/vertex_stdio-1-py3-none-any.whl", "archive_info": {}}'
+    assert server_command(str(cached), python, env={}, direct_url=wheel) == [
+        str(uvx),
+        "--from",
+        "/srv/w/vertex_stdio-1-py3-none-any.whl",
+        "vertex-stdio",
+    ]
+    uv = tmp_path / "uvbin" / "uv"
+    uv.parent.mkdir()
+    uv.write_text("#!/bin/sh\n")
+    assert server_command(str(cached), python, env={"UV": str(uv)}, direct_url="") == [
+        str(uv),
+        "tool",
+        "run",
+        "vertex-stdio",
+    ]
     fallback = server_command("/nowhere/__main__.py", executable="/nowhere/python3")
     assert fallback == ["/nowhere/python3", "-m", "vertex_stdio"]
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "spec"),
+    [
+        ('{"url": "file:///a%20b/dist", "dir_info": {}}', "/a b/dist"),
+        (
+            '{"url": "https://github.com/o/r", "vcs_info": {"vcs": "git", "commit_id": "abc"}}',
+            "git+https://github.com/o/r@abc",
+        ),
+        (
+            '{"url": "https://example.test/v-1-py3-none-any.whl", "archive_info": {}}',
+            "https://example.test/v-1-py3-none-any.whl",
+        ),
+        ("not json", None),
+        (None, None),
+    ],
+)
+def test_install_spec_from_direct_url(direct_url: str | None, spec: str | None) -> None:
+    """PEP 610 records become what ``uvx --from`` takes (a path, a VCS URL, a URL) or nothing."""
+    assert install_spec(direct_url) == spec
 
 
 def test_merge_entry_reports_what_it_did(tmp_path: Path) -> None:

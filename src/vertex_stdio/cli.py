@@ -77,6 +77,21 @@ def _setting_options() -> argparse.ArgumentParser:
     return p
 
 
+def setting_env(args: argparse.Namespace, *, exclude: tuple[str, ...] = ("api_token",)) -> dict[str, str]:
+    """The ``VERTEXSMS_*`` variable for each setting option given on this command line.
+
+    Generic over ``_setting_options``: option ``--x-y`` (dest ``x_y``) is ``VERTEXSMS_X_Y``, a
+    switch is ``1``, so every setting added there is carried by ``setup`` without more code.
+    """
+    env: dict[str, str] = {}
+    for action in _setting_options()._actions:
+        if action.dest in exclude or not hasattr(args, action.dest):
+            continue
+        value = getattr(args, action.dest)
+        env[f"VERTEXSMS_{action.dest.upper()}"] = "1" if value is True else str(value)
+    return env
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _setting_options()
     parser = argparse.ArgumentParser(
@@ -108,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--write", action="store_true", help="merge the entry into the client's config file")
     setup.add_argument(
         "--config", type=Path, metavar="PATH", help="the config file (default: the client's own)"
+    )
+    setup.add_argument(
+        "--name", help="the entry's name (default: vertexsms; vertexsms-sandbox with --sandbox)"
     )
     doctor = sub.add_parser("doctor", parents=[common], help="check the installation, sign-in and network")
     doctor.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
@@ -222,8 +240,9 @@ def _desktop_command(command: str, settings: Settings, args: argparse.Namespace)
             config_path=args.config,
             out=sys.stdout,
             err=sys.stderr,
-            sandbox=getattr(args, "sandbox", False),  # only the flag, never VERTEXSMS_SANDBOX
+            env=setting_env(args),  # only the options given here, never the environment
             api_token=getattr(args, "api_token", None),  # only --api-token, never the environment
+            name=args.name,
         )
     from vertex_stdio.desktop.doctor import run_doctor
 

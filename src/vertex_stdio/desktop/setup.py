@@ -10,22 +10,37 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from vertex_stdio.desktop import clients
-from vertex_stdio.desktop.clients import CLIENTS, SERVER_NAME, Client, claude_code_command
+from vertex_stdio.desktop.clients import (
+    CLIENTS,
+    SANDBOX_NAME,
+    SERVER_NAME,
+    TOKEN_FROM_ENV,
+    TOKEN_VAR,
+    Client,
+    claude_code_args,
+)
 from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
 
 
 class SetupError(Exception):
     """The config file cannot be merged safely; the message says why and what to do."""
+
+
+# The VS Code ``inputs`` item for the token, True when the token itself is in the entry, else False.
+Secret = dict[str, Any] | bool
 
 
 @dataclass(frozen=True)
@@ -45,36 +60,94 @@ def run_setup(
     config_path: Path | None,
     out: TextIO,
     err: TextIO,
-    sandbox: bool,
+    env: Mapping[str, str] | None = None,
     api_token: str | None = None,
+    name: str | None = None,
+    server_args: Sequence[str] = (),
+    command: Sequence[str] | None = None,
+    claude: str | None = None,
 ) -> int:
-    """Print ``client``'s entry for this machine on ``out``; with ``write``, merge it into the file.
+    """Print ``client``'s entry for this machine on ``out``; with ``write``, put it in place.
 
-    ``api_token`` goes into the entry only when given here (never from the environment), with a
-    warning.  Returns 0 on success, 1 when the file cannot be merged safely, 2 for an unknown client.
+    ``env`` is the ``VERTEXSMS_*`` settings the user passed on this command line; they all go into
+    the entry.  ``api_token`` (only when passed here, never from the environment) goes in the way
+    the client keeps secrets best: a VS Code password prompt, Claude Code's own environment, or
+    plain text with a warning.  ``name`` is the entry's name (default ``vertexsms``, or
+    ``vertexsms-sandbox`` in the sandbox); ``server_args`` follow the launcher (e.g. a
+    subcommand); ``command`` and ``claude`` (the ``claude`` executable) are seams for tests.
+    Returns 0 on success, 1 when the entry cannot be put in place safely, 2 for a usage error.
     """
     target = CLIENTS.get(client)
-    if target is None:
-        err.write(f"vertex-stdio setup: unknown client {client!r}; choose one of {', '.join(CLIENTS)}.\n")
+    settings = dict(env or {})
+    name = name or (SANDBOX_NAME if settings.get("VERTEXSMS_SANDBOX") == "1" else SERVER_NAME)
+    if target is None or not clients.valid_name(name):
+        problem = f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}"
+        if target is not None:
+            problem = f"--name {name!r} must be letters, digits, '-', '_' or '.' (at most 64)"
+        err.write(f"vertex-stdio setup: {problem}.\n")
         return EXIT_USAGE
-    entry = clients.server_entry(target, clients.server_command(), sandbox=sandbox, api_token=api_token)
+    launcher = [*(command or clients.server_command()), *server_args]
+    secret = _place_token(target, name, settings, api_token)
+    entry = clients.server_entry(target, launcher, settings)
     if target.name == "claude-code":
-        out.write(claude_code_command(entry) + "\n")
-        if write:
-            err.write("vertex-stdio setup: Claude Code keeps its own config; run the command above.\n")
-        return _token_warning(err, api_token, None)
+        return _claude_code(name, entry, write=write, out=out, err=err, claude=claude, token=bool(secret))
     path = config_path or _default_path(target)
-    out.write(json.dumps({target.servers_key: {SERVER_NAME: entry}}, indent=2, ensure_ascii=False) + "\n")
+    return _file_client(target, name, entry, secret, path=path, write=write, out=out, err=err)
+
+
+def _file_client(
+    target: Client,
+    name: str,
+    entry: dict[str, Any],
+    secret: Secret,
+    *,
+    path: Path,
+    write: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Print the JSON to add; with ``write``, merge it into ``path`` (refusing a file never read)."""
+    problem = clients.path_problem(target, path)
+    if problem is not None:
+        err.write(f"vertex-stdio setup: {problem[1]}\n")
+        if problem[0]:
+            return EXIT_FIXABLE
+    inputs = [secret] if isinstance(secret, dict) else []
+    shown: dict[str, Any] = {"inputs": inputs} if inputs else {}
+    out.write(json.dumps(shown | {target.servers_key: {name: entry}}, indent=2, ensure_ascii=False) + "\n")
     if not write:
         err.write(f"Add this to {path} (or run again with --write to merge it in).\n")
-        return _token_warning(err, api_token, None)
+        return _token_note(err, target, secret, None)
     try:
-        result = merge_entry(path, target.servers_key, SERVER_NAME, entry, private=bool(api_token))
+        result = merge_entry(path, target.servers_key, name, entry, inputs=inputs, private=secret is True)
     except SetupError as exc:
         err.write(f"vertex-stdio setup: {exc}\n")
         return EXIT_FIXABLE
-    _report(err, target, result)
-    return _token_warning(err, api_token, result.path)
+    _report(err, target, name, result)
+    return _token_note(err, target, secret, result.path)
+
+
+def _place_token(target: Client, name: str, env: dict[str, str], api_token: str | None) -> Secret:
+    """Put the token's reference (or, for file clients without a prompt, its value) into ``env``.
+
+    Returns the VS Code ``inputs`` item, True when the value itself went in, False when no token.
+    """
+    if not api_token:
+        return False
+    if target.name == "vscode":
+        input_id = f"{name}-token"
+        env[TOKEN_VAR] = "${input:" + input_id + "}"
+        return {
+            "id": input_id,
+            "type": "promptString",
+            "description": "VertexSMS API token",
+            "password": True,
+        }
+    if target.name == "claude-code":
+        env[TOKEN_VAR] = TOKEN_FROM_ENV
+        return True
+    env[TOKEN_VAR] = api_token
+    return True
 
 
 def _default_path(target: Client) -> Path:
@@ -84,12 +157,12 @@ def _default_path(target: Client) -> Path:
     return path
 
 
-def _report(err: TextIO, target: Client, result: MergeResult) -> None:
+def _report(err: TextIO, target: Client, name: str, result: MergeResult) -> None:
     if not result.changed:
-        err.write(f"{result.path} already has this {SERVER_NAME} entry; nothing changed.\n")
+        err.write(f"{result.path} already has this {name} entry; nothing changed.\n")
         return
     verb = "Created" if result.created else "Updated"
-    err.write(f"{verb} {result.path} with the {SERVER_NAME} entry.\n")
+    err.write(f"{verb} {result.path} with the {name} entry.\n")
     if result.backup:
         err.write(f"The previous file is saved as {result.backup}.\n")
     if target.name == "claude-desktop":
@@ -98,14 +171,70 @@ def _report(err: TextIO, target: Client, result: MergeResult) -> None:
         err.write(f"Restart {target.label} (or reload its MCP servers) to pick it up.\n")
 
 
-def _token_warning(err: TextIO, api_token: str | None, path: Path | None) -> int:
-    if api_token:
+def _token_note(err: TextIO, target: Client, secret: Secret, path: Path | None) -> int:
+    if isinstance(secret, dict):
+        err.write(
+            "VS Code asks for your API token (a password prompt) the first time it starts the "
+            "server and keeps it in its secret storage; the token you passed is written nowhere.\n"
+        )
+    elif secret and target.name == "claude-code":
+        err.write(
+            f"The entry holds {TOKEN_FROM_ENV}, not your token: Claude Code fills it in from its own "
+            f"environment when it starts the server. Export {TOKEN_VAR} in the shell you start "
+            "claude from (the token never appears in a command line or in ~/.claude.json).\n"
+        )
+    elif secret:
         where = f"in {path}" if path else "in the text above"
         err.write(
             f"Warning: your API token is stored in plain text {where}; anyone who can read it can "
             "send SMS on your account. Leave --api-token out to use browser sign-in (keychain) instead.\n"
         )
     return EXIT_OK
+
+
+def _claude_code(
+    name: str,
+    entry: dict[str, Any],
+    *,
+    write: bool,
+    out: TextIO,
+    err: TextIO,
+    claude: str | None,
+    token: bool,
+) -> int:
+    """Print the ``claude mcp add`` command; with ``write``, run it with the real ``claude``."""
+    args = claude_code_args(name, entry)
+    out.write(shlex.join(["claude", *args]) + "\n")
+    secret: Secret = token
+    if not write:
+        err.write("Run this command to add it (or run again with --write to run it for you).\n")
+        return _token_note(err, CLIENTS["claude-code"], secret, None)
+    exe = claude or shutil.which("claude")
+    if exe is None:
+        err.write("vertex-stdio setup: the claude command is not on PATH; run the command above yourself.\n")
+        return EXIT_FIXABLE
+    try:
+        done = _run_claude([exe, *args])
+        if done.returncode != 0 and "already exists" in done.stdout + done.stderr:
+            # Replace our own user-scope entry, as --write does for the other clients.
+            removed = _run_claude([exe, "mcp", "remove", name, "--scope", "user"])
+            done = _run_claude([exe, *args]) if removed.returncode == 0 else removed
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        err.write(f"vertex-stdio setup: could not run {exe} ({exc}); run the command above yourself.\n")
+        return EXIT_FIXABLE
+    err.write(done.stdout + done.stderr)
+    if done.returncode != 0:
+        err.write(f"vertex-stdio setup: claude mcp add failed (exit {done.returncode}); see above.\n")
+        return EXIT_FIXABLE
+    err.write("Start a new Claude Code session (or run /mcp) to pick it up.\n")
+    return _token_note(err, CLIENTS["claude-code"], secret, None)
+
+
+def _run_claude(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``claude`` with no stdin; its argv never holds a secret (see ``TOKEN_FROM_ENV``)."""
+    return subprocess.run(  # noqa: S603 - claude's own arguments, no shell, no secret
+        argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def load_config(path: Path, servers_key: str) -> dict[str, Any] | None:
@@ -136,20 +265,29 @@ def load_config(path: Path, servers_key: str) -> dict[str, Any] | None:
 
 
 def merge_entry(
-    path: Path, servers_key: str, name: str, entry: dict[str, Any], *, private: bool = False
+    path: Path,
+    servers_key: str,
+    name: str,
+    entry: dict[str, Any],
+    *,
+    inputs: Sequence[dict[str, Any]] = (),
+    private: bool = False,
 ) -> MergeResult:
     """Put ``entry`` at ``data[servers_key][name]`` in the file at ``path``, keeping everything else.
 
-    Writes nothing when the entry is already there.  ``private`` makes the file 0600 (it holds a
-    secret); otherwise an existing file keeps its mode.
+    ``inputs`` (VS Code prompts) replace the items with the same ``id`` in ``data["inputs"]``, or
+    are added after the others.  Writes nothing when all is already there.  ``private`` makes the
+    file 0600 (it holds a secret); otherwise an existing file keeps its mode.
     """
     data = load_config(path, servers_key)
     created = data is None
     data = data if data is not None else {}
-    servers = data.setdefault(servers_key, {})
-    if servers.get(name) == entry and not created:
+    before = json.dumps(data, sort_keys=True)
+    data.setdefault(servers_key, {})[name] = entry
+    if inputs:
+        data["inputs"] = _merged_inputs(path, data.get("inputs", []), inputs)
+    if json.dumps(data, sort_keys=True) == before and not created:
         return MergeResult(path, changed=False, created=False, backup=None)
-    servers[name] = entry
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         backup = None if created else _backup(path)
@@ -157,6 +295,18 @@ def merge_entry(
     except OSError as exc:
         raise SetupError(f"cannot write {path} ({exc}); it was left as it was.") from exc
     return MergeResult(path, changed=True, created=created, backup=backup)
+
+
+def _merged_inputs(path: Path, existing: object, ours: Sequence[dict[str, Any]]) -> list[Any]:
+    if not isinstance(existing, list):
+        raise SetupError(f'"inputs" in {path} is not a list; it was left untouched. Fix it by hand.')
+    by_id = {item["id"]: item for item in ours}
+    merged = [by_id.pop(item["id"]) if _input_id(item) in by_id else item for item in existing]
+    return [*merged, *by_id.values()]
+
+
+def _input_id(item: object) -> object:
+    return item.get("id") if isinstance(item, dict) else None
 
 
 def _backup(path: Path) -> Path:
