@@ -21,6 +21,7 @@ from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
 from vertex_stdio.oauth.secrets import MemorySecrets
 from vertex_stdio.sandbox import Emulator
 from vertex_stdio.server import build_server
+from vertex_stdio.vertexsms_signin import vertexsms_profile
 
 pytest_plugins = ["oauth_server.fixtures"]
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(node_ready() is not None, reason=str(node_ready()))]
@@ -55,7 +56,9 @@ async def test_first_tool_call_signs_in_with_progress_and_url_offer(
     """The first call opens the browser, reports progress, offers the URL, then REST and MCP calls succeed."""
     _slow_browser(tmp_path, monkeypatch, delay=4.0)
     settings = Settings(api_url=protected.api_url, mcp_url=protected.mcp_url, signin_timeout=30.0).validated()
-    provider = OAuthTokenProvider(settings, store=TokenStore(tmp_path / "state", MemorySecrets()))
+    provider = OAuthTokenProvider(
+        vertexsms_profile(settings), store=TokenStore(tmp_path / "state", MemorySecrets())
+    )
     offered: list[str] = []
     progress: list[float] = []
 

@@ -17,6 +17,7 @@ from vertex_stdio.errors import UpstreamError, UpstreamUnavailable
 from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
 from vertex_stdio.oauth.commands import login, status
 from vertex_stdio.oauth.secrets import FileSecrets, MemorySecrets
+from vertex_stdio.vertexsms_signin import vertexsms_profile
 
 pytest_plugins = ["oauth_server.fixtures"]
 
@@ -67,7 +68,9 @@ async def test_tampered_authorization_server_metadata_is_refused_before_any_brow
         issuer = serve_metadata(fake_as, as_server.metadata(), oidc_only=oidc_only, **changes)
         mcp_url = protect(resource, issuer)
         settings = Settings(mcp_url=mcp_url, signin_timeout=2.0).validated()
-        provider = OAuthTokenProvider(settings, store=TokenStore(tmp_path, MemorySecrets()), opener=opener)
+        provider = OAuthTokenProvider(
+            vertexsms_profile(settings), store=TokenStore(tmp_path, MemorySecrets()), opener=opener
+        )
         try:
             if refusal is None:
                 target = await provider.target()
@@ -117,9 +120,9 @@ async def test_login_no_browser_prints_the_url_and_completes(
     mcp_url = protect(resource, as_server.issuer)
     settings = Settings(mcp_url=mcp_url, signin_timeout=20.0).validated()
     store = TokenStore(tmp_path / "state", MemorySecrets())
-    provider = OAuthTokenProvider(settings, store=store, open_browser=False)
+    provider = OAuthTokenProvider(vertexsms_profile(settings), store=store, open_browser=False)
     out = io.StringIO()
-    job = asyncio.create_task(login(settings, no_browser=True, out=out, provider=provider))
+    job = asyncio.create_task(login(vertexsms_profile(settings), no_browser=True, out=out, provider=provider))
     for _ in range(200):
         if "http" in out.getvalue():
             break
@@ -138,7 +141,7 @@ async def test_login_no_browser_prints_the_url_and_completes(
     assert url in capsys.readouterr().err
     assert page_seen(browser).startswith("200 ")
     report = io.StringIO()
-    assert await status(settings, as_json=False, out=report, store=store) == 0
+    assert await status(vertexsms_profile(settings), as_json=False, out=report, store=store) == 0
     assert "Signed in: yes" in report.getvalue()
     assert "memory" in report.getvalue()
 

@@ -24,6 +24,7 @@ from vertex_stdio.oauth import provider as provider_module
 from vertex_stdio.oauth.http import MAX_BODY
 from vertex_stdio.oauth.receiver import Receiver
 from vertex_stdio.oauth.secrets import MemorySecrets
+from vertex_stdio.vertexsms_signin import vertexsms_profile
 
 pytest_plugins = ["oauth_server.fixtures"]
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(node_ready() is not None, reason=str(node_ready()))]
@@ -47,7 +48,9 @@ def quiet(mcp_url: str, tmp_path: Path, opened: list[str], **settings: object) -
 
     values: dict[str, object] = {"mcp_url": mcp_url, "signin_timeout": 2.0, **settings}
     s = Settings(**values).validated()  # type: ignore[arg-type]
-    return OAuthTokenProvider(s, store=TokenStore(tmp_path / "state", MemorySecrets()), opener=opener)
+    return OAuthTokenProvider(
+        vertexsms_profile(s), store=TokenStore(tmp_path / "state", MemorySecrets()), opener=opener
+    )
 
 
 def raw_route(server: StaticServer, path: str, body: bytes, status: int = 200, **headers: str) -> None:

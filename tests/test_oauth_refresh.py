@@ -17,6 +17,7 @@ from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
 from vertex_stdio.oauth.core import Tokens
 from vertex_stdio.oauth.secrets import MemorySecrets
 from vertex_stdio.oauth.store import SessionKey
+from vertex_stdio.vertexsms_signin import vertexsms_profile
 
 MCP = "https://mcp.test/mcp"
 ISSUER = "https://as.test"
@@ -70,7 +71,9 @@ def provider_for(
     async def no_browser(url: str) -> bool:
         return False
 
-    return OAuthTokenProvider(settings, store=store, transport=transport(answers, seen), opener=no_browser)
+    return OAuthTokenProvider(
+        vertexsms_profile(settings), store=store, transport=transport(answers, seen), opener=no_browser
+    )
 
 
 @pytest.mark.anyio

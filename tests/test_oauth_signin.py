@@ -247,15 +247,15 @@ async def test_logout_revokes_then_forgets_and_is_safe_twice(
     finally:
         await provider.aclose()
     store = provider.store
-    settings = provider._settings
+    profile = provider.profile
     out = io.StringIO()
-    assert await status(settings, as_json=True, out=out, store=store) == 0
+    assert await status(profile, as_json=True, out=out, store=store) == 0
     assert '"signed_in": true' in out.getvalue()
     assert token not in out.getvalue()
-    assert await logout(settings, out=out, store=store) == 0
+    assert await logout(profile, out=out, store=store) == 0
     hints = [r["token_type_hint"] for r in as_server.journal("revocation", client_id=_client(provider))]
     assert hints == ["refresh_token", "access_token"]
     assert as_server.introspect(token)["active"] is False
-    assert await logout(settings, out=out, store=store) == 0
+    assert await logout(profile, out=out, store=store) == 0
     assert "not signed in" in out.getvalue()
     assert secrets_of(store) == []

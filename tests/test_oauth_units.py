@@ -42,6 +42,7 @@ from vertex_stdio.oauth.secrets import (
 )
 from vertex_stdio.oauth.state import StateFile
 from vertex_stdio.oauth.store import SessionKey
+from vertex_stdio.vertexsms_signin import ADVICE, vertexsms_profile
 
 
 class DictKeyring(keyring.backend.KeyringBackend):
@@ -276,7 +277,7 @@ def test_secrets_contract(secrets: Secrets, size: int) -> None:
 def test_keyring_chunks_within_the_windows_limit_and_refuses_huge() -> None:
     """No keyring entry exceeds 1,280 characters; an absurd secret is refused with advice."""
     backend = DictKeyring()
-    store = KeyringSecrets(backend)
+    store = KeyringSecrets(backend, too_large=ADVICE.keyring_too_small)
     store.set("acct", "x" * 5000)
     assert max(len(v) for v in backend.data.values()) <= 1280
     with pytest.raises(SecretsUnavailable, match="VERTEXSMS_ALLOW_FILE_STORE"):
@@ -305,12 +306,12 @@ def test_no_keyring_means_memory_with_a_warning(
     fail_keyring: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The fail backend: no crash, no plaintext file, a warning; the opt-in gives a 0600 file."""
-    store = TokenStore.default(Settings(), state_dir=tmp_path)
+    store = TokenStore.default(vertexsms_profile(Settings()), state_dir=tmp_path)
     assert isinstance(store.secrets, MemorySecrets)
     assert store.warning is not None
     assert "VERTEXSMS_ALLOW_FILE_STORE" in store.warning
     assert "memory" in caplog.text
-    opted = TokenStore.default(Settings(allow_file_store=True), state_dir=tmp_path)
+    opted = TokenStore.default(vertexsms_profile(Settings(allow_file_store=True)), state_dir=tmp_path)
     assert isinstance(opted.secrets, FileSecrets)
 
 

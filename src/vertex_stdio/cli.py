@@ -162,9 +162,10 @@ def token_provider(settings: Settings) -> TokenProvider:
         return StaticTokenProvider(settings.api_token)
     try:
         from vertex_stdio.oauth import OAuthTokenProvider
+        from vertex_stdio.vertexsms_signin import vertexsms_profile
     except ImportError:
         return NoTokenProvider()
-    provider: TokenProvider = OAuthTokenProvider(settings)
+    provider: TokenProvider = OAuthTokenProvider(vertexsms_profile(settings))
     return provider
 
 
@@ -254,20 +255,23 @@ def _auth_command(command: str, settings: Settings, args: argparse.Namespace) ->
 
     try:
         from vertex_stdio.oauth import commands
+        from vertex_stdio.vertexsms_signin import status_details, vertexsms_profile
     except ImportError:
         print(
             "vertex-stdio: browser sign-in is not available in this build; set VERTEXSMS_API_TOKEN instead.",
             file=sys.stderr,
         )
         return EXIT_FIXABLE
+    profile = vertexsms_profile(settings)
     if command == "login":
         code: int = anyio.run(
-            lambda: commands.login(settings, scopes=args.scope, no_browser=args.no_browser, out=sys.stdout)
+            lambda: commands.login(profile, scopes=args.scope, no_browser=args.no_browser, out=sys.stdout)
         )
         return code
     if command == "logout":
-        return anyio.run(lambda: commands.logout(settings, out=sys.stdout))
-    return anyio.run(lambda: commands.status(settings, as_json=args.as_json, out=sys.stdout))
+        return anyio.run(lambda: commands.logout(profile, out=sys.stdout))
+    details = status_details(settings)
+    return anyio.run(lambda: commands.status(profile, as_json=args.as_json, out=sys.stdout, **details))
 
 
 def run() -> None:

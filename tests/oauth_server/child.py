@@ -20,6 +20,7 @@ from vertex_stdio.config import Settings
 from vertex_stdio.errors import VertexError
 from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
 from vertex_stdio.oauth.secrets import KeyringSecrets
+from vertex_stdio.vertexsms_signin import vertexsms_profile
 
 
 async def no_browser(url: str) -> bool:
@@ -36,11 +37,13 @@ async def main() -> int:
     ).validated()
     state_dir = Path(os.environ["CHILD_STATE_DIR"])
     if os.environ.get("CHILD_DEFAULT_STORE") == "1":
-        store = TokenStore.default(settings, state_dir)
+        store = TokenStore.default(vertexsms_profile(settings), state_dir)
     else:
         store = TokenStore(state_dir, KeyringSecrets())
     opener = None if os.environ.get("CHILD_OPEN_BROWSER") == "1" else no_browser
-    provider = OAuthTokenProvider(settings, store=store, opener=opener, clock=lambda: time.time() + offset)
+    provider = OAuthTokenProvider(
+        vertexsms_profile(settings), store=store, opener=opener, clock=lambda: time.time() + offset
+    )
     await asyncio.sleep(max(0.0, float(os.environ.get("CHILD_START_AT", "0")) - time.time()))
     try:
         token = await provider.token(["sms:send"])

@@ -9,6 +9,7 @@ from pathlib import Path
 from vertex_stdio.config import Settings
 from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
 from vertex_stdio.oauth.secrets import MemorySecrets
+from vertex_stdio.vertexsms_signin import vertexsms_profile
 
 
 class Clock:
@@ -28,7 +29,7 @@ def make(
     clock = values.pop("clock", None)
     s = Settings(**values).validated()  # type: ignore[arg-type]
     store = store or TokenStore(tmp_path / "state", MemorySecrets())
-    return OAuthTokenProvider(s, store=store, clock=clock)  # type: ignore[arg-type]
+    return OAuthTokenProvider(vertexsms_profile(s), store=store, clock=clock)  # type: ignore[arg-type]
 
 
 def page_seen(log: Path) -> str:

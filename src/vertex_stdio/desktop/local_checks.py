@@ -163,7 +163,7 @@ def read_sign_in(settings: Settings) -> SignIn | None:
     """The stored sign-in, or None when this build has no browser sign-in.
 
     The one place that knows how to ask ``vertex_stdio.oauth``: through
-    ``commands.status(settings, as_json=True, out=...)``, reading ``signed_in`` and the first
+    ``commands.status(vertexsms_profile(settings), as_json=True, out=...)``, reading ``signed_in`` and the first
     usable session's ``access_token_expires_at`` (epoch seconds or ISO 8601).
     """
     commands = _oauth_commands()
@@ -173,7 +173,10 @@ def read_sign_in(settings: Settings) -> SignIn | None:
 
     buffer = io.StringIO()
     try:
-        anyio.run(lambda: commands.status(settings, as_json=True, out=buffer))
+        from vertex_stdio.vertexsms_signin import vertexsms_profile
+
+        profile = vertexsms_profile(settings)
+        anyio.run(lambda: commands.status(profile, as_json=True, out=buffer))
         data = json.loads(buffer.getvalue())
     except (VertexError, OSError, ValueError):
         return SignIn(signed_in=False, readable=False)

@@ -6,14 +6,14 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TextIO
 
-from vertex_stdio.config import Settings
 from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, VertexError
 from vertex_stdio.oauth.core import Tokens
 from vertex_stdio.oauth.grants import revoke
+from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.provider import OAuthTokenProvider
 from vertex_stdio.oauth.store import SessionKey, TokenStore
 
@@ -26,7 +26,7 @@ def _say(out: TextIO, text: str) -> None:
 
 
 async def login(
-    settings: Settings,
+    profile: SignInProfile,
     *,
     scopes: Sequence[str] = (),
     no_browser: bool = False,
@@ -35,13 +35,14 @@ async def login(
 ) -> int:
     """Sign in now in the browser (or print the URL with ``no_browser``); 0 when signed in."""
     if scopes:
-        settings = replace(settings, scopes=tuple(dict.fromkeys(scopes)))
-    provider = provider or OAuthTokenProvider(settings, open_browser=not no_browser)
+        profile = replace(profile, scopes=tuple(dict.fromkeys(scopes)))
+    provider = provider or OAuthTokenProvider(profile, open_browser=not no_browser)
+    name = profile.display_name
     try:
-        job = asyncio.create_task(provider.signin(settings.scopes or ()))
+        job = asyncio.create_task(provider.signin(profile.scopes or ()))
         url = await _first(provider, job)
         if url:
-            _say(out, f"Open this link to sign in to VertexSMS:\n\n  {url}\n")
+            _say(out, f"Open this link to sign in to {name}:\n\n  {url}\n")
             print(f"Sign-in link: {url}", file=sys.stderr)  # noqa: T201 - the contract: URL always on stderr
         tokens = await job
     except VertexError as exc:
@@ -49,7 +50,7 @@ async def login(
         return EXIT_FIXABLE
     finally:
         await provider.aclose()
-    _say(out, f"Signed in to VertexSMS. Granted scopes: {' '.join(tokens.scopes) or '(server default)'}.")
+    _say(out, f"Signed in to {name}. Granted scopes: {' '.join(tokens.scopes) or '(server default)'}.")
     return EXIT_OK
 
 
@@ -63,17 +64,17 @@ async def _first(provider: OAuthTokenProvider, job: asyncio.Task[Tokens]) -> str
 
 
 async def logout(
-    settings: Settings,
+    profile: SignInProfile,
     *,
     out: TextIO,
     store: TokenStore | None = None,
     provider: OAuthTokenProvider | None = None,
 ) -> int:
     """Revoke at the server when it offers revocation, then forget locally; safe to run twice."""
-    provider = provider or OAuthTokenProvider(settings, store=store)
+    provider = provider or OAuthTokenProvider(profile, store=store)
     store = provider.store
     try:
-        sessions = _sessions(store, settings)
+        sessions = _sessions(store)
         if not sessions:
             _say(out, "You were not signed in; nothing to do.")
             return EXIT_OK
@@ -100,7 +101,7 @@ async def logout(
     return EXIT_OK
 
 
-def _sessions(store: TokenStore, settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+def _sessions(store: TokenStore) -> list[tuple[str, dict[str, Any]]]:
     sessions = store.read_state().get("sessions", {})
     return [
         (account, info)
@@ -109,19 +110,31 @@ def _sessions(store: TokenStore, settings: Settings) -> list[tuple[str, dict[str
     ]
 
 
-async def status(settings: Settings, *, as_json: bool, out: TextIO, store: TokenStore | None = None) -> int:
-    """Who is signed in, scopes, expiry, the secret store, the URLs; never a secret."""
-    store = store or TokenStore.default(settings)
+async def status(
+    profile: SignInProfile,
+    *,
+    as_json: bool,
+    out: TextIO,
+    store: TokenStore | None = None,
+    fields: Mapping[str, Any] | None = None,
+    lines: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> int:
+    """Who is signed in, scopes, expiry, the secret store, the URLs; never a secret.
+
+    The caller adds its own ``fields`` (JSON), ``lines`` (text, after the URLs) and ``notes``
+    (text, at the end).
+    """
+    store = store or TokenStore.default(profile)
     report: dict[str, Any] = {
         "signed_in": False,
-        "mcp_url": settings.mcp_url,
-        "api_url": settings.api_url,
+        "mcp_url": profile.resource_url,
+        **(fields or {}),
         "secret_store": store.secrets.label,
         "secret_store_warning": store.warning,
-        "api_token_set": settings.api_token is not None,
         "sessions": [],
     }
-    for _, info in _sessions(store, settings):
+    for _, info in _sessions(store):
         key = SessionKey(info.get("issuer", ""), info.get("resource", ""), info.get("client_id", ""))
         tokens = await _load_quietly(store, key)
         report["sessions"].append(
@@ -137,7 +150,7 @@ async def status(settings: Settings, *, as_json: bool, out: TextIO, store: Token
             }
         )
     report["signed_in"] = any(s["usable_here"] for s in report["sessions"])
-    _say(out, json.dumps(report, indent=2) if as_json else _text(report))
+    _say(out, json.dumps(report, indent=2) if as_json else _text(report, lines, notes))
     return EXIT_OK
 
 
@@ -148,7 +161,7 @@ async def _load_quietly(store: TokenStore, key: SessionKey) -> Tokens | None:
         return None
 
 
-def _text(report: dict[str, Any]) -> str:
+def _text(report: dict[str, Any], extra: Sequence[str], notes: Sequence[str]) -> str:
     lines = [f"Signed in: {'yes' if report['signed_in'] else 'no'}"]
     for s in report["sessions"]:
         lines += [
@@ -162,10 +175,9 @@ def _text(report: dict[str, Any]) -> str:
     lines += [
         f"Secret store: {report['secret_store']}",
         f"MCP URL: {report['mcp_url']}",
-        f"API URL: {report['api_url']}",
+        *extra,
     ]
     if report["secret_store_warning"]:
         lines.append(f"Warning: {report['secret_store_warning']}")
-    if report["api_token_set"]:
-        lines.append("VERTEXSMS_API_TOKEN is set, so the server uses it instead of this sign-in.")
+    lines += notes
     return "\n".join(lines)

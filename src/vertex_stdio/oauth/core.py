@@ -114,7 +114,7 @@ def choose_scopes(
     *,
     offline_access: bool,
 ) -> tuple[str, ...]:
-    """Settings first, then the challenge, then the metadata; plus ``offline_access`` when offered."""
+    """Configured first, then the challenge, then the metadata; plus ``offline_access`` when offered."""
     chosen: tuple[str, ...] = ()
     for candidate in (configured, challenged, resource_supported, server_supported):
         chosen = tuple(s for s in dict.fromkeys(candidate or ()) if s not in _OIDC_ONLY)

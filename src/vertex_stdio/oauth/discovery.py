@@ -19,6 +19,7 @@ from vertex_stdio.oauth.metadata import (
     parse_resource_metadata,
     parse_server_metadata,
 )
+from vertex_stdio.oauth.profile import Advice, SignInProfile
 from vertex_stdio.oauth.store import TokenStore
 
 log = logging.getLogger(__name__)
@@ -26,39 +27,49 @@ log = logging.getLogger(__name__)
 ClientSource = Callable[[str], Awaitable[Client]]
 """Given the redirect URI, the client to sign in with (configured, stored or newly registered)."""
 
-CLIENT_NAME = "vertex-stdio (VertexSMS for AI assistants)"
+
+def _advised(exc: MetadataInvalid, advice: Advice) -> MetadataInvalid:
+    return MetadataInvalid(f"{exc.message} {advice.metadata_refused}")
 
 
-async def discover_resource(http: OAuthHttp, resource_url: str, header_url: str | None) -> ResourceMetadata:
+async def discover_resource(
+    http: OAuthHttp, resource_url: str, header_url: str | None, advice: Advice
+) -> ResourceMetadata:
     """Fetch and validate RFC 9728 metadata: the 401 header's URL, path-inserted, then root."""
     for url in prm_urls(resource_url, header_url):
         status, body = await http.get_json(url)
         if status == 200:
-            return parse_resource_metadata(body, resource_url)
+            try:
+                return parse_resource_metadata(body, resource_url)
+            except MetadataInvalid as exc:
+                raise _advised(exc, advice) from None
         log.debug("no protected-resource metadata at %s (HTTP %s)", url, status)
     raise MetadataInvalid(
         f"{resource_url} publishes no OAuth protected-resource metadata, so browser sign-in cannot start. "
-        "Check VERTEXSMS_MCP_URL, or set VERTEXSMS_API_TOKEN to use an API token."
+        + advice.check_resource
     )
 
 
-async def discover_server(http: OAuthHttp, issuer: str) -> ServerMetadata:
+async def discover_server(http: OAuthHttp, issuer: str, advice: Advice) -> ServerMetadata:
     """Fetch and validate ``issuer``'s metadata in the spec's order (RFC 8414, then OIDC)."""
     for url in as_metadata_urls(issuer):
         status, body = await http.get_json(url)
         if status == 200:
-            return parse_server_metadata(body, issuer)
+            try:
+                return parse_server_metadata(body, issuer)
+            except MetadataInvalid as exc:
+                raise _advised(exc, advice) from None
         log.debug("no authorization-server metadata at %s (HTTP %s)", url, status)
     raise MetadataInvalid(
         f"The authorization server {issuer} publishes no metadata (RFC 8414 or OpenID), so sign-in "
-        "cannot start. Set VERTEXSMS_API_TOKEN to use an API token instead."
+        "cannot start. " + advice.no_server_metadata
     )
 
 
-def registration_request(redirect_uri: str) -> dict[str, Any]:
+def registration_request(redirect_uri: str, client_name: str) -> dict[str, Any]:
     """The RFC 7591 metadata of this native public client (no ``scope``: it would cap step-up)."""
     return {
-        "client_name": CLIENT_NAME,
+        "client_name": client_name,
         "application_type": "native",
         "token_endpoint_auth_method": "none",
         "grant_types": ["authorization_code", "refresh_token"],
@@ -67,27 +78,29 @@ def registration_request(redirect_uri: str) -> dict[str, Any]:
     }
 
 
-async def register(http: OAuthHttp, server: ServerMetadata, redirect_uri: str) -> Client:
+async def register(
+    http: OAuthHttp, server: ServerMetadata, redirect_uri: str, profile: SignInProfile
+) -> Client:
     """Dynamic Client Registration; refuses a registration this public client cannot use."""
+    advice = profile.advice
     if not server.registration_endpoint:
         raise AuthRequired(
             f"The authorization server {server.issuer} does not let this app register itself. "
-            "Set VERTEXSMS_CLIENT_ID to a client id registered for vertex-stdio, or set "
-            "VERTEXSMS_API_TOKEN to use an API token."
+            + advice.no_registration
         )
-    status, body = await http.post_json(server.registration_endpoint, registration_request(redirect_uri))
+    request = registration_request(redirect_uri, profile.client_name)
+    status, body = await http.post_json(server.registration_endpoint, request)
     if status not in (200, 201) or not isinstance(body, dict) or not isinstance(body.get("client_id"), str):
         error = safe_error_code(body.get("error")) if isinstance(body, dict) else None
         raise UpstreamError(
             f"Client registration at {server.issuer} failed (HTTP {status}, {error or 'no error code'}). "
-            "Set VERTEXSMS_CLIENT_ID "
-            "to a pre-registered client id, or VERTEXSMS_API_TOKEN to use an API token."
+            + advice.registration_failed
         )
     method = body.get("token_endpoint_auth_method", "none")
     if method != "none":
         raise UpstreamError(
             f"The authorization server {server.issuer} registered this app as a confidential client "
-            f"({method}), which a desktop app cannot be. Set VERTEXSMS_CLIENT_ID to a public client id."
+            f"({method}), which a desktop app cannot be. " + advice.public_client
         )
     log.info("registered OAuth client at %s", server.issuer)
     return Client(body["client_id"], server.issuer, redirect_uri, "registered")
@@ -119,7 +132,7 @@ METADATA_LIFETIME = 24 * 3600.0
 async def find_target(
     http: OAuthHttp,
     store: TokenStore,
-    mcp_url: str,
+    profile: SignInProfile,
     header_url: str | None,
     now: float,
     *,
@@ -128,8 +141,9 @@ async def find_target(
     """The resource and its authorization server: from the state file's cache, else discovered.
 
     ``fresh`` skips the cache (after a 401: the resource may have moved to another issuer).
-    Discovery probes ``mcp_url`` for a 401 ``resource_metadata`` when no header URL is known yet.
+    Discovery probes the resource for a 401 ``resource_metadata`` when no header URL is known yet.
     """
+    mcp_url = profile.resource_url
     cached = store.read_state().get("metadata", {}).get(mcp_url)
     if header_url is None and not fresh and isinstance(cached, dict):
         try:
@@ -140,9 +154,10 @@ async def find_target(
         except (KeyError, TypeError, ValueError):
             log.warning("cached sign-in metadata is damaged; discovering again")
     if header_url is None:
-        header_url = parse_challenge(await http.probe(mcp_url)).resource_metadata
-    prm = await discover_resource(http, mcp_url, header_url)
-    server = await discover_server(http, prm.authorization_servers[0])
+        who = f"the {profile.display_name} MCP server"
+        header_url = parse_challenge(await http.probe(mcp_url, who=who)).resource_metadata
+    prm = await discover_resource(http, mcp_url, header_url, profile.advice)
+    server = await discover_server(http, prm.authorization_servers[0], profile.advice)
     target = Target(canonical_resource(prm.resource), server, prm.scopes_supported)
     entry = {
         "resource": target.resource,
@@ -158,18 +173,18 @@ def client_source(
     http: OAuthHttp,
     store: TokenStore,
     server: ServerMetadata,
+    profile: SignInProfile,
     *,
-    client_id: str | None,
     metadata_url: str | None,
 ) -> ClientSource:
     """The ``ClientSource`` for a sign-in: configured, else stored for this issuer, else DCR (stored)."""
 
     async def client_for(redirect_uri: str) -> Client:
-        chosen = configured_client(client_id, metadata_url, server)
+        chosen = configured_client(profile.client_id, metadata_url, server)
         if chosen is None:
             chosen = stored_client(store.read_state().get("clients", {}).get(server.issuer), server.issuer)
         if chosen is None:
-            chosen = await register(http, server, redirect_uri)
+            chosen = await register(http, server, redirect_uri, profile)
             entry = chosen.to_json()
             await store.update_state(
                 lambda data: data.setdefault("clients", {}).__setitem__(server.issuer, entry)

@@ -69,7 +69,6 @@ async def refresh(
     fresh = parse_token_response(
         body, now=now, requested=tokens.scopes, previous_refresh=tokens.refresh_token
     )
-    log.info("refreshed the VertexSMS access token")
     return fresh
 
 

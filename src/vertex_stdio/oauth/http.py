@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
 DEADLINE_SLACK = 5.0
-"""A request's deadline is the read timeout plus this (as for VertexSMS REST calls)."""
+"""A request's deadline is the read timeout plus this (as for the REST calls)."""
 _HEADERS = {"Accept": "application/json", "User-Agent": f"vertex-stdio/{__version__}"}
 
 
@@ -62,12 +62,12 @@ class OAuthHttp:
             return response.status_code, None
         return 200, _json(response.content)
 
-    async def probe(self, url: str) -> str | None:
+    async def probe(self, url: str, *, who: str = "the MCP server") -> str | None:
         """GET ``url`` without a token; the ``WWW-Authenticate`` header of a 401, else None."""
         response = await self._send(
             "GET",
             url,
-            who="the VertexSMS MCP server",
+            who=who,
             headers={"Accept": "application/json, text/event-stream"},
         )
         return response.headers.get("www-authenticate") if response.status_code == 401 else None

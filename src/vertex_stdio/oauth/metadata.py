@@ -15,10 +15,8 @@ from vertex_stdio.config import check_url
 from vertex_stdio.errors import ConfigError, UpstreamError
 from vertex_stdio.oauth.core import resource_matches
 
-_WHAT_TO_DO = (
-    " Sign-in was stopped for your safety. Check VERTEXSMS_MCP_URL, or set VERTEXSMS_API_TOKEN "
-    "to use an API token instead of signing in."
-)
+_WHAT_TO_DO = " Sign-in was stopped for your safety."
+"""Ends every refusal; discovery adds the caller's advice (``Advice.metadata_refused``)."""
 
 
 class MetadataInvalid(UpstreamError):

@@ -19,15 +19,15 @@ from dataclasses import replace
 
 import httpx2
 
-from vertex_stdio.config import Settings
 from vertex_stdio.credentials import Challenge, SignInPrompt
-from vertex_stdio.errors import SIGN_IN_HINT, AuthRequired, VertexError
+from vertex_stdio.errors import AuthRequired, VertexError
 from vertex_stdio.oauth.browser import Opener, open_in_browser
 from vertex_stdio.oauth.core import Tokens, choose_scopes, union_scopes
 from vertex_stdio.oauth.discovery import client_source, find_target, known_client_id
 from vertex_stdio.oauth.grants import refresh
 from vertex_stdio.oauth.http import OAuthFailed, OAuthHttp
 from vertex_stdio.oauth.metadata import Target
+from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.signin import Flow, begin
 from vertex_stdio.oauth.state import FileLock, LockTimeout
 from vertex_stdio.oauth.store import SessionKey, TokenStore
@@ -61,7 +61,7 @@ class OAuthTokenProvider:
 
     def __init__(
         self,
-        settings: Settings,
+        profile: SignInProfile,
         store: TokenStore | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         opener: Opener | None = None,
@@ -70,9 +70,9 @@ class OAuthTokenProvider:
         client_metadata_url: str | None = None,
         open_browser: bool = True,
     ) -> None:
-        self._settings = settings
+        self._profile = profile
         self._store_given = store
-        self._http = OAuthHttp(timeout=settings.http_timeout, transport=transport)
+        self._http = OAuthHttp(timeout=profile.http_timeout, transport=transport)
         self._opener = opener or open_in_browser
         self._clock = clock or time.time
         self._metadata_url = client_metadata_url
@@ -95,7 +95,12 @@ class OAuthTokenProvider:
     @property
     def _lifetime(self) -> float:
         """How long a started sign-in keeps its callback open (a call may stop waiting sooner)."""
-        return max(SIGNIN_LIFETIME, self._settings.signin_timeout)
+        return max(SIGNIN_LIFETIME, self._profile.signin_timeout)
+
+    @property
+    def profile(self) -> SignInProfile:
+        """Which server this provider signs in to, and the words it uses."""
+        return self._profile
 
     @property
     def http(self) -> OAuthHttp:
@@ -106,7 +111,7 @@ class OAuthTokenProvider:
     def store(self) -> TokenStore:
         """The token store (built on first use: never at start-up)."""
         if self._store_given is None:
-            self._store_given = TokenStore.default(self._settings)
+            self._store_given = TokenStore.default(self._profile)
         return self._store_given
 
     async def aclose(self) -> None:
@@ -127,7 +132,7 @@ class OAuthTokenProvider:
             if tokens is not None:
                 return tokens.access_token
             task = self._start_signin(tuple(scopes))
-        return (await self._wait(task, prompt, self._settings.signin_timeout)).access_token
+        return (await self._wait(task, prompt, self._profile.signin_timeout)).access_token
 
     async def rejected(self, token: str, challenge: Challenge) -> bool:
         """After a 401 (refresh or sign in, once) or 403 ``insufficient_scope`` (step up, once)."""
@@ -168,7 +173,7 @@ class OAuthTokenProvider:
         target = await find_target(
             self._http,
             self.store,
-            self._settings.mcp_url,
+            self._profile,
             self._header_url,
             self._clock(),
             fresh=self._rediscover,
@@ -200,7 +205,7 @@ class OAuthTokenProvider:
         return await self._refresh(target, key, current)
 
     def _session_key(self, target: Target) -> SessionKey | None:
-        client_id = known_client_id(self.store, target.server, self._settings.client_id, self._metadata_url)
+        client_id = known_client_id(self.store, target.server, self._profile.client_id, self._metadata_url)
         return SessionKey(target.server.issuer, target.resource, client_id) if client_id else None
 
     def _signed_out_elsewhere(self, key: SessionKey) -> bool:
@@ -210,10 +215,14 @@ class OAuthTokenProvider:
 
     def _signed_out(self) -> AuthRequired:
         """Forget the in-memory sign-in; pause automatic sign-ins as after a failed one (no tab storm)."""
-        log.warning("signed out in another window (vertex-stdio logout); this process forgets the sign-in")
+        advice = self._profile.advice
+        log.warning(
+            "signed out in another window (%s); this process forgets the sign-in", advice.logout_command
+        )
         self._tokens, self._failed_at = None, self._clock()
-        self._paused_because = "You signed out of VertexSMS, so no browser tab was opened."
-        return AuthRequired(f"You signed out of VertexSMS (vertex-stdio logout). {SIGN_IN_HINT}")
+        name = self._profile.display_name
+        self._paused_because = f"You signed out of {name}, so no browser tab was opened."
+        return AuthRequired(f"You signed out of {name} ({advice.logout_command}). {advice.sign_in}")
 
     def _adopt(self, key: SessionKey, tokens: Tokens) -> Tokens:
         self._key, self._tokens = key, tokens
@@ -262,6 +271,7 @@ class OAuthTokenProvider:
             await self.store.clear(key)
             self._tokens = None
             return None
+        log.info("refreshed the %s access token", self._profile.display_name)
         await self._persist(key, fresh)
         return self._adopt(key, fresh)
 
@@ -310,7 +320,7 @@ class OAuthTokenProvider:
         if self._stepup is not None:
             base: Sequence[str] | None = self._stepup
         else:
-            base = self._settings.scopes
+            base = self._profile.scopes
         chosen = choose_scopes(
             base,
             self._challenge_scopes,
@@ -327,10 +337,10 @@ class OAuthTokenProvider:
             self._http,
             self.store,
             target.server,
-            client_id=self._settings.client_id,
+            self._profile,
             metadata_url=self._metadata_url,
         )
-        flow = await begin(self._http, target, client_for, scopes, port=self._settings.callback_port)
+        flow = await begin(self._http, target, client_for, scopes, self._profile)
         try:
             return await self._drive(flow)
         finally:
@@ -339,7 +349,7 @@ class OAuthTokenProvider:
     async def _drive(self, flow: Flow) -> Tokens:
         self._signin_url = self._last_url = flow.url
         self._url_ready.set()
-        log.warning("Sign in to VertexSMS in your browser: %s", flow.url)
+        log.warning("Sign in to %s in your browser: %s", self._profile.display_name, flow.url)
         # Some browsers (webbrowser's GenericBrowser) only return once they exit: open concurrently.
         opening = asyncio.create_task(self._open(flow.url)) if self._open_browser else None
         try:
@@ -352,7 +362,9 @@ class OAuthTokenProvider:
         key = SessionKey(flow.target.server.issuer, flow.target.resource, flow.client.client_id)
         await self._persist(key, tokens)
         self._stepup, self._rejected, self._failed_at = None, None, None
-        log.info("signed in to VertexSMS (%s)", " ".join(tokens.scopes) or "default scopes")
+        log.info(
+            "signed in to %s (%s)", self._profile.display_name, " ".join(tokens.scopes) or "default scopes"
+        )
         return self._adopt(key, tokens)
 
     async def _open(self, url: str) -> None:
@@ -377,6 +389,7 @@ class OAuthTokenProvider:
         start = self._clock()
         deadline = time.monotonic() + limit
         offer: asyncio.Task[None] | None = None
+        name = self._profile.display_name
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -390,11 +403,11 @@ class OAuthTokenProvider:
                         # The client may hold the offer open until the person answers it;
                         # it runs beside the wait so progress and the deadline go on.
                         offer = asyncio.ensure_future(
-                            prompt.offer_url(self._signin_url, "Sign in to VertexSMS to continue.")
+                            prompt.offer_url(self._signin_url, f"Sign in to {name} to continue.")
                         )
                         offer.add_done_callback(_log_offer_failure)
                     await prompt.progress(
-                        "Waiting for you to sign in to VertexSMS in your browser…",
+                        f"Waiting for you to sign in to {name} in your browser…",
                         self._clock() - start,
                         limit,
                     )
@@ -405,4 +418,4 @@ class OAuthTokenProvider:
     def _auth_required(self, why: str) -> AuthRequired:
         url = self._signin_url or self._last_url
         where = f" Sign-in link: {url} ." if url else ""
-        return AuthRequired(f"{why}{where} {SIGN_IN_HINT}", authorization_url=url)
+        return AuthRequired(f"{why}{where} {self._profile.advice.sign_in}", authorization_url=url)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import html
 import logging
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
@@ -30,14 +31,14 @@ Verdict = Literal["success", "denied", "failed"]
 
 _MESSAGES: dict[str, tuple[str, str]] = {
     "success": (
-        "Signed in to VertexSMS",
+        "Signed in to {name}",
         "You are signed in. You may close this tab and go back to your assistant.",
     ),
     "denied": ("Sign-in cancelled", "Access was not granted, so nothing changed. You may close this tab."),
     "failed": (
         "Sign-in did not complete",
         "Something went wrong, so you are not signed in. You may close this tab and try again "
-        "with `vertex-stdio login`.",
+        "with `{login}`.",
     ),
     "stale": (
         "This sign-in link is not active",
@@ -51,14 +52,13 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{ti
 h1{{font-size:1.4em}}</style></head><body><h1>{title}</h1><p>{text}</p></body></html>"""
 
 
-def page(kind: str) -> bytes:
-    """A static page for ``kind``; its content never depends on the request."""
-    title, text = _MESSAGES[kind]
+def page(kind: str, name: str = "your account", login: str = "vertex-stdio login") -> bytes:
+    """A static page for ``kind``; its content never depends on the request (only on the caller)."""
+    title, text = (part.format(name=html.escape(name), login=html.escape(login)) for part in _MESSAGES[kind])
     return _PAGE.format(title=title, text=text).encode("utf-8")
 
 
-def _response(status: str, kind: str) -> bytes:
-    body = page(kind)
+def _response(status: str, body: bytes) -> bytes:
     head = (
         f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
         "Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nX-Content-Type-Options: nosniff\r\n"
@@ -70,9 +70,20 @@ def _response(status: str, kind: str) -> bytes:
 class Receiver:
     """Waits for the authorization server's redirect back to ``redirect_uri``."""
 
-    def __init__(self, state: str, port: int = 0) -> None:
+    def __init__(
+        self,
+        state: str,
+        port: int = 0,
+        *,
+        name: str = "your account",
+        login: str = "vertex-stdio login",
+        port_setting: str | None = None,
+    ) -> None:
         self._state = state
         self._port = port
+        self._name = name
+        self._login = login
+        self._port_setting = port_setting
         self._server: asyncio.Server | None = None
         self._callback: asyncio.Future[dict[str, str]] | None = None
         self._verdict: asyncio.Future[Verdict] | None = None
@@ -97,7 +108,9 @@ class Receiver:
                 ) from exc
             raise AuthRequired(
                 f"The sign-in callback port {self._port} is in use (another sign-in may be open). "
-                "Finish or close it, or set VERTEXSMS_CALLBACK_PORT to a free port, then try again."
+                "Finish or close it, "
+                + (f"or set {self._port_setting} to a free port, " if self._port_setting else "")
+                + "then try again."
             ) from exc
         self._port = self._server.sockets[0].getsockname()[1]
 
@@ -133,7 +146,7 @@ class Receiver:
             writer.close()
             return
         try:
-            writer.write(_response(status, kind))
+            writer.write(_response(status, page(kind, self._name, self._login)))
             await asyncio.wait_for(writer.drain(), READ_TIMEOUT)
         except (TimeoutError, ConnectionError):
             log.debug("the browser went away before the callback page was sent")

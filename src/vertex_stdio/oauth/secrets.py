@@ -90,7 +90,7 @@ def write_private(path: Path, text: str) -> None:
 
 
 class FileSecrets:
-    """A 0600 JSON file under the state directory: only with ``VERTEXSMS_ALLOW_FILE_STORE=1``."""
+    """A 0600 JSON file under the state directory: only when the person opted in."""
 
     persistent = True
 
@@ -140,13 +140,20 @@ def keyring_problem(backend: keyring.backend.KeyringBackend) -> str | None:
 
 
 class KeyringSecrets:
-    """The OS keyring (service ``vertex-stdio``); secrets over 1,200 characters are chunked."""
+    """The OS keyring (service ``vertex-stdio``, or one per server); secrets over 1,200 characters are chunked."""
 
     persistent = True
 
-    def __init__(self, backend: keyring.backend.KeyringBackend | None = None, service: str = SERVICE) -> None:
+    def __init__(
+        self,
+        backend: keyring.backend.KeyringBackend | None = None,
+        service: str = SERVICE,
+        *,
+        too_large: str = "Keep it in a private file instead.",
+    ) -> None:
         self._backend = backend or keyring.get_keyring()
         self._service = service
+        self._too_large = too_large
 
     @property
     def label(self) -> str:
@@ -168,7 +175,7 @@ class KeyringSecrets:
         if len(chunks) > MAX_CHUNKS:
             raise SecretsUnavailable(
                 f"The sign-in secret is too large for the keyring ({len(secret)} characters). "
-                "Set VERTEXSMS_ALLOW_FILE_STORE=1 to keep it in a private file instead, or use VERTEXSMS_API_TOKEN."
+                + self._too_large
             )
         if len(chunks) == 1:
             self._call(self._backend.set_password, account, secret)

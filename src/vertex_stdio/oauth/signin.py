@@ -24,6 +24,7 @@ from vertex_stdio.oauth.discovery import ClientSource
 from vertex_stdio.oauth.grants import exchange_code
 from vertex_stdio.oauth.http import OAuthHttp
 from vertex_stdio.oauth.metadata import Client, Target
+from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.receiver import Receiver
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Flow:
         receiver: Receiver,
         state: str,
         scopes: tuple[str, ...],
+        profile: SignInProfile,
     ) -> None:
         self.target = target
         self.client = client
@@ -48,6 +50,9 @@ class Flow:
         self._receiver = receiver
         self._verifier = new_verifier()
         self._state = state
+        self._name = profile.display_name
+        self._again = f"Try `{profile.advice.login_command}` again."
+        self._login = profile.advice.login_command
         params = {
             "response_type": "code",
             "client_id": client.client_id,
@@ -72,17 +77,13 @@ class Flow:
         if problem:
             self._receiver.finish("failed")
             log.warning("sign-in refused: %s", problem)
-            raise AuthRequired(
-                f"Sign-in was refused for your safety: {problem}. Try `vertex-stdio login` again."
-            )
+            raise AuthRequired(f"Sign-in was refused for your safety: {problem}. {self._again}")
         if "error" in query:
             return self._refused(query.get("error", ""))
         code = query.get("code")
         if not code:
             self._receiver.finish("failed")
-            raise AuthRequired(
-                "The sign-in answer carried no authorization code. Try `vertex-stdio login` again."
-            )
+            raise AuthRequired(f"The sign-in answer carried no authorization code. {self._again}")
         try:
             tokens = await exchange_code(
                 self._http,
@@ -106,12 +107,10 @@ class Flow:
             self._receiver.finish("denied")
             raise AuthRequired(
                 "Sign-in was declined in the browser, so this call was not made. "
-                "Run `vertex-stdio login` when you want to connect VertexSMS."
+                f"Run `{self._login}` when you want to connect {self._name}."
             )
         self._receiver.finish("failed")
-        raise AuthRequired(
-            "The authorization server did not complete the sign-in. Try `vertex-stdio login` again."
-        )
+        raise AuthRequired(f"The authorization server did not complete the sign-in. {self._again}")
 
     async def aclose(self) -> None:
         """Close the receiver (and drop the verifier with this object)."""
@@ -119,15 +118,26 @@ class Flow:
 
 
 async def begin(
-    http: OAuthHttp, target: Target, client_for: ClientSource, scopes: tuple[str, ...], *, port: int = 0
+    http: OAuthHttp,
+    target: Target,
+    client_for: ClientSource,
+    scopes: tuple[str, ...],
+    profile: SignInProfile,
 ) -> Flow:
     """Bind the receiver, settle the client and build the authorization URL (nothing opened yet)."""
     state = new_state()
-    receiver = Receiver(state, port)
+    advice = profile.advice
+    receiver = Receiver(
+        state,
+        profile.callback_port,
+        name=profile.display_name,
+        login=advice.login_command,
+        port_setting=advice.callback_port_setting,
+    )
     await receiver.start()
     try:
         client = await client_for(receiver.redirect_uri)
     except BaseException:
         await receiver.aclose()
         raise
-    return Flow(http, target, client, receiver, state, scopes)
+    return Flow(http, target, client, receiver, state, scopes, profile)

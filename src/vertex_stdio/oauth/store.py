@@ -1,7 +1,9 @@
 """The token store seam: one secret store + the state file + locks, keyed by issuer/resource/client.
 
-``TokenStore.default(settings)`` picks the OS keyring when it is usable; otherwise the opt-in
-0600 file (``VERTEXSMS_ALLOW_FILE_STORE``), otherwise memory for this process with a warning.
+``TokenStore.default(profile)`` picks the OS keyring when it is usable; otherwise the opt-in
+0600 file (``SignInProfile.allow_file_store``), otherwise memory for this process with a warning.
+A profile with a ``namespace`` gets its own folder under the state directory and its own keyring
+service, so several servers keep separate sign-ins.
 Secrets are written before the sign-in is used; the state file records a fingerprint of the
 current refresh token so that a keyring value left behind by a failed write is never replayed.
 """
@@ -18,10 +20,11 @@ from typing import Any, TypeVar
 
 import keyring
 
-from vertex_stdio.config import Settings
 from vertex_stdio.errors import AuthRequired
 from vertex_stdio.oauth.core import Tokens, fingerprint
+from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.secrets import (
+    SERVICE,
     FileSecrets,
     KeyringSecrets,
     MemorySecrets,
@@ -54,29 +57,41 @@ class SessionKey:
 class TokenStore:
     """Secrets (keyring/file/memory) plus non-secret state and locks under ``state_dir``."""
 
-    def __init__(self, state_dir: Path, secrets: Secrets, *, warning: str | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        secrets: Secrets,
+        *,
+        warning: str | None = None,
+        file_store_setting: str | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.secrets = secrets
         self.warning = warning
+        self._file_store_setting = file_store_setting
         self._state = StateFile(state_dir / STATE_FILE)
 
     @classmethod
-    def default(cls, settings: Settings, state_dir: Path | None = None) -> TokenStore:
+    def default(cls, profile: SignInProfile, state_dir: Path | None = None) -> TokenStore:
         """The keyring if usable, else the opt-in file, else memory (warned on stderr via logging)."""
-        state_dir = state_dir or default_state_dir()
+        state_dir = namespaced(state_dir or default_state_dir(), profile.namespace)
+        setting = profile.advice.file_store_setting
         problem = keyring_problem(keyring.get_keyring())
         if problem is None:
-            return cls(state_dir, KeyringSecrets())
-        if settings.allow_file_store:
-            warning = f"{problem}; keeping the sign-in in a private file as VERTEXSMS_ALLOW_FILE_STORE allows"
+            service = SERVICE if profile.namespace is None else f"{SERVICE}/{profile.namespace}"
+            secrets = KeyringSecrets(service=service, too_large=profile.advice.keyring_too_small)
+            return cls(state_dir, secrets, file_store_setting=setting)
+        if profile.allow_file_store:
+            warning = f"{problem}; keeping the sign-in in a private file as {setting} allows"
             log.warning(warning)
-            return cls(state_dir, FileSecrets(state_dir / "secrets.json"), warning=warning)
+            secrets_file = FileSecrets(state_dir / "secrets.json")
+            return cls(state_dir, secrets_file, warning=warning, file_store_setting=setting)
         warning = (
             f"{problem}; the sign-in is kept in memory for this process only. Set "
-            "VERTEXSMS_ALLOW_FILE_STORE=1 to keep it in a private 0600 file instead."
+            f"{setting}=1 to keep it in a private 0600 file instead."
         )
         log.warning(warning)
-        return cls(state_dir, MemorySecrets(), warning=warning)
+        return cls(state_dir, MemorySecrets(), warning=warning, file_store_setting=setting)
 
     def lock(self, name: str, timeout: float) -> FileLock:
         """A cross-process lock named ``name`` under the state directory."""
@@ -138,12 +153,19 @@ class TokenStore:
         try:
             return await asyncio.wait_for(asyncio.to_thread(call, *args), SECRETS_TIMEOUT)
         except TimeoutError:
+            setting = self._file_store_setting
+            instead = f", or set {setting}=1 to keep the sign-in in a private file" if setting else ""
             raise AuthRequired(
                 "The OS keyring did not answer (it may be waiting for you to unlock it). Unlock it and "
-                "try again, or set VERTEXSMS_ALLOW_FILE_STORE=1 to keep the sign-in in a private file."
+                f"try again{instead}."
             ) from None
         except SecretsUnavailable as exc:
             raise AuthRequired(f"{exc} Then try again.") from None
+
+
+def namespaced(state_dir: Path, namespace: str | None) -> Path:
+    """The state folder of ``namespace``: the state directory itself for None, else a subfolder."""
+    return state_dir if namespace is None else state_dir / "servers" / namespace
 
 
 def _encode(tokens: Tokens) -> str:

@@ -1,0 +1,66 @@
+"""What one server's sign-in needs from its caller: where to sign in, how, and the words to use.
+
+The sign-in core serves every server (the bridge's own, and any remote MCP server ``connect`` serves),
+so nothing in ``oauth/`` names one.  The caller builds a ``SignInProfile``: the protected
+resource, the client's name, scopes, a pre-registered client id, timeouts, the storage
+namespace, and ``Advice``, the sentences that tell the person what to do in the caller's terms
+(its settings and commands).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What-to-do sentences the sign-in core appends to its messages; each is one or two sentences."""
+
+    sign_in: str
+    """How to sign in (ends every ``AUTH_REQUIRED`` message)."""
+    file_store_setting: str
+    """The setting that lets the sign-in live in a private 0600 file."""
+    callback_port_setting: str
+    """The setting that picks the loopback redirect port."""
+    login_command: str = "vertex-stdio login"
+    """The terminal command that signs in now, as written in messages."""
+    logout_command: str = "vertex-stdio logout"
+    """The terminal command that signs out, as written in messages."""
+    check_resource: str = "Check the server URL."
+    """The resource publishes no protected-resource metadata."""
+    metadata_refused: str = "Check the server URL."
+    """Discovery metadata was refused for the person's safety."""
+    no_server_metadata: str = "Ask the server's operator how to sign in."
+    """The authorization server publishes no metadata."""
+    no_registration: str = "Pass a client id registered for vertex-stdio."
+    """The authorization server offers no way for this app to register itself."""
+    registration_failed: str = "Pass a pre-registered client id."
+    """Dynamic client registration failed."""
+    public_client: str = "Pass a public client id."
+    """The server registered this app as a confidential client."""
+    keyring_too_small: str = "Keep it in a private file instead."
+    """The token set does not fit the keyring."""
+
+
+@dataclass(frozen=True)
+class SignInProfile:
+    """One server's sign-in, as its caller describes it."""
+
+    resource_url: str
+    """The protected resource (the MCP URL): discovery starts here."""
+    display_name: str
+    """What the person calls the server: "Sign in to <display_name>"."""
+    client_name: str
+    """``client_name`` in a dynamic client registration."""
+    advice: Advice
+    scopes: tuple[str, ...] | None = None
+    """Scopes to ask for; None: the challenge's, else the metadata's."""
+    client_id: str | None = field(default=None)
+    """A pre-registered client id (skips registration)."""
+    callback_port: int = 0
+    signin_timeout: float = 120.0
+    http_timeout: float = 30.0
+    allow_file_store: bool = False
+    namespace: str | None = None
+    """Where this server's sign-in state lives: None for the default place, else its own folder
+    (registrations, cached metadata, sessions and locks) and its own keyring service."""
