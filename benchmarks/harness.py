@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -72,6 +75,28 @@ class UpstreamProcess:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+
+
+BEFORE_REF = "00f2d72"  # main before issue 13 (the lean path): "today's" figures, measured in the same run
+
+
+def checkout_src(ref: str, into: Path) -> Path | str:
+    """``src/`` of commit ``ref`` of this repository, unpacked under ``into``; or why not."""
+    git = shutil.which("git")
+    if git is None:
+        return "git is not installed"
+    try:
+        archive = subprocess.run(
+            [git, "-C", str(HERE.parent), "archive", ref, "src"], capture_output=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"git archive {ref} failed ({type(exc).__name__})"
+    if archive.returncode != 0:
+        return f"git archive {ref} failed: {archive.stderr.decode(errors='replace').strip()[:200]}"
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
 
 
 def bridge_env(home: Path, upstream_url: str, *, token: str | None = TOKEN) -> dict[str, str]:

@@ -23,7 +23,8 @@ from typing import IO
 
 import anyio
 from calls import measure_calls
-from harness import Plan, UpstreamProcess, bridge_env
+from harness import BEFORE_REF, Plan, UpstreamProcess, bridge_env, checkout_src
+from hosted import Before, measure_hosted
 from stats import Figure, Report, Target, percentile, render
 from tokenwork import measure_tokens
 
@@ -139,6 +140,19 @@ def measure_startup(report: Report, plan: Plan, env: dict[str, str], oauth_env: 
     )
 
 
+def _before(ref: str, home: Path, report: Report) -> Before | None:
+    """The bridge's code at ``ref``, unpacked for this run; None (and a note) when not available."""
+    if not ref:
+        return None
+    src = checkout_src(ref, home / "before")
+    if isinstance(src, str):
+        report.info["before"] = f"skipped: {src}"
+        sys.stderr.write(f"benchmark: the 'before' bridge is skipped: {src}\n")
+        return None
+    report.info["before"] = ref
+    return Before(f"vertex-stdio @ {ref}", src)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -148,6 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--delay", type=float, default=0.05, help="the upstream's fixed delay (default 0.05 s)"
     )
+    parser.add_argument(
+        "--before",
+        default=BEFORE_REF,
+        metavar="REF",
+        help=f"commit whose bridge is measured beside today's (default {BEFORE_REF}; '' to skip)",
+    )
+    parser.add_argument("--only", choices=["hosted"], help="run one section only (while developing)")
     args = parser.parse_args(argv)
     plan = Plan.of(args.quick, args.delay)
     report = Report(
@@ -164,9 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="vertex-bench-") as home:
             env = bridge_env(Path(home), upstream.url)
             oauth_env = bridge_env(Path(home), upstream.url, token=None)
-            measure_startup(report, plan, env, oauth_env)
-            anyio.run(measure_calls, report, plan, env, upstream)
-            anyio.run(measure_tokens, report, plan, upstream.url)
+            before = _before(args.before, Path(home), report)
+            if args.only is None:
+                measure_startup(report, plan, env, oauth_env)
+                anyio.run(measure_calls, report, plan, env, upstream)
+                anyio.run(measure_tokens, report, plan, upstream.url)
+            anyio.run(measure_hosted, report, plan, env, Path(home), before)
     finally:
         upstream.close()
     report.info["seconds"] = round(time.perf_counter() - began, 1)

@@ -1,0 +1,321 @@
+"""6. The hosted path side by side: vertex-stdio and mcp-remote in front of one MCP server.
+
+Every bridge forwards ``correct_phone_number`` to the same loopback Streamable HTTP server
+(``mcp_upstream.py``: the SDK's server with its defaults, sessions and event-stream answers).
+Baseline in the same run: the SDK's Streamable HTTP client calling that server directly from
+this process.  Per bridge: start-up to ``tools/list``; sequential calls from the SDK client
+over stdio (interleaved blocks, the order rotated each round); bursts from a raw-pipe client
+(all requests written at once, then every answer read: the SDK client itself caps a burst at
+about 20x); CPU seconds per call and peak RSS from /proc.  mcp-remote comes from
+``peers.py``; when it cannot be installed its column is skipped and the reason printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+from anyio.abc import Process
+from anyio.streams.buffered import BufferedByteReceiveStream
+from calls import cpu_seconds, peak_rss_mb
+from harness import TOKEN, Plan
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from peers import mcp_remote
+from stats import Figure, Report, Target, percentile
+
+HERE = Path(__file__).resolve().parent
+SECTION = "6. Hosted path side by side (correct_phone_number over Streamable HTTP)"
+TOOL = "correct_phone_number"
+ARGUMENTS = {"numbers": [{"number": "861860698", "country": "LT"}]}
+INIT = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {},
+    "clientInfo": {"name": "vertex-stdio-benchmark", "version": "1"},
+}
+
+
+def _line(id_: int | None, method: str, params: dict[str, object] | None = None) -> bytes:
+    message: dict[str, object] = {"jsonrpc": "2.0", "method": method, "params": params or {}}
+    if id_ is not None:
+        message["id"] = id_
+    return json.dumps(message).encode() + b"\n"
+
+
+class McpUpstream:
+    """``mcp_upstream.py`` in its own process; end of its stdin stops it."""
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, str(HERE / "mcp_upstream.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        self.url = f"http://127.0.0.1:{int(self._proc.stdout.readline())}/mcp"
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+@dataclass(frozen=True)
+class Before:
+    """The bridge's code at an earlier commit (``harness.checkout_src``), measured beside today's."""
+
+    name: str
+    src: Path
+
+
+@dataclass
+class Bridge:
+    """One bridge under test: how to start it, and what was measured."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    startup: list[float] = field(default_factory=list)
+    p50: list[float] = field(default_factory=list)  # per block, ms
+    cpu: list[float] = field(default_factory=list)  # per call, ms
+    burst: list[float] = field(default_factory=list)  # wall, ms
+    burst_cpu: list[float] = field(default_factory=list)  # per call, ms
+    rss: list[float] = field(default_factory=list)  # MB
+
+
+def bridges(
+    url: str, env: dict[str, str], home: Path, before: Before | None
+) -> tuple[list[Bridge], str | None]:
+    """Ours, ours before (when given) and mcp-remote; plus why mcp-remote is missing."""
+    ours_env = {**env, "VERTEXSMS_MCP_URL": url}
+    found = [Bridge("vertex-stdio", [sys.executable, "-m", "vertex_stdio"], ours_env)]
+    if before is not None:
+        # "serve" keeps its command line apart from ours; PYTHONPATH puts its src/ first
+        argv = [sys.executable, "-m", "vertex_stdio", "serve"]
+        found.append(Bridge(before.name, argv, {**ours_env, "PYTHONPATH": str(before.src)}))
+    peer = mcp_remote()
+    if isinstance(peer, str):
+        return found, peer
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    found.append(Bridge(peer.name, peer.argv(url, headers), peer.env(home)))
+    return found, None
+
+
+async def _read_answer(out: BufferedByteReceiveStream, id_: int) -> None:
+    while True:
+        line = await out.receive_until(b"\n", 64 * 1024 * 1024)
+        if json.loads(line).get("id") == id_:
+            return
+
+
+@asynccontextmanager
+async def raw_pipe(bridge: Bridge) -> AsyncIterator[tuple[Process, BufferedByteReceiveStream]]:
+    """The bridge spawned with plain pipes, initialized; yields the process and its stdout."""
+    async with await anyio.open_process(bridge.argv, env=bridge.env, stderr=subprocess.DEVNULL) as proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        out = BufferedByteReceiveStream(proc.stdout)
+        await proc.stdin.send(_line(0, "initialize", INIT))
+        with anyio.fail_after(60):
+            await _read_answer(out, 0)
+        await proc.stdin.send(_line(None, "notifications/initialized"))
+        try:
+            yield proc, out
+        finally:
+            await proc.stdin.aclose()
+            with anyio.move_on_after(10):
+                await proc.wait()
+
+
+async def startup(bridge: Bridge) -> float:
+    """Seconds from spawning the bridge to its ``tools/list`` answer."""
+    started = time.perf_counter()
+    async with raw_pipe(bridge) as (proc, out):
+        assert proc.stdin is not None
+        await proc.stdin.send(_line(1, "tools/list"))
+        with anyio.fail_after(60):
+            await _read_answer(out, 1)
+        return time.perf_counter() - started
+
+
+async def burst(proc: Process, out: BufferedByteReceiveStream, size: int, first: int) -> float:
+    """Milliseconds to get ``size`` answers to calls written in one go."""
+    assert proc.stdin is not None
+    params = {"name": TOOL, "arguments": ARGUMENTS}
+    data = b"".join(_line(first + n, "tools/call", params) for n in range(size))
+    waiting = set(range(first, first + size))
+    started = time.perf_counter()
+    await proc.stdin.send(data)
+    with anyio.fail_after(120):
+        while waiting:
+            answer = json.loads(await out.receive_until(b"\n", 64 * 1024 * 1024))
+            if "error" in answer or answer.get("result", {}).get("isError"):
+                raise RuntimeError(f"a burst call failed: {str(answer)[:300]}")
+            waiting.discard(answer.get("id"))
+    return 1000 * (time.perf_counter() - started)
+
+
+async def _calls(client: Client, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        result = await client.call_tool(TOOL, ARGUMENTS)
+        times.append(1000 * (time.perf_counter() - started))
+        if result.is_error:
+            raise RuntimeError(f"{TOOL} failed: {result.content}")
+    return times
+
+
+def _pid_of(argv: list[str]) -> int | None:
+    """The pid of our one child process whose command line is exactly ``argv`` (Linux /proc)."""
+    proc, me, found = Path("/proc"), str(os.getpid()), []
+    if not proc.is_dir():
+        return None
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")[:-1]
+        except (OSError, NotADirectoryError):
+            continue
+        if stat.rsplit(")", 1)[1].split()[1] == me and [c.decode() for c in cmdline] == argv:
+            found.append(int(entry.name))
+    return found[0] if len(found) == 1 else None
+
+
+async def _sequential(plan: Plan, found: list[Bridge], url: str) -> list[float]:
+    """Interleaved blocks of sequential calls over the SDK client; returns the direct p50s."""
+    direct: list[float] = []
+    params = [StdioServerParameters(command=b.argv[0], args=b.argv[1:], env=b.env) for b in found]
+    async with Client(streamable_http_client(url), mode="legacy") as direct_client:
+        await _run_blocks(plan, found, params, direct_client, direct)
+    return direct
+
+
+async def _run_blocks(
+    plan: Plan,
+    found: list[Bridge],
+    params: list[StdioServerParameters],
+    direct_client: Client,
+    direct: list[float],
+) -> None:
+    with open(os.devnull, "w") as errlog:
+        async with _clients(params, errlog) as clients:
+            pids = [_pid_of(b.argv) for b in found]
+            for client in [*clients, direct_client]:
+                await _calls(client, 20)  # warm: connections open, code paths run
+            order = list(range(len(found) + 1))
+            for _ in range(plan.call_blocks):
+                for index in order:
+                    if index == len(found):
+                        direct.append(percentile(await _calls(direct_client, plan.calls_per_block), 50))
+                        continue
+                    before = cpu_seconds(pids[index])
+                    times = await _calls(clients[index], plan.calls_per_block)
+                    after = cpu_seconds(pids[index])
+                    found[index].p50.append(percentile(times, 50))
+                    if before is not None and after is not None:
+                        found[index].cpu.append(1000 * (after - before) / plan.calls_per_block)
+                order = order[1:] + order[:1]  # rotate, so no bridge always follows the same one
+            for index, pid in enumerate(pids):
+                rss = peak_rss_mb(pid)
+                if rss is not None:
+                    found[index].rss.append(rss)
+
+
+@asynccontextmanager
+async def _clients(params: list[StdioServerParameters], errlog: object) -> AsyncIterator[list[Client]]:
+    from contextlib import AsyncExitStack
+
+    async with AsyncExitStack() as stack:
+        clients = []
+        for p in params:
+            client = Client(stdio_client(p, errlog=errlog), mode="legacy")  # type: ignore[arg-type]
+            clients.append(await stack.enter_async_context(client))
+        yield clients
+
+
+async def _bursts(plan: Plan, found: list[Bridge]) -> None:
+    """Interleaved bursts from a raw-pipe client, one kept process per bridge."""
+    from contextlib import AsyncExitStack
+
+    async with AsyncExitStack() as stack:
+        pipes = [await stack.enter_async_context(raw_pipe(b)) for b in found]
+        for proc, out in pipes:
+            await burst(proc, out, 20, 1_000_000)  # warm
+        for round_ in range(plan.bursts):
+            for index in range(len(found)):
+                proc, out = pipes[(index + round_) % len(found)]
+                bridge = found[(index + round_) % len(found)]
+                before = cpu_seconds(proc.pid)
+                bridge.burst.append(await burst(proc, out, plan.burst_size, 1 + round_ * plan.burst_size))
+                after = cpu_seconds(proc.pid)
+                if before is not None and after is not None:
+                    bridge.burst_cpu.append(1000 * (after - before) / plan.burst_size)
+                await anyio.sleep(0.2)
+        for bridge, (proc, _) in zip(found, pipes, strict=True):
+            rss = peak_rss_mb(proc.pid)
+            if rss is not None:
+                bridge.rss.append(rss)
+
+
+async def measure_hosted(
+    report: Report, plan: Plan, env: dict[str, str], home: Path, before: Before | None
+) -> None:
+    """Section 6 and its targets."""
+    upstream = McpUpstream()
+    try:
+        found, missing = bridges(upstream.url, env, home, before)
+        for bridge in found:
+            await startup(bridge)  # warm the OS file cache, unmeasured
+        for _ in range(plan.startup_runs):
+            for bridge in found:
+                bridge.startup.append(await startup(bridge))
+        direct = await _sequential(plan, found, upstream.url)
+        await _bursts(plan, found)
+    finally:
+        upstream.close()
+    _report(report, found, direct, missing)
+
+
+def _report(report: Report, found: list[Bridge], direct: list[float], missing: str | None) -> None:
+    report.add(
+        SECTION, Figure("baseline: SDK Streamable HTTP client, direct, p50", "ms", direct, "per block")
+    )
+    for b in found:
+        over = [x - d for x, d in zip(b.p50, direct, strict=True)]
+        report.add(SECTION, Figure(f"{b.name}: spawn -> tools/list", "s", b.startup))
+        report.add(SECTION, Figure(f"{b.name}: p50 over direct", "ms", over, "per block"))
+        report.add(SECTION, Figure(f"{b.name}: CPU per call", "ms", b.cpu, "from /proc"))
+        report.add(SECTION, Figure(f"{b.name}: 200-call burst, raw pipe", "ms", b.burst))
+        report.add(SECTION, Figure(f"{b.name}: CPU per call in a burst", "ms", b.burst_cpu, "from /proc"))
+        report.add(SECTION, Figure(f"{b.name}: peak RSS", "MB", [max(b.rss)] if b.rss else []))
+    ours, peer = found[0], found[-1] if missing is None else None
+    names = ("hosted p50 over direct <= mcp-remote's", "hosted CPU per call <= 0.75x mcp-remote's")
+    names += ("hosted 200-call burst <= mcp-remote's",)
+    if peer is None:
+        for name in names:
+            report.targets.append(Target(name, None, 1.0, "x", skipped=f"mcp-remote: {missing}"))
+        return
+    o_over = percentile([x - d for x, d in zip(ours.p50, direct, strict=True)], 50)
+    p_over = percentile([x - d for x, d in zip(peer.p50, direct, strict=True)], 50)
+    report.targets.append(Target(names[0], o_over - p_over, 0.0, "ms", "ours - theirs, median of blocks"))
+    cpu = percentile(ours.cpu, 50) / percentile(peer.cpu, 50) if ours.cpu and peer.cpu else None
+    report.targets.append(Target(names[1], cpu, 0.75, "x", "median / median"))
+    wall = percentile(ours.burst, 50) / percentile(peer.burst, 50)
+    report.targets.append(Target(names[2], wall, 1.0, "x", "median / median, raw-pipe client"))
