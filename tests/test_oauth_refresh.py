@@ -47,7 +47,9 @@ def transport(
         if path == "/token":
             seen.append(parse_qs(request.content.decode()))
             status, body = token_answers.pop(0)
-            return httpx2.Response(status, json=body)
+            # json.dumps writes NaN/Infinity as their JS spellings, as a broken server would.
+            raw = json.dumps(body).encode()
+            return httpx2.Response(status, content=raw, headers={"content-type": "application/json"})
         return httpx2.Response(401 if path == "/mcp" else 404)
 
     return httpx2.MockTransport(handle)

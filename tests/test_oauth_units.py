@@ -97,10 +97,11 @@ def test_discovery_urls_follow_the_spec_order() -> None:
     ]
 
 
-def test_resource_match_same_origin_same_or_parent_path() -> None:
-    """The metadata's resource must share the origin and be the path or a parent of it."""
+def test_resource_match_is_exact_never_a_parent() -> None:
+    """The metadata's resource must be the configured resource itself (canonically), not a parent."""
     assert resource_matches("https://m.example/mcp", "https://m.example/mcp")
-    assert resource_matches("https://m.example/", "https://m.example/mcp")
+    assert resource_matches("HTTPS://M.example/mcp/", "https://m.example/mcp")
+    assert not resource_matches("https://m.example/", "https://m.example/mcp")
     assert not resource_matches("https://evil.example/mcp", "https://m.example/mcp")
     assert not resource_matches("https://m.example/mcpx", "https://m.example/mcp")
 
@@ -141,10 +142,11 @@ def test_token_parsing_never_echoes_the_token() -> None:
         requested=("x",),
         previous_refresh="RT",
     )
-    assert tokens == Tokens(canary, "RT", 160.0, ("x",))
+    assert tokens == Tokens(canary, "RT", 160.0, ("x",), issued_at=100)
     assert canary not in repr(tokens)
-    assert tokens.usable(90, leeway=10)
-    assert not tokens.usable(151, leeway=10)
+    assert tokens.leeway == 6.0  # a tenth of a 60 s life
+    assert tokens.usable(153.9)
+    assert not tokens.usable(154.1)
 
 
 def _as(issuer: str, **changes: object) -> dict[str, object]:

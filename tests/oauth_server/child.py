@@ -3,7 +3,8 @@
 Environment: CHILD_STATE_DIR, CHILD_MCP_URL, CHILD_START_AT (Unix time), CHILD_CLOCK_OFFSET (s),
 plus PYTHON_KEYRING_BACKEND / TEST_KEYRING_FILE for the shared file keyring.  Optional:
 CHILD_OPEN_BROWSER=1 (open $BROWSER like the product; default: no browser), CHILD_SIGNIN_TIMEOUT
-(s, default 3), CHILD_DEFAULT_STORE=1 (``TokenStore.default``: the product's choice of store).
+(s, default 3), CHILD_DEFAULT_STORE=1 (``TokenStore.default``: the product's choice of store),
+CHILD_CALLS (token requests in a row, default 1; the last one is printed).
 Prints one line: ``OK <sha256 prefix of the token>`` or ``ERR <code>``; never the token itself.
 """
 
@@ -46,7 +47,8 @@ async def main() -> int:
     )
     await asyncio.sleep(max(0.0, float(os.environ.get("CHILD_START_AT", "0")) - time.time()))
     try:
-        token = await provider.token(["sms:send"])
+        for _ in range(int(os.environ.get("CHILD_CALLS", "1"))):
+            token = await provider.token(["sms:send"])
     except VertexError as exc:
         sys.stdout.write(f"ERR {exc.code}\n")
         return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -18,7 +19,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from vertex_stdio.errors import UpstreamError
 
 REFRESH_LEEWAY = 60.0
-"""Seconds before ``expires_at`` at which an access token counts as expired."""
+"""Most seconds before ``expires_at`` at which an access token counts as expired."""
+LEEWAY_FRACTION = 0.1
+"""...and at most this fraction of the token's lifetime, so a short-lived token is used for most of its life."""
+MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
+"""The longest ``expires_in`` accepted (ten years); more is a broken answer, not a lifetime."""
+MAX_TOKEN_LENGTH = 16 * 1024
+_TOKEN_CHARS = re.compile(r"^[\x21-\x7e]+$")
 
 _OIDC_ONLY = frozenset({"openid", "offline_access"})
 _ERROR_CODE = re.compile(r"^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$")
@@ -26,6 +33,12 @@ _ERROR_CODE = re.compile(r"^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$")
 
 class TokenResponseInvalid(UpstreamError):
     """The token endpoint answered 200 with something that is not a usable token response."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"{message} Nothing already saved was changed. Try again; if it keeps happening, the "
+            "authorization server is misconfigured: tell its operator."
+        )
 
 
 def new_verifier() -> str:
@@ -64,20 +77,12 @@ def canonical_resource(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
 
 
-def origin(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, lowercased."""
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-
-
 def resource_matches(advertised: str, requested: str) -> bool:
-    """True when metadata's ``resource`` is the requested URL or a path-parent on the same origin."""
-    adv, req = canonical_resource(advertised), canonical_resource(requested)
-    if origin(adv) != origin(req):
-        return False
-    adv_path = urlsplit(adv).path.rstrip("/") + "/"
-    req_path = urlsplit(req).path.rstrip("/") + "/"
-    return req_path.startswith(adv_path)
+    """True when metadata's ``resource`` is exactly the requested URL (RFC 9728 §3.3), canonically.
+
+    A path-parent is refused: sent as the RFC 8707 resource, it would widen the token's audience.
+    """
+    return canonical_resource(advertised) == canonical_resource(requested)
 
 
 def prm_urls(resource_url: str, header_url: str | None) -> list[str]:
@@ -170,14 +175,44 @@ class Tokens:
     refresh_token: str | None = field(default=None, repr=False)
     expires_at: float | None = None
     scopes: tuple[str, ...] = ()
+    issued_at: float | None = None
 
-    def usable(self, now: float, leeway: float = REFRESH_LEEWAY) -> bool:
+    @property
+    def leeway(self) -> float:
+        """Seconds before expiry at which to stop using the token: 60, or a tenth of a shorter life."""
+        if self.expires_at is None or self.issued_at is None:
+            return REFRESH_LEEWAY
+        return min(REFRESH_LEEWAY, max(0.0, self.expires_at - self.issued_at) * LEEWAY_FRACTION)
+
+    def usable(self, now: float) -> bool:
         """True while the access token is not within ``leeway`` seconds of its expiry."""
-        return self.expires_at is None or now < self.expires_at - leeway
+        return self.expires_at is None or now < self.expires_at - self.leeway
 
     def covers(self, scopes: Iterable[str]) -> bool:
         """True when every scope in ``scopes`` was granted (an empty grant list means unknown: True)."""
         return not self.scopes or set(scopes) <= set(self.scopes)
+
+
+def _token(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TokenResponseInvalid(f"The authorization server's token answer has no {name}.")
+    if len(value) > MAX_TOKEN_LENGTH or not _TOKEN_CHARS.match(value):
+        raise TokenResponseInvalid(
+            f"The authorization server's {name} is not a printable ASCII token, so it cannot be sent."
+        )
+    return value
+
+
+def _expires_in(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TokenResponseInvalid("The authorization server's expires_in is not a number of seconds.")
+    if not 0 <= value <= MAX_EXPIRES_IN or not math.isfinite(value):
+        raise TokenResponseInvalid(
+            "The authorization server's expires_in is not a sensible number of seconds."
+        )
+    return float(value)
 
 
 def parse_token_response(
@@ -189,21 +224,15 @@ def parse_token_response(
     """
     if not isinstance(body, dict):
         raise TokenResponseInvalid("The authorization server's token answer was not a JSON object.")
-    access = body.get("access_token")
-    if not isinstance(access, str) or not access:
-        raise TokenResponseInvalid("The authorization server's token answer has no access_token.")
+    access = _token(body.get("access_token"), "access_token")
     token_type = body.get("token_type")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise TokenResponseInvalid("The authorization server issued a token that is not a Bearer token.")
     refresh = body.get("refresh_token", previous_refresh)
-    if refresh is not None and (not isinstance(refresh, str) or not refresh):
-        raise TokenResponseInvalid("The authorization server's refresh_token is malformed.")
-    expires_in = body.get("expires_in")
-    if expires_in is not None and (
-        isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in < 0
-    ):
-        raise TokenResponseInvalid("The authorization server's expires_in is not a number of seconds.")
+    if refresh is not None:
+        refresh = _token(refresh, "refresh_token")
+    expires_in = _expires_in(body.get("expires_in"))
     scope = body.get("scope")
     granted = tuple(scope.split()) if isinstance(scope, str) else requested
-    expires_at = now + float(expires_in) if expires_in is not None else None
-    return Tokens(access, refresh, expires_at, granted)
+    expires_at = now + expires_in if expires_in is not None else None
+    return Tokens(access, refresh, expires_at, granted, issued_at=now)

@@ -142,23 +142,22 @@ async def find_target(
 
     ``fresh`` skips the cache (after a 401: the resource may have moved to another issuer).
     Discovery probes the resource for a 401 ``resource_metadata`` when no header URL is known yet.
+    Cached and fresh metadata pass the same checks (``checked_target``); a cache entry that
+    fails them is dropped and discovery runs again.
     """
     mcp_url = profile.resource_url
-    cached = store.read_state().get("metadata", {}).get(mcp_url)
-    if header_url is None and not fresh and isinstance(cached, dict):
-        try:
-            if now - float(cached.get("fetched_at", 0)) < METADATA_LIFETIME:
-                server = ServerMetadata.from_json(cached["server"])
-                scopes = tuple(str(s) for s in cached.get("resource_scopes", ()))
-                return Target(str(cached["resource"]), server, scopes)
-        except (KeyError, TypeError, ValueError):
-            log.warning("cached sign-in metadata is damaged; discovering again")
+    if header_url is None and not fresh:
+        cached = await _cached_target(http, store, mcp_url, now)
+        if cached is not None:
+            return cached
     if header_url is None:
         who = f"the {profile.display_name} MCP server"
         header_url = parse_challenge(await http.probe(mcp_url, who=who)).resource_metadata
     prm = await discover_resource(http, mcp_url, header_url, profile.advice)
     server = await discover_server(http, prm.authorization_servers[0], profile.advice)
-    target = Target(canonical_resource(prm.resource), server, prm.scopes_supported)
+    target = await checked_target(
+        http, Target(canonical_resource(prm.resource), server, prm.scopes_supported), mcp_url
+    )
     entry = {
         "resource": target.resource,
         "resource_scopes": list(target.resource_scopes),
@@ -167,6 +166,42 @@ async def find_target(
     }
     await store.update_state(lambda data: data.setdefault("metadata", {}).__setitem__(mcp_url, entry))
     return target
+
+
+async def checked_target(http: OAuthHttp, target: Target, mcp_url: str) -> Target:
+    """``target`` when its resource is exactly ``mcp_url`` and every URL in it passes the policy."""
+    if canonical_resource(target.resource) != canonical_resource(mcp_url):
+        raise MetadataInvalid(
+            f"The sign-in metadata describes the resource {target.resource}, not {mcp_url}; "
+            "sign-in was stopped for your safety."
+        )
+    server = target.server
+    for name, url in (
+        ("authorization server", server.issuer),
+        ("authorization endpoint", server.authorization_endpoint),
+        ("token endpoint", server.token_endpoint),
+        ("registration endpoint", server.registration_endpoint),
+        ("revocation endpoint", server.revocation_endpoint),
+    ):
+        if url is not None:
+            await http.policy.check(name, url)
+    return target
+
+
+async def _cached_target(http: OAuthHttp, store: TokenStore, mcp_url: str, now: float) -> Target | None:
+    cached = store.read_state().get("metadata", {}).get(mcp_url)
+    if not isinstance(cached, dict):
+        return None
+    try:
+        if now - float(cached.get("fetched_at", 0)) >= METADATA_LIFETIME:
+            return None
+        server = ServerMetadata.from_json(cached["server"])
+        scopes = tuple(str(s) for s in cached.get("resource_scopes", ()))
+        return await checked_target(http, Target(str(cached["resource"]), server, scopes), mcp_url)
+    except (KeyError, TypeError, ValueError, UpstreamError) as exc:
+        log.warning("cached sign-in metadata failed its checks (%s); discovering again", type(exc).__name__)
+        await store.update_state(lambda data: data.get("metadata", {}).pop(mcp_url, None))
+        return None
 
 
 def client_source(

@@ -2,7 +2,8 @@
 
 Redirects are never followed (discovery treats a 3xx as "try the next URL").  Bodies are read
 up to a bound, and a whole request (connect, headers, body) within one deadline: a server that
-drips bytes, each within the read timeout, cannot hold a sign-in for longer.  Foreign exceptions become ``UpstreamUnavailable`` (retryable) or ``OAuthFailed``
+drips bytes, each within the read timeout, cannot hold a sign-in for longer.  Every URL passes
+the ``UrlPolicy`` first (https, no private or metadata addresses), whoever named it.  Foreign exceptions become ``UpstreamUnavailable`` (retryable) or ``OAuthFailed``
 (the server said no), whose text never contains what we sent.
 """
 
@@ -19,6 +20,7 @@ import httpx2
 from vertex_stdio import __version__
 from vertex_stdio.errors import UpstreamError, UpstreamUnavailable
 from vertex_stdio.oauth.core import safe_error_code, scrub
+from vertex_stdio.oauth.urlpolicy import UrlPolicy
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,11 @@ class OAuthFailed(UpstreamError):
 class OAuthHttp:
     """The OAuth client's HTTP edge: JSON GETs for discovery, form POSTs, JSON POSTs."""
 
-    def __init__(self, *, timeout: float, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, *, timeout: float, policy: UrlPolicy, transport: httpx2.AsyncBaseTransport | None = None
+    ) -> None:
         self._deadline = timeout + DEADLINE_SLACK
+        self.policy = policy
         self._client = httpx2.AsyncClient(
             transport=transport, timeout=timeout, follow_redirects=False, headers=_HEADERS
         )
@@ -106,6 +111,7 @@ class OAuthHttp:
         )
 
     async def _send(self, method: str, url: str, *, who: str, **kwargs: Any) -> httpx2.Response:
+        await self.policy.check(f"URL of {who}", url)
         try:
             with anyio.fail_after(self._deadline):
                 async with self._client.stream(method, url, **kwargs) as response:

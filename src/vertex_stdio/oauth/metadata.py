@@ -77,13 +77,24 @@ class ServerMetadata:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServerMetadata:
-        """Rebuild from ``to_json`` output; raises ``KeyError``/``TypeError`` on damaged input."""
-        values = dict(data)
-        values["scopes_supported"] = tuple(values.get("scopes_supported", ()))
-        for name in ("issuer", "authorization_endpoint", "token_endpoint"):
-            if not isinstance(values.get(name), str):
-                raise TypeError(f"cached {name} is not a string")
-        return cls(**values)
+        """Rebuild from ``to_json`` output with the URL checks fresh metadata gets.
+
+        Raises ``KeyError``/``TypeError`` on damaged input, ``MetadataInvalid`` on a refused URL.
+        """
+        issuer = data["issuer"]
+        _endpoint("issuer", issuer)  # checked, kept verbatim: issuers compare exactly (RFC 8414 §3.3)
+        return cls(
+            issuer=issuer,
+            authorization_endpoint=_endpoint("authorization_endpoint", data["authorization_endpoint"]),
+            token_endpoint=_endpoint("token_endpoint", data["token_endpoint"]),
+            registration_endpoint=_optional_endpoint(
+                "registration_endpoint", data.get("registration_endpoint")
+            ),
+            revocation_endpoint=_optional_endpoint("revocation_endpoint", data.get("revocation_endpoint")),
+            scopes_supported=_strings(data.get("scopes_supported")),
+            iss_parameter_supported=data.get("iss_parameter_supported") is True,
+            cimd_supported=data.get("cimd_supported") is True,
+        )
 
 
 def parse_resource_metadata(body: object, requested: str) -> ResourceMetadata:

@@ -30,7 +30,8 @@ from vertex_stdio.oauth.metadata import Target
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.signin import Flow, begin
 from vertex_stdio.oauth.state import FileLock, LockTimeout
-from vertex_stdio.oauth.store import SessionKey, TokenStore
+from vertex_stdio.oauth.store import SessionKey, TokenStore, remember_secrets
+from vertex_stdio.oauth.urlpolicy import UrlPolicy
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,9 @@ class OAuthTokenProvider:
     ) -> None:
         self._profile = profile
         self._store_given = store
-        self._http = OAuthHttp(timeout=profile.http_timeout, transport=transport)
+        self._http = OAuthHttp(
+            timeout=profile.http_timeout, policy=UrlPolicy(profile.resource_url), transport=transport
+        )
         self._opener = opener or open_in_browser
         self._clock = clock or time.time
         self._metadata_url = client_metadata_url
@@ -225,6 +228,7 @@ class OAuthTokenProvider:
         return AuthRequired(f"You signed out of {name} ({advice.logout_command}). {advice.sign_in}")
 
     def _adopt(self, key: SessionKey, tokens: Tokens) -> Tokens:
+        remember_secrets(tokens)
         self._key, self._tokens = key, tokens
         return tokens
 

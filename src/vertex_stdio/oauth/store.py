@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 import keyring
 
 from vertex_stdio.errors import AuthRequired
+from vertex_stdio.logs import register_secret
 from vertex_stdio.oauth.core import Tokens, fingerprint
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.secrets import (
@@ -118,6 +120,7 @@ class TokenStore:
         if not raw:
             return None
         tokens = _decode(raw)
+        remember_secrets(tokens)
         session = self.read_state().get("sessions", {}).get(key.account, {})
         expected = session.get("refresh_fingerprint")
         if tokens is None or (tokens.refresh_token and expected != fingerprint(tokens.refresh_token)):
@@ -168,12 +171,20 @@ def namespaced(state_dir: Path, namespace: str | None) -> Path:
     return state_dir if namespace is None else state_dir / "servers" / namespace
 
 
+def remember_secrets(tokens: Tokens | None) -> None:
+    """Register both tokens for redaction from every log line and tool error from now on."""
+    if tokens is not None:
+        register_secret(tokens.access_token)
+        register_secret(tokens.refresh_token)
+
+
 def _encode(tokens: Tokens) -> str:
     return json.dumps(
         {
             "access_token": tokens.access_token,
             "refresh_token": tokens.refresh_token,
             "expires_at": tokens.expires_at,
+            "issued_at": tokens.issued_at,
             "scopes": list(tokens.scopes),
         },
         separators=(",", ":"),
@@ -185,10 +196,17 @@ def _decode(raw: str) -> Tokens | None:
         data = json.loads(raw)
         access, refresh = data["access_token"], data.get("refresh_token")
         expires, scopes = data.get("expires_at"), data.get("scopes") or []
+        issued = data.get("issued_at")
     except (ValueError, KeyError, TypeError):
         return None
     if not isinstance(access, str) or not (refresh is None or isinstance(refresh, str)):
         return None
-    if not (expires is None or isinstance(expires, int | float)):
+    if not all(t is None or (isinstance(t, int | float) and math.isfinite(t)) for t in (expires, issued)):
         return None
-    return Tokens(access, refresh, float(expires) if expires is not None else None, tuple(map(str, scopes)))
+    return Tokens(
+        access,
+        refresh,
+        float(expires) if expires is not None else None,
+        tuple(map(str, scopes)),
+        issued_at=float(issued) if issued is not None else None,
+    )

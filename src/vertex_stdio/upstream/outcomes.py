@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -23,6 +23,7 @@ from vertex_stdio.errors import (
 )
 
 MAX_MESSAGE_CHARS = 300
+SCRUBBED = "[redacted]"
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 
 
@@ -98,6 +99,24 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
         when = when.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+def without_sent(error: VertexError, sent: Iterable[str | None]) -> VertexError:
+    """``error`` with every token we sent cut out of its message and extras (upstreams quote them).
+
+    Both upstreams (REST and hosted MCP) pass their errors through here before raising them.
+    """
+    secrets = [s for s in sent if s]
+
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, SCRUBBED)
+        return text
+
+    error.message = clean(error.message)
+    error.args = (error.message,)
+    error.extra = {k: clean(v) if isinstance(v, str) else v for k, v in error.extra.items()}
+    return error
 
 
 def error_for_status(

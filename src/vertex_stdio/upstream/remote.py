@@ -27,7 +27,7 @@ from mcp.types import CallToolResult, TextContent
 
 from vertex_stdio.credentials import SignInPrompt, TokenProvider, parse_challenge
 from vertex_stdio.errors import UpstreamError, VertexError, error_from_envelope
-from vertex_stdio.upstream.outcomes import Operation, error_for_status, unavailable
+from vertex_stdio.upstream.outcomes import Operation, error_for_status, unavailable, without_sent
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class _CallRecord:
     headers: dict[str, str] = field(default_factory=dict)
     failure: httpx2.TransportError | None = None
     oversized: bool = False
+    sent: list[str] = field(default_factory=list)  # the tokens sent: scrubbed from any error
 
 
 _CURRENT: contextvars.ContextVar[_CallRecord | None] = contextvars.ContextVar(
@@ -124,6 +125,8 @@ class _BearerAuth(httpx2.Auth):
         scopes = record.scopes if record else ()
         prompt = record.prompt if record else None
         token = await self._tokens.token(scopes, prompt)
+        if record is not None:
+            record.sent.append(token)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code in (401, 403):
@@ -131,6 +134,8 @@ class _BearerAuth(httpx2.Auth):
             renewable = response.status_code == 401 or challenge.error == "insufficient_scope"
             if renewable and await self._tokens.rejected(token, challenge):
                 token = await self._tokens.token(scopes, prompt)
+                if record is not None:
+                    record.sent.append(token)
                 request.headers["Authorization"] = f"Bearer {token}"
                 yield request
 
@@ -187,6 +192,9 @@ class HostedMcpUpstream:
                         continue
                     raise error from exc
                 return _structured(op, result)
+        except VertexError as error:
+            without_sent(error, record.sent)  # an upstream may quote the token it rejected
+            raise
         finally:
             _CURRENT.reset(reset)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -21,6 +21,7 @@ from vertex_stdio.upstream.outcomes import (
     retry_after_seconds,
     unavailable,
     unreadable_success,
+    without_sent,
 )
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,9 @@ class RestUpstream:
                     attempt += 1
                     await self._sleep(wait)
                     continue
-            raise error_for_status(op, response.status, response.headers, response.body)
+            raise without_sent(
+                error_for_status(op, response.status, response.headers, response.body), [token]
+            )
 
     def _may_retry(self, op: Operation, attempt: int, ends: float, wait: float = 0.0) -> bool:
         """Only free, unchanging calls are retried: a few times, and only within the deadline."""
