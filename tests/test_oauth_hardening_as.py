@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from oauth_server.harness import AuthServer, StaticServer, auth_server, node_ready, protect, static_server
-from oauth_server.helpers import figure, make
+from oauth_server.helpers import bind_browser, figure, make
 from vertex_stdio.config import Settings
 from vertex_stdio.credentials import Challenge
 from vertex_stdio.errors import AuthRequired, UpstreamError, UpstreamUnavailable
@@ -349,21 +349,23 @@ async def _refused(port: int) -> bool:
 
 
 @pytest.fixture
-async def listening() -> AsyncIterator[tuple[Receiver, int]]:
-    """A started receiver waiting for state ``the-state``; closed after the test."""
+async def listening() -> AsyncIterator[tuple[Receiver, int, bytes]]:
+    """A started receiver waiting for state ``the-state``, opened by the browser: its cookie line."""
     receiver = Receiver("the-state")
     await receiver.start()
     try:
-        yield receiver, _port(receiver.redirect_uri)
+        yield receiver, _port(receiver.redirect_uri), await bind_browser(receiver)
     finally:
         await receiver.aclose()
 
 
 @pytest.mark.anyio
-async def test_receiver_refuses_missing_state_and_oversized_heads(listening: tuple[Receiver, int]) -> None:
+async def test_receiver_refuses_missing_state_and_oversized_heads(
+    listening: tuple[Receiver, int, bytes],
+) -> None:
     """No state, an empty state, 20 KB of headers and a 100 KB request line are refused; the wait goes on."""
-    receiver, port = listening
-    host = f"Host: 127.0.0.1:{port}\r\n".encode()
+    receiver, port, cookie = listening
+    host = f"Host: 127.0.0.1:{port}\r\n".encode() + cookie
     waiting = asyncio.create_task(receiver.wait())
     for query in (b"code=C", b"state=&code=C", b"state&code=C", b"code=C&state=the-stat"):
         answer = await _raw(port, b"GET /callback?" + query + b" HTTP/1.1\r\n" + host + b"\r\n")
@@ -387,10 +389,12 @@ async def test_receiver_refuses_missing_state_and_oversized_heads(listening: tup
 
 
 @pytest.mark.anyio
-async def test_receiver_flood_then_the_valid_callback_still_wins(listening: tuple[Receiver, int]) -> None:
+async def test_receiver_flood_then_the_valid_callback_still_wins(
+    listening: tuple[Receiver, int, bytes],
+) -> None:
     """100 silent connections and 200 concurrent bogus requests: all refused, the valid callback wins fast."""
-    receiver, port = listening
-    host = f"Host: 127.0.0.1:{port}\r\n\r\n".encode()
+    receiver, port, cookie = listening
+    host = f"Host: 127.0.0.1:{port}\r\n".encode() + cookie + b"\r\n"
     silent = [await asyncio.open_connection("127.0.0.1", port) for _ in range(100)]
     bogus = [
         b"GET /callback?state=forged-N&code=EVIL HTTP/1.1\r\n" + host,
@@ -421,10 +425,6 @@ async def test_receiver_flood_then_the_valid_callback_still_wins(listening: tupl
     assert won < 5.0
     await receiver.aclose()
     assert await _refused(port)
-
-
-def _redirect_port(url: str) -> int:
-    return _port(parse_qs(urlsplit(url).query)["redirect_uri"][0])
 
 
 def _urls(tmp_path: Path) -> list[str]:
@@ -506,8 +506,14 @@ async def test_listener_closes_when_the_sign_in_times_out_and_late_callbacks_do_
         gave_up = time.monotonic() - start
         url = caught.value.extra["authorization_url"]
         assert isinstance(url, str)
-        port = _redirect_port(url)
-        state = parse_qs(urlsplit(url).query)["state"][0]
+        assert "state=" not in url
+        assert "code_challenge" not in url
+        port = _port(url)
+        opened = await _raw(
+            port, f"GET {urlsplit(url).path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+        )
+        location = next(line for line in opened.split(b"\r\n") if line.startswith(b"Location: "))
+        state = parse_qs(urlsplit(location[10:].decode()).query)["state"][0]
         signin = provider._signin
         assert signin is not None
         with pytest.raises(AuthRequired):

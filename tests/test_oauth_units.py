@@ -15,6 +15,7 @@ import keyring.backends.fail
 import pytest
 from keyring.errors import PasswordDeleteError
 
+from oauth_server.helpers import bind_browser
 from vertex_stdio.config import Settings
 from vertex_stdio.errors import AuthRequired
 from vertex_stdio.oauth import TokenStore
@@ -202,7 +203,7 @@ async def test_receiver_ignores_noise_and_never_echoes() -> None:
     receiver = Receiver("the-state")
     await receiver.start()
     port = int(receiver.redirect_uri.split(":")[2].split("/")[0])
-    host = f"Host: 127.0.0.1:{port}\r\n\r\n".encode()
+    host = f"Host: 127.0.0.1:{port}\r\n".encode() + await bind_browser(receiver) + b"\r\n"
     try:
         assert (await _raw(port, b"GET /favicon.ico HTTP/1.1\r\n" + host)).startswith(b"HTTP/1.1 404")
         assert (await _raw(port, b"POST /callback?state=the-state HTTP/1.1\r\n" + host)).startswith(

@@ -1,8 +1,11 @@
 """A scripted browser for sign-in tests, used as ``BROWSER="python browser.py %s"``.
 
-It follows the authorization URL with cookies, submits the test AS's consent form (or declines),
-and lands on the loopback callback.  ``TEST_BROWSER_MODE``: consent (default), decline, ignore,
-bad-state, bad-iss, no-iss, replay (the valid callback twice at once, then once more).  It writes junk to stdout on purpose: it must never reach fd 1 of
+It opens the one-time start URL, keeps the cookie it sets (like a browser: per host and path),
+follows the redirect to the authorization URL, submits the test AS's consent form (or declines),
+and lands on the loopback callback carrying its cookies.  ``TEST_BROWSER_MODE``: consent
+(default), decline, ignore, bad-state, bad-iss, no-iss, replay (the valid callback twice at once,
+then once more), no-cookie (the callback without the cookie), open-twice (the start URL fetched
+twice, as when someone else also has it).  It writes junk to stdout on purpose: it must never reach fd 1 of
 the MCP server.  ``TEST_BROWSER_LOG`` receives one line per visit to the callback;
 ``TEST_BROWSER_OPENS`` one line per start of this browser; ``TEST_BROWSER_URLS`` every callback
 URL visited (with its code: test-only, for the secret-hygiene scan).
@@ -40,10 +43,10 @@ def _append(variable: str, line: str) -> None:
             handle.write(line + "\n")
 
 
-def _visit(url: str) -> None:
+def _visit(url: str, cookies: httpx2.Cookies) -> None:
     _append("TEST_BROWSER_URLS", url)
     try:
-        with httpx2.Client(timeout=40) as client:
+        with httpx2.Client(timeout=40, cookies=cookies) as client:
             done = client.get(url)
     except httpx2.ConnectError:
         _append("TEST_BROWSER_LOG", "refused")
@@ -51,18 +54,18 @@ def _visit(url: str) -> None:
     _append("TEST_BROWSER_LOG", f"{done.status_code} {done.text}")
 
 
-def callback(url: str, *, times: int) -> None:
+def callback(url: str, cookies: httpx2.Cookies, *, times: int) -> None:
     """Land on the callback; with ``times`` > 1 the same URL twice at once, then again after."""
     if times == 1:
-        _visit(url)
+        _visit(url, cookies)
         return
-    twins = [threading.Thread(target=_visit, args=(url,)) for _ in range(2)]
+    twins = [threading.Thread(target=_visit, args=(url, cookies)) for _ in range(2)]
     for thread in twins:
         thread.start()
     for thread in twins:
         thread.join()
     for _ in range(times - 2):
-        _visit(url)
+        _visit(url, cookies)
 
 
 def main(url: str) -> int:
@@ -71,25 +74,37 @@ def main(url: str) -> int:
     mode = os.environ.get("TEST_BROWSER_MODE", "consent")
     if mode == "ignore":
         return 0
-    redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
     with httpx2.Client(timeout=10, follow_redirects=False) as client:
         response = client.get(url)
-        for _ in range(20):
-            if response.is_redirect:
-                target = urljoin(str(response.url), response.headers["location"])
-                if target.startswith(redirect_uri):
-                    callback(tamper(target, mode), times=3 if mode == "replay" else 1)
-                    return 0
-                response = client.get(target)
-                continue
-            match = FORM.search(response.text) if response.status_code == 200 else None
-            if not match:
-                return 2
-            actions = dict((kind, path) for path, kind in FORM.findall(response.text))
-            action = actions["abort" if mode == "decline" else "confirm"]
-            response = client.post(urljoin(str(response.url), action))
-    return 3
+        if mode == "open-twice":
+            _append("TEST_BROWSER_LOG", f"second start: {client.get(url).status_code}")
+        if not response.is_redirect:
+            _append("TEST_BROWSER_LOG", f"start: {response.status_code}")
+            return 4
+        target = through_consent(client, response, decline=mode == "decline")
+        if target is None:
+            return 2
+        jar = httpx2.Cookies() if mode == "no-cookie" else client.cookies
+        callback(tamper(target, mode), jar, times=3 if mode == "replay" else 1)
+    return 0
 
+
+def through_consent(client: httpx2.Client, response: httpx2.Response, *, decline: bool = False) -> str | None:
+    """From the start URL's redirect, through the AS's consent form, to the callback URL (not visited)."""
+    redirect_uri = parse_qs(urlsplit(response.headers["location"]).query)["redirect_uri"][0]
+    for _ in range(20):
+        if response.is_redirect:
+            target = urljoin(str(response.url), response.headers["location"])
+            if target.startswith(redirect_uri):
+                return target
+            response = client.get(target)
+            continue
+        match = FORM.search(response.text) if response.status_code == 200 else None
+        if not match:
+            return None
+        actions = dict((kind, path) for path, kind in FORM.findall(response.text))
+        response = client.post(urljoin(str(response.url), actions["abort" if decline else "confirm"]))
+    return None
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1]))

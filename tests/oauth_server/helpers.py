@@ -8,6 +8,7 @@ from pathlib import Path
 
 from vertex_stdio.config import Settings
 from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
+from vertex_stdio.oauth.receiver import Receiver
 from vertex_stdio.oauth.secrets import MemorySecrets
 from vertex_stdio.vertexsms_signin import vertexsms_profile
 
@@ -48,3 +49,20 @@ def secrets_of(store: TokenStore) -> list[str]:
 def figure(text: str) -> None:
     """Show a measured figure (run pytest with ``-s``); docs/reliability.md quotes them."""
     sys.stdout.write(f"\nFIGURE {text}\n")
+
+
+async def bind_browser(receiver: Receiver, authorization_url: str = "https://as.example/auth") -> bytes:
+    """Arm ``receiver`` and open its start URL like the person's browser: the ``Cookie:`` line to send."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    receiver.arm(authorization_url)
+    start = urlsplit(receiver.start_url)
+    reader, writer = await asyncio.open_connection("127.0.0.1", start.port)
+    writer.write(f"GET {start.path} HTTP/1.1\r\nHost: {start.netloc}\r\n\r\n".encode())
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 302"), answer[:80]
+    cookie = next(line for line in answer.split(b"\r\n") if line.lower().startswith(b"set-cookie:"))
+    return b"Cookie: " + cookie.split(b":", 1)[1].split(b";")[0].strip() + b"\r\n"

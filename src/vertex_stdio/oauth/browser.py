@@ -1,17 +1,21 @@
 """Opening the system browser without ever touching stdout (fd 1 carries JSON-RPC when serving).
 
-``webbrowser`` runs in a short-lived child Python whose stdout is our stderr and whose stdin is
-empty, so neither it nor any browser it launches (they inherit its descriptors) can write to fd 1.
-The call runs in a worker thread, off the event loop.  ``BROWSER`` is honoured by ``webbrowser``.
+``webbrowser`` runs in a short-lived child Python whose stdout is our stderr, so neither it nor
+any browser it launches (they inherit its descriptors) can write to fd 1.  The URL reaches the
+child on its stdin, never in its argv (``/proc/<pid>/cmdline`` is readable by every local user),
+and the child's environment carries no variable named like a secret (``*_TOKEN``, ``*SECRET*``,
+``*PASSWORD*``, ``*_KEY``).  The call runs in a worker thread, off the event loop.  ``BROWSER`` is
+honoured by ``webbrowser``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
@@ -20,7 +24,13 @@ Opener = Callable[[str], Awaitable[bool]]
 """Opens a URL in the person's browser; True when a browser was launched."""
 
 OPEN_TIMEOUT = 20.0
-_SCRIPT = "import sys, webbrowser; sys.exit(0 if webbrowser.open(sys.argv[1]) else 3)"
+_SCRIPT = "import sys, webbrowser; sys.exit(0 if webbrowser.open(sys.stdin.readline().strip()) else 3)"
+_SECRET_WORDS = frozenset({"TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIALS", "APIKEY"})
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without variables whose name marks a secret (e.g. ``VERTEXSMS_API_TOKEN``)."""
+    return {k: v for k, v in environ.items() if not _SECRET_WORDS & set(k.upper().split("_"))}
 
 
 def openable(url: str) -> bool:
@@ -31,9 +41,10 @@ def openable(url: str) -> bool:
 
 def _run(url: str) -> bool:
     try:
-        done = subprocess.run(  # noqa: S603 - fixed argv, no shell; the URL is one argument
-            [sys.executable, "-c", _SCRIPT, url],
-            stdin=subprocess.DEVNULL,
+        done = subprocess.run(  # noqa: S603 - fixed argv, no shell; the URL goes over stdin
+            [sys.executable, "-c", _SCRIPT],
+            input=f"{url}\n".encode(),
+            env=child_environment(os.environ),
             stdout=2,
             stderr=2,
             timeout=OPEN_TIMEOUT,

@@ -199,7 +199,10 @@ async def _cached_target(http: OAuthHttp, store: TokenStore, mcp_url: str, now: 
         scopes = tuple(str(s) for s in cached.get("resource_scopes", ()))
         return await checked_target(http, Target(str(cached["resource"]), server, scopes), mcp_url)
     except (KeyError, TypeError, ValueError, UpstreamError) as exc:
-        log.warning("cached sign-in metadata failed its checks (%s); discovering again", type(exc).__name__)
+        log.warning(
+            "cached sign-in metadata is damaged or failed its checks (%s); discovering again",
+            type(exc).__name__,
+        )
         await store.update_state(lambda data: data.get("metadata", {}).pop(mcp_url, None))
         return None
 

@@ -1,9 +1,16 @@
-"""The one-shot loopback redirect receiver (RFC 8252 §7.3) on 127.0.0.1.
+"""The one-shot loopback redirect receiver (RFC 8252 §7.3) on 127.0.0.1, bound to one browser.
 
-Contract: serves only ``GET <path>`` with the expected ``Host``; anything else gets a static
-404/405/400 page and does not end the wait.  The first callback whose ``state`` matches (constant
-time) is handed to the sign-in, which then decides the page the person sees (``finish``).  Pages
-are static: they never echo a query parameter and never redirect.  Requests are size-bounded and
+The browser is sent to a one-time start URL, ``/start/<nonce>``, never to the authorization URL
+itself (whose ``state`` would let anyone who saw it deliver their own code).  The first fetch of
+the start URL sets an HttpOnly, SameSite=Lax cookie for the callback path and redirects (302) to
+the authorization URL; a second fetch means someone else holds the link, so the whole sign-in is
+cancelled (fail closed).  ``/callback`` is accepted only with that cookie (RFC 9700 §4.5 binding).
+
+Contract: serves only ``GET`` on those two paths with the expected ``Host``; anything else gets a
+static 404/405/400 page and does not end the wait.  The first callback with the cookie and a
+matching ``state`` (both compared in constant time) is handed to the sign-in, which then decides
+the page the person sees (``finish``).  Pages are static and never echo a query parameter; only
+the start URL redirects, to the URL it was armed with.  Requests are size-bounded and
 time-bounded; the socket is closed by ``aclose`` (call it in ``finally``).
 """
 
@@ -18,11 +25,14 @@ from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from vertex_stdio.errors import AuthRequired
-from vertex_stdio.oauth.core import same_secret
+from vertex_stdio.oauth.core import new_state, same_secret
 
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/callback"
+START_PREFIX = "/start/"
+COOKIE = "signin_binding"
+COOKIE_MAX_AGE = 900
 MAX_REQUEST = 8192
 READ_TIMEOUT = 5.0
 VERDICT_TIMEOUT = 30.0
@@ -45,6 +55,16 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "This page does not belong to a sign-in that is waiting. You may close this tab.",
     ),
     "not-found": ("Not found", "There is nothing here. You may close this tab."),
+    "other-browser": (
+        "This sign-in belongs to another browser",
+        "This answer did not come through the browser that started the sign-in, so it was not used. "
+        "You may close this tab.",
+    ),
+    "reused": (
+        "This sign-in link was already used",
+        "The sign-in link was opened twice, so the sign-in was cancelled for your safety. Close this "
+        "tab and start again with `{login}`.",
+    ),
 }
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -58,13 +78,26 @@ def page(kind: str, name: str = "your account", login: str = "vertex-stdio login
     return _PAGE.format(title=title, text=text).encode("utf-8")
 
 
-def _response(status: str, body: bytes) -> bytes:
+Answer = tuple[str, str, str]
+"""(status line, page kind, extra header lines)."""
+
+
+def _response(status: str, body: bytes, extra: str = "") -> bytes:
     head = (
         f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
         "Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nX-Content-Type-Options: nosniff\r\n"
-        "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\nConnection: close\r\n\r\n"
+        "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n"
+        f"{extra}Connection: close\r\n\r\n"
     )
     return head.encode("ascii") + body
+
+
+def _cookie(headers: dict[str, str]) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE:
+            return value
+    return None
 
 
 class Receiver:
@@ -84,6 +117,10 @@ class Receiver:
         self._name = name
         self._login = login
         self._port_setting = port_setting
+        self._nonce = new_state()
+        self._binding = new_state()
+        self._target: str | None = None
+        self._started = False
         self._server: asyncio.Server | None = None
         self._callback: asyncio.Future[dict[str, str]] | None = None
         self._verdict: asyncio.Future[Verdict] | None = None
@@ -92,6 +129,15 @@ class Receiver:
     def redirect_uri(self) -> str:
         """``http://127.0.0.1:<port>/callback`` once started."""
         return f"http://127.0.0.1:{self._port}{CALLBACK_PATH}"
+
+    @property
+    def start_url(self) -> str:
+        """The one-time URL to open in the browser (safe to show: it is useless once opened)."""
+        return f"http://127.0.0.1:{self._port}{START_PREFIX}{self._nonce}"
+
+    def arm(self, authorization_url: str) -> None:
+        """Set where the start URL redirects: the authorization URL (kept here, never shown)."""
+        self._target = authorization_url
 
     async def start(self) -> None:
         """Bind 127.0.0.1 (fail fast with a clear message when a fixed port is taken)."""
@@ -139,43 +185,71 @@ class Receiver:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
-            status, kind = await self._route(head)
+            status, kind, extra = await self._route(head)
         except (asyncio.LimitOverrunError, ValueError):
-            status, kind = "431 Request Header Fields Too Large", "not-found"
+            status, kind, extra = "431 Request Header Fields Too Large", "not-found", ""
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             writer.close()
             return
         try:
-            writer.write(_response(status, page(kind, self._name, self._login)))
+            writer.write(_response(status, page(kind, self._name, self._login), extra))
             await asyncio.wait_for(writer.drain(), READ_TIMEOUT)
         except (TimeoutError, ConnectionError):
             log.debug("the browser went away before the callback page was sent")
         finally:
             writer.close()
 
-    async def _route(self, head: bytes) -> tuple[str, str]:
+    async def _route(self, head: bytes) -> Answer:
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")
         if len(parts) != 3:
-            return "400 Bad Request", "not-found"
+            return "400 Bad Request", "not-found", ""
         method, target, _ = parts
         headers = {
             k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
         }
         url = urlsplit(target)
-        if url.path != CALLBACK_PATH or headers.get("host") != f"127.0.0.1:{self._port}":
-            return "404 Not Found", "not-found"
+        is_start = url.path.startswith(START_PREFIX)
+        if not (url.path == CALLBACK_PATH or is_start) or headers.get("host") != f"127.0.0.1:{self._port}":
+            return "404 Not Found", "not-found", ""
         if method != "GET":
-            return "405 Method Not Allowed", "not-found"
+            return "405 Method Not Allowed", "not-found", ""
+        if is_start:
+            return self._start(url.path[len(START_PREFIX) :])
+        if self._callback is None or self._callback.done():
+            return "400 Bad Request", "stale", ""
+        if not (self._started and same_secret(self._binding, _cookie(headers))):
+            log.warning("a sign-in callback came without the starting browser's cookie; it was ignored")
+            return "400 Bad Request", "other-browser", ""
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        if (
-            self._callback is None
-            or self._callback.done()
-            or not same_secret(self._state, query.get("state"))
-        ):
-            return "400 Bad Request", "stale"
+        if not same_secret(self._state, query.get("state")):
+            return "400 Bad Request", "stale", ""
         self._callback.set_result(query)
-        return await self._await_verdict()
+        status, kind = await self._await_verdict()
+        return status, kind, ""
+
+    def _start(self, nonce: str) -> Answer:
+        if self._target is None or not same_secret(self._nonce, nonce):
+            return "404 Not Found", "not-found", ""
+        if self._started:
+            self._cancel_reused()
+            return "400 Bad Request", "reused", ""
+        self._started = True
+        cookie = (
+            f"Set-Cookie: {COOKIE}={self._binding}; Path={CALLBACK_PATH}; HttpOnly; SameSite=Lax; "
+            f"Max-Age={COOKIE_MAX_AGE}\r\n"
+        )
+        return "302 Found", "not-found", f"Location: {self._target}\r\n{cookie}"
+
+    def _cancel_reused(self) -> None:
+        log.warning("the sign-in link was opened twice; the sign-in was cancelled for safety")
+        if self._callback is not None and not self._callback.done():
+            self._callback.set_exception(
+                AuthRequired(
+                    "The sign-in link was opened twice (perhaps by someone else on this computer), so "
+                    f"the sign-in was cancelled for your safety. Run `{self._login}` to start again."
+                )
+            )
 
     async def _await_verdict(self) -> tuple[str, str]:
         if self._verdict is None:

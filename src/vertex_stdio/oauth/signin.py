@@ -1,7 +1,7 @@
 """One interactive sign-in: authorization code + PKCE S256 through the loopback receiver.
 
 ``begin`` binds the receiver, settles the client (which may register it) and builds the
-authorization URL; ``complete`` waits for the callback, checks ``iss`` (RFC 9207) before anything
+authorization URL, which only the receiver's one-time start URL (``Flow.url``) redirects to; ``complete`` waits for the callback, checks ``iss`` (RFC 9207) before anything
 else, then ``error``, then redeems the code.  The caller owns the receiver's lifetime: call
 ``Flow.aclose`` in ``finally``.
 """
@@ -67,7 +67,10 @@ class Flow:
         if "offline_access" in scopes:
             # OpenID Connect Core §11: offline_access is ignored unless consent is prompted.
             params["prompt"] = "consent"
-        self.url = authorization_url(target.server.authorization_endpoint, params)
+        receiver.arm(authorization_url(target.server.authorization_endpoint, params))
+        # Only the one-time start URL is ever shown or opened: the authorization URL's state
+        # and challenge stay in the receiver, which redirects the first browser to fetch it.
+        self.url = receiver.start_url
 
     async def complete(self, now: Callable[[], float]) -> Tokens:
         """Wait for the callback and redeem it; ``AuthRequired`` when it is refused or declined."""
