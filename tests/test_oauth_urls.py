@@ -17,6 +17,7 @@ from vertex_stdio.errors import UpstreamError
 from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
 from vertex_stdio.oauth.secrets import MemorySecrets
 from vertex_stdio.oauth.urlpolicy import UrlPolicy, UrlRefused, network_kind
+from vertex_stdio.vertexsms_signin import vertexsms_profile
 
 pytest_plugins = ["oauth_server.fixtures"]
 
@@ -126,7 +127,8 @@ def quiet(mcp_url: str, tmp_path: Path, opened: list[str]) -> OAuthTokenProvider
         return True
 
     settings = Settings(mcp_url=mcp_url, signin_timeout=2.0).validated()
-    return OAuthTokenProvider(settings, store=TokenStore(tmp_path / "state", MemorySecrets()), opener=opener)
+    store = TokenStore(tmp_path / "state", MemorySecrets())
+    return OAuthTokenProvider(vertexsms_profile(settings), store=store, opener=opener)
 
 
 def as_metadata(issuer: str, **changes: object) -> dict[str, object]:

@@ -106,5 +106,6 @@ def through_consent(client: httpx2.Client, response: httpx2.Response, *, decline
         response = client.post(urljoin(str(response.url), actions["abort" if decline else "confirm"]))
     return None
 
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1]))
