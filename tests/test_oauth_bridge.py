@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from mcp import Client, StdioServerParameters
@@ -87,8 +88,10 @@ async def test_first_tool_call_signs_in_with_progress_and_url_offer(
     assert progress
     assert progress == sorted(progress)
     assert len(offered) == 1
-    assert offered[0].startswith(as_server.issuer)
-    assert "code_challenge_method=S256" in offered[0]
+    # The elicitation offers the one-time loopback start URL, never state or the PKCE challenge.
+    assert urlsplit(offered[0]).path.startswith("/start/")
+    assert "state=" not in offered[0]
+    assert "code_challenge" not in offered[0]
     rest_token = protected.journal_for("GET", "/rates/")[0].headers["x-vertexsms-token"]
     bearer = protected.journal_for("POST", "/mcp")[-1].headers["authorization"].removeprefix("Bearer ")
     assert rest_token == bearer
