@@ -29,7 +29,7 @@ _SECRET_WORDS = frozenset({"TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CRED
 
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` without variables whose name marks a secret (e.g. ``VERTEXSMS_API_TOKEN``)."""
+    """``environ`` without variables whose name marks a secret (e.g. a pasted ``..._API_TOKEN``)."""
     return {k: v for k, v in environ.items() if not _SECRET_WORDS & set(k.upper().split("_"))}
 
 
