@@ -10,6 +10,7 @@ import keyring
 import keyring.backends.fail
 import pytest
 
+from oauth_server.helpers import bind_browser
 from vertex_stdio.oauth.profile import Advice, SignInProfile
 from vertex_stdio.oauth.receiver import Receiver
 from vertex_stdio.oauth.secrets import FileSecrets
@@ -75,9 +76,15 @@ async def test_the_callback_page_names_the_callers_server() -> None:
     await receiver.start()
     port = int(receiver.redirect_uri.split(":")[2].split("/")[0])
     try:
+        cookie = await bind_browser(receiver)
         waiting = asyncio.create_task(receiver.wait())
         page = asyncio.create_task(
-            _get(port, f"GET /callback?state=st&code=c HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            _get(
+                port,
+                f"GET /callback?state=st&code=c HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
+                + cookie
+                + b"\r\n",
+            )
         )
         await asyncio.wait_for(waiting, 5)
         receiver.finish("success")
