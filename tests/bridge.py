@@ -20,8 +20,12 @@ from vertex_stdio.server import build_server
 
 
 def settings_for(emulator: Emulator, **changes: Any) -> Settings:
-    """Settings pointing at the emulator, with short timeouts for tests."""
-    base = Settings(api_url=emulator.api_url, mcp_url=emulator.mcp_url, http_timeout=3.0)
+    """Settings pointing at the emulator, with short timeouts for tests.
+
+    The duplicate guard is off unless a test turns it on (``duplicate_window=10``): most tests
+    send the same sample message again and again, each time on purpose.
+    """
+    base = Settings(api_url=emulator.api_url, mcp_url=emulator.mcp_url, http_timeout=3.0, duplicate_window=0)
     return replace(base, **changes).validated()
 
 

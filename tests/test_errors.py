@@ -48,10 +48,10 @@ def _json_fault(
         (409, {}, "UPSTREAM_ERROR", False),
         (422, {}, "UPSTREAM_ERROR", False),
         (429, {"retry-after": "120"}, "RATE_LIMITED", True),
-        (500, {}, "UPSTREAM_UNAVAILABLE", True),
-        (502, {}, "UPSTREAM_UNAVAILABLE", True),
-        (503, {}, "UPSTREAM_UNAVAILABLE", True),
-        (504, {}, "UPSTREAM_UNAVAILABLE", True),
+        (500, {}, "UPSTREAM_UNAVAILABLE", False),  # the send may have gone: never retryable
+        (502, {}, "UPSTREAM_UNAVAILABLE", False),  # the send may have gone: never retryable
+        (503, {}, "UPSTREAM_UNAVAILABLE", False),  # the send may have gone: never retryable
+        (504, {}, "UPSTREAM_UNAVAILABLE", False),  # the send may have gone: never retryable
     ],
 )
 async def test_send_error_mapping(
@@ -150,7 +150,7 @@ async def test_money_calls_are_never_retried(
         error = envelope(await client.call_tool(tool, args))
     assert time.monotonic() - started < 15
     assert error["code"] == "UPSTREAM_UNAVAILABLE"
-    assert error["retryable"] is True
+    assert error["retryable"] is False  # it may have happened: a client keying on retryable must not resend
     assert error["outcome"] == "unknown"
     assert "Do not repeat it blindly" in error["message"]
     assert len(emulator.journal_for(method, path)) == 1
@@ -183,13 +183,14 @@ async def test_reads_give_up_after_bounded_retries(emulator: Emulator) -> None:
 
 
 async def test_refused_connection(emulator: Emulator) -> None:
-    """Nothing listening: a clear UPSTREAM_UNAVAILABLE for REST and for the hosted server."""
+    """Nothing listening: a clear UPSTREAM_UNAVAILABLE; a send that never connected is not_sent (retryable)."""
     async with connected(emulator, api_url="http://127.0.0.1:9", mcp_url="http://127.0.0.1:9/mcp") as client:
         rest = envelope(await client.call_tool("get_operator", {"operatorId": 1101}))
         hosted = envelope(await client.call_tool("get_mobile_prefixes", {"country": "LT"}))
         send = envelope(await client.call_tool("send_sms", SEND))
     assert rest["code"] == hosted["code"] == send["code"] == "UPSTREAM_UNAVAILABLE"
-    assert send["outcome"] == "unknown"
+    assert (send["outcome"], send["retryable"]) == ("not_sent", True)
+    assert "NOT made" in send["message"]
 
 
 async def test_malformed_success_bodies(emulator: Emulator) -> None:

@@ -64,7 +64,7 @@ BILLABLE_FAULTS = {
     "429-http-date": (
         Fault(status=429, headers={"retry-after": "in 120 s"}, body=b'{"message": "Slow down"}'),
         "RATE_LIMITED",
-        None,
+        "refused",
     ),
     "drip": (
         Fault(status=200, body=b'["' + b"1" * 300 + b'"]', drip_bytes_per_s=30),
@@ -81,9 +81,9 @@ BILLABLE_FAULTS = {
     "400-bad-json": (
         Fault(status=400, body=b'{"message": "bad sender', headers={"content-type": "application/json"}),
         "VERTEX_SEND_FAILED",
-        None,
+        "refused",
     ),
-    "422-bad-json": (Fault(status=422, body=b"{not json"), "UPSTREAM_ERROR", None),
+    "422-bad-json": (Fault(status=422, body=b"{not json"), "UPSTREAM_ERROR", "refused"),
 }
 
 

@@ -108,10 +108,30 @@ def test_defaults_give_default_settings() -> None:
 
 def test_user_choices_reach_settings() -> None:
     """A pasted token, test mode 2, sandbox on and DEBUG arrive as the matching settings."""
-    chosen = {"api_token": "tok-123456789", "test_mode": 2, "sandbox": True, "log_level": "DEBUG"}
+    defaults = {key: field["default"] for key, field in MANIFEST["user_config"].items()}
+    chosen = {**defaults, "api_token": "tok-123456789", "test_mode": 2, "sandbox": True, "log_level": "DEBUG"}
     settings = Settings.from_env(_substituted(chosen))
     assert (settings.api_token, settings.test_mode, settings.sandbox) == ("tok-123456789", "2", True)
     assert settings.log_level == "DEBUG"
+
+
+def test_money_safety_choices_reach_settings() -> None:
+    """The bundle form's limits, guard window, confirmation and retention arrive as Settings; 0 disables."""
+    defaults = {key: field["default"] for key, field in MANIFEST["user_config"].items()}
+    chosen = {
+        **defaults,
+        "duplicate_window": 0,
+        "max_parts": 3,
+        "max_messages_per_day": 0,
+        "max_recipients_per_day": 7,
+        "max_eur_per_day": 2.5,
+        "confirm_sends": False,
+        "journal_days": 30,
+    }
+    settings = Settings.from_env(_substituted(chosen))
+    assert (settings.duplicate_window, settings.max_parts, settings.max_messages_per_day) == (0, 3, 0)
+    assert (settings.max_recipients_per_day, settings.max_eur_per_day) == (7, 2.5)
+    assert (settings.confirm_sends, settings.journal_days) == (False, 30)
 
 
 def test_leftover_placeholders_are_unset() -> None:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_lists_the_ten_tools_with_schemas_and_annotations(emulator: Emulator) -> None:
-    """tools/list has the contract's ten tools, each with title, schemas and truthful hints."""
+    """tools/list has the contract's ten tools and our two, each with title, schemas and truthful hints."""
     async with connected(emulator) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     assert tuple(tools) == TOOL_NAMES
@@ -39,7 +39,19 @@ async def test_lists_the_ten_tools_with_schemas_and_annotations(emulator: Emulat
     assert props["expireIn"]["anyOf"][0] == {"maximum": 432000, "minimum": 360, "type": "integer"}
     assert props["coding"]["anyOf"][0]["enum"] == [0, 1, 2]
     assert props["priority"]["anyOf"][0]["enum"] == ["high", "normal", "low"]
-    assert set(send.output_schema["properties"]) == {"message_id", "status", "parts", "destination"}
+    assert set(send.output_schema["properties"]) == {
+        "message_id",
+        "status",
+        "parts",
+        "destination",
+        "price_eur",
+        "note",
+    }
+    assert send.input_schema["properties"]["allow_duplicate"]["type"] == "boolean"
+    assert "DUPLICATE_SEND" in (send.description or "")
+    for free in ("quote_sms", "get_sms_status"):
+        assert tools[free].annotations is not None
+        assert tools[free].annotations.read_only_hint is True
     rates = tools["get_sms_rates"]
     assert rates.annotations is not None
     assert rates.annotations.read_only_hint is True

@@ -74,6 +74,7 @@ def _setting_options() -> argparse.ArgumentParser:
         default=s,
         help="seconds a tool call waits for a browser sign-in",
     )
+    _money_options(g)
     return p
 
 
@@ -90,6 +91,40 @@ def setting_env(args: argparse.Namespace, *, exclude: tuple[str, ...] = ("api_to
         value = getattr(args, action.dest)
         env[f"VERTEXSMS_{action.dest.upper()}"] = "1" if value is True else str(value)
     return env
+
+
+def _money_options(g: argparse._ArgumentGroup) -> None:
+    """The send journal's guard and limits (``0`` disables each)."""
+    s = argparse.SUPPRESS
+    whole = (
+        ("--duplicate-window", "duplicate_window", "minutes an identical send_sms is refused (0: off)"),
+        ("--max-parts", "max_parts", "most SMS parts per message (0: no limit)"),
+        ("--max-messages-per-day", "max_messages_per_day", "most messages per rolling 24 h (0: no limit)"),
+        (
+            "--max-recipients-per-day",
+            "max_recipients_per_day",
+            "most recipients per rolling 24 h (0: no limit)",
+        ),
+        ("--journal-days", "journal_days", "days the send journal keeps its records"),
+    )
+    for flag, dest, text in whole:
+        g.add_argument(flag, dest=dest, type=int, default=s, metavar="N", help=text)
+    g.add_argument(
+        "--max-eur-per-day",
+        dest="max_eur_per_day",
+        type=float,
+        default=s,
+        metavar="EUR",
+        help="most EUR per 24 h",
+    )
+    g.add_argument(
+        "--confirm-sends",
+        dest="confirm_sends",
+        type=lambda v: v.lower() not in ("0", "false", "no", "off"),
+        default=s,
+        metavar="1|0",
+        help="ask the person before each send when the client can (default 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MONEY_SETTINGS = (
+    "duplicate_window",
+    "max_parts",
+    "max_messages_per_day",
+    "max_recipients_per_day",
+    "max_eur_per_day",
+    "confirm_sends",
+    "journal_days",
+)
+
+
 def settings_from(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
     overrides: dict[str, Any] = {}
     for name in (
@@ -145,6 +191,7 @@ def settings_from(args: argparse.Namespace, env: dict[str, str] | None = None) -
         "log_level",
         "allow_file_store",
         "signin_timeout",
+        *MONEY_SETTINGS,
     ):
         if hasattr(args, name):
             overrides[name] = getattr(args, name)

@@ -82,6 +82,13 @@ class Settings:
     allow_file_store: bool = False
     signin_timeout: float = 120.0
     http_timeout: float = 30.0
+    duplicate_window: int = 10
+    max_parts: int = 10
+    max_messages_per_day: int = 100
+    max_recipients_per_day: int = 50
+    max_eur_per_day: float | None = None
+    confirm_sends: bool = True
+    journal_days: int = 90
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> Settings:
@@ -102,6 +109,7 @@ class Settings:
                 "VERTEXSMS_SIGNIN_TIMEOUT", _unset(get("VERTEXSMS_SIGNIN_TIMEOUT")), 120.0
             ),
             "http_timeout": _seconds("VERTEXSMS_HTTP_TIMEOUT", _unset(get("VERTEXSMS_HTTP_TIMEOUT")), 30.0),
+            **_money_settings(get),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values).validated()
@@ -115,7 +123,72 @@ class Settings:
             test_mode=_test_mode(self.test_mode),
             log_level=_log_level(self.log_level),
             callback_port=_port(str(self.callback_port)),
+            **_money_settings(lambda name: _as_text(getattr(self, _MONEY[name]))),
         )
+
+
+# The money-safety settings: variable -> field.  ``0`` disables a limit.
+_MONEY = {
+    "VERTEXSMS_DUPLICATE_WINDOW": "duplicate_window",
+    "VERTEXSMS_MAX_PARTS": "max_parts",
+    "VERTEXSMS_MAX_MESSAGES_PER_DAY": "max_messages_per_day",
+    "VERTEXSMS_MAX_RECIPIENTS_PER_DAY": "max_recipients_per_day",
+    "VERTEXSMS_MAX_EUR_PER_DAY": "max_eur_per_day",
+    "VERTEXSMS_CONFIRM_SENDS": "confirm_sends",
+    "VERTEXSMS_JOURNAL_DAYS": "journal_days",
+}
+_WHOLE_DEFAULTS = {
+    "VERTEXSMS_DUPLICATE_WINDOW": 10,
+    "VERTEXSMS_MAX_PARTS": 10,
+    "VERTEXSMS_MAX_MESSAGES_PER_DAY": 100,
+    "VERTEXSMS_MAX_RECIPIENTS_PER_DAY": 50,
+    "VERTEXSMS_JOURNAL_DAYS": 90,
+}
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _money_settings(get: Any) -> dict[str, Any]:
+    """The money-safety fields from ``get(variable)`` (text or None), validated."""
+    values: dict[str, Any] = {
+        _MONEY[name]: _whole(name, _unset(get(name)), default) for name, default in _WHOLE_DEFAULTS.items()
+    }
+    if values["journal_days"] < 1:
+        raise ConfigError("VERTEXSMS_JOURNAL_DAYS must be at least 1 (the journal must keep today's sends).")
+    values["max_eur_per_day"] = _eur(_unset(get("VERTEXSMS_MAX_EUR_PER_DAY")))
+    confirm = _unset(get("VERTEXSMS_CONFIRM_SENDS"))
+    values["confirm_sends"] = True if confirm is None else _flag("VERTEXSMS_CONFIRM_SENDS", confirm)
+    return values
+
+
+def _whole(name: str, value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number (0 turns it off), got {value!r}.") from None
+    if not 0 <= number <= 1_000_000:
+        raise ConfigError(f"{name} must be between 0 and 1000000, got {value!r}.")
+    return number
+
+
+def _eur(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        eur = float(value)
+    except ValueError:
+        raise ConfigError(f"VERTEXSMS_MAX_EUR_PER_DAY must be an amount in EUR, got {value!r}.") from None
+    if not 0 <= eur <= 1_000_000:
+        raise ConfigError(f"VERTEXSMS_MAX_EUR_PER_DAY must be between 0 and 1000000, got {value!r}.")
+    return eur or None
 
 
 def _scopes(value: str | None) -> tuple[str, ...] | None:

@@ -11,8 +11,15 @@ Every failure a person or a model can see is a ``VertexError``::
     ├── NotFound                     NOT_FOUND              no
     ├── RateLimited                  RATE_LIMITED           yes
     ├── SendFailed                   VERTEX_SEND_FAILED     no
-    ├── UpstreamUnavailable          UPSTREAM_UNAVAILABLE   yes
-    └── UpstreamError                UPSTREAM_ERROR         no
+    ├── UpstreamUnavailable          UPSTREAM_UNAVAILABLE   yes (no when the outcome is unknown)
+    ├── UpstreamError                UPSTREAM_ERROR         no
+    │   └── JournalUnavailable       UPSTREAM_ERROR         no  (the send journal cannot be used)
+    ├── DuplicateSend                DUPLICATE_SEND         no
+    ├── SpendLimit                   SPEND_LIMIT            no
+    └── Declined                     DECLINED               no
+
+A billable call's error also carries ``outcome``: ``not_sent`` (nothing reached VertexSMS),
+``unknown`` (it may have been processed: never retryable) or ``refused`` (VertexSMS said no).
 
 Foreign exceptions (httpx2, keyring, the SDK) are translated into this tree at the
 boundary that meets them, with ``raise ... from exc``.  The envelope never carries a
@@ -54,24 +61,30 @@ class ErrorCode(StrEnum):
     VERTEX_SEND_FAILED = "VERTEX_SEND_FAILED"
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     UPSTREAM_ERROR = "UPSTREAM_ERROR"
+    DUPLICATE_SEND = "DUPLICATE_SEND"
+    SPEND_LIMIT = "SPEND_LIMIT"
+    DECLINED = "DECLINED"
 
 
 class VertexError(Exception):
     """A failure with a contract code, a message that says what to do next, and extras."""
 
     code: ClassVar[ErrorCode] = ErrorCode.UPSTREAM_ERROR
-    retryable: ClassVar[bool] = False
+    retryable: bool = False
 
     def __init__(
         self,
         message: str,
         *,
         vertex_error_code: int | None = None,
+        retryable: bool | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.vertex_error_code = vertex_error_code
+        if retryable is not None:
+            self.retryable = retryable
         self.extra: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
 
     def envelope(self) -> dict[str, Any]:
@@ -158,6 +171,28 @@ class UpstreamError(VertexError):
     code = ErrorCode.UPSTREAM_ERROR
 
 
+class JournalUnavailable(UpstreamError):
+    """The local send journal cannot be opened or written, so a billable call is not made."""
+
+
+class DuplicateSend(VertexError):
+    """The same message to the same recipient from the same sender went out moments ago."""
+
+    code = ErrorCode.DUPLICATE_SEND
+
+
+class SpendLimit(VertexError):
+    """A spend limit would be crossed; the envelope names the limit, the count and the setting."""
+
+    code = ErrorCode.SPEND_LIMIT
+
+
+class Declined(VertexError):
+    """The person said no when asked to confirm; nothing was sent."""
+
+    code = ErrorCode.DECLINED
+
+
 class ConfigError(Exception):
     """A setting is malformed; raised before anything starts (exit code 1 or 2)."""
 
@@ -174,6 +209,9 @@ _BY_CODE: dict[ErrorCode, type[VertexError]] = {
         SendFailed,
         UpstreamUnavailable,
         UpstreamError,
+        DuplicateSend,
+        SpendLimit,
+        Declined,
     )
 }
 

@@ -20,6 +20,7 @@ from vertex_stdio import __version__
 from vertex_stdio.config import Settings
 from vertex_stdio.credentials import TokenProvider
 from vertex_stdio.errors import InvalidInput, UpstreamError, VertexError
+from vertex_stdio.journal import SendJournal, journal_for
 from vertex_stdio.logs import redact
 from vertex_stdio.tools import TOOL_NAMES, TOOLS
 from vertex_stdio.tools.base import Services
@@ -117,8 +118,10 @@ def make_lifespan(
     settings: Settings,
     tokens: TokenProvider,
     transport: httpx2.AsyncBaseTransport | None = None,
+    journal: SendJournal | None = None,
 ) -> Lifespan:
-    """Services for the process: one REST client, one hosted-MCP connection, one rate card."""
+    """Services for the process: one REST client, one hosted-MCP connection, one rate card,
+    one send journal (``journal``, default: the settings' in the state directory)."""
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
@@ -128,9 +131,12 @@ def make_lifespan(
             hosted = HostedMcpUpstream(
                 settings.mcp_url, tokens, tg, timeout=settings.http_timeout, transport=transport
             )
+            sends = journal or journal_for(settings)
             try:
-                yield Services(settings, tokens, rest, hosted, RateCard(rest, tokens))
+                yield Services(settings, tokens, rest, hosted, RateCard(rest, tokens), sends)
             finally:
+                with anyio.CancelScope(shield=True):
+                    await sends.aclose()
                 await hosted.aclose()
                 tg.cancel_scope.cancel()
 
@@ -142,6 +148,7 @@ def build_server(
     tokens: TokenProvider,
     *,
     transport: httpx2.AsyncBaseTransport | None = None,
+    journal: SendJournal | None = None,
 ) -> VertexServer:
     """The MCP server with the ten tools; nothing touches the network until a tool is called."""
     sandbox = " (sandbox)" if settings.sandbox else ""
@@ -152,7 +159,7 @@ def build_server(
         version=__version__,
         instructions=(SANDBOX_NOTE + "\n\n" if settings.sandbox else "") + INSTRUCTIONS,
         website_url="https://vertexsms.com",
-        lifespan=make_lifespan(settings, tokens, transport),
+        lifespan=make_lifespan(settings, tokens, transport, journal),
     )
     for spec in TOOLS:
         description = ("[SANDBOX: emulated, nothing is sent or billed] " if settings.sandbox else "") + (

@@ -18,7 +18,9 @@ class Fault:
 
     ``method``/``path`` of None match anything; paths compare without a trailing slash.
     Steps, in order: wait ``delay`` seconds; ``drop`` closes the connection without a
-    response; otherwise the real response is replaced by ``status``/``body``/``headers``
+    response, before the request is processed (no message exists); ``drop_after_processing``
+    lets the emulator process it (a send gets its message id and a delivery status) and then
+    closes the connection without a response, as when an answer is lost on the way back; otherwise the real response is replaced by ``status``/``body``/``headers``
     where given (``body_size`` streams that many filler bytes as the body), then delivered
     normally, or as headers followed by silence (``silence_after_headers``), or trickled at
     ``drip_bytes_per_s``.  ``times=None`` keeps the fault armed until ``clear_faults()``.
@@ -32,6 +34,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    drop_after_processing: bool = False
     silence_after_headers: bool = False
     drip_bytes_per_s: float | None = None
     body_size: int | None = None

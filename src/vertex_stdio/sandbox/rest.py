@@ -18,7 +18,15 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from vertex_stdio.sandbox import checks
-from vertex_stdio.sandbox.data import COUNTRIES, COUNTRY_LIST, OPERATORS, Country, operators_of
+from vertex_stdio.sandbox.data import (
+    COUNTRIES,
+    COUNTRY_LIST,
+    OPERATORS,
+    Country,
+    country_of_msisdn,
+    operators_of,
+)
+from vertex_stdio.sandbox.numbers import mobile_operator
 from vertex_stdio.sandbox.state import ApiError, SandboxState
 
 MCCMNC_PAGE_SIZE = 10
@@ -70,6 +78,8 @@ class RestApi:
     def routes(self) -> list[Route]:
         return [
             Route("/sms", self.send_sms, methods=["POST"]),
+            Route("/sms/cost", self.sms_cost, methods=["POST"]),
+            Route("/sms/status/{message_id}", self.sms_status, methods=["GET"]),
             Route("/rates/", self.rates, methods=["GET"]),
             Route("/rates", self.rates, methods=["GET"]),
             Route("/senderId", self.register_sender, methods=["POST"]),
@@ -95,9 +105,37 @@ class RestApi:
 
     async def send_sms(self, request: Request) -> Response:
         await self.authorize(request, "sms:send")
-        order = checks.check_sms(await json_object(request))
+        body = await json_object(request)
+        order = checks.check_sms(body)
         headers = {"X-VertexSMS-Amount-Sent": str(order.parts)}
-        return JSONResponse([self.state.next_message_id()], headers=headers)
+        test_mode = str(body["testMode"]) if body.get("testMode") is not None else None
+        return JSONResponse([self.state.next_message_id(test_mode)], headers=headers)
+
+    async def sms_cost(self, request: Request) -> Response:
+        """A quote as VertexSMS gives one: parts, country, MCC/MNC, price per part and total."""
+        await self.authorize(request, "sms:send")
+        order = checks.check_sms(await json_object(request))
+        country = country_of_msisdn(order.to)
+        op = mobile_operator(country, order.to[len(country.calling_code) :]) if country else None
+        rate = float(op.rate) if op else float(country.default_rate or 0) if country else 0.0
+        mccmnc = f"{op.mcc}{op.mncs[0]}" if op else ""
+        return JSONResponse(
+            [
+                {
+                    "to": order.to,
+                    "parts": order.parts,
+                    "countryISO": country.iso2 if country else "",
+                    "mccmnc": mccmnc,
+                    "pricePerPart": rate,
+                    "totalPrice": round(rate * order.parts, 4),
+                    "currency": "EUR",
+                }
+            ]
+        )
+
+    async def sms_status(self, request: Request) -> Response:
+        await self.authorize(request, "sms:send")
+        return JSONResponse(self.state.message_status(request.path_params["message_id"]))
 
     async def rates(self, request: Request) -> Response:
         await self.authorize(request, "sms:rates")

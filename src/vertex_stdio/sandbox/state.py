@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ ALL_SCOPES: frozenset[str] = frozenset(
     {"sms:send", "sms:rates", "sender:write", "hlr:lookup", "numbers:read"}
 )
 SCOPE_ORDER = ("sms:send", "sms:rates", "sender:write", "hlr:lookup", "numbers:read")
+DELIVERY_SECONDS = 2.0  # how long an emulated message stays pending before its delivery report
 SANDBOX_PIN = "12345"  # every MSISDN sender's confirmation PIN in the sandbox (no SMS is sent)
 
 TokenCheck = Callable[[str], frozenset[str] | None]
@@ -55,6 +57,8 @@ class SandboxState:
         self._message_ids = itertools.count(1_000_001)
         self._hlr_ids = itertools.count(1_203_877_133)
         self._sender_ids = itertools.count(123)
+        self._messages: dict[str, tuple[float, str | None]] = {}
+        self.delivery_seconds = DELIVERY_SECONDS
 
     def add_token(self, token: str, scopes: Iterable[str]) -> None:
         with self._lock:
@@ -73,9 +77,26 @@ class SandboxState:
             scopes = await anyio.to_thread.run_sync(check, token, abandon_on_cancel=True)
         return None if scopes is None else frozenset(scopes)
 
-    def next_message_id(self) -> str:
+    def next_message_id(self, test_mode: str | None = None) -> str:
+        """A new message's id; the message is remembered for ``message_status``."""
         with self._lock:
-            return f"sandbox-{next(self._message_ids)}"
+            message_id = f"sandbox-{next(self._message_ids)}"
+            self._messages[message_id] = (time.monotonic(), test_mode)
+            return message_id
+
+    def message_status(self, message_id: str) -> dict[str, object]:
+        """``{id, status, error}`` as ``GET /sms/status`` answers: pending (0) for the first
+        ``delivery_seconds``, then delivered (1), or undelivered (2, error 1) for testMode 2; 404 unknown."""
+        with self._lock:
+            found = self._messages.get(message_id)
+        if found is None:
+            raise ApiError(404, f"Message {message_id} was not found.")
+        sent_at, test_mode = found
+        if time.monotonic() - sent_at < self.delivery_seconds:
+            return {"id": message_id, "status": 0, "error": 0}
+        if test_mode == "2":
+            return {"id": message_id, "status": 2, "error": 1}
+        return {"id": message_id, "status": 1, "error": 0}
 
     def next_hlr_id(self) -> int:
         with self._lock:

@@ -87,6 +87,10 @@ class FaultLayer:
         if fault.drop:
             await _drop(receive, send)
             return
+        if fault.drop_after_processing:
+            await _capture(self.app, scope, replay)
+            await _drop(receive, send)
+            return
         if not fault.reshapes:
             await self.app(scope, replay, send)
             return

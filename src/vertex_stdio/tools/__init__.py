@@ -1,4 +1,4 @@
-"""The ten VertexSMS tools, declared once: function, title, description, annotations."""
+"""The ten VertexSMS tools and our two (quote_sms, get_sms_status), declared once: function, title, description, annotations."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from mcp.types import ToolAnnotations
 
-from vertex_stdio.tools import messaging, numbers, senders
+from vertex_stdio.tools import delivery, messaging, numbers, quotes, senders
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,20 @@ TOOLS: tuple[ToolSpec, ...] = (
         messaging.GET_SMS_RATES_DESCRIPTION,
         "sms:rates",
         _reads("Get SMS rates"),
+    ),
+    ToolSpec(
+        quotes.quote_sms,
+        "Quote SMS price (free)",
+        quotes.QUOTE_SMS_DESCRIPTION,
+        "sms:send",
+        _reads("Quote SMS price (free)"),
+    ),
+    ToolSpec(
+        delivery.get_sms_status,
+        "Get SMS delivery status",
+        delivery.GET_SMS_STATUS_DESCRIPTION,
+        "sms:send",
+        _reads("Get SMS delivery status"),
     ),
     ToolSpec(
         senders.register_sender_id,

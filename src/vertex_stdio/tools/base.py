@@ -13,6 +13,7 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from vertex_stdio.config import Settings
 from vertex_stdio.credentials import TokenProvider
+from vertex_stdio.journal import SendJournal
 from vertex_stdio.tools.rates import RateCard
 from vertex_stdio.upstream.remote import HostedMcpUpstream
 from vertex_stdio.upstream.rest import RestUpstream
@@ -29,6 +30,7 @@ class Services:
     rest: RestUpstream
     hosted: HostedMcpUpstream
     rates: RateCard
+    journal: SendJournal
 
 
 AnyContext = Context[Any, Any]
@@ -63,3 +65,11 @@ class ContextPrompt:
             await self._ctx.elicit_url(message, url, uuid.uuid4().hex)
         except MCPError as exc:
             log.info("The client did not take the sign-in URL (%s); it is on stderr", exc.error.message)
+
+
+def client_name(ctx: AnyContext) -> str | None:
+    """The client's name from its ``initialize`` (recorded in the journal), when it gave one."""
+    params = getattr(ctx.session, "client_params", None)
+    info = getattr(params, "client_info", None)
+    name = getattr(info, "name", None)
+    return str(name)[:80] if name else None

@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from vertex_stdio.errors import InvalidInput, NotFound
+from vertex_stdio.journal import CallFacts
 from vertex_stdio.smsparts import count_parts
-from vertex_stdio.tools.base import AnyContext, ContextPrompt, services
+from vertex_stdio.tools.base import AnyContext, ContextPrompt, Services, client_name, services
 from vertex_stdio.tools.models import CountryCode, PhoneNumber, Rate, RatesResult, SendSmsResult
+from vertex_stdio.tools.quotes import cached_price, quote
 from vertex_stdio.tools.rates import field, text_or_none
 from vertex_stdio.upstream.outcomes import Operation, unreadable_success
 
@@ -22,8 +24,16 @@ may already have been delivered.
 
 Long texts are split into parts automatically (160 GSM-7 or 70 Unicode characters per single SMS; \
 153/67 per part when split); each part is billed. The result gives the VertexSMS message_id, the \
-number of parts billed and the destination in E.164 form. `from` is an alphanumeric sender (at most 11 \
-Latin letters, digits, spaces or dots) or a registered phone number."""
+number of parts billed, the price when known and the destination in E.164 form. "sent" means \
+accepted by VertexSMS, not delivered: use get_sms_status with the message_id to see delivery. \
+`from` is an alphanumeric sender (at most 11 Latin letters, digits, spaces or dots) or a \
+registered phone number. Use quote_sms (free) to see parts and price first.
+
+Safety: the same text to the same recipient from the same sender within a few minutes is refused \
+with DUPLICATE_SEND (carrying the earlier message_id); pass allow_duplicate: true only when the user \
+explicitly wants it sent again. Spend limits (messages and recipients per 24 h, parts per message) \
+refuse a send with SPEND_LIMIT; only the user can raise them. The user may be asked to confirm; a \
+"no" answers DECLINED and nothing is sent."""
 
 
 async def send_sms(
@@ -63,6 +73,10 @@ async def send_sms(
     expireIn: Annotated[
         int | None, Field(ge=360, le=432000, description="Validity in seconds, 360 to 432000 (5 days).")
     ] = None,
+    allow_duplicate: Annotated[
+        bool,
+        Field(description="Send even though the same message went to the same recipient moments ago."),
+    ] = False,
 ) -> SendSmsResult:
     svc = services(ctx)
     body: dict[str, Any] = {"to": to.removeprefix("+"), "from": from_, "message": message}
@@ -76,16 +90,33 @@ async def send_sms(
     body.update({k: v for k, v in optional.items() if v is not None})
     if svc.settings.test_mode:
         body["testMode"] = svc.settings.test_mode
-    response = await svc.rest.call(SEND, "POST", "/sms", json_body=body, prompt=ContextPrompt(ctx))
-    ids = response.json(SEND)
-    if not isinstance(ids, list) or not ids or not isinstance(ids[0], str | int):
-        raise unreadable_success(SEND, "no message ID in the answer")
+    estimate = count_parts(message)
+    svc.journal.check_parts(estimate)
+    prompt = ContextPrompt(ctx)
+    price = await price_of(svc, body, estimate, prompt)
+    await svc.tokens.token([SEND.scope], prompt)  # sign in first: the send itself is not cancellable
+    facts = CallFacts(to, from_, message, estimate, price, client_name(ctx), allow_duplicate)
+    async with svc.journal.billable(SEND.tool, facts, guard=True) as ticket:
+        response = await svc.rest.call(SEND, "POST", "/sms", json_body=body, prompt=prompt)
+        ids = response.json(SEND)
+        if not isinstance(ids, list) or not ids or not isinstance(ids[0], str | int):
+            raise unreadable_success(SEND, "no message ID in the answer")
+        parts = _parts(response.headers.get("x-vertexsms-amount-sent"), message)
+        ticket.sent(str(ids[0]), parts=parts)
     return SendSmsResult(
         message_id=str(ids[0]),
         status="sent",
-        parts=_parts(response.headers.get("x-vertexsms-amount-sent"), message),
+        parts=parts,
         destination="+" + to.removeprefix("+"),
+        price_eur=price if parts == estimate else None,
     )
+
+
+async def price_of(svc: Services, body: dict[str, Any], parts: int, prompt: ContextPrompt) -> float | None:
+    """The send's price: quoted when a EUR limit needs it, else from a cached rate card, else None."""
+    if svc.settings.max_eur_per_day:
+        return (await quote(svc, body, prompt)).total_eur
+    return cached_price(svc, body["to"], parts)
 
 
 def _parts(header: str | None, message: str) -> int:

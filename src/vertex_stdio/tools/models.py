@@ -39,13 +39,23 @@ HttpsUrl = Annotated[
 # --- outputs ------------------------------------------------------------------------
 
 
+SENT_NOTE = (
+    "sent = accepted by VertexSMS, not delivered; use get_sms_status with this message_id "
+    "to see whether it arrived."
+)
+
+
 class SendSmsResult(BaseModel):
     """A message accepted by VertexSMS."""
 
-    message_id: str = Field(description="VertexSMS message ID; delivery reports refer to it.")
-    status: Literal["sent"] = Field(description="Always 'sent': VertexSMS accepted the message.")
+    message_id: str = Field(description="VertexSMS message ID; get_sms_status and delivery reports use it.")
+    status: Literal["sent"] = Field(
+        description="Always 'sent': VertexSMS accepted the message (not delivered)."
+    )
     parts: int = Field(description="SMS parts billed (long texts are split into several parts).")
     destination: str = Field(description="The recipient in E.164 form, e.g. +37069912345.")
+    price_eur: float | None = Field(default=None, description="What the message costs in EUR, when known.")
+    note: str = Field(default=SENT_NOTE, description="What 'sent' means.")
 
 
 class Rate(BaseModel):
@@ -167,3 +177,46 @@ class HlrResult(BaseModel):
     status: Literal["submitted"]
     callback_url: str
     note: str
+
+
+class QuoteResult(BaseModel):
+    """What a message would cost; nothing was sent."""
+
+    parts: int = Field(description="SMS parts the message is split into (each is billed).")
+    encoding: Literal["GSM-7", "UCS-2"]
+    price_per_part_eur: float | None = Field(description="Price of one part in EUR, when known.")
+    total_eur: float | None = Field(description="Price of the whole message in EUR, when known.")
+    currency: str = "EUR"
+    country: str | None = Field(default=None, description="Destination country (ISO 3166-1 alpha-2).")
+    mcc: str | None = None
+    mnc: str | None = None
+    source: Literal["vertexsms", "estimate"] = Field(
+        description="'vertexsms': VertexSMS's quote; 'estimate': our part count times the rate card."
+    )
+    note: str
+
+
+class JournalEntry(BaseModel):
+    """What the local send journal recorded about a send."""
+
+    time: str = Field(description="When it was sent, in local time (ISO 8601).")
+    outcome: str = Field(description="pending, sent, refused, unknown or not_sent.")
+    kind: str = Field(description="real, test (VERTEXSMS_TEST_MODE) or sandbox.")
+    recipient: str | None
+    sender: str | None
+    parts: int | None
+    price_eur: float | None
+
+
+class SmsStatusResult(BaseModel):
+    """The delivery status of one message."""
+
+    message_id: str
+    status: Literal["pending", "delivered", "undelivered", "seen", "expired", "unknown"]
+    status_code: int | None = Field(
+        description="VertexSMS's numeric status (1 delivered, 2 undelivered, ...)."
+    )
+    error_code: int | None = Field(description="VertexSMS's numeric error code (0 = none).")
+    error: str | None = Field(description="The error code in words.")
+    reported_at: str | None = Field(description="When the delivery report arrived, when VertexSMS says.")
+    journal: JournalEntry | None = Field(description="The local journal's record of this send, if any.")

@@ -7,7 +7,8 @@ from typing import Annotated, Any, TypeVar
 from pydantic import Field, ValidationError
 
 from vertex_stdio.errors import UpstreamError
-from vertex_stdio.tools.base import AnyContext, ContextPrompt, services
+from vertex_stdio.journal import CallFacts
+from vertex_stdio.tools.base import AnyContext, ContextPrompt, client_name, services
 from vertex_stdio.tools.models import (
     CorrectionResult,
     CountryCode,
@@ -61,17 +62,21 @@ async def lookup_hlr(
 ) -> HlrResult:
     digits = msisdn.removeprefix("+")
     svc = services(ctx)
-    response = await svc.rest.call(
-        HLR,
-        "POST",
-        "/hlr",
-        json_body={"msisdn": digits, "callBackUrl": callBackUrl},
-        prompt=ContextPrompt(ctx),
-    )
-    ids = response.json(HLR)
-    first = ids[0] if isinstance(ids, list) and ids else ids
-    if not str(first).isdigit():
-        raise unreadable_success(HLR, "no lookup ID in the answer")
+    async with svc.journal.billable(
+        HLR.tool, CallFacts(recipient="+" + digits, client=client_name(ctx))
+    ) as ticket:
+        response = await svc.rest.call(
+            HLR,
+            "POST",
+            "/hlr",
+            json_body={"msisdn": digits, "callBackUrl": callBackUrl},
+            prompt=ContextPrompt(ctx),
+        )
+        ids = response.json(HLR)
+        first = ids[0] if isinstance(ids, list) and ids else ids
+        if not str(first).isdigit():
+            raise unreadable_success(HLR, "no lookup ID in the answer")
+        ticket.sent(str(first))
     return HlrResult(
         lookup_id=int(str(first)),
         msisdn="+" + digits,

@@ -54,6 +54,11 @@ class RateCard:
                 card = self._fresh(key) or await self._fetch(key, prompt)
         return card.rows, self._clock() - card.fetched_at
 
+    def cached_rows(self) -> tuple[dict[str, Any], ...]:
+        """The rows of a fresh cached card, if any (no request, no token needed)."""
+        fresh = [c for c in self._cards.values() if self._clock() - c.fetched_at < self._ttl]
+        return fresh[-1].rows if fresh else ()
+
     def _fresh(self, key: str) -> _Card | None:
         card = self._cards.get(key)
         if card is not None and self._clock() - card.fetched_at < self._ttl:

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from vertex_stdio.tools.base import AnyContext, ContextPrompt, services
+from vertex_stdio.journal import CallFacts
+from vertex_stdio.tools.base import AnyContext, ContextPrompt, client_name, services
 from vertex_stdio.tools.models import (
     ConfirmSenderResult,
     HttpsUrl,
@@ -72,11 +73,15 @@ async def register_sender_id(
     if notificationUrl:
         body["notificationUrl"] = notificationUrl
     svc = services(ctx)
-    response = await svc.rest.call(
-        REGISTER_ALPHA, "POST", "/senderId", json_body=body, prompt=ContextPrompt(ctx)
-    )
+    facts = CallFacts(sender=name, client=client_name(ctx))
+    async with svc.journal.billable(REGISTER_ALPHA.tool, facts) as ticket:
+        response = await svc.rest.call(
+            REGISTER_ALPHA, "POST", "/senderId", json_body=body, prompt=ContextPrompt(ctx)
+        )
+        sender_id = _new_id(response, REGISTER_ALPHA)
+        ticket.sent(str(sender_id))
     return SenderIdResult(
-        sender_id=_new_id(response, REGISTER_ALPHA),
+        sender_id=sender_id,
         name=name,
         type="AlphaNumeric",
         status="submitted",
@@ -88,10 +93,13 @@ async def register_msisdn_sender(msisdn: PhoneNumber, ctx: AnyContext) -> Msisdn
     digits = msisdn.removeprefix("+")
     body = {"name": digits, "type": "MSISDN"}
     svc = services(ctx)
-    response = await svc.rest.call(
-        REGISTER_MSISDN, "POST", "/senderId", json_body=body, prompt=ContextPrompt(ctx)
-    )
-    sender_id = _new_id(response, REGISTER_MSISDN)
+    facts = CallFacts(sender="+" + digits, client=client_name(ctx))
+    async with svc.journal.billable(REGISTER_MSISDN.tool, facts) as ticket:
+        response = await svc.rest.call(
+            REGISTER_MSISDN, "POST", "/senderId", json_body=body, prompt=ContextPrompt(ctx)
+        )
+        sender_id = _new_id(response, REGISTER_MSISDN)
+        ticket.sent(str(sender_id))
     return MsisdnSenderResult(
         sender_id=sender_id,
         msisdn="+" + digits,
@@ -108,13 +116,15 @@ async def confirm_msisdn_sender(
     ctx: AnyContext,
 ) -> ConfirmSenderResult:
     svc = services(ctx)
-    await svc.rest.call(
-        CONFIRM_MSISDN,
-        "POST",
-        f"/senderId/confirm/{sender_id}",
-        json_body={"code": code},
-        prompt=ContextPrompt(ctx),
-    )
+    async with svc.journal.billable(CONFIRM_MSISDN.tool, CallFacts(client=client_name(ctx))) as ticket:
+        await svc.rest.call(
+            CONFIRM_MSISDN,
+            "POST",
+            f"/senderId/confirm/{sender_id}",
+            json_body={"code": code},
+            prompt=ContextPrompt(ctx),
+        )
+        ticket.sent(str(sender_id))
     return ConfirmSenderResult(sender_id=sender_id, confirmed=True)
 
 

@@ -125,7 +125,23 @@ def error_for_status(
     headers: Mapping[str, str],
     body: bytes,
 ) -> VertexError:
-    """The contract's error for a non-2xx answer from VertexSMS."""
+    """The contract's error for a non-2xx answer from VertexSMS.
+
+    A billable call's 4xx is ``refused`` (VertexSMS said no, nothing was done); a 5xx leaves
+    its outcome unknown (a proxy may answer 502 after VertexSMS took the request).
+    """
+    error = _error_for_status(op, status, headers, body)
+    if op.costs_or_changes and status < 500:
+        error.extra.setdefault("outcome", "refused")
+    return error
+
+
+def _error_for_status(
+    op: Operation,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> VertexError:
     said = upstream_message(body, headers.get("content-type", ""))
     quoted = f" VertexSMS said: {said}" if said else ""
     if status == 400:
@@ -168,16 +184,33 @@ def error_for_status(
     return UpstreamError(f"VertexSMS answered HTTP {status} to {op.what}.{quoted}")
 
 
-def unavailable(op: Operation, why: str) -> UpstreamUnavailable:
-    """An outage; for calls that cost or change something, the outcome is unknown."""
-    if op.costs_or_changes:
+def unavailable(op: Operation, why: str, *, reached: bool = True) -> UpstreamUnavailable:
+    """An outage.  For calls that cost or change something, ``reached`` decides the outcome:
+
+    ``not_sent`` (retryable) only when no byte of the request can have reached VertexSMS
+    (the connection was never made); otherwise ``unknown``, which is never retryable.
+    """
+    if not op.costs_or_changes:
+        return UpstreamUnavailable(f"{why} VertexSMS may be down or unreachable; try again shortly.")
+    if not reached:
         return UpstreamUnavailable(
-            f"{why} The outcome of {op.what} is UNKNOWN: it may or may not have happened. "
-            "It was not retried. Do not repeat it blindly: check the delivery reports or the "
-            "VertexSMS dashboard first, or ask the user.",
-            outcome="unknown",
+            f"{why} Nothing reached VertexSMS, so {op.what} was NOT made; "
+            "it is safe to try again once VertexSMS is reachable.",
+            outcome="not_sent",
+            retryable=True,
         )
-    return UpstreamUnavailable(f"{why} VertexSMS may be down or unreachable; try again shortly.")
+    return UpstreamUnavailable(
+        f"{why} The outcome of {op.what} is UNKNOWN: it may or may not have happened, and it was "
+        "not retried. Do not repeat it blindly: "
+        + (
+            "look it up with get_sms_status (the message id is in `vertex-stdio history --pending` "
+            "once known) or in the VertexSMS dashboard, or ask the user."
+            if op.is_send
+            else "check the VertexSMS dashboard first, or ask the user."
+        ),
+        outcome="unknown",
+        retryable=False,
+    )
 
 
 def unreadable_success(op: Operation, why: str) -> UpstreamError:
@@ -187,5 +220,6 @@ def unreadable_success(op: Operation, why: str) -> UpstreamError:
             f"VertexSMS accepted {op.what} (HTTP 2xx) but its answer could not be read ({why}). "
             "It most likely happened: do not repeat it; check the VertexSMS dashboard.",
             outcome="probably_done",
+            retryable=False,
         )
     return UpstreamError(f"VertexSMS's answer could not be read ({why}); try again later.")

@@ -55,11 +55,22 @@ class RestResponse:
 
 
 class _NoAnswer(Exception):
-    """Internal: the attempt got no answer (timeout, connection failure); ``why`` says which."""
+    """Internal: the attempt got no answer (timeout, connection failure); ``why`` says which.
 
-    def __init__(self, why: str) -> None:
+    ``reached`` is False only when the connection was never made, so no byte of the request
+    can have reached VertexSMS.
+    """
+
+    def __init__(self, why: str, *, reached: bool = True) -> None:
         super().__init__(why)
         self.why = why
+        self.reached = reached
+
+
+# Failures that happen before a connection exists: DNS, refused or timed-out connects, TLS
+# handshakes, a full pool, a proxy that would not connect.  Anything later may have delivered
+# the request.
+_NEVER_CONNECTED = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError)
 
 
 def make_client(timeout: float, transport: httpx2.AsyncBaseTransport | None = None) -> httpx2.AsyncClient:
@@ -155,7 +166,7 @@ class RestUpstream:
                     log.info("%s: VertexSMS answered HTTP %s", op.tool, response.status)
             except _NoAnswer as failure:
                 if not self._may_retry(op, attempt, ends):
-                    raise unavailable(op, failure.why) from failure.__cause__
+                    raise unavailable(op, failure.why, reached=failure.reached) from failure.__cause__
                 attempt += 1
                 await self._sleep(_backoff(attempt))
                 continue
@@ -208,6 +219,9 @@ class RestUpstream:
                     body = await _read_capped(response, op)
                 finally:
                     await response.aclose()
+        except _NEVER_CONNECTED as exc:
+            log.warning("%s: could not connect to VertexSMS (%s)", op.tool, type(exc).__name__)
+            raise _NoAnswer(f"Could not connect to VertexSMS ({_describe(exc)}).", reached=False) from exc
         except (TimeoutError, httpx2.TimeoutException) as exc:
             log.warning("%s: no answer from VertexSMS in time (%s)", op.tool, type(exc).__name__)
             raise _NoAnswer("VertexSMS did not answer in time.") from exc
@@ -244,7 +258,9 @@ def _backoff(attempt: int) -> float:
 
 def _describe(exc: httpx2.TransportError) -> str:
     if isinstance(exc, httpx2.ConnectError):
-        return "could not connect"
+        return "connection refused, name not found or TLS failed"
+    if isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout):
+        return "connecting timed out"
     if isinstance(exc, httpx2.RemoteProtocolError):
         return "connection dropped mid-answer"
     return type(exc).__name__

@@ -1,0 +1,178 @@
+"""What the send journal stores and the rules it checks a new call against. Pure: no I/O.
+
+A ``Record`` is one billable or account-changing call.  It is written ``pending`` before the
+request leaves and finished with one of ``sent``, ``refused``, ``unknown`` or ``not_sent``.
+``decide`` is the duplicate guard and the spend limits in one place: given the records of
+the last 24 hours of the same kind, it says whether a new send may go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["real", "test", "sandbox"]
+Outcome = Literal["pending", "sent", "refused", "unknown", "not_sent"]
+OUTCOMES: tuple[Outcome, ...] = ("pending", "sent", "refused", "unknown", "not_sent")
+# Outcomes that may have reached a phone: they count for the duplicate guard and the limits.
+MAY_HAVE_GONE: frozenset[str] = frozenset({"pending", "sent", "unknown"})
+DAY = 24 * 3600.0
+PREVIEW_CHARS = 24
+
+
+def digest(text: str) -> str:
+    """The message's fingerprint: SHA-256 of its text (the text itself is never stored)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def preview(text: str) -> str:
+    """A short, digit-masked start of the text: enough to recognise it, no codes or numbers."""
+    masked = re.sub(r"\d", "•", re.sub(r"\s+", " ", text).strip())
+    return masked if len(masked) <= PREVIEW_CHARS else masked[: PREVIEW_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class NewCall:
+    """A call about to be made: what a person needs to reconcile it later, nothing secret."""
+
+    tool: str
+    kind: Kind
+    started: float
+    recipient: str | None = None
+    sender: str | None = None
+    digest: str | None = None
+    preview: str | None = None
+    parts: int | None = None
+    price_eur: float | None = None
+    pid: int | None = None
+    client: str | None = None
+    allow_duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Record:
+    """One journal row."""
+
+    id: int
+    tool: str
+    kind: Kind
+    started: float
+    outcome: Outcome
+    recipient: str | None = None
+    sender: str | None = None
+    digest: str | None = None
+    preview: str | None = None
+    parts: int | None = None
+    price_eur: float | None = None
+    message_id: str | None = None
+    detail: str | None = None
+    finished: float | None = None
+    pid: int | None = None
+    client: str | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How a call ended."""
+
+    outcome: Outcome
+    message_id: str | None = None
+    parts: int | None = None
+    price_eur: float | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The duplicate window and the spend limits; ``0``/None disables each."""
+
+    duplicate_window: float = 600.0
+    max_messages_per_day: int = 100
+    max_recipients_per_day: int = 50
+    max_eur_per_day: float | None = None
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The new send repeats ``earlier`` inside the window."""
+
+    earlier: Record
+
+
+@dataclass(frozen=True)
+class OverLimit:
+    """The new send would cross ``limit`` (its setting's name), now at ``count`` of ``maximum``."""
+
+    limit: str
+    setting: str
+    count: float
+    maximum: float
+
+
+Verdict = Duplicate | OverLimit | None
+
+
+def decide(new: NewCall, recent: Iterable[Record], rules: Rules) -> Verdict:
+    """Whether ``new`` (a send) may go, given the same kind's records of the last 24 hours."""
+    live = [r for r in recent if r.tool == new.tool and r.kind == new.kind and r.outcome in MAY_HAVE_GONE]
+    if rules.duplicate_window > 0 and not new.allow_duplicate:
+        since = new.started - rules.duplicate_window
+        for r in sorted(live, key=lambda r: r.started, reverse=True):
+            same = (r.recipient, r.sender, r.digest) == (new.recipient, new.sender, new.digest)
+            if same and r.started >= since:
+                return Duplicate(r)
+    day = [r for r in live if r.started >= new.started - DAY]
+    return _over_limit(new, day, rules)
+
+
+def _over_limit(new: NewCall, day: list[Record], rules: Rules) -> OverLimit | None:
+    if rules.max_messages_per_day and len(day) + 1 > rules.max_messages_per_day:
+        return OverLimit(
+            "messages per 24 h", "VERTEXSMS_MAX_MESSAGES_PER_DAY", len(day), rules.max_messages_per_day
+        )
+    recipients = {r.recipient for r in day}
+    new_recipient = new.recipient not in recipients
+    if rules.max_recipients_per_day and new_recipient and len(recipients) + 1 > rules.max_recipients_per_day:
+        return OverLimit(
+            "recipients per 24 h",
+            "VERTEXSMS_MAX_RECIPIENTS_PER_DAY",
+            len(recipients),
+            rules.max_recipients_per_day,
+        )
+    if rules.max_eur_per_day:
+        spent = sum(r.price_eur or 0.0 for r in day)
+        if spent + (new.price_eur or 0.0) > rules.max_eur_per_day + 1e-9:
+            return OverLimit(
+                "EUR per 24 h", "VERTEXSMS_MAX_EUR_PER_DAY", round(spent, 4), rules.max_eur_per_day
+            )
+    return None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What the last 24 hours of one kind add up to (for ``history`` and ``doctor``)."""
+
+    messages: int
+    recipients: int
+    parts: int
+    eur: float
+    unknown: int
+
+
+def totals(records: Iterable[Record], kind: Kind, now: float) -> Totals:
+    """Sends of ``kind`` in the 24 hours before ``now`` that may have gone out."""
+    day = [
+        r
+        for r in records
+        if r.tool == "send_sms" and r.kind == kind and r.outcome in MAY_HAVE_GONE and r.started >= now - DAY
+    ]
+    return Totals(
+        messages=len(day),
+        recipients=len({r.recipient for r in day}),
+        parts=sum(r.parts or 0 for r in day),
+        eur=round(sum(r.price_eur or 0.0 for r in day), 4),
+        unknown=sum(1 for r in day if r.outcome != "sent"),
+    )
