@@ -175,8 +175,8 @@ def test_an_unwritable_file_refuses_to_record(tmp_path: Path) -> None:
     if os.access(path, os.W_OK):
         pytest.skip("running as a user who can write read-only files (root)")
     try:
+        store = SqliteStore(path)
         with pytest.raises(JournalStoreError, match="cannot"):
-            store = SqliteStore(path)
             store.begin(send(T0), RULES)
     finally:
         path.chmod(0o600)

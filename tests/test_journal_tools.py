@@ -111,7 +111,8 @@ async def test_eur_limit_uses_the_quote(emulator: Emulator, tmp_path: Path) -> N
     async with bridge(emulator, tmp_path / "j.sqlite3", max_eur_per_day=0.1) as client:
         quote = ok(await client.call_tool("quote_sms", SEND))
         price = quote["total_eur"]
-        assert price and price > 0
+        assert price is not None
+        assert price > 0
         sent = 0
         while True:
             result = await client.call_tool("send_sms", {**SEND, "message": f"n{sent}"})
@@ -204,7 +205,8 @@ async def test_status_changes_and_carries_the_journal_record(emulator: Emulator,
     """get_sms_status: pending at first, delivered a little later, with the send's journal record."""
     async with bridge(emulator, tmp_path / "j.sqlite3") as client:
         sent = ok(await client.call_tool("send_sms", SEND))
-        assert "not delivered" in sent["note"] and "get_sms_status" in sent["note"]
+        assert "not delivered" in sent["note"]
+        assert "get_sms_status" in sent["note"]
         first = ok(await client.call_tool("get_sms_status", {"message_id": sent["message_id"]}))
         with anyio.fail_after(10):
             while (later := ok(await client.call_tool("get_sms_status", {"message_id": sent["message_id"]})))[
@@ -228,7 +230,8 @@ async def test_a_corrupt_journal_stops_billable_tools_only(emulator: Emulator, t
         ok(await client.call_tool("get_operator", {"operatorId": 1101}))
         ok(await client.call_tool("quote_sms", SEND))
     assert error["outcome"] == "not_sent"
-    assert "damaged" in error["message"] and "doctor" in error["message"]
+    assert "damaged" in error["message"]
+    assert "doctor" in error["message"]
     assert _sends(emulator) == 0
 
 
@@ -243,7 +246,8 @@ async def test_cancel_then_retry_sends_once(emulator: Emulator, tmp_path: Path) 
             while not (rows := SqliteStore(path).records(0)) or rows[0].outcome == "pending":
                 await anyio.sleep(0.1)
         retry = envelope(await client.call_tool("send_sms", SEND))
-    assert rows[0].outcome == "sent" and rows[0].message_id
+    assert rows[0].outcome == "sent"
+    assert rows[0].message_id
     assert (retry["code"], retry["earlier_message_id"]) == ("DUPLICATE_SEND", rows[0].message_id)
     assert _sends(emulator) == 1
 
