@@ -78,9 +78,11 @@ class Server:
         assert "result" in self.answers({"init"})["init"]
 
     def tools_listed(self, id_: str) -> bool:
-        """The process still serves: a tools/list is answered with the ten tools."""
+        """The process still serves: a tools/list is answered with the twelve tools."""
         self.send(rpc(id_, "tools/list"))
-        return len(self.answers({id_})[id_]["result"]["tools"]) == 10
+        return (
+            len(self.answers({id_})[id_]["result"]["tools"]) == 12
+        )  # the ten hosted tools, quote_sms and get_sms_status
 
     def close_stdin(self) -> float:
         """Close stdin and return the seconds until the process exited (at most 15)."""

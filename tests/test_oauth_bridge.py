@@ -82,7 +82,7 @@ async def test_first_tool_call_signs_in_with_progress_and_url_offer(
             prefixes = ok(await client.call_tool("get_mobile_prefixes", {"country": "LV"}))
     finally:
         await provider.aclose()
-    assert len(tools.tools) == 10
+    assert len(tools.tools) == 12  # the ten hosted tools, quote_sms and get_sms_status
     assert rates["country"] == "LT"
     assert prefixes["country"] == "LV"
     assert progress

@@ -113,7 +113,7 @@ async def test_real_mode_offline(tmp_path: Path) -> None:
         started = time.monotonic()
         result = await client.call_tool("get_sms_rates", {"country": "LT"})
         elapsed = time.monotonic() - started
-    assert len(tools) == 10
+    assert len(tools) == 12  # the ten hosted tools, quote_sms and get_sms_status
     assert result.is_error
     texts = [c.text for c in result.content if isinstance(c, TextContent)]
     assert _error_code(texts) == "UPSTREAM_UNAVAILABLE"
@@ -127,6 +127,6 @@ async def test_sandbox_offline(tmp_path: Path) -> None:
     async with Client(params, mode="legacy") as client:
         tools = (await client.list_tools()).tools
         result = await client.call_tool("get_sms_rates", {"country": "LT"})
-    assert len(tools) == 10
+    assert len(tools) == 12  # the ten hosted tools, quote_sms and get_sms_status
     assert not result.is_error, result.content
     assert record.read_text() == ""

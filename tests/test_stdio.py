@@ -83,7 +83,7 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
         assert_all_jsonrpc(rest)
     stderr = stderr_path.read_bytes()
     assert set(answers) == {1, 2, 3, 4, 5}
-    assert len(answers[2]["result"]["tools"]) == 10  # type: ignore[index]
+    assert len(answers[2]["result"]["tools"]) == 12  # type: ignore[index]
     assert answers[3]["result"]["isError"] is False  # type: ignore[index]
     assert answers[4]["result"]["structuredContent"]["country"] == "LV"  # type: ignore[index]
     assert answers[5]["result"]["isError"] is True  # type: ignore[index]
@@ -117,7 +117,7 @@ async def test_sdk_client_over_stdio_with_tee(emulator: Emulator, tmp_path: Path
                 "correct_phone_number", {"numbers": [{"number": "+48 512 345 678", "country": "PL"}]}
             )
         )
-    assert len(tools) == 10
+    assert len(tools) == 12  # the ten hosted tools, quote_sms and get_sms_status
     assert rates["country"] == "PL"
     assert corrected["results"][0]["number_e164"] == "+48512345678"
     messages = assert_all_jsonrpc(copy.read_bytes())

@@ -89,7 +89,7 @@ def test_settings_accept_loopback_http_and_ignore_placeholders() -> None:
         (READ, 418, {}, ErrorCode.UPSTREAM_ERROR, False),
         (READ, 429, {"retry-after": "7"}, ErrorCode.RATE_LIMITED, True),
         (READ, 500, {}, ErrorCode.UPSTREAM_UNAVAILABLE, True),
-        (SEND, 503, {}, ErrorCode.UPSTREAM_UNAVAILABLE, True),
+        (SEND, 503, {}, ErrorCode.UPSTREAM_UNAVAILABLE, False),  # it may have gone: never retryable
     ],
 )
 def test_error_mapping_rows(

@@ -38,6 +38,7 @@ from vertex_stdio.journal.records import (
     Rules,
 )
 from vertex_stdio.journal.store import JournalStore, JournalStoreError, Refused
+from vertex_stdio.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,8 @@ def _finish_for(exc: BaseException) -> Finish:
     if isinstance(exc, VertexError):
         said = exc.extra.get("outcome")
         outcome = _ERROR_OUTCOMES.get(str(said), "unknown")
-        return Finish(outcome, detail=f"{exc.code}: {exc.message[:200]}")
+        # The reason, as the person saw it: an upstream's words may echo the token it refused.
+        return Finish(outcome, detail=redact(f"{exc.code}: {exc.message}")[:300])
     return Finish("unknown", detail=f"interrupted ({type(exc).__name__})")
 
 
