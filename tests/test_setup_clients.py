@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 
+from clis import installed
 from vertex_stdio.cli import _setting_options, build_parser, setting_env, settings_from
 from vertex_stdio.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-CLAUDE_DIR = Path(__file__).parent / "claude_code"
 TOKEN = "tok-abcdef-123456789"
-NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "ENETUNREACH")
 
 
 def _env(home: Path, path_prefix: Path | None = None) -> dict[str, str]:
@@ -193,23 +192,8 @@ def test_name_keeps_a_sandbox_entry_beside_the_real_one(home: Path) -> None:
 
 @pytest.fixture(scope="session")
 def claude_bin() -> Path:
-    """The real ``claude`` (npm ``@anthropic-ai/claude-code``, pinned in tests/claude_code)."""
-    exe = CLAUDE_DIR / "node_modules" / ".bin" / "claude"
-    if not exe.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed")
-        done = subprocess.run(
-            [npm, "ci", "--prefix", str(CLAUDE_DIR), "--no-audit", "--no-fund", "--loglevel=error"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if done.returncode != 0 and any(code in done.stderr for code in NETWORK_ERRORS):
-            pytest.skip(f"npm registry unreachable: {done.stderr.strip()[:200]}")
-        assert done.returncode == 0, done.stderr
-    return exe
+    """The real ``claude`` (npm ``@anthropic-ai/claude-code``, pinned in tests/client_clis)."""
+    return installed("claude")
 
 
 def _claude(claude_bin: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:

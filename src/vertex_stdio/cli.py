@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from vertex_stdio.server import VertexServer
 
 log = logging.getLogger("vertex_stdio")
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 def _setting_options() -> argparse.ArgumentParser:
@@ -242,17 +243,64 @@ async def _serve_then_close(server: VertexServer, tokens: TokenProvider) -> None
             await tokens.aclose()
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, *, config_error: str | None = None) -> int:
+    """Serve over stdio until stdin closes; with ``config_error``, every tool call answers it."""
     import anyio
 
     from vertex_stdio.server import build_server
 
-    with upstream_for(settings) as (effective, tokens):
-        server = build_server(effective, tokens)
+    if sys.stdin.isatty():
+        _terminal_hint()
+    upstream = _unconfigured(settings) if config_error else upstream_for(settings)
+    with upstream as (effective, tokens):
+        server = build_server(effective, tokens, config_error=config_error)
         log.info("vertex-stdio %s serving over stdio (tokens: %s)", __version__, tokens.source)
         anyio.run(_serve_then_close, server, tokens)
     log.info("stdin closed; vertex-stdio exits")
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _unconfigured(settings: Settings) -> Iterator[tuple[Settings, TokenProvider]]:
+    yield settings, NoTokenProvider()
+
+
+def _terminal_hint() -> None:
+    """Tell a person who started ``serve`` by hand what it is waiting for and how to try it."""
+    import shlex
+
+    from vertex_stdio.desktop.clients import server_command
+
+    me = shlex.join(server_command())
+    sys.stderr.write(
+        "vertex-stdio is waiting for an MCP client on stdin: a desktop client starts it and speaks "
+        "JSON-RPC to it, so there is nothing to type here. To try it from a terminal:\n"
+        f"  {me} call get_sms_rates --sandbox --arg country=LT\n"
+        f"  npx -y @modelcontextprotocol/inspector --cli {me} --sandbox --method tools/list\n"
+        f"To add it to a client: {me} setup claude-desktop (or cursor, vscode, claude-code). "
+        "Ctrl-C stops it.\n"
+    )
+    sys.stderr.flush()
+
+
+def _serve_misconfigured(problem: str) -> int:
+    """A setting from the environment (e.g. the bundle's form) is wrong: serve, and say so on every call.
+
+    Exiting would leave the person with an extension that "failed to start" and no reason.
+    """
+    from vertex_stdio import logs
+
+    logs.configure("INFO")
+    log.error("%s Every tool call will answer this until it is fixed.", problem)
+    return serve(Settings(), config_error=problem)
+
+
+def _environment_is_wrong() -> bool:
+    try:
+        Settings.from_env(os.environ)
+    except ConfigError:
+        return True
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -262,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from(args)
     except ConfigError as exc:
         print(f"vertex-stdio: {exc}", file=sys.stderr)
+        if (args.command or "serve") == "serve" and _environment_is_wrong():
+            return _serve_misconfigured(str(exc))
         return EXIT_USAGE
     from vertex_stdio import logs
 
@@ -322,8 +372,16 @@ def _auth_command(command: str, settings: Settings, args: argparse.Namespace) ->
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point; Ctrl-C ends any command quietly with the shell's 130."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        # A reader thread may still be blocked on the terminal's stdin, and interpreter exit
+        # would wait for it; everything of ours is closed by now, so flush the logs and go.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

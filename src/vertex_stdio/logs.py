@@ -87,7 +87,10 @@ def log_dir() -> Path:
 
 
 def configure(level: str, *, to_file: bool = True) -> Path | None:
-    """Send logs to stderr and (best effort) a rotating file; return the file's path."""
+    """Send logs to stderr and (best effort) a rotating file; return the file's path.
+
+    Below ``DEBUG``, stderr carries only vertex-stdio's own records and other libraries' warnings.
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -96,6 +99,8 @@ def configure(level: str, *, to_file: bool = True) -> Path | None:
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(formatter)
     stderr.addFilter(secret_filter)
+    if logging.getLevelName(level) != logging.DEBUG:
+        stderr.addFilter(_own_or_warning)
     root.addHandler(stderr)
     path = _file_handler(formatter, secret_filter) if to_file else None
     root.setLevel(level)
@@ -104,6 +109,15 @@ def configure(level: str, *, to_file: bool = True) -> Path | None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     return path
+
+
+def _own_or_warning(record: logging.LogRecord) -> bool:
+    """stderr below DEBUG: our own records, and only warnings and errors from libraries.
+
+    A client shows our stderr as its server log; uvicorn's (sandbox) and the SDK's INFO lines
+    only clutter it.  The log file still gets them.
+    """
+    return record.name.startswith("vertex_stdio") or record.levelno >= logging.WARNING
 
 
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -49,26 +50,49 @@ TEST_MODE_NOTE = (
 class VertexServer(MCPServer[Services]):
     """MCPServer whose every tool failure is the contract's JSON envelope, and nothing else."""
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, *, config_error: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._vertex_settings = settings
+        self._config_error = misconfigured(config_error) if config_error else None
+        self._arguments: dict[str, frozenset[str]] | None = None
+        _advertise_tools_only(self)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Services, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        refusal = self._config_error or await self._unknown_arguments(name, arguments)
+        if refusal:
+            return _error_result(name, refusal)
         try:
             result = await super().call_tool(name, arguments, context)
         except MCPError:
             raise
         except ToolError as exc:
-            error = _as_vertex_error(name, exc)
-            log.info("%s failed: %s", name, error.code)
-            # An upstream's words are quoted in messages; some echo the token they rejected.
-            text = redact(error.to_json())
-            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+            return _error_result(name, _as_vertex_error(name, exc))
         if isinstance(result, CallToolResult):
             self._annotate(name, result)
         return result
+
+    async def _unknown_arguments(self, name: str, arguments: dict[str, Any]) -> InvalidInput | None:
+        """``INVALID_INPUT`` naming the arguments ``name``'s input schema does not declare.
+
+        Read from ``tools/list`` itself, so an argument a tool gains is allowed with no change here.
+        """
+        if self._arguments is None:
+            self._arguments = {
+                tool.name: frozenset(tool.input_schema.get("properties", {}))
+                for tool in await self.list_tools()
+            }
+        known = self._arguments.get(name)
+        extra = sorted(set(arguments) - known) if known is not None else []
+        if not extra:
+            return None
+        listed = ", ".join(f"`{a}`" for a in sorted(known or ())) or "none"
+        return InvalidInput(
+            f"{name} has no argument{'s' if len(extra) > 1 else ''} {', '.join(f'`{a}`' for a in extra)}; its arguments are {listed}. "
+            "Remove the unknown ones and call again.",
+            fields=extra,
+        )
 
     def _annotate(self, name: str, result: CallToolResult) -> None:
         """Mark sandbox and test-mode results so nobody mistakes them for real sends."""
@@ -80,6 +104,48 @@ class VertexServer(MCPServer[Services]):
             outcome = "delivered" if settings.test_mode == "1" else "failed"
             note = TEST_MODE_NOTE.format(mode=settings.test_mode, outcome=outcome)
             result.content.append(TextContent(type="text", text=note))
+
+
+def misconfigured(problem: str) -> InvalidInput:
+    """The error every call answers while a setting is wrong: which one, and where to fix it."""
+    found = re.search(r"VERTEXSMS_[A-Z_]+", problem)
+    setting = found.group() if found else None
+    return InvalidInput(
+        f"vertex-stdio is misconfigured, so no tool can run (your arguments are fine): {problem} "
+        f"Fix {setting or 'the setting'} where this server is configured (Claude Desktop: Settings → "
+        "Extensions → VertexSMS → Configure; other clients: the env of its entry in the client's "
+        "config), then restart the server. Nothing was sent.",
+        setting=setting,
+    )
+
+
+def _error_result(name: str, error: VertexError) -> CallToolResult:
+    """The contract's tool error for ``error``."""
+    log.info("%s failed: %s", name, error.code)
+    # An upstream's words are quoted in messages; some echo the token they rejected.
+    text = redact(error.to_json())
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+# What MCPServer registers for prompts and resources; we have neither, so we do not advertise them.
+_UNUSED_METHODS = (
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+)
+
+
+def _advertise_tools_only(server: MCPServer[Any]) -> None:
+    """Drop the prompt and resource handlers, so ``initialize`` advertises only ``tools``.
+
+    The low-level server derives its capabilities from its handlers and has no public way to
+    remove one; tests/test_stdio.py checks the real process's ``initialize`` result.
+    """
+    handlers = server._lowlevel_server._request_handlers
+    for method in _UNUSED_METHODS:
+        handlers.pop(method, None)
 
 
 def _as_vertex_error(name: str, exc: ToolError) -> VertexError:
@@ -149,11 +215,17 @@ def build_server(
     *,
     transport: httpx2.AsyncBaseTransport | None = None,
     journal: SendJournal | None = None,
+    config_error: str | None = None,
 ) -> VertexServer:
-    """The MCP server with the ten tools; nothing touches the network until a tool is called."""
+    """The MCP server with the ten tools; nothing touches the network until a tool is called.
+
+    With ``config_error`` (a setting that did not validate) the tools are listed as usual and
+    every call answers that error, so the person sees it in their client.
+    """
     sandbox = " (sandbox)" if settings.sandbox else ""
     server = VertexServer(
         settings,
+        config_error=config_error,
         name="vertex-stdio",
         title="VertexSMS" + sandbox,
         version=__version__,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -17,23 +17,50 @@ from vertex_stdio.credentials import TokenProvider
 from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
 
 
-def parse_arguments(pairs: Sequence[str], json_args: str | None) -> dict[str, Any]:
-    """``--json '{...}'`` first, then each ``--arg k=v`` (v as JSON when it parses, else text)."""
+def parse_arguments(
+    pairs: Sequence[str], json_args: str | None, schema: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``--json '{...}'`` first, then each ``--arg k=v``, read as the tool's input ``schema`` says.
+
+    A value whose property is text only (``string``, perhaps nullable) stays text, so
+    ``--arg code=01234`` is the string ``"01234"``; any other is JSON when it parses, else text.
+    """
     arguments: dict[str, Any] = {}
     if json_args:
         loaded = json.loads(json_args)
         if not isinstance(loaded, dict):
             raise ValueError('--json must be a JSON object, e.g. \'{"country": "LT"}\'')
         arguments.update(loaded)
+    properties = (schema or {}).get("properties", {})
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"--arg takes key=value, got {pair!r}")
+        if _text_only(properties.get(key)):
+            arguments[key] = value
+            continue
         try:
             arguments[key] = json.loads(value)
         except ValueError:
             arguments[key] = value
     return arguments
+
+
+def _types(schema: Any) -> set[str]:
+    """The JSON types a property schema allows (through ``anyOf``/``oneOf``)."""
+    if not isinstance(schema, Mapping):
+        return set()
+    kinds = schema.get("type")
+    found = {kinds} if isinstance(kinds, str) else set(kinds) if isinstance(kinds, list) else set()
+    for key in ("anyOf", "oneOf"):
+        for option in schema.get(key, []):
+            found |= _types(option)
+    return found
+
+
+def _text_only(schema: Any) -> bool:
+    kinds = _types(schema)
+    return "string" in kinds and kinds <= {"string", "null"}
 
 
 Upstream = Callable[[Settings], AbstractContextManager[tuple[Settings, TokenProvider]]]
@@ -48,20 +75,24 @@ def call_tool(
     a terminal call is routed and signed in exactly as the server's calls are.
     """
     try:
-        arguments = parse_arguments(pairs, json_args)
+        parse_arguments(pairs, json_args)  # usage errors before anything starts
     except ValueError as exc:
         print(f"vertex-stdio call: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return anyio.run(_call, settings, upstream, tool, arguments)
+    return anyio.run(_call, settings, upstream, tool, pairs, json_args)
 
 
-async def _call(settings: Settings, upstream: Upstream, tool: str, arguments: dict[str, Any]) -> int:
+async def _call(
+    settings: Settings, upstream: Upstream, tool: str, pairs: Sequence[str], json_args: str | None
+) -> int:
     from vertex_stdio.server import build_server
 
     with upstream(settings) as (effective, tokens):
         server = build_server(effective, tokens)
         try:
             async with Client(server, mode="legacy") as client:
+                schemas = {t.name: t.input_schema for t in (await client.list_tools()).tools}
+                arguments = parse_arguments(pairs, json_args, schemas.get(tool))
                 result = await client.call_tool(tool, arguments)
         finally:
             await tokens.aclose()

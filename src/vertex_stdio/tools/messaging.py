@@ -10,7 +10,15 @@ from vertex_stdio.errors import InvalidInput, NotFound
 from vertex_stdio.journal import CallFacts
 from vertex_stdio.smsparts import count_parts
 from vertex_stdio.tools.base import AnyContext, ContextPrompt, Services, client_name, services
-from vertex_stdio.tools.models import CountryCode, PhoneNumber, Rate, RatesResult, SendSmsResult
+from vertex_stdio.tools.models import (
+    SENDER_FROM_PATTERN,
+    SENDER_RULE,
+    CountryCode,
+    PhoneNumber,
+    Rate,
+    RatesResult,
+    SendSmsResult,
+)
 from vertex_stdio.tools.quotes import cached_price, quote
 from vertex_stdio.tools.rates import field, text_or_none
 from vertex_stdio.upstream.outcomes import Operation, unreadable_success
@@ -44,8 +52,8 @@ async def send_sms(
             validation_alias="from",
             min_length=1,
             max_length=15,
-            pattern=r"^(\+?[0-9]{3,15}|[A-Za-z0-9 .]{1,11})$",
-            description="Sender: alphanumeric name of at most 11 characters, or a registered phone number.",
+            pattern=SENDER_FROM_PATTERN,
+            description=f"Sender: a name of at most 11 {SENDER_RULE}, or a registered phone number.",
         ),
     ],
     message: Annotated[str, Field(min_length=1, max_length=4000, description="The text to send.")],

@@ -27,6 +27,26 @@ PhoneNumber = Annotated[
         examples=["+37069912345"],
     ),
 ]
+# One rule for alphanumeric senders.  VertexSMS checks ``from`` on POST /sms against "at most 11
+# Latin letters, digits, spaces or dots", and documents registration (POST /senderId) as 3 to 11
+# characters of letters, digits and "- _ & # !".  A name is only useful if both accept it, so
+# register_sender_id takes what the two rules share, 3 to 11 Latin letters or digits, and every
+# name it files can later be used as send_sms ``from``.
+SENDER_RULE = "Latin letters, digits, spaces or dots"
+SENDER_FROM_PATTERN = r"^(\+?[0-9]{3,15}|[A-Za-z0-9 .]{1,11})$"
+SenderName = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=11,
+        pattern=r"^[A-Za-z0-9]{3,11}$",
+        description=(
+            "3 to 11 Latin letters or digits: what both VertexSMS's registration and send_sms `from` "
+            "accept, so the approved name works as `from`."
+        ),
+        examples=["ACME"],
+    ),
+]
 HttpsUrl = Annotated[
     str,
     Field(

@@ -14,6 +14,7 @@ from vertex_stdio.tools.models import (
     MsisdnSenderResult,
     PhoneNumber,
     SenderIdResult,
+    SenderName,
 )
 from vertex_stdio.upstream.outcomes import Operation, unreadable_success
 from vertex_stdio.upstream.rest import RestResponse
@@ -25,8 +26,8 @@ CONFIRM_MSISDN = Operation(tool="confirm_msisdn_sender", scope="sender:write", c
 REGISTER_SENDER_ID_DESCRIPTION = """Ask VertexSMS to approve an alphanumeric sender ID (the name \
 recipients see instead of a number, e.g. ACME). Changes the account: it files a registration that a \
 VertexSMS reviewer approves or rejects later, so call it once, only when the user asks. The name has \
-3 to 11 characters: Latin letters and digits (- _ & # ! are allowed but some operators do not show \
-them). `category` says what the name stands for and `categoryDescription` justifies it for the \
+3 to 11 Latin letters or digits (no spaces, dots or - _ & # !): the characters both registration \
+and send_sms `from` accept, so an approved name can be used as `from`. `category` says what the name stands for and `categoryDescription` justifies it for the \
 reviewer. Returns the new sender_id."""
 
 REGISTER_MSISDN_SENDER_DESCRIPTION = """Register a phone number the user owns as an SMS sender. \
@@ -37,16 +38,6 @@ sender_id. Returns the new sender_id."""
 CONFIRM_MSISDN_SENDER_DESCRIPTION = """Confirm a phone-number sender with the 5-digit PIN that \
 VertexSMS sent to it by SMS (after register_msisdn_sender). Changes the account. A wrong PIN is \
 rejected with INVALID_INPUT; ask the user to check the SMS and try again."""
-
-SenderName = Annotated[
-    str,
-    Field(
-        min_length=3,
-        max_length=11,
-        pattern=r"^[A-Za-z0-9\-_&#!]{3,11}$",
-        description="3 to 11 characters: Latin letters and digits; - _ & # ! allowed.",
-    ),
-]
 
 
 async def register_sender_id(
