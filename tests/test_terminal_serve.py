@@ -20,6 +20,7 @@ import pytest
 from bridge import process_env, rpc
 from clis import FOLDER, installed
 from vertex_stdio.sandbox import SANDBOX_TOKEN, Emulator
+from vertex_stdio.tools import TOOL_NAMES
 
 INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
 COMMAND = [sys.executable, "-m", "vertex_stdio"]
@@ -72,7 +73,7 @@ def test_initialize_advertises_only_tools(tmp_path: Path) -> None:
     assert set(answers[0]["result"]["capabilities"]) == {"tools"}
     assert answers[1]["error"]["code"] == -32601
     assert answers[2]["error"]["code"] == -32601
-    assert len(answers[3]["result"]["tools"]) == 10
+    assert len(answers[3]["result"]["tools"]) == len(TOOL_NAMES)
 
 
 def test_unknown_arguments_are_refused_over_stdio(emulator: Emulator, tmp_path: Path) -> None:
@@ -116,7 +117,7 @@ def test_a_bad_setting_is_told_on_every_call(tmp_path: Path, variable: str, valu
         rpc(3, "tools/call", {"name": "send_sms", "arguments": {"to": "1"}}),
     )
     assert code == 0
-    assert len(answers[1]["result"]["tools"]) == 10
+    assert len(answers[1]["result"]["tools"]) == len(TOOL_NAMES)
     for request_id in (2, 3):
         error = _error(answers[request_id])
         assert error["code"] == "INVALID_INPUT"
@@ -210,7 +211,7 @@ def test_the_hinted_commands_work(tmp_path: Path) -> None:
         inspector, capture_output=True, text=True, timeout=120, env=env, cwd=FOLDER, check=False
     )
     assert listed.returncode == 0, listed.stderr
-    assert len(json.loads(listed.stdout)["tools"]) == 10
+    assert len(json.loads(listed.stdout)["tools"]) == len(TOOL_NAMES)
 
 
 @pytest.mark.parametrize(("level", "chatter"), [("INFO", False), ("DEBUG", True)])
