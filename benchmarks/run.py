@@ -25,6 +25,7 @@ import anyio
 from calls import measure_calls
 from harness import BEFORE_REF, Plan, UpstreamProcess, bridge_env, checkout_src
 from hosted import Before, measure_hosted
+from journal import measure_journal
 from stats import Figure, Report, Target, percentile, render
 from tokenwork import measure_tokens
 
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 measure_startup(report, plan, env, oauth_env)
                 anyio.run(measure_calls, report, plan, env, upstream)
                 anyio.run(measure_tokens, report, plan, upstream.url)
+                anyio.run(measure_journal, report, plan, upstream.url)
             anyio.run(measure_hosted, report, plan, env, Path(home), before)
     finally:
         upstream.close()

@@ -215,3 +215,25 @@ def test_processes_racing_the_same_send_let_exactly_one_through(tmp_path: Path) 
     outcomes = sorted(results.get(timeout=5) for _ in procs)
     assert outcomes == ["refused"] * 7 + ["sent"]
     assert len(SqliteStore(Path(path)).records(0)) == 1
+
+
+def test_doctor_reports_the_journal(tmp_path: Path) -> None:
+    """doctor: ok before the first call, warn on an unknown outcome (pointing at history), fail when damaged."""
+    from vertex_stdio.config import Settings
+    from vertex_stdio.desktop.journal_check import check_journal
+
+    path = tmp_path / "journal.sqlite3"
+    assert check_journal(Settings(), path, T0).status == "ok"
+    store = SqliteStore(path)
+    store.finish(store.begin(send(T0 - 60), None), Finish("unknown"), T0 - 59)
+    store.close()
+    warned = check_journal(Settings(), path, T0)
+    assert (warned.status, warned.fix) == (
+        "warn",
+        "see them and how to check each: vertex-stdio history --pending",
+    )
+    assert "1 of 100 messages" in warned.detail
+    path.write_bytes(b"not a database" * 300)
+    failed = check_journal(Settings(), path, T0)
+    assert failed.status == "fail"
+    assert "mv" in (failed.fix or "")

@@ -163,6 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument(
         "--name", help="the entry's name (default: vertexsms; vertexsms-sandbox with --sandbox)"
     )
+    history = sub.add_parser(
+        "history",
+        parents=[common],
+        help="the local send journal: outcomes, message ids, totals against the limits",
+    )
+    history.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
+    history.add_argument(
+        "--since", metavar="WHEN", help="only records since WHEN: 24h, 7d, 30m or a date (2026-12-01)"
+    )
+    history.add_argument(
+        "--pending", action="store_true", help="only calls whose outcome is unknown, with how to check each"
+    )
     doctor = sub.add_parser("doctor", parents=[common], help="check the installation, sign-in and network")
     doctor.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
     return parser
@@ -231,16 +243,36 @@ def upstream_for(settings: Settings) -> Iterator[tuple[Settings, TokenProvider]]
         yield local, StaticTokenProvider(SANDBOX_TOKEN, source="sandbox")
 
 
-async def _serve_then_close(server: VertexServer, tokens: TokenProvider) -> None:
+async def _serve_then_close(server: VertexServer, tokens: TokenProvider, stopped: list[int]) -> None:
     import anyio
 
     from vertex_stdio.stdio import serve_stdio
 
     try:
-        await serve_stdio(server)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_sigterm, tg.cancel_scope, stopped)
+            await serve_stdio(server)
+            tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True), anyio.move_on_after(5):
             await tokens.aclose()
+
+
+async def _stop_on_sigterm(scope: Any, stopped: list[int]) -> None:
+    """On SIGTERM stop serving; billable calls in flight finish and are recorded first (bounded)."""
+    import signal
+
+    import anyio
+
+    try:
+        with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("SIGTERM: finishing any billable call in flight, then exiting")
+                stopped.append(signum)
+                scope.cancel()
+                return
+    except NotImplementedError:  # no signal receivers on this platform's loop (Windows)
+        return
 
 
 def serve(settings: Settings, *, config_error: str | None = None) -> int:
@@ -255,7 +287,14 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     with upstream as (effective, tokens):
         server = build_server(effective, tokens, config_error=config_error)
         log.info("vertex-stdio %s serving over stdio (tokens: %s)", __version__, tokens.source)
-        anyio.run(_serve_then_close, server, tokens)
+        stopped: list[int] = []
+        anyio.run(_serve_then_close, server, tokens, stopped)
+    if stopped:
+        # Every call is finished and recorded; only the stdin reader thread is left, blocked in a
+        # read() that nothing can interrupt, and the interpreter would wait for it forever.
+        log.info("vertex-stdio exits (SIGTERM)")
+        logging.shutdown()
+        os._exit(EXIT_OK)
     log.info("stdin closed; vertex-stdio exits")
     return EXIT_OK
 
@@ -321,6 +360,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _desktop_command(command, settings, args)
     if command == "serve":
         return serve(settings)
+    if command == "history":
+        from vertex_stdio.journal import default_path
+        from vertex_stdio.journal.history import run_history
+
+        return run_history(
+            settings,
+            default_path(),
+            as_json=args.as_json,
+            since=args.since,
+            pending=args.pending,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
     if command == "call":
         from vertex_stdio.terminal import call_tool
 

@@ -115,39 +115,64 @@ class OverLimit:
 Verdict = Duplicate | OverLimit | None
 
 
-def decide(new: NewCall, recent: Iterable[Record], rules: Rules) -> Verdict:
-    """Whether ``new`` (a send) may go, given the same kind's records of the last 24 hours."""
+@dataclass(frozen=True)
+class Window:
+    """What the guard and the limits need to know of the recent records of one tool and kind.
+
+    Only records that may have gone out count; ``duplicate`` is the newest identical one inside
+    the duplicate window, the rest sum up the last 24 hours.
+    """
+
+    duplicate: Record | None
+    messages: int
+    recipients: int
+    known_recipient: bool
+    eur: float
+
+
+def is_same(r: Record, new: NewCall) -> bool:
+    return (r.recipient, r.sender, r.digest) == (new.recipient, new.sender, new.digest)
+
+
+def summarize(new: NewCall, recent: Iterable[Record], rules: Rules) -> Window:
+    """The ``Window`` for ``new`` from records (what a store without queries does)."""
     live = [r for r in recent if r.tool == new.tool and r.kind == new.kind and r.outcome in MAY_HAVE_GONE]
-    if rules.duplicate_window > 0 and not new.allow_duplicate:
-        since = new.started - rules.duplicate_window
-        for r in sorted(live, key=lambda r: r.started, reverse=True):
-            same = (r.recipient, r.sender, r.digest) == (new.recipient, new.sender, new.digest)
-            if same and r.started >= since:
-                return Duplicate(r)
+    since = new.started - rules.duplicate_window
+    same = [r for r in live if r.started >= since and is_same(r, new)]
     day = [r for r in live if r.started >= new.started - DAY]
-    return _over_limit(new, day, rules)
-
-
-def _over_limit(new: NewCall, day: list[Record], rules: Rules) -> OverLimit | None:
-    if rules.max_messages_per_day and len(day) + 1 > rules.max_messages_per_day:
-        return OverLimit(
-            "messages per 24 h", "VERTEXSMS_MAX_MESSAGES_PER_DAY", len(day), rules.max_messages_per_day
-        )
     recipients = {r.recipient for r in day}
-    new_recipient = new.recipient not in recipients
-    if rules.max_recipients_per_day and new_recipient and len(recipients) + 1 > rules.max_recipients_per_day:
+    return Window(
+        duplicate=max(same, key=lambda r: (r.started, r.id)) if same else None,
+        messages=len(day),
+        recipients=len(recipients),
+        known_recipient=new.recipient in recipients,
+        eur=sum(r.price_eur or 0.0 for r in day),
+    )
+
+
+def decide(new: NewCall, window: Window, rules: Rules) -> Verdict:
+    """Whether ``new`` (a send) may go: the duplicate guard first, then each limit."""
+    if rules.duplicate_window > 0 and not new.allow_duplicate and window.duplicate is not None:
+        return Duplicate(window.duplicate)
+    if rules.max_messages_per_day and window.messages + 1 > rules.max_messages_per_day:
+        return OverLimit(
+            "messages per 24 h", "VERTEXSMS_MAX_MESSAGES_PER_DAY", window.messages, rules.max_messages_per_day
+        )
+    if (
+        rules.max_recipients_per_day
+        and not window.known_recipient
+        and window.recipients + 1 > rules.max_recipients_per_day
+    ):
         return OverLimit(
             "recipients per 24 h",
             "VERTEXSMS_MAX_RECIPIENTS_PER_DAY",
-            len(recipients),
+            window.recipients,
             rules.max_recipients_per_day,
         )
-    if rules.max_eur_per_day:
-        spent = sum(r.price_eur or 0.0 for r in day)
-        if spent + (new.price_eur or 0.0) > rules.max_eur_per_day + 1e-9:
-            return OverLimit(
-                "EUR per 24 h", "VERTEXSMS_MAX_EUR_PER_DAY", round(spent, 4), rules.max_eur_per_day
-            )
+    if rules.max_eur_per_day and window.eur + (new.price_eur or 0.0) > rules.max_eur_per_day + 1e-9:
+        return OverLimit(
+            "EUR per 24 h", "VERTEXSMS_MAX_EUR_PER_DAY", round(window.eur, 4), rules.max_eur_per_day
+        )
     return None
 
 

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -37,10 +38,11 @@ from vertex_stdio.journal.records import (
     Record,
     Rules,
 )
-from vertex_stdio.journal.store import JournalStore, JournalStoreError, Refused
+from vertex_stdio.journal.store import Busy, JournalStore, JournalStoreError, Refused
 from vertex_stdio.logs import redact
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Opener = Callable[[], JournalStore]
 _ERROR_OUTCOMES: dict[str, Outcome] = {
@@ -141,7 +143,7 @@ class SendJournal:
         store = await self.store()
         new = _new_call(tool, self.kind, self._clock(), facts)
         try:
-            record_id = await anyio.to_thread.run_sync(store.begin, new, self.rules if guard else None)
+            record_id = await _quick(store.begin, new, self.rules if guard else None)
         except Refused as refused:
             raise _refusal(refused, self.kind) from None
         except JournalStoreError as exc:
@@ -176,7 +178,7 @@ class SendJournal:
         # Its own shield: the call's grace may have run out, and this record must still be made.
         with anyio.CancelScope(shield=True), anyio.move_on_after(10):
             try:
-                await anyio.to_thread.run_sync(store.finish, record_id, finish, self._clock())
+                await _quick(store.finish, record_id, finish, self._clock())
             except JournalStoreError as exc:
                 log.error("%s: could not record the outcome in the journal: %s", tool, exc)
 
@@ -193,6 +195,15 @@ class SendJournal:
         if self._store is not None:
             await anyio.to_thread.run_sync(self._store.close)
             self._store = None
+
+
+async def _quick(fn: Callable[..., T], *args: object) -> T:
+    """Run a store write here when it need not wait (the usual case: a fraction of a
+    millisecond), else on a worker thread, where waiting for another process's lock is fine."""
+    try:
+        return fn(*args, wait=False)
+    except Busy:
+        return await anyio.to_thread.run_sync(lambda: fn(*args))
 
 
 def _new_call(tool: str, kind: Kind, now: float, facts: CallFacts) -> NewCall:

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vertex_stdio.journal.records import DAY, Finish, NewCall, Record, Rules, decide
-from vertex_stdio.journal.store import JournalStoreError, Refused
+from vertex_stdio.journal.records import DAY, Finish, NewCall, Record, Rules, Window, decide
+from vertex_stdio.journal.store import Busy, JournalStoreError, Refused
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -41,7 +41,9 @@ CREATE TABLE IF NOT EXISTS calls (
 );
 CREATE INDEX IF NOT EXISTS calls_started ON calls (started);
 CREATE INDEX IF NOT EXISTS calls_message_id ON calls (message_id);
+CREATE INDEX IF NOT EXISTS calls_digest ON calls (digest);
 """
+LIVE = "outcome IN ('pending', 'sent', 'unknown')"
 COLUMNS = (
     "id, tool, kind, started, outcome, recipient, sender, digest, preview, parts, price_eur, "
     "message_id, detail, finished, pid, client"
@@ -55,16 +57,13 @@ class SqliteStore:
     def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._busy_ms = int(busy_timeout * 1000)
         self._db = _open(path, busy_timeout)
 
-    def begin(self, new: NewCall, rules: Rules | None) -> int:
-        with self._transaction() as db:
+    def begin(self, new: NewCall, rules: Rules | None, *, wait: bool = True) -> int:
+        with self._transaction(wait) as db:
             if rules is not None:
-                rows = db.execute(
-                    f"SELECT {COLUMNS} FROM calls WHERE started >= ? AND tool = ? AND kind = ?",  # noqa: S608
-                    (new.started - max(DAY, rules.duplicate_window), new.tool, new.kind),
-                ).fetchall()
-                verdict = decide(new, [_record(r) for r in rows], rules)
+                verdict = decide(new, _window(db, new, rules), rules)
                 if verdict is not None:
                     raise Refused(verdict)
             cursor = db.execute(
@@ -86,8 +85,8 @@ class SqliteStore:
             )
             return int(cursor.lastrowid or 0)
 
-    def finish(self, record_id: int, finish: Finish, when: float) -> None:
-        with self._transaction() as db:
+    def finish(self, record_id: int, finish: Finish, when: float, *, wait: bool = True) -> None:
+        with self._transaction(wait) as db:
             db.execute(
                 "UPDATE calls SET outcome = ?, message_id = ?, parts = COALESCE(?, parts), "
                 "price_eur = COALESCE(?, price_eur), detail = ?, finished = ? WHERE id = ?",
@@ -129,21 +128,55 @@ class SqliteStore:
             self._db.close()
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, the write lock taken up front (``BEGIN IMMEDIATE``)."""
-        with self._lock, _translated(self.path):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self, wait: bool = True) -> Iterator[sqlite3.Connection]:
+        """One short write transaction, the write lock taken up front (``BEGIN IMMEDIATE``).
+
+        ``wait=False`` raises ``Busy`` at once instead of waiting for the lock (ours or another
+        process's), so an uncontended call can run without a thread.
+        """
+        if not self._lock.acquire(blocking=wait):
+            raise Busy(f"the send journal {self.path} is busy")
+        try:
+            with _translated(self.path):
+                if not wait:
+                    self._db.execute("PRAGMA busy_timeout = 0")
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                finally:
+                    if not wait:
+                        self._db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+        finally:
+            self._lock.release()
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock, _translated(self.path):
             yield self._db
+
+
+def _window(db: sqlite3.Connection, new: NewCall, rules: Rules) -> Window:
+    """The guard's and limits' view of recent records, summed up by SQLite (no rows loaded)."""
+    duplicate = None
+    if rules.duplicate_window > 0 and not new.allow_duplicate:
+        row = db.execute(
+            f"SELECT {COLUMNS} FROM calls WHERE digest IS ? AND recipient IS ? AND sender IS ? "  # noqa: S608
+            f"AND tool = ? AND kind = ? AND started >= ? AND {LIVE} ORDER BY started DESC, id DESC LIMIT 1",
+            (new.digest, new.recipient, new.sender, new.tool, new.kind, new.started - rules.duplicate_window),
+        ).fetchone()
+        duplicate = None if row is None else _record(row)
+    messages, recipients, eur, known = db.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT recipient), COALESCE(SUM(price_eur), 0), "  # noqa: S608
+        f"COALESCE(MAX(recipient IS ?), 0) FROM calls WHERE tool = ? AND kind = ? AND started >= ? AND {LIVE}",
+        (new.recipient, new.tool, new.kind, new.started - DAY),
+    ).fetchone()
+    return Window(duplicate, int(messages), int(recipients), bool(known), float(eur))
 
 
 def _record(row: tuple[Any, ...]) -> Record:
@@ -154,6 +187,10 @@ def _record(row: tuple[Any, ...]) -> Record:
 def _translated(path: Path) -> Iterator[None]:
     try:
         yield
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise Busy(_why(path, exc)) from exc
+        raise JournalStoreError(_why(path, exc)) from exc
     except sqlite3.Error as exc:
         raise JournalStoreError(_why(path, exc)) from exc
 

@@ -12,11 +12,15 @@ import itertools
 import threading
 from typing import Protocol
 
-from vertex_stdio.journal.records import DAY, Finish, NewCall, Record, Rules, Verdict, decide
+from vertex_stdio.journal.records import DAY, Finish, NewCall, Record, Rules, Verdict, decide, summarize
 
 
 class JournalStoreError(Exception):
     """The store cannot be opened, read or written; ``str()`` says why, in plain words."""
+
+
+class Busy(JournalStoreError):
+    """The store is locked (by this process or another) and the call asked not to wait."""
 
 
 class Refused(Exception):
@@ -30,15 +34,16 @@ class Refused(Exception):
 class JournalStore(Protocol):
     """Where journal records live.  Methods are blocking and thread-safe."""
 
-    def begin(self, new: NewCall, rules: Rules | None) -> int:
+    def begin(self, new: NewCall, rules: Rules | None, *, wait: bool = True) -> int:
         """Check ``new`` against ``rules`` (None: no check) and record it ``pending``; its id.
 
-        Raises ``Refused`` when the guard or a limit says no, nothing recorded.
+        Raises ``Refused`` when the guard or a limit says no, nothing recorded; with
+        ``wait=False``, ``Busy`` instead of waiting for a lock.
         """
         ...
 
-    def finish(self, record_id: int, finish: Finish, when: float) -> None:
-        """Record how the call ended."""
+    def finish(self, record_id: int, finish: Finish, when: float, *, wait: bool = True) -> None:
+        """Record how the call ended (``wait`` as for ``begin``)."""
         ...
 
     def records(self, since: float, *, outcomes: tuple[str, ...] | None = None) -> list[Record]:
@@ -64,11 +69,11 @@ class MemoryStore:
         self._rows: dict[int, Record] = {}
         self._ids = itertools.count(1)
 
-    def begin(self, new: NewCall, rules: Rules | None) -> int:
+    def begin(self, new: NewCall, rules: Rules | None, *, wait: bool = True) -> int:
         with self._lock:
             if rules is not None:
                 recent = [r for r in self._rows.values() if r.started >= new.started - DAY]
-                verdict = decide(new, recent, rules)
+                verdict = decide(new, summarize(new, recent, rules), rules)
                 if verdict is not None:
                     raise Refused(verdict)
             record_id = next(self._ids)
@@ -78,7 +83,7 @@ class MemoryStore:
             self._rows[record_id] = Record(id=record_id, outcome="pending", **fields)
             return record_id
 
-    def finish(self, record_id: int, finish: Finish, when: float) -> None:
+    def finish(self, record_id: int, finish: Finish, when: float, *, wait: bool = True) -> None:
         with self._lock:
             old = self._rows.get(record_id)
             if old is None:

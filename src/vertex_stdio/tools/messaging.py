@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from mcp.server.mcpserver import Resolve
 from pydantic import Field
 
 from vertex_stdio.errors import InvalidInput, NotFound
 from vertex_stdio.journal import CallFacts
 from vertex_stdio.smsparts import count_parts
 from vertex_stdio.tools.base import AnyContext, ContextPrompt, Services, client_name, services
+from vertex_stdio.tools.confirm import Confirmation, ask_to_send, require_yes
 from vertex_stdio.tools.models import (
     SENDER_FROM_PATTERN,
     SENDER_RULE,
@@ -58,6 +60,7 @@ async def send_sms(
     ],
     message: Annotated[str, Field(min_length=1, max_length=4000, description="The text to send.")],
     ctx: AnyContext,
+    confirmation: Annotated[Confirmation, Resolve(ask_to_send)],
     priority: Annotated[
         Literal["high", "normal", "low"] | None, Field(description="Delivery priority (default normal).")
     ] = None,
@@ -86,6 +89,7 @@ async def send_sms(
         Field(description="Send even though the same message went to the same recipient moments ago."),
     ] = False,
 ) -> SendSmsResult:
+    require_yes(confirmation)
     svc = services(ctx)
     body: dict[str, Any] = {"to": to.removeprefix("+"), "from": from_, "message": message}
     optional = {

@@ -1,0 +1,54 @@
+"""The doctor's look at the send journal: can it be opened, is it private, what is unresolved."""
+
+from __future__ import annotations
+
+import stat
+import time
+from pathlib import Path
+
+from vertex_stdio.config import Settings
+from vertex_stdio.desktop.report import Check
+from vertex_stdio.journal import default_path, kind_of, totals
+from vertex_stdio.journal.store import JournalStoreError
+
+NAME = "send journal"
+
+
+def check_journal(settings: Settings, path: Path | None = None, now: float | None = None) -> Check:
+    """``ok`` with the last 24 hours against the limits; ``warn`` for unknown outcomes or loose
+    permissions; ``fail`` when billable tools would refuse to run (damaged or unwritable)."""
+    path = path or default_path()
+    now = time.time() if now is None else now
+    if not path.exists():
+        return Check(NAME, "ok", f"{path} (created on the first billable call)")
+    from vertex_stdio.journal.sqlite import SqliteStore
+
+    try:
+        store = SqliteStore(path)
+        try:
+            day = store.records(now - 86400)
+            count = len(store.records(0))
+        finally:
+            store.close()
+    except JournalStoreError as exc:
+        return Check(
+            NAME,
+            "fail",
+            f"{exc}; billable tools refuse to run",
+            f"move it aside: mv '{path}' '{path}.broken'",
+        )
+    kind = kind_of(settings)
+    t = totals(day, kind, now)
+    limit = settings.max_messages_per_day or "no limit"
+    detail = f"{path}: {count} records; last 24 h ({kind}): {t.messages} of {limit} messages, {t.parts} parts"
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        return Check(NAME, "warn", detail + "; readable by others", f"chmod 600 '{path}'")
+    unresolved = [r for r in day if r.outcome in ("unknown", "pending")]
+    if unresolved:
+        return Check(
+            NAME,
+            "warn",
+            detail + f"; {len(unresolved)} call(s) with an unknown outcome",
+            "see them and how to check each: vertex-stdio history --pending",
+        )
+    return Check(NAME, "ok", detail)
