@@ -128,10 +128,18 @@ class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
+def private_mkdir(path: Path) -> None:
+    """Create ``path`` and every missing parent as 0700 (``mkdir(parents=True)`` would leave the
+    parents at the umask's 0755; XDG asks for 0700).  Existing folders keep their mode."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+
+
 def _file_handler(formatter: logging.Formatter, secret_filter: logging.Filter) -> Path | None:
     directory = log_dir()
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_mkdir(directory)
         path = directory / LOG_FILE_NAME
         handler = _PrivateRotatingFileHandler(
             path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True

@@ -23,6 +23,7 @@ def collect(
     *,
     transport: httpx2.BaseTransport | None = None,
     clock: Callable[[], float] | None = None,
+    dns: net_checks.DnsWorks = net_checks.dns_works,
 ) -> list[Check]:
     """Every check, in the order a person fixes them: install, storage, credentials, network."""
     now = clock or time.time
@@ -33,7 +34,7 @@ def collect(
         local_checks.check_token(settings),
         check_journal(settings),
         local_checks.check_sign_in(settings, now()),
-        *net_checks.network_checks(settings, transport=transport, clock=now),
+        *net_checks.network_checks(settings, transport=transport, clock=now, dns=dns),
     ]
 
 
@@ -44,13 +45,14 @@ def run_doctor(
     out: TextIO,
     transport: httpx2.BaseTransport | None = None,
     clock: Callable[[], float] | None = None,
+    dns: net_checks.DnsWorks = net_checks.dns_works,
 ) -> int:
     """Run every check and write the report to ``out``; 0 when nothing failed, else 1.
 
-    ``transport`` and ``clock`` (epoch seconds) are seams for tests.  Warnings and skipped
+    ``transport``, ``clock`` (epoch seconds) and ``dns`` (does DNS work at all?) are seams for tests.  Warnings and skipped
     checks (for example every network check when offline) do not fail the run.
     """
-    checks = collect(settings, transport=transport, clock=clock)
+    checks = collect(settings, transport=transport, clock=clock, dns=dns)
     if as_json:
         write_json(checks, out)
     else:

@@ -105,11 +105,18 @@ def check_directory(name: str, path: Path) -> Check:
         )
     if sys.platform == "win32":
         return Check(name, "ok", str(path))
-    loose = [p for p in (path, *path.iterdir()) if stat.S_IMODE(p.stat().st_mode) & 0o077]
+    loose = [p for p in (path, *path.iterdir()) if _exposed(p)]
     if loose:
         names = ", ".join(p.name for p in loose[:3])
-        return Check(name, "warn", f"{path}: readable by others ({names})", f"chmod -R go-rwx '{path}'")
+        return Check(name, "warn", f"{path}: open to others ({names})", f"chmod -R go-rwx '{path}'")
     return Check(name, "ok", str(path))
+
+
+def _exposed(path: Path) -> bool:
+    """A file others can read or write, or a folder others can write to (a listable folder
+    of private files is not worth a warning)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    return bool(mode & (0o022 if path.is_dir() else 0o077))
 
 
 def check_dirs() -> list[Check]:

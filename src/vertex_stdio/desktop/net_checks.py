@@ -1,15 +1,17 @@
-"""Doctor checks that use the network: VertexSMS's API, MCP endpoint, OAuth metadata, clock skew.
+"""Doctor checks that use the network: VertexSMS's API (and a pasted token), MCP endpoint, OAuth
+metadata, clock skew.
 
-Every request has a short timeout.  When the machine is offline (a DNS failure, a refused or
-unroutable connection, a connect timeout to a non-loopback host) the first failure marks the run
-offline and every later network check is skipped at once instead of waiting.  A loopback URL that
-refuses is not "offline": nothing listens where the settings point, so it fails.
+Every request has a short timeout.  A failure says which it is: a name that does not exist, a
+refused port, a TLS problem (all wrong settings or a proxy: they fail), or no network at all (no
+route, no DNS even for a name that always exists, no answer from a remote host).  The first "no
+network" marks the run offline and every later network check is skipped at once.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
+import ssl
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -21,12 +23,27 @@ from vertex_stdio import __version__
 from vertex_stdio.config import Settings, is_loopback_host
 from vertex_stdio.credentials import parse_challenge
 from vertex_stdio.desktop.report import Check
+from vertex_stdio.errors import TOKEN_URL
 from vertex_stdio.oauth.core import as_metadata_urls, prm_urls
+from vertex_stdio.upstream.rest import TOKEN_HEADER
 
 TIMEOUT = httpx2.Timeout(5.0, connect=3.0)
-OFFLINE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN}
+NO_ROUTE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN}
 SKEW_WARN, SKEW_FAIL = 30.0, 300.0
 OFFLINE = "offline: the network is unreachable"
+# A name that always exists: when it does not resolve either, DNS itself is out (offline), and a
+# failed lookup of the configured host says nothing about its spelling.
+CONTROL_HOST = "example.com"
+DnsWorks = Callable[[], bool]
+
+
+def dns_works() -> bool:
+    """True when this machine can look up a name on the internet at all."""
+    try:
+        socket.getaddrinfo(CONTROL_HOST, 443, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    return True
 
 
 class Unreachable(Exception):
@@ -37,43 +54,73 @@ class Unreachable(Exception):
         self.offline = offline
 
 
-def _root(exc: BaseException) -> BaseException:
-    seen = exc
-    while seen.__cause__ or seen.__context__:
-        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen = [exc]
+    while (nxt := seen[-1].__cause__ or seen[-1].__context__) is not None and nxt not in seen:
+        seen.append(nxt)
     return seen
 
 
-def classify(exc: httpx2.TransportError, url: str) -> Unreachable:
-    """Our reading of a transport failure: offline (skip), or a real problem (fail)."""
-    root = _root(exc)
-    host = urlsplit(url).hostname or ""
-    if is_loopback_host(host):
-        return Unreachable(f"nothing answers at {url} ({root})", offline=False)
-    missing = isinstance(root, socket.gaierror) or (
-        isinstance(root, OSError) and root.errno in OFFLINE_ERRNOS
+def classify(exc: httpx2.TransportError, url: str, dns: DnsWorks = dns_works) -> Unreachable:
+    """Which failure this is: a name that does not exist, no network, a refused port, TLS, a timeout.
+
+    Only "no network" (no route, no DNS at all, no answer from a remote host) is ``offline``
+    and skips the other checks; the rest are wrong settings or a proxy to fix, so they fail.
+    """
+    parts = urlsplit(url)
+    host, where = (
+        parts.hostname or "",
+        f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}",
     )
-    if missing or isinstance(exc, httpx2.ConnectTimeout):
-        return Unreachable(f"{OFFLINE} ({root or type(exc).__name__})", offline=True)
-    return Unreachable(f"{url}: {type(exc).__name__}: {root}", offline=False)
+    chain = _chain(exc)
+    tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
+    if tls is not None:
+        reason = getattr(tls, "verify_message", None) or getattr(tls, "reason", None) or str(tls)
+        return Unreachable(
+            f"TLS problem with {where}: {reason} (a proxy that intercepts HTTPS, or a wrong URL)",
+            offline=False,
+        )
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        if dns():
+            return Unreachable(
+                f"the name {host} does not exist (DNS): check the URL for a typo", offline=False
+            )
+        return Unreachable(
+            f"{OFFLINE}: no name can be looked up (DNS), not even {CONTROL_HOST}", offline=True
+        )
+    oserror = next((e for e in chain if isinstance(e, OSError) and e.errno), None)
+    if isinstance(oserror, OSError) and oserror.errno == errno.ECONNREFUSED:
+        return Unreachable(
+            f"{where} refused the connection: nothing listens there; check the URL", offline=False
+        )
+    if isinstance(oserror, OSError) and oserror.errno in NO_ROUTE_ERRNOS:
+        return Unreachable(f"{OFFLINE}: no route to {host} ({oserror.strerror})", offline=True)
+    if isinstance(exc, httpx2.TimeoutException):
+        if is_loopback_host(host):
+            return Unreachable(f"{where} accepted no connection in time; check the URL", offline=False)
+        return Unreachable(
+            f"{OFFLINE}: {where} did not answer in time (or a firewall drops it)", offline=True
+        )
+    return Unreachable(f"{url}: {type(exc).__name__}: {chain[-1]}", offline=False)
 
 
 class Prober:
     """GETs with one client; remembers the first ``Date`` header and whether we are offline."""
 
-    def __init__(self, client: httpx2.Client) -> None:
+    def __init__(self, client: httpx2.Client, dns: DnsWorks = dns_works) -> None:
         self.client = client
         self.offline = False
         self.date: str | None = None
+        self._dns = dns
 
-    def get(self, url: str, **headers: str) -> httpx2.Response:
+    def get(self, url: str, headers: dict[str, str] | None = None, **more: str) -> httpx2.Response:
         """The response to ``GET url``; raises ``Unreachable`` when no response came."""
         if self.offline:
             raise Unreachable(OFFLINE, offline=True)
         try:
-            response = self.client.get(url, headers=headers)
+            response = self.client.get(url, headers={**more, **(headers or {})})
         except httpx2.TransportError as exc:
-            reason = classify(exc, url)
+            reason = classify(exc, url, self._dns)
             self.offline = reason.offline
             raise reason from exc
         self.date = self.date or response.headers.get("date")
@@ -195,18 +242,51 @@ def check_clock(prober: Prober, now: float) -> Check:
     return Check("clock", "ok", detail)
 
 
+def check_token_works(prober: Prober, api_url: str, token: str) -> Check:
+    """One free, read-only call with the pasted token (``GET /rates/``) says whether VertexSMS takes it."""
+    name, fix = "api token works", f"create a new token at {TOKEN_URL} and set VERTEXSMS_API_TOKEN to it"
+    try:
+        response = prober.get(
+            f"{api_url}/rates/?format=json", {TOKEN_HEADER: token}, accept="application/json"
+        )
+    except Unreachable as exc:
+        return _unreachable(name, exc, "check VERTEXSMS_API_URL, your proxy and firewall")
+    status = response.status_code
+    if status == 200:
+        return Check(name, "ok", "VertexSMS accepted the token (GET /rates/: free, read-only)")
+    if status == 401:
+        return Check(
+            name, "fail", "VertexSMS refused the token (HTTP 401): it is wrong, revoked or expired", fix
+        )
+    if status == 403:
+        detail = (
+            "the token is valid but may not read rates (HTTP 403); tools needing that permission will fail"
+        )
+        return Check(name, "warn", detail, f"give the token the permissions you need at {TOKEN_URL}")
+    return Check(name, "skip", f"could not check the token: {api_url} answered HTTP {status}")
+
+
 def network_checks(
-    settings: Settings, *, transport: httpx2.BaseTransport | None, clock: Callable[[], float]
+    settings: Settings,
+    *,
+    transport: httpx2.BaseTransport | None,
+    clock: Callable[[], float],
+    dns: DnsWorks = dns_works,
 ) -> list[Check]:
-    """The API, the MCP endpoint, its OAuth metadata and the clock; skipped in the sandbox."""
+    """The API (and a pasted token), the MCP endpoint, its OAuth metadata and the clock.
+
+    Skipped in the sandbox.  ``dns`` (does DNS work at all?) is a seam for tests.
+    """
     if settings.sandbox:
         return [Check("network", "skip", "sandbox: the built-in emulator needs no network")]
     headers = {"user-agent": f"vertex-stdio/{__version__} (doctor)"}
     with httpx2.Client(
         transport=transport, timeout=TIMEOUT, headers=headers, follow_redirects=False
     ) as client:
-        prober = Prober(client)
+        prober = Prober(client, dns)
         checks = [check_api(prober, settings.api_url)]
+        if settings.api_token:
+            checks.append(check_token_works(prober, settings.api_url, settings.api_token))
         mcp, hint = check_mcp(prober, settings.mcp_url)
         checks.append(mcp)
         if settings.api_token:

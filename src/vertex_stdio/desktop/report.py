@@ -40,5 +40,9 @@ def write_text(checks: list[Check], out: TextIO) -> None:
     failed = [c.name for c in checks if c.status == "fail"]
     if failed:
         out.write(f"\n{len(failed)} problem(s) to fix: {', '.join(failed)}.\n")
+    elif any(c.status == "skip" and c.detail.startswith("offline") for c in checks):
+        out.write(
+            "\nNothing to fix here, but the network checks were skipped (offline); run doctor again online.\n"
+        )
     else:
         out.write("\nEverything vertex-stdio needs is in place.\n")
