@@ -259,15 +259,18 @@ async def _serve_then_close(server: VertexServer, tokens: TokenProvider, stopped
 
 
 async def _stop_on_sigterm(scope: Any, stopped: list[int]) -> None:
-    """On SIGTERM stop serving; billable calls in flight finish and are recorded first (bounded)."""
+    """On SIGTERM (or Ctrl-C's SIGINT) stop serving; billable calls in flight finish and are
+    recorded first (bounded)."""
     import signal
 
     import anyio
 
     try:
-        with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for signum in signals:
-                log.info("SIGTERM: finishing any billable call in flight, then exiting")
+                log.info(
+                    "%s: finishing any billable call in flight, then exiting", signal.Signals(signum).name
+                )
                 stopped.append(signum)
                 scope.cancel()
                 return
@@ -277,6 +280,8 @@ async def _stop_on_sigterm(scope: Any, stopped: list[int]) -> None:
 
 def serve(settings: Settings, *, config_error: str | None = None) -> int:
     """Serve over stdio until stdin closes; with ``config_error``, every tool call answers it."""
+    import signal
+
     import anyio
 
     from vertex_stdio.server import build_server
@@ -292,9 +297,10 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     if stopped:
         # Every call is finished and recorded; only the stdin reader thread is left, blocked in a
         # read() that nothing can interrupt, and the interpreter would wait for it forever.
-        log.info("vertex-stdio exits (SIGTERM)")
+        interrupted = stopped[0] == signal.SIGINT
+        log.info("vertex-stdio exits (%s)", "Ctrl-C" if interrupted else "SIGTERM")
         logging.shutdown()
-        os._exit(EXIT_OK)
+        os._exit(EXIT_INTERRUPTED if interrupted else EXIT_OK)
     log.info("stdin closed; vertex-stdio exits")
     return EXIT_OK
 
