@@ -111,6 +111,7 @@ async def _oauth_provider(settings: Settings, state_dir: Path, counts: Counts, c
     from vertex_stdio.oauth.core import Tokens
     from vertex_stdio.oauth.secrets import MemorySecrets
     from vertex_stdio.oauth.store import SessionKey
+    from vertex_stdio.vertexsms_signin import vertexsms_profile
 
     class CountingSecrets(MemorySecrets):
         def get(self, account: str) -> str | None:
@@ -135,7 +136,11 @@ async def _oauth_provider(settings: Settings, state_dir: Path, counts: Counts, c
         return False
 
     return OAuthTokenProvider(
-        settings, store=store, transport=_fake_authorization_server(counts), opener=no_browser, clock=clock
+        vertexsms_profile(settings),
+        store=store,
+        transport=_fake_authorization_server(counts),
+        opener=no_browser,
+        clock=clock,
     )
 
 
