@@ -318,3 +318,16 @@ def country_of_msisdn(digits: str) -> Country | None:
     """The country whose calling code starts ``digits`` (international, no '+'), if any."""
     matches = [c for c in COUNTRY_LIST if digits.startswith(c.calling_code)]
     return max(matches, key=lambda c: len(c.calling_code), default=None)
+
+
+def sample_number(iso2: str) -> str:
+    """A valid mobile number of ``iso2`` in E.164, for trying the tools (the README lists them).
+
+    The first operator's first range, filled with 2345678901 to the plan's longest mobile
+    length; a NANP plan (its numbers name no operator) gets the fictional 202-555-0123.
+    """
+    country = COUNTRIES[iso2]
+    if country.nanp:
+        return f"+{country.calling_code}2025550123"
+    prefix = operators_of(iso2)[0].prefixes[0]
+    return f"+{country.calling_code}{(prefix + '2345678901')[: max(country.mobile_lengths)]}"
