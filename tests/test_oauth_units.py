@@ -33,6 +33,7 @@ from vertex_stdio.oauth.core import (
 )
 from vertex_stdio.oauth.metadata import MetadataInvalid, parse_resource_metadata, parse_server_metadata
 from vertex_stdio.oauth.receiver import Receiver
+from vertex_stdio.oauth.sealed import SealedSecrets
 from vertex_stdio.oauth.secrets import (
     CHUNK,
     FileSecrets,
@@ -251,15 +252,17 @@ async def test_receiver_fixed_port_taken_fails_fast() -> None:
         await first.aclose()
 
 
-@pytest.fixture(params=["memory", "file", "keyring"])
+@pytest.fixture(params=["memory", "file", "keyring", "sealed"])
 def secrets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Secrets]:
     """Every Secrets backend, for the shared contract suite."""
     if request.param == "memory":
         yield MemorySecrets()
     elif request.param == "file":
         yield FileSecrets(tmp_path / "secrets.json")
-    else:
+    elif request.param == "keyring":
         yield KeyringSecrets(DictKeyring())
+    else:
+        yield SealedSecrets(tmp_path / "secrets.sealed", KeyringSecrets(DictKeyring()))
 
 
 @pytest.mark.parametrize("size", [10, CHUNK, CHUNK + 1, 5000])

@@ -418,6 +418,13 @@ def _auth_command(command: str, settings: Settings, args: argparse.Namespace) ->
         )
         return EXIT_FIXABLE
     profile = vertexsms_profile(settings)
+    if command == "login" and settings.api_token:
+        # The pasted token wins everywhere, so a browser sign-in would never be used.
+        print(
+            "VERTEXSMS_API_TOKEN is set, so vertex-stdio uses that token and does not sign in. "
+            "Unset it to sign in with your browser instead.",
+        )
+        return EXIT_OK
     if command == "login":
         code: int = anyio.run(
             lambda: commands.login(profile, scopes=args.scope, no_browser=args.no_browser, out=sys.stdout)

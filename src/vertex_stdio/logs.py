@@ -19,6 +19,8 @@ from pathlib import Path
 
 import platformdirs
 
+from vertex_stdio.privatefs import open_private, private_dir
+
 APP_NAME = "vertex-stdio"
 LOG_FILE_NAME = "vertex-stdio.log"
 REDACTED = "[redacted]"
@@ -121,26 +123,21 @@ def _own_or_warning(record: logging.LogRecord) -> bool:
 
 
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A rotating log file that is created readable by its owner only (0600), rotations included."""
+    """A rotating log file readable by its owner only (0600), rotations included; never a symlink."""
 
     def _open(self) -> io.TextIOWrapper:
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_private(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         return open(fd, "a", encoding=self.encoding, errors=self.errors)
-
-
-def private_mkdir(path: Path) -> None:
-    """Create ``path`` and every missing parent as 0700 (``mkdir(parents=True)`` would leave the
-    parents at the umask's 0755; XDG asks for 0700).  Existing folders keep their mode."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
 
 
 def _file_handler(formatter: logging.Formatter, secret_filter: logging.Filter) -> Path | None:
     directory = log_dir()
     try:
-        private_mkdir(directory)
+        # Every missing parent is made 0700 (``mkdir(parents=True)`` leaves them at the umask's
+        # 0755; XDG asks for 0700): on Linux the log directory sits inside the state directory.
+        private_dir(directory)
         path = directory / LOG_FILE_NAME
+        os.close(open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT))  # refuse a planted link now
         handler = _PrivateRotatingFileHandler(
             path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True
         )

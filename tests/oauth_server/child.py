@@ -4,7 +4,8 @@ Environment: CHILD_STATE_DIR, CHILD_MCP_URL, CHILD_START_AT (Unix time), CHILD_C
 plus PYTHON_KEYRING_BACKEND / TEST_KEYRING_FILE for the shared file keyring.  Optional:
 CHILD_OPEN_BROWSER=1 (open $BROWSER like the product; default: no browser), CHILD_SIGNIN_TIMEOUT
 (s, default 3), CHILD_DEFAULT_STORE=1 (``TokenStore.default``: the product's choice of store),
-CHILD_CALLS (token requests in a row, default 1; the last one is printed).
+CHILD_CALLS (token requests in a row, default 1; the last one is printed), CHILD_SEALED=1 (the
+keyring holds only the key of an AES-GCM sealed file in the state directory).
 Prints one line: ``OK <sha256 prefix of the token>`` or ``ERR <code>``; never the token itself.
 """
 
@@ -20,7 +21,9 @@ from pathlib import Path
 from vertex_stdio.config import Settings
 from vertex_stdio.errors import VertexError
 from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
+from vertex_stdio.oauth.sealed import SealedSecrets
 from vertex_stdio.oauth.secrets import KeyringSecrets
+from vertex_stdio.oauth.store import SEALED_FILE
 from vertex_stdio.vertexsms_signin import vertexsms_profile
 
 
@@ -39,6 +42,8 @@ async def main() -> int:
     state_dir = Path(os.environ["CHILD_STATE_DIR"])
     if os.environ.get("CHILD_DEFAULT_STORE") == "1":
         store = TokenStore.default(vertexsms_profile(settings), state_dir)
+    elif os.environ.get("CHILD_SEALED") == "1":
+        store = TokenStore(state_dir, SealedSecrets(state_dir / SEALED_FILE, KeyringSecrets()))
     else:
         store = TokenStore(state_dir, KeyringSecrets())
     opener = None if os.environ.get("CHILD_OPEN_BROWSER") == "1" else no_browser

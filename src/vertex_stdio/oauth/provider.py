@@ -28,6 +28,7 @@ from vertex_stdio.oauth.grants import refresh
 from vertex_stdio.oauth.http import OAuthFailed, OAuthHttp
 from vertex_stdio.oauth.metadata import Target
 from vertex_stdio.oauth.profile import SignInProfile
+from vertex_stdio.oauth.receiver import CallbackPortUnavailable
 from vertex_stdio.oauth.signin import Flow, begin
 from vertex_stdio.oauth.state import FileLock, LockTimeout
 from vertex_stdio.oauth.store import SessionKey, TokenStore, remember_secrets
@@ -93,6 +94,8 @@ class OAuthTokenProvider:
         self._stepup: tuple[str, ...] | None = None
         self._rejected: str | None = None
         self._rediscover = False
+        self._state_stamp: tuple[int, int, int] | None = None
+        self._session_present = False
         self._paused_because = _PAUSED
 
     @property
@@ -129,7 +132,9 @@ class OAuthTokenProvider:
         """A usable access token; may refresh or run (and wait for) a sign-in; else ``AuthRequired``."""
         tokens = self._tokens
         if tokens is not None and self._stepup is None and tokens.usable(self._clock()):
-            return tokens.access_token
+            if self._still_signed_in():
+                return tokens.access_token
+            raise self._signed_out()
         async with self._lock:
             tokens = await self._silent()
             if tokens is not None:
@@ -192,7 +197,9 @@ class OAuthTokenProvider:
         if self._stepup is not None:
             return None
         if self._tokens is not None and self._tokens.usable(now):
-            return self._tokens
+            if self._still_signed_in():
+                return self._tokens
+            raise self._signed_out()
         target = await self.target()
         key = self._session_key(target)
         if key is None:
@@ -210,6 +217,21 @@ class OAuthTokenProvider:
     def _session_key(self, target: Target) -> SessionKey | None:
         client_id = known_client_id(self.store, target.server, self._profile.client_id, self._metadata_url)
         return SessionKey(target.server.issuer, target.resource, client_id) if client_id else None
+
+    def _still_signed_in(self) -> bool:
+        """False once another process removed this sign-in (logout): one ``stat`` per call.
+
+        The state file is re-read only when its stamp changed; a session that was there and is
+        gone means a logout, so the in-memory access token must not be used any more.
+        """
+        stamp = self.store.state_stamp()
+        if stamp == self._state_stamp:
+            return True
+        self._state_stamp = stamp
+        key = self._key
+        present = key is not None and key.account in self.store.read_state().get("sessions", {})
+        was, self._session_present = self._session_present, present
+        return present or not was
 
     def _signed_out_elsewhere(self, key: SessionKey) -> bool:
         """True when this process holds a sign-in whose record another process removed (logout)."""
@@ -230,6 +252,7 @@ class OAuthTokenProvider:
     def _adopt(self, key: SessionKey, tokens: Tokens) -> Tokens:
         remember_secrets(tokens)
         self._key, self._tokens = key, tokens
+        self._state_stamp, self._session_present = None, True
         return tokens
 
     async def _refresh(self, target: Target, key: SessionKey, seen: Tokens) -> Tokens | None:
@@ -301,13 +324,17 @@ class OAuthTokenProvider:
         return self._signin
 
     def _signin_done(self, task: asyncio.Task[Tokens]) -> None:
-        if task.cancelled() or task.exception() is not None:
+        # A port that could not be bound opened nothing: no abandoned sign-in, so no pause.
+        if task.cancelled() or not isinstance(task.exception(), CallbackPortUnavailable | None):
             self._failed_at = self._clock()
             self._paused_because = _PAUSED
         self._url_ready.set()
 
     async def _run_signin(self, scopes: tuple[str, ...], forced: bool) -> Tokens:
         target = await self.target()
+        if not self.store.secrets.persistent:
+            # Memory-only processes cannot hand a sign-in to each other: each signs in itself.
+            return await self._interactive(target, self._scopes_for(target, scopes))
         lock = self.store.lock(_lock_name("signin", target), self._lifetime)
         if not lock.try_acquire():
             return await self._follow(target, lock)

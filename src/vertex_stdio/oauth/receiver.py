@@ -21,6 +21,7 @@ import contextlib
 import errno
 import html
 import logging
+import os
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -100,6 +101,10 @@ def _cookie(headers: dict[str, str]) -> str | None:
     return None
 
 
+class CallbackPortUnavailable(AuthRequired):
+    """The loopback callback could not be bound: nothing was opened, so no sign-in was abandoned."""
+
+
 class Receiver:
     """Waits for the authorization server's redirect back to ``redirect_uri``."""
 
@@ -140,19 +145,24 @@ class Receiver:
         self._target = authorization_url
 
     async def start(self) -> None:
-        """Bind 127.0.0.1 (fail fast with a clear message when a fixed port is taken)."""
+        """Bind 127.0.0.1 (fail fast with a clear message when a fixed port is taken).
+
+        ``SO_REUSEADDR`` (POSIX) lets a fixed port be bound again at once after the last sign-in
+        closed it (its connections linger in TIME_WAIT); it never lets two listeners share it.
+        Windows' SO_REUSEADDR would let another process steal a listening port, so not there.
+        """
         loop = asyncio.get_running_loop()
         self._callback, self._verdict = loop.create_future(), loop.create_future()
         try:
             self._server = await asyncio.start_server(
-                self._handle, "127.0.0.1", self._port, limit=MAX_REQUEST, reuse_address=False
+                self._handle, "127.0.0.1", self._port, limit=MAX_REQUEST, reuse_address=os.name == "posix"
             )
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
-                raise AuthRequired(
+                raise CallbackPortUnavailable(
                     f"Could not open the sign-in callback on 127.0.0.1 ({exc.strerror})."
                 ) from exc
-            raise AuthRequired(
+            raise CallbackPortUnavailable(
                 f"The sign-in callback port {self._port} is in use (another sign-in may be open). "
                 "Finish or close it, "
                 + (f"or set {self._port_setting} to a free port, " if self._port_setting else "")

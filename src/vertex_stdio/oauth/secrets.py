@@ -8,17 +8,19 @@ never contains the secret.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import os
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 import keyring
 import keyring.backend
 import keyring.errors
+
+from vertex_stdio.oauth.state import FileLock, LockTimeout
+from vertex_stdio.privatefs import UnsafePath, read_private, remove_private, write_private
 
 log = logging.getLogger(__name__)
 
@@ -73,29 +75,19 @@ class MemorySecrets:
         self._data.pop(account, None)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` atomically (temp file + ``os.replace``) with mode 0600, in a 0700 directory."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class FileSecrets:
-    """A 0600 JSON file under the state directory: only when the person opted in."""
+    """A 0600 JSON file under the state directory: only when the person opted in.
+
+    Writers take the file's cross-process lock and re-read the file before changing it, so two
+    processes saving at once both keep their change; a temp copy left by a killed writer is
+    removed by the next write and by ``delete`` (logout).
+    """
 
     persistent = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock_timeout: float = 10.0) -> None:
         self._path = path
+        self._lock = FileLock(path.with_name(f"{path.name}.lock"), lock_timeout)
 
     @property
     def label(self) -> str:
@@ -103,9 +95,10 @@ class FileSecrets:
 
     def _read(self) -> dict[str, str]:
         try:
-            data = json.loads(self._path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
+            text = read_private(self._path)
+            data = json.loads(text) if text is not None else {}
+        except UnsafePath as exc:
+            raise SecretsUnavailable(str(exc)) from None
         except (OSError, ValueError) as exc:
             log.warning(
                 "the secret file %s is unreadable (%s); starting over", self._path, type(exc).__name__
@@ -117,14 +110,35 @@ class FileSecrets:
         return self._read().get(account)
 
     def set(self, account: str, secret: str) -> None:
-        data = self._read()
-        data[account] = secret
-        write_private(self._path, json.dumps(data))
+        with self.locked():
+            self.put(account, secret)
 
     def delete(self, account: str) -> None:
+        with self.locked():
+            self.put(account, None)
+
+    def put(self, account: str, secret: str | None) -> None:
+        """Re-read the file, set (or with None remove) one entry, write it back; hold ``locked()``."""
         data = self._read()
-        if data.pop(account, None) is not None:
+        if secret is None:
+            data.pop(account, None)
+        else:
+            data[account] = secret
+        if data:
             write_private(self._path, json.dumps(data))
+        else:
+            remove_private(self._path)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """The file's cross-process lock (blocking, bounded), for read-modify-write."""
+        try:
+            with self._lock.held():
+                yield
+        except LockTimeout:
+            raise SecretsUnavailable("Another vertex-stdio process kept the secret file locked.") from None
+        except UnsafePath as exc:
+            raise SecretsUnavailable(str(exc)) from None
 
 
 def keyring_problem(backend: keyring.backend.KeyringBackend) -> str | None:

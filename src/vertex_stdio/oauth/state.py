@@ -9,18 +9,21 @@ OS advisory lock (released by the OS if its holder dies), acquired without block
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import platformdirs
 
-from vertex_stdio.oauth.secrets import write_private
+from vertex_stdio.errors import AuthRequired
+from vertex_stdio.privatefs import UnsafePath, open_private, read_private, write_private
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +45,12 @@ class StateFile:
     def read(self) -> dict[str, Any]:
         """The state, or an empty state when the file is missing or damaged (with a warning)."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {"version": STATE_VERSION}
+            text = read_private(self.path)
+            if text is None:
+                return {"version": STATE_VERSION}
+            data = json.loads(text)
+        except UnsafePath as exc:
+            raise AuthRequired(str(exc)) from None
         except (OSError, ValueError) as exc:
             log.warning(
                 "the sign-in state file %s is damaged (%s); starting over", self.path, type(exc).__name__
@@ -58,7 +64,10 @@ class StateFile:
     def write(self, data: dict[str, Any]) -> None:
         """Replace the file atomically (mode 0600, directory 0700)."""
         data["version"] = STATE_VERSION
-        write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
+        try:
+            write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
+        except UnsafePath as exc:
+            raise AuthRequired(str(exc)) from None
 
 
 _TABLES = ("clients", "metadata", "sessions")
@@ -97,8 +106,10 @@ class FileLock:
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; never waits."""
-        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = open_private(self._path, os.O_RDWR | os.O_CREAT)
+        except UnsafePath as exc:
+            raise AuthRequired(str(exc)) from None
         try:
             _lock(fd)
         except OSError:
@@ -120,6 +131,19 @@ class FileLock:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock in blocking code (a worker thread): waits up to ``timeout``."""
+        deadline = time.monotonic() + self._timeout
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise LockTimeout(str(self._path))
+            time.sleep(self._poll)
+        try:
+            yield
+        finally:
+            self.release()
 
     async def __aenter__(self) -> FileLock:
         await self.acquire()

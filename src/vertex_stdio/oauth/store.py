@@ -1,6 +1,7 @@
 """The token store seam: one secret store + the state file + locks, keyed by issuer/resource/client.
 
-``TokenStore.default(profile)`` picks the OS keyring when it is usable; otherwise the opt-in
+``TokenStore.default(profile)`` picks the OS keyring when it is usable (holding only the key of
+an AES-GCM sealed file in the state directory, ``sealed.py``); otherwise the opt-in
 0600 file (``SignInProfile.allow_file_store``), otherwise memory for this process with a warning.
 A profile with a ``namespace`` gets its own folder under the state directory and its own keyring
 service, so several servers keep separate sign-ins.
@@ -14,6 +15,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from vertex_stdio.errors import AuthRequired
 from vertex_stdio.logs import register_secret
 from vertex_stdio.oauth.core import Tokens, fingerprint
 from vertex_stdio.oauth.profile import SignInProfile
+from vertex_stdio.oauth.sealed import SealedSecrets
 from vertex_stdio.oauth.secrets import (
     SERVICE,
     FileSecrets,
@@ -39,6 +42,7 @@ from vertex_stdio.oauth.state import STATE_FILE, FileLock, StateFile, default_st
 log = logging.getLogger(__name__)
 
 SECRETS_TIMEOUT = 5.0
+SEALED_FILE = "secrets.sealed"
 T = TypeVar("T")
 
 
@@ -81,8 +85,9 @@ class TokenStore:
         problem = keyring_problem(keyring.get_keyring())
         if problem is None:
             service = SERVICE if profile.namespace is None else f"{SERVICE}/{profile.namespace}"
-            secrets = KeyringSecrets(service=service, too_large=profile.advice.keyring_too_small)
-            return cls(state_dir, secrets, file_store_setting=setting)
+            key_store = KeyringSecrets(service=service, too_large=profile.advice.keyring_too_small)
+            sealed = SealedSecrets(state_dir / SEALED_FILE, key_store)
+            return cls(state_dir, sealed, file_store_setting=setting)
         if profile.allow_file_store:
             warning = f"{problem}; keeping the sign-in in a private file as {setting} allows"
             log.warning(warning)
@@ -102,6 +107,14 @@ class TokenStore:
     def read_state(self) -> dict[str, Any]:
         """The non-secret state (a fresh dict; cheap, no lock)."""
         return self._state.read()
+
+    def state_stamp(self) -> tuple[int, int, int] | None:
+        """A cheap stamp of the state file (one ``stat``): it changes whenever any process writes it."""
+        try:
+            info = os.stat(self._state.path)
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size, info.st_ino)
 
     def write_state(self, data: dict[str, Any]) -> None:
         """Replace the state; hold ``lock("state")`` around read-modify-write."""
