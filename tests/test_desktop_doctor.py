@@ -156,6 +156,14 @@ def test_bad_metadata_fails(vertex: FakeVertex, change: dict[str, Any], failing:
     assert check.fix
 
 
+def test_parent_resource_fails_as_sign_in_refuses_it(vertex: FakeVertex) -> None:
+    """Metadata naming a parent of the MCP URL fails here too: sign-in would refuse it (issue 10)."""
+    vertex.publish(resource=vertex.base + "/", issuer=vertex.issuer, methods=["S256"])
+    check = _by_name(collect(_settings(vertex)))["resource metadata"]
+    assert check.status == "fail"
+    assert "not http" in check.detail
+
+
 @pytest.mark.parametrize(("offset", "status"), [(2, "ok"), (-120, "warn"), (900, "fail")])
 def test_clock_skew(vertex: FakeVertex, offset: float, status: str) -> None:
     """Skew against the server's Date: ok within 30 s, warn beyond, fail beyond 300 s."""

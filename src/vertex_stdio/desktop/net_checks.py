@@ -24,7 +24,7 @@ from vertex_stdio.config import Settings, is_loopback_host
 from vertex_stdio.credentials import parse_challenge
 from vertex_stdio.desktop.report import Check
 from vertex_stdio.errors import TOKEN_URL
-from vertex_stdio.oauth.core import as_metadata_urls, prm_urls
+from vertex_stdio.oauth.core import as_metadata_urls, prm_urls, resource_matches
 from vertex_stdio.upstream.rest import TOKEN_HEADER
 
 TIMEOUT = httpx2.Timeout(5.0, connect=3.0)
@@ -171,15 +171,6 @@ def check_mcp(prober: Prober, mcp_url: str) -> tuple[Check, str | None]:
     return Check("mcp endpoint", "warn", detail, "check VERTEXSMS_MCP_URL"), hint
 
 
-def _resource_matches(found: object, resource: str) -> bool:
-    if not isinstance(found, str):
-        return False
-    want, got = urlsplit(resource), urlsplit(found)
-    same_origin = (want.scheme, want.netloc) == (got.scheme, got.netloc)
-    got_path = got.path.rstrip("/")
-    return same_origin and (want.path.rstrip("/") == got_path or want.path.startswith(got_path + "/"))
-
-
 def check_resource_metadata(prober: Prober, mcp_url: str, hint: str | None) -> tuple[Check, str | None]:
     """RFC 9728 metadata exists, names this resource, and lists an authorization server."""
     name, fix = "resource metadata", "check VERTEXSMS_MCP_URL; or set VERTEXSMS_API_TOKEN to skip sign-in"
@@ -190,7 +181,9 @@ def check_resource_metadata(prober: Prober, mcp_url: str, hint: str | None) -> t
     url, body = next(((u, b) for u, b in found if b is not None), ("", None))
     if body is None:
         return Check(name, "fail", f"no protected-resource metadata for {mcp_url}", fix), None
-    if not _resource_matches(body.get("resource"), mcp_url):
+    found_resource = body.get("resource")
+    # Exactly the resource sign-in accepts (RFC 9728 §3.3): a parent would widen the token's audience.
+    if not isinstance(found_resource, str) or not resource_matches(found_resource, mcp_url):
         return Check(name, "fail", f"{url} is for {body.get('resource')!r}, not {mcp_url}", fix), None
     servers = body.get("authorization_servers")
     if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
