@@ -6,10 +6,6 @@ row reuse the token, and processes that find it expired spend one refresh betwee
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +13,7 @@ import pytest
 
 from oauth_server.filekeyring import FileKeyring
 from oauth_server.harness import AuthServer, StaticServer, auth_server, node_ready, protect
-from oauth_server.helpers import figure, make
+from oauth_server.helpers import figure, make, run_children
 from vertex_stdio.oauth import TokenStore
 from vertex_stdio.oauth.secrets import KeyringSecrets
 
@@ -58,21 +54,8 @@ async def test_eight_second_tokens_refresh_once_not_per_call(
     assert again == [first] * 3
     assert in_process == 0
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent / "src")]),
-        "PYTHON_KEYRING_BACKEND": "oauth_server.filekeyring.FileKeyring",
-        "CHILD_STATE_DIR": str(state_dir),
-        "CHILD_MCP_URL": mcp_url,
-        "CHILD_CLOCK_OFFSET": str(TTL),  # every child sees the first token expired
-        "CHILD_CALLS": "3",
-        "CHILD_START_AT": str(time.time() + 2.0),
-    }
-    child = [sys.executable, str(TESTS / "oauth_server" / "child.py")]
-    procs = [
-        subprocess.Popen(child, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)
-    ]
-    results = [proc.communicate(timeout=40)[0].decode().strip() for proc in procs]
+    # every child sees the first token expired, and asks for a token three times
+    results = run_children(4, state_dir, mcp_url, CHILD_CLOCK_OFFSET=str(TTL), CHILD_CALLS="3")
     refreshes = len(short_as.journal("grant", grant_type="refresh_token", client_id=client_id))
     figure(f"8 s tokens: 3 calls in a row -> {in_process} refreshes; 4 processes x 3 calls -> {refreshes}")
     assert all(r.startswith("OK ") for r in results), results

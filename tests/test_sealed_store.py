@@ -7,10 +7,7 @@ real processes share the file keyring backend of the multi-process tests.
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from keyring.errors import PasswordDeleteError
 
 from oauth_server.filekeyring import FileKeyring
 from oauth_server.harness import AuthServer, StaticServer, node_ready, protect
-from oauth_server.helpers import make
+from oauth_server.helpers import make, run_children
 from vertex_stdio.oauth import TokenStore
 from vertex_stdio.oauth.core import Tokens
 from vertex_stdio.oauth.sealed import KEY_ACCOUNT, SealedSecrets
@@ -134,21 +131,7 @@ async def test_four_processes_refresh_once_and_the_keyring_holds_only_the_key(
     finally:
         await provider.aclose()
     client_id = next(iter(store.read_state()["clients"].values()))["client_id"]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent / "src")]),
-        "PYTHON_KEYRING_BACKEND": "oauth_server.filekeyring.FileKeyring",
-        "CHILD_STATE_DIR": str(state_dir),
-        "CHILD_MCP_URL": mcp_url,
-        "CHILD_SEALED": "1",
-        "CHILD_CLOCK_OFFSET": "3600",
-        "CHILD_START_AT": str(time.time() + 2.0),
-    }
-    child = [sys.executable, str(TESTS / "oauth_server" / "child.py")]
-    procs = [
-        subprocess.Popen(child, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)
-    ]
-    results = [p.communicate(timeout=40)[0].decode().strip() for p in procs]
+    results = run_children(4, state_dir, mcp_url, CHILD_SEALED="1", CHILD_CLOCK_OFFSET="3600")
     assert all(r.startswith("OK ") for r in results), results
     assert len(set(results)) == 1
     assert len(as_server.journal("grant", grant_type="refresh_token", client_id=client_id)) == 1

@@ -66,3 +66,26 @@ async def bind_browser(receiver: Receiver, authorization_url: str = "https://as.
     assert answer.startswith(b"HTTP/1.1 302"), answer[:80]
     cookie = next(line for line in answer.split(b"\r\n") if line.lower().startswith(b"set-cookie:"))
     return b"Cookie: " + cookie.split(b":", 1)[1].split(b";")[0].strip() + b"\r\n"
+
+
+def run_children(count: int, state_dir: Path, mcp_url: str, **env: str) -> list[str]:
+    """Start ``count`` ``child.py`` processes on one shared store (file keyring) 2 s from now; their lines."""
+    import os
+    import subprocess
+
+    tests = Path(__file__).parent.parent
+    full = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tests), str(tests.parent / "src")]),
+        "PYTHON_KEYRING_BACKEND": "oauth_server.filekeyring.FileKeyring",
+        "CHILD_STATE_DIR": str(state_dir),
+        "CHILD_MCP_URL": mcp_url,
+        "CHILD_START_AT": str(time.time() + 2.0),
+        **env,
+    }
+    child = [sys.executable, str(tests / "oauth_server" / "child.py")]
+    procs = [
+        subprocess.Popen(child, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(count)
+    ]
+    return [proc.communicate(timeout=40)[0].decode().strip() for proc in procs]

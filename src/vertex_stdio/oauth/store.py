@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SECRETS_TIMEOUT = 5.0
 SEALED_FILE = "secrets.sealed"
+STATE_LOCK_TIMEOUT = 10.0
 T = TypeVar("T")
 
 
@@ -122,27 +123,45 @@ class TokenStore:
 
     async def update_state(self, change: Callable[[dict[str, Any]], None]) -> None:
         """Read, ``change`` in place and write the state under the state lock."""
-        async with self.lock("state", 10.0):
+        async with self.lock("state", STATE_LOCK_TIMEOUT):
             data = self.read_state()
             change(data)
             self.write_state(data)
 
     async def load(self, key: SessionKey) -> Tokens | None:
-        """The stored token set for ``key``, or None (also when its fingerprint is stale)."""
-        raw = await self._secret(self.secrets.get, key.account)
-        if not raw:
-            return None
-        tokens = _decode(raw)
-        remember_secrets(tokens)
-        session = self.read_state().get("sessions", {}).get(key.account, {})
-        expected = session.get("refresh_fingerprint")
-        if tokens is None or (tokens.refresh_token and expected != fingerprint(tokens.refresh_token)):
+        """The stored token set for ``key``, or None (also when its fingerprint is stale).
+
+        A fingerprint that does not match may mean a save is between its two writes (the state,
+        then the secret): the state lock, which a save holds across both, is waited for and the
+        store read once more before the stored token set is called out of date.
+        """
+        tokens, current = await self._load_once(key)
+        if tokens is not None and not current:
+            async with self.lock("state", STATE_LOCK_TIMEOUT):
+                tokens, current = await self._load_once(key)
+        if tokens is not None and not current:
             log.warning("the stored sign-in is out of date or damaged; a new sign-in is needed")
             return None
         return tokens
 
+    async def _load_once(self, key: SessionKey) -> tuple[Tokens | None, bool]:
+        raw = await self._secret(self.secrets.get, key.account)
+        tokens = _decode(raw) if raw else None
+        if tokens is None:
+            if raw:
+                log.warning("the stored sign-in is damaged; a new sign-in is needed")
+            return None, True
+        remember_secrets(tokens)
+        session = self.read_state().get("sessions", {}).get(key.account, {})
+        expected = session.get("refresh_fingerprint")
+        return tokens, not tokens.refresh_token or expected == fingerprint(tokens.refresh_token)
+
     async def save(self, key: SessionKey, tokens: Tokens, *, signed_in: bool = False) -> None:
-        """Record the new refresh token's fingerprint, then store the secret (both before use)."""
+        """Record the new refresh token's fingerprint, then store the secret (both before use).
+
+        Both writes happen under the state lock, so ``load`` never mistakes a save in progress
+        for an out-of-date sign-in.
+        """
 
         def change(data: dict[str, Any]) -> None:
             session = data.setdefault("sessions", {}).setdefault(key.account, {})
@@ -157,8 +176,11 @@ class TokenStore:
                 store=self.secrets.label,
             )
 
-        await self.update_state(change)
-        await self._secret(self.secrets.set, key.account, _encode(tokens))
+        async with self.lock("state", STATE_LOCK_TIMEOUT):
+            data = self.read_state()
+            change(data)
+            self.write_state(data)
+            await self._secret(self.secrets.set, key.account, _encode(tokens))
 
     async def clear(self, key: SessionKey) -> None:
         """Forget the sign-in for ``key`` (secret and state); safe when there is none."""
