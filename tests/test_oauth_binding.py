@@ -46,11 +46,11 @@ def other_user_command() -> tuple[list[str], str]:
     return [sys.executable, str(ATTACKER)], "a separate process of the same user"
 
 
-def attack(authorization_url: str) -> tuple[str, str, str]:
-    """Run the attacker on the leaked authorization URL: (callback status, its code, who it ran as)."""
+def attack(url: str, *args: str) -> tuple[str, str, str]:
+    """Run the attacker on the leaked URL: (the status it got, the code it delivered, who it ran as)."""
     command, who = other_user_command()
     done = subprocess.run(
-        command, input=f"{authorization_url}\n".encode(), capture_output=True, timeout=40, check=False
+        [*command, *args], input=f"{url}\n".encode(), capture_output=True, timeout=40, check=False
     )
     status, _, code = done.stdout.decode().strip().partition(" ")
     assert status, done.stderr.decode()[-500:]
@@ -95,7 +95,9 @@ async def test_other_account_replaying_the_authorization_url_cannot_sign_you_in(
     finally:
         await provider.aclose()
     figure(f"attacker ran as {report['attacker_ran_as']}: callback answered {report['attacker_status']}")
-    assert report["attacker_status"] == "400"
+    # Another OS account is refused outright (403, Linux knows who owns the socket); a process
+    # of the same account without the cookie gets 400 "belongs to another browser".
+    assert report["attacker_status"] == ("403" if "nobody" in report["attacker_ran_as"] else "400")
     assert report["victim_status"] == "200"
     assert urlsplit(report["opened"]).path.startswith("/start/")
     assert "HttpOnly" in report["cookie"]
@@ -106,6 +108,32 @@ async def test_other_account_replaying_the_authorization_url_cannot_sign_you_in(
     assert len(exchanges) == 1
     assert report["victim_code"] in exchanges[0]["secrets"]
     assert report["attacker_code"] not in exchanges[0]["secrets"]
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif("nobody" not in other_user_command()[1], reason="needs a second OS account")
+async def test_another_account_opening_the_start_url_first_is_refused(
+    as_server: AuthServer, resource: StaticServer, tmp_path: Path
+) -> None:
+    """Another account that read the start URL (e.g. from the browser's argv) and opens it first: 403,
+    and the person's own browser then signs in normally."""
+    report: dict[str, str] = {}
+
+    def first_the_other_account(start_url: str) -> bool:
+        report["other"] = attack(start_url, "start")[0]
+        return victim_and_attacker(start_url, report)
+
+    async def opener(url: str) -> bool:
+        return await asyncio.to_thread(first_the_other_account, url)
+
+    provider = make(protect(resource, as_server.issuer), tmp_path)
+    provider._opener = opener
+    try:
+        assert await provider.token(["sms:send"])
+    finally:
+        await provider.aclose()
+    assert report["other"] == "403"
+    assert report["victim_status"] == "200"
 
 
 @pytest.mark.anyio
@@ -197,3 +225,19 @@ async def test_browser_child_gets_the_url_on_stdin_and_no_secret_variables(
     env = Path(f"{record}.env").read_text()
     assert "CANARY" not in env
     assert f"BROWSER={script}" in env
+
+
+def test_peer_owner_is_read_from_the_tcp_table(tmp_path: Path) -> None:
+    """The client end of a loopback connection names its owner; unknown connections give None."""
+    from vertex_stdio.oauth.peer import peer_uid
+
+    local_hex = "0100007F" if sys.byteorder == "little" else "7F000001"
+    table = tmp_path / "tcp"
+    table.write_text(
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+        f"   0: {local_hex}:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000 0 1 1\n"
+        f"   1: {local_hex}:C350 {local_hex}:1F90 01 00000000:00000000 00:00000000 00000000 65534 0 2 1\n"
+    )
+    assert peer_uid(("127.0.0.1", 0xC350), ("127.0.0.1", 0x1F90), table) == 65534
+    assert peer_uid(("127.0.0.1", 1), ("127.0.0.1", 0x1F90), table) is None
+    assert peer_uid(("127.0.0.1", 1), ("127.0.0.1", 2), tmp_path / "missing") is None

@@ -3,7 +3,8 @@
 Reads the victim's authorization URL on stdin, signs in at the test AS with its *own* browser
 session, and delivers the resulting code (with the victim's ``state``) to the loopback receiver
 first, without the victim browser's cookie.  Prints ``<status> <code>`` for the callback it
-delivered (``refused`` when the port was closed).  Test-only.
+delivered (``refused`` when the port was closed).  With the argument ``start`` it instead opens
+the start URL read on stdin first and prints the status it got.  Test-only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def _open(opener: urllib.request.OpenerDirector, url: str, data: bytes | None = 
 
 def main() -> int:
     url = sys.stdin.readline().strip()
+    if sys.argv[1:] == ["start"]:
+        status, _, _ = _open(urllib.request.build_opener(_NoRedirect()), url)
+        print(status)  # noqa: T201 - the test reads this
+        return 0
     redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
     jar = http.cookiejar.CookieJar()  # the attacker's own session at the AS
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())

@@ -5,6 +5,7 @@ itself (whose ``state`` would let anyone who saw it deliver their own code).  Th
 the start URL sets an HttpOnly, SameSite=Lax cookie for the callback path and redirects (302) to
 the authorization URL; a second fetch means someone else holds the link, so the whole sign-in is
 cancelled (fail closed).  ``/callback`` is accepted only with that cookie (RFC 9700 §4.5 binding).
+Where the system says who owns a connection (Linux), both paths refuse another local account.
 
 Contract: serves only ``GET`` on those two paths with the expected ``Host``; anything else gets a
 static 404/405/400 page and does not end the wait.  The first callback with the cookie and a
@@ -27,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from vertex_stdio.errors import AuthRequired
 from vertex_stdio.oauth.core import new_state, same_secret
+from vertex_stdio.oauth.peer import from_another_account
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +197,10 @@ class Receiver:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
-            status, kind, extra = await self._route(head)
+            foreign = from_another_account(
+                writer.get_extra_info("peername"), writer.get_extra_info("sockname")
+            )
+            status, kind, extra = await self._route(head, foreign=foreign)
         except (asyncio.LimitOverrunError, ValueError):
             status, kind, extra = "431 Request Header Fields Too Large", "not-found", ""
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
@@ -209,7 +214,7 @@ class Receiver:
         finally:
             writer.close()
 
-    async def _route(self, head: bytes) -> Answer:
+    async def _route(self, head: bytes, *, foreign: bool = False) -> Answer:
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")
         if len(parts) != 3:
@@ -224,6 +229,9 @@ class Receiver:
             return "404 Not Found", "not-found", ""
         if method != "GET":
             return "405 Method Not Allowed", "not-found", ""
+        if foreign:
+            log.warning("another local account tried to use this sign-in; it was refused")
+            return "403 Forbidden", "other-browser", ""
         if is_start:
             return self._start(url.path[len(START_PREFIX) :])
         if self._callback is None or self._callback.done():
