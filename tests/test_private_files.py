@@ -156,3 +156,13 @@ def test_private_write_leaves_no_temp_on_failure(tmp_path: Path, caplog: pytest.
     with caplog.at_level(logging.INFO), pytest.raises(UnicodeEncodeError):
         write_private(tmp_path / "x.json", "\udc80")
     assert list(tmp_path.iterdir()) == []
+
+
+@posix_only
+def test_a_shared_directory_is_never_tightened(tmp_path: Path) -> None:
+    """A sticky, world-writable directory (like /tmp) named as the log directory keeps its mode."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # noqa: S103 - the shared mode under test
+    assert private_dir(shared) == shared
+    assert mode(shared) == 0o1777

@@ -54,7 +54,9 @@ def private_dir(path: Path) -> Path:
         raise _refuse(path, "a symbolic link")
     if not stat.S_ISDIR(info.st_mode):
         raise _refuse(path, "not a directory")
-    if _POSIX and stat.S_IMODE(info.st_mode) & 0o077:
+    # Only our own directories are tightened: never a shared one such as /tmp (sticky, or not ours).
+    ours = _POSIX and info.st_uid == os.geteuid() and not info.st_mode & stat.S_ISVTX
+    if ours and stat.S_IMODE(info.st_mode) & 0o077:
         log.warning("%s was open to others (mode %o); tightened to 700", path, stat.S_IMODE(info.st_mode))
         os.chmod(path, 0o700)
     return path
