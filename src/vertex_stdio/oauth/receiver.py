@@ -23,6 +23,7 @@ import errno
 import html
 import logging
 import os
+from collections.abc import Callable
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -93,6 +94,11 @@ def _response(status: str, body: bytes, extra: str = "") -> bytes:
         f"{extra}Connection: close\r\n\r\n"
     )
     return head.encode("ascii") + body
+
+
+def _refused_account() -> Answer:
+    log.warning("another local account tried to use this sign-in; it was refused")
+    return "403 Forbidden", "other-browser", ""
 
 
 def _cookie(headers: dict[str, str]) -> str | None:
@@ -197,10 +203,14 @@ class Receiver:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
-            foreign = from_another_account(
-                writer.get_extra_info("peername"), writer.get_extra_info("sockname")
-            )
-            status, kind, extra = await self._route(head, foreign=foreign)
+
+            # Looked up only for a request that holds a secret of this sign-in (cheap for floods).
+            def foreign() -> bool:
+                return from_another_account(
+                    writer.get_extra_info("peername"), writer.get_extra_info("sockname")
+                )
+
+            status, kind, extra = await self._route(head, foreign)
         except (asyncio.LimitOverrunError, ValueError):
             status, kind, extra = "431 Request Header Fields Too Large", "not-found", ""
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
@@ -214,7 +224,7 @@ class Receiver:
         finally:
             writer.close()
 
-    async def _route(self, head: bytes, *, foreign: bool = False) -> Answer:
+    async def _route(self, head: bytes, foreign: Callable[[], bool] = lambda: False) -> Answer:
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")
         if len(parts) != 3:
@@ -229,16 +239,15 @@ class Receiver:
             return "404 Not Found", "not-found", ""
         if method != "GET":
             return "405 Method Not Allowed", "not-found", ""
-        if foreign:
-            log.warning("another local account tried to use this sign-in; it was refused")
-            return "403 Forbidden", "other-browser", ""
         if is_start:
-            return self._start(url.path[len(START_PREFIX) :])
+            return self._start(url.path[len(START_PREFIX) :], foreign)
         if self._callback is None or self._callback.done():
             return "400 Bad Request", "stale", ""
         if not (self._started and same_secret(self._binding, _cookie(headers))):
             log.warning("a sign-in callback came without the starting browser's cookie; it was ignored")
             return "400 Bad Request", "other-browser", ""
+        if foreign():
+            return _refused_account()
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         if not same_secret(self._state, query.get("state")):
             return "400 Bad Request", "stale", ""
@@ -246,9 +255,11 @@ class Receiver:
         status, kind = await self._await_verdict()
         return status, kind, ""
 
-    def _start(self, nonce: str) -> Answer:
+    def _start(self, nonce: str, foreign: Callable[[], bool]) -> Answer:
         if self._target is None or not same_secret(self._nonce, nonce):
             return "404 Not Found", "not-found", ""
+        if foreign():
+            return _refused_account()
         if self._started:
             self._cancel_reused()
             return "400 Bad Request", "reused", ""
