@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,6 +58,10 @@ def attack(url: str, *args: str) -> tuple[str, str, str]:
     return status, code, who
 
 
+VICTIM_DONE = threading.Event()
+"""Set when the victim's browser has seen its callback page (the sign-in may finish a moment before)."""
+
+
 def victim_and_attacker(start_url: str, report: dict[str, str]) -> bool:
     """The victim's browser opens the start URL; the leaked authorization URL is replayed first."""
     with httpx2.Client(timeout=10, follow_redirects=False) as victim:
@@ -70,6 +75,7 @@ def victim_and_attacker(start_url: str, report: dict[str, str]) -> bool:
         assert callback is not None
         report["victim_code"] = parse_qs(urlsplit(callback).query)["code"][0]
         report["victim_status"] = str(victim.get(callback).status_code)
+    VICTIM_DONE.set()
     return True
 
 
@@ -89,9 +95,11 @@ async def test_other_account_replaying_the_authorization_url_cannot_sign_you_in(
 ) -> None:
     """An attacker with the authorization URL but not the cookie delivers its code first: refused."""
     report: dict[str, str] = {}
+    VICTIM_DONE.clear()
     provider = binding_provider(protect(resource, as_server.issuer), tmp_path, report)
     try:
         token = await provider.token(["sms:send"])
+        assert await asyncio.to_thread(VICTIM_DONE.wait, 20)
     finally:
         await provider.aclose()
     figure(f"attacker ran as {report['attacker_ran_as']}: callback answered {report['attacker_status']}")
@@ -124,10 +132,12 @@ async def test_another_account_opening_the_start_url_first_is_refused(
     async def opener(url: str) -> bool:
         return await asyncio.to_thread(first_the_other_account, url)
 
+    VICTIM_DONE.clear()
     provider = make(protect(resource, as_server.issuer), tmp_path)
     provider._opener = opener
     try:
         assert await provider.token(["sms:send"])
+        assert await asyncio.to_thread(VICTIM_DONE.wait, 20)
     finally:
         await provider.aclose()
     assert report["other"] == "403"
