@@ -231,3 +231,14 @@ def test_offline_is_not_called_everything_in_place() -> None:
     assert code == 0
     assert "in place" not in out.getvalue()
     assert "run doctor again online" in out.getvalue()
+
+
+def test_not_signed_in_yet_is_no_warning() -> None:
+    """Never having signed in is normal (the first call signs in): not a warning."""
+    from vertex_stdio.desktop import local_checks
+
+    if not local_checks.oauth_available():
+        pytest.skip("browser sign-in is not in this build")
+    check = local_checks.check_sign_in(Settings())
+    assert check.status == "skip", check
+    assert "vertex-stdio login" in check.fix

@@ -273,18 +273,32 @@ def test_write_without_claude_says_so(home: Path, tmp_path: Path) -> None:
 # --- the launcher, from where setup was run ------------------------------------------------------
 
 
-def test_uvx_from_a_wheel_keeps_the_wheel(home: Path, tmp_path: Path) -> None:
-    """Run under ``uvx --from <wheel>``, setup writes ``uvx --from <wheel> vertex-stdio``, which starts."""
-    uvx, uv = shutil.which("uvx"), shutil.which("uv")
-    if uvx is None or uv is None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel of this checkout, built with uv."""
+    uv = shutil.which("uv")
+    if uv is None:
         pytest.skip("uv is not installed")
-    dist = tmp_path / "dist"
+    dist = tmp_path_factory.mktemp("dist")
     subprocess.run([uv, "build", "--wheel", "-q", "-o", str(dist), str(ROOT)], check=True, timeout=300)
-    (wheel,) = dist.glob("*.whl")
+    (built,) = dist.glob("*.whl")
+    return built
+
+
+def _unresolvable(done: subprocess.CompletedProcess[str]) -> bool:
+    """uv could not fetch the wheel's dependencies (no index and nothing cached)."""
+    return done.returncode != 0 and ("Failed to fetch" in done.stderr or "network" in done.stderr)
+
+
+def test_uvx_from_a_wheel_keeps_the_wheel(home: Path, wheel: Path) -> None:
+    """Run under ``uvx --from <wheel>``, setup writes ``uvx --from <wheel> vertex-stdio``, which starts."""
+    uvx = shutil.which("uvx")
+    if uvx is None:
+        pytest.skip("uvx is not installed")
     config = home / ".cursor" / "mcp.json"
     run = [uvx, "--from", str(wheel), "vertex-stdio", "setup", "cursor", "--write", "--test-mode", "2"]
     done = subprocess.run(run, capture_output=True, text=True, timeout=300, env=_env(home), check=False)
-    if done.returncode != 0 and ("Failed to fetch" in done.stderr or "network" in done.stderr):
+    if _unresolvable(done):
         pytest.skip(f"uvx could not install the wheel's dependencies: {done.stderr[-200:]}")
     assert done.returncode == 0, done.stderr
     entry = json.loads(config.read_text())["mcpServers"]["vertexsms"]
@@ -297,5 +311,41 @@ def test_uvx_from_a_wheel_keeps_the_wheel(home: Path, tmp_path: Path) -> None:
         text=True,
         timeout=300,
         check=True,
+    )
+    assert version.stdout.startswith("vertex-stdio ")
+
+
+def test_a_uv_tool_install_is_launched_from_its_bin_link(home: Path, wheel: Path, tmp_path: Path) -> None:
+    """After ``uv tool install``, setup names the stable bin link (not the tool's inner venv), which starts."""
+    uv = shutil.which("uv")
+    assert uv is not None
+    env = _env(home) | {"UV_TOOL_DIR": str(tmp_path / "tools"), "UV_TOOL_BIN_DIR": str(tmp_path / "bin")}
+    done = subprocess.run(
+        [uv, "tool", "install", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    if _unresolvable(done):
+        pytest.skip(f"uv could not install the wheel's dependencies: {done.stderr[-200:]}")
+    assert done.returncode == 0, done.stderr
+    link = tmp_path / "bin" / "vertex-stdio"
+    config = home / ".cursor" / "mcp.json"
+    setup = subprocess.run(
+        [str(link), "setup", "cursor", "--write", "--log-level", "WARNING"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=home,
+        check=False,
+    )
+    assert setup.returncode == 0, setup.stderr
+    entry = json.loads(config.read_text())["mcpServers"]["vertexsms"]
+    assert entry == {"command": str(link), "args": [], "env": {"VERTEXSMS_LOG_LEVEL": "WARNING"}}
+    version = subprocess.run(
+        [entry["command"], "--version"], capture_output=True, text=True, timeout=60, check=True
     )
     assert version.stdout.startswith("vertex-stdio ")

@@ -70,6 +70,7 @@ def test_every_registrable_name_is_a_valid_sender() -> None:
     name_rule = schemas["register_sender_id"]["properties"]["name"]["pattern"]  # type: ignore[index]
     from_rule = schemas["send_sms"]["properties"]["from"]["pattern"]  # type: ignore[index]
     assert from_rule == SENDER_FROM_PATTERN
+    assert schemas["quote_sms"]["properties"]["from"]["pattern"] == from_rule  # type: ignore[index]
 
     @settings(max_examples=300, deadline=None, database=None)
     @given(st.from_regex(name_rule, fullmatch=True))

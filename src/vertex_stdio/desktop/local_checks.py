@@ -216,11 +216,12 @@ def check_sign_in(settings: Settings, now: float | None = None) -> Check:
     if not state.readable:
         return Check("sign-in", "warn", "could not read the sign-in state", "run: vertex-stdio status")
     if not state.signed_in:
+        # Nothing to fix: the first tool call that needs VertexSMS signs in.
         return Check(
             "sign-in",
-            "warn",
-            "not signed in; the first tool call opens your browser",
-            "run: vertex-stdio login",
+            "skip",
+            "not signed in yet; the first tool call that needs VertexSMS signs you in",
+            "to sign in now: vertex-stdio login",
         )
     if state.expires_at is None:
         return Check("sign-in", "ok", "signed in")

@@ -13,12 +13,11 @@ from vertex_stdio.smsparts import count_parts
 from vertex_stdio.tools.base import AnyContext, ContextPrompt, Services, client_name, services
 from vertex_stdio.tools.confirm import Confirmation, ask_to_send, require_yes
 from vertex_stdio.tools.models import (
-    SENDER_FROM_PATTERN,
-    SENDER_RULE,
     CountryCode,
     PhoneNumber,
     Rate,
     RatesResult,
+    SenderFrom,
     SendSmsResult,
 )
 from vertex_stdio.tools.quotes import cached_price, quote
@@ -48,16 +47,7 @@ refuse a send with SPEND_LIMIT; only the user can raise them. The user may be as
 
 async def send_sms(
     to: PhoneNumber,
-    from_: Annotated[
-        str,
-        Field(
-            validation_alias="from",
-            min_length=1,
-            max_length=15,
-            pattern=SENDER_FROM_PATTERN,
-            description=f"Sender: a name of at most 11 {SENDER_RULE}, or a registered phone number.",
-        ),
-    ],
+    from_: SenderFrom,
     message: Annotated[str, Field(min_length=1, max_length=4000, description="The text to send.")],
     ctx: AnyContext,
     confirmation: Annotated[Confirmation, Resolve(ask_to_send)],

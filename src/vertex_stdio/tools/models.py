@@ -34,6 +34,16 @@ PhoneNumber = Annotated[
 # name it files can later be used as send_sms ``from``.
 SENDER_RULE = "Latin letters, digits, spaces or dots"
 SENDER_FROM_PATTERN = r"^(\+?[0-9]{3,15}|[A-Za-z0-9 .]{1,11})$"
+SenderFrom = Annotated[
+    str,
+    Field(
+        validation_alias="from",
+        min_length=1,
+        max_length=15,
+        pattern=SENDER_FROM_PATTERN,
+        description=f"Sender: a name of at most 11 {SENDER_RULE}, or a registered phone number.",
+    ),
+]
 SenderName = Annotated[
     str,
     Field(

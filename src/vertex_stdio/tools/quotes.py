@@ -11,7 +11,7 @@ from vertex_stdio.dialcodes import country_of
 from vertex_stdio.errors import VertexError
 from vertex_stdio.smsparts import count_parts, encoding_of
 from vertex_stdio.tools.base import AnyContext, ContextPrompt, Services, services
-from vertex_stdio.tools.models import SENDER_FROM_PATTERN, PhoneNumber, QuoteResult
+from vertex_stdio.tools.models import PhoneNumber, QuoteResult, SenderFrom
 from vertex_stdio.tools.rates import field
 from vertex_stdio.upstream.outcomes import Operation
 
@@ -27,16 +27,7 @@ rate card for the country, when VertexSMS gives no quote)."""
 
 async def quote_sms(
     to: PhoneNumber,
-    from_: Annotated[
-        str,
-        Field(
-            validation_alias="from",
-            min_length=1,
-            max_length=15,
-            pattern=SENDER_FROM_PATTERN,
-            description="The sender you would use (send_sms's rule for `from`).",
-        ),
-    ],
+    from_: SenderFrom,
     message: Annotated[str, Field(min_length=1, max_length=4000, description="The text you would send.")],
     ctx: AnyContext,
 ) -> QuoteResult:
