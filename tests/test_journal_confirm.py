@@ -87,3 +87,17 @@ async def test_no_question_without_elicitation_or_when_turned_off(
     ok(await _call(emulator, tmp_path / "b.sqlite3", mode, person, confirm_sends=False))
     assert person.asked == []
     assert len(emulator.journal_for("POST", "/sms")) == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_send_that_would_be_refused_is_not_asked_about(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    """A duplicate answers DUPLICATE_SEND without bothering the person first."""
+    path = tmp_path / "j.sqlite3"
+    ok(await _call(emulator, path, mode, None, duplicate_window=10))
+    person = Person("accept")
+    error = envelope(await _call(emulator, path, mode, person, duplicate_window=10))
+    assert error["code"] == "DUPLICATE_SEND"
+    assert person.asked == []
+    assert len(emulator.journal_for("POST", "/sms")) == 1

@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 INSTRUCTIONS = """Tools for VertexSMS, an SMS platform. send_sms and lookup_hlr cost money and \
 reach real people: call them only when the user asked, exactly once, and never repeat one whose \
-outcome is reported unknown. Check prices with get_sms_rates and clean up numbers with \
-correct_phone_number first. Errors are JSON: {"error": {"code", "message", "retryable"}}; \
+outcome is reported unknown (look it up with get_sms_status instead). Check what a message costs \
+with quote_sms (free), prices with get_sms_rates, and clean up numbers with correct_phone_number \
+first; "sent" means accepted, not delivered: get_sms_status tells delivery. Errors are JSON: {"error": {"code", "message", "retryable"}}; \
 follow the message's advice."""
 
 SANDBOX_NOTE = (

@@ -37,6 +37,8 @@ from vertex_stdio.journal.records import (
     OverLimit,
     Record,
     Rules,
+    decide,
+    summarize,
 )
 from vertex_stdio.journal.store import Busy, JournalStore, JournalStoreError, Refused
 from vertex_stdio.logs import redact
@@ -181,6 +183,24 @@ class SendJournal:
                 await _quick(store.finish, record_id, finish, self._clock())
             except JournalStoreError as exc:
                 log.error("%s: could not record the outcome in the journal: %s", tool, exc)
+
+    async def would_refuse(self, tool: str, facts: CallFacts) -> bool:
+        """Whether ``billable(..., guard=True)`` would refuse this call now (a read-only hint,
+        so nobody is asked to confirm a send that cannot go; the real check is ``begin``'s)."""
+        if facts.parts is not None and self.max_parts and facts.parts > self.max_parts:
+            return True
+        try:
+            store = await self.store()
+        except JournalUnavailable:
+            return True
+        new = _new_call(tool, self.kind, self._clock(), facts)
+        try:
+            recent = await anyio.to_thread.run_sync(
+                store.records, new.started - max(DAY, self.rules.duplicate_window)
+            )
+        except JournalStoreError:
+            return True
+        return decide(new, summarize(new, recent, self.rules), self.rules) is not None
 
     async def find(self, message_id: str) -> Record | None:
         """The journal's record of ``message_id``; None when absent or the journal is unusable."""

@@ -8,6 +8,7 @@ and this state say "answer with this status and ``{"message": ...}``".
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -58,6 +59,8 @@ class SandboxState:
         self._hlr_ids = itertools.count(1_203_877_133)
         self._sender_ids = itertools.count(123)
         self._messages: dict[str, tuple[float, str | None]] = {}
+        # Several sandbox processes share one journal: their message ids must not collide.
+        self._run = secrets.token_hex(2)
         self.delivery_seconds = DELIVERY_SECONDS
 
     def add_token(self, token: str, scopes: Iterable[str]) -> None:
@@ -80,7 +83,7 @@ class SandboxState:
     def next_message_id(self, test_mode: str | None = None) -> str:
         """A new message's id; the message is remembered for ``message_status``."""
         with self._lock:
-            message_id = f"sandbox-{next(self._message_ids)}"
+            message_id = f"sandbox-{self._run}{next(self._message_ids)}"
             self._messages[message_id] = (time.monotonic(), test_mode)
             return message_id
 

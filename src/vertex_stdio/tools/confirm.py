@@ -14,6 +14,8 @@ from mcp.server.mcpserver import Elicit
 from pydantic import BaseModel, Field
 
 from vertex_stdio.errors import Declined
+from vertex_stdio.journal import CallFacts
+from vertex_stdio.smsparts import count_parts
 from vertex_stdio.tools.base import AnyContext, ContextPrompt, services
 from vertex_stdio.tools.quotes import quote
 
@@ -34,10 +36,16 @@ def _can_ask(ctx: AnyContext) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
-async def ask_to_send(to: str, from_: str, message: str, ctx: AnyContext) -> Elicit[ConfirmSend] | None:
-    """The question for this send, or None (no question) when it is off or cannot be asked."""
+async def ask_to_send(
+    to: str, from_: str, message: str, allow_duplicate: bool, ctx: AnyContext
+) -> Elicit[ConfirmSend] | None:
+    """The question for this send, or None (no question) when it is off, cannot be asked, or the
+    send would be refused anyway (a duplicate, a limit: the tool then says which)."""
     svc = services(ctx)
     if not svc.settings.confirm_sends or not _can_ask(ctx):
+        return None
+    facts = CallFacts(to, from_, message, count_parts(message), allow_duplicate=allow_duplicate)
+    if await svc.journal.would_refuse("send_sms", facts):
         return None
     body = {"to": to.removeprefix("+"), "from": from_, "message": message}
     q = await quote(svc, body, ContextPrompt(ctx))
