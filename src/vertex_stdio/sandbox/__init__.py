@@ -10,8 +10,8 @@ and by the tests as their upstream, with fault injection::
         ...                                      # talk to emu.api_url / emu.mcp_url
         emu.journal_for("POST", "/sms")          # what arrived
 
-Sandbox facts: message IDs look like ``sandbox-3f2a1000001`` (a per-emulator tag, then a
-counter); every MSISDN sender's PIN is ``12345`` (``SANDBOX_PIN``); the data (12 countries, their operators, prefixes and rates)
+Sandbox facts: message IDs look like ``sandbox-4351000001`` (a counter from a per-emulator
+base); every MSISDN sender's PIN is ``12345`` (``SANDBOX_PIN``); the data (12 countries, their operators, prefixes and rates)
 is sample data from ``vertex_stdio.sandbox.data``.  Importing this package pulls in
 starlette and uvicorn, so the bridge imports it only in sandbox mode.
 """

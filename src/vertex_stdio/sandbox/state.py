@@ -55,12 +55,12 @@ class SandboxState:
         self.authorization_servers = tuple(authorization_servers)
         self.token_check: TokenCheck | None = None
         self._senders: dict[int, Sender] = {}
-        self._message_ids = itertools.count(1_000_001)
+        # Several sandbox processes share one journal: each emulator counts from its own base,
+        # so their message ids do not collide.
+        self._message_ids = itertools.count(1_000_001 + secrets.randbelow(9000) * 1_000_000)
         self._hlr_ids = itertools.count(1_203_877_133)
         self._sender_ids = itertools.count(123)
         self._messages: dict[str, tuple[float, str | None]] = {}
-        # Several sandbox processes share one journal: their message ids must not collide.
-        self._run = secrets.token_hex(2)
         self.delivery_seconds = DELIVERY_SECONDS
 
     def add_token(self, token: str, scopes: Iterable[str]) -> None:
@@ -83,7 +83,7 @@ class SandboxState:
     def next_message_id(self, test_mode: str | None = None) -> str:
         """A new message's id; the message is remembered for ``message_status``."""
         with self._lock:
-            message_id = f"sandbox-{self._run}{next(self._message_ids)}"
+            message_id = f"sandbox-{next(self._message_ids)}"
             self._messages[message_id] = (time.monotonic(), test_mode)
             return message_id
 
