@@ -173,3 +173,24 @@ def test_sandbox_sends_are_marked_in_history(tmp_path: Path) -> None:
     assert body["last_24h"]["real"]["messages"] == 0
     assert body["last_24h"]["sandbox"]["messages"] == 1
     assert "send_sms [sandbox]" in vertex(env, "history").stdout
+
+
+@pytest.mark.slow
+def test_sigkill_mid_send_leaves_pending_which_blocks_a_resend(
+    server: Server, emulator: Emulator, env: dict[str, str]
+) -> None:
+    """Killed outright mid-send: the record stays pending, history --pending shows it, and the
+    host's repeat of the same call (after restarting us) is refused instead of sent again."""
+    server.initialize()
+    emulator.inject(Fault(method="POST", path="/sms", delay=2.0))
+    server.send(rpc(1, "tools/call", {"name": "send_sms", "arguments": SEND}))
+    _wait_for_post(emulator)
+    server.proc.kill()
+    server.proc.wait(timeout=10)
+    (record,) = history(env)["records"]
+    assert record["outcome"] == "pending"
+    assert "VertexSMS dashboard" in record["next_step"]
+    again = vertex(env, "call", "send_sms", "--json", json.dumps(SEND))
+    error = json.loads(again.stdout)["error"]
+    assert (error["code"], error["earlier_outcome"]) == ("DUPLICATE_SEND", "pending")
+    assert len(emulator.journal_for("POST", "/sms")) == 1
