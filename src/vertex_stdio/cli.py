@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     login = sub.add_parser("login", parents=[common], help="sign in with your browser now")
     login.add_argument("--scope", action="append", default=[], help="a scope to ask for (repeatable)")
     login.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead")
-    sub.add_parser("logout", parents=[common], help="revoke and forget the sign-in")
+    logout = sub.add_parser("logout", parents=[common], help="revoke and forget the sign-in")
     status = sub.add_parser("status", parents=[common], help="who is signed in (never prints secrets)")
     status.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
     call = sub.add_parser("call", parents=[common], help="call one tool from the terminal")
@@ -177,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor = sub.add_parser("doctor", parents=[common], help="check the installation, sign-in and network")
     doctor.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
+    _connect_options(sub, (login, logout, status, doctor))
     return parser
 
 
@@ -189,6 +190,18 @@ MONEY_SETTINGS = (
     "confirm_sends",
     "journal_days",
 )
+
+
+def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) -> None:
+    """``connect URL`` (no token or header options, by design) and ``--server`` on the sign-in commands."""
+    connect = sub.add_parser("connect", help="serve any OAuth-protected remote MCP server over stdio")
+    connect.add_argument("url", help="the remote MCP server's URL, e.g. https://mcp.vocci.ai/mcp")
+    connect.add_argument("--name", help="a short name for it (default: its host), for --server NAME")
+    connect.add_argument("--client-id", dest="remote_client_id", help="a pre-registered OAuth client id")
+    for parser in per_server:
+        parser.add_argument(
+            "--server", metavar="URL|NAME", help="a remote server served by `connect` (default: VertexSMS)"
+        )
 
 
 def settings_from(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
@@ -362,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logs.configure(settings.log_level)
     command = args.command or "serve"
+    if command == "connect" or getattr(args, "server", None):
+        return _connect_command(command, settings, args)
     if command in ("setup", "doctor"):
         return _desktop_command(command, settings, args)
     if command == "serve":
@@ -403,6 +418,27 @@ def _desktop_command(command: str, settings: Settings, args: argparse.Namespace)
     from vertex_stdio.desktop.doctor import run_doctor
 
     return run_doctor(settings, as_json=args.as_json, out=sys.stdout)
+
+
+def _connect_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    from vertex_stdio.connect.run import auth_command, serve_connect
+    from vertex_stdio.connect.servers import resolve
+
+    try:
+        remote = resolve(args.url, args.name) if command == "connect" else resolve(args.server)
+    except ConfigError as exc:
+        print(f"vertex-stdio: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if command == "connect":
+        return serve_connect(remote, settings, args.remote_client_id)
+    return auth_command(
+        command,
+        remote,
+        settings,
+        as_json=getattr(args, "as_json", False),
+        scopes=getattr(args, "scope", None),
+        no_browser=getattr(args, "no_browser", False),
+    )
 
 
 def _auth_command(command: str, settings: Settings, args: argparse.Namespace) -> int:

@@ -23,7 +23,8 @@ from typing import Any, cast
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.server import MCPServer
+from mcp.server import MCPServer, Server
+from mcp.server.models import InitializationOptions
 from mcp.server.stdio import stdio_server
 from mcp.shared._stream_protocols import WriteStream
 from mcp.shared.message import SessionMessage
@@ -215,14 +216,22 @@ def _claimed_stdin() -> Iterator[int]:
                 os.dup2(private, 0)
 
 
-async def serve_stdio(server: MCPServer[Any], *, limit: int = MAX_LINE_BYTES) -> None:
-    """Serve ``server`` over stdin/stdout until stdin closes, answering malformed input."""
+async def serve_stdio(
+    server: MCPServer[Any] | Server[Any],
+    *,
+    limit: int = MAX_LINE_BYTES,
+    options: InitializationOptions | None = None,
+) -> None:
+    """Serve ``server`` over stdin/stdout until stdin closes, answering malformed input.
+
+    ``options`` replaces what ``initialize`` answers (``connect`` answers with the remote's words).
+    """
     # What MCPServer.run_stdio_async runs; mcp 2.3 offers no public way to pass our stdin.
-    lowlevel = server._lowlevel_server
+    lowlevel = server._lowlevel_server if isinstance(server, MCPServer) else server
     rejects_in, rejects_out = anyio.create_memory_object_stream[Rejected](64)
     with _claimed_stdin() as fd:
         stdin = cast("anyio.AsyncFile[str]", GuardedStdin(fd, rejects_in, limit))  # the SDK only iterates it
         async with stdio_server(stdin=stdin) as (read_stream, write_stream), anyio.create_task_group() as tg:
             tg.start_soon(_answer_rejects, rejects_out, write_stream)
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+            await lowlevel.run(read_stream, write_stream, options or lowlevel.create_initialization_options())
             tg.cancel_scope.deadline = anyio.current_time() + 1.0  # answer the last bad lines, briefly

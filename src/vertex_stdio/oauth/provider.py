@@ -142,6 +142,18 @@ class OAuthTokenProvider:
             task = self._start_signin(tuple(scopes))
         return (await self._wait(task, prompt, self._profile.signin_timeout)).access_token
 
+    async def silent_token(self) -> str | None:
+        """A usable access token without a browser (memory, the store or a refresh); else None."""
+        tokens = self._tokens
+        if tokens is not None and self._stepup is None and tokens.usable(self._clock()):
+            return tokens.access_token
+        async with self._lock:
+            try:
+                tokens = await self._silent()
+            except AuthRequired:
+                return None
+        return tokens.access_token if tokens is not None else None
+
     async def rejected(self, token: str, challenge: Challenge) -> bool:
         """After a 401 (refresh or sign in, once) or 403 ``insufficient_scope`` (step up, once)."""
         if challenge.resource_metadata:

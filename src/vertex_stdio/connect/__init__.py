@@ -1,0 +1,5 @@
+"""``vertex-stdio connect URL``: any OAuth-protected remote MCP server, served locally over stdio.
+
+``servers`` names the remote and builds its sign-in profile; ``offer`` caches what it offers;
+``link`` keeps the connection to it; ``proxy`` is the local stdio server that forwards to it.
+"""

@@ -1,0 +1,147 @@
+"""A remote MCP server shaped like Vocci MCP, for the ``connect`` tests (run as its own process).
+
+``python remote_mcp.py ISSUER [PORT]`` serves Streamable HTTP on 127.0.0.1 at ``/mcp``: tools
+``search``, ``fetch`` and ``context_pack`` (read-only), a static "About" resource, a note
+template, a prompt, and ``instructions``.  Every MCP request needs a Bearer token that the
+authorization server ``ISSUER`` says is active (introspection); otherwise 401 with
+``resource_metadata``.  The four discovery routes are served: protected-resource metadata at the
+root and path-suffixed, and the authorization server's metadata at both RFC 8414 and OIDC routes
+(copied from ``ISSUER``, which the protected-resource metadata names).
+If the file named by ``REMOTE_EXTRA_TOOL`` exists at start, a fourth tool ``extra`` is offered.
+``REMOTE_LOG`` receives one line per MCP request (method, or ``401``).  Prints ``READY <port>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+INSTRUCTIONS = "Vocci-like test server: search the person's notes, fetch one, or build a context pack."
+
+
+def build(issuer: str) -> MCPServer:
+    mcp = MCPServer("vocci-test", version="9.9.9", instructions=INSTRUCTIONS)
+
+    @mcp.tool(annotations=READ_ONLY, meta={"vocci/kind": "search"})
+    async def search(query: str, limit: int = 10) -> dict[str, Any]:
+        """Search notes, files, summaries, transcripts and sessions."""
+        if query == "fail":
+            raise ToolError("the search index is offline")
+        return {"results": [{"id": "note-1", "title": f"About {query}"}][:limit]}
+
+    @mcp.tool(annotations=READ_ONLY)
+    async def fetch(id: str, include_content: bool = False) -> dict[str, Any]:
+        """Fetch one item by id."""
+        return {"id": id, "contentIncluded": include_content, "content": "hello" if include_content else None}
+
+    @mcp.tool(annotations=READ_ONLY)
+    async def context_pack(query: str) -> str:
+        """A compact context pack for a question."""
+        return f"pack for {query}"
+
+    if Path(os.environ.get("REMOTE_EXTRA_TOOL", "/nonexistent")).exists():
+
+        @mcp.tool(annotations=READ_ONLY)
+        async def extra() -> str:
+            """A tool that appears later."""
+            return "extra"
+
+    @mcp.resource("vocci://about", name="about", mime_type="text/plain")
+    def about() -> str:
+        return "About Vocci (test)"
+
+    @mcp.resource("vocci://notes/{note_id}", name="note")
+    def note(note_id: str) -> str:
+        return f"note {note_id}"
+
+    @mcp.prompt()
+    def summarize(topic: str) -> str:
+        """Summarize what the notes say about a topic."""
+        return f"Summarize my notes about {topic}."
+
+    return mcp
+
+
+class Guard:
+    """ASGI wrapper: discovery routes, and a Bearer check (introspection) in front of /mcp."""
+
+    def __init__(self, app: Any, issuer: str, port: int) -> None:
+        self.app, self.issuer, self.port = app, issuer, port
+        self.origin = f"http://127.0.0.1:{port}"
+        self.as_metadata = httpx2.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
+        self.log = os.environ.get("REMOTE_LOG")
+
+    def _note(self, line: str) -> None:
+        if self.log:
+            with open(self.log, "a") as handle:
+                handle.write(line + "\n")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        prm = {"resource": f"{self.origin}/mcp", "authorization_servers": [self.issuer]}
+        routes = {
+            "/.well-known/oauth-protected-resource": prm,
+            "/.well-known/oauth-protected-resource/mcp": prm,
+            "/.well-known/oauth-authorization-server": self.as_metadata,
+            "/.well-known/openid-configuration": self.as_metadata,
+        }
+        if path in routes:
+            return await _json(send, 200, routes[path])
+        headers = dict(scope["headers"])
+        auth = headers.get(b"authorization", b"").decode()
+        if not auth.startswith("Bearer ") or not self._active(auth[7:]):
+            self._note("401")
+            challenge = f'Bearer resource_metadata="{self.origin}/.well-known/oauth-protected-resource/mcp"'
+            return await _json(
+                send, 401, {"error": "unauthorized"}, [(b"www-authenticate", challenge.encode())]
+            )
+        return await self.app(scope, receive, send)
+
+    def _active(self, token: str) -> bool:
+        answer = httpx2.post(
+            f"{self.issuer}/token/introspection",
+            data={"token": token},
+            auth=("introspector", "introspector-secret"),
+            timeout=10,
+        ).json()
+        return bool(answer.get("active"))
+
+
+async def _json(send: Any, status: int, body: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": data})
+
+
+def main() -> None:
+    issuer = sys.argv[1]
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    import socket
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    port = sock.getsockname()[1]
+    app = Guard(build(issuer).streamable_http_app(), issuer, port)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    sys.stdout.write(f"READY {port}\n")
+    sys.stdout.flush()
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()
