@@ -26,6 +26,7 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from calls import cpu_seconds, peak_rss_mb
+from connect_seed import seed
 from harness import TOKEN, Plan
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -107,6 +108,13 @@ def bridges(
         # "serve" keeps its command line apart from ours; PYTHONPATH puts its src/ first
         argv = [sys.executable, "-m", "vertex_stdio", "serve"]
         found.append(Bridge(before.name, argv, {**ours_env, "PYTHONPATH": str(before.src)}))
+    # `vertex-stdio connect URL` in front of the same server, signed in (state seeded, issue 12)
+    connect_env = {
+        **env,
+        "XDG_STATE_HOME": str(home / "connect" / "state"),
+        "VERTEXSMS_ALLOW_FILE_STORE": "1",
+    }
+    found.append(Bridge("vertex-stdio connect", seed(url, home / "connect"), connect_env))
     peer = mcp_remote()
     if isinstance(peer, str):
         return found, peer

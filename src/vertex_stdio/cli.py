@@ -163,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument(
         "--name", help="the entry's name (default: vertexsms; vertexsms-sandbox with --sandbox)"
     )
+    setup.add_argument(
+        "--connect",
+        metavar="URL",
+        help="an entry for `vertex-stdio connect URL` instead (a remote MCP server)",
+    )
     history = sub.add_parser(
         "history",
         parents=[common],
@@ -402,6 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _desktop_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    if command == "setup" and getattr(args, "connect", None):
+        return _setup_connect(args)
     if command == "setup":
         from vertex_stdio.desktop.setup import run_setup
 
@@ -418,6 +425,36 @@ def _desktop_command(command: str, settings: Settings, args: argparse.Namespace)
     from vertex_stdio.desktop.doctor import run_doctor
 
     return run_doctor(settings, as_json=args.as_json, out=sys.stdout)
+
+
+# The settings that also apply to `connect` (sign-in storage, callback port, timeouts, logs).
+_CONNECT_SETTINGS = ("ALLOW_FILE_STORE", "CALLBACK_PORT", "SIGNIN_TIMEOUT", "LOG_LEVEL")
+
+
+def _setup_connect(args: argparse.Namespace) -> int:
+    """``setup CLIENT --connect URL [--name NAME] [--client-id ID]``: the entry that runs connect."""
+    from vertex_stdio.connect.servers import resolve
+    from vertex_stdio.desktop.setup import run_setup
+
+    try:
+        remote = resolve(args.connect, args.name)
+    except ConfigError as exc:
+        print(f"vertex-stdio setup: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    server_args = ["connect", remote.url, "--name", remote.name]
+    if getattr(args, "client_id", None):
+        server_args += ["--client-id", args.client_id]
+    env = {k: v for k, v in setting_env(args).items() if k.removeprefix("VERTEXSMS_") in _CONNECT_SETTINGS}
+    return run_setup(
+        args.client,
+        write=args.write,
+        config_path=args.config,
+        out=sys.stdout,
+        err=sys.stderr,
+        env=env,
+        name=remote.name,
+        server_args=server_args,
+    )
 
 
 def _connect_command(command: str, settings: Settings, args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@
 //   AS_AT_TTL     access-token lifetime in seconds (default 600)
 //   AS_JOURNAL    file that receives one JSON line per token, registration and revocation event
 //   AS_CLIENTS    JSON array of extra static clients (e.g. a pre-registered public client)
+//   AS_NO_REGISTRATION  1: no dynamic client registration (no registration_endpoint in the metadata)
 // Grant journal lines carry `secrets` (the code, PKCE verifier and tokens spent or issued): test-only.
 // Prints `READY <port>` on stdout once it listens on 127.0.0.1.  The consent page is a tiny form:
 // POST /interaction/<uid>/confirm grants every requested scope, POST /interaction/<uid>/abort declines.
@@ -51,7 +52,7 @@ const provider = new Provider(issuer, {
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   features: {
     devInteractions: { enabled: false },
-    registration: { enabled: true },
+    registration: { enabled: process.env.AS_NO_REGISTRATION !== '1' },
     revocation: { enabled: true },
     introspection: {
       enabled: true,

@@ -5,6 +5,10 @@ must be entered and left in one task) and callers share it.  A dropped connectio
 and the next request opens a new one.  Requests go out as the caller's JSON (method + params)
 and come back as the remote's JSON result, never rebuilt into models here.
 
+The SDK client negotiates the protocol era (``server/discover``, else ``initialize``), so the
+remote may speak any version the SDK client supports; on a 2026-07-28 connection the remote's
+list changes arrive on a ``subscriptions/listen`` stream, earlier ones as notifications.
+
 Sign-in: a request made for the person (``interactive``) may run the browser sign-in; one made
 in the background (refreshing the cached lists) uses only a token already at hand.  A 401 or a
 403 ``insufficient_scope`` is told to the token provider, which renews (refresh, step-up or a
@@ -24,8 +28,11 @@ import httpx2
 from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import SubscriptionLost
 from mcp.shared.dispatcher import ProgressFnT as Progress
+from mcp.shared.subscriptions import event_to_notification
 from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, Request
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
 from vertex_stdio import __version__
@@ -292,16 +299,18 @@ class RemoteLink:
             message_handler=self._incoming,
             read_timeout_seconds=self._timeout,
             cache=None,
-            mode="legacy",  # the handshake era: every server of 2024-11-05..2025-11-25 and dual-era ones
         )
         started = False
         try:
             with anyio.CancelScope() as scope:
-                async with http, client:
+                async with http, client, anyio.create_task_group() as listening:
                     self._closed = closed
                     task_status.started(_describe(client))
                     started = True
+                    if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                        listening.start_soon(self._listen, client)
                     await closed.wait()
+                    listening.cancel_scope.cancel()
                     scope.deadline = anyio.current_time() + 2.0  # bound the goodbye (DELETE)
         except Exception as exc:
             # This task lives in the server's task group: a dropped socket must end only the
@@ -312,6 +321,17 @@ class RemoteLink:
         finally:
             if self._closed is closed:
                 self._session, self._closed = None, None
+
+    async def _listen(self, client: Client) -> None:
+        """On a 2026-07-28 connection list changes come on a ``subscriptions/listen`` stream."""
+        try:
+            async with client.listen(
+                tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
+            ) as events:
+                async for event in events:
+                    await self._incoming(event_to_notification(event, {}))
+        except (MCPError, SubscriptionLost, TimeoutError, httpx2.HTTPError, OSError) as exc:
+            log.info("%s sends no change notifications (%s)", self._host, type(exc).__name__)
 
     async def _incoming(self, message: Any) -> None:
         if isinstance(message, Exception):
