@@ -121,7 +121,8 @@ async def test_first_run_offers_sign_in_then_serves_the_remote_unchanged(
             assert set(log.read_text().split()) <= {"401"} if log.exists() else True
             early = envelope(await client.call_tool("search", {"query": "x"}))
             assert early["code"] == "AUTH_REQUIRED"
-            assert early["signin_url"].startswith(as_server.issuer)
+            assert early["signin_url"].startswith("http://127.0.0.1:")  # the sign-in link
+            assert early["signin_url"] in early["message"]
             signed = await client.call_tool("sign_in", {})
             assert not signed.is_error, text(signed)
             assert "search" in text(signed)

@@ -94,3 +94,21 @@ async def test_status_and_logout_take_the_server_name(browser: Path, tmp_path: P
         unknown = cli(tmp_path, "status", "--server", "nobody")
         assert unknown.returncode == 2
         assert "notes" in unknown.stderr
+
+
+@pytest.mark.anyio
+async def test_a_401_for_a_dead_token_renews_the_sign_in_and_the_call_goes_through(
+    browser: Path, tmp_path: Path
+) -> None:
+    """The remote stops accepting the access token (revoked): the call gets a 401, renews, succeeds."""
+    with auth_server(tmp_path) as as_server, remote(as_server.issuer, tmp_path) as url:
+        async with connect(url, tmp_path) as client:
+            assert not (await client.call_tool("sign_in", {})).is_error
+            [secrets_file] = (tmp_path / "state").rglob("secrets.json")
+            [stored] = json.loads(secrets_file.read_text()).values()
+            [registration] = as_server.journal("registration")
+            as_server.revoke(json.loads(stored)["access_token"], "access_token", registration["client_id"])
+            before = (tmp_path / "remote.log").read_text().count("401")
+            renewed = await client.call_tool("fetch", {"id": "n2"})
+            assert not renewed.is_error, text(renewed)
+        assert (tmp_path / "remote.log").read_text().count("401") > before  # the remote did refuse it

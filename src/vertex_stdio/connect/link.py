@@ -107,15 +107,18 @@ class _Bearer(httpx2.Auth):
         challenge = parse_challenge(response.headers.get("www-authenticate"))
         if call is not None:
             call.status, call.challenge = response.status_code, challenge
-        renewable = response.status_code == 401 or challenge.error == "insufficient_scope"
-        if renewable and await self._tokens.rejected(token, challenge):
-            token = await self._get(call)
-            if token is None:
-                return
-            request.headers["Authorization"] = f"Bearer {token}"
-            if call is not None:
-                call.status = None
-            yield request
+        if response.status_code == 403 and challenge.error != "insufficient_scope":
+            return
+        # Told even when another request already reported this token (then it renews nothing):
+        # what counts is whether a different token is at hand now.
+        await self._tokens.rejected(token, challenge)
+        fresh = await self._get(call)
+        if fresh is None or fresh == token:
+            return
+        request.headers["Authorization"] = f"Bearer {fresh}"
+        if call is not None:
+            call.status = None
+        yield request
 
     def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
         raise RuntimeError("the remote MCP client is async only")
