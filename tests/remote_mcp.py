@@ -1,7 +1,7 @@
 """A remote MCP server shaped like Vocci MCP, for the ``connect`` tests (run as its own process).
 
 ``python remote_mcp.py ISSUER [PORT]`` serves Streamable HTTP on 127.0.0.1 at ``/mcp``: tools
-``search``, ``fetch`` and ``context_pack`` (read-only), a static "About" resource, a note
+``search``, ``fetch`` and ``context_pack`` (read-only; and ``slow``, which reports progress), a static "About" resource, a note
 template, a prompt, and ``instructions``.  Every MCP request needs a Bearer token that the
 authorization server ``ISSUER`` says is active (introspection); otherwise 401 with
 ``resource_metadata``.  The four discovery routes are served: protected-resource metadata at the
@@ -19,14 +19,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import uvicorn
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 INSTRUCTIONS = "Vocci-like test server: search the person's notes, fetch one, or build a context pack."
+
+
+def _note(line: str) -> None:
+    log = os.environ.get("REMOTE_LOG")
+    if log:
+        with open(log, "a") as handle:
+            handle.write(line + "\n")
 
 
 def build(issuer: str) -> MCPServer:
@@ -48,6 +57,17 @@ def build(issuer: str) -> MCPServer:
     async def context_pack(query: str) -> str:
         """A compact context pack for a question."""
         return f"pack for {query}"
+
+    @mcp.tool(annotations=READ_ONLY)
+    async def slow(seconds: float, ctx: Context) -> str:
+        """Reports progress, then waits; notes in REMOTE_LOG when it is cancelled."""
+        await ctx.report_progress(0.5, 1.0, "halfway")
+        try:
+            await anyio.sleep(seconds)
+        except anyio.get_cancelled_exc_class():
+            _note("cancelled slow")
+            raise
+        return "done"
 
     if Path(os.environ.get("REMOTE_EXTRA_TOOL", "/nonexistent")).exists():
 
@@ -79,12 +99,6 @@ class Guard:
         self.app, self.issuer, self.port = app, issuer, port
         self.origin = f"http://127.0.0.1:{port}"
         self.as_metadata = httpx2.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
-        self.log = os.environ.get("REMOTE_LOG")
-
-    def _note(self, line: str) -> None:
-        if self.log:
-            with open(self.log, "a") as handle:
-                handle.write(line + "\n")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -102,7 +116,7 @@ class Guard:
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode()
         if not auth.startswith("Bearer ") or not self._active(auth[7:]):
-            self._note("401")
+            _note("401")
             challenge = f'Bearer resource_metadata="{self.origin}/.well-known/oauth-protected-resource/mcp"'
             return await _json(
                 send, 401, {"error": "unauthorized"}, [(b"www-authenticate", challenge.encode())]

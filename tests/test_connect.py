@@ -127,7 +127,7 @@ async def test_first_run_offers_sign_in_then_serves_the_remote_unchanged(
             assert not signed.is_error, text(signed)
             assert "search" in text(signed)
             tools = (await client.list_tools()).tools
-            assert sorted(t.name for t in tools) == ["context_pack", "fetch", "search"]
+            assert sorted(t.name for t in tools) == ["context_pack", "fetch", "search", "slow"]
             search = next(t for t in tools if t.name == "search")
             assert search.annotations is not None
             assert search.annotations.read_only_hint is True
@@ -164,6 +164,7 @@ async def test_offline_start_answers_from_the_cache(
             "context_pack",
             "fetch",
             "search",
+            "slow",
         ]
         assert [str(r.uri) for r in (await client.list_resources()).resources] == ["vocci://about"]
         error = envelope(await client.call_tool("fetch", {"id": "n"}))
@@ -197,7 +198,7 @@ async def test_a_changed_tool_list_is_noticed_and_announced(
             params, mode="legacy", message_handler=on_message, read_timeout_seconds=60
         ) as client:
             first = sorted(t.name for t in (await client.list_tools()).tools)
-            assert first == ["context_pack", "fetch", "search"]
+            assert first == ["context_pack", "fetch", "search", "slow"]
             with anyio.fail_after(30):
                 await changed.wait()
             assert "extra" in [t.name for t in (await client.list_tools()).tools]
@@ -240,3 +241,35 @@ async def test_two_connect_processes_started_at_once_sign_in_once(
             tg.start_soon(one)
     assert [r.is_error for r in results] == [False, False], [text(r) for r in results]
     assert len(as_server.journal("grant", grant_type="authorization_code")) == 1
+
+
+@pytest.mark.anyio
+async def test_progress_comes_back_and_cancellation_reaches_the_remote(
+    as_server: AuthServer, browser: Path, tmp_path: Path
+) -> None:
+    """The remote's progress reaches the client; a cancelled call is cancelled at the remote too."""
+    with remote(as_server.issuer, tmp_path) as url:
+        async with connect(url, tmp_path) as client:
+            assert not (await client.call_tool("sign_in", {})).is_error
+            progress: list[tuple[float, str | None]] = []
+            halfway = anyio.Event()
+
+            async def on_progress(value: float, _total: float | None, message: str | None) -> None:
+                progress.append((value, message))
+                halfway.set()
+
+            done = await client.call_tool("slow", {"seconds": 0}, progress_callback=on_progress)
+            assert not done.is_error
+            assert progress == [(0.5, "halfway")]
+            halfway = anyio.Event()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(
+                    lambda: client.call_tool("slow", {"seconds": 60}, progress_callback=on_progress)
+                )
+                with anyio.fail_after(20):
+                    await halfway.wait()
+                tg.cancel_scope.cancel()  # the SDK client sends notifications/cancelled
+            log = tmp_path / "remote.log"
+            with anyio.fail_after(20):
+                while "cancelled slow" not in log.read_text():
+                    await anyio.sleep(0.1)

@@ -77,7 +77,7 @@ async def test_status_and_logout_take_the_server_name(browser: Path, tmp_path: P
         report = json.loads(status.stdout)
         assert report["signed_in"] is True
         assert report["server"] == "notes"
-        assert report["cached_offer"]["tools"] == 3
+        assert report["cached_offer"]["tools"] == 4
         assert report["sessions"][0]["resource"] == url
         [secrets_file] = (tmp_path / "state").rglob("secrets.json")
         for stored in json.loads(secrets_file.read_text()).values():
@@ -91,6 +91,9 @@ async def test_status_and_logout_take_the_server_name(browser: Path, tmp_path: P
         assert as_server.journal("revocation")
         again = json.loads(cli(tmp_path, "status", "--server", url, "--json").stdout)
         assert again["signed_in"] is False
+        doctor = cli(tmp_path, "doctor", "--server", "notes", "--json")
+        assert doctor.returncode == 0, doctor.stdout
+        assert json.loads(doctor.stdout)["discovery"].startswith("ok: resource")
         unknown = cli(tmp_path, "status", "--server", "nobody")
         assert unknown.returncode == 2
         assert "notes" in unknown.stderr
