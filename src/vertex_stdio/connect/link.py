@@ -214,9 +214,9 @@ class RemoteLink:
         call = _Call(interactive, prompt)
         reset = _CALL.set(call)
         try:
-            await self._signed_in(call)
             for attempt in (1, 2):
                 try:
+                    await self._signed_in(call)
                     result: dict[str, Any] = await self._guarded(
                         lambda: self._send(method, params, progress), call
                     )
@@ -226,6 +226,13 @@ class RemoteLink:
                         raise
                     log.info("%s: the connection to %s dropped; reconnecting once", method, self._host)
                     call.failure = None
+                except AuthInvalid:
+                    # Refused (401) even after renewing, e.g. while another request was renewing
+                    # the same token: the remote did nothing, so sign in (again) and send it once more.
+                    if attempt == 2 or not interactive:
+                        raise
+                    log.info("%s: %s refused the token; renewing the sign-in once", method, self._host)
+                    call.status = call.challenge = None
         finally:
             _CALL.reset(reset)
         raise AssertionError("unreachable")  # pragma: no cover
