@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -23,7 +22,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
 from bridge import process_env
-from oauth_server.harness import AuthServer, auth_server, node_ready
+from oauth_server.harness import AuthServer, auth_server, first_line, node_ready, stop
 
 pytest_plugins = ["oauth_server.fixtures"]
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(node_ready() is not None, reason=str(node_ready()))]
@@ -40,23 +39,11 @@ def remote(issuer: str, tmp: Path, port: int = 0, **env: str) -> Iterator[str]:
         env={**os.environ, "REMOTE_LOG": str(tmp / "remote.log"), **env},
     )
     try:
-        assert proc.stdout is not None
-        line: list[bytes] = []
-        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline() if proc.stdout else b""))
-        reader.start()
-        reader.join(30)
-        assert line, "the remote did not start"
-        assert line[0].startswith(b"READY "), line
-        yield f"http://127.0.0.1:{int(line[0].split()[1])}/mcp"
+        line = first_line(proc, 30.0)
+        assert line.startswith(b"READY "), line
+        yield f"http://127.0.0.1:{int(line.split()[1])}/mcp"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        if proc.stdout:
-            proc.stdout.close()
+        stop(proc)
 
 
 def _env(home: Path, browser: Path | None) -> dict[str, str]:
@@ -86,6 +73,13 @@ async def connect(url: str, home: Path, *args: str, browser: Path | None = None)
     )
     async with Client(params, mode="legacy", read_timeout_seconds=60) as client:
         yield client
+
+
+async def sign_in_once(url: str, home: Path, *args: str) -> None:
+    """Start ``connect`` and call ``sign_in``, as a person does the first time."""
+    async with connect(url, home, *args) as client:
+        result = await client.call_tool("sign_in", {})
+        assert not result.is_error, text(result)
 
 
 def text(result: CallToolResult) -> str:
@@ -155,8 +149,7 @@ async def test_offline_start_answers_from_the_cache(
 ) -> None:
     """With the remote stopped, initialize and the lists come from the cache; a call says what is wrong."""
     with remote(as_server.issuer, tmp_path) as url:
-        async with connect(url, tmp_path) as client:
-            assert not (await client.call_tool("sign_in", {})).is_error
+        await sign_in_once(url, tmp_path)
     async with connect(url, tmp_path) as client:
         assert client.instructions
         assert "Vocci-like" in client.instructions
@@ -179,8 +172,7 @@ async def test_a_changed_tool_list_is_noticed_and_announced(
     """The cache answers first; the background refresh finds the new tool and sends list_changed."""
     flag = tmp_path / "extra-tool"
     with remote(as_server.issuer, tmp_path, REMOTE_EXTRA_TOOL=str(flag)) as url:
-        async with connect(url, tmp_path) as client:
-            assert not (await client.call_tool("sign_in", {})).is_error
+        await sign_in_once(url, tmp_path)
     flag.touch()
     changed = anyio.Event()
 

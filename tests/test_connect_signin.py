@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from oauth_server.harness import auth_server, node_ready
-from test_connect import _env, connect, envelope, remote, text
+from test_connect import _env, connect, envelope, remote, sign_in_once, text
 
 pytest_plugins = ["oauth_server.fixtures"]
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(node_ready() is not None, reason=str(node_ready()))]
@@ -70,8 +70,7 @@ async def test_without_registration_a_client_id_is_needed_and_used(
 async def test_status_and_logout_take_the_server_name(browser: Path, tmp_path: Path) -> None:
     """Signed in through connect --name: status and logout --server NAME see it; VertexSMS's do not."""
     with auth_server(tmp_path) as as_server, remote(as_server.issuer, tmp_path) as url:
-        async with connect(url, tmp_path, "--name", "notes") as client:
-            assert not (await client.call_tool("sign_in", {})).is_error
+        await sign_in_once(url, tmp_path, "--name", "notes")
         status = cli(tmp_path, "status", "--server", "notes", "--json")
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)

@@ -407,20 +407,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _desktop_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
-    if command == "setup" and getattr(args, "connect", None):
-        return _setup_connect(args)
     if command == "setup":
         from vertex_stdio.desktop.setup import run_setup
 
+        try:
+            env, name, server_args = _setup_target(args)
+        except ConfigError as exc:
+            print(f"vertex-stdio setup: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         return run_setup(
             args.client,
             write=args.write,
             config_path=args.config,
             out=sys.stdout,
             err=sys.stderr,
-            env=setting_env(args),  # only the options given here, never the environment
-            api_token=getattr(args, "api_token", None),  # only --api-token, never the environment
-            name=args.name,
+            env=env,
+            # only --api-token, never the environment; a connect entry takes no token at all
+            api_token=None if server_args else getattr(args, "api_token", None),
+            name=name,
+            server_args=server_args,
         )
     from vertex_stdio.desktop.doctor import run_doctor
 
@@ -431,51 +436,25 @@ def _desktop_command(command: str, settings: Settings, args: argparse.Namespace)
 _CONNECT_SETTINGS = ("ALLOW_FILE_STORE", "CALLBACK_PORT", "SIGNIN_TIMEOUT", "LOG_LEVEL")
 
 
-def _setup_connect(args: argparse.Namespace) -> int:
-    """``setup CLIENT --connect URL [--name NAME] [--client-id ID]``: the entry that runs connect."""
+def _setup_target(args: argparse.Namespace) -> tuple[dict[str, str], str | None, list[str]]:
+    """The entry's settings, name and arguments: VertexSMS, or ``connect URL`` with ``--connect``."""
+    env = setting_env(args)  # only the options given here, never the environment
+    if not getattr(args, "connect", None):
+        return env, args.name, []
     from vertex_stdio.connect.servers import resolve
-    from vertex_stdio.desktop.setup import run_setup
 
-    try:
-        remote = resolve(args.connect, args.name)
-    except ConfigError as exc:
-        print(f"vertex-stdio setup: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    remote = resolve(args.connect, args.name)
     server_args = ["connect", remote.url, "--name", remote.name]
     if getattr(args, "client_id", None):
         server_args += ["--client-id", args.client_id]
-    env = {k: v for k, v in setting_env(args).items() if k.removeprefix("VERTEXSMS_") in _CONNECT_SETTINGS}
-    return run_setup(
-        args.client,
-        write=args.write,
-        config_path=args.config,
-        out=sys.stdout,
-        err=sys.stderr,
-        env=env,
-        name=remote.name,
-        server_args=server_args,
-    )
+    kept = {k: v for k, v in env.items() if k.removeprefix("VERTEXSMS_") in _CONNECT_SETTINGS}
+    return kept, remote.name, server_args
 
 
 def _connect_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
-    from vertex_stdio.connect.run import auth_command, serve_connect
-    from vertex_stdio.connect.servers import resolve
+    from vertex_stdio.connect.run import command_for
 
-    try:
-        remote = resolve(args.url, args.name) if command == "connect" else resolve(args.server)
-    except ConfigError as exc:
-        print(f"vertex-stdio: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if command == "connect":
-        return serve_connect(remote, settings, args.remote_client_id)
-    return auth_command(
-        command,
-        remote,
-        settings,
-        as_json=getattr(args, "as_json", False),
-        scopes=getattr(args, "scope", None),
-        no_browser=getattr(args, "no_browser", False),
-    )
+    return command_for(command, settings, args)
 
 
 def _auth_command(command: str, settings: Settings, args: argparse.Namespace) -> int:

@@ -90,21 +90,26 @@ def auth_server(tmp: Path, **env: str) -> Iterator[AuthServer]:
     )
     try:
         assert proc.stdout is not None
-        line = _readline(proc, 20.0)
+        line = first_line(proc, 20.0)
         assert line.startswith(b"READY "), line
         yield AuthServer(f"http://127.0.0.1:{int(line.split()[1])}", journal, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        if proc.stdout:
-            proc.stdout.close()
+        stop(proc)
 
 
-def _readline(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate ``proc`` (killed after 5 s) and close its stdout."""
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    if proc.stdout:
+        proc.stdout.close()
+
+
+def first_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
     result: list[bytes] = []
     thread = threading.Thread(target=lambda: result.append(proc.stdout.readline() if proc.stdout else b""))
     thread.start()

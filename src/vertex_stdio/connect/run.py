@@ -6,6 +6,7 @@ run the shared sign-in commands with the remote's profile.  Exit codes as for ev
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
@@ -17,8 +18,8 @@ from vertex_stdio import __version__
 from vertex_stdio.config import Settings
 from vertex_stdio.connect.offer import LISTS, OfferCache
 from vertex_stdio.connect.proxy import Proxy
-from vertex_stdio.connect.servers import RemoteServer, profile_for, remember
-from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, VertexError
+from vertex_stdio.connect.servers import RemoteServer, profile_for, remember, resolve
+from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE, ConfigError, VertexError
 from vertex_stdio.oauth import OAuthTokenProvider, commands
 from vertex_stdio.oauth.profile import SignInProfile
 
@@ -61,6 +62,25 @@ async def _serve_then_close(proxy: Proxy, provider: OAuthTokenProvider) -> None:
     finally:
         with anyio.CancelScope(shield=True), anyio.move_on_after(5):
             await provider.aclose()
+
+
+def command_for(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    """``connect URL`` or a sign-in command with ``--server``, from the parsed command line."""
+    try:
+        remote = resolve(args.url, args.name) if command == "connect" else resolve(args.server)
+    except ConfigError as exc:
+        print(f"vertex-stdio: {exc}", file=sys.stderr)  # noqa: T201 - a usage error, before serving
+        return EXIT_USAGE
+    if command == "connect":
+        return serve_connect(remote, settings, args.remote_client_id)
+    return auth_command(
+        command,
+        remote,
+        settings,
+        as_json=getattr(args, "as_json", False),
+        scopes=getattr(args, "scope", None),
+        no_browser=getattr(args, "no_browser", False),
+    )
 
 
 def auth_command(
