@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from vertex_stdio.oauth.secrets import write_private
+from vertex_stdio.privatefs import write_private
 
 log = logging.getLogger(__name__)
 

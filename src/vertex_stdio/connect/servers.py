@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 from vertex_stdio.config import check_url
 from vertex_stdio.errors import ConfigError
 from vertex_stdio.oauth.profile import Advice, SignInProfile
-from vertex_stdio.oauth.secrets import write_private
 from vertex_stdio.oauth.state import default_state_dir
 from vertex_stdio.oauth.store import namespaced
+from vertex_stdio.privatefs import write_private
 
 log = logging.getLogger(__name__)
 
