@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from vertex_stdio.cli import main
+from bridge import process_env
 from vertex_stdio.connect.offer import Offer, OfferCache
 from vertex_stdio.connect.proxy import _capabilities, _outgoing
 from vertex_stdio.connect.servers import profile_for, remember, resolve
@@ -70,9 +72,18 @@ def test_capabilities_announce_list_changes_and_params_drop_our_meta() -> None:
     assert sent == {"name": "t", "_meta": {"app/k": 2}}
 
 
-def test_setup_writes_a_connect_entry(capsys: pytest.CaptureFixture[str]) -> None:
+def test_setup_writes_a_connect_entry(tmp_path: Path) -> None:
     """``setup cursor --connect URL --name vocci`` prints an entry that runs ``connect URL --name vocci``."""
-    assert main(["setup", "cursor", "--connect", VOCCI, "--name", "vocci", "--allow-file-store"]) == 0
-    entry = json.loads(capsys.readouterr().out)["mcpServers"]["vocci"]
+    args = ["setup", "cursor", "--connect", VOCCI, "--name", "vocci", "--allow-file-store"]
+    done = subprocess.run(
+        [sys.executable, "-m", "vertex_stdio", *args],
+        env=process_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    entry = json.loads(done.stdout)["mcpServers"]["vocci"]
     assert entry["args"][-4:] == ["connect", VOCCI, "--name", "vocci"]
     assert entry["env"] == {"VERTEXSMS_ALLOW_FILE_STORE": "1"}
