@@ -67,16 +67,18 @@ def _wait_for_post(emulator: Emulator) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
 def test_sigterm_mid_send_finishes_recording_then_exits(
-    server: Server, emulator: Emulator, env: dict[str, str]
+    server: Server, emulator: Emulator, env: dict[str, str], signum: int, status: int
 ) -> None:
-    """SIGTERM while VertexSMS is slow: the send completes, its id is in history, the process exits 0."""
+    """SIGTERM (or Ctrl-C's SIGINT) while VertexSMS is slow: the send completes, its id is in
+    history, the process exits 0 (130 for Ctrl-C, as shells expect)."""
     server.initialize()
     emulator.inject(Fault(method="POST", path="/sms", delay=1.5))
     server.send(rpc(1, "tools/call", {"name": "send_sms", "arguments": SEND}))
     _wait_for_post(emulator)
-    server.proc.send_signal(signal.SIGTERM)
-    assert server.proc.wait(timeout=20) == 0
+    server.proc.send_signal(signum)
+    assert server.proc.wait(timeout=20) == status
     (record,) = history(env)["records"]
     assert record["outcome"] == "sent"
     assert record["message_id"].startswith("sandbox-")

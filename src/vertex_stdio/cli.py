@@ -305,7 +305,9 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     from vertex_stdio.server import build_server
 
     if sys.stdin.isatty():
-        _terminal_hint()
+        from vertex_stdio.terminal import serve_hint
+
+        serve_hint(sys.stderr)
     upstream = _unconfigured(settings) if config_error else upstream_for(settings)
     with upstream as (effective, tokens):
         server = build_server(effective, tokens, config_error=config_error)
@@ -326,24 +328,6 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
 @contextlib.contextmanager
 def _unconfigured(settings: Settings) -> Iterator[tuple[Settings, TokenProvider]]:
     yield settings, NoTokenProvider()
-
-
-def _terminal_hint() -> None:
-    """Tell a person who started ``serve`` by hand what it is waiting for and how to try it."""
-    import shlex
-
-    from vertex_stdio.desktop.clients import server_command
-
-    me = shlex.join(server_command())
-    sys.stderr.write(
-        "vertex-stdio is waiting for an MCP client on stdin: a desktop client starts it and speaks "
-        "JSON-RPC to it, so there is nothing to type here. To try it from a terminal:\n"
-        f"  {me} call get_sms_rates --sandbox --arg country=LT\n"
-        f"  npx -y @modelcontextprotocol/inspector --cli {me} --sandbox --method tools/list\n"
-        f"To add it to a client: {me} setup claude-desktop (or cursor, vscode, claude-code). "
-        "Ctrl-C stops it.\n"
-    )
-    sys.stderr.flush()
 
 
 def _serve_misconfigured(problem: str) -> int:

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 from mcp import Client
@@ -61,6 +61,25 @@ def _types(schema: Any) -> set[str]:
 def _text_only(schema: Any) -> bool:
     kinds = _types(schema)
     return "string" in kinds and kinds <= {"string", "null"}
+
+
+def serve_hint(err: TextIO) -> None:
+    """Tell a person who started ``serve`` by hand what it waits for and how to try it (each
+    command printed here is run by tests/test_terminal_serve.py)."""
+    import shlex
+
+    from vertex_stdio.desktop.clients import server_command
+
+    me = shlex.join(server_command())
+    err.write(
+        "vertex-stdio is waiting for an MCP client on stdin: a desktop client starts it and speaks "
+        "JSON-RPC to it, so there is nothing to type here. To try it from a terminal:\n"
+        f"  {me} call get_sms_rates --sandbox --arg country=LT\n"
+        f"  npx -y @modelcontextprotocol/inspector --cli {me} --sandbox --method tools/list\n"
+        f"To add it to a client: {me} setup claude-desktop (or cursor, vscode, claude-code). "
+        "Ctrl-C stops it.\n"
+    )
+    err.flush()
 
 
 Upstream = Callable[[Settings], AbstractContextManager[tuple[Settings, TokenProvider]]]
