@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from oauth_server.harness import AuthServer, StaticServer, node_ready, protect, static_server
-from oauth_server.helpers import make, page_seen
+from oauth_server.helpers import make
 from vertex_stdio.config import Settings
 from vertex_stdio.errors import UpstreamError, UpstreamUnavailable
 from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
@@ -114,36 +116,47 @@ async def test_login_no_browser_prints_the_url_and_completes(
     resource: StaticServer,
     browser: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`login --no-browser` prints the URL (terminal and stderr), opens nothing, and signs in when visited."""
+    """`login --no-browser` prints the authorization URL once; its redirect without the start URL's
+    cookie is refused here (the binding holds), and the same address pasted back signs in."""
     mcp_url = protect(resource, as_server.issuer)
     settings = Settings(mcp_url=mcp_url, signin_timeout=20.0).validated()
-    store = TokenStore(tmp_path / "state", MemorySecrets())
+    store = TokenStore(tmp_path / "state", FileSecrets(tmp_path / "state" / "secrets.json"))
     provider = OAuthTokenProvider(vertexsms_profile(settings), store=store, open_browser=False)
     out = io.StringIO()
-    job = asyncio.create_task(login(vertexsms_profile(settings), no_browser=True, out=out, provider=provider))
-    for _ in range(200):
-        if "http" in out.getvalue():
-            break
-        await asyncio.sleep(0.05)
-    url = next(line.strip() for line in out.getvalue().splitlines() if line.strip().startswith("http"))
-    visit = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, str(HERE / "browser.py"), url],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    assert visit.returncode == 0
-    assert await asyncio.wait_for(job, 30) == 0
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as inp, os.fdopen(write_end, "w") as terminal:
+        job = asyncio.create_task(
+            login(vertexsms_profile(settings), no_browser=True, out=out, inp=inp, provider=provider)
+        )
+        for _ in range(200):
+            if "http" in out.getvalue():
+                break
+            await asyncio.sleep(0.05)
+        url = next(line.strip() for line in out.getvalue().splitlines() if line.strip().startswith("http"))
+        assert url.startswith(as_server.issuer)  # the authorization URL itself, for a browser anywhere
+        monkeypatch.setenv("TEST_BROWSER_REDIRECT", str(tmp_path / "redirect.txt"))
+        monkeypatch.setenv("TEST_BROWSER_MODE", "remote")
+        visit = await asyncio.to_thread(
+            subprocess.run, [sys.executable, str(HERE / "browser.py"), url], timeout=30, check=False
+        )
+        assert visit.returncode == 0
+        address = (tmp_path / "redirect.txt").read_text().strip()
+        async with httpx2.AsyncClient() as local_browser:  # the same address, reached on this machine
+            refused = await local_browser.get(address)
+        assert refused.status_code == 400
+        assert "another browser" in refused.text
+        assert not job.done()
+        terminal.write(address + "\n")
+        terminal.flush()
+        assert await asyncio.wait_for(job, 30) == 0
     assert "Signed in to VertexSMS" in out.getvalue()
-    assert url in capsys.readouterr().err
-    assert page_seen(browser).startswith("200 ")
+    assert out.getvalue().count(url) == 1
     report = io.StringIO()
     assert await status(vertexsms_profile(settings), as_json=False, out=report, store=store) == 0
     assert "Signed in: yes" in report.getvalue()
-    assert "memory" in report.getvalue()
+    assert "file (" in report.getvalue()
 
 
 @pytest.mark.anyio

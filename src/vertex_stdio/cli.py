@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from vertex_stdio import __version__
 from vertex_stdio.config import Settings
 from vertex_stdio.credentials import NoTokenProvider, StaticTokenProvider, TokenProvider
-from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE, ConfigError
+from vertex_stdio.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError
 
 if TYPE_CHECKING:
     from vertex_stdio.server import VertexServer
@@ -140,7 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", parents=[common], help="run the stdio MCP server (the default)")
     login = sub.add_parser("login", parents=[common], help="sign in with your browser now")
     login.add_argument("--scope", action="append", default=[], help="a scope to ask for (repeatable)")
-    login.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead")
+    how = login.add_mutually_exclusive_group()
+    how.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="print the sign-in link and take the address the browser ends on, pasted back here",
+    )
+    how.add_argument(
+        "--device",
+        action="store_true",
+        help="sign in with a code entered in a browser on any device (RFC 8628 device grant)",
+    )
     logout = sub.add_parser("logout", parents=[common], help="revoke and forget the sign-in")
     status = sub.add_parser("status", parents=[common], help="who is signed in (never prints secrets)")
     status.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
@@ -462,9 +472,23 @@ def _auth_command(command: str, settings: Settings, args: argparse.Namespace) ->
         )
         return EXIT_OK
     if command == "login":
-        code: int = anyio.run(
-            lambda: commands.login(profile, scopes=args.scope, no_browser=args.no_browser, out=sys.stdout)
-        )
+        from vertex_stdio.oauth.display import no_display
+
+        headless = no_display(os.environ, sys.platform)
+        try:
+            code: int = anyio.run(
+                lambda: commands.login(
+                    profile,
+                    scopes=args.scope,
+                    no_browser=args.no_browser,
+                    device=args.device,
+                    headless=headless,
+                    out=sys.stdout,
+                )
+            )
+        except KeyboardInterrupt:
+            print("\nSign-in stopped; nothing was changed.", file=sys.stderr)
+            return EXIT_INTERRUPTED
         return code
     if command == "logout":
         return anyio.run(lambda: commands.logout(profile, out=sys.stdout))

@@ -31,11 +31,12 @@ class SignInPrompt(Protocol):
     async def progress(self, message: str, elapsed: float, total: float | None) -> None:
         """Report that the sign-in is still waiting (an MCP progress notification)."""
 
-    async def offer_url(self, url: str, message: str) -> None:
+    async def offer_url(self, url: str, message: str) -> str:
         """Show the sign-in URL through the client, when it can (URL-mode elicitation).
 
-        It may not return until the person answers the client's prompt: run it beside the
-        sign-in wait, never in front of it.
+        Returns the person's answer, ``accept``, ``decline`` or ``cancel``, or ``unsupported``
+        when the client cannot show a link.  It may not return until the person answers the
+        client's prompt: run it beside the sign-in wait, never in front of it.
         """
 
 

@@ -47,6 +47,8 @@ SIGN_IN_HINT = (
 # The contract's exit codes for every command but ``serve``: success, a failure the user can
 # fix (the message says how), a usage error.
 EXIT_OK, EXIT_FIXABLE, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
+"""Stopped with Ctrl-C (128 + SIGINT, as shells report it)."""
 
 
 class ErrorCode(StrEnum):

@@ -64,4 +64,5 @@ def status_details(settings: Settings) -> dict[str, Any]:
         "fields": {"api_url": settings.api_url, "api_token_set": settings.api_token is not None},
         "lines": [f"API URL: {settings.api_url}"],
         "notes": notes,
+        "authenticated_otherwise": settings.api_token is not None,
     }

@@ -5,7 +5,10 @@ follows the redirect to the authorization URL, submits the test AS's consent for
 and lands on the loopback callback carrying its cookies.  ``TEST_BROWSER_MODE``: consent
 (default), decline, ignore, bad-state, bad-iss, no-iss, replay (the valid callback twice at once,
 then once more), no-cookie (the callback without the cookie), open-twice (the start URL fetched
-twice, as when someone else also has it).  It writes junk to stdout on purpose: it must never reach fd 1 of
+twice, as when someone else also has it), remote (a browser on another machine, given the
+authorization URL itself: the callback address is written to ``TEST_BROWSER_REDIRECT`` instead of
+being visited), device / device-decline (the RFC 8628 verification page: confirm the user code,
+then consent or decline).  It writes junk to stdout on purpose: it must never reach fd 1 of
 the MCP server.  ``TEST_BROWSER_LOG`` receives one line per visit to the callback;
 ``TEST_BROWSER_OPENS`` one line per start of this browser; ``TEST_BROWSER_URLS`` every callback
 URL visited (with its code: test-only, for the secret-hygiene scan).
@@ -22,6 +25,8 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 import httpx2
 
 FORM = re.compile(r'action="(/interaction/[^"]+/(confirm|abort))"')
+POST_FORM = re.compile(r'<form[^>]*method="post"[^>]*action="([^"]+)"')
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"/>')
 
 
 def tamper(url: str, mode: str) -> str:
@@ -68,12 +73,51 @@ def callback(url: str, cookies: httpx2.Cookies, *, times: int) -> None:
         _visit(url, cookies)
 
 
+def device(url: str, *, decline: bool) -> int:
+    """The person's side of RFC 8628: confirm the code on the verification page, then consent."""
+    with httpx2.Client(timeout=10, follow_redirects=False) as client:
+        response = client.get(url)
+        answered = False
+        for _ in range(20):
+            if response.is_redirect:
+                response = client.get(urljoin(str(response.url), response.headers["location"]))
+                continue
+            consent = dict((kind, path) for path, kind in FORM.findall(response.text))
+            form = POST_FORM.search(response.text) if response.status_code == 200 else None
+            if consent:
+                response = client.post(urljoin(str(response.url), consent["abort" if decline else "confirm"]))
+                answered = True
+            elif form and not (decline and answered):  # the user-code pages and their hand-over forms
+                fields = dict(HIDDEN.findall(response.text))
+                fields.setdefault("user_code", parse_qs(urlsplit(url).query).get("user_code", [""])[0])
+                response = client.post(urljoin(str(response.url), form.group(1)), data=fields)
+            else:
+                _append("TEST_BROWSER_LOG", f"{response.status_code} {response.text}")
+                return 0 if response.status_code == 200 else 2
+    return 3
+
+
+def remote(url: str) -> int:
+    """A browser elsewhere: consent at the authorization URL, note where it lands (cannot load it)."""
+    with httpx2.Client(timeout=10, follow_redirects=False) as client:
+        handed = httpx2.Response(302, headers={"location": url}, request=httpx2.Request("GET", url))
+        target = through_consent(client, handed)
+    if target is None:
+        return 2
+    _append("TEST_BROWSER_REDIRECT", target)
+    return 0
+
+
 def main(url: str) -> int:
     print("scripted browser junk on stdout")  # noqa: T201 - deliberate: must not reach the JSON-RPC stream
     _append("TEST_BROWSER_OPENS", "opened")
     mode = os.environ.get("TEST_BROWSER_MODE", "consent")
     if mode == "ignore":
         return 0
+    if mode.startswith("device"):
+        return device(url, decline=mode == "device-decline")
+    if mode == "remote":
+        return remote(url)
     with httpx2.Client(timeout=10, follow_redirects=False) as client:
         response = client.get(url)
         if mode == "open-twice":

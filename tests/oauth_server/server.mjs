@@ -1,10 +1,12 @@
 // A real OAuth 2.1 authorization server for vertex-stdio's sign-in tests: panva/node-oidc-provider
 // with dynamic client registration, PKCE S256, resource indicators (opaque access tokens, checked by
-// introspection), rotating refresh tokens, revocation and RFC 9207 `iss`.  Loopback only.
+// introspection), rotating refresh tokens, revocation, RFC 9207 `iss` and the RFC 8628 device grant
+// (its own user-code pages at /device, then the same consent form).  Loopback only.
 //
 // Environment:
 //   AS_SCOPES     the resource's scopes (default: the five VertexSMS scopes)
 //   AS_AT_TTL     access-token lifetime in seconds (default 600)
+//   AS_AT_FORMAT  access-token format: opaque (default) or jwt
 //   AS_JOURNAL    file that receives one JSON line per token, registration and revocation event
 //   AS_CLIENTS    JSON array of extra static clients (e.g. a pre-registered public client)
 //   AS_NO_REGISTRATION  1: no dynamic client registration (no registration_endpoint in the metadata)
@@ -17,6 +19,7 @@ import Provider from 'oidc-provider';
 
 const SCOPES = process.env.AS_SCOPES || 'sms:send sms:rates sender:write hlr:lookup numbers:read';
 const AT_TTL = Number(process.env.AS_AT_TTL || 600);
+const AT_FORMAT = process.env.AS_AT_FORMAT || 'opaque';
 const JOURNAL = process.env.AS_JOURNAL;
 const EXTRA_CLIENTS = JSON.parse(process.env.AS_CLIENTS || '[]');
 
@@ -54,6 +57,7 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: false },
     registration: { enabled: process.env.AS_NO_REGISTRATION !== '1' },
     revocation: { enabled: true },
+    deviceFlow: { enabled: true },
     introspection: {
       enabled: true,
       allowedPolicy: async () => true,
@@ -64,7 +68,7 @@ const provider = new Provider(issuer, {
       useGrantedResource: async () => true,
       getResourceServerInfo: async (_ctx, resourceIndicator) => {
         if (!isLoopback(resourceIndicator)) throw new Error('test AS serves loopback resources only');
-        return { scope: SCOPES, audience: resourceIndicator, accessTokenTTL: AT_TTL, accessTokenFormat: 'opaque' };
+        return { scope: SCOPES, audience: resourceIndicator, accessTokenTTL: AT_TTL, accessTokenFormat: AT_FORMAT };
       },
     },
   },
@@ -91,7 +95,7 @@ for (const [event, name] of [
       error: err?.error,
       token_type_hint: params.token_type_hint,
       // Test-only: what was spent and issued, so the secret-hygiene test knows every secret to look for.
-      secrets: [params.code, params.code_verifier, params.refresh_token, ctx?.body?.access_token, ctx?.body?.refresh_token]
+      secrets: [params.code, params.code_verifier, params.refresh_token, params.device_code, ctx?.body?.access_token, ctx?.body?.refresh_token]
         .filter((v) => typeof v === 'string' && v),
     });
   });

@@ -66,13 +66,21 @@ async def discover_server(http: OAuthHttp, issuer: str, advice: Advice) -> Serve
     )
 
 
-def registration_request(redirect_uri: str, client_name: str) -> dict[str, Any]:
-    """The RFC 7591 metadata of this native public client (no ``scope``: it would cap step-up)."""
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def registration_request(redirect_uri: str, client_name: str, *, device: bool = False) -> dict[str, Any]:
+    """The RFC 7591 metadata of this native public client (no ``scope``: it would cap step-up).
+
+    ``device`` adds the RFC 8628 device grant (when the server offers it), so one registration
+    serves both the browser and the device sign-in.
+    """
+    grants = ["authorization_code", "refresh_token", *([DEVICE_GRANT] if device else [])]
     return {
         "client_name": client_name,
         "application_type": "native",
         "token_endpoint_auth_method": "none",
-        "grant_types": ["authorization_code", "refresh_token"],
+        "grant_types": grants,
         "response_types": ["code"],
         "redirect_uris": [redirect_uri],
     }
@@ -88,7 +96,8 @@ async def register(
             f"The authorization server {server.issuer} does not let this app register itself. "
             + advice.no_registration
         )
-    request = registration_request(redirect_uri, profile.client_name)
+    device = server.device_authorization_endpoint is not None
+    request = registration_request(redirect_uri, profile.client_name, device=device)
     status, body = await http.post_json(server.registration_endpoint, request)
     if status not in (200, 201) or not isinstance(body, dict) or not isinstance(body.get("client_id"), str):
         error = safe_error_code(body.get("error")) if isinstance(body, dict) else None

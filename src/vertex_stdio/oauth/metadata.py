@@ -60,6 +60,7 @@ class ServerMetadata:
     token_endpoint: str
     registration_endpoint: str | None = None
     revocation_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
     scopes_supported: tuple[str, ...] = ()
     iss_parameter_supported: bool = False
     cimd_supported: bool = False
@@ -136,6 +137,9 @@ def parse_server_metadata(body: object, expected_issuer: str) -> ServerMetadata:
         token_endpoint=_endpoint("token_endpoint", body.get("token_endpoint")),
         registration_endpoint=_optional_endpoint("registration_endpoint", body.get("registration_endpoint")),
         revocation_endpoint=_optional_endpoint("revocation_endpoint", body.get("revocation_endpoint")),
+        device_authorization_endpoint=_optional_endpoint(
+            "device_authorization_endpoint", body.get("device_authorization_endpoint")
+        ),
         scopes_supported=_strings(body.get("scopes_supported")),
         iss_parameter_supported=body.get("authorization_response_iss_parameter_supported") is True,
         cimd_supported=body.get("client_id_metadata_document_supported") is True,

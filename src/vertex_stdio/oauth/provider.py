@@ -23,6 +23,8 @@ from vertex_stdio.credentials import Challenge, SignInPrompt
 from vertex_stdio.errors import AuthRequired, VertexError
 from vertex_stdio.oauth.browser import Opener, open_in_browser
 from vertex_stdio.oauth.core import Tokens, choose_scopes, union_scopes
+from vertex_stdio.oauth.device import DeviceFlow
+from vertex_stdio.oauth.device import begin as begin_device
 from vertex_stdio.oauth.discovery import client_source, find_target, known_client_id
 from vertex_stdio.oauth.grants import refresh
 from vertex_stdio.oauth.http import OAuthFailed, OAuthHttp
@@ -33,22 +35,14 @@ from vertex_stdio.oauth.signin import Flow, begin
 from vertex_stdio.oauth.state import FileLock, LockTimeout
 from vertex_stdio.oauth.store import SessionKey, TokenStore, remember_secrets
 from vertex_stdio.oauth.urlpolicy import UrlPolicy
+from vertex_stdio.oauth.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILURE = 300.0
 SIGNIN_LIFETIME = 300.0
-PROGRESS_EVERY = 3.0
 REFRESH_LOCK_TIMEOUT = 30.0
 _PAUSED = "The last sign-in did not complete, so no new browser tab was opened."
-
-
-def _log_offer_failure(offer: asyncio.Task[None]) -> None:
-    if not offer.cancelled() and offer.exception() is not None:
-        log.info(
-            "The client could not show the sign-in link (%s); it is on stderr",
-            type(offer.exception()).__name__,
-        )
 
 
 def _lock_name(kind: str, target: Target) -> str:
@@ -97,6 +91,9 @@ class OAuthTokenProvider:
         self._state_stamp: tuple[int, int, int] | None = None
         self._session_present = False
         self._paused_because = _PAUSED
+        self._flow: Flow | DeviceFlow | None = None
+        self._device = False
+        self._opened: bool | None = None
 
     @property
     def _lifetime(self) -> float:
@@ -140,7 +137,7 @@ class OAuthTokenProvider:
             if tokens is not None:
                 return tokens.access_token
             task = self._start_signin(tuple(scopes))
-        return (await self._wait(task, prompt, self._profile.signin_timeout)).access_token
+        return (await self._wait(task, prompt, self._profile.signin_timeout, needs_person=True)).access_token
 
     async def silent_token(self) -> str | None:
         """A usable access token without a browser (memory, the store or a refresh); else None."""
@@ -175,12 +172,38 @@ class OAuthTokenProvider:
             self._tokens = replace(self._tokens, expires_at=0.0)
         return True
 
-    async def signin(self, scopes: Sequence[str], *, wait: float | None = None) -> Tokens:
-        """Run a sign-in now (``vertex-stdio login``): ignores the retry pause; waits ``wait`` seconds."""
+    async def signin(
+        self, scopes: Sequence[str], *, wait: float | None = None, device: bool = False
+    ) -> Tokens:
+        """Run a sign-in now (``vertex-stdio login``): ignores the retry pause; waits ``wait`` seconds.
+
+        ``device`` uses the device authorization grant (RFC 8628) instead of the loopback redirect.
+        """
         async with self._lock:
-            self._failed_at = None
+            self._failed_at, self._device = None, device
             task = self._start_signin(tuple(scopes), forced=True)
-        return await self._wait(task, None, wait or self._lifetime)
+        return await self._wait(task, None, wait or self._lifetime, needs_person=False)
+
+    @property
+    def flow(self) -> Flow | DeviceFlow | None:
+        """The sign-in waiting for the person, if any (``login`` shows its link or user code)."""
+        return self._flow
+
+    def paste(self, text: str) -> str | None:
+        """Finish the waiting sign-in with an answer pasted on the terminal; else why not."""
+        if self._flow is None:
+            return "No sign-in is waiting for an answer."
+        return self._flow.paste(text)
+
+    async def kept(self) -> bool:
+        """True when the current sign-in is in the store (so later runs and other processes have it)."""
+        if self._key is None or self._tokens is None:
+            return False
+        try:
+            stored = await self.store.load(self._key)
+        except VertexError:
+            return False
+        return stored is not None and stored.access_token == self._tokens.access_token
 
     async def wait_for_url(self, within: float) -> str | None:
         """The authorization URL of the running sign-in, once it is ready (None after ``within`` s)."""
@@ -326,6 +349,9 @@ class OAuthTokenProvider:
 
     def _start_signin(self, scopes: tuple[str, ...], *, forced: bool = False) -> asyncio.Task[Tokens]:
         if self._signin is not None and not self._signin.done():
+            if not forced:
+                # One call waits for the person; the others answer at once with the same link.
+                raise self._auth_required("A sign-in is already waiting for you to finish it.")
             return self._signin
         now = self._clock()
         if not forced and self._failed_at is not None and now - self._failed_at < RETRY_AFTER_FAILURE:
@@ -383,16 +409,22 @@ class OAuthTokenProvider:
             self._profile,
             metadata_url=self._metadata_url,
         )
-        flow = await begin(self._http, target, client_for, scopes, self._profile)
+        flow: Flow | DeviceFlow
+        if self._device:
+            flow = await begin_device(self._http, target, client_for, scopes, self._profile)
+        else:
+            flow = await begin(self._http, target, client_for, scopes, self._profile)
         try:
             return await self._drive(flow)
         finally:
             await flow.aclose()
 
-    async def _drive(self, flow: Flow) -> Tokens:
+    async def _drive(self, flow: Flow | DeviceFlow) -> Tokens:
+        self._flow, self._opened = flow, None
         self._signin_url = self._last_url = flow.url
         self._url_ready.set()
-        log.warning("Sign in to %s in your browser: %s", self._profile.display_name, flow.url)
+        if isinstance(flow, Flow):
+            log.warning("Sign in to %s in your browser: %s", self._profile.display_name, flow.url)
         # Some browsers (webbrowser's GenericBrowser) only return once they exit: open concurrently.
         opening = asyncio.create_task(self._open(flow.url)) if self._open_browser else None
         try:
@@ -400,6 +432,7 @@ class OAuthTokenProvider:
         except TimeoutError:
             raise self._auth_required("The sign-in was not completed in time.") from None
         finally:
+            self._flow = None
             if opening is not None and not opening.done():
                 opening.cancel()
         key = SessionKey(flow.target.server.issuer, flow.target.resource, flow.client.client_id)
@@ -411,7 +444,8 @@ class OAuthTokenProvider:
         return self._adopt(key, tokens)
 
     async def _open(self, url: str) -> None:
-        if not await self._opener(url):
+        self._opened = await self._opener(url)
+        if not self._opened:
             log.warning("No browser could be opened; open the sign-in link above yourself.")
 
     async def _follow(self, target: Target, lock: FileLock) -> Tokens:
@@ -428,35 +462,21 @@ class OAuthTokenProvider:
             raise self._auth_required("The sign-in in another window did not complete.")
         return self._adopt(key, stored)
 
-    async def _wait(self, task: asyncio.Task[Tokens], prompt: SignInPrompt | None, limit: float) -> Tokens:
-        start = self._clock()
-        deadline = time.monotonic() + limit
-        offer: asyncio.Task[None] | None = None
-        name = self._profile.display_name
+    async def _wait(
+        self, task: asyncio.Task[Tokens], prompt: SignInPrompt | None, limit: float, *, needs_person: bool
+    ) -> Tokens:
+        """Wait for ``task``; a tool call (``needs_person``) stops as soon as no one can be reached."""
+        waiting = Waiting(
+            prompt, limit, self._clock, brand=self._profile.display_name, needs_person=needs_person
+        )
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._auth_required("The sign-in was not completed in time.")
-                done, _ = await asyncio.wait({task}, timeout=min(PROGRESS_EVERY, remaining))
-                if done:
-                    return task.result()
-                if prompt is not None:
-                    if offer is None and self._signin_url:
-                        # The client may hold the offer open until the person answers it;
-                        # it runs beside the wait so progress and the deadline go on.
-                        offer = asyncio.ensure_future(
-                            prompt.offer_url(self._signin_url, f"Sign in to {name} to continue.")
-                        )
-                        offer.add_done_callback(_log_offer_failure)
-                    await prompt.progress(
-                        f"Waiting for you to sign in to {name} in your browser…",
-                        self._clock() - start,
-                        limit,
-                    )
+            while not await waiting.step(task, self._signin_url, self._opened):
+                pass
         finally:
-            if offer is not None and not offer.done():
-                offer.cancel()
+            waiting.close()
+        if waiting.gave_up_because is not None:
+            raise self._auth_required(waiting.gave_up_because)
+        return task.result()
 
     def _auth_required(self, why: str) -> AuthRequired:
         url = self._signin_url or self._last_url

@@ -76,6 +76,11 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{ti
 h1{{font-size:1.4em}}</style></head><body><h1>{title}</h1><p>{text}</p></body></html>"""
 
 
+def parse_query(query: str) -> dict[str, str]:
+    """A redirect's query as a dict (first value of each name; blank values kept)."""
+    return {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
+
+
 def page(kind: str, name: str = "your account", login: str = "vertex-stdio login") -> bytes:
     """A static page for ``kind``; its content never depends on the request (only on the caller)."""
     title, text = (part.format(name=html.escape(name), login=html.escape(login)) for part in _MESSAGES[kind])
@@ -184,6 +189,20 @@ class Receiver:
             raise RuntimeError("Receiver.start() was not awaited")
         return await asyncio.shield(self._callback)
 
+    def deliver(self, query: dict[str, str]) -> bool:
+        """Hand ``query`` to the waiting sign-in when its ``state`` matches (constant time).
+
+        The state gate for every answer: the browser's redirect (once its cookie showed it came
+        through the start URL) or an address pasted on the person's own terminal (which stands in
+        for the cookie).  False when the state is wrong or an answer was already taken.
+        """
+        if self._callback is None or self._callback.done():
+            return False
+        if not same_secret(self._state, query.get("state")):
+            return False
+        self._callback.set_result(query)
+        return True
+
     def finish(self, verdict: Verdict) -> None:
         """Tell the waiting browser tab how the sign-in ended."""
         if self._verdict is not None and not self._verdict.done():
@@ -248,10 +267,8 @@ class Receiver:
             return "400 Bad Request", "other-browser", ""
         if foreign():
             return _refused_account()
-        query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        if not same_secret(self._state, query.get("state")):
+        if not self.deliver(parse_query(url.query)):
             return "400 Bad Request", "stale", ""
-        self._callback.set_result(query)
         status, kind = await self._await_verdict()
         return status, kind, ""
 

@@ -1,9 +1,10 @@
 """One interactive sign-in: authorization code + PKCE S256 through the loopback receiver.
 
 ``begin`` binds the receiver, settles the client (which may register it) and builds the
-authorization URL, which only the receiver's one-time start URL (``Flow.url``) redirects to; ``complete`` waits for the callback, checks ``iss`` (RFC 9207) before anything
-else, then ``error``, then redeems the code.  The caller owns the receiver's lifetime: call
-``Flow.aclose`` in ``finally``.
+authorization URL, which only the receiver's one-time start URL (``Flow.url``) redirects to;
+``complete`` waits for the callback (or an answer pasted through ``paste``), checks ``iss``
+(RFC 9207) before anything else, then ``error``, then redeems the code.  The caller owns the
+receiver's lifetime: call ``Flow.aclose`` in ``finally``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from vertex_stdio.oauth.discovery import ClientSource
 from vertex_stdio.oauth.grants import exchange_code
 from vertex_stdio.oauth.http import OAuthHttp
 from vertex_stdio.oauth.metadata import Client, Target
+from vertex_stdio.oauth.paste import PasteRefused, pasted_answer
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.receiver import Receiver
 
@@ -67,9 +69,12 @@ class Flow:
         if "offline_access" in scopes:
             # OpenID Connect Core §11: offline_access is ignored unless consent is prompted.
             params["prompt"] = "consent"
-        receiver.arm(authorization_url(target.server.authorization_endpoint, params))
+        self.authorization_url = authorization_url(target.server.authorization_endpoint, params)
+        receiver.arm(self.authorization_url)
         # Only the one-time start URL is ever shown or opened: the authorization URL's state
         # and challenge stay in the receiver, which redirects the first browser to fetch it.
+        # The one exception is ``login --no-browser``, which prints ``authorization_url`` on the
+        # person's own terminal for a browser elsewhere; its answer comes back pasted (``paste``).
         self.url = receiver.start_url
 
     async def complete(self, now: Callable[[], float]) -> Tokens:
@@ -114,6 +119,24 @@ class Flow:
             )
         self._receiver.finish("failed")
         raise AuthRequired(f"The authorization server did not complete the sign-in. {self._again}")
+
+    def paste(self, text: str) -> str | None:
+        """Take an answer pasted on the terminal; None when taken, else why not (still waiting)."""
+        try:
+            query = pasted_answer(
+                text,
+                self._receiver.redirect_uri,
+                self._state,
+                iss_required=self.target.server.iss_parameter_supported,
+            )
+        except PasteRefused as exc:
+            return str(exc)
+        if not self._receiver.deliver(query):
+            return (
+                "That address belongs to another sign-in (its state is not this one's). "
+                "Copy the address from the tab opened with the link above."
+            )
+        return None
 
     async def aclose(self) -> None:
         """Close the receiver (and drop the verifier with this object)."""

@@ -53,18 +53,20 @@ class ContextPrompt:
     async def progress(self, message: str, elapsed: float, total: float | None) -> None:
         await self._ctx.report_progress(elapsed, total, message)
 
-    async def offer_url(self, url: str, message: str) -> None:
-        """Show the URL through the client when it declared URL-mode elicitation; else do nothing."""
+    async def offer_url(self, url: str, message: str) -> str:
+        """Show the URL through the client when it declared URL-mode elicitation; its answer."""
         caps = self._ctx.client_capabilities
         elicitation = caps.elicitation if caps else None
         if elicitation is None or getattr(elicitation, "url", None) is None:
-            return
+            return "unsupported"
         if self._ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            return  # 2026-07-28 connections have no back-channel for server requests
+            return "unsupported"  # 2026-07-28 connections have no back-channel for server requests
         try:
-            await self._ctx.elicit_url(message, url, uuid.uuid4().hex)
+            answer = await self._ctx.elicit_url(message, url, uuid.uuid4().hex)
         except MCPError as exc:
             log.info("The client did not take the sign-in URL (%s); it is on stderr", exc.error.message)
+            return "unsupported"
+        return answer.action
 
 
 def client_name(ctx: AnyContext) -> str | None:
