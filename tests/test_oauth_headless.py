@@ -149,6 +149,9 @@ async def test_no_browser_login_finishes_with_the_address_pasted_back(
     await _paste(proc, "  " + address + "  ")
     code, out = await term.finish(proc)
     assert code == 0, out
+    state = parse_qs(urlsplit(address).query)["state"][0]
+    assert state not in term.seen[-1]  # stderr: the link is on the terminal's stdout only
+    assert state not in term.logs()
     assert "Signed in to VertexSMS" in out
     assert "file (" in out
     assert len(as_server.journal("grant", grant_type="authorization_code")) == grants + 1

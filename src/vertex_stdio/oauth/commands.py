@@ -54,7 +54,7 @@ async def login(
     if scopes:
         profile = replace(profile, scopes=tuple(dict.fromkeys(scopes)))
     quiet = no_browser or device or headless is not None
-    provider = provider or OAuthTokenProvider(profile, open_browser=not quiet)
+    provider = provider or OAuthTokenProvider(profile, open_browser=not quiet, log_link=False)
     name = profile.display_name
     try:
         refusal = _cannot_keep(provider.store, profile)

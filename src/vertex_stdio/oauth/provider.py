@@ -65,7 +65,9 @@ class OAuthTokenProvider:
         *,
         client_metadata_url: str | None = None,
         open_browser: bool = True,
+        log_link: bool = True,
     ) -> None:
+        """``log_link`` False: the caller shows the link itself (``login``), so the log never holds it."""
         self._profile = profile
         self._store_given = store
         self._http = OAuthHttp(
@@ -75,6 +77,7 @@ class OAuthTokenProvider:
         self._clock = clock or time.time
         self._metadata_url = client_metadata_url
         self._open_browser = open_browser
+        self._log_link = log_link
         self._tokens: Tokens | None = None
         self._key: SessionKey | None = None
         self._lock = asyncio.Lock()
@@ -423,7 +426,7 @@ class OAuthTokenProvider:
         self._flow, self._opened = flow, None
         self._signin_url = self._last_url = flow.url
         self._url_ready.set()
-        if isinstance(flow, Flow):
+        if isinstance(flow, Flow) and self._log_link:
             log.warning("Sign in to %s in your browser: %s", self._profile.display_name, flow.url)
         # Some browsers (webbrowser's GenericBrowser) only return once they exit: open concurrently.
         opening = asyncio.create_task(self._open(flow.url)) if self._open_browser else None
