@@ -6,17 +6,23 @@ could not keep.  Each runs the real `vertex-stdio` process against the real auth
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from oauth_server.harness import AuthServer, node_ready, protect, static_server
+from bridge import process_env
+from oauth_server.harness import AuthServer, auth_server, node_ready, protect, static_server
+from oauth_server.helpers import make
+from vertex_stdio.oauth.commands import status
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(node_ready() is not None, reason=str(node_ready()))]
 pytest_plugins = ["oauth_server.fixtures"]
@@ -32,21 +38,15 @@ class Terminal:
         self.home = tmp_path / "home"
         self.harness = tmp_path / "harness"
         self.harness.mkdir()
-        self.env = {
-            "HOME": str(self.home),
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent / "src")]),
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-            "VERTEXSMS_ALLOW_FILE_STORE": "1",
-            "XDG_STATE_HOME": str(self.home / "state"),
-            "XDG_CONFIG_HOME": str(self.home / "config"),
-            "XDG_CACHE_HOME": str(self.home / "cache"),
-            "VERTEXSMS_LOG_DIR": str(self.home / "logs"),
-            "VERTEXSMS_MCP_URL": mcp_url,
-            "TEST_BROWSER_LOG": str(self.harness / "browser.log"),
-            "TEST_BROWSER_OPENS": str(self.harness / "opens.txt"),
-            "TEST_BROWSER_REDIRECT": str(self.harness / "redirect.txt"),
-        }
+        self.env = process_env(
+            self.home,
+            PYTHONPATH=os.pathsep.join([str(TESTS), str(TESTS.parent / "src")]),
+            VERTEXSMS_ALLOW_FILE_STORE="1",
+            VERTEXSMS_MCP_URL=mcp_url,
+            TEST_BROWSER_LOG=str(self.harness / "browser.log"),
+            TEST_BROWSER_OPENS=str(self.harness / "opens.txt"),
+            TEST_BROWSER_REDIRECT=str(self.harness / "redirect.txt"),
+        )
         self.seen: list[str] = []
 
     async def start(self, *args: str, **env: str) -> asyncio.subprocess.Process:
@@ -269,3 +269,30 @@ async def test_login_without_a_keyring_explains_the_file_store_before_any_browse
     assert not (term.harness / "opens.txt").exists()
     assert len(as_server.journal("registration")) == registrations
     assert term.status()[0] == 1
+
+
+@pytest.mark.anyio
+async def test_status_names_the_account_of_a_jwt_and_gives_local_times(tmp_path: Path, browser: Path) -> None:
+    """An AS issuing JWT access tokens: status names its `sub`, shows expiry in local time and time left."""
+    with auth_server(tmp_path, AS_AT_FORMAT="jwt") as jwt_as, static_server() as resource:
+        provider = make(protect(resource, jwt_as.issuer), tmp_path)
+        try:
+            token = await provider.token(["sms:send"])
+        finally:
+            await provider.aclose()
+        as_json, as_text = io.StringIO(), io.StringIO()
+        assert await status(provider.profile, as_json=True, out=as_json, store=provider.store) == 0
+        assert await status(provider.profile, as_json=False, out=as_text, store=provider.store) == 0
+    session = json.loads(as_json.getvalue())["sessions"][0]
+    assert (session["account"], session["account_claim"]) == ("user-1", "sub")
+    assert isinstance(session["access_token_expires_at"], float)
+    assert datetime.fromisoformat(session["access_token_expires_at_iso"]).timestamp() == pytest.approx(
+        session["access_token_expires_at"], abs=1
+    )
+    assert 500 < session["access_token_expires_in"] <= 600
+    assert "Account: user-1 (the token's sub)" in as_text.getvalue()
+    assert re.search(
+        r"Access token: expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\d .*\(in (9|10) min\)", as_text.getvalue()
+    )
+    assert "Unix time" not in as_text.getvalue()
+    assert token not in as_json.getvalue() + as_text.getvalue()

@@ -23,7 +23,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import ElicitRequestURLParams, ElicitResult
 
-from bridge import envelope, ok
+from bridge import envelope, ok, process_env
 from oauth_server.harness import AuthServer, node_ready
 from oauth_server.helpers import figure
 from vertex_stdio.sandbox import Emulator
@@ -52,22 +52,16 @@ def _script(tmp_path: Path, name: str, body: str) -> str:
 
 @asynccontextmanager
 async def _server(tmp_path: Path, protected: Emulator, browser: str, **client: Any) -> AsyncIterator[Client]:
-    home = tmp_path / "home"
-    env = {
-        "HOME": str(home),
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent / "src")]),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "VERTEXSMS_ALLOW_FILE_STORE": "1",
-        "XDG_STATE_HOME": str(home / "state"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "VERTEXSMS_LOG_DIR": str(home / "logs"),
-        "VERTEXSMS_API_URL": protected.api_url,
-        "VERTEXSMS_MCP_URL": protected.mcp_url,
-        "VERTEXSMS_SIGNIN_TIMEOUT": str(SIGNIN_TIMEOUT),
-        "BROWSER": browser,
-        "TEST_BROWSER_MODE": "ignore",
-    }
+    env = process_env(
+        tmp_path / "home",
+        PYTHONPATH=os.pathsep.join([str(TESTS), str(TESTS.parent / "src")]),
+        VERTEXSMS_ALLOW_FILE_STORE="1",
+        VERTEXSMS_API_URL=protected.api_url,
+        VERTEXSMS_MCP_URL=protected.mcp_url,
+        VERTEXSMS_SIGNIN_TIMEOUT=str(SIGNIN_TIMEOUT),
+        BROWSER=browser,
+        TEST_BROWSER_MODE="ignore",
+    )
     command = f'exec "{sys.executable}" -m vertex_stdio 2>>"{tmp_path / "stderr.txt"}"'
     params = StdioServerParameters(command="sh", args=["-c", command], env=env)
     async with Client(params, mode="legacy", **client) as session:

@@ -3,8 +3,11 @@
 Fast path: a usable access token in memory is returned with no lock and no I/O.  Slow path,
 single-flight per process (an asyncio lock): adopt what another process stored, else refresh
 under a cross-process file lock (re-reading the store first, persisting before use), else one
-interactive sign-in shared by every waiting call and, through a file lock, by every process.
-A failed or abandoned sign-in is not reopened automatically for ``RETRY_AFTER_FAILURE`` seconds.
+interactive sign-in, shared through a file lock by every process.  The call that starts it waits
+for it (see ``waiting``: not when no one can be reached); calls arriving meanwhile answer
+``AuthRequired`` with its link at once.  A failed or abandoned sign-in is not reopened
+automatically for ``RETRY_AFTER_FAILURE`` seconds.  ``login`` runs it as a loopback redirect (or
+a pasted answer) or as the device grant.
 """
 
 from __future__ import annotations
