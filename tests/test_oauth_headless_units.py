@@ -18,6 +18,7 @@ from vertex_stdio.oauth.display import no_display
 from vertex_stdio.oauth.http import OAuthHttp
 from vertex_stdio.oauth.metadata import Client, ServerMetadata, Target
 from vertex_stdio.oauth.paste import PasteRefused, pasted_answer
+from vertex_stdio.oauth.urlpolicy import UrlPolicy
 
 REDIRECT = "http://127.0.0.1:5555/callback"
 
@@ -110,10 +111,11 @@ def _flow(
         status, body = next(answers)
         return httpx2.Response(status, json=body)
 
-    http = OAuthHttp(timeout=5, transport=httpx2.MockTransport(handle))
-    server = ServerMetadata("https://as.example", "https://as.example/auth", "https://as.example/token")
-    target = Target("https://mcp.example/mcp", server)
-    code = DeviceCode("DC-SECRET", "AB-CD", "https://as.example/device", None, expires, 5.0)
+    policy = UrlPolicy("http://127.0.0.1:9/mcp")  # loopback: no DNS; the transport answers
+    http = OAuthHttp(timeout=5, policy=policy, transport=httpx2.MockTransport(handle))
+    server = ServerMetadata("http://127.0.0.1:8", "http://127.0.0.1:8/auth", "http://127.0.0.1:8/token")
+    target = Target("http://127.0.0.1:9/mcp", server)
+    code = DeviceCode("DC-SECRET", "AB-CD", "http://127.0.0.1:8/device", None, expires, 5.0)
     flow = DeviceFlow(
         http,
         target,
@@ -152,7 +154,7 @@ async def test_device_polling_waits_slows_down_and_sends_the_resource() -> None:
     assert tokens.expires_at == 1060.0
     assert clock.sleeps == [5.0, 5.0, 10.0, 10.0]
     assert all(s["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code" for s in seen)
-    assert all(s["resource"] == "https://mcp.example/mcp" and s["device_code"] == "DC-SECRET" for s in seen)
+    assert all(s["resource"] == "http://127.0.0.1:9/mcp" and s["device_code"] == "DC-SECRET" for s in seen)
 
 
 @pytest.mark.anyio

@@ -191,6 +191,7 @@ async def checked_target(http: OAuthHttp, target: Target, mcp_url: str) -> Targe
         ("token endpoint", server.token_endpoint),
         ("registration endpoint", server.registration_endpoint),
         ("revocation endpoint", server.revocation_endpoint),
+        ("device authorization endpoint", server.device_authorization_endpoint),
     ):
         if url is not None:
             await http.policy.check(name, url)

@@ -92,6 +92,9 @@ class ServerMetadata:
                 "registration_endpoint", data.get("registration_endpoint")
             ),
             revocation_endpoint=_optional_endpoint("revocation_endpoint", data.get("revocation_endpoint")),
+            device_authorization_endpoint=_optional_endpoint(
+                "device_authorization_endpoint", data.get("device_authorization_endpoint")
+            ),
             scopes_supported=_strings(data.get("scopes_supported")),
             iss_parameter_supported=data.get("iss_parameter_supported") is True,
             cimd_supported=data.get("cimd_supported") is True,
