@@ -116,7 +116,9 @@ async def test_no_browser_first_call_answers_at_once_with_the_link_which_still_s
     assert first["code"] == "AUTH_REQUIRED"
     assert "No browser could be opened" in first["message"]
     assert "vertex-stdio login" in first["message"]
-    assert _link(first["message"]).startswith(as_server.issuer)
+    assert re.fullmatch(
+        r"http://127\.0\.0\.1:\d+/start/\S+", _link(first["message"])
+    )  # the one-time start URL
     assert answered < SIGNIN_TIMEOUT / 4  # at once, not after the sign-in timeout
     assert second["code"] == "AUTH_REQUIRED"
     assert "already waiting" in second["message"]
