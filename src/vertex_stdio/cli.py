@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from vertex_stdio.server import VertexServer
 
 log = logging.getLogger("vertex_stdio")
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 def _setting_options() -> argparse.ArgumentParser:
