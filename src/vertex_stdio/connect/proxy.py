@@ -79,17 +79,20 @@ class _Prompt:
     async def progress(self, message: str, elapsed: float, total: float | None) -> None:
         await self._ctx.session.report_progress(elapsed, total, message)
 
-    async def offer_url(self, url: str, message: str) -> None:
+    async def offer_url(self, url: str, message: str) -> str:
+        """The person's answer to the link shown through the client, or ``unsupported``."""
         caps = self._ctx.session.client_capabilities
         elicitation = caps.elicitation if caps else None
         if elicitation is None or elicitation.url is None:
-            return
+            return "unsupported"
         if self._ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            return  # 2026-07-28 connections have no back-channel for server requests
+            return "unsupported"  # 2026-07-28 connections have no back-channel for server requests
         try:
-            await self._ctx.session.elicit_url(message, url, uuid.uuid4().hex, self._ctx.request_id)
+            answer = await self._ctx.session.elicit_url(message, url, uuid.uuid4().hex, self._ctx.request_id)
         except MCPError as exc:
             log.info("The client did not take the sign-in URL (%s); it is on stderr", exc.error.message)
+            return "unsupported"
+        return str(answer.action)
 
 
 def _outgoing(params: Mapping[str, Any] | None) -> dict[str, Any]:
