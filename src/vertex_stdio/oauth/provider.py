@@ -4,8 +4,8 @@ Fast path: a usable access token in memory is returned with no lock and no I/O. 
 single-flight per process (an asyncio lock): adopt what another process stored, else refresh
 under a cross-process file lock (re-reading the store first, persisting before use), else one
 interactive sign-in, shared through a file lock by every process.  The call that starts it waits
-for it (see ``waiting``: not when no one can be reached); calls arriving meanwhile answer
-``AuthRequired`` with its link at once.  A failed or abandoned sign-in is not reopened
+for it (see ``waiting``: not when no one can be reached); calls arriving meanwhile join it,
+or answer ``AuthRequired`` with its link at once when no browser opened for it.  A failed or abandoned sign-in is not reopened
 automatically for ``RETRY_AFTER_FAILURE`` seconds.  ``login`` runs it as a loopback redirect (or
 a pasted answer) or as the device grant.
 """
@@ -355,8 +355,8 @@ class OAuthTokenProvider:
 
     def _start_signin(self, scopes: tuple[str, ...], *, forced: bool = False) -> asyncio.Task[Tokens]:
         if self._signin is not None and not self._signin.done():
-            if not forced:
-                # One call waits for the person; the others answer at once with the same link.
+            if not forced and self._opened is False:
+                # No browser opened for it: waiting could not help, so answer at once with its link.
                 raise self._auth_required("A sign-in is already waiting for you to finish it.")
             return self._signin
         now = self._clock()
