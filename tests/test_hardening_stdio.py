@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp.types import jsonrpc_message_adapter
 
 from bridge import process_env, rpc
 from vertex_stdio.sandbox import SANDBOX_TOKEN, Emulator, Fault
@@ -341,9 +342,9 @@ def test_line_splitter_bounds_every_line() -> None:
     ],
 )
 def test_check_line(line: bytes, expected: object) -> None:
-    """Good lines pass unchanged (BOM and blanks aside); bad ones get the right code and the id when readable."""
+    """Good lines pass as their message, validated once (BOM and blanks aside); bad ones get the right code and the id when readable."""
     checked = check_line(line)
     if isinstance(checked, Rejected):
         assert (checked.code, checked.id) == expected
     else:
-        assert checked == expected
+        assert checked == (expected if expected is None else jsonrpc_message_adapter.validate_json(expected))

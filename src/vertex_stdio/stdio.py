@@ -1,13 +1,24 @@
-"""The stdio transport: the SDK's own, behind a stdin reader that answers bad input.
+"""The stdio transport: stdin and stdout read and written on the event loop, guarded.
 
-mcp 2.3 drops a stdin line it cannot parse without answering it (python-sdk #2751), so the
-client waits for its own timeout, and it reads a line of any length into memory.
-``serve_stdio`` reads stdin itself instead: each line is bounded (``MAX_LINE_BYTES``; the
-rest of a longer one is skipped, never held), and must be UTF-8 text holding one JSON-RPC
-2.0 message.  A line that is not gets a JSON-RPC error (-32700 parse error or -32600
-invalid request, with the request's ``id`` when it can be read, else ``null``) and goes no
-further.  Good lines reach the SDK unchanged, and stdout is still written by the SDK alone
-(fd 1 points at stderr meanwhile), so the wire stays one JSON-RPC message per line.
+mcp 2.3's own transport drops a stdin line it cannot parse without answering it
+(python-sdk #2751), so the client waits for its own timeout; it reads a line of any length
+into memory; and it hops to a worker thread for every read, write and flush.
+``serve_stdio`` speaks the wire itself instead (``pipes.FdPipe``: no thread per message):
+
+- each line is bounded (``MAX_LINE_BYTES``; the rest of a longer one is skipped, never held)
+  and must be UTF-8 text holding one JSON-RPC 2.0 message.  A line that is not gets a
+  JSON-RPC error (-32700 parse error or -32600 invalid request, with the request's ``id``
+  when it can be read -- for an oversized line, from its first 64 KiB -- else ``null``)
+  and goes no further.  Good lines are validated once and handed to the SDK's server.
+- at most ``MAX_IN_FLIGHT`` requests run at once; one more is answered at once with
+  JSON-RPC error -32000 (busy) and not run.
+- back-pressure: one writer writes the answers unbuffered, from a bounded queue
+  (``MAX_QUEUED`` answers: at most ``MAX_IN_FLIGHT`` of the server's, the rest refusals kept
+  as their few bytes).  When the client stops reading stdout, the writer waits, the queue
+  fills, and the reader stops reading stdin: memory stays bounded, and a client that writes
+  10 000 requests before it reads an answer still gets every answer.
+- only JSON-RPC reaches stdout: while serving, fd 0 points at the null device and fd 1 at
+  stderr, so a stray print or a child process cannot touch the wire.
 """
 
 from __future__ import annotations
@@ -15,27 +26,40 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import deque
-from collections.abc import Iterator
+import re
+import sys
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.server import MCPServer, Server
-from mcp.server.models import InitializationOptions
-from mcp.server.stdio import stdio_server
-from mcp.shared._stream_protocols import WriteStream
+from mcp.server import MCPServer
 from mcp.shared.message import SessionMessage
-from mcp.types import ErrorData, JSONRPCError, JSONRPCNotification, RequestId, jsonrpc_message_adapter
+from mcp.types import (
+    ErrorData,
+    JSONRPCError,
+    JSONRPCMessage,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    RequestId,
+    jsonrpc_message_adapter,
+)
+
+from vertex_stdio.pipes import FdPipe
 
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
+MAX_IN_FLIGHT = 256  # wider than any burst a client sends (benchmarks/: 200 at once)
+MAX_QUEUED = 16_384  # answers waiting for the writer; a refusal is ~150 bytes
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+BUSY = -32000
 _CHUNK = 64 * 1024
+_ID_SCAN = 64 * 1024  # how much of an oversized line is searched for its id
 
 
 @dataclass(frozen=True)
@@ -67,9 +91,9 @@ class LineSplitter:
             if not self._skipping:
                 self._buffer += data[start:end]
                 if len(self._buffer) > self._limit:
+                    out.append(_oversized(self._limit, leading_id(bytes(self._buffer[:_ID_SCAN]))))
                     self._buffer.clear()
                     self._skipping = True
-                    out.append(_oversized(self._limit))
             if newline < 0:
                 return out
             if not self._skipping:
@@ -85,15 +109,42 @@ class LineSplitter:
         return [line] if line and not skipped else []
 
 
-def _oversized(limit: int) -> Rejected:
+def _oversized(limit: int, id_: RequestId | None) -> Rejected:
     return Rejected(
         INVALID_REQUEST,
         f"Invalid Request: the message is longer than {limit // 1_048_576} MiB and was discarded.",
+        id_,
     )
 
 
-def check_line(line: bytes) -> str | Rejected | None:
-    """The line as text for the SDK, the reason it is refused, or None for a blank line."""
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_ID_VALUE = re.compile(rb'\s*:\s*(?:("(?:[^"\\]|\\.)*")|(-?(?:0|[1-9]\d*))(?=\s*[,}]))')
+
+
+def leading_id(prefix: bytes) -> RequestId | None:
+    """The top-level ``"id"`` of the JSON object that ``prefix`` starts, if it is there whole. Pure."""
+    if not prefix.lstrip().startswith(b"{"):
+        return None
+    depth, i = 0, 0
+    while i < len(prefix):
+        char = prefix[i : i + 1]
+        if char == b'"':
+            string = _STRING.match(prefix, i)
+            if string is None:
+                return None  # the prefix ends inside a string
+            i = string.end()
+            value = _ID_VALUE.match(prefix, i) if depth == 1 and string[0] == b'"id"' else None
+            if value is not None:
+                return json.loads(value[1]) if value[1] else int(value[2])
+            continue
+        depth += char in (b"{", b"[")
+        depth -= char in (b"}", b"]")
+        i += 1
+    return None
+
+
+def check_line(line: bytes) -> JSONRPCMessage | Rejected | None:
+    """The line's message (validated), the reason it is refused, or None for a blank line."""
     try:
         text = line.decode("utf-8").removeprefix("\ufeff").strip()
     except UnicodeDecodeError:
@@ -110,7 +161,7 @@ def check_line(line: bytes) -> str | Rejected | None:
         # (never answered); JSON-RPC calls it an invalid request.
         if isinstance(message, JSONRPCNotification) and '"id"' in text and "id" in (_parsed(text) or {}):
             return Rejected(INVALID_REQUEST, "Invalid Request: the id must be a string or an integer.")
-        return text
+        return message
     parsed = _parsed(text)
     if parsed is None:
         return Rejected(PARSE_ERROR, "Parse error: the message is not JSON.")
@@ -136,102 +187,228 @@ def _id_of(message: Any) -> RequestId | None:
     return None
 
 
-class GuardedStdin:
-    """The lines the SDK's stdio transport reads: only good ones; the rest go to ``rejects``."""
+Outgoing = SessionMessage | bytes  # the server's messages, and our own refusals as wire lines
 
-    def __init__(
-        self, fd: int, rejects: MemoryObjectSendStream[Rejected], limit: int = MAX_LINE_BYTES
+
+def _line(message: JSONRPCMessage) -> bytes:
+    return message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+
+
+def _busy(id_: RequestId, limit: int) -> JSONRPCError:
+    message = (
+        f"Server busy: {limit} requests are already in flight. Wait for their answers, then send "
+        "this request again."
+    )
+    return JSONRPCError(jsonrpc="2.0", id=id_, error=ErrorData(code=BUSY, message=message))
+
+
+class Wire:
+    """Both directions of one stdio session: guarded reads in, one unbuffered writer out."""
+
+    def __init__(self, stdin: FdPipe, stdout: FdPipe, *, limit: int, max_in_flight: int) -> None:
+        self._stdin = stdin
+        self._stdout = stdout
+        self._limit = limit
+        self._max_in_flight = max_in_flight
+        self._in_flight: set[RequestId] = set()
+        self._emptied: anyio.Event | None = None
+        self._broken = False
+
+    async def read(
+        self,
+        to_server: MemoryObjectSendStream[SessionMessage],
+        answers: MemoryObjectSendStream[Outgoing],
     ) -> None:
-        self._fd = fd
-        self._rejects = rejects
-        self._splitter = LineSplitter(limit)
-        self._ready: deque[str] = deque()
-        self._eof = False
+        """Pass good messages to the server and answer the rest, until end of input."""
+        splitter = LineSplitter(self._limit)
+        async with to_server, answers:
+            while True:
+                chunk = await self._read()
+                for item in splitter.feed(chunk) if chunk else splitter.end():
+                    checked = item if isinstance(item, Rejected) else check_line(item)
+                    if isinstance(checked, Rejected):
+                        log.warning(
+                            "stdin: %s (answered with JSON-RPC error %d)", checked.message, checked.code
+                        )
+                        await answers.send(_line(checked.error()))
+                    elif checked is not None:
+                        await self._admit(checked, to_server, answers)
+                if not chunk:
+                    return
 
-    def __aiter__(self) -> GuardedStdin:
-        return self
+    async def _admit(
+        self,
+        message: JSONRPCMessage,
+        to_server: MemoryObjectSendStream[SessionMessage],
+        answers: MemoryObjectSendStream[Outgoing],
+    ) -> None:
+        if isinstance(message, JSONRPCRequest):
+            if len(self._in_flight) >= self._max_in_flight:
+                log.warning("stdin: %d requests in flight; answered one more as busy", len(self._in_flight))
+                await answers.send(_line(_busy(message.id, self._max_in_flight)))
+                return
+            self._in_flight.add(message.id)
+        elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
+            # a cancelled request is never answered: it no longer counts
+            self._finished((message.params or {}).get("requestId"))
+        await to_server.send(SessionMessage(message))
 
-    async def __anext__(self) -> str:
-        while not self._ready:
-            if self._eof:
-                self._rejects.close()
-                raise StopAsyncIteration
-            chunk = await self._read()
-            self._eof = not chunk
-            for item in self._splitter.feed(chunk) if chunk else self._splitter.end():
-                checked = item if isinstance(item, Rejected) else check_line(item)
-                if isinstance(checked, Rejected):
-                    log.warning("stdin: %s (answered with JSON-RPC error %d)", checked.message, checked.code)
-                    with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                        await self._rejects.send(checked)
-                elif checked is not None:
-                    self._ready.append(checked)
-        return self._ready.popleft()
+    async def answered(self) -> None:
+        """Return once every request passed on has been answered (or cancelled)."""
+        while self._in_flight:
+            self._emptied = anyio.Event()
+            await self._emptied.wait()
+
+    def _finished(self, id_: Any) -> None:
+        self._in_flight.discard(id_)
+        if not self._in_flight and self._emptied is not None:
+            self._emptied.set()
 
     async def _read(self) -> bytes:
         try:
-            return await anyio.to_thread.run_sync(os.read, self._fd, _CHUNK, abandon_on_cancel=True)
+            return await self._stdin.read(_CHUNK)
         except OSError as exc:
             log.warning("stdin could not be read (%s); treating it as closed", exc)
             return b""
 
+    async def write(self, outgoing: MemoryObjectReceiveStream[Outgoing]) -> None:
+        """Write every message, one per line, each batch in one write, until the senders close."""
+        async with outgoing:
+            async for first in outgoing:
+                batch = [first]
+                with suppress(anyio.WouldBlock):
+                    while len(batch) < 64:
+                        batch.append(outgoing.receive_nowait())
+                await self._write(batch)
 
-async def _answer_rejects(
-    rejects: MemoryObjectReceiveStream[Rejected], out: WriteStream[SessionMessage]
-) -> None:
-    async with rejects:
-        async for rejected in rejects:
-            try:
-                await out.send(SessionMessage(rejected.error()))
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return
+    async def _write(self, batch: list[Outgoing]) -> None:
+        lines = []
+        for item in batch:
+            if isinstance(item, bytes):
+                lines.append(item)
+                continue
+            message = item.message
+            if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
+                self._finished(message.id)
+            lines.append(_line(message))
+        if self._broken:
+            return
+        try:
+            await self._stdout.write(b"".join(lines))
+        except OSError as exc:  # the client closed stdout: keep draining, so no sender waits forever
+            log.warning("stdout could not be written (%s); answers are dropped from now on", exc)
+            self._broken = True
 
 
 @contextmanager
 def _claimed_stdin() -> Iterator[int]:
     """A private descriptor for the wire, with fd 0 on the null device meanwhile.
 
-    So a child process or a stray read sees end of input instead of stealing protocol bytes
-    (what the SDK does when it reads stdin itself).  The private descriptor is not closed:
-    an abandoned reader thread may still be blocked on it.
+    So a child process or a stray read sees end of input instead of stealing protocol bytes.
+    The private descriptor is not closed: an abandoned reader thread may still be blocked on it.
     """
+    with _claimed(0, lambda: os.open(os.devnull, os.O_RDONLY)) as fd:
+        yield fd
+
+
+@contextmanager
+def _claimed_stdout() -> Iterator[int]:
+    """A private descriptor for the wire, with fd 1 on stderr meanwhile (stray prints miss the wire)."""
+    with _claimed(1, lambda: os.dup(2)) as fd:
+        yield fd
+
+
+@contextmanager
+def _claimed(fd: int, diversion: Callable[[], int]) -> Iterator[int]:
     try:
-        private = os.dup(0)
+        private = os.dup(fd)
     except OSError:
-        yield 0
+        yield fd
         return
     diverted = False
     with suppress(OSError):
-        null = os.open(os.devnull, os.O_RDONLY)
+        stand_in = diversion()
         try:
-            os.dup2(null, 0)
+            os.dup2(stand_in, fd)
             diverted = True
         finally:
-            os.close(null)
+            os.close(stand_in)
+    _rebind_windows_handle(fd)
     try:
         yield private
     finally:
         if diverted:
             with suppress(OSError):
-                os.dup2(private, 0)
+                os.dup2(private, fd)
+            _rebind_windows_handle(fd)
+
+
+def _rebind_windows_handle(fd: int) -> None:
+    """On Windows the C runtime's fd and the OS's standard handle are separate: keep them one."""
+    if sys.platform == "win32":  # pragma: no cover
+        from mcp.os.win32.utilities import rebind_std_handle_to_fd
+
+        with suppress(OSError):
+            rebind_std_handle_to_fd(fd)
+
+
+EofHook = Callable[[], Awaitable[None]]
 
 
 async def serve_stdio(
-    server: MCPServer[Any] | Server[Any],
+    server: MCPServer[Any],
     *,
     limit: int = MAX_LINE_BYTES,
-    options: InitializationOptions | None = None,
+    max_in_flight: int = MAX_IN_FLIGHT,
+    eof_drain: float = 1.0,
+    on_eof: EofHook | None = None,
+    eof_grace: float = 10.0,
 ) -> None:
     """Serve ``server`` over stdin/stdout until stdin closes, answering malformed input.
 
-    ``options`` replaces what ``initialize`` answers (``connect`` answers with the remote's words).
+    At end of input the requests in flight are answered for up to ``eof_drain`` seconds
+    (``vertex-stdio < requests.jsonl`` gets every quick answer); then ``on_eof`` (if given)
+    is awaited for at most ``eof_grace`` seconds while calls still run and their answers are
+    still written -- e.g. to let a send record its outcome.  Then the session ends and the
+    calls still running are cancelled (a billable HTTP request shields itself).
     """
-    # What MCPServer.run_stdio_async runs; mcp 2.3 offers no public way to pass our stdin.
-    lowlevel = server._lowlevel_server if isinstance(server, MCPServer) else server
-    rejects_in, rejects_out = anyio.create_memory_object_stream[Rejected](64)
-    with _claimed_stdin() as fd:
-        stdin = cast("anyio.AsyncFile[str]", GuardedStdin(fd, rejects_in, limit))  # the SDK only iterates it
-        async with stdio_server(stdin=stdin) as (read_stream, write_stream), anyio.create_task_group() as tg:
-            tg.start_soon(_answer_rejects, rejects_out, write_stream)
-            await lowlevel.run(read_stream, write_stream, options or lowlevel.create_initialization_options())
-            tg.cancel_scope.deadline = anyio.current_time() + 1.0  # answer the last bad lines, briefly
+    lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async runs, over our streams
+    to_server, from_client = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    outgoing, to_write = anyio.create_memory_object_stream[Outgoing](MAX_QUEUED)
+    with _claimed_stdin() as in_fd, _claimed_stdout() as out_fd:
+        stdin, stdout = FdPipe(in_fd, name="stdin"), FdPipe(out_fd, name="stdout")
+        wire = Wire(stdin, stdout, limit=limit, max_in_flight=max_in_flight)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wire.write, to_write)
+                ends = _Ending(eof_drain, on_eof, eof_grace)
+                tg.start_soon(_read_then_close, wire, to_server, outgoing.clone(), ends)
+                async with outgoing:
+                    await lowlevel.run(from_client, outgoing, lowlevel.create_initialization_options())
+                tg.cancel_scope.deadline = anyio.current_time() + 1.0  # write the last answers, briefly
+        finally:
+            stdin.close()
+            stdout.close()
+
+
+async def _read_then_close(
+    wire: Wire,
+    to_server: MemoryObjectSendStream[SessionMessage | Exception],
+    answers: MemoryObjectSendStream[Outgoing],
+    ending: _Ending,
+) -> None:
+    """The reader; at end of input, the last answers and the EOF hook (bounded), then the server's input closes."""
+    async with to_server:
+        await wire.read(to_server.clone(), answers)
+        with anyio.move_on_after(ending.drain):
+            await wire.answered()
+        if ending.on_eof is not None:
+            with anyio.move_on_after(ending.grace):
+                await ending.on_eof()
+
+
+@dataclass(frozen=True)
+class _Ending:
+    drain: float
+    on_eof: EofHook | None
+    grace: float

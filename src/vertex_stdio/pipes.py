@@ -1,0 +1,103 @@
+"""Reads and writes of one file descriptor from the event loop, with no thread hop per message.
+
+A pipe or a socket (what a desktop client gives) is put in non-blocking mode and read or
+written directly, waiting on the loop when it is not ready; its blocking mode is restored
+on ``close()``.  A regular file never blocks for long, so it is read and written directly.
+Everything else runs each read or write on a worker thread, as the SDK's own transport
+does: a terminal (its blocking mode is shared with the shell, which a killed process could
+not give back; and a person types slower than a thread hop), Windows (whose loops poll only
+sockets), and a descriptor the selector refuses.  Writes are unbuffered: once
+``write()`` returns, the bytes are the kernel's (nothing waits on a flush).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import sys
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+log = logging.getLogger(__name__)
+
+
+class FdPipe:
+    """One descriptor, read or written whole-chunk from async code (see the module's docstring)."""
+
+    def __init__(self, fd: int, *, name: str) -> None:
+        self.fd = fd
+        self._name = name
+        self._restore_blocking: bool | None = None
+        self._threaded = sys.platform == "win32"
+        self._direct = False  # a regular file: plain os.read/os.write on the loop
+        if self._threaded:
+            return
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISREG(mode):
+                self._direct = True
+            elif not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+                self._threaded = True
+            elif os.get_blocking(fd):
+                os.set_blocking(fd, False)
+                self._restore_blocking = True
+        except OSError as exc:
+            log.debug("%s: cannot poll fd %d (%s); using a worker thread", name, fd, exc)
+            self._threaded = True
+
+    async def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes; ``b""`` at end of input."""
+        while not self._threaded:
+            try:
+                return os.read(self.fd, size)
+            except BlockingIOError:
+                pass
+            if self._direct:
+                raise AssertionError("a regular file does not block")  # pragma: no cover
+            if not await self._waited(anyio.wait_readable):
+                break
+        return await anyio.to_thread.run_sync(os.read, self.fd, size, abandon_on_cancel=True)
+
+    async def write(self, data: bytes) -> None:
+        """All of ``data``; raises ``OSError`` (e.g. ``BrokenPipeError``) when the reader is gone."""
+        view = memoryview(data)
+        while view:
+            if self._threaded:
+                written = await anyio.to_thread.run_sync(os.write, self.fd, view)
+            else:
+                try:
+                    written = os.write(self.fd, view)
+                except BlockingIOError:
+                    await self._waited(anyio.wait_writable)
+                    continue
+            view = view[written:]
+
+    async def _waited(self, wait: Callable[[int], Awaitable[None]]) -> bool:
+        """Wait on the loop until ready; False (now threaded, blocking again) if it cannot."""
+        try:
+            await wait(self.fd)
+        except (OSError, NotImplementedError, ValueError) as exc:
+            log.debug(
+                "%s: the event loop cannot wait on fd %d (%s); using a worker thread",
+                self._name,
+                self.fd,
+                exc,
+            )
+            self._threaded = True
+            self._unset_nonblocking()
+            return False
+        return True
+
+    def _unset_nonblocking(self) -> None:
+        if self._restore_blocking:
+            try:
+                os.set_blocking(self.fd, True)
+            except OSError:
+                return
+            self._restore_blocking = None
+
+    def close(self) -> None:
+        """Give the descriptor back in the blocking mode it had (it is not closed)."""
+        self._unset_nonblocking()
