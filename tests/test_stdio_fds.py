@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bridge import process_env, rpc
+from vertex_stdio.tools import TOOL_NAMES
 
 INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
 SCRIPT = (
@@ -46,7 +47,7 @@ def test_stdin_and_stdout_as_regular_files(tmp_path: Path) -> None:
     assert done.returncode == 0
     found = _by_id(answers.read_bytes().splitlines())
     assert set(found) == {1, 2, 3}
-    assert len(found[2]["result"]["tools"]) == 10  # type: ignore[index]
+    assert len(found[2]["result"]["tools"]) == len(TOOL_NAMES)  # type: ignore[index]
 
 
 @pytest.mark.slow
