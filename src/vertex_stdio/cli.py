@@ -305,6 +305,15 @@ async def _stop_on_sigterm(scope: Any, stopped: list[int]) -> None:
         return
 
 
+def _event_loop() -> tuple[str, dict[str, Any]]:
+    """uvloop where it is installed (Linux, macOS: less CPU per message), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio", {}
+    return "uvloop", {"loop_factory": uvloop.new_event_loop}
+
+
 def serve(settings: Settings, *, config_error: str | None = None) -> int:
     """Serve over stdio until stdin closes; with ``config_error``, every tool call answers it."""
     import signal
@@ -320,9 +329,15 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     upstream = _unconfigured(settings) if config_error else upstream_for(settings)
     with upstream as (effective, tokens):
         server = build_server(effective, tokens, config_error=config_error)
-        log.info("vertex-stdio %s serving over stdio (tokens: %s)", __version__, tokens.source)
+        loop, options = _event_loop()
+        log.info(
+            "vertex-stdio %s serving over stdio (tokens: %s; event loop: %s)",
+            __version__,
+            tokens.source,
+            loop,
+        )
         stopped: list[int] = []
-        anyio.run(_serve_then_close, server, tokens, stopped)
+        anyio.run(_serve_then_close, server, tokens, stopped, backend_options=options)
     if stopped:
         # Every call is finished and recorded; only the stdin reader thread is left, blocked in a
         # read() that nothing can interrupt, and the interpreter would wait for it forever.
