@@ -10,7 +10,6 @@ import json
 import time
 from pathlib import Path
 
-import anyio
 import httpx2
 import pytest
 
@@ -146,15 +145,14 @@ class _QuotingServer(httpx2.AsyncBaseTransport):
 async def test_hosted_error_quoting_the_token_is_scrubbed() -> None:
     """The hosted MCP server's error text that quotes the token is scrubbed the same way."""
     with Emulator(tokens={CANARY: ["numbers:read"]}) as emu:
-        async with anyio.create_task_group() as tg:
-            hosted = HostedMcpUpstream(
-                emu.mcp_url, StaticTokenProvider(CANARY), tg, timeout=5.0, transport=_QuotingServer()
-            )
-            try:
-                with pytest.raises(VertexError) as caught:
-                    await hosted.call_tool(PREFIXES, {"country": "LT"})
-            finally:
-                await hosted.aclose()
+        hosted = HostedMcpUpstream(
+            emu.mcp_url, StaticTokenProvider(CANARY), timeout=5.0, transport=_QuotingServer()
+        )
+        try:
+            with pytest.raises(VertexError) as caught:
+                await hosted.call_tool(PREFIXES, {"country": "LT"})
+        finally:
+            await hosted.aclose()
     text = caught.value.to_json()
     assert CANARY not in text
     assert "rejected by policy" in text

@@ -219,10 +219,10 @@ def make_lifespan(
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
         lazy = LazyClient(lambda: make_client(settings.http_timeout, transport))
-        async with lazy as client, anyio.create_task_group() as tg:
+        async with lazy as client:
             rest = RestUpstream(settings.api_url, tokens, client, timeout=settings.http_timeout)
             hosted = HostedMcpUpstream(
-                settings.mcp_url, tokens, tg, timeout=settings.http_timeout, transport=transport
+                settings.mcp_url, tokens, timeout=settings.http_timeout, transport=transport
             )
             sends = journal or journal_for(settings)
             try:
@@ -231,7 +231,6 @@ def make_lifespan(
                 with anyio.CancelScope(shield=True):
                     await sends.aclose()
                 await hosted.aclose()
-                tg.cancel_scope.cancel()
 
     return lifespan
 

@@ -1,12 +1,13 @@
-"""The hosted VertexSMS MCP server, reached with the SDK's Streamable HTTP client.
+"""The hosted VertexSMS MCP server, reached over one kept Streamable HTTP session.
 
 Two tools have no documented REST endpoint (``correct_phone_number`` and
-``get_mobile_prefixes``), so they are forwarded as MCP ``tools/call``.  One connection is
-kept for the process: a dedicated task owns the SDK ``Client`` (its context must be entered
-and left in one task) and callers share it; a broken connection is dropped and the next
-call opens a new one.  HTTP outcomes the SDK folds into generic JSON-RPC errors (401, 403,
-429, 5xx, refused connections) are observed by a transport wrapper, per call, through a
-context variable that the SDK carries from the caller into its request tasks.
+``get_mobile_prefixes``), so they are forwarded as MCP ``tools/call`` through
+``mcp_http.McpHttpSession`` (one POST per call; why not the SDK's ``Client``: see
+benchmarks/README.md).  One session and one pooled HTTP client are kept for the process
+and shared by concurrent calls; a session the server ended is opened again, and a read
+that lost its connection is tried once more within the same deadline.  HTTP outcomes (401,
+403, 429, 5xx, refused connections, oversized answers) are observed per call by a transport
+wrapper, through a context variable.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from typing import Any
 
 import anyio
 import httpx2
-from anyio.abc import TaskGroup, TaskStatus
-from mcp import Client, MCPError
-from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, TextContent
+from mcp import MCPError
 
+from vertex_stdio import __version__
 from vertex_stdio.credentials import SignInPrompt, TokenProvider, parse_challenge
 from vertex_stdio.errors import UpstreamError, VertexError, error_from_envelope
+from vertex_stdio.upstream.mcp_http import McpHttpError, McpHttpSession, SessionLost
 from vertex_stdio.upstream.outcomes import Operation, error_for_status, unavailable, without_sent
 
 log = logging.getLogger(__name__)
@@ -144,25 +144,22 @@ class _BearerAuth(httpx2.Auth):
 
 
 class HostedMcpUpstream:
-    """Forwards tool calls to the hosted VertexSMS MCP server over one kept connection."""
+    """Forwards tool calls to the hosted VertexSMS MCP server over one kept session."""
 
     def __init__(
         self,
         url: str,
         tokens: TokenProvider,
-        task_group: TaskGroup,
         *,
         timeout: float = 30.0,
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self._url = url
         self._tokens = tokens
-        self._tg = task_group
         self._timeout = timeout
         self._transport = transport
-        self._client: Client | None = None
-        self._closed: anyio.Event | None = None
-        self._lock = anyio.Lock()
+        self._http: httpx2.AsyncClient | None = None
+        self._session: McpHttpSession | None = None
 
     async def call_tool(
         self, op: Operation, arguments: dict[str, Any], prompt: SignInPrompt | None = None
@@ -171,23 +168,21 @@ class HostedMcpUpstream:
         await self._tokens.token([op.scope], prompt)  # sign in here, not inside the transport
         record = _CallRecord(scopes=(op.scope,), prompt=prompt)
         reset = _CURRENT.set(record)
+        ends = anyio.current_time() + self._timeout  # one deadline for the call and its retry
+        params = {"name": op.tool, "arguments": arguments}
         try:
             for attempt in (1, 2):
                 try:
-                    client = await self._connected()
-                    result = await client.call_tool(op.tool, arguments, read_timeout_seconds=self._timeout)
-                except (
-                    MCPError,
-                    httpx2.HTTPError,
-                    anyio.BrokenResourceError,
-                    OSError,
-                    ExceptionGroup,
-                ) as raised:
-                    await self._drop()
-                    exc = _leaf(raised)
+                    with anyio.fail_after(max(0.0, ends - anyio.current_time())):
+                        result = await self._connected().request("tools/call", params)
+                except (MCPError, McpHttpError, SessionLost, httpx2.HTTPError, OSError) as exc:
                     error = _error_from(op, record, exc)
-                    if attempt == 1 and not op.costs_or_changes and _worth_reconnecting(record, exc):
-                        log.info("%s: hosted MCP connection lost; reconnecting once", op.tool)
+                    # A lost session did nothing: any call may go again.  Otherwise only reads.
+                    again = isinstance(exc, SessionLost) or (
+                        not op.costs_or_changes and _worth_reconnecting(record, exc)
+                    )
+                    if attempt == 1 and again and anyio.current_time() < ends:
+                        log.info("%s: hosted MCP session or connection lost; trying once more", op.tool)
                         record.status, record.failure = None, None
                         continue
                     raise error from exc
@@ -199,70 +194,39 @@ class HostedMcpUpstream:
             _CURRENT.reset(reset)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _connected(self) -> Client:
-        async with self._lock:
-            if self._client is None:
-                self._client = await self._tg.start(self._own_connection)
-            return self._client
-
-    async def _own_connection(self, *, task_status: TaskStatus[Client]) -> None:
-        closed = anyio.Event()
-        inner = self._transport or httpx2.AsyncHTTPTransport()
-        http = httpx2.AsyncClient(
-            transport=_RecordingTransport(inner),
-            auth=_BearerAuth(self._tokens),
-            timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
-            headers={"User-Agent": "vertex-stdio"},
-        )
-        started = False
-        try:
-            with anyio.CancelScope() as scope:
-                async with http, Client(streamable_http_client(self._url, http_client=http)) as client:
-                    self._closed = closed
-                    task_status.started(client)
-                    started = True
-                    await closed.wait()
-                    scope.deadline = anyio.current_time() + 2.0  # bound the goodbye (DELETE)
-        except Exception as exc:
-            # This task lives in the server's task group: whatever ends the connection (a
-            # dropped socket, a garbage answer) must end only the connection, never the
-            # server.  The call that was using it gets its own error from the SDK.
-            if not started:
-                raise  # tg.start() hands it to the caller
-            log.warning("hosted MCP connection lost (%s)", type(_leaf(exc)).__name__)
-            log.debug("hosted MCP connection failure", exc_info=exc)
-        finally:
-            if self._closed is closed:  # forget it, so the next call opens a new one
-                self._client, self._closed = None, None
-
-    async def _drop(self) -> None:
-        async with self._lock:
-            if self._closed is not None:
-                self._closed.set()
-            self._client, self._closed = None, None
+    def _connected(self) -> McpHttpSession:
+        """The kept session, its HTTP client built on first use (that loads the TLS trust store)."""
+        if self._session is None:
+            self._http = httpx2.AsyncClient(
+                transport=_RecordingTransport(self._transport or httpx2.AsyncHTTPTransport()),
+                auth=_BearerAuth(self._tokens),
+                timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
+                # as many kept idle as a burst uses, so the next burst opens no new connections
+                limits=httpx2.Limits(max_connections=100, max_keepalive_connections=100),
+                headers={"User-Agent": f"vertex-stdio/{__version__}"},
+                follow_redirects=False,
+            )
+            self._session = McpHttpSession(
+                self._url, self._http, {"name": "vertex-stdio", "version": __version__}
+            )
+        return self._session
 
     async def aclose(self) -> None:
-        """Close the kept connection (at shutdown)."""
-        await self._drop()
-
-
-def _leaf(exc: Exception) -> Exception:
-    """The failure that matters inside an exception group (the SDK's task groups raise them)."""
-    while isinstance(exc, ExceptionGroup):
-        known = [
-            e for e in exc.exceptions if isinstance(e, MCPError | httpx2.HTTPError | OSError | ExceptionGroup)
-        ]
-        exc = (known or list(exc.exceptions))[0]
-    return exc
+        """End the session and close the connections (at shutdown)."""
+        session, http = self._session, self._http
+        self._session, self._http = None, None
+        with anyio.CancelScope(shield=True):
+            if session is not None:
+                await session.close()
+            if http is not None:
+                await http.aclose()
 
 
 def _worth_reconnecting(record: _CallRecord, exc: BaseException) -> bool:
-    """A dropped session or connection is worth one new connection; an HTTP refusal is not."""
+    """A dropped connection or a failing server is worth one more try; a refusal or an answer is not."""
     if record.status is not None and record.status < 500:
         return False
-    if isinstance(exc, MCPError):
-        return record.failure is not None or "Session terminated" in exc.error.message
-    return True
+    return not isinstance(exc, MCPError) or record.failure is not None
 
 
 def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> VertexError:
@@ -275,6 +239,10 @@ def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> Verte
         )
     if isinstance(exc, VertexError):
         return exc
+    if isinstance(exc, McpHttpError | SessionLost) and record.failure is None:
+        return UpstreamError(
+            f"The hosted VertexSMS MCP server's answer could not be used ({exc}). Try again later."
+        )
     if record.failure is not None or not isinstance(exc, MCPError):
         failure = record.failure or exc
         if isinstance(failure, httpx2.TimeoutException | TimeoutError):
@@ -287,14 +255,22 @@ def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> Verte
     return UpstreamError(f"The hosted VertexSMS MCP server failed the call: {exc.error.message[:200]}")
 
 
-def _structured(op: Operation, result: CallToolResult) -> dict[str, Any]:
-    text = "".join(c.text for c in result.content if isinstance(c, TextContent))
-    if result.is_error:
+def _structured(op: Operation, result: dict[str, Any]) -> dict[str, Any]:
+    """A ``tools/call`` result's data, or its error as ours."""
+    blocks = result.get("content")
+    texts = (
+        [b.get("text") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
+        if isinstance(blocks, list)
+        else []
+    )
+    text = "".join(t for t in texts if isinstance(t, str))
+    if result.get("isError"):
         raise _envelope_error(text) or UpstreamError(
             f"The hosted VertexSMS MCP server reported an error: {text[:300]}"
         )
-    if isinstance(result.structured_content, dict):
-        return result.structured_content
+    if isinstance(result.get("structuredContent"), dict):
+        structured: dict[str, Any] = result["structuredContent"]
+        return structured
     try:
         parsed = json.loads(text)
     except ValueError:

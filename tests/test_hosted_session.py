@@ -1,0 +1,190 @@
+"""The hosted-MCP caller against the SDK's own Streamable HTTP server: event streams, one session, a session that ends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+import uvicorn
+from mcp.server import MCPServer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vertex_stdio.credentials import StaticTokenProvider
+from vertex_stdio.errors import UpstreamError
+from vertex_stdio.sandbox.hosted import correct_phone_number
+from vertex_stdio.tools.numbers import CORRECT
+from vertex_stdio.upstream.outcomes import Operation
+from vertex_stdio.upstream.remote import HostedMcpUpstream
+
+pytestmark = pytest.mark.anyio
+NUMBERS = {"numbers": [{"number": "861860698", "country": "LT"}]}
+FAILING = Operation(tool="failing", scope="numbers:read", costs_or_changes=False)
+
+
+class Counting:
+    """ASGI middleware: counts ``initialize`` requests and the session ids sent with the others."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.initializes = 0
+        self.session_ids: list[str | None] = []
+        self.deletes = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if scope["method"] == "DELETE":
+            self.deletes += 1
+        chunks: list[bytes] = []
+
+        async def peek() -> Message:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            final = message["type"] == "http.request" and not message.get("more_body")
+            if final and scope["method"] == "POST":
+                body = b"".join(chunks)
+                if b'"method":"initialize"' in body.replace(b" ", b""):
+                    self.initializes += 1
+                elif b'"tools/call"' in body:
+                    sid = headers.get(b"mcp-session-id")
+                    self.session_ids.append(sid.decode() if sid else None)
+            return message
+
+        await self.app(scope, peek, send)
+
+
+def _server(idle_timeout: float | None) -> Counting:
+    server: MCPServer[Any] = MCPServer(name="sdk-hosted")
+    server.add_tool(correct_phone_number, structured_output=True)
+
+    async def failing() -> str:
+        """Always fails with the server's own words."""
+        raise ValueError("the hosted server says no")
+
+    server.add_tool(failing)
+    app = server.streamable_http_app(streamable_http_path="/mcp", session_idle_timeout=idle_timeout)
+    return Counting(app)
+
+
+@pytest.fixture
+def sdk_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, Counting]]:
+    """The SDK's server (sessions, event-stream answers) on loopback in a thread."""
+    counting = _server(getattr(request, "param", None))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    config = uvicorn.Config(counting, log_config=None, access_log=False, http="h11", ws="none", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/mcp", counting
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+async def test_event_stream_answers_over_one_session(sdk_server: tuple[str, Counting]) -> None:
+    """Event-stream answers are read; every call, concurrent ones too, carries the one session id."""
+    url, counting = sdk_server
+    hosted = HostedMcpUpstream(url, StaticTokenProvider("any-token"), timeout=5.0)
+    try:
+        first = await hosted.call_tool(CORRECT, NUMBERS)
+        async with anyio.create_task_group() as tg:  # concurrent calls share the session
+            for _ in range(20):
+                tg.start_soon(hosted.call_tool, CORRECT, NUMBERS)
+    finally:
+        await hosted.aclose()
+    assert first["results"][0]["number_e164"] == "+37061860698"
+    assert counting.initializes == 1
+    assert len(counting.session_ids) == 21
+    assert len(set(counting.session_ids)) == 1
+    assert counting.session_ids[0]
+    assert counting.deletes == 1  # the session is ended at shutdown
+
+
+@pytest.mark.parametrize("sdk_server", [0.5], indirect=True)
+async def test_a_session_the_server_ended_is_opened_again(sdk_server: tuple[str, Counting]) -> None:
+    """The server forgets an idle session (404): the next call opens a new one and succeeds."""
+    url, counting = sdk_server
+    hosted = HostedMcpUpstream(url, StaticTokenProvider("any-token"), timeout=5.0)
+    try:
+        await hosted.call_tool(CORRECT, NUMBERS)
+        await anyio.sleep(1.5)  # past the server's idle timeout
+        again = await hosted.call_tool(CORRECT, NUMBERS)
+    finally:
+        await hosted.aclose()
+    assert again["count"] == 1
+    assert counting.initializes == 2
+    assert len(set(counting.session_ids)) == 2
+
+
+async def test_the_servers_tool_error_is_reported(sdk_server: tuple[str, Counting]) -> None:
+    """A tool error from the hosted server comes back as our UpstreamError quoting it."""
+    url, _ = sdk_server
+    hosted = HostedMcpUpstream(url, StaticTokenProvider("any-token"), timeout=5.0)
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            await hosted.call_tool(FAILING, {})
+    finally:
+        await hosted.aclose()
+    assert "reported an error" in caught.value.message
+
+
+def _mid_call_stream(request: httpx2.Request) -> httpx2.Response:
+    """A server that, before answering a call, sends a notification and pings the client on the call's stream."""
+    body = json.loads(request.content) if request.content else {}
+    if body.get("method") == "initialize":
+        result = {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "serverInfo": {"name": "s", "version": "1"},
+        }
+        answer = {"jsonrpc": "2.0", "id": body["id"], "result": result}
+        return httpx2.Response(200, json=answer, headers={"mcp-session-id": "s-1"})
+    if body.get("method") != "tools/call":
+        PINGS.append(body)  # notifications/initialized, and our answer to the ping
+        return httpx2.Response(202)
+    events = (
+        b": a comment\r\n\r\n"
+        b'event: message\r\ndata: {"jsonrpc":"2.0","method":"notifications/progress",\r\n'
+        b'data: "params":{"progressToken":1,"progress":0.5}}\r\n\r\n'
+        b'data: {"jsonrpc":"2.0","id":"srv-1","method":"ping"}\n\n'
+        b'id: 7\ndata: {"jsonrpc":"2.0","id":%d,"result":{"content":[],"structuredContent":{"ok":true}}}\n\n'
+        % body["id"]
+    )
+    return httpx2.Response(200, content=events, headers={"content-type": "text/event-stream"})
+
+
+PINGS: list[dict[str, Any]] = []
+
+
+async def test_an_event_stream_with_notifications_and_a_server_ping_mid_call() -> None:
+    """Comments, CRLF lines, multi-line data and a notification are skipped; the server's ping is answered."""
+    PINGS.clear()
+    hosted = HostedMcpUpstream(
+        "http://mcp.test/mcp",
+        StaticTokenProvider("mid-call-token"),
+        timeout=5.0,
+        transport=httpx2.MockTransport(_mid_call_stream),
+    )
+    try:
+        assert await hosted.call_tool(CORRECT, NUMBERS) == {"ok": True}
+    finally:
+        await hosted.aclose()
+    assert {"jsonrpc": "2.0", "id": "srv-1", "result": {}} in PINGS
