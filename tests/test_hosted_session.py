@@ -37,6 +37,7 @@ class Counting:
         self.initializes = 0
         self.session_ids: list[str | None] = []
         self.deletes = 0
+        self.client_ports: list[int] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,6 +59,7 @@ class Counting:
                 elif b'"tools/call"' in body:
                     sid = headers.get(b"mcp-session-id")
                     self.session_ids.append(sid.decode() if sid else None)
+                    self.client_ports.append(scope["client"][1])
             return message
 
         await self.app(scope, peek, send)
@@ -100,11 +102,13 @@ def sdk_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, Counting]]
 
 
 async def test_event_stream_answers_over_one_session(sdk_server: tuple[str, Counting]) -> None:
-    """Event-stream answers are read; every call, concurrent ones too, carries the one session id."""
+    """Event-stream answers are read to their end (the connection is reused); every call carries the one session id."""
     url, counting = sdk_server
     hosted = HostedMcpUpstream(url, StaticTokenProvider("any-token"), timeout=5.0)
     try:
         first = await hosted.call_tool(CORRECT, NUMBERS)
+        for _ in range(5):
+            await hosted.call_tool(CORRECT, NUMBERS)
         async with anyio.create_task_group() as tg:  # concurrent calls share the session
             for _ in range(20):
                 tg.start_soon(hosted.call_tool, CORRECT, NUMBERS)
@@ -112,7 +116,8 @@ async def test_event_stream_answers_over_one_session(sdk_server: tuple[str, Coun
         await hosted.aclose()
     assert first["results"][0]["number_e164"] == "+37061860698"
     assert counting.initializes == 1
-    assert len(counting.session_ids) == 21
+    assert len(counting.session_ids) == 26
+    assert len(set(counting.client_ports[:6])) == 1  # sequential calls reuse one connection
     assert len(set(counting.session_ids)) == 1
     assert counting.session_ids[0]
     assert counting.deletes == 1  # the session is ended at shutdown

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 PROTOCOL_VERSION = "2025-11-25"
 ACCEPT = "application/json, text/event-stream"
 CLIENT_INFO = {"name": "vertex-stdio", "version": "1"}
+STREAM_END_WAIT = 1.0  # seconds an event stream may stay open after our answer
 
 
 class SessionLost(Exception):
@@ -124,9 +125,15 @@ class McpHttpSession:
     async def _from_events(
         self, response: httpx2.Response, id_: int, headers: dict[str, str]
     ) -> dict[str, Any]:
-        async for data in _event_data(response):
+        events = _event_data(response)
+        async for data in events:
             message = _json_object(data.encode())
             if message.get("id") == id_ and "method" not in message:
+                # The server ends the stream after the answer: read to its end, briefly, so the
+                # connection goes back to the pool instead of being dropped half-read.
+                with anyio.move_on_after(STREAM_END_WAIT):
+                    async for _ in events:
+                        pass
                 return message
             if "method" in message and "id" in message:  # a request from the server, mid-call
                 await self._answer_server(message, headers)
