@@ -20,7 +20,7 @@ from pathlib import Path
 
 import anyio
 import httpx2
-from harness import Plan, UpstreamProcess
+from harness import Before, Plan, UpstreamProcess
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from stats import Figure, Report, Target, percentile
@@ -33,23 +33,22 @@ POOL_LIMIT = 100  # upstream/rest.py make_client: max_connections
 Call = Callable[[], Coroutine[object, object, float]]
 
 
-def children_running(marker: str) -> list[int]:
-    """Our child processes whose command line contains ``marker`` (Linux /proc; else [])."""
-    proc = Path("/proc")
+def child_pid(argv: list[str]) -> int | None:
+    """The pid of our one child process whose command line is exactly ``argv`` (Linux /proc)."""
+    proc, me, found = Path("/proc"), str(os.getpid()), []
     if not proc.is_dir():
-        return []
-    me, found = str(os.getpid()), []
+        return None
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")[:-1]
         except OSError:
             continue
-        if stat.rsplit(")", 1)[1].split()[1] == me and marker in cmdline:
+        if stat.rsplit(")", 1)[1].split()[1] == me and [c.decode() for c in cmdline] == argv:
             found.append(int(entry.name))
-    return found
+    return found[0] if len(found) == 1 else None
 
 
 def cpu_seconds(pid: int | None) -> float | None:
@@ -138,35 +137,45 @@ class Paths:
     floor: Call  # minimal MCPServer, no I/O
     floor_http: Call  # minimal MCPServer + one plain httpx2 GET to the same upstream
     bridge_pid: int | None
+    before: Call | None = None  # the bridge's code at an earlier commit (harness.Before)
+    before_pid: int | None = None
 
 
-async def measure_calls(report: Report, plan: Plan, env: dict[str, str], upstream: UpstreamProcess) -> None:
-    """Sections 2, 3 and 5 against one bridge process."""
+async def measure_calls(
+    report: Report, plan: Plan, env: dict[str, str], upstream: UpstreamProcess, before: Before | None = None
+) -> None:
+    """Sections 2, 3 and 5 against one bridge process (and, for CPU, the bridge ``before``)."""
     floor = [str(HERE / "sdk_floor.py")]
     headers = {"X-VertexSMS-Token": env["VERTEXSMS_API_TOKEN"]}
+    before_args = ["-m", "vertex_stdio", "serve"]  # "serve" keeps its command line apart from ours
+    before_env = {**env, "PYTHONPATH": str(before.src)} if before else env
     async with (
         httpx2.AsyncClient(base_url=upstream.url, headers=headers) as direct_http,
         _stdio_client(["-m", "vertex_stdio"], env) as bridge_client,
         _stdio_client(floor, env) as floor_client,
         _stdio_client([*floor, "--http", upstream.url], env) as floor_http_client,
+        _stdio_client(before_args if before else floor, before_env) as before_client,
     ):
-        pids = children_running("-m vertex_stdio")
         paths = Paths(
             _timed_tool(bridge_client),
             _timed_direct(direct_http),
             _timed_tool(floor_client),
             _timed_tool(floor_http_client),
-            pids[0] if len(pids) == 1 else None,
+            child_pid([sys.executable, "-m", "vertex_stdio"]),
+            _timed_tool(before_client) if before else None,
+            child_pid([sys.executable, *before_args]) if before else None,
         )
         for _ in range(20):  # warm every path: connections open, caches filled, code paths run
             await paths.bridge(), await paths.direct(), await paths.floor(), await paths.floor_http()
+            if paths.before:
+                await paths.before()
         one_call = await _sequential(report, plan, paths)
         await _bursts(report, plan, paths, upstream, *one_call)
         rss = peak_rss_mb(paths.bridge_pid)
     if rss is None:
         rss = children_peak_rss_mb()
     report.add("5. Memory", Figure("bridge peak RSS (VmHWM) after 1-3", "MB", [rss]))
-    report.targets.append(Target("peak RSS < 100 MB", rss, 100.0, "MB"))
+    report.targets.append(Target("peak RSS <= 80 MB", rss, 80.0, "MB"))
 
 
 @asynccontextmanager
@@ -182,11 +191,15 @@ async def _sequential(report: Report, plan: Plan, paths: Paths) -> tuple[float, 
     """Section 2; returns one call's latency (pooled p50, ms) through the bridge and the floor."""
     blocks, per_block = plan.call_blocks, plan.calls_per_block
     ms: dict[str, list[list[float]]] = {"bridge": [], "direct": [], "floor": [], "floor_http": []}
-    meter = CpuMeter(paths.bridge_pid)
+    meter, before = CpuMeter(paths.bridge_pid), CpuMeter(paths.before_pid)
     for _ in range(blocks):  # interleaved, so drift in the machine's load hits all alike
         meter.start()
         ms["bridge"].append(await _block(paths.bridge, per_block))
         meter.stop(per_block)
+        if paths.before:
+            before.start()
+            await _block(paths.before, per_block)
+            before.stop(per_block)
         ms["direct"].append(await _block(paths.direct, per_block))
         ms["floor"].append(await _block(paths.floor, per_block))
         ms["floor_http"].append(await _block(paths.floor_http, per_block))
@@ -213,8 +226,21 @@ async def _sequential(report: Report, plan: Plan, paths: Paths) -> tuple[float, 
         )
     if meter.bridge:
         report.add(section, Figure("bridge CPU per call", "ms", meter.bridge, "from /proc"))
+    _versus_before(report, section, meter, before)
     report.add(section, Figure("client (SDK) CPU per call, this process", "ms", meter.client))
     return percentile(pooled["bridge"], 50), percentile(pooled["floor_http"], 50)
+
+
+def _versus_before(report: Report, section: str, meter: CpuMeter, before: CpuMeter) -> None:
+    name = "REST bridge CPU per call <= 0.65x before"
+    if not (meter.bridge and before.bridge):
+        report.targets.append(Target(name, None, 0.65, "x", skipped="no 'before' bridge (--before)"))
+        return
+    report.add(
+        section, Figure("before (--before REF): bridge CPU per call", "ms", before.bridge, "from /proc")
+    )
+    ratio = percentile(meter.bridge, 50) / percentile(before.bridge, 50)
+    report.targets.append(Target(name, ratio, 0.65, "x", "median / median, same run"))
 
 
 async def _burst(call: Call, size: int) -> float:

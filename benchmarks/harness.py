@@ -77,6 +77,14 @@ class UpstreamProcess:
             self._proc.wait()
 
 
+@dataclass(frozen=True)
+class Before:
+    """The bridge's code at an earlier commit (``checkout_src``), measured beside today's."""
+
+    name: str
+    src: Path
+
+
 BEFORE_REF = "00f2d72"  # main before issue 13 (the lean path): "today's" figures, measured in the same run
 
 

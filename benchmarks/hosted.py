@@ -25,9 +25,9 @@ from pathlib import Path
 import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
-from calls import cpu_seconds, peak_rss_mb
+from calls import child_pid, cpu_seconds, peak_rss_mb
 from connect_seed import seed
-from harness import TOKEN, Plan
+from harness import TOKEN, Before, Plan
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -73,14 +73,6 @@ class McpUpstream:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
-
-
-@dataclass(frozen=True)
-class Before:
-    """The bridge's code at an earlier commit (``harness.checkout_src``), measured beside today's."""
-
-    name: str
-    src: Path
 
 
 @dataclass
@@ -188,24 +180,6 @@ async def _calls(client: Client, n: int) -> list[float]:
     return times
 
 
-def _pid_of(argv: list[str]) -> int | None:
-    """The pid of our one child process whose command line is exactly ``argv`` (Linux /proc)."""
-    proc, me, found = Path("/proc"), str(os.getpid()), []
-    if not proc.is_dir():
-        return None
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")[:-1]
-        except (OSError, NotADirectoryError):
-            continue
-        if stat.rsplit(")", 1)[1].split()[1] == me and [c.decode() for c in cmdline] == argv:
-            found.append(int(entry.name))
-    return found[0] if len(found) == 1 else None
-
-
 async def _sequential(plan: Plan, found: list[Bridge], url: str) -> list[float]:
     """Interleaved blocks of sequential calls over the SDK client; returns the direct p50s."""
     direct: list[float] = []
@@ -224,7 +198,7 @@ async def _run_blocks(
 ) -> None:
     with open(os.devnull, "w") as errlog:
         async with _clients(params, errlog) as clients:
-            pids = [_pid_of(b.argv) for b in found]
+            pids = [child_pid(b.argv) for b in found]
             for client in [*clients, direct_client]:
                 await _calls(client, 20)  # warm: connections open, code paths run
             order = list(range(len(found) + 1))
