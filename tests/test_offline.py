@@ -25,6 +25,10 @@ GUARD = textwrap.dedent(
     import ipaddress
     import os
     import socket
+    import sys
+
+    # uvloop resolves names in C, past socket.getaddrinfo: keep the child on asyncio's own loop
+    sys.modules["uvloop"] = None
 
     _RECORD = os.environ["NETWORK_GUARD_FILE"]
     _LOCAL = {None, "", "localhost", "localhost.", b"localhost"}
