@@ -35,7 +35,8 @@ from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.server import MCPServer
+from mcp.server import MCPServer, Server
+from mcp.server.models import InitializationOptions
 from mcp.shared.message import SessionMessage
 from mcp.types import (
     ErrorData,
@@ -356,8 +357,9 @@ EofHook = Callable[[], Awaitable[None]]
 
 
 async def serve_stdio(
-    server: MCPServer[Any],
+    server: MCPServer[Any] | Server[Any],
     *,
+    options: InitializationOptions | None = None,
     limit: int = MAX_LINE_BYTES,
     max_in_flight: int = MAX_IN_FLIGHT,
     eof_drain: float = 1.0,
@@ -371,8 +373,10 @@ async def serve_stdio(
     is awaited for at most ``eof_grace`` seconds while calls still run and their answers are
     still written -- e.g. to let a send record its outcome.  Then the session ends and the
     calls still running are cancelled (a billable HTTP request shields itself).
+    ``options`` replaces what ``initialize`` answers (``connect`` answers with the remote's words).
     """
-    lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async runs, over our streams
+    # what MCPServer.run_stdio_async runs, over our streams
+    lowlevel = server._lowlevel_server if isinstance(server, MCPServer) else server
     to_server, from_client = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     outgoing, to_write = anyio.create_memory_object_stream[Outgoing](MAX_QUEUED)
     with _claimed_stdin() as in_fd, _claimed_stdout() as out_fd:
@@ -384,7 +388,9 @@ async def serve_stdio(
                 ends = _Ending(eof_drain, on_eof, eof_grace)
                 tg.start_soon(_read_then_close, wire, to_server, outgoing.clone(), ends)
                 async with outgoing:
-                    await lowlevel.run(from_client, outgoing, lowlevel.create_initialization_options())
+                    await lowlevel.run(
+                        from_client, outgoing, options or lowlevel.create_initialization_options()
+                    )
                 tg.cancel_scope.deadline = anyio.current_time() + 1.0  # write the last answers, briefly
         finally:
             stdin.close()
