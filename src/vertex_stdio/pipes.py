@@ -8,6 +8,9 @@ does: a terminal (its blocking mode is shared with the shell, which a killed pro
 not give back; and a person types slower than a thread hop), Windows (whose loops poll only
 sockets), and a descriptor the selector refuses.  Writes are unbuffered: once
 ``write()`` returns, the bytes are the kernel's (nothing waits on a flush).
+
+``claimed_stdin()`` / ``claimed_stdout()`` give the wire a private descriptor while fd 0 points
+at the null device and fd 1 at stderr, so a stray read, print or child process misses it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import logging
 import os
 import stat
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, suppress
 
 import anyio
 
@@ -101,3 +105,55 @@ class FdPipe:
     def close(self) -> None:
         """Give the descriptor back in the blocking mode it had (it is not closed)."""
         self._unset_nonblocking()
+
+
+@contextmanager
+def claimed_stdin() -> Iterator[int]:
+    """A private descriptor for the wire, with fd 0 on the null device meanwhile.
+
+    So a child process or a stray read sees end of input instead of stealing protocol bytes.
+    The private descriptor is not closed: an abandoned reader thread may still be blocked on it.
+    """
+    with _claimed(0, lambda: os.open(os.devnull, os.O_RDONLY)) as fd:
+        yield fd
+
+
+@contextmanager
+def claimed_stdout() -> Iterator[int]:
+    """A private descriptor for the wire, with fd 1 on stderr meanwhile (stray prints miss the wire)."""
+    with _claimed(1, lambda: os.dup(2)) as fd:
+        yield fd
+
+
+@contextmanager
+def _claimed(fd: int, diversion: Callable[[], int]) -> Iterator[int]:
+    try:
+        private = os.dup(fd)
+    except OSError:
+        yield fd
+        return
+    diverted = False
+    with suppress(OSError):
+        stand_in = diversion()
+        try:
+            os.dup2(stand_in, fd)
+            diverted = True
+        finally:
+            os.close(stand_in)
+    _rebind_windows_handle(fd)
+    try:
+        yield private
+    finally:
+        if diverted:
+            with suppress(OSError):
+                os.dup2(private, fd)
+            _rebind_windows_handle(fd)
+
+
+def _rebind_windows_handle(fd: int) -> None:
+    """On Windows the C runtime's fd and the OS's standard handle are separate: keep them one."""
+    if sys.platform == "win32":  # pragma: no cover
+        from mcp.os.win32.utilities import rebind_std_handle_to_fd
+
+        with suppress(OSError):
+            rebind_std_handle_to_fd(fd)

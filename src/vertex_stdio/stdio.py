@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +47,7 @@ from mcp.types import (
     jsonrpc_message_adapter,
 )
 
-from vertex_stdio.pipes import FdPipe
+from vertex_stdio.pipes import FdPipe, claimed_stdin, claimed_stdout
 
 log = logging.getLogger(__name__)
 
@@ -301,58 +299,6 @@ class Wire:
             self._broken = True
 
 
-@contextmanager
-def _claimed_stdin() -> Iterator[int]:
-    """A private descriptor for the wire, with fd 0 on the null device meanwhile.
-
-    So a child process or a stray read sees end of input instead of stealing protocol bytes.
-    The private descriptor is not closed: an abandoned reader thread may still be blocked on it.
-    """
-    with _claimed(0, lambda: os.open(os.devnull, os.O_RDONLY)) as fd:
-        yield fd
-
-
-@contextmanager
-def _claimed_stdout() -> Iterator[int]:
-    """A private descriptor for the wire, with fd 1 on stderr meanwhile (stray prints miss the wire)."""
-    with _claimed(1, lambda: os.dup(2)) as fd:
-        yield fd
-
-
-@contextmanager
-def _claimed(fd: int, diversion: Callable[[], int]) -> Iterator[int]:
-    try:
-        private = os.dup(fd)
-    except OSError:
-        yield fd
-        return
-    diverted = False
-    with suppress(OSError):
-        stand_in = diversion()
-        try:
-            os.dup2(stand_in, fd)
-            diverted = True
-        finally:
-            os.close(stand_in)
-    _rebind_windows_handle(fd)
-    try:
-        yield private
-    finally:
-        if diverted:
-            with suppress(OSError):
-                os.dup2(private, fd)
-            _rebind_windows_handle(fd)
-
-
-def _rebind_windows_handle(fd: int) -> None:
-    """On Windows the C runtime's fd and the OS's standard handle are separate: keep them one."""
-    if sys.platform == "win32":  # pragma: no cover
-        from mcp.os.win32.utilities import rebind_std_handle_to_fd
-
-        with suppress(OSError):
-            rebind_std_handle_to_fd(fd)
-
-
 EofHook = Callable[[], Awaitable[None]]
 
 
@@ -379,7 +325,7 @@ async def serve_stdio(
     lowlevel = server._lowlevel_server if isinstance(server, MCPServer) else server
     to_server, from_client = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     outgoing, to_write = anyio.create_memory_object_stream[Outgoing](MAX_QUEUED)
-    with _claimed_stdin() as in_fd, _claimed_stdout() as out_fd:
+    with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
         stdin, stdout = FdPipe(in_fd, name="stdin"), FdPipe(out_fd, name="stdout")
         wire = Wire(stdin, stdout, limit=limit, max_in_flight=max_in_flight)
         try:
