@@ -19,7 +19,7 @@ from vertex_stdio.sandbox import SANDBOX_TOKEN, Emulator, Fault
 from vertex_stdio.stdio import BUSY, MAX_IN_FLIGHT, leading_id
 
 INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-TOTAL = 24_000  # tools/list requests from a client that stops reading: more than the bridge queues
+TOTAL = 20_000  # tools/list requests from a client that stops reading: more than the bridge queues
 GET_OPERATOR = {"name": "get_operator", "arguments": {"operatorId": 1101}}
 
 
@@ -114,7 +114,7 @@ def test_a_client_that_stops_reading_does_not_grow_memory(process: Process, reco
 
     def flood() -> None:  # blocks for good once the bridge stops reading
         with contextlib.suppress(OSError):
-            for start in range(0, TOTAL, 1000):  # about 350 MB of answers if all were queued
+            for start in range(0, TOTAL, 1000):  # about 300 MB of answers if all were queued
                 process.send(b"".join(rpc(f"list-{n}", "tools/list") for n in range(start, start + 1000)))
                 written[0] += 1000
 
@@ -139,7 +139,7 @@ def test_a_client_that_stops_reading_does_not_grow_memory(process: Process, reco
                 seen[message.get("id")] = message
 
     threading.Thread(target=drain, daemon=True).start()
-    writer.join(60)
+    writer.join(120)  # generous: the machine may be busy; this checks completion, not speed
     assert not writer.is_alive()
     process.send(rpc("after", "ping"))
     deadline = time.monotonic() + 60
