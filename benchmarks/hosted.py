@@ -263,8 +263,16 @@ async def measure_hosted(
     upstream = McpUpstream()
     try:
         found, missing = bridges(upstream.url, env, home, before)
-        for bridge in found:
+        for bridge in found[:1]:
             await startup(bridge)  # warm the OS file cache, unmeasured
+        for bridge in found[1:]:  # a peer that does not start is skipped, not a broken benchmark
+            try:
+                await startup(bridge)
+            except (OSError, TimeoutError, ValueError, anyio.EndOfStream, anyio.IncompleteRead) as exc:
+                found.remove(bridge)
+                why = f"{bridge.name} did not answer tools/list ({type(exc).__name__})"
+                sys.stderr.write(f"benchmark: skipped: {why}\n")
+                missing = why if bridge.name.startswith("mcp-remote") else missing
         for _ in range(plan.startup_runs):
             for bridge in found:
                 bridge.startup.append(await startup(bridge))
