@@ -19,6 +19,7 @@ from typing import Any
 
 from vertex_stdio.journal.records import DAY, Finish, NewCall, Record, Rules, Window, decide
 from vertex_stdio.journal.store import Busy, JournalStoreError, Refused
+from vertex_stdio.privatefs import open_private
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -209,11 +210,7 @@ def _why(path: Path, exc: sqlite3.Error) -> str:
 def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
     """Connect, creating the directory (0700) and file (0600) first; WAL on; schema in place."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(OSError):
-            path.parent.chmod(0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
+        os.close(open_private(path, os.O_RDWR | os.O_CREAT))
     except OSError as exc:
         raise JournalStoreError(
             f"the send journal {path} cannot be created or opened ({exc.strerror or exc})"
