@@ -18,7 +18,7 @@ from mcp.server import MCPServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vertex_stdio.credentials import StaticTokenProvider
-from vertex_stdio.errors import UpstreamError
+from vertex_stdio.errors import UpstreamError, UpstreamUnavailable
 from vertex_stdio.sandbox.hosted import correct_phone_number
 from vertex_stdio.tools.numbers import CORRECT
 from vertex_stdio.upstream.outcomes import Operation
@@ -27,6 +27,9 @@ from vertex_stdio.upstream.remote import HostedMcpUpstream
 pytestmark = pytest.mark.anyio
 NUMBERS = {"numbers": [{"number": "861860698", "country": "LT"}]}
 FAILING = Operation(tool="failing", scope="numbers:read", costs_or_changes=False)
+SLOW_READ = Operation(tool="slow_once", scope="numbers:read", costs_or_changes=False)
+SLOW_CHANGE = Operation(tool="slow_once", scope="numbers:read", costs_or_changes=True)
+SLOW_CALLS: list[int] = []
 
 
 class Counting:
@@ -74,6 +77,15 @@ def _server(idle_timeout: float | None) -> Counting:
         raise ValueError("the hosted server says no")
 
     server.add_tool(failing)
+
+    async def slow_once() -> str:
+        """The first call waits (until its session is ended under it); later ones answer at once."""
+        SLOW_CALLS.append(1)
+        if len(SLOW_CALLS) == 1:
+            await anyio.sleep(30)
+        return "done"
+
+    server.add_tool(slow_once)
     app = server.streamable_http_app(streamable_http_path="/mcp", session_idle_timeout=idle_timeout)
     return Counting(app)
 
@@ -149,6 +161,57 @@ async def test_the_servers_tool_error_is_reported(sdk_server: tuple[str, Countin
     finally:
         await hosted.aclose()
     assert "reported an error" in caught.value.message
+
+
+async def _end_the_session_mid_call(url: str, counting: Counting) -> None:
+    """Wait for the call's POST, then end its session the way a client would (DELETE)."""
+    with anyio.fail_after(10):
+        while not counting.session_ids:
+            await anyio.sleep(0.02)
+    await anyio.sleep(0.2)  # the call is in its handler
+    headers = {"mcp-session-id": counting.session_ids[0] or "", "mcp-protocol-version": "2025-11-25"}
+    async with httpx2.AsyncClient() as client:
+        assert (await client.delete(url, headers=headers)).status_code == 200
+
+
+async def test_a_read_whose_session_ends_mid_call_is_asked_again_in_a_new_session(
+    sdk_server: tuple[str, Counting],
+) -> None:
+    """The server closes the session under an in-flight read (a restart, a deploy): one more
+    try, in a new session, answers it -- instead of an error the assistant must work around."""
+    url, counting = sdk_server
+    SLOW_CALLS.clear()
+    hosted = HostedMcpUpstream(url, StaticTokenProvider("a-long-enough-token"), timeout=10.0)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_end_the_session_mid_call, url, counting)
+            answer = await hosted.call_tool(SLOW_READ, {})
+    finally:
+        await hosted.aclose()
+    assert answer == {"result": "done"}
+    assert len(SLOW_CALLS) == 2
+    assert counting.initializes == 2  # the ended session was not used again
+    assert len(set(counting.session_ids)) == 2
+
+
+async def test_a_change_whose_session_ends_mid_call_is_not_asked_again(
+    sdk_server: tuple[str, Counting],
+) -> None:
+    """The same for a call that costs or changes something: never tried again; its outcome is unknown."""
+    url, counting = sdk_server
+    SLOW_CALLS.clear()
+    hosted = HostedMcpUpstream(url, StaticTokenProvider("a-long-enough-token"), timeout=10.0)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_end_the_session_mid_call, url, counting)
+            with pytest.raises(UpstreamUnavailable) as caught:
+                await hosted.call_tool(SLOW_CHANGE, {})
+    finally:
+        await hosted.aclose()
+    assert len(SLOW_CALLS) == 1
+    assert caught.value.extra.get("outcome") == "unknown"
+    assert caught.value.retryable is False
+    assert "UNKNOWN" in caught.value.message
 
 
 def _mid_call_stream(request: httpx2.Request) -> httpx2.Response:

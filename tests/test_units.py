@@ -9,14 +9,16 @@ import pytest
 
 from vertex_stdio.config import Settings
 from vertex_stdio.credentials import parse_challenge
-from vertex_stdio.errors import AuthRequired, ConfigError, ErrorCode, error_from_envelope
+from vertex_stdio.errors import AuthRequired, ConfigError, ErrorCode, UpstreamError, error_from_envelope
 from vertex_stdio.logs import REDACTED, register_secret, scrub
 from vertex_stdio.smsparts import count_parts, encoding_of
 from vertex_stdio.upstream.outcomes import (
+    SCRUBBED,
     Operation,
     error_for_status,
     retry_after_seconds,
     upstream_message,
+    without_sent,
 )
 
 SEND = Operation("send_sms", "sms:send", costs_or_changes=True, is_send=True)
@@ -183,3 +185,13 @@ def test_scrub_registered_and_shaped_secrets() -> None:
         assert secret not in line
     assert REDACTED in line
     assert "format=json" in line
+
+
+def test_tokens_are_cut_from_an_error_in_one_pass() -> None:
+    """Every sent token is cut out once, longest first; the marker put in is never cut again."""
+    error = UpstreamError("key abcdefgh, then abcd", hint="abcdefgh")
+    without_sent(error, ["abcd", "abcdefgh", "e", None, "abcd"])  # "e" is in the marker too
+    r = SCRUBBED
+    assert error.message == f"k{r}y {r}, th{r}n {r}"
+    assert error.extra["hint"] == r
+    assert error.args == (error.message,)

@@ -49,6 +49,10 @@ class McpHttpError(Exception):
     """The server answered with an HTTP error status or something that is not MCP."""
 
 
+class AnswerLost(McpHttpError):
+    """The server took the request but its event stream ended before the answer (the call may have run)."""
+
+
 class McpHttpSession:
     """One Streamable HTTP session with an MCP server at ``url``, shared by concurrent callers."""
 
@@ -137,7 +141,7 @@ class McpHttpSession:
                 return message
             if "method" in message and "id" in message:  # a request from the server, mid-call
                 await self._answer_server(message, headers)
-        raise McpHttpError("the event stream ended before the answer")
+        raise AnswerLost("the event stream ended before the answer")
 
     async def _answer_server(self, request: dict[str, Any], headers: dict[str, str]) -> None:
         if request["method"] == "ping":

@@ -106,12 +106,12 @@ def without_sent(error: VertexError, sent: Iterable[str | None]) -> VertexError:
 
     Both upstreams (REST and hosted MCP) pass their errors through here before raising them.
     """
-    secrets = [s for s in sent if s]
+    secrets = sorted({s for s in sent if s}, key=len, reverse=True)  # longest first, each once
+    pattern = re.compile("|".join(map(re.escape, secrets))) if secrets else None
 
     def clean(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, SCRUBBED)
-        return text
+        # one pass: the marker put in is never searched again (a token may be a part of it)
+        return pattern.sub(SCRUBBED, text) if pattern is not None else text
 
     error.message = clean(error.message)
     error.args = (error.message,)

@@ -22,11 +22,12 @@ from typing import Any
 import anyio
 import httpx2
 from mcp import MCPError
+from mcp.types import CONNECTION_CLOSED
 
 from vertex_stdio import __version__
 from vertex_stdio.credentials import SignInPrompt, TokenProvider, parse_challenge
 from vertex_stdio.errors import UpstreamError, VertexError, error_from_envelope
-from vertex_stdio.upstream.mcp_http import McpHttpError, McpHttpSession, SessionLost
+from vertex_stdio.upstream.mcp_http import AnswerLost, McpHttpError, McpHttpSession, SessionLost
 from vertex_stdio.upstream.outcomes import Operation, error_for_status, unavailable, without_sent
 
 log = logging.getLogger(__name__)
@@ -170,29 +171,31 @@ class HostedMcpUpstream:
         reset = _CURRENT.set(record)
         ends = anyio.current_time() + self._timeout  # one deadline for the call and its retry
         params = {"name": op.tool, "arguments": arguments}
+        reopened = retried = False  # at most one new session and one more read: three POSTs
         try:
-            for attempt in (1, 2):
+            while True:
                 try:
                     with anyio.fail_after(max(0.0, ends - anyio.current_time())):
                         result = await self._connected().request("tools/call", params)
+                    return _structured(op, result)
                 except (MCPError, McpHttpError, SessionLost, httpx2.HTTPError, OSError) as exc:
                     error = _error_from(op, record, exc)
-                    # A lost session did nothing: any call may go again.  Otherwise only reads.
-                    again = isinstance(exc, SessionLost) or (
-                        not op.costs_or_changes and _worth_reconnecting(record, exc)
-                    )
-                    if attempt == 1 and again and anyio.current_time() < ends:
-                        log.info("%s: hosted MCP session or connection lost; trying once more", op.tool)
-                        record.status, record.failure = None, None
-                        continue
-                    raise error from exc
-                return _structured(op, result)
+                    if anyio.current_time() >= ends:
+                        raise error from exc
+                    if isinstance(exc, SessionLost) and not reopened:
+                        # the server no longer knew the session: nothing was done, any call may go again
+                        reopened = True
+                    elif not op.costs_or_changes and not retried and _worth_reconnecting(record, exc):
+                        retried = True  # only reads are tried again after a lost connection or stream
+                    else:
+                        raise error from exc
+                    log.info("%s: hosted MCP session or connection lost; trying once more", op.tool)
+                    record.status, record.failure = None, None
         except VertexError as error:
             without_sent(error, record.sent)  # an upstream may quote the token it rejected
             raise
         finally:
             _CURRENT.reset(reset)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _connected(self) -> McpHttpSession:
         """The kept session, its HTTP client built on first use (that loads the TLS trust store)."""
@@ -223,13 +226,18 @@ class HostedMcpUpstream:
 
 
 def _worth_reconnecting(record: _CallRecord, exc: BaseException) -> bool:
-    """A dropped connection or a failing server is worth one more try; a refusal or an answer is not."""
+    """A dropped connection, a session closing under the call or a failing server is worth one
+    more try; a refusal or an answer is not."""
     if record.status is not None and record.status < 500:
         return False
-    return not isinstance(exc, MCPError) or record.failure is not None
+    if isinstance(exc, MCPError) and record.failure is None:
+        return exc.error.code == CONNECTION_CLOSED  # the server's session ended mid-call
+    return True
 
 
 def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> VertexError:
+    if isinstance(exc, SessionLost):  # a 404 to our session id: the call was not taken
+        return unavailable(op, "The hosted VertexSMS MCP server ended the session.", reached=False)
     if record.status is not None:
         return error_for_status(op, record.status, record.headers, b"")
     if record.oversized:
@@ -239,6 +247,8 @@ def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> Verte
         )
     if isinstance(exc, VertexError):
         return exc
+    if isinstance(exc, AnswerLost):
+        return unavailable(op, "The hosted VertexSMS MCP server ended the call's stream without answering.")
     if isinstance(exc, McpHttpError | SessionLost) and record.failure is None:
         return UpstreamError(
             f"The hosted VertexSMS MCP server's answer could not be used ({exc}). Try again later."
@@ -252,6 +262,8 @@ def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> Verte
         )
     if exc.error.code == -32001 or "timed out" in exc.error.message.lower():
         return unavailable(op, "The hosted VertexSMS MCP server did not answer in time.")
+    if exc.error.code == CONNECTION_CLOSED:
+        return unavailable(op, "The hosted VertexSMS MCP server closed the session during the call.")
     return UpstreamError(f"The hosted VertexSMS MCP server failed the call: {exc.error.message[:200]}")
 
 
