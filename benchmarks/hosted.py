@@ -8,14 +8,19 @@ over stdio (interleaved blocks, the order rotated each round); bursts from a raw
 (all requests written at once, then every answer read: the SDK client itself caps a burst at
 about 20x); CPU seconds per call and peak RSS from /proc.  mcp-remote comes from
 ``peers.py``; when it cannot be installed its column is skipped and the reason printed.
+A call that fails (through any bridge, or direct) is left out of the timings and counted: a
+target says none may fail, and the server's log is printed.  Only a bridge that stops
+answering breaks the run.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,14 +61,26 @@ class McpUpstream:
     """``mcp_upstream.py`` in its own process; end of its stdin stops it."""
 
     def __init__(self) -> None:
+        # its log goes to a file, shown when a call through it fails (see ``log_excerpt``)
+        self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 -- lives as long as the server; close() closes it
         self._proc = subprocess.Popen(
             [sys.executable, str(HERE / "mcp_upstream.py")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=self._log,
             text=True,
         )
         assert self._proc.stdout is not None
         self.url = f"http://127.0.0.1:{int(self._proc.stdout.readline())}/mcp"
+
+    def log_excerpt(self, head: int = 80, tail: int = 20) -> str:
+        """What the server logged: its first lines (the first failure, usually the cause) and its last."""
+        self._log.flush()
+        self._log.seek(0)
+        lines = self._log.readlines()
+        if len(lines) <= head + tail:
+            return "".join(lines)
+        return "".join([*lines[:head], f"[... {len(lines) - head - tail} lines ...]\n", *lines[-tail:]])
 
     def close(self) -> None:
         assert self._proc.stdin is not None
@@ -73,6 +90,7 @@ class McpUpstream:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+        self._log.close()
 
 
 @dataclass
@@ -88,6 +106,7 @@ class Bridge:
     burst: list[float] = field(default_factory=list)  # wall, ms
     burst_cpu: list[float] = field(default_factory=list)  # per call, ms
     rss: list[float] = field(default_factory=list)  # MB
+    failed: list[str] = field(default_factory=list)  # the error of every call that failed
 
 
 def bridges(
@@ -152,37 +171,43 @@ async def startup(bridge: Bridge) -> float:
         return time.perf_counter() - started
 
 
-async def burst(proc: Process, out: BufferedByteReceiveStream, size: int, first: int) -> float:
-    """Milliseconds to get ``size`` answers to calls written in one go."""
+async def burst(
+    proc: Process, out: BufferedByteReceiveStream, size: int, first: int, failed: list[str]
+) -> float | None:
+    """Milliseconds to get ``size`` answers to calls written in one go; None if any failed
+    (each failure is added to ``failed``: counted and shown, not a broken benchmark)."""
     assert proc.stdin is not None
     params = {"name": TOOL, "arguments": ARGUMENTS}
     data = b"".join(_line(first + n, "tools/call", params) for n in range(size))
     waiting = set(range(first, first + size))
     started = time.perf_counter()
     await proc.stdin.send(data)
+    failures = len(failed)
     with anyio.fail_after(120):
         while waiting:
             answer = json.loads(await out.receive_until(b"\n", 64 * 1024 * 1024))
-            if "error" in answer or answer.get("result", {}).get("isError"):
-                raise RuntimeError(f"a burst call failed: {str(answer)[:300]}")
+            if answer.get("id") in waiting and ("error" in answer or answer.get("result", {}).get("isError")):
+                failed.append(str(answer.get("error") or answer["result"].get("content"))[:300])
             waiting.discard(answer.get("id"))
-    return 1000 * (time.perf_counter() - started)
+    return 1000 * (time.perf_counter() - started) if len(failed) == failures else None
 
 
-async def _calls(client: Client, n: int) -> list[float]:
+async def _calls(client: Client, n: int, failed: list[str]) -> list[float]:
+    """Milliseconds of ``n`` sequential calls; a failed one is not timed but added to ``failed``."""
     times = []
     for _ in range(n):
         started = time.perf_counter()
         result = await client.call_tool(TOOL, ARGUMENTS)
-        times.append(1000 * (time.perf_counter() - started))
-        if result.is_error:
-            raise RuntimeError(f"{TOOL} failed: {result.content}")
+        if not result.is_error:
+            times.append(1000 * (time.perf_counter() - started))
+        else:
+            failed.append(str(result.content)[:300])
     return times
 
 
-async def _sequential(plan: Plan, found: list[Bridge], url: str) -> list[float]:
-    """Interleaved blocks of sequential calls over the SDK client; returns the direct p50s."""
-    direct: list[float] = []
+async def _sequential(plan: Plan, found: list[Bridge], url: str) -> Bridge:
+    """Interleaved blocks of sequential calls over the SDK client; returns the direct baseline."""
+    direct = Bridge("the direct SDK client", [], {})
     params = [StdioServerParameters(command=b.argv[0], args=b.argv[1:], env=b.env) for b in found]
     async with Client(streamable_http_client(url), mode="legacy") as direct_client:
         await _run_blocks(plan, found, params, direct_client, direct)
@@ -194,23 +219,25 @@ async def _run_blocks(
     found: list[Bridge],
     params: list[StdioServerParameters],
     direct_client: Client,
-    direct: list[float],
+    direct: Bridge,
 ) -> None:
     with open(os.devnull, "w") as errlog:
         async with _clients(params, errlog) as clients:
             pids = [child_pid(b.argv) for b in found]
-            for client in [*clients, direct_client]:
-                await _calls(client, 20)  # warm: connections open, code paths run
+            for client, bridge in zip(clients, found, strict=True):
+                await _calls(client, 20, bridge.failed)  # warm: connections open, code paths run
+            await _calls(direct_client, 20, direct.failed)
             order = list(range(len(found) + 1))
             for _ in range(plan.call_blocks):
                 for index in order:
                     if index == len(found):
-                        direct.append(percentile(await _calls(direct_client, plan.calls_per_block), 50))
+                        times = await _calls(direct_client, plan.calls_per_block, direct.failed)
+                        direct.p50.append(percentile(times, 50) if times else math.nan)
                         continue
                     before = cpu_seconds(pids[index])
-                    times = await _calls(clients[index], plan.calls_per_block)
+                    times = await _calls(clients[index], plan.calls_per_block, found[index].failed)
                     after = cpu_seconds(pids[index])
-                    found[index].p50.append(percentile(times, 50))
+                    found[index].p50.append(percentile(times, 50) if times else math.nan)
                     if before is not None and after is not None:
                         found[index].cpu.append(1000 * (after - before) / plan.calls_per_block)
                 order = order[1:] + order[:1]  # rotate, so no bridge always follows the same one
@@ -238,15 +265,18 @@ async def _bursts(plan: Plan, found: list[Bridge]) -> None:
 
     async with AsyncExitStack() as stack:
         pipes = [await stack.enter_async_context(raw_pipe(b)) for b in found]
-        for proc, out in pipes:
-            await burst(proc, out, 20, 1_000_000)  # warm
+        for (proc, out), bridge in zip(pipes, found, strict=True):
+            await burst(proc, out, 20, 1_000_000, bridge.failed)  # warm
         for round_ in range(plan.bursts):
             for index in range(len(found)):
                 proc, out = pipes[(index + round_) % len(found)]
                 bridge = found[(index + round_) % len(found)]
                 before = cpu_seconds(proc.pid)
-                bridge.burst.append(await burst(proc, out, plan.burst_size, 1 + round_ * plan.burst_size))
+                wall = await burst(proc, out, plan.burst_size, 1 + round_ * plan.burst_size, bridge.failed)
                 after = cpu_seconds(proc.pid)
+                if wall is None:
+                    continue  # a burst with a failed call is not timed
+                bridge.burst.append(wall)
                 if before is not None and after is not None:
                     bridge.burst_cpu.append(1000 * (after - before) / plan.burst_size)
                 await anyio.sleep(0.2)
@@ -278,17 +308,35 @@ async def measure_hosted(
                 bridge.startup.append(await startup(bridge))
         direct = await _sequential(plan, found, upstream.url)
         await _bursts(plan, found)
+        if any(b.failed for b in [*found, direct]):
+            sys.stderr.write(
+                f"benchmark: calls failed; what the MCP server logged:\n{upstream.log_excerpt()}\n"
+            )
     finally:
         upstream.close()
     _report(report, found, direct, missing)
 
 
-def _report(report: Report, found: list[Bridge], direct: list[float], missing: str | None) -> None:
+def _report(report: Report, found: list[Bridge], baseline: Bridge, missing: str | None) -> None:
+    direct = baseline.p50
     report.add(
-        SECTION, Figure("baseline: SDK Streamable HTTP client, direct, p50", "ms", direct, "per block")
+        SECTION,
+        Figure(
+            "baseline: SDK Streamable HTTP client, direct, p50",
+            "ms",
+            [d for d in direct if not math.isnan(d)],
+            "per block",
+        ),
     )
-    for b in found:
-        over = [x - d for x, d in zip(b.p50, direct, strict=True)]
+    for b in [baseline, *found]:
+        report.targets.append(
+            Target(
+                f"hosted: every call through {b.name} answered", len(b.failed), 0, "failed", _first(b.failed)
+            )
+        )
+        if b is baseline:
+            continue
+        over = [x - d for x, d in zip(b.p50, direct, strict=True) if not math.isnan(x - d)]
         report.add(SECTION, Figure(f"{b.name}: spawn -> tools/list", "s", b.startup))
         report.add(SECTION, Figure(f"{b.name}: p50 over direct", "ms", over, "per block"))
         report.add(SECTION, Figure(f"{b.name}: CPU per call", "ms", b.cpu, "from /proc"))
@@ -302,10 +350,14 @@ def _report(report: Report, found: list[Bridge], direct: list[float], missing: s
         for name in names:
             report.targets.append(Target(name, None, 1.0, "x", skipped=f"mcp-remote: {missing}"))
         return
-    o_over = percentile([x - d for x, d in zip(ours.p50, direct, strict=True)], 50)
-    p_over = percentile([x - d for x, d in zip(peer.p50, direct, strict=True)], 50)
+    o_over = percentile([x - d for x, d in zip(ours.p50, direct, strict=True) if not math.isnan(x - d)], 50)
+    p_over = percentile([x - d for x, d in zip(peer.p50, direct, strict=True) if not math.isnan(x - d)], 50)
     report.targets.append(Target(names[0], o_over - p_over, 0.0, "ms", "ours - theirs, median of blocks"))
     cpu = percentile(ours.cpu, 50) / percentile(peer.cpu, 50) if ours.cpu and peer.cpu else None
     report.targets.append(Target(names[1], cpu, 0.75, "x", "median / median"))
-    wall = percentile(ours.burst, 50) / percentile(peer.burst, 50)
+    wall = percentile(ours.burst, 50) / percentile(peer.burst, 50) if ours.burst and peer.burst else None
     report.targets.append(Target(names[2], wall, 1.0, "x", "median / median, raw-pipe client"))
+
+
+def _first(failed: list[str]) -> str:
+    return f"first: {failed[0][:160]}" if failed else ""
