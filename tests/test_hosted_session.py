@@ -18,7 +18,7 @@ from mcp.server import MCPServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vertex_stdio.credentials import StaticTokenProvider
-from vertex_stdio.errors import UpstreamError, UpstreamUnavailable
+from vertex_stdio.errors import UpstreamError, UpstreamUnavailable, VertexError
 from vertex_stdio.sandbox.hosted import correct_phone_number
 from vertex_stdio.tools.numbers import CORRECT
 from vertex_stdio.upstream.outcomes import Operation
@@ -256,3 +256,92 @@ async def test_an_event_stream_with_notifications_and_a_server_ping_mid_call() -
     finally:
         await hosted.aclose()
     assert {"jsonrpc": "2.0", "id": "srv-1", "result": {}} in PINGS
+
+
+class _ClosingSessions:
+    """A scripted server: its first session answers a call with the SDK's shutdown error
+    (``-32000 Connection closed``) and then forgets the session (404); later sessions answer."""
+
+    def __init__(self, words: str = "Connection closed") -> None:
+        self.words = words
+        self.sessions = 0
+        self.calls: list[str] = []  # the session id of each tools/call
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content) if request.content else {}
+        sid = request.headers.get("mcp-session-id")
+        if body.get("method") == "initialize":
+            self.sessions += 1
+            result = {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "serverInfo": {"name": "s", "version": "1"},
+            }
+            answer = {"jsonrpc": "2.0", "id": body["id"], "result": result}
+            return httpx2.Response(200, json=answer, headers={"mcp-session-id": f"s-{self.sessions}"})
+        if sid == "s-1" and self.calls:
+            return httpx2.Response(
+                404,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": None,
+                    "error": {"code": -32600, "message": "Session not found"},
+                },
+            )
+        if body.get("method") != "tools/call":
+            return httpx2.Response(202)
+        self.calls.append(sid or "")
+        if sid == "s-1":
+            error = {"code": -32000, "message": self.words}
+            return httpx2.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "error": error})
+        result = {"content": [], "structuredContent": {"ok": True}}
+        return httpx2.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": result})
+
+
+async def test_connection_closed_from_the_server_asks_a_read_again_in_a_new_session() -> None:
+    """``-32000 Connection closed`` (the SDK server's answer when a session ends under its calls):
+    the read goes again, meets a 404 for the old session, and is answered in a new one."""
+    server = _ClosingSessions()
+    hosted = _hosted(server)
+    try:
+        assert await hosted.call_tool(CORRECT, NUMBERS) == {"ok": True}
+    finally:
+        await hosted.aclose()
+    assert server.calls == ["s-1", "s-2"]
+    assert server.sessions == 2
+
+
+def _hosted(server: _ClosingSessions) -> HostedMcpUpstream:
+    transport = httpx2.MockTransport(server)
+    return HostedMcpUpstream(
+        "http://mcp.test/mcp", StaticTokenProvider("a-long-enough-token"), timeout=5.0, transport=transport
+    )
+
+
+async def test_connection_closed_under_a_change_is_not_asked_again() -> None:
+    """The same answer to a call that costs or changes something: it may have run, so it is
+    not asked again and its outcome is unknown."""
+    server = _ClosingSessions()
+    hosted = _hosted(server)
+    try:
+        with pytest.raises(UpstreamUnavailable) as caught:
+            await hosted.call_tool(SLOW_CHANGE, {})
+    finally:
+        await hosted.aclose()
+    assert server.calls == ["s-1"]
+    assert caught.value.extra.get("outcome") == "unknown"
+    assert caught.value.retryable is False
+
+
+async def test_other_words_with_code_32000_are_the_servers_own_error() -> None:
+    """``-32000`` is any server error: with other words it is reported as the server said,
+    and not asked again as if the session had closed."""
+    server = _ClosingSessions("the quota engine is down")
+    hosted = _hosted(server)
+    try:
+        with pytest.raises(VertexError) as caught:
+            await hosted.call_tool(CORRECT, NUMBERS)
+    finally:
+        await hosted.aclose()
+    assert server.calls == ["s-1"]
+    assert "the quota engine is down" in caught.value.message

@@ -231,8 +231,14 @@ def _worth_reconnecting(record: _CallRecord, exc: BaseException) -> bool:
     if record.status is not None and record.status < 500:
         return False
     if isinstance(exc, MCPError) and record.failure is None:
-        return exc.error.code == CONNECTION_CLOSED  # the server's session ended mid-call
+        return _session_closed(exc)
     return True
+
+
+def _session_closed(exc: MCPError) -> bool:
+    """The SDK server's answer to calls in flight when their session ends (``-32000`` alone is
+    any server error: the words decide)."""
+    return exc.error.code == CONNECTION_CLOSED and exc.error.message.strip().lower() == "connection closed"
 
 
 def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> VertexError:
@@ -262,7 +268,7 @@ def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> Verte
         )
     if exc.error.code == -32001 or "timed out" in exc.error.message.lower():
         return unavailable(op, "The hosted VertexSMS MCP server did not answer in time.")
-    if exc.error.code == CONNECTION_CLOSED:
+    if _session_closed(exc):
         return unavailable(op, "The hosted VertexSMS MCP server closed the session during the call.")
     return UpstreamError(f"The hosted VertexSMS MCP server failed the call: {exc.error.message[:200]}")
 
