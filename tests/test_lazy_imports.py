@@ -34,7 +34,7 @@ def _imported_after(code: str, names: tuple[str, ...]) -> list[str]:
 def test_serving_a_pasted_token_imports_no_optional_module() -> None:
     """Building the server for a pasted token (what ``serve`` does) leaves OAuth, keyring and the sandbox out."""
     code = """
-        from vertex_stdio.cli import token_provider
+        from vertex_stdio.serving import token_provider
         from vertex_stdio.config import Settings
         from vertex_stdio.server import build_server
 
@@ -47,7 +47,8 @@ def test_serving_a_pasted_token_imports_no_optional_module() -> None:
 def test_the_command_line_parser_imports_neither_the_sdk_nor_http() -> None:
     """``vertex-stdio --version`` and the argument parser do not pay for mcp, httpx2 or pydantic."""
     code = """
-        from vertex_stdio.cli import build_parser
+        import vertex_stdio.cli
+        from vertex_stdio.arguments import build_parser
 
         build_parser()
     """

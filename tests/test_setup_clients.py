@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from clis import installed
-from vertex_stdio.cli import _setting_options, build_parser, setting_env, settings_from
+from vertex_stdio.arguments import build_parser, setting_env, setting_options, settings_from
 from vertex_stdio.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,7 @@ def _sample(action: argparse.Action) -> list[str]:
 
 
 def _setting_actions() -> list[argparse.Action]:
-    return [a for a in _setting_options()._actions if a.option_strings and a.dest != "api_token"]
+    return [a for a in setting_options()._actions if a.option_strings and a.dest != "api_token"]
 
 
 def test_every_setting_option_is_carried_into_the_entry(home: Path) -> None:
