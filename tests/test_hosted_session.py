@@ -345,3 +345,24 @@ async def test_other_words_with_code_32000_are_the_servers_own_error() -> None:
         await hosted.aclose()
     assert server.calls == ["s-1"]
     assert "the quota engine is down" in caught.value.message
+
+
+async def test_idle_connections_are_dropped_before_a_5_s_server_drops_them(
+    sdk_server: tuple[str, Counting],
+) -> None:
+    """uvicorn and Node close idle connections after 5 s, httpx2 kept them 5 s: the next call
+    raced the close and failed (a CI benchmark run; 16 of 600 on loopback).  A connection is
+    reused after 3 s of quiet, and after 4.5 s a new one is opened instead of a stale one."""
+    url, counting = sdk_server
+    hosted = HostedMcpUpstream(url, StaticTokenProvider("a-long-enough-token"), timeout=10.0)
+    try:
+        await hosted.call_tool(CORRECT, NUMBERS)
+        await anyio.sleep(3.0)
+        await hosted.call_tool(CORRECT, NUMBERS)
+        await anyio.sleep(4.5)
+        await hosted.call_tool(CORRECT, NUMBERS)
+    finally:
+        await hosted.aclose()
+    first, reused, fresh = counting.client_ports
+    assert reused == first
+    assert fresh != first

@@ -36,6 +36,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
 from vertex_stdio import __version__
+from vertex_stdio.connections import pooled_transport
 from vertex_stdio.credentials import Challenge, SignInPrompt, parse_challenge
 from vertex_stdio.errors import AuthInvalid, AuthRequired, InsufficientScope, UpstreamUnavailable, VertexError
 
@@ -299,7 +300,7 @@ class RemoteLink:
     async def _own_connection(self, *, task_status: TaskStatus[Session]) -> None:
         closed = anyio.Event()
         http = httpx2.AsyncClient(
-            transport=_Noting(self._transport or httpx2.AsyncHTTPTransport()),
+            transport=_Noting(self._transport or pooled_transport()),
             auth=_Bearer(self._tokens),
             timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
             headers={"User-Agent": f"vertex-stdio/{__version__}"},

@@ -18,6 +18,7 @@ import anyio
 import httpx2
 
 from vertex_stdio import __version__
+from vertex_stdio.connections import pool_limits
 from vertex_stdio.errors import UpstreamError, UpstreamUnavailable
 from vertex_stdio.oauth.core import safe_error_code, scrub
 from vertex_stdio.oauth.urlpolicy import UrlPolicy
@@ -48,7 +49,11 @@ class OAuthHttp:
         self._deadline = timeout + DEADLINE_SLACK
         self.policy = policy
         self._client = httpx2.AsyncClient(
-            transport=transport, timeout=timeout, follow_redirects=False, headers=_HEADERS
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=False,
+            headers=_HEADERS,
+            limits=pool_limits(max_connections=10, kept=4),  # a refresh must not meet a stale connection
         )
 
     async def aclose(self) -> None:

@@ -25,6 +25,7 @@ from mcp import MCPError
 from mcp.types import CONNECTION_CLOSED
 
 from vertex_stdio import __version__
+from vertex_stdio.connections import pooled_transport
 from vertex_stdio.credentials import SignInPrompt, TokenProvider, parse_challenge
 from vertex_stdio.errors import UpstreamError, VertexError, error_from_envelope
 from vertex_stdio.upstream.mcp_http import AnswerLost, McpHttpError, McpHttpSession, SessionLost
@@ -201,11 +202,9 @@ class HostedMcpUpstream:
         """The kept session, its HTTP client built on first use (that loads the TLS trust store)."""
         if self._session is None:
             self._http = httpx2.AsyncClient(
-                transport=_RecordingTransport(self._transport or httpx2.AsyncHTTPTransport()),
+                transport=_RecordingTransport(self._transport or pooled_transport()),
                 auth=_BearerAuth(self._tokens),
                 timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
-                # as many kept idle as a burst uses, so the next burst opens no new connections
-                limits=httpx2.Limits(max_connections=100, max_keepalive_connections=100),
                 headers={"User-Agent": f"vertex-stdio/{__version__}"},
                 follow_redirects=False,
             )

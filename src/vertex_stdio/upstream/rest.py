@@ -13,6 +13,7 @@ import anyio
 import httpx2
 
 from vertex_stdio import __version__
+from vertex_stdio.connections import pool_limits
 from vertex_stdio.credentials import SignInPrompt, TokenProvider, parse_challenge
 from vertex_stdio.upstream.outcomes import (
     RETRYABLE_STATUSES,
@@ -77,10 +78,7 @@ def make_client(timeout: float, transport: httpx2.AsyncBaseTransport | None = No
     """The process's HTTP client: bounded pool, explicit timeouts, no redirects for auth'd calls."""
     return httpx2.AsyncClient(
         timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
-        # Bounded, yet wide enough that a burst of calls waits on VertexSMS, not on the pool
-        # (benchmarks/: 200 calls at once); as many kept idle as a burst used, so the next burst
-        # opens no new connections; idle ones still close after 5 s.
-        limits=httpx2.Limits(max_connections=100, max_keepalive_connections=100),
+        limits=pool_limits(),  # bounded, kept for the next burst, never stale (connections.py)
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         follow_redirects=False,
         transport=transport,
