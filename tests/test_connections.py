@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import anyio
@@ -13,6 +9,7 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
+from loopback import serve_in_thread
 from vertex_stdio.connections import KEEPALIVE_EXPIRY
 from vertex_stdio.upstream.rest import make_client
 
@@ -30,24 +27,9 @@ async def _port_echo(scope: Scope, receive: Receive, send: Send) -> None:
 @pytest.fixture
 def five_second_server() -> Iterator[str]:
     """uvicorn with its default 5 s keep-alive timeout (Node's is the same), on loopback."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    config = uvicorn.Config(_port_echo, log_config=None, http="h11", ws="none", lifespan="off")
-    assert config.timeout_keep_alive == 5
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    assert uvicorn.Config(_port_echo).timeout_keep_alive == 5
+    with serve_in_thread(_port_echo, lifespan="off") as base:
+        yield f"{base}/"
 
 
 async def test_the_rest_client_reuses_a_quiet_connection_and_drops_it_before_the_server_does(

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from mcp.server import MCPServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from loopback import serve_in_thread
 from vertex_stdio.credentials import StaticTokenProvider
 from vertex_stdio.errors import UpstreamError, UpstreamUnavailable, VertexError
 from vertex_stdio.sandbox.hosted import correct_phone_number
@@ -94,23 +90,8 @@ def _server(idle_timeout: float | None) -> Counting:
 def sdk_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, Counting]]:
     """The SDK's server (sessions, event-stream answers) on loopback in a thread."""
     counting = _server(getattr(request, "param", None))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    config = uvicorn.Config(counting, log_config=None, access_log=False, http="h11", ws="none", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/mcp", counting
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve_in_thread(counting, lifespan="on") as base:
+        yield f"{base}/mcp", counting
 
 
 async def test_event_stream_answers_over_one_session(sdk_server: tuple[str, Counting]) -> None:
@@ -174,20 +155,30 @@ async def _end_the_session_mid_call(url: str, counting: Counting) -> None:
         assert (await client.delete(url, headers=headers)).status_code == 200
 
 
+async def _call_while_the_session_ends(
+    url: str, counting: Counting, op: Operation
+) -> dict[str, Any] | VertexError:
+    """``op`` called while ``_end_the_session_mid_call`` ends its session: its answer or its error."""
+    SLOW_CALLS.clear()
+    hosted = HostedMcpUpstream(url, StaticTokenProvider("a-long-enough-token"), timeout=10.0)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_end_the_session_mid_call, url, counting)
+            try:
+                return await hosted.call_tool(op, {})
+            except VertexError as error:
+                return error
+    finally:
+        await hosted.aclose()
+
+
 async def test_a_read_whose_session_ends_mid_call_is_asked_again_in_a_new_session(
     sdk_server: tuple[str, Counting],
 ) -> None:
     """The server closes the session under an in-flight read (a restart, a deploy): one more
     try, in a new session, answers it -- instead of an error the assistant must work around."""
     url, counting = sdk_server
-    SLOW_CALLS.clear()
-    hosted = HostedMcpUpstream(url, StaticTokenProvider("a-long-enough-token"), timeout=10.0)
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_end_the_session_mid_call, url, counting)
-            answer = await hosted.call_tool(SLOW_READ, {})
-    finally:
-        await hosted.aclose()
+    answer = await _call_while_the_session_ends(url, counting, SLOW_READ)
     assert answer == {"result": "done"}
     assert len(SLOW_CALLS) == 2
     assert counting.initializes == 2  # the ended session was not used again
@@ -199,19 +190,12 @@ async def test_a_change_whose_session_ends_mid_call_is_not_asked_again(
 ) -> None:
     """The same for a call that costs or changes something: never tried again; its outcome is unknown."""
     url, counting = sdk_server
-    SLOW_CALLS.clear()
-    hosted = HostedMcpUpstream(url, StaticTokenProvider("a-long-enough-token"), timeout=10.0)
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_end_the_session_mid_call, url, counting)
-            with pytest.raises(UpstreamUnavailable) as caught:
-                await hosted.call_tool(SLOW_CHANGE, {})
-    finally:
-        await hosted.aclose()
+    error = await _call_while_the_session_ends(url, counting, SLOW_CHANGE)
+    assert isinstance(error, UpstreamUnavailable)
     assert len(SLOW_CALLS) == 1
-    assert caught.value.extra.get("outcome") == "unknown"
-    assert caught.value.retryable is False
-    assert "UNKNOWN" in caught.value.message
+    assert error.extra.get("outcome") == "unknown"
+    assert error.retryable is False
+    assert "UNKNOWN" in error.message
 
 
 def _mid_call_stream(request: httpx2.Request) -> httpx2.Response:
