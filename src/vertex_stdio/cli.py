@@ -132,7 +132,7 @@ def _auth_command(command: str, settings: Settings, args: argparse.Namespace) ->
     profile = vertexsms_profile(settings)
     if command == "login" and settings.api_token:
         # The pasted token wins everywhere, so a browser sign-in would never be used.
-        print(
+        print(  # stdout-ok: login's answer on the terminal
             "VERTEXSMS_API_TOKEN is set, so vertex-stdio uses that token and does not sign in. "
             "Unset it to sign in with your browser instead.",
         )

@@ -8,6 +8,10 @@ is 5 s (Node's ``http.Server``, uvicorn); httpx2's own default is also 5 s, so t
 the same instant: measured on loopback, 16 of 600 requests after a 4.9-5.1 s pause failed with
 5 s here and none with 4 s.  So connections idle for 4 s are closed on our side first.  Servers
 with longer timeouts (nginx 75 s, load balancers 60 s) lose nothing but reuse after 4 s of quiet.
+
+Every client passes ``limits=pool_limits()`` (the transports it builds itself, a proxy's from
+the environment included, take them); a client that wraps its transport starts the wrapper
+from ``pooled_transport()``, because a transport given to a client does not take its limits.
 """
 
 from __future__ import annotations

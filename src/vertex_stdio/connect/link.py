@@ -36,7 +36,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
 from vertex_stdio import __version__
-from vertex_stdio.connections import pooled_transport
+from vertex_stdio.connections import pool_limits, pooled_transport
 from vertex_stdio.credentials import Challenge, SignInPrompt, parse_challenge
 from vertex_stdio.errors import AuthInvalid, AuthRequired, InsufficientScope, UpstreamUnavailable, VertexError
 
@@ -301,6 +301,7 @@ class RemoteLink:
         closed = anyio.Event()
         http = httpx2.AsyncClient(
             transport=_Noting(self._transport or pooled_transport()),
+            limits=pool_limits(),  # for a proxy's transport, built from the environment
             auth=_Bearer(self._tokens),
             timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
             headers={"User-Agent": f"vertex-stdio/{__version__}"},

@@ -25,7 +25,7 @@ from mcp import MCPError
 from mcp.types import CONNECTION_CLOSED
 
 from vertex_stdio import __version__
-from vertex_stdio.connections import pooled_transport
+from vertex_stdio.connections import pool_limits, pooled_transport
 from vertex_stdio.credentials import SignInPrompt, TokenProvider, parse_challenge
 from vertex_stdio.errors import UpstreamError, VertexError, error_from_envelope
 from vertex_stdio.upstream.mcp_http import AnswerLost, McpHttpError, McpHttpSession, SessionLost
@@ -203,6 +203,7 @@ class HostedMcpUpstream:
         if self._session is None:
             self._http = httpx2.AsyncClient(
                 transport=_RecordingTransport(self._transport or pooled_transport()),
+                limits=pool_limits(),  # for a proxy's transport, built from the environment
                 auth=_BearerAuth(self._tokens),
                 timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
                 headers={"User-Agent": f"vertex-stdio/{__version__}"},
@@ -254,7 +255,7 @@ def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> Verte
         return exc
     if isinstance(exc, AnswerLost):
         return unavailable(op, "The hosted VertexSMS MCP server ended the call's stream without answering.")
-    if isinstance(exc, McpHttpError | SessionLost) and record.failure is None:
+    if isinstance(exc, McpHttpError) and record.failure is None:
         return UpstreamError(
             f"The hosted VertexSMS MCP server's answer could not be used ({exc}). Try again later."
         )
