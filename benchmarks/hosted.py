@@ -232,12 +232,12 @@ async def _run_blocks(
                 for index in order:
                     if index == len(found):
                         times = await _calls(direct_client, plan.calls_per_block, direct.failed)
-                        direct.p50.append(percentile(times, 50) if times else math.nan)
+                        direct.p50.append(percentile(times, 50))
                         continue
                     before = cpu_seconds(pids[index])
                     times = await _calls(clients[index], plan.calls_per_block, found[index].failed)
                     after = cpu_seconds(pids[index])
-                    found[index].p50.append(percentile(times, 50) if times else math.nan)
+                    found[index].p50.append(percentile(times, 50))
                     if before is not None and after is not None:
                         found[index].cpu.append(1000 * (after - before) / plan.calls_per_block)
                 order = order[1:] + order[:1]  # rotate, so no bridge always follows the same one
@@ -336,7 +336,7 @@ def _report(report: Report, found: list[Bridge], baseline: Bridge, missing: str 
         )
         if b is baseline:
             continue
-        over = [x - d for x, d in zip(b.p50, direct, strict=True) if not math.isnan(x - d)]
+        over = _over_direct(b, direct)
         report.add(SECTION, Figure(f"{b.name}: spawn -> tools/list", "s", b.startup))
         report.add(SECTION, Figure(f"{b.name}: p50 over direct", "ms", over, "per block"))
         report.add(SECTION, Figure(f"{b.name}: CPU per call", "ms", b.cpu, "from /proc"))
@@ -350,13 +350,18 @@ def _report(report: Report, found: list[Bridge], baseline: Bridge, missing: str 
         for name in names:
             report.targets.append(Target(name, None, 1.0, "x", skipped=f"mcp-remote: {missing}"))
         return
-    o_over = percentile([x - d for x, d in zip(ours.p50, direct, strict=True) if not math.isnan(x - d)], 50)
-    p_over = percentile([x - d for x, d in zip(peer.p50, direct, strict=True) if not math.isnan(x - d)], 50)
+    o_over = percentile(_over_direct(ours, direct), 50)
+    p_over = percentile(_over_direct(peer, direct), 50)
     report.targets.append(Target(names[0], o_over - p_over, 0.0, "ms", "ours - theirs, median of blocks"))
     cpu = percentile(ours.cpu, 50) / percentile(peer.cpu, 50) if ours.cpu and peer.cpu else None
     report.targets.append(Target(names[1], cpu, 0.75, "x", "median / median"))
     wall = percentile(ours.burst, 50) / percentile(peer.burst, 50) if ours.burst and peer.burst else None
     report.targets.append(Target(names[2], wall, 1.0, "x", "median / median, raw-pipe client"))
+
+
+def _over_direct(bridge: Bridge, direct: list[float]) -> list[float]:
+    """Per block, the bridge's p50 minus the direct client's (blocks where either had no answer left out)."""
+    return [x - d for x, d in zip(bridge.p50, direct, strict=True) if not math.isnan(x - d)]
 
 
 def _first(failed: list[str]) -> str:
