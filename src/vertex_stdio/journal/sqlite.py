@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -215,16 +216,31 @@ def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
         raise JournalStoreError(
             f"the send journal {path} cannot be created or opened ({exc.strerror or exc})"
         ) from exc
+    ends = time.monotonic() + busy_timeout
     with _translated(path):
-        db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: a committed record survives the process dying (not a power cut), and
-            # a commit costs no fsync, which keeps the journal's share of a send well under 1 ms.
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
-            db.execute("SELECT count(*) FROM calls").fetchone()
-        except BaseException:
-            db.close()
-            raise
-        return db
+        while True:
+            db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a committed record survives the process dying (not a power cut), and
+                # a commit costs no fsync, which keeps the journal's share of a send well under 1 ms.
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(SCHEMA)
+                db.execute("SELECT count(*) FROM calls").fetchone()
+                return db
+            except sqlite3.OperationalError as exc:
+                db.close()
+                # Processes opening a new journal at once: switching it to WAL and creating the
+                # schema can answer "locked" at once, without waiting (SQLite's deadlock rule), so
+                # the open is tried again until the busy timeout.  Nothing has been sent yet.
+                if not _contended(exc) or time.monotonic() >= ends:
+                    raise
+                time.sleep(0.02)
+            except BaseException:
+                db.close()
+                raise
+
+
+def _contended(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
