@@ -18,12 +18,12 @@ from harness import TOKEN
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from vertex_stdio.connect.offer import Offer, OfferCache
-from vertex_stdio.connect.servers import RemoteServer, remember
-from vertex_stdio.oauth.core import Tokens
-from vertex_stdio.oauth.metadata import ServerMetadata
-from vertex_stdio.oauth.secrets import FileSecrets
-from vertex_stdio.oauth.store import SessionKey, TokenStore
+from vertex_stdio.bridge.offer import Offer, OfferCache
+from vertex_stdio.bridge.servers import RemoteServer, remember
+from vertex_stdio.oauth.protocol.core import Tokens
+from vertex_stdio.oauth.protocol.metadata import ServerMetadata
+from vertex_stdio.oauth.storage.secrets import FileSecrets
+from vertex_stdio.oauth.storage.store import SessionKey, TokenStore
 
 CLIENT_ID = "bench-client"
 

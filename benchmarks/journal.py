@@ -17,7 +17,7 @@ import httpx2
 from harness import Plan
 from stats import Figure, Report, Target, percentile
 
-from vertex_stdio.journal import CallFacts, Rules, SendJournal
+from vertex_stdio.vertexsms.journal import CallFacts, Rules, SendJournal
 
 SECTION = "7. Send journal (per billable call; ms)"
 

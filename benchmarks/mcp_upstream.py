@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from mcp.server import MCPServer
 
-from vertex_stdio.sandbox.hosted import correct_phone_number
+from vertex_stdio.vertexsms.sandbox.hosted import correct_phone_number
 
 
 def build(json_response: bool) -> Any:

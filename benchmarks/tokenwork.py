@@ -22,9 +22,9 @@ import httpx2
 from harness import Plan
 from stats import Figure, Report, Target
 
-from vertex_stdio.config import Settings
-from vertex_stdio.credentials import Challenge, SignInPrompt, StaticTokenProvider, TokenProvider
-from vertex_stdio.server import build_server
+from vertex_stdio.core.credentials import Challenge, SignInPrompt, StaticTokenProvider, TokenProvider
+from vertex_stdio.vertexsms.server import build_server
+from vertex_stdio.vertexsms.settings import Settings
 
 MCP = "https://mcp.bench.test/mcp"
 ISSUER = "https://as.bench.test"
@@ -108,10 +108,10 @@ def _fake_authorization_server(counts: Counts) -> httpx2.MockTransport:
 async def _oauth_provider(settings: Settings, state_dir: Path, counts: Counts, clock: Clock) -> Any:
     """An ``OAuthTokenProvider`` signed in earlier (seeded store), with every seam counted."""
     from vertex_stdio.oauth import OAuthTokenProvider, TokenStore
-    from vertex_stdio.oauth.core import Tokens
-    from vertex_stdio.oauth.secrets import MemorySecrets
-    from vertex_stdio.oauth.store import SessionKey
-    from vertex_stdio.vertexsms_signin import vertexsms_profile
+    from vertex_stdio.oauth.protocol.core import Tokens
+    from vertex_stdio.oauth.storage.secrets import MemorySecrets
+    from vertex_stdio.oauth.storage.store import SessionKey
+    from vertex_stdio.vertexsms.signin import vertexsms_profile
 
     class CountingSecrets(MemorySecrets):
         def get(self, account: str) -> str | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from vertex_stdio.sandbox import Emulator
+    from vertex_stdio.vertexsms.sandbox import Emulator
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
     """A VertexSMS emulator on loopback, shared by a module's tests (the bridge's upstream)."""
-    from vertex_stdio.sandbox import Emulator
+    from vertex_stdio.vertexsms.sandbox import Emulator
 
     with Emulator() as emu:
         yield emu

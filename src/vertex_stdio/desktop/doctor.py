@@ -11,11 +11,11 @@ from typing import TextIO
 
 import httpx2
 
-from vertex_stdio.config import Settings
+from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK
 from vertex_stdio.desktop import local_checks, net_checks
 from vertex_stdio.desktop.journal_check import check_journal
 from vertex_stdio.desktop.report import Check, passed, write_json, write_text
-from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK
+from vertex_stdio.vertexsms.settings import Settings
 
 
 def collect(

@@ -6,10 +6,10 @@ import stat
 import time
 from pathlib import Path
 
-from vertex_stdio.config import Settings
 from vertex_stdio.desktop.report import Check
-from vertex_stdio.journal import default_path, kind_of, totals
-from vertex_stdio.journal.store import JournalStoreError
+from vertex_stdio.vertexsms.journal import default_path, kind_of, totals
+from vertex_stdio.vertexsms.journal.store import JournalStoreError
+from vertex_stdio.vertexsms.settings import Settings
 
 NAME = "send journal"
 
@@ -21,7 +21,7 @@ def check_journal(settings: Settings, path: Path | None = None, now: float | Non
     now = time.time() if now is None else now
     if not path.exists():
         return Check(NAME, "ok", f"{path} (created on the first billable call)")
-    from vertex_stdio.journal.sqlite import SqliteStore
+    from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
 
     try:
         store = SqliteStore(path)

@@ -20,10 +20,10 @@ import keyring.backend
 import platformdirs
 from keyring.backends import chainer, fail, null
 
-from vertex_stdio.config import Settings
+from vertex_stdio.core.errors import VertexError
+from vertex_stdio.core.logs import APP_NAME, LOG_FILE_NAME, log_dir
 from vertex_stdio.desktop.report import Check
-from vertex_stdio.errors import VertexError
-from vertex_stdio.logs import APP_NAME, LOG_FILE_NAME, log_dir
+from vertex_stdio.vertexsms.settings import Settings
 
 PACKAGES = ("vertex-stdio", "mcp", "httpx2", "authlib", "keyring", "platformdirs")
 NOT_IN_BUILD = "browser sign-in not available in this build"
@@ -127,14 +127,14 @@ def check_dirs() -> list[Check]:
 
 
 def oauth_available() -> bool:
-    """True when this build has browser sign-in (``vertex_stdio.oauth.commands``)."""
+    """True when this build has browser sign-in (``vertex_stdio.app.signin``)."""
     return _oauth_commands() is not None
 
 
 def _oauth_commands() -> Any:
     # Imported by name so this module type-checks before (and without) the oauth package.
     try:
-        return importlib.import_module("vertex_stdio.oauth.commands")
+        return importlib.import_module("vertex_stdio.app.signin")
     except ImportError:
         return None
 
@@ -180,7 +180,7 @@ def read_sign_in(settings: Settings) -> SignIn | None:
 
     buffer = io.StringIO()
     try:
-        from vertex_stdio.vertexsms_signin import vertexsms_profile
+        from vertex_stdio.vertexsms.signin import vertexsms_profile
 
         profile = vertexsms_profile(settings)
         anyio.run(lambda: commands.status(profile, as_json=True, out=buffer))

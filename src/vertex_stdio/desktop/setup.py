@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
 from vertex_stdio.desktop import clients
 from vertex_stdio.desktop.clients import (
     CLIENTS,
@@ -32,7 +33,6 @@ from vertex_stdio.desktop.clients import (
     Client,
     claude_code_args,
 )
-from vertex_stdio.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
 
 
 class SetupError(Exception):

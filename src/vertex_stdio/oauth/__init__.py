@@ -5,6 +5,6 @@
 """
 
 from vertex_stdio.oauth.provider import OAuthTokenProvider
-from vertex_stdio.oauth.store import TokenStore
+from vertex_stdio.oauth.storage.store import TokenStore
 
 __all__ = ["OAuthTokenProvider", "TokenStore"]

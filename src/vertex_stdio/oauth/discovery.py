@@ -6,11 +6,12 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from vertex_stdio.credentials import parse_challenge
-from vertex_stdio.errors import AuthRequired, UpstreamError
-from vertex_stdio.oauth.core import as_metadata_urls, canonical_resource, prm_urls, safe_error_code
-from vertex_stdio.oauth.http import OAuthHttp
-from vertex_stdio.oauth.metadata import (
+from vertex_stdio.core.credentials import parse_challenge
+from vertex_stdio.core.errors import AuthRequired, UpstreamError
+from vertex_stdio.oauth.io.http import OAuthHttp
+from vertex_stdio.oauth.profile import Advice, SignInProfile
+from vertex_stdio.oauth.protocol.core import as_metadata_urls, canonical_resource, prm_urls, safe_error_code
+from vertex_stdio.oauth.protocol.metadata import (
     Client,
     MetadataInvalid,
     ResourceMetadata,
@@ -19,8 +20,7 @@ from vertex_stdio.oauth.metadata import (
     parse_resource_metadata,
     parse_server_metadata,
 )
-from vertex_stdio.oauth.profile import Advice, SignInProfile
-from vertex_stdio.oauth.store import TokenStore
+from vertex_stdio.oauth.storage.store import TokenStore
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from vertex_stdio.errors import UpstreamUnavailable
-from vertex_stdio.oauth.core import Tokens, parse_token_response
-from vertex_stdio.oauth.http import OAuthFailed, OAuthHttp
-from vertex_stdio.oauth.metadata import ServerMetadata
+from vertex_stdio.core.errors import UpstreamUnavailable
+from vertex_stdio.oauth.io.http import OAuthFailed, OAuthHttp
+from vertex_stdio.oauth.protocol.core import Tokens, parse_token_response
+from vertex_stdio.oauth.protocol.metadata import ServerMetadata
 
 log = logging.getLogger(__name__)
 

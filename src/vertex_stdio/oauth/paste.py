@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from vertex_stdio.oauth.receiver import parse_query
+from vertex_stdio.oauth.io.receiver import parse_query
 
 MAX_PASTE = 8192
 

@@ -22,22 +22,22 @@ from dataclasses import replace
 
 import httpx2
 
-from vertex_stdio.credentials import Challenge, SignInPrompt
-from vertex_stdio.errors import AuthRequired, VertexError
-from vertex_stdio.oauth.browser import Opener, open_in_browser
-from vertex_stdio.oauth.core import Tokens, choose_scopes, union_scopes
+from vertex_stdio.core.credentials import Challenge, SignInPrompt
+from vertex_stdio.core.errors import AuthRequired, VertexError
 from vertex_stdio.oauth.device import DeviceFlow
 from vertex_stdio.oauth.device import begin as begin_device
 from vertex_stdio.oauth.discovery import client_source, find_target, known_client_id
 from vertex_stdio.oauth.grants import refresh
-from vertex_stdio.oauth.http import OAuthFailed, OAuthHttp
-from vertex_stdio.oauth.metadata import Target
+from vertex_stdio.oauth.io.browser import Opener, open_in_browser
+from vertex_stdio.oauth.io.http import OAuthFailed, OAuthHttp
+from vertex_stdio.oauth.io.receiver import CallbackPortUnavailable
 from vertex_stdio.oauth.profile import SignInProfile
-from vertex_stdio.oauth.receiver import CallbackPortUnavailable
+from vertex_stdio.oauth.protocol.core import Tokens, choose_scopes, union_scopes
+from vertex_stdio.oauth.protocol.metadata import Target
+from vertex_stdio.oauth.protocol.urlpolicy import UrlPolicy
 from vertex_stdio.oauth.signin import Flow, begin
-from vertex_stdio.oauth.state import FileLock, LockTimeout
-from vertex_stdio.oauth.store import SessionKey, TokenStore, remember_secrets
-from vertex_stdio.oauth.urlpolicy import UrlPolicy
+from vertex_stdio.oauth.storage.state import FileLock, LockTimeout
+from vertex_stdio.oauth.storage.store import SessionKey, TokenStore, remember_secrets
 from vertex_stdio.oauth.waiting import Waiting
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from vertex_stdio.errors import AuthRequired
-from vertex_stdio.oauth.core import (
+from vertex_stdio.core.errors import AuthRequired
+from vertex_stdio.oauth.discovery import ClientSource
+from vertex_stdio.oauth.grants import exchange_code
+from vertex_stdio.oauth.io.http import OAuthHttp
+from vertex_stdio.oauth.io.receiver import Receiver
+from vertex_stdio.oauth.paste import PasteRefused, pasted_answer
+from vertex_stdio.oauth.profile import SignInProfile
+from vertex_stdio.oauth.protocol.core import (
     Tokens,
     authorization_url,
     check_iss,
@@ -21,13 +27,7 @@ from vertex_stdio.oauth.core import (
     new_verifier,
     s256_challenge,
 )
-from vertex_stdio.oauth.discovery import ClientSource
-from vertex_stdio.oauth.grants import exchange_code
-from vertex_stdio.oauth.http import OAuthHttp
-from vertex_stdio.oauth.metadata import Client, Target
-from vertex_stdio.oauth.paste import PasteRefused, pasted_answer
-from vertex_stdio.oauth.profile import SignInProfile
-from vertex_stdio.oauth.receiver import Receiver
+from vertex_stdio.oauth.protocol.metadata import Client, Target
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from vertex_stdio.credentials import SignInPrompt
-from vertex_stdio.oauth.core import Tokens
+from vertex_stdio.core.credentials import SignInPrompt
+from vertex_stdio.oauth.protocol.core import Tokens
 
 log = logging.getLogger(__name__)
 

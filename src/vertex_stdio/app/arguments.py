@@ -1,0 +1,229 @@
+"""The command line: its options and commands, and the settings they give.
+
+Every setting option mirrors a ``VERTEXSMS_*`` variable and wins over it.  Imports nothing
+heavy (no SDK, no HTTP): ``--version`` and ``--help`` stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vertex_stdio import __version__
+from vertex_stdio.vertexsms.settings import Settings
+
+
+def setting_options() -> argparse.ArgumentParser:
+    """Options that mirror the VERTEXSMS_* settings; they win over the environment."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("settings (each overrides its VERTEXSMS_* variable)")
+    s = argparse.SUPPRESS
+    g.add_argument(
+        "--api-token",
+        dest="api_token",
+        default=s,
+        help="VertexSMS API token (prefer VERTEXSMS_API_TOKEN: arguments are visible to other users)",
+    )
+    g.add_argument("--api-url", dest="api_url", default=s, help="REST API base URL")
+    g.add_argument("--mcp-url", dest="mcp_url", default=s, help="hosted MCP server URL (the OAuth resource)")
+    g.add_argument("--scopes", dest="scopes", default=s, help="space-separated OAuth scopes to ask for")
+    g.add_argument("--client-id", dest="client_id", default=s, help="pre-registered OAuth client id")
+    g.add_argument(
+        "--callback-port", dest="callback_port", type=int, default=s, help="loopback redirect port"
+    )
+    g.add_argument(
+        "--test-mode",
+        dest="test_mode",
+        choices=("1", "2"),
+        default=s,
+        help="every send carries testMode (1 delivered, 2 failed; nothing is sent)",
+    )
+    g.add_argument(
+        "--sandbox",
+        dest="sandbox",
+        action="store_true",
+        default=s,
+        help="use the built-in VertexSMS emulator (no account, no network)",
+    )
+    g.add_argument("--log-level", dest="log_level", default=s, help="DEBUG, INFO, WARNING or ERROR")
+    g.add_argument(
+        "--allow-file-store",
+        dest="allow_file_store",
+        action="store_true",
+        default=s,
+        help="without a usable keyring, keep the refresh token in a 0600 file",
+    )
+    g.add_argument(
+        "--signin-timeout",
+        dest="signin_timeout",
+        type=float,
+        default=s,
+        help="seconds a tool call waits for a browser sign-in",
+    )
+    _money_options(g)
+    return p
+
+
+def setting_env(args: argparse.Namespace, *, exclude: tuple[str, ...] = ("api_token",)) -> dict[str, str]:
+    """The ``VERTEXSMS_*`` variable for each setting option given on this command line.
+
+    Generic over ``setting_options``: option ``--x-y`` (dest ``x_y``) is ``VERTEXSMS_X_Y``, a
+    switch is ``1``, so every setting added there is carried by ``setup`` without more code.
+    """
+    env: dict[str, str] = {}
+    for action in setting_options()._actions:
+        if action.dest in exclude or not hasattr(args, action.dest):
+            continue
+        value = getattr(args, action.dest)
+        env[f"VERTEXSMS_{action.dest.upper()}"] = "1" if value is True else str(value)
+    return env
+
+
+def _money_options(g: argparse._ArgumentGroup) -> None:
+    """The send journal's guard and limits (``0`` disables each)."""
+    s = argparse.SUPPRESS
+    whole = (
+        ("--duplicate-window", "duplicate_window", "minutes an identical send_sms is refused (0: off)"),
+        ("--max-parts", "max_parts", "most SMS parts per message (0: no limit)"),
+        ("--max-messages-per-day", "max_messages_per_day", "most messages per rolling 24 h (0: no limit)"),
+        (
+            "--max-recipients-per-day",
+            "max_recipients_per_day",
+            "most recipients per rolling 24 h (0: no limit)",
+        ),
+        ("--journal-days", "journal_days", "days the send journal keeps its records"),
+    )
+    for flag, dest, text in whole:
+        g.add_argument(flag, dest=dest, type=int, default=s, metavar="N", help=text)
+    g.add_argument(
+        "--max-eur-per-day",
+        dest="max_eur_per_day",
+        type=float,
+        default=s,
+        metavar="EUR",
+        help="most EUR per 24 h",
+    )
+    g.add_argument(
+        "--confirm-sends",
+        dest="confirm_sends",
+        type=lambda v: v.lower() not in ("0", "false", "no", "off"),
+        default=s,
+        metavar="1|0",
+        help="ask the person before each send when the client can (default 1)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = setting_options()
+    parser = argparse.ArgumentParser(
+        prog="vertex-stdio",
+        description="VertexSMS for your AI assistant: a local MCP server over stdio.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"vertex-stdio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("serve", parents=[common], help="run the stdio MCP server (the default)")
+    login = sub.add_parser("login", parents=[common], help="sign in with your browser now")
+    login.add_argument("--scope", action="append", default=[], help="a scope to ask for (repeatable)")
+    how = login.add_mutually_exclusive_group()
+    how.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="print the sign-in link and take the address the browser ends on, pasted back here",
+    )
+    how.add_argument(
+        "--device",
+        action="store_true",
+        help="sign in with a code entered in a browser on any device (RFC 8628 device grant)",
+    )
+    logout = sub.add_parser("logout", parents=[common], help="revoke and forget the sign-in")
+    status = sub.add_parser("status", parents=[common], help="who is signed in (never prints secrets)")
+    status.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
+    call = sub.add_parser("call", parents=[common], help="call one tool from the terminal")
+    call.add_argument("tool", help="tool name, e.g. get_sms_rates")
+    call.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an argument; V is parsed as JSON when it can be (repeatable)",
+    )
+    call.add_argument("--json", dest="json_args", metavar="'{...}'", help="all arguments as one JSON object")
+    setup = sub.add_parser("setup", parents=[common], help="add vertex-stdio to a desktop client's config")
+    setup.add_argument("client", choices=("claude-desktop", "claude-code", "cursor", "vscode"))
+    setup.add_argument("--write", action="store_true", help="merge the entry into the client's config file")
+    setup.add_argument(
+        "--config", type=Path, metavar="PATH", help="the config file (default: the client's own)"
+    )
+    setup.add_argument(
+        "--name", help="the entry's name (default: vertexsms; vertexsms-sandbox with --sandbox)"
+    )
+    setup.add_argument(
+        "--connect",
+        metavar="URL",
+        help="an entry for `vertex-stdio connect URL` instead (a remote MCP server)",
+    )
+    history = sub.add_parser(
+        "history",
+        parents=[common],
+        help="the local send journal: outcomes, message ids, totals against the limits",
+    )
+    history.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
+    history.add_argument(
+        "--since", metavar="WHEN", help="only records since WHEN: 24h, 7d, 30m or a date (2026-12-01)"
+    )
+    history.add_argument(
+        "--pending", action="store_true", help="only calls whose outcome is unknown, with how to check each"
+    )
+    doctor = sub.add_parser("doctor", parents=[common], help="check the installation, sign-in and network")
+    doctor.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
+    _connect_options(sub, (login, logout, status, doctor))
+    return parser
+
+
+MONEY_SETTINGS = (
+    "duplicate_window",
+    "max_parts",
+    "max_messages_per_day",
+    "max_recipients_per_day",
+    "max_eur_per_day",
+    "confirm_sends",
+    "journal_days",
+)
+
+
+def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) -> None:
+    """``connect URL`` (no token or header options, by design) and ``--server`` on the sign-in commands."""
+    connect = sub.add_parser("connect", help="serve any OAuth-protected remote MCP server over stdio")
+    connect.add_argument("url", help="the remote MCP server's URL, e.g. https://mcp.vocci.ai/mcp")
+    connect.add_argument("--name", help="a short name for it (default: its host), for --server NAME")
+    connect.add_argument("--client-id", dest="remote_client_id", help="a pre-registered OAuth client id")
+    for parser in per_server:
+        parser.add_argument(
+            "--server", metavar="URL|NAME", help="a remote server served by `connect` (default: VertexSMS)"
+        )
+
+
+def settings_from(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in (
+        "api_token",
+        "api_url",
+        "mcp_url",
+        "client_id",
+        "callback_port",
+        "test_mode",
+        "sandbox",
+        "log_level",
+        "allow_file_store",
+        "signin_timeout",
+        *MONEY_SETTINGS,
+    ):
+        if hasattr(args, name):
+            overrides[name] = getattr(args, name)
+    if hasattr(args, "scopes"):
+        overrides["scopes"] = tuple(args.scopes.split())
+    return Settings.from_env(os.environ if env is None else env, **overrides)

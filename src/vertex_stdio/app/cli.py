@@ -1,0 +1,179 @@
+"""The composition root: parse the command line, read settings, run the command.
+
+Commands other than ``serve`` write their results to stdout (marked ``# stdout-ok``);
+``serve`` (``serving.py``) never does: stdout is the MCP protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from vertex_stdio.app.arguments import build_parser, setting_env, settings_from
+from vertex_stdio.app.serving import serve, serve_misconfigured, upstream_for
+from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError
+from vertex_stdio.vertexsms.settings import Settings
+
+
+def _environment_is_wrong() -> bool:
+    try:
+        Settings.from_env(os.environ)
+    except ConfigError:
+        return True
+    return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        print(f"vertex-stdio: {exc}", file=sys.stderr)
+        if (args.command or "serve") == "serve" and _environment_is_wrong():
+            return serve_misconfigured(str(exc))
+        return EXIT_USAGE
+    from vertex_stdio.core import logs
+
+    logs.configure(settings.log_level)
+    command = args.command or "serve"
+    if command == "connect" or getattr(args, "server", None):
+        return _connect_command(command, settings, args)
+    if command in ("setup", "doctor"):
+        return _desktop_command(command, settings, args)
+    if command == "serve":
+        return serve(settings)
+    if command == "history":
+        from vertex_stdio.vertexsms.journal import default_path
+        from vertex_stdio.vertexsms.journal.history import run_history
+
+        return run_history(
+            settings,
+            default_path(),
+            as_json=args.as_json,
+            since=args.since,
+            pending=args.pending,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    if command == "call":
+        from vertex_stdio.app.call import call_tool
+
+        return call_tool(settings, upstream_for, args.tool, args.arg, args.json_args)
+    return _auth_command(command, settings, args)
+
+
+def _desktop_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    if command == "setup":
+        from vertex_stdio.desktop.setup import run_setup
+
+        try:
+            env, name, server_args = _setup_target(args)
+        except ConfigError as exc:
+            print(f"vertex-stdio setup: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return run_setup(
+            args.client,
+            write=args.write,
+            config_path=args.config,
+            out=sys.stdout,
+            err=sys.stderr,
+            env=env,
+            # only --api-token, never the environment; a connect entry takes no token at all
+            api_token=None if server_args else getattr(args, "api_token", None),
+            name=name,
+            server_args=server_args,
+        )
+    from vertex_stdio.desktop.doctor import run_doctor
+
+    return run_doctor(settings, as_json=args.as_json, out=sys.stdout)
+
+
+# The settings that also apply to `connect` (sign-in storage, callback port, timeouts, logs).
+_CONNECT_SETTINGS = ("ALLOW_FILE_STORE", "CALLBACK_PORT", "SIGNIN_TIMEOUT", "LOG_LEVEL")
+
+
+def _setup_target(args: argparse.Namespace) -> tuple[dict[str, str], str | None, list[str]]:
+    """The entry's settings, name and arguments: VertexSMS, or ``connect URL`` with ``--connect``."""
+    env = setting_env(args)  # only the options given here, never the environment
+    if not getattr(args, "connect", None):
+        return env, args.name, []
+    from vertex_stdio.bridge.servers import resolve
+
+    remote = resolve(args.connect, args.name)
+    server_args = ["connect", remote.url, "--name", remote.name]
+    if getattr(args, "client_id", None):
+        server_args += ["--client-id", args.client_id]
+    kept = {k: v for k, v in env.items() if k.removeprefix("VERTEXSMS_") in _CONNECT_SETTINGS}
+    return kept, remote.name, server_args
+
+
+def _connect_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    from vertex_stdio.app.connect import command_for
+
+    return command_for(command, settings, args)
+
+
+def _auth_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    import anyio
+
+    try:
+        from vertex_stdio.app import signin as commands
+        from vertex_stdio.vertexsms.signin import status_details, vertexsms_profile
+    except ImportError:
+        print(
+            "vertex-stdio: browser sign-in is not available in this build; set VERTEXSMS_API_TOKEN instead.",
+            file=sys.stderr,
+        )
+        return EXIT_FIXABLE
+    profile = vertexsms_profile(settings)
+    if command == "login" and settings.api_token:
+        # The pasted token wins everywhere, so a browser sign-in would never be used.
+        print(  # stdout-ok: login's answer on the terminal
+            "VERTEXSMS_API_TOKEN is set, so vertex-stdio uses that token and does not sign in. "
+            "Unset it to sign in with your browser instead.",
+        )
+        return EXIT_OK
+    if command == "login":
+        from vertex_stdio.oauth.protocol.display import no_display
+
+        headless = no_display(os.environ, sys.platform)
+        try:
+            code: int = anyio.run(
+                lambda: commands.login(
+                    profile,
+                    scopes=args.scope,
+                    no_browser=args.no_browser,
+                    device=args.device,
+                    headless=headless,
+                    out=sys.stdout,
+                )
+            )
+        except KeyboardInterrupt:
+            print("\nSign-in stopped; nothing was changed.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        return code
+    if command == "logout":
+        return anyio.run(lambda: commands.logout(profile, out=sys.stdout))
+    details = status_details(settings)
+    return anyio.run(lambda: commands.status(profile, as_json=args.as_json, out=sys.stdout, **details))
+
+
+def run() -> None:
+    """Console-script entry point; Ctrl-C ends any command quietly with the shell's 130."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        # A reader thread may still be blocked on the terminal's stdin, and interpreter exit
+        # would wait for it; everything of ours is closed by now, so flush the logs and go.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,325 @@
+"""``vertex-stdio login`` / ``logout`` / ``status``: exit codes 0 (done), 1 (fixable failure), 2 (usage)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, TextIO
+
+import keyring
+
+from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, VertexError
+from vertex_stdio.oauth.device import DeviceFlow
+from vertex_stdio.oauth.grants import revoke
+from vertex_stdio.oauth.profile import SignInProfile
+from vertex_stdio.oauth.protocol.account import account_of, expiry_text, local_time
+from vertex_stdio.oauth.protocol.core import Tokens
+from vertex_stdio.oauth.provider import OAuthTokenProvider
+from vertex_stdio.oauth.signin import Flow
+from vertex_stdio.oauth.storage.secrets import keyring_problem
+from vertex_stdio.oauth.storage.store import SessionKey, TokenStore
+
+log = logging.getLogger(__name__)
+
+
+def _say(out: TextIO, text: str) -> None:
+    out.write(text + "\n")
+    out.flush()
+
+
+async def login(
+    profile: SignInProfile,
+    *,
+    scopes: Sequence[str] = (),
+    no_browser: bool = False,
+    device: bool = False,
+    headless: str | None = None,
+    out: TextIO,
+    inp: TextIO | None = None,
+    provider: OAuthTokenProvider | None = None,
+) -> int:
+    """Sign in now; 0 only when signed in and kept where later runs find it.
+
+    The browser opens unless ``no_browser`` (print the link, take the pasted address back on
+    ``inp``), ``device`` (RFC 8628 user code) or ``headless`` (why no browser can show here: the
+    device grant when the server offers it, else the pasted address).
+    """
+    if scopes:
+        profile = replace(profile, scopes=tuple(dict.fromkeys(scopes)))
+    quiet = no_browser or device or headless is not None
+    provider = provider or OAuthTokenProvider(profile, open_browser=not quiet, log_link=False)
+    name = profile.display_name
+    try:
+        refusal = _cannot_keep(provider.store, profile)
+        if refusal:
+            _say(out, refusal)
+            return EXIT_FIXABLE
+        if headless and not (device or no_browser):
+            device = (await provider.target()).server.device_authorization_endpoint is not None
+            _say(out, f"Signing in without opening a browser: {headless}.")
+        job = asyncio.create_task(provider.signin(profile.scopes or (), device=device))
+        url = await _first(provider, job)
+        flow = provider.flow
+        if url and flow is not None:
+            link = flow.authorization_url if isinstance(flow, Flow) and quiet else url
+            _say(out, _instructions(flow, link, name, opened=not quiet))
+        if url and isinstance(flow, Flow) and quiet:
+            tokens = await _take_pasted(provider, job, inp or sys.stdin, out)
+        else:
+            tokens = await job
+        kept = await provider.kept()
+    except VertexError as exc:
+        _say(out, f"Not signed in: {exc.message}")
+        return EXIT_FIXABLE
+    finally:
+        await provider.aclose()
+    if not kept:
+        _say(out, _NOT_KEPT.format(store=provider.store.secrets.label))
+        return EXIT_FIXABLE
+    granted = " ".join(tokens.scopes) or "(server default)"
+    _say(out, f"Signed in to {name}. Granted scopes: {granted}. Kept in {provider.store.secrets.label}.")
+    return EXIT_OK
+
+
+_NOT_KEPT = (
+    "You signed in, but the sign-in could not be saved in {store}, so it ends with this command. "
+    "See the warning above."
+)
+
+
+def _cannot_keep(store: TokenStore, profile: SignInProfile) -> str | None:
+    """Why a sign-in made now could not outlive this command (checked before any browser)."""
+    if store.secrets.persistent:
+        return None
+    why = keyring_problem(keyring.get_keyring()) or f"the secret store here is {store.secrets.label}"
+    setting = profile.advice.file_store_setting
+    return (
+        f"Not signed in: {why}, so a sign-in made now would be lost when this command ends. "
+        "To keep it in a private file only you can read (mode 0600), run "
+        f"`{profile.advice.login_command} --allow-file-store`, and set {setting}=1 in the MCP "
+        "server's environment too (your client's config) so the server finds it."
+    )
+
+
+def _instructions(flow: Flow | DeviceFlow, url: str, name: str, *, opened: bool) -> str:
+    if isinstance(flow, DeviceFlow):
+        lines = [
+            "To sign in, open this page in a browser on any device:",
+            "",
+            f"  {flow.verification_uri}",
+            "",
+            f"and enter the code:  {flow.user_code}",
+        ]
+        if url != flow.verification_uri:
+            lines += ["", f"(Or open {url} , which fills in the code.)"]
+        return "\n".join([*lines, "", "Waiting for you to approve the sign-in… (Ctrl-C to stop)"])
+    if opened:
+        return (
+            f"Opening your browser to sign in to {name}. If it does not open, use this link:"
+            f"\n\n  {url}\n\nWaiting for you to sign in… (Ctrl-C to stop)"
+        )
+    return (
+        f"Open this link in a browser, on this machine or any other, to sign in to {name}:"
+        f"\n\n  {url}\n\n"
+        "After you approve, the browser goes to an address on 127.0.0.1: a page that does not load on\n"
+        "another machine, or says it belongs to another browser on this one. Copy that whole address\n"
+        "from the address bar and paste it here.\n"
+        "Paste the address and press Enter (Ctrl-C to stop):"
+    )
+
+
+async def _take_pasted(
+    provider: OAuthTokenProvider, job: asyncio.Task[Tokens], inp: TextIO, out: TextIO
+) -> Tokens:
+    """Feed pasted lines to the sign-in until it ends (the browser's redirect may still win)."""
+    lines = _lines(inp)
+    while True:
+        line = asyncio.ensure_future(lines.get())
+        await asyncio.wait({job, line}, return_when=asyncio.FIRST_COMPLETED)
+        if job.done():
+            line.cancel()
+            return job.result()
+        text = line.result()
+        if text is None:
+            return await job  # end of input: the loopback redirect can still finish it
+        if not text.strip():
+            continue
+        problem = provider.paste(text)
+        if problem is None:
+            _say(out, "Checking the answer…")
+            return await job
+        _say(out, f"{problem} Paste it again (Ctrl-C to stop):")
+
+
+def _lines(inp: TextIO) -> asyncio.Queue[str | None]:
+    """Lines of ``inp`` read by a daemon thread (a blocked read must not keep the process alive)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def put(item: str | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits for it any more
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def read() -> None:
+        for line in iter(inp.readline, ""):
+            put(line)
+        put(None)
+
+    threading.Thread(target=read, name="vertex-stdio-paste", daemon=True).start()
+    return queue
+
+
+async def _first(provider: OAuthTokenProvider, job: asyncio.Task[Tokens]) -> str | None:
+    waiter = asyncio.create_task(provider.wait_for_url(60.0))
+    await asyncio.wait({job, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if not waiter.done():
+        waiter.cancel()
+        return None
+    return waiter.result()
+
+
+async def logout(
+    profile: SignInProfile,
+    *,
+    out: TextIO,
+    store: TokenStore | None = None,
+    provider: OAuthTokenProvider | None = None,
+) -> int:
+    """Revoke at the server when it offers revocation, then forget locally; safe to run twice."""
+    provider = provider or OAuthTokenProvider(profile, store=store)
+    store = provider.store
+    try:
+        sessions = _sessions(store)
+        if not sessions:
+            _say(out, "You were not signed in; nothing to do.")
+            return EXIT_OK
+        try:
+            server = (await provider.target()).server
+        except VertexError as exc:
+            _say(out, f"Could not reach the sign-in server to revoke the tokens ({exc.message}).")
+            server = None
+        for account, info in sessions:
+            key = SessionKey(info["issuer"], info["resource"], info["client_id"])
+            tokens = await store.load(key)
+            failed: list[str] = []
+            if tokens is not None and server is not None and key.issuer == server.issuer:
+                failed = await revoke(provider.http, server, client_id=key.client_id, tokens=tokens)
+            await store.clear(key)
+            note = f" (could not revoke the {', '.join(failed)} at the server)" if failed else ""
+            _say(out, f"Signed out of {key.issuer}{note}.")
+            log.info("signed out (%s)", account.split(" ")[0])
+    except VertexError as exc:
+        _say(out, f"Sign-out incomplete: {exc.message}")
+        return EXIT_FIXABLE
+    finally:
+        await provider.aclose()
+    return EXIT_OK
+
+
+def _sessions(store: TokenStore) -> list[tuple[str, dict[str, Any]]]:
+    sessions = store.read_state().get("sessions", {})
+    return [
+        (account, info)
+        for account, info in sessions.items()
+        if all(isinstance(info.get(k), str) for k in ("issuer", "resource", "client_id"))
+    ]
+
+
+async def status(
+    profile: SignInProfile,
+    *,
+    as_json: bool,
+    out: TextIO,
+    store: TokenStore | None = None,
+    fields: Mapping[str, Any] | None = None,
+    lines: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    authenticated_otherwise: bool = False,
+) -> int:
+    """Who is signed in, scopes, expiry, the secret store, the URLs; never a secret.
+
+    The caller adds its own ``fields`` (JSON), ``lines`` (text, after the URLs) and ``notes``
+    (text, at the end).  Exits 0 when signed in (or ``authenticated_otherwise``: the caller has
+    another credential, such as a pasted token), 1 when signed out.
+    """
+    store = store or TokenStore.default(profile)
+    now = time.time()
+    report: dict[str, Any] = {
+        "signed_in": False,
+        "mcp_url": profile.resource_url,
+        **(fields or {}),
+        "secret_store": store.secrets.label,
+        "secret_store_warning": store.warning,
+        "sessions": [],
+    }
+    for _, info in _sessions(store):
+        key = SessionKey(info.get("issuer", ""), info.get("resource", ""), info.get("client_id", ""))
+        report["sessions"].append(_session(info, key, await _load_quietly(store, key), now))
+    report["signed_in"] = any(s["usable_here"] for s in report["sessions"])
+    if not (report["signed_in"] or authenticated_otherwise):
+        notes = [*notes, f"Sign in with `{profile.advice.login_command}`."]
+    _say(out, json.dumps(report, indent=2) if as_json else _text(report, now, lines, notes))
+    return EXIT_OK if report["signed_in"] or authenticated_otherwise else EXIT_FIXABLE
+
+
+def _session(info: dict[str, Any], key: SessionKey, tokens: Tokens | None, now: float) -> dict[str, Any]:
+    expires = info.get("access_expires_at")
+    expires = float(expires) if isinstance(expires, int | float) else None
+    account = account_of(tokens.access_token) if tokens is not None else None
+    return {
+        "issuer": key.issuer,
+        "resource": key.resource,
+        "client_id": key.client_id,
+        "account": account[0] if account else None,
+        "account_claim": account[1] if account else None,
+        "scopes": info.get("scopes", []),
+        "access_token_expires_at": expires,
+        "access_token_expires_at_iso": local_time(expires) if expires is not None else None,
+        "access_token_expires_in": round(expires - now) if expires is not None else None,
+        "refresh_token": "present" if tokens is not None and tokens.refresh_token else "absent",
+        "stored_in": info.get("store"),
+        "usable_here": tokens is not None,
+    }
+
+
+async def _load_quietly(store: TokenStore, key: SessionKey) -> Tokens | None:
+    try:
+        return await store.load(key)
+    except VertexError:
+        return None
+
+
+def _text(report: dict[str, Any], now: float, extra: Sequence[str], notes: Sequence[str]) -> str:
+    lines = [f"Signed in: {'yes' if report['signed_in'] else 'no'}"]
+    for s in report["sessions"]:
+        account = (
+            f"{s['account']} (the token's {s['account_claim']})" if s["account"] else "not named by the token"
+        )
+        refreshable = s["refresh_token"] == "present"  # noqa: S105 - a status word, not a secret
+        lines += [
+            f"  Account: {account}",
+            f"  Authorization server: {s['issuer']}",
+            f"  Resource: {s['resource']}",
+            f"  Client id: {s['client_id']}",
+            f"  Scopes: {' '.join(s['scopes']) or '-'}",
+            f"  Access token: {expiry_text(s['access_token_expires_at'], now, refreshable=refreshable)}",
+            f"  Refresh token: {s['refresh_token']} (stored in {s['stored_in']})",
+        ]
+        if not s["usable_here"]:
+            lines.append("  Not readable by this process (see the secret store below)")
+    lines += [
+        f"Secret store: {report['secret_store']}",
+        f"MCP URL: {report['mcp_url']}",
+        *extra,
+    ]
+    if report["secret_store_warning"]:
+        lines.append(f"Warning: {report['secret_store_warning']}")
+    lines += notes
+    return "\n".join(lines)

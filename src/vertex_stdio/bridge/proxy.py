@@ -1,0 +1,409 @@
+"""The local stdio MCP server for one remote: answers lists from the cache, forwards the rest.
+
+Built on the SDK's low-level ``Server`` (it owns the handshake of either protocol era, ping,
+cancellation and progress tokens).  A middleware answers every method we serve with the JSON
+the remote wrote (``RAW_METHODS``), so results are passed on as they came, never rebuilt.
+
+- ``initialize`` and the ``*/list`` requests answer at once from the cache (offline, signed in or
+  not); the cache is refreshed in the background with the sign-in at hand (never a browser) and
+  ``list_changed`` is sent for the lists that changed.
+- With no cache yet, ``tools/list`` offers one tool, ``sign_in``; its call runs the browser
+  sign-in, fetches and caches the lists, sends ``list_changed`` and says what the server offers.
+- ``tools/call``, ``resources/read``, ``prompts/get``, ``completion/complete`` and the resource
+  subscriptions are forwarded (signing in on the first that needs it); remote tool errors pass
+  through as written; our own failures are the contract's JSON envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from mcp import MCPError
+from mcp.server import Server
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.models import InitializationOptions
+from mcp.server.session import ServerSession
+from mcp.shared.dispatcher import ProgressFnT as Progress
+from mcp.types import (
+    INTERNAL_ERROR,
+    PromptListChangedNotification,
+    ResourceListChangedNotification,
+    ResourceUpdatedNotification,
+    ResourceUpdatedNotificationParams,
+    ServerCapabilities,
+    ToolListChangedNotification,
+)
+from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import BaseModel, ConfigDict
+
+from vertex_stdio import __version__
+from vertex_stdio.bridge.link import RemoteLink, Tokens
+from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache
+from vertex_stdio.bridge.servers import RemoteServer
+from vertex_stdio.core.errors import AuthError, AuthRequired, VertexError
+from vertex_stdio.core.logs import redact
+
+log = logging.getLogger(__name__)
+
+Ctx = ServerRequestContext[Any, Any]
+Handler = Callable[[Ctx, dict[str, Any]], Awaitable[dict[str, Any]]]
+SIGN_IN = "sign_in"
+FORWARDED = (
+    "resources/read",
+    "prompts/get",
+    "completion/complete",
+    "resources/subscribe",
+    "resources/unsubscribe",
+)
+_OURS_META = "io.modelcontextprotocol/"
+
+
+class _AnyParams(BaseModel):
+    """Params of any shape: the handler reads the raw JSON, never this model."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class _Prompt:
+    """A ``SignInPrompt`` for one request: progress notifications and URL elicitation."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self._ctx = ctx
+
+    async def progress(self, message: str, elapsed: float, total: float | None) -> None:
+        await self._ctx.session.report_progress(elapsed, total, message)
+
+    async def offer_url(self, url: str, message: str) -> str:
+        """The person's answer to the link shown through the client, or ``unsupported``."""
+        caps = self._ctx.session.client_capabilities
+        elicitation = caps.elicitation if caps else None
+        if elicitation is None or elicitation.url is None:
+            return "unsupported"
+        if self._ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            return "unsupported"  # 2026-07-28 connections have no back-channel for server requests
+        try:
+            answer = await self._ctx.session.elicit_url(message, url, uuid.uuid4().hex, self._ctx.request_id)
+        except MCPError as exc:
+            log.info("The client did not take the sign-in URL (%s); it is on stderr", exc.error.message)
+            return "unsupported"
+        return str(answer.action)
+
+
+def _outgoing(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The request's params for the remote: its own ``_meta`` kept, ours (progress, era) dropped."""
+    out = dict(params or {})
+    meta = out.pop("_meta", None)
+    if isinstance(meta, dict):
+        kept = {k: v for k, v in meta.items() if k != "progressToken" and not k.startswith(_OURS_META)}
+        if kept:
+            out["_meta"] = kept
+    return out
+
+
+def _tool_error(error: VertexError) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": redact(error.to_json())}], "isError": True}
+
+
+class Proxy:
+    """One remote server, served locally; ``server()`` builds the SDK server that runs it."""
+
+    def __init__(
+        self, remote: RemoteServer, tokens: Tokens, cache: OfferCache, *, timeout: float = 30.0, **link: Any
+    ) -> None:
+        self.remote = remote
+        self._tokens = tokens
+        self._cache = cache
+        self._timeout = timeout
+        self._link_options = link
+        self.offer = cache.load()
+        self._link: RemoteLink | None = None
+        self._tg: TaskGroup | None = None
+        self._session: ServerSession | None = None
+        self._refreshing = False
+        self._raw: dict[str, Handler] = {
+            "tools/list": self._list("tools"),
+            "resources/list": self._list("resources"),
+            "resources/templates/list": self._list("templates"),
+            "prompts/list": self._list("prompts"),
+            "tools/call": self._call_tool,
+            **{method: self._forwarder(method) for method in FORWARDED},
+        }
+
+    # -- the SDK server ---------------------------------------------------------------------
+
+    def server(self) -> Server[Any]:
+        server: Server[Any] = Server("vertex-stdio-connect", version=__version__, lifespan=self._lifespan)
+        for method in self._raw:
+            server.add_request_handler(method, _AnyParams, self._typed(method))
+        server.middleware.append(self._middleware)
+        return server
+
+    def initialization_options(self) -> InitializationOptions:
+        """What ``initialize`` answers: the remote's own words from the cache, else ours."""
+        offer = self.offer
+        if offer is None:
+            return InitializationOptions(
+                server_name=f"vertex-stdio connect {self.remote.host}",
+                server_version=__version__,
+                capabilities=_capabilities({"tools": {}, "resources": {}, "prompts": {}}),
+                instructions=(
+                    f"Tools, resources and prompts of {self.remote.host}. You are not signed in yet: "
+                    f"call the {SIGN_IN} tool to sign in with your browser; then its tools appear."
+                ),
+            )
+        info = offer.server_info
+        return InitializationOptions(
+            server_name=str(info.get("name") or self.remote.host),
+            server_version=str(info.get("version") or ""),
+            title=info.get("title") if isinstance(info.get("title"), str) else None,
+            capabilities=_capabilities(offer.capabilities),
+            instructions=offer.instructions,
+        )
+
+    @asynccontextmanager
+    async def _lifespan(self, _server: Server[Any]) -> AsyncIterator[Proxy]:
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            self._link = RemoteLink(
+                self.remote.url,
+                self._tokens,
+                tg,
+                host=self.remote.host,
+                timeout=self._timeout,
+                on_notification=self._from_remote,
+                **self._link_options,
+            )
+            try:
+                yield self
+            finally:
+                await self._link.aclose()
+                tg.cancel_scope.cancel()
+
+    def _typed(self, method: str) -> Callable[[Ctx, _AnyParams], Awaitable[HandlerResult]]:
+        async def handler(ctx: Ctx, _params: _AnyParams) -> HandlerResult:
+            return await self._raw[method](ctx, dict(ctx.params or {}))
+
+        return handler
+
+    async def _middleware(self, ctx: Ctx, call_next: CallNext) -> HandlerResult:
+        if ctx.request_id is None or ctx.method not in self._raw:
+            return await call_next(ctx)
+        self._session = ctx.session
+        return await self._raw[ctx.method](ctx, dict(ctx.params or {}))
+
+    @property
+    def link(self) -> RemoteLink:
+        if self._link is None:
+            raise RuntimeError("the proxy's lifespan has not started")
+        return self._link
+
+    # -- lists ---------------------------------------------------------------------------
+
+    def _list(self, name: str) -> Handler:
+        _, key = LISTS[name]
+
+        async def answer(ctx: Ctx, _params: dict[str, Any]) -> dict[str, Any]:
+            self._start_refresh()
+            if self.offer is None:
+                return {key: [self._sign_in_tool()] if name == "tools" else []}
+            return {key: self.offer.items(name)}
+
+        return answer
+
+    def _sign_in_tool(self) -> dict[str, Any]:
+        host = self.remote.host
+        return {
+            "name": SIGN_IN,
+            "title": f"Sign in to {host}",
+            "description": (
+                f"Sign in to {host} with your browser (vertex-stdio keeps the sign-in in the OS keyring). "
+                f"Call this first: {host}'s own tools, resources and prompts appear once you are signed in."
+            ),
+            "inputSchema": {"type": "object", "properties": {}, "additionalProperties": False},
+            "annotations": {"readOnlyHint": True, "openWorldHint": True},
+        }
+
+    def _start_refresh(self) -> None:
+        if not self._refreshing and self._tg is not None:
+            self._refreshing = True
+            self._tg.start_soon(self._refresh_quietly)
+
+    async def _refresh_quietly(self) -> None:
+        """With the sign-in at hand (never a browser), fetch the lists; tell the client what changed."""
+        try:
+            await self.refresh(interactive=False)
+        except AuthRequired:
+            log.info("not signed in to %s; the cached lists stay as they are", self.remote.host)
+        except VertexError as exc:
+            log.info(
+                "could not refresh what %s offers (%s); the cache is used", self.remote.host, exc.message
+            )
+        except MCPError as exc:
+            log.info("%s refused a list request (%s); the cache is used", self.remote.host, exc.error.message)
+
+    async def refresh(self, *, interactive: bool, ctx: Ctx | None = None) -> Offer:
+        """Fetch everything the remote offers, cache it, and send ``list_changed`` for what changed."""
+        prompt = _Prompt(ctx) if ctx is not None else None
+        session = await self.link.session(interactive=interactive, prompt=prompt)
+        offer = Offer(session.capabilities, session.server_info, session.instructions)
+        for name, (method, _key) in LISTS.items():
+            if _offers(session.capabilities, name):
+                offer = offer.with_list(name, await self._fetch_list(method, interactive))
+        before, self.offer = self.offer, offer
+        self._cache.save(offer)
+        await self._announce(offer.changed(before) if before is not None else list(LISTS))
+        return offer
+
+    async def _fetch_list(self, method: str, interactive: bool) -> list[dict[str, Any]]:
+        key = LISTS[next(n for n, (m, _) in LISTS.items() if m == method)][1]
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _page in range(100):  # a bound: a remote that pages forever cannot hold us
+            params = {"cursor": cursor} if cursor else None
+            result = await self.link.request(method, params, interactive=interactive)
+            items += [i for i in result.get(key, []) if isinstance(i, dict)]
+            cursor = result.get("nextCursor") if isinstance(result.get("nextCursor"), str) else None
+            if not cursor:
+                break
+        return items
+
+    async def _announce(self, changed: list[str]) -> None:
+        session = self._session
+        if session is None or not changed:
+            return
+        try:
+            if "tools" in changed:
+                await session.send_notification(ToolListChangedNotification())
+            if "resources" in changed or "templates" in changed:
+                await session.send_notification(ResourceListChangedNotification())
+            if "prompts" in changed:
+                await session.send_notification(PromptListChangedNotification())
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            log.debug("the client went away before list_changed could be sent")
+
+    async def _from_remote(self, message: Any) -> None:
+        """The remote's notifications: list changes refresh the cache first; updates pass on."""
+        if isinstance(
+            message,
+            ToolListChangedNotification | ResourceListChangedNotification | PromptListChangedNotification,
+        ):
+            self._refreshing = True
+            if self._tg is not None:
+                self._tg.start_soon(self._refresh_quietly)
+        elif isinstance(message, ResourceUpdatedNotification) and self._session is not None:
+            params = ResourceUpdatedNotificationParams(uri=message.params.uri)
+            await self._session.send_notification(ResourceUpdatedNotification(params=params))
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def _call_tool(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+        name = params.get("name")
+        known = self.offer.tool(str(name)) if self.offer is not None else None
+        try:
+            if known is None and name == SIGN_IN:
+                return await self._sign_in(ctx)
+            if self.offer is None:
+                raise await self._needs_sign_in(ctx)
+            read_only = bool((known or {}).get("annotations", {}).get("readOnlyHint"))
+            return await self.link.request(
+                "tools/call",
+                _outgoing(params),
+                interactive=True,
+                prompt=_Prompt(ctx),
+                progress=_progress_to(ctx),
+                retry=read_only,
+            )
+        except VertexError as error:
+            log.info("%s failed: %s", name, error.code)
+            return _tool_error(self._worded(error))
+
+    async def _sign_in(self, ctx: Ctx) -> dict[str, Any]:
+        offer = await self.refresh(interactive=True, ctx=ctx)
+        counts = {name: len(offer.items(name)) for name in LISTS}
+        tools = ", ".join(str(t.get("name")) for t in offer.items("tools")) or "none"
+        text = (
+            f"Signed in to {self.remote.host}. It offers {counts['tools']} tools ({tools}), "
+            f"{counts['resources']} resources, {counts['templates']} resource templates and "
+            f"{counts['prompts']} prompts; the lists have been updated."
+        )
+        return {"content": [{"type": "text", "text": text}], "structuredContent": counts, "isError": False}
+
+    async def _needs_sign_in(self, ctx: Ctx) -> AuthRequired:
+        """A tool before sign-in: start the browser sign-in, answer at once with its link."""
+        url: str | None = None
+        wait_for_url = getattr(self._tokens, "wait_for_url", None)
+        if self._tg is not None and wait_for_url is not None:
+            self._tg.start_soon(self._sign_in_in_background)
+            with anyio.move_on_after(10.0):
+                while url is None:  # the sign-in starts in its own task: poll briefly for its link
+                    url = await wait_for_url(0.1)
+        where = f" Open {url} to sign in," if url else ""
+        return AuthRequired(
+            f"You are not signed in to {self.remote.host}, so its tools are not known yet.{where} "
+            f"then call the tool again (or call {SIGN_IN}).",
+            authorization_url=url,
+        )
+
+    async def _sign_in_in_background(self) -> None:
+        try:
+            await self.refresh(interactive=True)
+        except (VertexError, MCPError) as exc:
+            log.info("the sign-in to %s did not complete (%s)", self.remote.host, type(exc).__name__)
+
+    def _forwarder(self, method: str) -> Handler:
+        async def forward(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return await self.link.request(
+                    method,
+                    _outgoing(params),
+                    interactive=True,
+                    prompt=_Prompt(ctx),
+                    progress=_progress_to(ctx),
+                )
+            except VertexError as error:
+                worded = self._worded(error)
+                raise MCPError(INTERNAL_ERROR, worded.message, worded.envelope()) from error
+
+        return forward
+
+    def _worded(self, error: VertexError) -> VertexError:
+        """Auth errors name this server's sign-in, not VertexSMS's links."""
+        if isinstance(error, AuthError):
+            advice = f"Call the {SIGN_IN} tool, or run `vertex-stdio login {self.remote.server_option}`."
+            signin = error.extra.get("authorization_url") or self.remote.url
+            error.extra.update(
+                signin_url=signin, signup_url=self.remote.url, token_url=None, how_to_sign_in=advice
+            )
+        return error
+
+
+def _capabilities(remote: Mapping[str, Any]) -> ServerCapabilities:
+    """The remote's capabilities, with ``listChanged`` on for the lists we refresh in the background."""
+    caps = dict(remote)
+    for name in ("tools", "resources", "prompts"):
+        if name in caps and isinstance(caps[name], dict):
+            caps[name] = {**caps[name], "listChanged": True}
+    caps.pop("logging", None)
+    return ServerCapabilities.model_validate(caps)
+
+
+def _offers(capabilities: Mapping[str, Any], name: str) -> bool:
+    return ("resources" if name == "templates" else name) in capabilities
+
+
+def _progress_to(ctx: Ctx) -> Progress | None:
+    """Relays the remote's progress to the local request, when the client asked for progress."""
+    meta = (ctx.params or {}).get("_meta")
+    if not isinstance(meta, dict) or meta.get("progressToken") is None:
+        return None
+
+    async def relay(progress: float, total: float | None, message: str | None) -> None:
+        await ctx.session.report_progress(progress, total, message)
+
+    return relay

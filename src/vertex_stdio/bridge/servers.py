@@ -1,0 +1,149 @@
+"""Which remote MCP server: its URL, its short name, its storage namespace and its sign-in profile.
+
+A server is named by its URL or by the ``--name`` it was first connected with; names are kept in
+``connect-servers.json`` in the state directory, so ``login --server NAME`` finds the URL again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from vertex_stdio.core.errors import ConfigError
+from vertex_stdio.core.privatefs import write_private
+from vertex_stdio.oauth.profile import Advice, SignInProfile
+from vertex_stdio.oauth.storage.state import default_state_dir
+from vertex_stdio.oauth.storage.store import namespaced
+from vertex_stdio.vertexsms.settings import check_url
+
+log = logging.getLogger(__name__)
+
+NAMES_FILE = "connect-servers.json"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class RemoteServer:
+    """One remote MCP server as the person named it."""
+
+    url: str
+    name: str
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or self.url
+
+    @property
+    def namespace(self) -> str:
+        """The folder (and keyring service suffix) of this server's sign-in and cache."""
+        digest = hashlib.sha256(self.url.encode()).hexdigest()[:12]
+        return f"{self.host}-{digest}"
+
+    def state_dir(self, base: Path | None = None) -> Path:
+        return namespaced(base or default_state_dir(), self.namespace)
+
+    @property
+    def server_option(self) -> str:
+        return f"--server {self.name}"
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError(f"--name must be 1-64 letters, digits, dots, dashes or underscores, got {name!r}.")
+    return name
+
+
+def _names(base: Path) -> dict[str, str]:
+    try:
+        data = json.loads((base / NAMES_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        log.warning("%s is damaged; server names start over", base / NAMES_FILE)
+        return {}
+    return (
+        {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+        if isinstance(data, dict)
+        else {}
+    )
+
+
+def remember(server: RemoteServer, base: Path | None = None) -> None:
+    """Record ``server.name`` → URL (so ``--server NAME`` works from other commands)."""
+    base = base or default_state_dir()
+    names = _names(base)
+    if names.get(server.name) != server.url:
+        names[server.name] = server.url
+        write_private(base / NAMES_FILE, json.dumps(names, indent=1, sort_keys=True))
+
+
+def resolve(url_or_name: str, name: str | None = None, base: Path | None = None) -> RemoteServer:
+    """The server for a URL (named ``name``, else its host) or for a name connected before."""
+    base = base or default_state_dir()
+    if "://" in url_or_name:
+        url = check_url("the server URL", url_or_name)
+        return RemoteServer(url, check_name(name) if name else (urlsplit(url).hostname or "server"))
+    known = _names(base)
+    if url_or_name in known:
+        return RemoteServer(known[url_or_name], url_or_name)
+    for remembered, url in known.items():
+        if urlsplit(url).hostname == url_or_name:
+            return RemoteServer(url, remembered)
+    listed = ", ".join(sorted(known)) or "none yet"
+    raise ConfigError(
+        f"No remote server is named {url_or_name!r} (known: {listed}). Pass its URL, e.g. "
+        "--server https://mcp.example.com/mcp."
+    )
+
+
+def advice_for(server: RemoteServer) -> Advice:
+    login = f"vertex-stdio login {server.server_option}"
+    return Advice(
+        sign_in=(
+            f"Call the sign_in tool, or run `{login}` in a terminal, to sign in to {server.host} "
+            "with your browser."
+        ),
+        file_store_setting="VERTEXSMS_ALLOW_FILE_STORE",
+        callback_port_setting="VERTEXSMS_CALLBACK_PORT",
+        login_command=login,
+        logout_command=f"vertex-stdio logout {server.server_option}",
+        check_resource=f"Check the URL given to `vertex-stdio connect` ({server.url}).",
+        metadata_refused=f"Check the URL given to `vertex-stdio connect` ({server.url}).",
+        no_server_metadata=f"Ask the operator of {server.host} how to sign in from a desktop app.",
+        no_registration=(
+            f"Ask the operator of {server.host} for a client id registered for vertex-stdio and "
+            "pass it with `vertex-stdio connect URL --client-id ID`."
+        ),
+        registration_failed="Pass a pre-registered client id with `vertex-stdio connect URL --client-id ID`.",
+        public_client="Pass a public (secret-less) client id with `--client-id ID`.",
+        keyring_too_small="Set VERTEXSMS_ALLOW_FILE_STORE=1 to keep it in a private file instead.",
+    )
+
+
+def profile_for(
+    server: RemoteServer,
+    *,
+    client_id: str | None = None,
+    allow_file_store: bool = False,
+    callback_port: int = 0,
+    signin_timeout: float = 120.0,
+    http_timeout: float = 30.0,
+) -> SignInProfile:
+    """The sign-in for ``server``: its own namespace, its host as the name people see."""
+    return SignInProfile(
+        resource_url=server.url,
+        display_name=server.host,
+        client_name=f"vertex-stdio (local MCP bridge to {server.host})",
+        advice=advice_for(server),
+        client_id=client_id,
+        callback_port=callback_port,
+        signin_timeout=signin_timeout,
+        http_timeout=http_timeout,
+        allow_file_store=allow_file_store,
+        namespace=server.namespace,
+    )

@@ -1,0 +1,1 @@
+"""MCP over stdio: the stdio transport and its pipes. May import core."""

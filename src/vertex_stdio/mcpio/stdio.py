@@ -1,0 +1,366 @@
+"""The stdio transport: stdin and stdout read and written on the event loop, guarded.
+
+mcp 2.3's own transport drops a stdin line it cannot parse without answering it
+(python-sdk #2751), so the client waits for its own timeout; it reads a line of any length
+into memory; and it hops to a worker thread for every read, write and flush.
+``serve_stdio`` speaks the wire itself instead (``pipes.FdPipe``: no thread per message):
+
+- each line is bounded (``MAX_LINE_BYTES``; the rest of a longer one is skipped, never held)
+  and must be UTF-8 text holding one JSON-RPC 2.0 message.  A line that is not gets a
+  JSON-RPC error (-32700 parse error or -32600 invalid request, with the request's ``id``
+  when it can be read -- for an oversized line, from its first 64 KiB -- else ``null``)
+  and goes no further.  Good lines are validated once and handed to the SDK's server.
+- at most ``MAX_IN_FLIGHT`` requests run at once; one more is answered at once with
+  JSON-RPC error -32000 (busy) and not run.
+- back-pressure: one writer writes the answers unbuffered, from a bounded queue
+  (``MAX_QUEUED`` answers: at most ``MAX_IN_FLIGHT`` of the server's, the rest refusals kept
+  as their few bytes).  When the client stops reading stdout, the writer waits, the queue
+  fills, and the reader stops reading stdin: memory stays bounded, and a client that writes
+  10 000 requests before it reads an answer still gets every answer.
+- only JSON-RPC reaches stdout: while serving, fd 0 points at the null device and fd 1 at
+  stderr, so a stray print or a child process cannot touch the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server import MCPServer, Server
+from mcp.server.models import InitializationOptions
+from mcp.shared.message import SessionMessage
+from mcp.types import (
+    ErrorData,
+    JSONRPCError,
+    JSONRPCMessage,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    RequestId,
+    jsonrpc_message_adapter,
+)
+
+from vertex_stdio.mcpio.pipes import FdPipe, claimed_stdin, claimed_stdout
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 4 * 1024 * 1024
+MAX_IN_FLIGHT = 256  # wider than any burst a client sends (benchmarks/: 200 at once)
+MAX_QUEUED = 16_384  # answers waiting for the writer; a refusal is ~150 bytes
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+BUSY = -32000
+_CHUNK = 64 * 1024
+_ID_SCAN = 64 * 1024  # how much of an oversized line is searched for its id
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A stdin line that is not passed on, and what the JSON-RPC error answering it says."""
+
+    code: int
+    message: str
+    id: RequestId | None = None
+
+    def error(self) -> JSONRPCError:
+        return JSONRPCError(jsonrpc="2.0", id=self.id, error=ErrorData(code=self.code, message=self.message))
+
+
+class LineSplitter:
+    """Bytes in, whole lines out; a line longer than ``limit`` becomes one ``Rejected``. Pure."""
+
+    def __init__(self, limit: int = MAX_LINE_BYTES) -> None:
+        self._limit = limit
+        self._buffer = bytearray()
+        self._skipping = False  # inside an oversized line: drop bytes up to its newline
+
+    def feed(self, data: bytes) -> list[bytes | Rejected]:
+        out: list[bytes | Rejected] = []
+        start = 0
+        while True:
+            newline = data.find(b"\n", start)
+            end = len(data) if newline < 0 else newline
+            if not self._skipping:
+                self._buffer += data[start:end]
+                if len(self._buffer) > self._limit:
+                    out.append(_oversized(self._limit, leading_id(bytes(self._buffer[:_ID_SCAN]))))
+                    self._buffer.clear()
+                    self._skipping = True
+            if newline < 0:
+                return out
+            if not self._skipping:
+                out.append(bytes(self._buffer))
+            self._buffer.clear()
+            self._skipping = False
+            start = newline + 1
+
+    def end(self) -> list[bytes | Rejected]:
+        """At end of input: the last line, if it had no newline."""
+        line, skipped = bytes(self._buffer), self._skipping
+        self._buffer.clear()
+        return [line] if line and not skipped else []
+
+
+def _oversized(limit: int, id_: RequestId | None) -> Rejected:
+    return Rejected(
+        INVALID_REQUEST,
+        f"Invalid Request: the message is longer than {limit // 1_048_576} MiB and was discarded.",
+        id_,
+    )
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_ID_VALUE = re.compile(rb'\s*:\s*(?:("(?:[^"\\]|\\.)*")|(-?(?:0|[1-9]\d*))(?=\s*[,}]))')
+
+
+def leading_id(prefix: bytes) -> RequestId | None:
+    """The top-level ``"id"`` of the JSON object that ``prefix`` starts, if it is there whole. Pure."""
+    if not prefix.lstrip().startswith(b"{"):
+        return None
+    depth, i = 0, 0
+    while i < len(prefix):
+        char = prefix[i : i + 1]
+        if char == b'"':
+            string = _STRING.match(prefix, i)
+            if string is None:
+                return None  # the prefix ends inside a string
+            i = string.end()
+            value = _ID_VALUE.match(prefix, i) if depth == 1 and string[0] == b'"id"' else None
+            if value is not None:
+                return json.loads(value[1]) if value[1] else int(value[2])
+            continue
+        depth += char in (b"{", b"[")
+        depth -= char in (b"}", b"]")
+        i += 1
+    return None
+
+
+def check_line(line: bytes) -> JSONRPCMessage | Rejected | None:
+    """The line's message (validated), the reason it is refused, or None for a blank line."""
+    try:
+        text = line.decode("utf-8").removeprefix("\ufeff").strip()
+    except UnicodeDecodeError:
+        guess = _parsed(line.decode("utf-8", errors="replace"))
+        return Rejected(PARSE_ERROR, "Parse error: the message is not valid UTF-8.", _id_of(guess))
+    if not text:
+        return None
+    try:
+        message = jsonrpc_message_adapter.validate_json(text, by_name=False)
+    except ValueError:  # pydantic's ValidationError is a ValueError
+        pass
+    else:
+        # The SDK reads a request whose id is neither a string nor a number as a notification
+        # (never answered); JSON-RPC calls it an invalid request.
+        if isinstance(message, JSONRPCNotification) and '"id"' in text and "id" in (_parsed(text) or {}):
+            return Rejected(INVALID_REQUEST, "Invalid Request: the id must be a string or an integer.")
+        return message
+    parsed = _parsed(text)
+    if parsed is None:
+        return Rejected(PARSE_ERROR, "Parse error: the message is not JSON.")
+    if isinstance(parsed, list):
+        return Rejected(
+            INVALID_REQUEST, "Invalid Request: batches are not supported; send one message per line."
+        )
+    return Rejected(INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message.", _id_of(parsed))
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _id_of(message: Any) -> RequestId | None:
+    """The message's id, when it is one a response can carry (a string or an integer)."""
+    found = message.get("id") if isinstance(message, dict) else None
+    if isinstance(found, str) or (isinstance(found, int) and not isinstance(found, bool)):
+        return found
+    return None
+
+
+Outgoing = SessionMessage | bytes  # the server's messages, and our own refusals as wire lines
+
+
+def _line(message: JSONRPCMessage) -> bytes:
+    return message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+
+
+def _busy(id_: RequestId, limit: int) -> JSONRPCError:
+    message = (
+        f"Server busy: {limit} requests are already in flight. Wait for their answers, then send "
+        "this request again."
+    )
+    return JSONRPCError(jsonrpc="2.0", id=id_, error=ErrorData(code=BUSY, message=message))
+
+
+class Wire:
+    """Both directions of one stdio session: guarded reads in, one unbuffered writer out."""
+
+    def __init__(self, stdin: FdPipe, stdout: FdPipe, *, limit: int, max_in_flight: int) -> None:
+        self._stdin = stdin
+        self._stdout = stdout
+        self._limit = limit
+        self._max_in_flight = max_in_flight
+        self._in_flight: set[RequestId] = set()
+        self._emptied: anyio.Event | None = None
+        self._broken = False
+
+    async def read(
+        self,
+        to_server: MemoryObjectSendStream[SessionMessage],
+        answers: MemoryObjectSendStream[Outgoing],
+    ) -> None:
+        """Pass good messages to the server and answer the rest, until end of input."""
+        splitter = LineSplitter(self._limit)
+        async with to_server, answers:
+            while True:
+                chunk = await self._read()
+                for item in splitter.feed(chunk) if chunk else splitter.end():
+                    checked = item if isinstance(item, Rejected) else check_line(item)
+                    if isinstance(checked, Rejected):
+                        log.warning(
+                            "stdin: %s (answered with JSON-RPC error %d)", checked.message, checked.code
+                        )
+                        await answers.send(_line(checked.error()))
+                    elif checked is not None:
+                        await self._admit(checked, to_server, answers)
+                if not chunk:
+                    return
+
+    async def _admit(
+        self,
+        message: JSONRPCMessage,
+        to_server: MemoryObjectSendStream[SessionMessage],
+        answers: MemoryObjectSendStream[Outgoing],
+    ) -> None:
+        if isinstance(message, JSONRPCRequest):
+            if len(self._in_flight) >= self._max_in_flight:
+                log.warning("stdin: %d requests in flight; answered one more as busy", len(self._in_flight))
+                await answers.send(_line(_busy(message.id, self._max_in_flight)))
+                return
+            self._in_flight.add(message.id)
+        elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
+            # a cancelled request is never answered: it no longer counts
+            self._finished((message.params or {}).get("requestId"))
+        await to_server.send(SessionMessage(message))
+
+    async def answered(self) -> None:
+        """Return once every request passed on has been answered (or cancelled)."""
+        while self._in_flight:
+            self._emptied = anyio.Event()
+            await self._emptied.wait()
+
+    def _finished(self, id_: Any) -> None:
+        self._in_flight.discard(id_)
+        if not self._in_flight and self._emptied is not None:
+            self._emptied.set()
+
+    async def _read(self) -> bytes:
+        try:
+            return await self._stdin.read(_CHUNK)
+        except OSError as exc:
+            log.warning("stdin could not be read (%s); treating it as closed", exc)
+            return b""
+
+    async def write(self, outgoing: MemoryObjectReceiveStream[Outgoing]) -> None:
+        """Write every message, one per line, each batch in one write, until the senders close."""
+        async with outgoing:
+            async for first in outgoing:
+                batch = [first]
+                with suppress(anyio.WouldBlock):
+                    while len(batch) < 64:
+                        batch.append(outgoing.receive_nowait())
+                await self._write(batch)
+
+    async def _write(self, batch: list[Outgoing]) -> None:
+        lines = []
+        for item in batch:
+            if isinstance(item, bytes):
+                lines.append(item)
+                continue
+            message = item.message
+            if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
+                self._finished(message.id)
+            lines.append(_line(message))
+        if self._broken:
+            return
+        try:
+            await self._stdout.write(b"".join(lines))
+        except OSError as exc:  # the client closed stdout: keep draining, so no sender waits forever
+            log.warning("stdout could not be written (%s); answers are dropped from now on", exc)
+            self._broken = True
+
+
+EofHook = Callable[[], Awaitable[None]]
+
+
+async def serve_stdio(
+    server: MCPServer[Any] | Server[Any],
+    *,
+    options: InitializationOptions | None = None,
+    limit: int = MAX_LINE_BYTES,
+    max_in_flight: int = MAX_IN_FLIGHT,
+    eof_drain: float = 1.0,
+    on_eof: EofHook | None = None,
+    eof_grace: float = 10.0,
+) -> None:
+    """Serve ``server`` over stdin/stdout until stdin closes, answering malformed input.
+
+    At end of input the requests in flight are answered for up to ``eof_drain`` seconds
+    (``vertex-stdio < requests.jsonl`` gets every quick answer); then ``on_eof`` (if given)
+    is awaited for at most ``eof_grace`` seconds while calls still run and their answers are
+    still written -- e.g. to let a send record its outcome.  Then the session ends and the
+    calls still running are cancelled (a billable HTTP request shields itself).
+    ``options`` replaces what ``initialize`` answers (``connect`` answers with the remote's words).
+    """
+    # what MCPServer.run_stdio_async runs, over our streams
+    lowlevel = server._lowlevel_server if isinstance(server, MCPServer) else server
+    to_server, from_client = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    outgoing, to_write = anyio.create_memory_object_stream[Outgoing](MAX_QUEUED)
+    with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
+        stdin, stdout = FdPipe(in_fd, name="stdin"), FdPipe(out_fd, name="stdout")
+        wire = Wire(stdin, stdout, limit=limit, max_in_flight=max_in_flight)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wire.write, to_write)
+                ends = _Ending(eof_drain, on_eof, eof_grace)
+                tg.start_soon(_read_then_close, wire, to_server, outgoing.clone(), ends)
+                async with outgoing:
+                    await lowlevel.run(
+                        from_client, outgoing, options or lowlevel.create_initialization_options()
+                    )
+                tg.cancel_scope.deadline = anyio.current_time() + 1.0  # write the last answers, briefly
+        finally:
+            stdin.close()
+            stdout.close()
+
+
+async def _read_then_close(
+    wire: Wire,
+    to_server: MemoryObjectSendStream[SessionMessage | Exception],
+    answers: MemoryObjectSendStream[Outgoing],
+    ending: _Ending,
+) -> None:
+    """The reader; at end of input, the last answers and the EOF hook (bounded), then the server's input closes."""
+    async with to_server:
+        await wire.read(to_server.clone(), answers)
+        with anyio.move_on_after(ending.drain):
+            await wire.answered()
+        if ending.on_eof is not None:
+            with anyio.move_on_after(ending.grace):
+                await ending.on_eof()
+
+
+@dataclass(frozen=True)
+class _Ending:
+    drain: float
+    on_eof: EofHook | None
+    grace: float

@@ -1,0 +1,146 @@
+"""Every HTTP call the OAuth client makes, over one ``httpx2.AsyncClient``; errors translated here.
+
+Redirects are never followed (discovery treats a 3xx as "try the next URL").  Bodies are read
+up to a bound, and a whole request (connect, headers, body) within one deadline: a server that
+drips bytes, each within the read timeout, cannot hold a sign-in for longer.  Every URL passes
+the ``UrlPolicy`` first (https, no private or metadata addresses), whoever named it.  Foreign exceptions become ``UpstreamUnavailable`` (retryable) or ``OAuthFailed``
+(the server said no), whose text never contains what we sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import anyio
+import httpx2
+
+from vertex_stdio import __version__
+from vertex_stdio.core.errors import UpstreamError, UpstreamUnavailable
+from vertex_stdio.core.http import pool_limits
+from vertex_stdio.oauth.protocol.core import safe_error_code, scrub
+from vertex_stdio.oauth.protocol.urlpolicy import UrlPolicy
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024
+DEADLINE_SLACK = 5.0
+"""A request's deadline is the read timeout plus this (as for the REST calls)."""
+_HEADERS = {"Accept": "application/json", "User-Agent": f"vertex-stdio/{__version__}"}
+
+
+class OAuthFailed(UpstreamError):
+    """The authorization server answered an OAuth error (``error`` holds its code)."""
+
+    def __init__(self, message: str, *, error: str | None, status: int) -> None:
+        super().__init__(message)
+        self.error = error
+        self.status = status
+
+
+class OAuthHttp:
+    """The OAuth client's HTTP edge: JSON GETs for discovery, form POSTs, JSON POSTs."""
+
+    def __init__(
+        self, *, timeout: float, policy: UrlPolicy, transport: httpx2.AsyncBaseTransport | None = None
+    ) -> None:
+        self._deadline = timeout + DEADLINE_SLACK
+        self.policy = policy
+        self._client = httpx2.AsyncClient(
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=False,
+            headers=_HEADERS,
+            limits=pool_limits(max_connections=10, kept=4),  # a refresh must not meet a stale connection
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def get_json(self, url: str) -> tuple[int, Any]:
+        """GET ``url``: (200, JSON body) or (status, None) for 3xx/4xx; 5xx and failures raise."""
+        response = await self._send("GET", url, who="the sign-in discovery")
+        if response.status_code >= 500:
+            raise UpstreamUnavailable(
+                f"{url} answered HTTP {response.status_code}; the sign-in server is having trouble. "
+                "Try again in a minute."
+            )
+        if response.status_code != 200:
+            return response.status_code, None
+        return 200, _json(response.content)
+
+    async def probe(self, url: str, *, who: str = "the MCP server") -> str | None:
+        """GET ``url`` without a token; the ``WWW-Authenticate`` header of a 401, else None."""
+        response = await self._send(
+            "GET",
+            url,
+            who=who,
+            headers={"Accept": "application/json, text/event-stream"},
+        )
+        return response.headers.get("www-authenticate") if response.status_code == 401 else None
+
+    async def post_json(self, url: str, body: Mapping[str, Any]) -> tuple[int, Any]:
+        """POST JSON (client registration); returns the status and the JSON answer (or None)."""
+        response = await self._send("POST", url, who="client registration", json=dict(body))
+        if response.status_code >= 500:
+            raise UpstreamUnavailable(
+                f"Client registration at {url} answered HTTP {response.status_code}. Try again in a minute."
+            )
+        return response.status_code, _json(response.content)
+
+    async def post_form(self, url: str, data: Mapping[str, str], *, secrets: Iterable[str | None]) -> Any:
+        """POST a form to a token-type endpoint; the JSON answer on 2xx, else ``OAuthFailed``.
+
+        A 5xx or ``temporarily_unavailable`` raises ``UpstreamUnavailable`` (nothing was spent).
+        ``secrets`` are the values sent; they are scrubbed from any text we keep from the answer.
+        """
+        response = await self._send("POST", url, who="the sign-in server", data=dict(data))
+        body = _json(response.content)
+        if 200 <= response.status_code < 300:
+            return body
+        error = safe_error_code(body.get("error")) if isinstance(body, dict) else None
+        if response.status_code >= 500 or error in ("temporarily_unavailable", "server_error"):
+            raise UpstreamUnavailable(
+                f"The sign-in server could not answer just now (HTTP {response.status_code}). "
+                "Your sign-in is kept; try again in a minute."
+            )
+        described = body.get("error_description") if isinstance(body, dict) else None
+        detail = f": {scrub(described, secrets)}" if isinstance(described, str) else ""
+        raise OAuthFailed(
+            f"The sign-in server refused the request ({error or 'HTTP ' + str(response.status_code)}{detail}).",
+            error=error,
+            status=response.status_code,
+        )
+
+    async def _send(self, method: str, url: str, *, who: str, **kwargs: Any) -> httpx2.Response:
+        await self.policy.check(f"URL of {who}", url)
+        try:
+            with anyio.fail_after(self._deadline):
+                async with self._client.stream(method, url, **kwargs) as response:
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_BODY:
+                            raise UpstreamError(f"{who} at {url} sent an oversized answer; sign-in stopped.")
+                        chunks.append(chunk)
+                    return httpx2.Response(
+                        response.status_code, headers=response.headers, content=b"".join(chunks)
+                    )
+        except (httpx2.TimeoutException, TimeoutError) as exc:
+            raise UpstreamUnavailable(f"{who} at {url} did not answer in time. Try again.") from exc
+        except httpx2.HTTPError as exc:
+            log.debug("OAuth request failed: %s", type(exc).__name__)
+            raise UpstreamUnavailable(
+                f"Could not reach {who} at {url} ({type(exc).__name__}). Check your network and try again."
+            ) from exc
+
+
+def _json(content: bytes) -> Any:
+    try:
+        return json.loads(content) if content else None
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""The pure OAuth protocol: metadata, URL rules, token parsing; no I/O. May import core."""

@@ -1,0 +1,172 @@
+"""Validated RFC 9728 resource metadata and RFC 8414 / OIDC server metadata (pure).
+
+Parsing refuses, with ``MetadataInvalid``, anything the MCP authorization rules forbid us to use:
+a resource on another origin, an issuer that is not the one asked for, no PKCE S256, plain
+http:// endpoints off loopback.  Messages name the problem and what the person can do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from vertex_stdio.core.errors import ConfigError, UpstreamError
+from vertex_stdio.oauth.protocol.core import resource_matches
+from vertex_stdio.vertexsms.settings import check_url
+
+_WHAT_TO_DO = " Sign-in was stopped for your safety."
+"""Ends every refusal; discovery adds the caller's advice (``Advice.metadata_refused``)."""
+
+
+class MetadataInvalid(UpstreamError):
+    """Discovery metadata that must not be used (wrong resource or issuer, no S256, bad URLs)."""
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str) and v)
+
+
+def _endpoint(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise MetadataInvalid(f"The authorization server's metadata lacks a valid {name}." + _WHAT_TO_DO)
+    try:
+        return check_url(name, value)
+    except ConfigError as exc:
+        raise MetadataInvalid(f"The authorization server's {exc}" + _WHAT_TO_DO) from None
+
+
+def _optional_endpoint(name: str, value: object) -> str | None:
+    return None if value is None else _endpoint(name, value)
+
+
+@dataclass(frozen=True)
+class ResourceMetadata:
+    """What the protected resource says about itself (RFC 9728)."""
+
+    resource: str
+    authorization_servers: tuple[str, ...]
+    scopes_supported: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServerMetadata:
+    """The parts of an authorization server's metadata this client uses."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    registration_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
+    scopes_supported: tuple[str, ...] = ()
+    iss_parameter_supported: bool = False
+    cimd_supported: bool = False
+
+    @property
+    def offers_offline_access(self) -> bool:
+        """True when the server lists ``offline_access`` (it may only issue refresh tokens then)."""
+        return "offline_access" in self.scopes_supported
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict for the state file's metadata cache."""
+        data = asdict(self)
+        data["scopes_supported"] = list(self.scopes_supported)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ServerMetadata:
+        """Rebuild from ``to_json`` output with the URL checks fresh metadata gets.
+
+        Raises ``KeyError``/``TypeError`` on damaged input, ``MetadataInvalid`` on a refused URL.
+        """
+        issuer = data["issuer"]
+        _endpoint("issuer", issuer)  # checked, kept verbatim: issuers compare exactly (RFC 8414 §3.3)
+        return cls(
+            issuer=issuer,
+            authorization_endpoint=_endpoint("authorization_endpoint", data["authorization_endpoint"]),
+            token_endpoint=_endpoint("token_endpoint", data["token_endpoint"]),
+            registration_endpoint=_optional_endpoint(
+                "registration_endpoint", data.get("registration_endpoint")
+            ),
+            revocation_endpoint=_optional_endpoint("revocation_endpoint", data.get("revocation_endpoint")),
+            device_authorization_endpoint=_optional_endpoint(
+                "device_authorization_endpoint", data.get("device_authorization_endpoint")
+            ),
+            scopes_supported=_strings(data.get("scopes_supported")),
+            iss_parameter_supported=data.get("iss_parameter_supported") is True,
+            cimd_supported=data.get("cimd_supported") is True,
+        )
+
+
+def parse_resource_metadata(body: object, requested: str) -> ResourceMetadata:
+    """Validate RFC 9728 metadata fetched for the resource ``requested``."""
+    if not isinstance(body, dict):
+        raise MetadataInvalid("The protected-resource metadata is not a JSON object." + _WHAT_TO_DO)
+    resource = body.get("resource")
+    if not isinstance(resource, str) or not resource_matches(resource, requested):
+        raise MetadataInvalid(
+            f"The protected-resource metadata describes {resource!r}, not {requested}." + _WHAT_TO_DO
+        )
+    servers = _strings(body.get("authorization_servers"))
+    if not servers:
+        raise MetadataInvalid(
+            f"The protected-resource metadata for {requested} names no authorization server." + _WHAT_TO_DO
+        )
+    for server in servers:
+        _endpoint("authorization server", server)
+    return ResourceMetadata(resource, servers, _strings(body.get("scopes_supported")))
+
+
+def parse_server_metadata(body: object, expected_issuer: str) -> ServerMetadata:
+    """Validate authorization-server metadata fetched for ``expected_issuer`` (exact match)."""
+    if not isinstance(body, dict):
+        raise MetadataInvalid("The authorization server's metadata is not a JSON object." + _WHAT_TO_DO)
+    if body.get("issuer") != expected_issuer:
+        raise MetadataInvalid(
+            f"The authorization server's metadata names issuer {body.get('issuer')!r}, "
+            f"not {expected_issuer!r} as expected." + _WHAT_TO_DO
+        )
+    if "S256" not in _strings(body.get("code_challenge_methods_supported")):
+        raise MetadataInvalid(
+            f"The authorization server {expected_issuer} does not advertise PKCE S256 "
+            "(code_challenge_methods_supported), which this client requires." + _WHAT_TO_DO
+        )
+    return ServerMetadata(
+        issuer=expected_issuer,
+        authorization_endpoint=_endpoint("authorization_endpoint", body.get("authorization_endpoint")),
+        token_endpoint=_endpoint("token_endpoint", body.get("token_endpoint")),
+        registration_endpoint=_optional_endpoint("registration_endpoint", body.get("registration_endpoint")),
+        revocation_endpoint=_optional_endpoint("revocation_endpoint", body.get("revocation_endpoint")),
+        device_authorization_endpoint=_optional_endpoint(
+            "device_authorization_endpoint", body.get("device_authorization_endpoint")
+        ),
+        scopes_supported=_strings(body.get("scopes_supported")),
+        iss_parameter_supported=body.get("authorization_response_iss_parameter_supported") is True,
+        cimd_supported=body.get("client_id_metadata_document_supported") is True,
+    )
+
+
+@dataclass(frozen=True)
+class Client:
+    """An OAuth client identity, bound to the issuer that knows it."""
+
+    client_id: str
+    issuer: str
+    redirect_uri: str | None = None
+    how: str = "registered"  # "configured" | "metadata-document" | "registered"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict for the state file (the client id is not a secret)."""
+        return {"client_id": self.client_id, "issuer": self.issuer, "redirect_uri": self.redirect_uri}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to sign in to: the RFC 8707 resource and its authorization server."""
+
+    resource: str
+    server: ServerMetadata
+    resource_scopes: tuple[str, ...] = ()

@@ -1,0 +1,307 @@
+"""The hosted VertexSMS MCP server, reached over one kept Streamable HTTP session.
+
+Two tools have no documented REST endpoint (``correct_phone_number`` and
+``get_mobile_prefixes``), so they are forwarded as MCP ``tools/call`` through
+``mcp_http.McpHttpSession`` (one POST per call; why not the SDK's ``Client``: see
+benchmarks/README.md).  One session and one pooled HTTP client are kept for the process
+and shared by concurrent calls; a session the server ended is opened again, and a read
+that lost its connection is tried once more within the same deadline.  HTTP outcomes (401,
+403, 429, 5xx, refused connections, oversized answers) are observed per call by a transport
+wrapper, through a context variable.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import MCPError
+from mcp.types import CONNECTION_CLOSED
+
+from vertex_stdio import __version__
+from vertex_stdio.core.credentials import SignInPrompt, TokenProvider, parse_challenge
+from vertex_stdio.core.errors import UpstreamError, VertexError, error_from_envelope
+from vertex_stdio.core.http import pool_limits, pooled_transport
+from vertex_stdio.vertexsms.api.mcp_http import AnswerLost, McpHttpError, McpHttpSession, SessionLost
+from vertex_stdio.vertexsms.api.outcomes import Operation, error_for_status, unavailable, without_sent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _CallRecord:
+    """What the HTTP layer saw while one call was under way."""
+
+    scopes: Sequence[str] = ()
+    prompt: SignInPrompt | None = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    failure: httpx2.TransportError | None = None
+    oversized: bool = False
+    sent: list[str] = field(default_factory=list)  # the tokens sent: scrubbed from any error
+
+
+_CURRENT: contextvars.ContextVar[_CallRecord | None] = contextvars.ContextVar(
+    "vertex_stdio_hosted_call", default=None
+)
+
+
+class _RecordingTransport(httpx2.AsyncBaseTransport):
+    """Wraps the real transport to note error statuses and failures for the current call."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        record = _CURRENT.get()
+        try:
+            response = await self._inner.handle_async_request(request)
+        except httpx2.TransportError as exc:
+            if record is not None:
+                record.failure = exc
+            raise
+        if record is not None and response.status_code >= 400:
+            record.status = response.status_code
+            record.headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in _KEPT_HEADERS}
+        if isinstance(response.stream, httpx2.AsyncByteStream):
+            per_event = "text/event-stream" in response.headers.get("content-type", "")
+            response.stream = _CappedStream(response.stream, record, per_event)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+_KEPT_HEADERS = frozenset({"www-authenticate", "retry-after", "content-type"})
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    """A response body that fails once one message passes ``MAX_MESSAGE_BYTES``.
+
+    One message is the whole body, or for an event stream (which may stay open for days)
+    one event.  Without this the SDK reads any answer whole into memory.
+    """
+
+    def __init__(self, inner: httpx2.AsyncByteStream, record: _CallRecord | None, per_event: bool) -> None:
+        self._inner = inner
+        self._record = record
+        self._per_event = per_event
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size, tail = 0, b""
+        async for chunk in self._inner:
+            size += len(chunk)
+            if self._per_event:  # count from the last blank line (the end of an event)
+                joined = tail + chunk
+                lf, crlf = joined.rfind(b"\n\n"), joined.rfind(b"\r\n\r\n")
+                end = max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
+                size = len(joined) - end if end >= 0 else size
+                tail = joined[-3:]
+            if size > MAX_MESSAGE_BYTES:
+                if self._record is not None:
+                    self._record.oversized = True
+                raise httpx2.RemoteProtocolError("the hosted MCP server's answer is too large")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _BearerAuth(httpx2.Auth):
+    """Adds ``Authorization: Bearer`` from the token provider; one retry after a 401."""
+
+    def __init__(self, tokens: TokenProvider) -> None:
+        self._tokens = tokens
+
+    async def async_auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        record = _CURRENT.get()
+        scopes = record.scopes if record else ()
+        prompt = record.prompt if record else None
+        token = await self._tokens.token(scopes, prompt)
+        if record is not None:
+            record.sent.append(token)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code in (401, 403):
+            challenge = parse_challenge(response.headers.get("www-authenticate"))
+            renewable = response.status_code == 401 or challenge.error == "insufficient_scope"
+            if renewable and await self._tokens.rejected(token, challenge):
+                token = await self._tokens.token(scopes, prompt)
+                if record is not None:
+                    record.sent.append(token)
+                request.headers["Authorization"] = f"Bearer {token}"
+                yield request
+
+    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        raise RuntimeError("the hosted-MCP client is async only")
+
+
+class HostedMcpUpstream:
+    """Forwards tool calls to the hosted VertexSMS MCP server over one kept session."""
+
+    def __init__(
+        self,
+        url: str,
+        tokens: TokenProvider,
+        *,
+        timeout: float = 30.0,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._url = url
+        self._tokens = tokens
+        self._timeout = timeout
+        self._transport = transport
+        self._http: httpx2.AsyncClient | None = None
+        self._session: McpHttpSession | None = None
+
+    async def call_tool(
+        self, op: Operation, arguments: dict[str, Any], prompt: SignInPrompt | None = None
+    ) -> dict[str, Any]:
+        """Call ``op.tool`` remotely; return its structured result or raise the contract's error."""
+        await self._tokens.token([op.scope], prompt)  # sign in here, not inside the transport
+        record = _CallRecord(scopes=(op.scope,), prompt=prompt)
+        reset = _CURRENT.set(record)
+        ends = anyio.current_time() + self._timeout  # one deadline for the call and its retry
+        params = {"name": op.tool, "arguments": arguments}
+        reopened = retried = False  # at most one new session and one more read: three POSTs
+        try:
+            while True:
+                try:
+                    with anyio.fail_after(max(0.0, ends - anyio.current_time())):
+                        result = await self._connected().request("tools/call", params)
+                    return _structured(op, result)
+                except (MCPError, McpHttpError, SessionLost, httpx2.HTTPError, OSError) as exc:
+                    error = _error_from(op, record, exc)
+                    if anyio.current_time() >= ends:
+                        raise error from exc
+                    if isinstance(exc, SessionLost) and not reopened:
+                        # the server no longer knew the session: nothing was done, any call may go again
+                        reopened = True
+                    elif not op.costs_or_changes and not retried and _worth_reconnecting(record, exc):
+                        retried = True  # only reads are tried again after a lost connection or stream
+                    else:
+                        raise error from exc
+                    log.info("%s: hosted MCP session or connection lost; trying once more", op.tool)
+                    record.status, record.failure = None, None
+        except VertexError as error:
+            without_sent(error, record.sent)  # an upstream may quote the token it rejected
+            raise
+        finally:
+            _CURRENT.reset(reset)
+
+    def _connected(self) -> McpHttpSession:
+        """The kept session, its HTTP client built on first use (that loads the TLS trust store)."""
+        if self._session is None:
+            self._http = httpx2.AsyncClient(
+                transport=_RecordingTransport(self._transport or pooled_transport()),
+                limits=pool_limits(),  # for a proxy's transport, built from the environment
+                auth=_BearerAuth(self._tokens),
+                timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
+                headers={"User-Agent": f"vertex-stdio/{__version__}"},
+                follow_redirects=False,
+            )
+            self._session = McpHttpSession(
+                self._url, self._http, {"name": "vertex-stdio", "version": __version__}
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        """End the session and close the connections (at shutdown)."""
+        session, http = self._session, self._http
+        self._session, self._http = None, None
+        with anyio.CancelScope(shield=True):
+            if session is not None:
+                await session.close()
+            if http is not None:
+                await http.aclose()
+
+
+def _worth_reconnecting(record: _CallRecord, exc: BaseException) -> bool:
+    """A dropped connection, a session closing under the call or a failing server is worth one
+    more try; a refusal or an answer is not."""
+    if record.status is not None and record.status < 500:
+        return False
+    if isinstance(exc, MCPError) and record.failure is None:
+        return _session_closed(exc)
+    return True
+
+
+def _session_closed(exc: MCPError) -> bool:
+    """The SDK server's answer to calls in flight when their session ends (``-32000`` alone is
+    any server error: the words decide)."""
+    return exc.error.code == CONNECTION_CLOSED and exc.error.message.strip().lower() == "connection closed"
+
+
+def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> VertexError:
+    if isinstance(exc, SessionLost):  # a 404 to our session id: the call was not taken
+        return unavailable(op, "The hosted VertexSMS MCP server ended the session.", reached=False)
+    if record.status is not None:
+        return error_for_status(op, record.status, record.headers, b"")
+    if record.oversized:
+        return UpstreamError(
+            f"The hosted VertexSMS MCP server's answer is larger than {MAX_MESSAGE_BYTES // 1_048_576} MiB; "
+            "it was not read. Try again later."
+        )
+    if isinstance(exc, VertexError):
+        return exc
+    if isinstance(exc, AnswerLost):
+        return unavailable(op, "The hosted VertexSMS MCP server ended the call's stream without answering.")
+    if isinstance(exc, McpHttpError) and record.failure is None:
+        return UpstreamError(
+            f"The hosted VertexSMS MCP server's answer could not be used ({exc}). Try again later."
+        )
+    if record.failure is not None or not isinstance(exc, MCPError):
+        failure = record.failure or exc
+        if isinstance(failure, httpx2.TimeoutException | TimeoutError):
+            return unavailable(op, "The hosted VertexSMS MCP server did not answer in time.")
+        return unavailable(
+            op, f"The hosted VertexSMS MCP server could not be reached ({type(failure).__name__})."
+        )
+    if exc.error.code == -32001 or "timed out" in exc.error.message.lower():
+        return unavailable(op, "The hosted VertexSMS MCP server did not answer in time.")
+    if _session_closed(exc):
+        return unavailable(op, "The hosted VertexSMS MCP server closed the session during the call.")
+    return UpstreamError(f"The hosted VertexSMS MCP server failed the call: {exc.error.message[:200]}")
+
+
+def _structured(op: Operation, result: dict[str, Any]) -> dict[str, Any]:
+    """A ``tools/call`` result's data, or its error as ours."""
+    blocks = result.get("content")
+    texts = (
+        [b.get("text") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
+        if isinstance(blocks, list)
+        else []
+    )
+    text = "".join(t for t in texts if isinstance(t, str))
+    if result.get("isError"):
+        raise _envelope_error(text) or UpstreamError(
+            f"The hosted VertexSMS MCP server reported an error: {text[:300]}"
+        )
+    if isinstance(result.get("structuredContent"), dict):
+        structured: dict[str, Any] = result["structuredContent"]
+        return structured
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return parsed
+    raise UpstreamError(f"The hosted VertexSMS MCP server gave {op.tool} an answer without data.")
+
+
+def _envelope_error(text: str) -> VertexError | None:
+    """The hosted server's envelope as our error, if the text holds one."""
+    try:
+        body = json.loads(text[text.find("{") :]) if "{" in text else None
+    except ValueError:
+        return None
+    return error_from_envelope(body)

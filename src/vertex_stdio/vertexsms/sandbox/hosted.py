@@ -1,0 +1,224 @@
+"""The emulated hosted VertexSMS MCP server at ``/mcp``, its bearer gate and RFC 9728 metadata.
+
+Two tools, the ones with no REST endpoint: ``correct_phone_number`` and
+``get_mobile_prefixes``.  Every failing call is ``isError: true`` whose text is exactly the
+contract's JSON envelope (``VertexError.to_json()``).  The gate answers before the MCP
+layer: no or unknown bearer token is 401 and a token without ``numbers:read`` is 403, each
+with a ``WWW-Authenticate`` challenge that points at the protected-resource metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any, Literal
+
+from mcp import MCPError
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from vertex_stdio.core.errors import (
+    AuthError,
+    AuthInvalid,
+    AuthRequired,
+    InsufficientScope,
+    InvalidInput,
+    UpstreamError,
+    VertexError,
+)
+from vertex_stdio.vertexsms.sandbox.data import COUNTRIES
+from vertex_stdio.vertexsms.sandbox.numbers import correct, mobile_prefixes
+from vertex_stdio.vertexsms.sandbox.state import SCOPE_ORDER, SandboxState
+
+log = logging.getLogger(__name__)
+
+HOSTED_SCOPE = "numbers:read"
+METADATA_PATH = "/.well-known/oauth-protected-resource"
+
+CountryCode = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. LT.")]
+
+
+class NumberToCorrect(BaseModel):
+    number: Annotated[str, Field(min_length=1, max_length=40, description="The number as written.")]
+    country: CountryCode
+
+
+class CorrectedNumber(BaseModel):
+    input_number: str
+    country: str
+    number_type: Literal["mobile", "landline", "unknown"]
+    mobile: bool
+    number_e164: str | None
+    error: str | None
+
+
+class CorrectionResult(BaseModel):
+    count: int
+    results: list[CorrectedNumber]
+
+
+class PrefixRow(BaseModel):
+    prefix: str = Field(description="International prefix digits without '+'.")
+    operator: str
+    mcc: str
+    mnc: str
+
+
+class PrefixesResult(BaseModel):
+    country: str
+    country_name: str
+    calling_code: str
+    prefixes: list[PrefixRow]
+
+
+async def correct_phone_number(
+    numbers: Annotated[list[NumberToCorrect], Field(min_length=1, max_length=100)],
+) -> CorrectionResult:
+    """Validate and normalise 1 to 100 phone numbers, each written for the given country."""
+    return CorrectionResult(count=len(numbers), results=[_corrected(n) for n in numbers])
+
+
+def _corrected(item: NumberToCorrect) -> CorrectedNumber:
+    iso2 = item.country.upper()
+    if iso2 not in COUNTRIES:
+        why = f"Country {iso2} is not supported."
+        return CorrectedNumber(
+            input_number=item.number,
+            country=iso2,
+            number_type="unknown",
+            mobile=False,
+            number_e164=None,
+            error=why,
+        )
+    fixed = correct(item.number, iso2)
+    return CorrectedNumber(
+        input_number=fixed.input_number,
+        country=fixed.country,
+        number_type=fixed.number_type,
+        mobile=fixed.mobile,
+        number_e164=fixed.number_e164,
+        error=fixed.error,
+    )
+
+
+async def get_mobile_prefixes(country: CountryCode) -> PrefixesResult:
+    """List a country's mobile number prefixes (international digits) with their operators."""
+    iso2 = country.upper()
+    info = COUNTRIES.get(iso2)
+    if info is None:
+        raise InvalidInput(f"Unknown country {iso2}: use an ISO 3166-1 alpha-2 code such as LT or GB.")
+    rows = [
+        PrefixRow(
+            prefix=row.prefix, operator=row.operator.name, mcc=row.operator.mcc, mnc=row.operator.mncs[0]
+        )
+        for row in mobile_prefixes(iso2)
+    ]
+    return PrefixesResult(country=iso2, country_name=info.name, calling_code=info.calling_code, prefixes=rows)
+
+
+class HostedServer(MCPServer[Any]):
+    """MCPServer whose tool failures are the contract's JSON envelope and nothing else."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except MCPError:
+            raise
+        except ToolError as exc:
+            error = _as_vertex_error(exc)
+            return CallToolResult(content=[TextContent(type="text", text=error.to_json())], is_error=True)
+
+
+def _as_vertex_error(exc: ToolError) -> VertexError:
+    cause = exc.__cause__
+    if isinstance(cause, VertexError):
+        return cause
+    if isinstance(cause, ValidationError):
+        problems = [
+            f"`{'.'.join(str(p) for p in e['loc']) or '(arguments)'}`: {e['msg']}"
+            for e in cause.errors()[:10]
+        ]
+        return InvalidInput("Invalid arguments: " + "; ".join(problems) + ".")
+    if cause is None and str(exc).startswith("Unknown tool"):
+        return InvalidInput(str(exc) + ".")
+    log.error("sandbox tool crashed", exc_info=cause or exc)
+    return UpstreamError("The sandbox MCP server failed unexpectedly.")
+
+
+def build_hosted(
+    state: SandboxState, base_url: str
+) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
+    """The gated ``/mcp`` ASGI app and the session manager's run() for the host's lifespan."""
+    server = HostedServer(name="vertexsms-sandbox", title="VertexSMS (sandbox)", log_level="WARNING")
+    server.add_tool(correct_phone_number, structured_output=True)
+    server.add_tool(get_mobile_prefixes, structured_output=True)
+    app = server.streamable_http_app(streamable_http_path="/mcp", json_response=True, stateless_http=True)
+    return McpGate(app, state, base_url), server.session_manager.run
+
+
+def resource_metadata(state: SandboxState, base_url: str) -> dict[str, Any]:
+    """The RFC 9728 protected-resource metadata of ``<base>/mcp``."""
+    return {
+        "resource": base_url + "/mcp",
+        "authorization_servers": list(state.authorization_servers),
+        "bearer_methods_supported": ["header"],
+        "scopes_supported": list(SCOPE_ORDER),
+    }
+
+
+def metadata_endpoint(state: SandboxState, base_url: str) -> Callable[[Request], Any]:
+    async def metadata(_request: Request) -> Response:
+        return JSONResponse(resource_metadata(state, base_url))
+
+    return metadata
+
+
+class McpGate:
+    """Bearer-token check in front of the MCP app: 401 / 403 with RFC 6750/9728 challenges."""
+
+    def __init__(self, app: ASGIApp, state: SandboxState, base_url: str) -> None:
+        self.app = app
+        self.state = state
+        self.metadata_url = base_url + METADATA_PATH + "/mcp"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        header = Headers(scope=scope).get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        refusal = await self._refusal(token)
+        if refusal is None:
+            await self.app(scope, receive, send)
+        else:
+            await refusal(scope, receive, send)
+
+    async def _refusal(self, token: str) -> Response | None:
+        meta = f'resource_metadata="{self.metadata_url}"'
+        if not token:
+            error: AuthError = AuthRequired("Sign in: this MCP server needs an Authorization: Bearer token.")
+            return _challenge(401, error, f"Bearer {meta}")
+        scopes = await self.state.scopes_for(token)
+        if scopes is None:
+            error = AuthInvalid("The bearer token is not valid (unknown, expired or revoked).")
+            return _challenge(401, error, f'Bearer error="invalid_token", {meta}')
+        if HOSTED_SCOPE not in scopes:
+            error = InsufficientScope(f"The token lacks the {HOSTED_SCOPE} scope these tools need.")
+            return _challenge(
+                403, error, f'Bearer error="insufficient_scope", scope="{HOSTED_SCOPE}", {meta}'
+            )
+        return None
+
+
+def _challenge(status: int, error: AuthError, www_authenticate: str) -> Response:
+    body = json.dumps(error.envelope())
+    return Response(body, status, {"WWW-Authenticate": www_authenticate}, media_type="application/json")

@@ -1,0 +1,275 @@
+"""build_server(): the MCP server with the ten tools, its services and its error envelope."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx2
+import pydantic_core
+from mcp import MCPError
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from pydantic import BaseModel, ValidationError
+
+from vertex_stdio import __version__
+from vertex_stdio.core.credentials import TokenProvider
+from vertex_stdio.core.errors import InvalidInput, UpstreamError, VertexError
+from vertex_stdio.core.logs import redact
+from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
+from vertex_stdio.vertexsms.api.rest import LazyClient, RestUpstream, make_client
+from vertex_stdio.vertexsms.journal import SendJournal, journal_for
+from vertex_stdio.vertexsms.settings import Settings
+from vertex_stdio.vertexsms.tools import TOOL_NAMES, TOOLS
+from vertex_stdio.vertexsms.tools.base import Services
+from vertex_stdio.vertexsms.tools.rates import RateCard
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = """Tools for VertexSMS, an SMS platform. send_sms and lookup_hlr cost money and \
+reach real people: call them only when the user asked, exactly once, and never repeat one whose \
+outcome is reported unknown (look it up with get_sms_status instead). Check what a message costs \
+with quote_sms (free), prices with get_sms_rates, and clean up numbers with correct_phone_number \
+first; "sent" means accepted, not delivered: get_sms_status tells delivery. Errors are JSON: {"error": {"code", "message", "retryable"}}; \
+follow the message's advice."""
+
+SANDBOX_NOTE = (
+    "[SANDBOX] This result comes from vertex-stdio's built-in VertexSMS emulator: "
+    "no message was sent, nothing was charged, and the data is sample data."
+)
+TEST_MODE_NOTE = (
+    "[TEST MODE] VERTEXSMS_TEST_MODE={mode} is set: VertexSMS emulated the delivery "
+    "({outcome}); no real SMS was sent."
+)
+
+
+class VertexServer(MCPServer[Services]):
+    """MCPServer whose every tool failure is the contract's JSON envelope, and nothing else."""
+
+    def __init__(self, settings: Settings, *, config_error: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._vertex_settings = settings
+        self._config_error = misconfigured(config_error) if config_error else None
+        self._arguments: dict[str, frozenset[str]] | None = None
+        _advertise_tools_only(self)
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Services, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        refusal = self._config_error or await self._unknown_arguments(name, arguments)
+        if refusal:
+            return _error_result(name, refusal)
+        try:
+            result = await self._run_tool(name, arguments, context)
+        except MCPError:
+            raise
+        except ToolError as exc:
+            return _error_result(name, _as_vertex_error(name, exc))
+        if isinstance(result, CallToolResult):
+            self._annotate(name, result)
+        return result
+
+    async def _unknown_arguments(self, name: str, arguments: dict[str, Any]) -> InvalidInput | None:
+        """``INVALID_INPUT`` naming the arguments ``name``'s input schema does not declare.
+
+        Read from ``tools/list`` itself, so an argument a tool gains is allowed with no change here.
+        """
+        if self._arguments is None:
+            self._arguments = {
+                tool.name: frozenset(tool.input_schema.get("properties", {}))
+                for tool in await self.list_tools()
+            }
+        known = self._arguments.get(name)
+        extra = sorted(set(arguments) - known) if known is not None else []
+        if not extra:
+            return None
+        listed = ", ".join(f"`{a}`" for a in sorted(known or ())) or "none"
+        return InvalidInput(
+            f"{name} has no argument{'s' if len(extra) > 1 else ''} {', '.join(f'`{a}`' for a in extra)}; its arguments are {listed}. "
+            "Remove the unknown ones and call again.",
+            fields=extra,
+        )
+
+    async def _run_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Services, Any] | None
+    ) -> CallToolResult | InputRequiredResult:
+        """The tool's result, converted once.
+
+        Our tools return their own typed models, valid by construction; the SDK would validate
+        each again against that same model before dumping it (tens of microseconds a call).
+        Anything else is converted by the SDK as usual.
+        """
+        tool = self._tool_manager.get_tool(name)
+        if tool is None or context is None:
+            return await super().call_tool(name, arguments, context)
+        result = await tool.run(arguments, context)
+        meta = tool.fn_metadata
+        if isinstance(result, BaseModel) and type(result) is meta.output_model and not meta.wrap_output:
+            text = pydantic_core.to_json(result, fallback=str, indent=2).decode()  # as the SDK writes it
+            structured = result.model_dump(mode="json", by_alias=True)
+            return CallToolResult(
+                content=[TextContent(type="text", text=text)], structured_content=structured
+            )
+        try:
+            return meta.convert_result(result)
+        except Exception as exc:  # as tool.run(convert_result=True) reports a result it cannot convert
+            raise UnexpectedToolError(f"Error executing tool {name}") from exc
+
+    def _annotate(self, name: str, result: CallToolResult) -> None:
+        """Mark sandbox and test-mode results so nobody mistakes them for real sends."""
+        settings = self._vertex_settings
+        if settings.sandbox:
+            result.content.append(TextContent(type="text", text=SANDBOX_NOTE))
+            result.meta = {**(result.meta or {}), "vertex-stdio/sandbox": True}
+        elif settings.test_mode and name == "send_sms":
+            outcome = "delivered" if settings.test_mode == "1" else "failed"
+            note = TEST_MODE_NOTE.format(mode=settings.test_mode, outcome=outcome)
+            result.content.append(TextContent(type="text", text=note))
+
+
+def misconfigured(problem: str) -> InvalidInput:
+    """The error every call answers while a setting is wrong: which one, and where to fix it."""
+    found = re.search(r"VERTEXSMS_[A-Z_]+", problem)
+    setting = found.group() if found else None
+    return InvalidInput(
+        f"vertex-stdio is misconfigured, so no tool can run (your arguments are fine): {problem} "
+        f"Fix {setting or 'the setting'} where this server is configured (Claude Desktop: Settings → "
+        "Extensions → VertexSMS → Configure; other clients: the env of its entry in the client's "
+        "config), then restart the server. Nothing was sent.",
+        setting=setting,
+    )
+
+
+def _error_result(name: str, error: VertexError) -> CallToolResult:
+    """The contract's tool error for ``error``."""
+    log.info("%s failed: %s", name, error.code)
+    # An upstream's words are quoted in messages; some echo the token they rejected.
+    text = redact(error.to_json())
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+# What MCPServer registers for prompts and resources; we have neither, so we do not advertise them.
+_UNUSED_METHODS = (
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+)
+
+
+def _advertise_tools_only(server: MCPServer[Any]) -> None:
+    """Drop the prompt and resource handlers, so ``initialize`` advertises only ``tools``.
+
+    The low-level server derives its capabilities from its handlers and has no public way to
+    remove one; tests/test_stdio.py checks the real process's ``initialize`` result.
+    """
+    handlers = server._lowlevel_server._request_handlers
+    for method in _UNUSED_METHODS:
+        handlers.pop(method, None)
+
+
+def _as_vertex_error(name: str, exc: ToolError) -> VertexError:
+    """Our error for whatever the SDK raised: ours, a schema failure, an unknown tool or a bug."""
+    cause = exc.__cause__
+    if isinstance(cause, VertexError):
+        return cause
+    if isinstance(cause, ValidationError):
+        return InvalidInput(_validation_message(name, cause), fields=_fields(cause))
+    if cause is None and str(exc).startswith("Unknown tool"):
+        return InvalidInput(f"There is no tool named {name!r}. The tools are: {', '.join(TOOL_NAMES)}.")
+    log.error("%s crashed", name, exc_info=cause or exc)
+    return UpstreamError(
+        f"vertex-stdio failed unexpectedly while running {name} ({type(cause or exc).__name__}); "
+        "nothing more is known. The details are in vertex-stdio's log file; please report it."
+    )
+
+
+def _fields(error: ValidationError) -> list[str]:
+    return sorted({".".join(str(p) for p in e["loc"]) or "(arguments)" for e in error.errors()})
+
+
+def _validation_message(name: str, error: ValidationError) -> str:
+    """Field names and rules only: the rejected values are the caller's data."""
+    problems = []
+    for e in error.errors()[:10]:
+        where = ".".join(str(p) for p in e["loc"]) or "(arguments)"
+        problems.append(f"`{where}`: {e['msg']}")
+    return f"Invalid arguments for {name}: " + "; ".join(problems) + ". Fix them and call again."
+
+
+Lifespan = Callable[[MCPServer[Services]], AbstractAsyncContextManager[Services]]
+
+
+def make_lifespan(
+    settings: Settings,
+    tokens: TokenProvider,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    journal: SendJournal | None = None,
+) -> Lifespan:
+    """Services for the process: one REST client, one hosted-MCP connection, one rate card,
+    one send journal (``journal``, default: the settings' in the state directory)."""
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
+        lazy = LazyClient(lambda: make_client(settings.http_timeout, transport))
+        async with lazy as client:
+            rest = RestUpstream(settings.api_url, tokens, client, timeout=settings.http_timeout)
+            hosted = HostedMcpUpstream(
+                settings.mcp_url, tokens, timeout=settings.http_timeout, transport=transport
+            )
+            sends = journal or journal_for(settings)
+            try:
+                yield Services(settings, tokens, rest, hosted, RateCard(rest, tokens), sends)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await sends.aclose()
+                await hosted.aclose()
+
+    return lifespan
+
+
+def build_server(
+    settings: Settings,
+    tokens: TokenProvider,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    journal: SendJournal | None = None,
+    config_error: str | None = None,
+) -> VertexServer:
+    """The MCP server with the ten tools; nothing touches the network until a tool is called.
+
+    With ``config_error`` (a setting that did not validate) the tools are listed as usual and
+    every call answers that error, so the person sees it in their client.
+    """
+    sandbox = " (sandbox)" if settings.sandbox else ""
+    server = VertexServer(
+        settings,
+        config_error=config_error,
+        name="vertex-stdio",
+        title="VertexSMS" + sandbox,
+        version=__version__,
+        instructions=(SANDBOX_NOTE + "\n\n" if settings.sandbox else "") + INSTRUCTIONS,
+        website_url="https://vertexsms.com",
+        lifespan=make_lifespan(settings, tokens, transport, journal),
+    )
+    for spec in TOOLS:
+        description = ("[SANDBOX: emulated, nothing is sent or billed] " if settings.sandbox else "") + (
+            spec.description
+        )
+        server.add_tool(
+            spec.fn,
+            name=spec.name,
+            title=spec.title,
+            description=description,
+            annotations=spec.annotations,
+            meta={"vertex-stdio/scope": spec.scope},
+            structured_output=True,
+        )
+    return server

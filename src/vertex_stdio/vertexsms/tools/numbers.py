@@ -1,0 +1,164 @@
+"""Number intelligence: operators, MCC/MNC lists, prefixes, number correction and HLR."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import Field, ValidationError
+
+from vertex_stdio.core.errors import UpstreamError
+from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
+from vertex_stdio.vertexsms.journal import CallFacts
+from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, client_name, services
+from vertex_stdio.vertexsms.tools.models import (
+    CorrectionResult,
+    CountryCode,
+    HlrResult,
+    HttpsUrl,
+    MccMncItem,
+    MccMncPage,
+    MobilePrefixesResult,
+    NumberToCorrect,
+    OperatorResult,
+    PhoneNumber,
+)
+
+HLR = Operation(tool="lookup_hlr", scope="hlr:lookup", costs_or_changes=True)
+OPERATOR = Operation(tool="get_operator", scope="numbers:read", costs_or_changes=False)
+MCCMNC = Operation(tool="get_mcc_mnc_list", scope="numbers:read", costs_or_changes=False)
+PREFIXES = Operation(tool="get_mobile_prefixes", scope="numbers:read", costs_or_changes=False)
+CORRECT = Operation(tool="correct_phone_number", scope="numbers:read", costs_or_changes=False)
+
+LOOKUP_HLR_DESCRIPTION = """Start an HLR lookup: ask the mobile network whether a number is live, \
+which operator serves it now and whether it was ported. BILLABLE: each lookup costs money, so call \
+it once per number and only when the user wants it. The answer is NOT returned here: VertexSMS \
+POSTs it (JSON with imsi, operatorId, mcc, mnc, ported) to `callBackUrl`, which must be reachable \
+from the internet. This tool returns the lookup_id that the callback will carry."""
+
+GET_OPERATOR_DESCRIPTION = """Get a mobile operator by its VertexSMS operator ID (as found in \
+get_mcc_mnc_list or HLR results): name, country, MCC and its MNCs. Free and read-only."""
+
+GET_MCC_MNC_LIST_DESCRIPTION = """List a country's mobile networks as MCC/MNC pairs with their \
+VertexSMS operator IDs, one page at a time (start at page 1; follow next_page until it is null). \
+Free and read-only."""
+
+GET_MOBILE_PREFIXES_DESCRIPTION = """List the mobile number prefixes of a country (international \
+digits without '+', e.g. 3706 for Lithuanian mobiles), with the operator each belongs to. Use it to \
+tell mobile from landline numbers. Free and read-only."""
+
+CORRECT_PHONE_NUMBER_DESCRIPTION = """Validate and normalise up to 100 phone numbers, each with the \
+country it is written for: national forms ('861860698', '(370)-618-60698', '6186 0698') become E.164 \
+('+37061860698'). Each result says whether the number is valid, mobile or landline, and why not if \
+invalid. Free and read-only; use it before sending to numbers typed by people."""
+
+
+async def lookup_hlr(
+    msisdn: PhoneNumber,
+    callBackUrl: Annotated[
+        HttpsUrl,
+        Field(description="Where VertexSMS POSTs the lookup result (must be reachable from the internet)."),
+    ],
+    ctx: AnyContext,
+) -> HlrResult:
+    digits = msisdn.removeprefix("+")
+    svc = services(ctx)
+    async with svc.journal.billable(
+        HLR.tool, CallFacts(recipient="+" + digits, client=client_name(ctx))
+    ) as ticket:
+        response = await svc.rest.call(
+            HLR,
+            "POST",
+            "/hlr",
+            json_body={"msisdn": digits, "callBackUrl": callBackUrl},
+            prompt=ContextPrompt(ctx),
+        )
+        ids = response.json(HLR)
+        first = ids[0] if isinstance(ids, list) and ids else ids
+        if not str(first).isdigit():
+            raise unreadable_success(HLR, "no lookup ID in the answer")
+        ticket.sent(str(first))
+    return HlrResult(
+        lookup_id=int(str(first)),
+        msisdn="+" + digits,
+        status="submitted",
+        callback_url=callBackUrl,
+        note="The result is delivered only to callback_url; this bridge cannot receive it.",
+    )
+
+
+async def get_operator(
+    operatorId: Annotated[int, Field(ge=1, le=2_147_483_647, description="VertexSMS operator ID.")],
+    ctx: AnyContext,
+) -> OperatorResult:
+    svc = services(ctx)
+    response = await svc.rest.call(OPERATOR, "GET", f"/operators/{operatorId}", prompt=ContextPrompt(ctx))
+    body = response.json(OPERATOR)
+    if not isinstance(body, dict):
+        raise UpstreamError("VertexSMS sent an operator in an unexpected shape; try again later.")
+    mnc = body.get("mnc")
+    mncs = [str(m) for m in mnc] if isinstance(mnc, list) else ([str(mnc)] if mnc is not None else [])
+    return OperatorResult(
+        operator_id=operatorId,
+        name=str(body.get("name", "")),
+        country=str(body.get("country", "")),
+        mcc=str(body.get("mcc", "")),
+        mnc=mncs,
+    )
+
+
+async def get_mcc_mnc_list(
+    country: CountryCode,
+    ctx: AnyContext,
+    page: Annotated[int, Field(ge=1, le=10_000, description="Page number, starting at 1.")] = 1,
+) -> MccMncPage:
+    svc = services(ctx)
+    response = await svc.rest.call(
+        MCCMNC, "GET", f"/mccmnc/{country}", params={"Page": str(page)}, prompt=ContextPrompt(ctx)
+    )
+    body = response.json(MCCMNC)
+    rows = body.get("items", body.get("data")) if isinstance(body, dict) else body
+    if not isinstance(rows, list):
+        raise UpstreamError("VertexSMS sent an MCC/MNC page in an unexpected shape; try again later.")
+    items = [_mccmnc(row, country) for row in rows if isinstance(row, dict)]
+    return MccMncPage(country=country, page=page, items=items, next_page=page + 1 if items else None)
+
+
+def _mccmnc(row: dict[str, Any], country: str) -> MccMncItem:
+    op = row.get("operatorId", row.get("operator_id"))
+    return MccMncItem(
+        country=str(row.get("country") or country),
+        mcc=str(row.get("mcc", "")),
+        mnc=str(row.get("mnc", "")),
+        operator_id=int(op) if isinstance(op, int | str) and str(op).isdigit() else None,
+    )
+
+
+async def get_mobile_prefixes(country: CountryCode, ctx: AnyContext) -> MobilePrefixesResult:
+    svc = services(ctx)
+    data = await svc.hosted.call_tool(PREFIXES, {"country": country}, ContextPrompt(ctx))
+    return _validated(MobilePrefixesResult, data, PREFIXES)
+
+
+async def correct_phone_number(
+    numbers: Annotated[
+        list[NumberToCorrect],
+        Field(min_length=1, max_length=100, description="1 to 100 numbers, each with its country."),
+    ],
+    ctx: AnyContext,
+) -> CorrectionResult:
+    svc = services(ctx)
+    payload = {"numbers": [n.model_dump() for n in numbers]}
+    data = await svc.hosted.call_tool(CORRECT, payload, ContextPrompt(ctx))
+    return _validated(CorrectionResult, data, CORRECT)
+
+
+_M = TypeVar("_M", MobilePrefixesResult, CorrectionResult)
+
+
+def _validated(model: type[_M], data: dict[str, Any], op: Operation) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise UpstreamError(
+            f"The hosted VertexSMS MCP server answered {op.tool} in an unexpected shape; try again later."
+        ) from exc

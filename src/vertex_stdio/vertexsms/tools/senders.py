@@ -1,0 +1,127 @@
+"""Sender registration: alphanumeric sender IDs and phone numbers as senders."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
+from vertex_stdio.vertexsms.api.rest import RestResponse
+from vertex_stdio.vertexsms.journal import CallFacts
+from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, client_name, services
+from vertex_stdio.vertexsms.tools.models import (
+    ConfirmSenderResult,
+    HttpsUrl,
+    MsisdnSenderResult,
+    PhoneNumber,
+    SenderIdResult,
+    SenderName,
+)
+
+REGISTER_ALPHA = Operation(tool="register_sender_id", scope="sender:write", costs_or_changes=True)
+REGISTER_MSISDN = Operation(tool="register_msisdn_sender", scope="sender:write", costs_or_changes=True)
+CONFIRM_MSISDN = Operation(tool="confirm_msisdn_sender", scope="sender:write", costs_or_changes=True)
+
+REGISTER_SENDER_ID_DESCRIPTION = """Ask VertexSMS to approve an alphanumeric sender ID (the name \
+recipients see instead of a number, e.g. ACME). Changes the account: it files a registration that a \
+VertexSMS reviewer approves or rejects later, so call it once, only when the user asks. The name has \
+3 to 11 Latin letters or digits (no spaces, dots or - _ & # !): the characters both registration \
+and send_sms `from` accept, so an approved name can be used as `from`. `category` says what the name stands for and `categoryDescription` justifies it for the \
+reviewer. Returns the new sender_id."""
+
+REGISTER_MSISDN_SENDER_DESCRIPTION = """Register a phone number the user owns as an SMS sender. \
+Changes the account and makes VertexSMS text a 5-digit PIN to that number (the PIN SMS may be billed). \
+Call it once, then ask the user for the PIN and call confirm_msisdn_sender with the returned \
+sender_id. Returns the new sender_id."""
+
+CONFIRM_MSISDN_SENDER_DESCRIPTION = """Confirm a phone-number sender with the 5-digit PIN that \
+VertexSMS sent to it by SMS (after register_msisdn_sender). Changes the account. A wrong PIN is \
+rejected with INVALID_INPUT; ask the user to check the SMS and try again."""
+
+
+async def register_sender_id(
+    name: SenderName,
+    category: Annotated[
+        Literal["Company", "Product", "Brand", "Shortcode", "Landline", "Other"],
+        Field(description="What the name stands for."),
+    ],
+    categoryDescription: Annotated[
+        str,
+        Field(min_length=3, max_length=500, description="Why you may use this name, for the reviewer."),
+    ],
+    ctx: AnyContext,
+    notificationUrl: Annotated[
+        HttpsUrl | None, Field(description="Optional webhook VertexSMS calls when the review status changes.")
+    ] = None,
+) -> SenderIdResult:
+    body: dict[str, Any] = {
+        "name": name,
+        "type": "AlphaNumeric",
+        "category": category,
+        "categoryDescription": categoryDescription,
+    }
+    if notificationUrl:
+        body["notificationUrl"] = notificationUrl
+    svc = services(ctx)
+    facts = CallFacts(sender=name, client=client_name(ctx))
+    async with svc.journal.billable(REGISTER_ALPHA.tool, facts) as ticket:
+        response = await svc.rest.call(
+            REGISTER_ALPHA, "POST", "/senderId", json_body=body, prompt=ContextPrompt(ctx)
+        )
+        sender_id = _new_id(response, REGISTER_ALPHA)
+        ticket.sent(str(sender_id))
+    return SenderIdResult(
+        sender_id=sender_id,
+        name=name,
+        type="AlphaNumeric",
+        status="submitted",
+        next="VertexSMS reviews the name; it can be used as `from` once approved.",
+    )
+
+
+async def register_msisdn_sender(msisdn: PhoneNumber, ctx: AnyContext) -> MsisdnSenderResult:
+    digits = msisdn.removeprefix("+")
+    body = {"name": digits, "type": "MSISDN"}
+    svc = services(ctx)
+    facts = CallFacts(sender="+" + digits, client=client_name(ctx))
+    async with svc.journal.billable(REGISTER_MSISDN.tool, facts) as ticket:
+        response = await svc.rest.call(
+            REGISTER_MSISDN, "POST", "/senderId", json_body=body, prompt=ContextPrompt(ctx)
+        )
+        sender_id = _new_id(response, REGISTER_MSISDN)
+        ticket.sent(str(sender_id))
+    return MsisdnSenderResult(
+        sender_id=sender_id,
+        msisdn="+" + digits,
+        type="MSISDN",
+        status="pin_sent",
+        next=f"Ask the user for the 5-digit PIN sent to +{digits}, then call confirm_msisdn_sender "
+        f"with sender_id {sender_id}.",
+    )
+
+
+async def confirm_msisdn_sender(
+    sender_id: Annotated[int, Field(ge=1, description="The sender_id from register_msisdn_sender.")],
+    code: Annotated[str, Field(pattern=r"^[0-9]{5}$", description="The 5-digit PIN received by SMS.")],
+    ctx: AnyContext,
+) -> ConfirmSenderResult:
+    svc = services(ctx)
+    async with svc.journal.billable(CONFIRM_MSISDN.tool, CallFacts(client=client_name(ctx))) as ticket:
+        await svc.rest.call(
+            CONFIRM_MSISDN,
+            "POST",
+            f"/senderId/confirm/{sender_id}",
+            json_body={"code": code},
+            prompt=ContextPrompt(ctx),
+        )
+        ticket.sent(str(sender_id))
+    return ConfirmSenderResult(sender_id=sender_id, confirmed=True)
+
+
+def _new_id(response: RestResponse, op: Operation) -> int:
+    """The new sender's ID: the body is the number as plain text (or JSON)."""
+    text = response.text().strip().strip('"[]')
+    if not text.isdigit():
+        raise unreadable_success(op, "no sender ID in the answer")
+    return int(text)

@@ -1,0 +1,91 @@
+"""Start-up imports only what serving needs: heavy optional modules stay unimported until used.
+
+Each check runs in a fresh interpreter, since this test process has imported everything.
+Not a timing test: it guards the import graph, which is what start-up time follows.
+starlette and uvicorn are not checked: ``import mcp`` itself pulls them in (mcp 2.3).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+# Needed only by sign-in, the sandbox or the desktop commands, never by serving a pasted token.
+OPTIONAL = (
+    "authlib",
+    "keyring",
+    "vertex_stdio.oauth",
+    "vertex_stdio.vertexsms.sandbox",
+    "vertex_stdio.desktop",
+)
+
+
+def _imported_after(code: str, names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` are in ``sys.modules`` after running ``code`` in a fresh interpreter."""
+    script = textwrap.dedent(code) + textwrap.dedent(
+        f"""
+        import json, sys
+        print(json.dumps([n for n in {names!r} if n in sys.modules]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    found: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_serving_a_pasted_token_imports_no_optional_module() -> None:
+    """Building the server for a pasted token (what ``serve`` does) leaves OAuth, keyring and the sandbox out."""
+    code = """
+        from vertex_stdio.app.serving import token_provider
+        from vertex_stdio.vertexsms.settings import Settings
+        from vertex_stdio.vertexsms.server import build_server
+
+        settings = Settings(api_token="lazy-import-test-token").validated()
+        build_server(settings, token_provider(settings))
+    """
+    assert _imported_after(code, OPTIONAL) == []
+
+
+def test_the_command_line_parser_imports_neither_the_sdk_nor_http() -> None:
+    """``vertex-stdio --version`` and the argument parser do not pay for mcp, httpx2 or pydantic."""
+    code = """
+        import vertex_stdio.app.cli
+        from vertex_stdio.app.arguments import build_parser
+
+        build_parser()
+    """
+    heavy = ("mcp", "httpx2", "pydantic", "anyio", *OPTIONAL)
+    assert _imported_after(code, heavy) == []
+
+
+def test_building_the_server_builds_no_http_client() -> None:
+    """The REST client (and its TLS trust store) is built on the first call, not at start-up."""
+    code = """
+        import anyio
+        from vertex_stdio.vertexsms.settings import Settings
+        from vertex_stdio.core.credentials import StaticTokenProvider
+        from vertex_stdio.vertexsms.server import make_lifespan
+        import httpx2
+
+        built = []
+        original = httpx2.AsyncClient.__init__
+
+        def counting(self, *args, **kwargs):
+            built.append(1)
+            original(self, *args, **kwargs)
+
+        httpx2.AsyncClient.__init__ = counting
+
+        async def main():
+            settings = Settings(api_token="lazy-import-test-token").validated()
+            async with make_lifespan(settings, StaticTokenProvider("t"))(None):
+                pass
+
+        anyio.run(main)
+        assert not built, "an httpx2.AsyncClient was built at start-up"
+    """
+    assert _imported_after(code, ()) == []

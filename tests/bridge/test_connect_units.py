@@ -1,0 +1,89 @@
+"""``connect``'s pure parts: naming servers, the offer cache, the setup entry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bridge import process_env
+from vertex_stdio.bridge.offer import Offer, OfferCache
+from vertex_stdio.bridge.proxy import _capabilities, _outgoing
+from vertex_stdio.bridge.servers import profile_for, remember, resolve
+from vertex_stdio.core.errors import ConfigError
+
+VOCCI = "https://mcp.vocci.ai/mcp"
+
+
+def test_a_server_is_named_by_its_url_or_the_name_it_was_given(tmp_path: Path) -> None:
+    """A URL names itself (its host by default); a remembered name or host finds the URL again."""
+    server = resolve(VOCCI, "vocci", tmp_path)
+    assert (server.url, server.name, server.host) == (VOCCI, "vocci", "mcp.vocci.ai")
+    remember(server, tmp_path)
+    assert resolve("vocci", base=tmp_path) == server
+    assert resolve("mcp.vocci.ai", base=tmp_path) == server
+    assert resolve(VOCCI, base=tmp_path).name == "mcp.vocci.ai"
+    with pytest.raises(ConfigError, match="vocci"):
+        resolve("nobody", base=tmp_path)
+    with pytest.raises(ConfigError, match="https"):
+        resolve("http://mcp.vocci.ai/mcp", base=tmp_path)
+
+
+def test_each_server_signs_in_in_its_own_namespace(tmp_path: Path) -> None:
+    """Two servers: two folders, their hosts as the names people see, no VertexSMS words."""
+    one = profile_for(resolve(VOCCI, base=tmp_path))
+    two = profile_for(resolve("https://mcp.example.com/mcp", base=tmp_path), client_id="pre")
+    assert one.namespace != two.namespace
+    assert one.display_name == "mcp.vocci.ai"
+    assert two.client_id == "pre"
+    assert "VERTEXSMS_API_TOKEN" not in json.dumps(one.advice.__dict__)
+    assert "--server mcp.vocci.ai" in one.advice.login_command
+
+
+def test_the_offer_cache_round_trips_and_survives_damage(tmp_path: Path) -> None:
+    """What the remote wrote comes back unchanged; a damaged file reads as no cache."""
+    tool = {
+        "name": "search",
+        "inputSchema": {"type": "object"},
+        "_meta": {"x": 1},
+        "annotations": {"readOnlyHint": True},
+    }
+    offer = Offer({"tools": {}}, {"name": "vocci", "version": "1"}, "Use search.", {"tools": [tool]}, 1.0)
+    cache = OfferCache(tmp_path)
+    cache.save(offer)
+    assert cache.load() == offer
+    assert offer.changed(cache.load()) == []
+    assert offer.with_list("tools", []).changed(offer) == ["tools"]
+    cache.path.write_text("{not json")
+    assert cache.load() is None
+
+
+def test_capabilities_announce_list_changes_and_params_drop_our_meta() -> None:
+    """Lists we refresh say listChanged; the local progress token and era keys stay local."""
+    caps = _capabilities({"tools": {}, "prompts": {"listChanged": False}, "completions": {}})
+    assert caps.tools is not None
+    assert caps.tools.list_changed is True
+    assert caps.prompts is not None
+    assert caps.prompts.list_changed is True
+    sent = _outgoing({"name": "t", "_meta": {"progressToken": 7, "io.modelcontextprotocol/x": 1, "app/k": 2}})
+    assert sent == {"name": "t", "_meta": {"app/k": 2}}
+
+
+def test_setup_writes_a_connect_entry(tmp_path: Path) -> None:
+    """``setup cursor --connect URL --name vocci`` prints an entry that runs ``connect URL --name vocci``."""
+    args = ["setup", "cursor", "--connect", VOCCI, "--name", "vocci", "--allow-file-store"]
+    done = subprocess.run(
+        [sys.executable, "-m", "vertex_stdio", *args],
+        env=process_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    entry = json.loads(done.stdout)["mcpServers"]["vocci"]
+    assert entry["args"][-4:] == ["connect", VOCCI, "--name", "vocci"]
+    assert entry["env"] == {"VERTEXSMS_ALLOW_FILE_STORE": "1"}

@@ -1,0 +1,92 @@
+"""Test helpers: the bridge in-process against an emulator, and reading tool results."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+from mcp.types import CallToolResult, TextContent
+
+from vertex_stdio.core.credentials import StaticTokenProvider, TokenProvider
+from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
+from vertex_stdio.vertexsms.server import build_server
+from vertex_stdio.vertexsms.settings import Settings
+
+
+def settings_for(emulator: Emulator, **changes: Any) -> Settings:
+    """Settings pointing at the emulator, with short timeouts for tests.
+
+    The duplicate guard is off unless a test turns it on (``duplicate_window=10``): most tests
+    send the same sample message again and again, each time on purpose.
+    """
+    base = Settings(api_url=emulator.api_url, mcp_url=emulator.mcp_url, http_timeout=3.0, duplicate_window=0)
+    return replace(base, **changes).validated()
+
+
+@asynccontextmanager
+async def connected(
+    emulator: Emulator,
+    tokens: TokenProvider | None = None,
+    **changes: Any,
+) -> AsyncIterator[Client]:
+    """An SDK client connected in-process to a bridge whose upstream is ``emulator``."""
+    settings = settings_for(emulator, **changes)
+    server = build_server(settings, tokens or StaticTokenProvider(SANDBOX_TOKEN))
+    async with Client(server, mode="legacy") as client:
+        yield client
+
+
+def envelope(result: CallToolResult) -> dict[str, Any]:
+    """The ``error`` object of a failed call; fails the test if the call did not fail cleanly."""
+    assert result.is_error, f"expected a tool error, got {result.structured_content!r}"
+    assert len(result.content) == 1
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    body = json.loads(block.text)
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert isinstance(error, dict)
+    assert {"code", "message", "retryable", "vertex_error_code"} <= error.keys()
+    return error
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    """The structured result of a successful call."""
+    if result.is_error:
+        text = result.content[0].text if isinstance(result.content[0], TextContent) else ""
+        raise AssertionError(f"tool failed: {text}")
+    assert isinstance(result.structured_content, dict)
+    return result.structured_content
+
+
+def rpc(id_: int | str | None, method: str, params: dict[str, Any] | None = None) -> bytes:
+    """One JSON-RPC line for a raw stdio session (a notification when ``id_`` is None)."""
+    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if params is not None:
+        message["params"] = params
+    if id_ is not None:
+        message["id"] = id_
+    return json.dumps(message).encode() + b"\n"
+
+
+def process_env(home: Path, **extra: str) -> dict[str, str]:
+    """A clean environment for the real process: isolated dirs, no keyring, unbuffered."""
+    env = {
+        "HOME": str(home),
+        "PATH": os.environ.get("PATH", ""),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "VERTEXSMS_LOG_DIR": str(home / "logs"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra)
+    return env

@@ -1,0 +1,103 @@
+"""Confirmation before a send, where the client can show a form: accept sends, decline does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.types import ElicitRequestParams, ElicitResult
+
+from bridge import envelope, ok, settings_for
+from vertex_stdio.core.credentials import StaticTokenProvider
+from vertex_stdio.vertexsms.journal import journal_for
+from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
+from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
+
+pytestmark = pytest.mark.anyio
+
+SEND = {"to": "+37060000001", "from": "ACME", "message": "Dinner at eight?"}
+MODES = ["legacy", "2026-07-28"]  # a server request mid-call; an input-required result
+
+
+class Person:
+    """An elicitation callback that answers ``action`` and remembers what it was asked."""
+
+    def __init__(self, action: str, send: bool = True) -> None:
+        self.action = action
+        self.send = send
+        self.asked: list[str] = []
+
+    async def __call__(self, _context: Any, params: ElicitRequestParams) -> ElicitResult:
+        self.asked.append(params.message)
+        content = {"send": self.send} if self.action == "accept" else None
+        return ElicitResult(action=self.action, content=content)  # type: ignore[arg-type]
+
+
+async def _call(emulator: Emulator, path: Path, mode: str, person: Person | None, **changes: Any) -> Any:
+    settings = settings_for(emulator, **changes)
+    server = _server(settings, path)
+    async with Client(server, mode=mode, elicitation_callback=person) as client:  # type: ignore[arg-type]
+        return await client.call_tool("send_sms", SEND)
+
+
+def _server(settings: Any, path: Path) -> Any:
+    from vertex_stdio.vertexsms.server import build_server
+
+    return build_server(
+        settings, StaticTokenProvider(SANDBOX_TOKEN), journal=journal_for(settings, path=path)
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_accepting_sends_after_asking_with_parts_and_price(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    """The person is asked "Send 1 SMS part to +370…, about €…?" and, on accept, it is sent once."""
+    person = Person("accept")
+    result = await _call(emulator, tmp_path / "j.sqlite3", mode, person)
+    ok(result)
+    (question,) = person.asked
+    assert question.startswith("Send 1 SMS part to +37060000001 from ACME, about €")
+    assert SEND["message"] in question
+    assert len(emulator.journal_for("POST", "/sms")) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("action", "send"), [("decline", True), ("cancel", True), ("accept", False)])
+async def test_declining_sends_nothing(
+    emulator: Emulator, tmp_path: Path, mode: str, action: str, send: bool
+) -> None:
+    """Decline, cancel or an unticked box: DECLINED, not_sent, no POST, nothing journaled."""
+    path = tmp_path / "j.sqlite3"
+    error = envelope(await _call(emulator, path, mode, Person(action, send)))
+    assert (error["code"], error["outcome"], error["retryable"]) == ("DECLINED", "not_sent", False)
+    assert emulator.journal_for("POST", "/sms") == []
+    assert not path.exists() or SqliteStore(path).records(0) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_no_question_without_elicitation_or_when_turned_off(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    """A client without elicitation, and VERTEXSMS_CONFIRM_SENDS=0, send as before, unasked."""
+    ok(await _call(emulator, tmp_path / "a.sqlite3", mode, None))
+    person = Person("decline")
+    ok(await _call(emulator, tmp_path / "b.sqlite3", mode, person, confirm_sends=False))
+    assert person.asked == []
+    assert len(emulator.journal_for("POST", "/sms")) == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_send_that_would_be_refused_is_not_asked_about(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    """A duplicate answers DUPLICATE_SEND without bothering the person first."""
+    path = tmp_path / "j.sqlite3"
+    ok(await _call(emulator, path, mode, None, duplicate_window=10))
+    person = Person("accept")
+    error = envelope(await _call(emulator, path, mode, person, duplicate_window=10))
+    assert error["code"] == "DUPLICATE_SEND"
+    assert person.asked == []
+    assert len(emulator.journal_for("POST", "/sms")) == 1

@@ -1,0 +1,239 @@
+"""The journal's storage contract (every store passes it) and the SQLite file's own promises."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vertex_stdio.vertexsms.journal.records import Duplicate, Finish, NewCall, OverLimit, Rules, totals
+from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
+from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, MemoryStore, Refused
+
+T0 = 1_800_000_000.0
+RULES = Rules(duplicate_window=600, max_messages_per_day=3, max_recipients_per_day=2, max_eur_per_day=1.0)
+
+
+def send(at: float, to: str = "+37060000001", text: str = "d1", **extra: object) -> NewCall:
+    fields: dict[str, object] = {"recipient": to, "sender": "ACME", "digest": text, "preview": "hi"}
+    fields.update(extra)
+    return NewCall(tool="send_sms", kind="real", started=at, **fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JournalStore]:
+    made: JournalStore = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "j.sqlite3")
+    yield made
+    made.close()
+
+
+def test_begin_records_pending_and_finish_records_the_outcome(store: JournalStore) -> None:
+    """A call is pending until finished; finishing keeps what it knew and adds the outcome."""
+    rid = store.begin(send(T0, parts=2, price_eur=0.1), RULES)
+    (pending,) = store.records(T0 - 1)
+    assert (pending.id, pending.outcome, pending.parts) == (rid, "pending", 2)
+    store.finish(rid, Finish("sent", message_id="m-1", parts=3), T0 + 1)
+    (done,) = store.records(T0 - 1)
+    assert (done.outcome, done.message_id, done.parts, done.price_eur, done.finished) == (
+        "sent",
+        "m-1",
+        3,
+        0.1,
+        T0 + 1,
+    )
+    assert store.by_message_id("m-1") == done
+    assert store.by_message_id("m-2") is None
+
+
+def test_duplicate_inside_the_window_is_refused_and_outside_is_not(store: JournalStore) -> None:
+    """Same recipient, sender and text: refused up to the window's last second, accepted after it."""
+    first = store.begin(send(T0), RULES)
+    store.finish(first, Finish("sent", message_id="m-1"), T0)
+    with pytest.raises(Refused) as refused:
+        store.begin(send(T0 + 600), RULES)
+    assert isinstance(refused.value.verdict, Duplicate)
+    assert refused.value.verdict.earlier.message_id == "m-1"
+    store.begin(send(T0 + 600.5), RULES)  # just outside the window
+    assert len(store.records(0)) == 2
+
+
+def test_pending_and_unknown_count_as_duplicates_but_not_sent_does_not(store: JournalStore) -> None:
+    """Only an earlier send that may have gone out blocks an identical one."""
+    a = store.begin(send(T0, text="a"), RULES)
+    with pytest.raises(Refused):
+        store.begin(send(T0 + 1, text="a"), RULES)  # still pending
+    store.finish(a, Finish("unknown"), T0 + 2)
+    with pytest.raises(Refused):
+        store.begin(send(T0 + 3, text="a"), RULES)
+    b = store.begin(send(T0, text="b", recipient="+37060000001"), RULES)
+    store.finish(b, Finish("not_sent"), T0 + 1)
+    store.begin(send(T0 + 4, text="b"), RULES)  # nothing went out: a retry is fine
+
+
+def test_allow_duplicate_and_a_zero_window_skip_the_guard(store: JournalStore) -> None:
+    """``allow_duplicate`` and ``duplicate_window=0`` both let an identical send through."""
+    store.begin(send(T0), RULES)
+    store.begin(send(T0 + 1, allow_duplicate=True), RULES)
+    store.begin(send(T0 + 2), Rules(duplicate_window=0))
+    assert len(store.records(0)) == 3
+
+
+@pytest.mark.parametrize(
+    ("rules", "sends", "setting"),
+    [
+        (
+            Rules(duplicate_window=0, max_messages_per_day=3),
+            ["+1", "+1", "+1"],
+            "VERTEXSMS_MAX_MESSAGES_PER_DAY",
+        ),
+        (
+            Rules(duplicate_window=0, max_recipients_per_day=2),
+            ["+1", "+2"],
+            "VERTEXSMS_MAX_RECIPIENTS_PER_DAY",
+        ),
+        (Rules(duplicate_window=0, max_eur_per_day=0.3), ["+1", "+1", "+1"], "VERTEXSMS_MAX_EUR_PER_DAY"),
+    ],
+    ids=["messages", "recipients", "eur"],
+)
+def test_each_limit_holds_at_its_edge_and_frees_after_24_hours(
+    store: JournalStore, rules: Rules, sends: list[str], setting: str
+) -> None:
+    """Up to the limit passes; one more is refused naming the setting; a day later it passes again."""
+    for i, to in enumerate(sends):
+        store.begin(send(T0 + i, to=to, text=str(i), price_eur=0.1), rules)
+    with pytest.raises(Refused) as refused:
+        store.begin(send(T0 + 10, to="+3", text="x", price_eur=0.1), rules)
+    verdict = refused.value.verdict
+    assert isinstance(verdict, OverLimit)
+    assert verdict.setting == setting
+    store.begin(send(T0 + 24 * 3600 + 1, to="+3", text="x", price_eur=0.1), rules)
+
+
+def test_the_same_recipient_again_is_not_a_new_recipient(store: JournalStore) -> None:
+    """The recipients limit counts distinct numbers."""
+    rules = Rules(duplicate_window=0, max_recipients_per_day=1)
+    store.begin(send(T0, to="+1", text="a"), rules)
+    store.begin(send(T0 + 1, to="+1", text="b"), rules)
+    with pytest.raises(Refused):
+        store.begin(send(T0 + 2, to="+2", text="c"), rules)
+
+
+def test_kinds_are_counted_apart(store: JournalStore) -> None:
+    """Sandbox and test sends neither block nor count against real ones."""
+    rules = Rules(max_messages_per_day=1)
+    store.begin(NewCall(tool="send_sms", kind="sandbox", started=T0, recipient="+1", digest="a"), rules)
+    store.begin(NewCall(tool="send_sms", kind="real", started=T0, recipient="+1", digest="a"), rules)
+    store.begin(NewCall(tool="send_sms", kind="test", started=T0, recipient="+1", digest="a"), rules)
+    assert totals(store.records(0), "real", T0 + 1).messages == 1
+
+
+def test_records_filter_and_prune(store: JournalStore) -> None:
+    """``records`` is newest first and filters outcomes; ``prune`` forgets old ones only."""
+    old = store.begin(send(T0 - 100 * 86400, text="old"), None)
+    new = store.begin(send(T0, text="new"), None)
+    store.finish(new, Finish("unknown"), T0)
+    assert [r.id for r in store.records(0)] == [new, old]
+    assert [r.id for r in store.records(0, outcomes=("unknown",))] == [new]
+    assert store.prune(T0 - 90 * 86400) == 1
+    assert [r.id for r in store.records(0)] == [new]
+
+
+# --- the SQLite file ----------------------------------------------------------------------
+
+
+def test_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
+    """The directory is 0700, the file 0600, and the database in WAL mode."""
+    path = tmp_path / "state" / "journal.sqlite3"
+    SqliteStore(path).close()
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
+    """A file that is not a database says so, naming the file."""
+    path = tmp_path / "journal.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(JournalStoreError, match="damaged") as caught:
+        SqliteStore(path)
+    assert str(path) in str(caught.value)
+
+
+def test_an_unwritable_file_refuses_to_record(tmp_path: Path) -> None:
+    """A read-only journal cannot take a pending record: begin fails, clearly."""
+    path = tmp_path / "journal.sqlite3"
+    SqliteStore(path).close()
+    for leftover in (tmp_path / "journal.sqlite3-wal", tmp_path / "journal.sqlite3-shm"):
+        leftover.unlink(missing_ok=True)
+    path.chmod(0o400)
+    if os.access(path, os.W_OK):
+        pytest.skip("running as a user who can write read-only files (root)")
+    try:
+        store = SqliteStore(path)
+        with pytest.raises(JournalStoreError, match="cannot"):
+            store.begin(send(T0), RULES)
+    finally:
+        path.chmod(0o600)
+
+
+def test_a_journal_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    """Its directory is a file: opening fails with the path and the reason, not a crash."""
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the directory should be")
+    with pytest.raises(JournalStoreError, match="cannot be created or opened"):
+        SqliteStore(blocker / "journal.sqlite3")
+
+
+def _race(path: str, start: float, results: multiprocessing.Queue[str]) -> None:  # type: ignore[type-arg]
+    store = SqliteStore(Path(path))
+    try:
+        store.begin(send(start), RULES)
+        results.put("sent")
+    except Refused:
+        results.put("refused")
+    finally:
+        store.close()
+
+
+def test_processes_racing_the_same_send_let_exactly_one_through(tmp_path: Path) -> None:
+    """Eight processes begin the identical send at once: one is recorded, seven are refused."""
+    path = str(tmp_path / "journal.sqlite3")
+    SqliteStore(Path(path)).close()
+    ctx = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[str] = ctx.Queue()  # type: ignore[type-arg]
+    procs = [ctx.Process(target=_race, args=(path, T0, results)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    outcomes = sorted(results.get(timeout=5) for _ in procs)
+    assert outcomes == ["refused"] * 7 + ["sent"]
+    assert len(SqliteStore(Path(path)).records(0)) == 1
+
+
+def test_doctor_reports_the_journal(tmp_path: Path) -> None:
+    """doctor: ok before the first call, warn on an unknown outcome (pointing at history), fail when damaged."""
+    from vertex_stdio.desktop.journal_check import check_journal
+    from vertex_stdio.vertexsms.settings import Settings
+
+    path = tmp_path / "journal.sqlite3"
+    assert check_journal(Settings(), path, T0).status == "ok"
+    store = SqliteStore(path)
+    store.finish(store.begin(send(T0 - 60), None), Finish("unknown"), T0 - 59)
+    store.close()
+    warned = check_journal(Settings(), path, T0)
+    assert (warned.status, warned.fix) == (
+        "warn",
+        "see them and how to check each: vertex-stdio history --pending",
+    )
+    assert "1 of 100 messages" in warned.detail
+    path.write_bytes(b"not a database" * 300)
+    failed = check_journal(Settings(), path, T0)
+    assert failed.status == "fail"
+    assert "mv" in (failed.fix or "")
