@@ -88,7 +88,7 @@ def test_every_setting_option_is_carried_into_the_entry(home: Path) -> None:
     assert set(entry["env"]) == expected
     args = build_parser().parse_args(["setup", "cursor", *flags])
     assert Settings.from_env(entry["env"]) == settings_from(args, env={})
-    config_source = (ROOT / "src" / "vertex_stdio" / "config.py").read_text()
+    config_source = (ROOT / "src" / "vertex_stdio" / "vertexsms" / "settings.py").read_text()
     assert all(f'"{name}"' in config_source for name in expected)  # Settings reads each one
 
 
