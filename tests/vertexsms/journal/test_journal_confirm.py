@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from bridge import envelope, ok, settings_for
+from bridge import envelope, ok, process_env, settings_for
 from vertex_stdio.core.credentials import StaticTokenProvider
 from vertex_stdio.vertexsms.journal import journal_for
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
@@ -101,3 +102,35 @@ async def test_a_send_that_would_be_refused_is_not_asked_about(
     assert error["code"] == "DUPLICATE_SEND"
     assert person.asked == []
     assert len(emulator.journal_for("POST", "/sms")) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_question_shows_the_whole_text_as_sent_with_hidden_characters_visible(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    """Through the real process: a long text (six UCS-2 parts) is shown whole, not cut; a tab, a
+    no-break space and an emoji's zero-width joiner are written as ⟨U+…⟩; a zero-width space and
+    the trailing space are gone (they are not sent); the recipient is the corrected E.164 number
+    and the sender is trimmed, as VertexSMS receives them."""
+    tail = "URGENT: your bank card is blocked, confirm at https://example.invalid/verify now. "
+    text = "See you at the usual place!\t\u200b" + tail * 4 + "Love,\u00a0Mum 👩\u200d👧 "
+    args = {"to": "060000001", "correctBy": "LT", "from": "ACME ", "message": text}
+    env = process_env(
+        tmp_path,
+        VERTEXSMS_API_URL=emulator.api_url,
+        VERTEXSMS_MCP_URL=emulator.mcp_url,
+        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+    )
+    person = Person("accept")
+    params = StdioServerParameters(command=sys.executable, args=["-m", "vertex_stdio"], env=env)
+    async with Client(params, mode=mode, elicitation_callback=person) as client:  # type: ignore[arg-type]
+        ok(await client.call_tool("send_sms", args))
+    (question,) = person.asked
+    shown = "See you at the usual place!⟨U+0009⟩" + tail * 4 + "Love,⟨U+00A0⟩Mum 👩⟨U+200D⟩👧"
+    assert question.startswith("Send 6 SMS parts to +37060000001 from ACME, about €"), question
+    assert question.endswith(f"\n\n“{shown}”"), question
+    (post,) = emulator.journal_for("POST", "/sms")
+    assert post.json()["message"] == shown.replace("⟨U+0009⟩", "\t").replace("⟨U+00A0⟩", "\u00a0").replace(
+        "⟨U+200D⟩", "\u200d"
+    )

@@ -79,6 +79,22 @@ def upstream_message(body: bytes, content_type: str) -> str | None:
     return _clip(text) if text else None
 
 
+def upstream_code(body: bytes) -> int | None:
+    """VertexSMS's numeric error code from a JSON error body (``code``/``errorCode``), if any."""
+    try:
+        parsed = json.loads(body[:4096].decode("utf-8", errors="replace"))
+    except ValueError:
+        return None
+    inner = parsed.get("error") if isinstance(parsed, dict) else None
+    for where in (parsed, inner):
+        if isinstance(where, dict):
+            for key in ("code", "errorCode", "error_code"):
+                value = where.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return value
+    return None
+
+
 def _clip(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
@@ -131,6 +147,8 @@ def error_for_status(
     its outcome unknown (a proxy may answer 502 after VertexSMS took the request).
     """
     error = _error_for_status(op, status, headers, body)
+    if error.vertex_error_code is None:
+        error.vertex_error_code = upstream_code(body)
     if op.costs_or_changes and status < 500:
         error.extra.setdefault("outcome", "refused")
     return error

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -251,9 +252,26 @@ def _finish_for(exc: BaseException) -> Finish:
     if isinstance(exc, VertexError):
         said = exc.extra.get("outcome")
         outcome = _ERROR_OUTCOMES.get(str(said), "unknown")
-        # The reason, as the person saw it: an upstream's words may echo the token it refused.
-        return Finish(outcome, detail=redact(f"{exc.code}: {exc.message}")[:300])
+        return Finish(outcome, detail=text_free_detail(exc))
     return Finish("unknown", detail=f"interrupted ({type(exc).__name__})")
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|\u2018[^\u2019]*\u2019|«[^»]*»|`[^`]*`")
+_LONG_NUMBER = re.compile(r"\d{5,}")
+
+
+def text_free_detail(exc: VertexError) -> str:
+    """What the journal keeps of an error: its code, VertexSMS's numeric code, and the first
+    sentence of our own words with anything quoted and any long number masked.
+
+    Never VertexSMS's words (they may quote the message, the recipient or the token) nor
+    anything the caller typed: the journal never stores message text, even quoted back.
+    """
+    ours = exc.message.split(" VertexSMS said:", 1)[0]
+    first = re.split(r"(?<=[.;!?])\s", ours, maxsplit=1)[0]
+    reason = _LONG_NUMBER.sub("•", _QUOTED.sub("…", redact(first)))[:160]
+    code = f" (VertexSMS code {exc.vertex_error_code})" if exc.vertex_error_code is not None else ""
+    return f"{exc.code}{code}: {reason}"
 
 
 def _refusal(refused: Refused, kind: Kind) -> VertexError:

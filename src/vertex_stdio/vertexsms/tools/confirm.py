@@ -9,12 +9,15 @@ elicitation; those sends behave as before.
 
 from __future__ import annotations
 
+import unicodedata
+
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Elicit
 from pydantic import BaseModel, Field
 
-from vertex_stdio.core.errors import Declined
+from vertex_stdio.core.errors import Declined, InvalidInput
 from vertex_stdio.vertexsms.journal import CallFacts
+from vertex_stdio.vertexsms.outgoing import OutgoingSms, outgoing
 from vertex_stdio.vertexsms.smsparts import count_parts
 from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, services
 from vertex_stdio.vertexsms.tools.quotes import quote
@@ -27,6 +30,7 @@ class ConfirmSend(BaseModel):
 
 
 Confirmation = ElicitationResult[ConfirmSend]
+_UNSEEN = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"})
 
 
 def _can_ask(ctx: AnyContext) -> bool:
@@ -37,23 +41,51 @@ def _can_ask(ctx: AnyContext) -> bool:
 
 
 async def ask_to_send(
-    to: str, from_: str, message: str, allow_duplicate: bool, ctx: AnyContext
+    to: str,
+    from_: str,
+    message: str,
+    allow_duplicate: bool,
+    ctx: AnyContext,
+    correctBy: str | None = None,  # the tool argument's name
 ) -> Elicit[ConfirmSend] | None:
     """The question for this send, or None (no question) when it is off, cannot be asked, or the
-    send would be refused anyway (a duplicate, a limit: the tool then says which)."""
+    send would be refused anyway (a duplicate, a limit, unusable arguments: the tool then says which).
+
+    It shows what VertexSMS will receive, whole: the recipient in E.164, the sender, the parts,
+    the price when known, and the full text with every invisible or control character written
+    as ⟨U+XXXX⟩ (``visible``), so the person approves exactly what is sent.
+    """
     svc = services(ctx)
     if not svc.settings.confirm_sends or not _can_ask(ctx):
         return None
-    facts = CallFacts(to, from_, message, count_parts(message), allow_duplicate=allow_duplicate)
+    try:
+        sms = outgoing(to, from_, message, correctBy)
+    except InvalidInput:
+        return None
+    facts = CallFacts(sms.e164, sms.sender, sms.text, count_parts(sms.text), allow_duplicate=allow_duplicate)
     if await svc.journal.would_refuse("send_sms", facts):
         return None
-    body = {"to": to.removeprefix("+"), "from": from_, "message": message}
-    q = await quote(svc, body, ContextPrompt(ctx))
-    cost = f", about €{q.total_eur:.2f}" if q.total_eur is not None else ""
-    kind = {"sandbox": " (sandbox: nothing is really sent)", "test": " (test mode)"}.get(svc.journal.kind, "")
-    parts = f"{q.parts} SMS part{'s' if q.parts != 1 else ''}"
-    preview = message if len(message) <= 60 else message[:59] + "…"
-    return Elicit(f"Send {parts} to +{body['to']} from {from_}{cost}{kind}?\n\n“{preview}”", ConfirmSend)
+    q = await quote(svc, sms.body(), ContextPrompt(ctx))
+    return Elicit(question(sms, q.parts, q.total_eur, svc.journal.kind), ConfirmSend)
+
+
+def question(sms: OutgoingSms, parts: int, price_eur: float | None, kind: str) -> str:
+    """The confirmation's words for ``sms``: recipient, sender, parts, price, the whole text."""
+    cost = f", about €{price_eur:.2f}" if price_eur is not None else ""
+    where = {"sandbox": " (sandbox: nothing is really sent)", "test": " (test mode)"}.get(kind, "")
+    count = f"{parts} SMS part{'s' if parts != 1 else ''}"
+    return f"Send {count} to {sms.e164} from {sms.sender}{cost}{where}?\n\n“{visible(sms.text)}”"
+
+
+def visible(text: str) -> str:
+    """``text`` with each character a person could not see (controls, format characters, spaces
+    other than the plain one, private-use and unassigned ones) written as ⟨U+XXXX⟩; line breaks kept."""
+    return "".join(ch if _seen(ch) else f"⟨U+{ord(ch):04X}⟩" for ch in text)
+
+
+def _seen(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return ch in "\n " or (category not in _UNSEEN and category != "Zs")
 
 
 def require_yes(answer: Confirmation) -> None:

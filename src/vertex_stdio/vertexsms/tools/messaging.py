@@ -10,14 +10,15 @@ from pydantic import Field
 from vertex_stdio.core.errors import InvalidInput, NotFound
 from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
 from vertex_stdio.vertexsms.journal import CallFacts
+from vertex_stdio.vertexsms.outgoing import outgoing
 from vertex_stdio.vertexsms.smsparts import count_parts
 from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, Services, client_name, services
 from vertex_stdio.vertexsms.tools.confirm import Confirmation, ask_to_send, require_yes
 from vertex_stdio.vertexsms.tools.models import (
     CountryCode,
-    PhoneNumber,
     Rate,
     RatesResult,
+    Recipient,
     SenderFrom,
     SendSmsResult,
 )
@@ -38,15 +39,20 @@ accepted by VertexSMS, not delivered: use get_sms_status with the message_id to 
 `from` is an alphanumeric sender (at most 11 Latin letters, digits, spaces or dots) or a \
 registered phone number. Use quote_sms (free) to see parts and price first.
 
-Safety: the same text to the same recipient from the same sender within a few minutes is refused \
-with DUPLICATE_SEND (carrying the earlier message_id); pass allow_duplicate: true only when the user \
+What is sent is normalised first, and the result and the confirmation show it: the recipient as \
+international digits (spaces, dashes and parentheses dropped, 00 read as +, a national number \
+corrected here with correctBy), the text without invisible characters (zero-width spaces, soft \
+hyphens, word joiners, BOMs...), in Unicode NFC and trimmed, and the sender trimmed.
+
+Safety: the same text to the same recipient from the same sender within a few minutes (the same \
+after that normalisation, however it was typed) is refused with DUPLICATE_SEND (carrying the earlier message_id); pass allow_duplicate: true only when the user \
 explicitly wants it sent again. Spend limits (messages and recipients per 24 h, parts per message) \
 refuse a send with SPEND_LIMIT; only the user can raise them. The user may be asked to confirm; a \
 "no" answers DECLINED and nothing is sent."""
 
 
 async def send_sms(
-    to: PhoneNumber,
+    to: Recipient,
     from_: SenderFrom,
     message: Annotated[str, Field(min_length=1, max_length=4000, description="The text to send.")],
     ctx: AnyContext,
@@ -65,7 +71,10 @@ async def send_sms(
         str | None,
         Field(
             pattern=r"^[A-Z]{2}$",
-            description="ISO 3166-1 alpha-2 country used to fix a national number, e.g. LT turns 6xxxxxxx into 3706xxxxxxx.",
+            description=(
+                "ISO 3166-1 alpha-2 country of a national number, e.g. LT turns 060000001 or 60000001 "
+                "into +37060000001; applied before sending (the request carries the corrected number)."
+            ),
         ),
     ] = None,
     coding: Annotated[
@@ -81,35 +90,37 @@ async def send_sms(
 ) -> SendSmsResult:
     require_yes(confirmation)
     svc = services(ctx)
-    body: dict[str, Any] = {"to": to.removeprefix("+"), "from": from_, "message": message}
+    # One normalisation for the request and the duplicate guard's key: what VertexSMS receives
+    # is what the journal compares.  correctBy is applied here, so the body carries no correctBy.
+    sms = outgoing(to, from_, message, correctBy)
+    body = sms.body()
     optional = {
         "priority": priority,
         "scheduled": scheduled,
-        "correctBy": correctBy,
         "coding": coding,
         "expireIn": expireIn,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     if svc.settings.test_mode:
         body["testMode"] = svc.settings.test_mode
-    estimate = count_parts(message)
+    estimate = count_parts(sms.text)
     svc.journal.check_parts(estimate)
     prompt = ContextPrompt(ctx)
     price = await price_of(svc, body, estimate, prompt)
     await svc.tokens.token([SEND.scope], prompt)  # sign in first: the send itself is not cancellable
-    facts = CallFacts(to, from_, message, estimate, price, client_name(ctx), allow_duplicate)
+    facts = CallFacts(sms.e164, sms.sender, sms.text, estimate, price, client_name(ctx), allow_duplicate)
     async with svc.journal.billable(SEND.tool, facts, guard=True) as ticket:
         response = await svc.rest.call(SEND, "POST", "/sms", json_body=body, prompt=prompt)
         ids = response.json(SEND)
         if not isinstance(ids, list) or not ids or not isinstance(ids[0], str | int):
             raise unreadable_success(SEND, "no message ID in the answer")
-        parts = _parts(response.headers.get("x-vertexsms-amount-sent"), message)
+        parts = _parts(response.headers.get("x-vertexsms-amount-sent"), sms.text)
         ticket.sent(str(ids[0]), parts=parts)
     return SendSmsResult(
         message_id=str(ids[0]),
         status="sent",
         parts=parts,
-        destination="+" + to.removeprefix("+"),
+        destination=sms.e164,
         price_eur=price if parts == estimate else None,
     )
 

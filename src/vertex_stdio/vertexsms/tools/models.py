@@ -27,6 +27,17 @@ PhoneNumber = Annotated[
         examples=["+37069912345"],
     ),
 ]
+Recipient = Annotated[
+    str,
+    Field(
+        pattern=r"^\+?(?:[ ().\-]*[0-9]){7,17}[ ().\-]*$",
+        description=(
+            "Recipient in international form, e.g. +37069912345 (the + is optional; spaces, dashes and "
+            "parentheses are ignored; 00 works as +). A national number needs correctBy."
+        ),
+        examples=["+37069912345"],
+    ),
+]
 # One rule for alphanumeric senders.  VertexSMS checks ``from`` on POST /sms against "at most 11
 # Latin letters, digits, spaces or dots", and documents registration (POST /senderId) as 3 to 11
 # characters of letters, digits and "- _ & # !".  A name is only useful if both accept it, so

@@ -10,9 +10,10 @@ from pydantic import Field
 from vertex_stdio.core.errors import VertexError
 from vertex_stdio.vertexsms.api.outcomes import Operation
 from vertex_stdio.vertexsms.dialcodes import country_of
+from vertex_stdio.vertexsms.outgoing import outgoing
 from vertex_stdio.vertexsms.smsparts import count_parts, encoding_of
 from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, Services, services
-from vertex_stdio.vertexsms.tools.models import PhoneNumber, QuoteResult, SenderFrom
+from vertex_stdio.vertexsms.tools.models import QuoteResult, Recipient, SenderFrom
 from vertex_stdio.vertexsms.tools.rates import field
 
 COST = Operation(tool="quote_sms", scope="sms:send", costs_or_changes=False)
@@ -26,12 +27,12 @@ rate card for the country, when VertexSMS gives no quote)."""
 
 
 async def quote_sms(
-    to: PhoneNumber,
+    to: Recipient,
     from_: SenderFrom,
     message: Annotated[str, Field(min_length=1, max_length=4000, description="The text you would send.")],
     ctx: AnyContext,
 ) -> QuoteResult:
-    body = {"to": to.removeprefix("+"), "from": from_, "message": message}
+    body = outgoing(to, from_, message).body()  # priced as send_sms would send it
     return await quote(services(ctx), body, ContextPrompt(ctx))
 
 
