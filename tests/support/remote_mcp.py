@@ -9,6 +9,15 @@ root and path-suffixed, and the authorization server's metadata at both RFC 8414
 (copied from ``ISSUER``, which the protected-resource metadata names).
 If the file named by ``REMOTE_EXTRA_TOOL`` exists at start, a fourth tool ``extra`` is offered.
 ``REMOTE_LOG`` receives one line per MCP request (method, or ``401``).  Prints ``READY <port>``.
+
+For the bounds and calm of ``connect``:
+- With ``REMOTE_CALM_TOOLS=1``, two more tools: ``act``, not read-only (it notes ``acted <what>``
+  in ``REMOTE_LOG``), and ``storm``, which sends ``count`` tools ``list_changed`` notifications.
+- While the file named by ``REMOTE_REFUSE`` exists, every MCP request is answered 401 whatever its
+  token, a ``tools/call`` only after acting on it (``acted <what>``), as a remote that changed its
+  mind about the sign-in might.
+- ``REMOTE_TOOLS_BYTES=N``: ``tools/list`` is answered by this wrapper, as JSON streamed in chunks,
+  with about N bytes of tools; with ``REMOTE_TOOLS_PAGES=P``, N bytes on each of P pages.
 """
 
 from __future__ import annotations
@@ -58,6 +67,9 @@ def build(issuer: str) -> MCPServer:
         """A compact context pack for a question."""
         return f"pack for {query}"
 
+    if os.environ.get("REMOTE_CALM_TOOLS") == "1":
+        calm_tools(mcp)
+
     @mcp.tool(annotations=READ_ONLY)
     async def slow(seconds: float, ctx: Context) -> str:
         """Reports progress, then waits; notes in REMOTE_LOG when it is cancelled."""
@@ -92,6 +104,22 @@ def build(issuer: str) -> MCPServer:
     return mcp
 
 
+def calm_tools(mcp: MCPServer) -> None:
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True))
+    async def act(what: str) -> str:
+        """Does something that cannot be undone (a test stand-in for a billable call)."""
+        _note(f"acted {what}")
+        return f"did {what}"
+
+    @mcp.tool(annotations=READ_ONLY)
+    async def storm(count: int, ctx: Context) -> str:
+        """Sends ``count`` tools list_changed notifications, in either protocol era."""
+        for _ in range(count):
+            await ctx.notify_tools_changed()
+            await ctx.session.send_tool_list_changed()
+        return f"sent {count}"
+
+
 class Guard:
     """ASGI wrapper: discovery routes, and a Bearer check (introspection) in front of /mcp."""
 
@@ -115,13 +143,34 @@ class Guard:
             return await _json(send, 200, routes[path])
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode()
-        if not auth.startswith("Bearer ") or not self._active(auth[7:]):
+        body = await _body(receive) if scope["method"] == "POST" else b""
+        message = _message(body)
+        refuse = Path(os.environ.get("REMOTE_REFUSE", "/nonexistent")).exists()
+        if refuse and message.get("method") == "tools/call":
+            params = message.get("params") or {}
+            _note(f"acted {(params.get('arguments') or {}).get('what') or params.get('name')}")
+        if refuse or not auth.startswith("Bearer ") or not self._active(auth[7:]):
             _note("401")
             challenge = f'Bearer resource_metadata="{self.origin}/.well-known/oauth-protected-resource/mcp"'
             return await _json(
                 send, 401, {"error": "unauthorized"}, [(b"www-authenticate", challenge.encode())]
             )
-        return await self.app(scope, receive, send)
+        if isinstance(message.get("method"), str):
+            _note(message["method"])
+        if message.get("method") == "tools/list" and os.environ.get("REMOTE_TOOLS_BYTES"):
+            return await _big_tools(send, message)
+        if scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return dict(await receive())
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
 
     def _active(self, token: str) -> bool:
         answer = httpx2.post(
@@ -131,6 +180,42 @@ class Guard:
             timeout=10,
         ).json()
         return bool(answer.get("active"))
+
+
+async def _body(receive: Any) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        event = await receive()
+        chunks.append(event.get("body", b""))
+        if not event.get("more_body"):
+            return b"".join(chunks)
+
+
+def _message(body: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+async def _big_tools(send: Any, message: dict[str, Any]) -> None:
+    """A ``tools/list`` page of about ``REMOTE_TOOLS_BYTES`` bytes, streamed in 64 KiB tools."""
+    total = int(os.environ["REMOTE_TOOLS_BYTES"])
+    pages = int(os.environ.get("REMOTE_TOOLS_PAGES", "1"))
+    cursor = (message.get("params") or {}).get("cursor") or "page-0"
+    page = int(str(cursor).split("-")[1])
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    head = json.dumps({"jsonrpc": "2.0", "id": message.get("id")})[:-1] + ',"result":{"tools":['
+    await send({"type": "http.response.body", "body": head.encode(), "more_body": True})
+    filler = "x" * 65_000
+    for index in range(max(1, total // 65_100)):
+        tool = {"name": f"t{page}_{index}", "description": filler, "inputSchema": {"type": "object"}}
+        chunk = ("," if index else "") + json.dumps(tool)
+        await send({"type": "http.response.body", "body": chunk.encode(), "more_body": True})
+    more = f',"nextCursor":"page-{page + 1}"' if page + 1 < pages else ""
+    await send({"type": "http.response.body", "body": f"]{more}}}}}".encode(), "more_body": False})
 
 
 async def _json(send: Any, status: int, body: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:

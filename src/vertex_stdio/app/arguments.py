@@ -201,10 +201,35 @@ def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) ->
     connect.add_argument("url", help="the remote MCP server's URL, e.g. https://mcp.vocci.ai/mcp")
     connect.add_argument("--name", help="a short name for it (default: its host), for --server NAME")
     connect.add_argument("--client-id", dest="remote_client_id", help="a pre-registered OAuth client id")
+    connect.add_argument(
+        "--max-answer-mib",
+        type=_mib,
+        default=4.0,
+        metavar="N",
+        help="the largest answer read from the server, and the largest list served (default 4)",
+    )
+    connect.add_argument(
+        "--max-cache-mib",
+        type=_mib,
+        default=8.0,
+        metavar="N",
+        help="the most kept of what the server offers, all lists together (default 8)",
+    )
     for parser in per_server:
         parser.add_argument(
             "--server", metavar="URL|NAME", help="a remote server served by `connect` (default: VertexSMS)"
         )
+
+
+def _mib(text: str) -> float:
+    """A size in MiB for connect's caps: a number from 0.0625 (64 KiB) to 1024."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of MiB, got {text!r}") from None
+    if not 0.0625 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"must be from 0.0625 to 1024 (MiB), got {text}")
+    return value
 
 
 def settings_from(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:

@@ -39,11 +39,24 @@ def profile_of(remote: RemoteServer, settings: Settings, client_id: str | None =
     )
 
 
-def serve_connect(remote: RemoteServer, settings: Settings, client_id: str | None) -> int:
-    """Serve ``remote`` over stdio until stdin closes."""
+def serve_connect(
+    remote: RemoteServer,
+    settings: Settings,
+    client_id: str | None,
+    *,
+    max_answer_mib: float = 4.0,
+    max_cache_mib: float = 8.0,
+) -> int:
+    """Serve ``remote`` over stdio until stdin closes, reading no answer over ``max_answer_mib``
+    and caching no more than ``max_cache_mib`` of what it offers."""
     remember(remote)
-    provider = OAuthTokenProvider(profile_of(remote, settings, client_id))
-    proxy = Proxy(remote, provider, OfferCache(remote.state_dir()), timeout=settings.http_timeout)
+    # The link reports each token the remote accepts: a sign-in it refuses from the start counts
+    # as failed, so calls that follow do not each open a browser tab.
+    provider = OAuthTokenProvider(profile_of(remote, settings, client_id), reports_acceptance=True)
+    cache = OfferCache(remote.state_dir(), max_bytes=int(max_cache_mib * 1_048_576))
+    proxy = Proxy(
+        remote, provider, cache, timeout=settings.http_timeout, max_answer=int(max_answer_mib * 1_048_576)
+    )
     log.info(
         "vertex-stdio %s serving %s over stdio (cached offer: %s)",
         __version__,
@@ -73,7 +86,13 @@ def command_for(command: str, settings: Settings, args: argparse.Namespace) -> i
         print(f"vertex-stdio: {exc}", file=sys.stderr)  # noqa: T201 - a usage error, before serving
         return EXIT_USAGE
     if command == "connect":
-        return serve_connect(remote, settings, args.remote_client_id)
+        return serve_connect(
+            remote,
+            settings,
+            args.remote_client_id,
+            max_answer_mib=args.max_answer_mib,
+            max_cache_mib=args.max_cache_mib,
+        )
     return auth_command(
         command,
         remote,

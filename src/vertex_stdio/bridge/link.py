@@ -12,16 +12,20 @@ list changes arrive on a ``subscriptions/listen`` stream, earlier ones as notifi
 Sign-in: a request made for the person (``interactive``) may run the browser sign-in; one made
 in the background (refreshing the cached lists) uses only a token already at hand.  A 401 or a
 403 ``insufficient_scope`` is told to the token provider, which renews (refresh, step-up or a
-new sign-in) and the request is sent once more, as for VertexSMS.
+new sign-in) and the request is sent once more, as for VertexSMS -- except a request sent with
+``retry=False`` (a tool that is not read-only): the remote may have acted before refusing it, so
+it is never sent twice; its error carries ``outcome: unknown``.
+
+Bounds: every answer (a JSON body, or one event of a stream) is read only up to ``max_answer``
+bytes; a larger one fails that request with ``UPSTREAM_ERROR`` and is never held in memory.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import anyio
 import httpx2
@@ -36,15 +40,26 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
 from vertex_stdio import __version__
-from vertex_stdio.core.credentials import Challenge, SignInPrompt, parse_challenge
+from vertex_stdio.bridge.edge import (
+    CURRENT,
+    Bearer,
+    Call,
+    Noting,
+    Tokens,
+    auth_failure,
+    refused_after_renewal,
+)
+from vertex_stdio.core.credentials import SignInPrompt
 from vertex_stdio.core.errors import (
     AuthInvalid,
     AuthRequired,
-    InsufficientScope,
+    UpstreamError,
     UpstreamUnavailable,
     VertexError,
 )
-from vertex_stdio.core.http import pool_limits, pooled_transport
+from vertex_stdio.core.http import MAX_ANSWER_BYTES, pool_limits, pooled_transport
+
+__all__ = ["RemoteLink", "Session", "Tokens"]
 
 log = logging.getLogger(__name__)
 
@@ -52,102 +67,6 @@ Notify = Callable[[Any], Awaitable[None]]
 _RAW = TypeAdapter(dict[str, Any])
 _RawRequest = Request[dict[str, Any] | None, str]
 """A request whose params are sent as given (an unparameterised ``Request`` would drop them)."""
-
-
-class Tokens(Protocol):
-    """What the link needs from the sign-in (``OAuthTokenProvider`` provides it)."""
-
-    async def token(self, scopes: list[str], prompt: SignInPrompt | None = None) -> str: ...
-
-    async def silent_token(self) -> str | None: ...
-
-    async def rejected(self, token: str, challenge: Challenge) -> bool: ...
-
-
-@dataclass
-class _Call:
-    """How the current request may get a token, and what HTTP said while it ran."""
-
-    interactive: bool
-    prompt: SignInPrompt | None = None
-    status: int | None = None
-    challenge: Challenge | None = None
-    failure: Exception | None = None
-    auth_error: AuthRequired | None = None
-
-
-_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
-    "vertex_stdio_connect_call", default=None
-)
-
-
-class _Bearer(httpx2.Auth):
-    """``Authorization: Bearer`` from the sign-in; after a 401/403 the provider renews once."""
-
-    def __init__(self, tokens: Tokens) -> None:
-        self._tokens = tokens
-
-    async def _get(self, call: _Call | None) -> str | None:
-        """A token for this request; None (noted on ``call``) when none can be had now.
-
-        Never raises: an exception here would surface from deep inside the SDK's transport.
-        """
-        try:
-            if call is not None and call.interactive:
-                return await self._tokens.token([], call.prompt)
-            return await self._tokens.silent_token()
-        except AuthRequired as exc:
-            if call is not None:
-                call.auth_error = exc
-            return None
-
-    async def async_auth_flow(
-        self, request: httpx2.Request
-    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        call = _CALL.get()
-        token = await self._get(call)
-        if token is not None:
-            request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if token is None or response.status_code not in (401, 403):
-            return
-        challenge = parse_challenge(response.headers.get("www-authenticate"))
-        if call is not None:
-            call.status, call.challenge = response.status_code, challenge
-        if response.status_code == 403 and challenge.error != "insufficient_scope":
-            return
-        # Told even when another request already reported this token (then it renews nothing):
-        # what counts is whether a different token is at hand now.
-        await self._tokens.rejected(token, challenge)
-        fresh = await self._get(call)
-        if fresh is None or fresh == token:
-            return
-        request.headers["Authorization"] = f"Bearer {fresh}"
-        if call is not None:
-            call.status = None
-        yield request
-
-    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        raise RuntimeError("the remote MCP client is async only")
-
-
-class _Noting(httpx2.AsyncBaseTransport):
-    """Notes transport failures for the current request (the SDK folds them into generic errors)."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        try:
-            return await self._inner.handle_async_request(request)
-        except httpx2.TransportError as exc:
-            call = _CALL.get()
-            if call is not None:
-                call.failure = exc
-            raise
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @dataclass(frozen=True)
@@ -173,8 +92,10 @@ class RemoteLink:
         timeout: float = 30.0,
         on_notification: Notify | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
+        max_answer: int = MAX_ANSWER_BYTES,
     ) -> None:
         self._url = url
+        self._max_answer = max_answer
         self._host = host
         self._tokens = tokens
         self._tg = task_group
@@ -187,16 +108,16 @@ class RemoteLink:
 
     async def session(self, *, interactive: bool, prompt: SignInPrompt | None = None) -> Session:
         """The open connection (opening it, signing in first when ``interactive`` allows)."""
-        call = _Call(interactive, prompt)
-        reset = _CALL.set(call)
+        call = Call(interactive, prompt)
+        reset = CURRENT.set(call)
         try:
             await self._signed_in(call)
             session: Session = await self._guarded(self._connected, call)
             return session
         finally:
-            _CALL.reset(reset)
+            CURRENT.reset(reset)
 
-    async def _signed_in(self, call: _Call) -> None:
+    async def _signed_in(self, call: Call) -> None:
         """Get the token before the SDK sends anything (a sign-in runs here, not in the transport)."""
         if call.interactive:
             await self._tokens.token([], call.prompt)
@@ -216,16 +137,18 @@ class RemoteLink:
         """Send ``method`` with ``params`` as given; the remote's result as it wrote it.
 
         A JSON-RPC error from the remote is raised as that ``MCPError``; our own failures are
-        ``VertexError``.  With ``retry``, a dropped connection is reopened once.
+        ``VertexError``.  With ``retry``, a dropped connection is reopened once and a refused
+        sign-in renewed once; without it, the request, once it went out, is never sent again.
         """
-        call = _Call(interactive, prompt)
-        reset = _CALL.set(call)
+        call = Call(interactive, prompt, replay=retry)
+        reset = CURRENT.set(call)
+        refused: AuthInvalid | None = None
         try:
             for attempt in (1, 2):
                 try:
                     await self._signed_in(call)
                     result: dict[str, Any] = await self._guarded(
-                        lambda: self._send(method, params, progress), call
+                        lambda: self._send(method, params, progress, call), call
                     )
                     return result
                 except UpstreamUnavailable:
@@ -233,21 +156,26 @@ class RemoteLink:
                         raise
                     log.info("%s: the connection to %s dropped; reconnecting once", method, self._host)
                     call.failure = None
-                except AuthInvalid:
+                except AuthInvalid as exc:
                     # Refused (401) even after renewing, e.g. while another request was renewing
-                    # the same token: the remote did nothing, so sign in (again) and send it once more.
-                    if attempt == 2 or not interactive:
+                    # the same token: sign in (again) and send it once more -- unless it went out.
+                    if attempt == 2 or not interactive or call.refused_once:
                         raise
                     log.info("%s: %s refused the token; renewing the sign-in once", method, self._host)
-                    call.status = call.challenge = None
+                    refused, call.status, call.challenge = exc, None, None
+                except AuthRequired as exc:
+                    if refused is None:
+                        raise
+                    raise refused_after_renewal(refused, exc, call) from exc
         finally:
-            _CALL.reset(reset)
+            CURRENT.reset(reset)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(
-        self, method: str, params: Mapping[str, Any] | None, progress: Progress | None
+        self, method: str, params: Mapping[str, Any] | None, progress: Progress | None, call: Call
     ) -> dict[str, Any]:
         session = await self._connected()
+        call.sending = True
         message = _RawRequest(method=method, params=dict(params or {}) or None)
         # A TypeAdapter of dict takes the result as the remote wrote it (the SDK accepts any adapter).
         raw: dict[str, Any] = await session.client.session.send_request(
@@ -255,7 +183,7 @@ class RemoteLink:
         )
         return raw
 
-    async def _guarded(self, step: Callable[[], Awaitable[Any]], call: _Call | None) -> Any:
+    async def _guarded(self, step: Callable[[], Awaitable[Any]], call: Call | None) -> Any:
         """Run ``step``; translate what the SDK and HTTP raise into the contract's errors."""
         try:
             return await step()
@@ -280,16 +208,18 @@ class RemoteLink:
                 raise _first(auth) from group
             raise self._ours(call, _first(group)) from group
 
-    def _ours(self, call: _Call | None, exc: BaseException) -> VertexError:
+    def _ours(self, call: Call | None, exc: BaseException) -> VertexError:
         host = self._host
+        if call is not None and call.oversized:
+            mib = self._max_answer / 1_048_576
+            return UpstreamError(
+                f"{host}'s answer is larger than {mib:g} MiB, so it was not read. Ask for less "
+                f"(a narrower query, fewer items), or start connect with a larger --max-answer-mib."
+            )
+        if call is not None and call.status in (401, 403):
+            return auth_failure(host, call)
         if call is not None and call.auth_error is not None:
             return call.auth_error
-        if call is not None and call.status == 401:
-            return AuthInvalid(f"{host} did not accept the sign-in (HTTP 401).")
-        if call is not None and call.status == 403:
-            if call.challenge is not None and call.challenge.error == "insufficient_scope":
-                return InsufficientScope(f"{host} needs more permissions than were granted (HTTP 403).")
-            return AuthInvalid(f"{host} refused the request (HTTP 403).")
         if isinstance(exc, MCPError) and exc.error.code == REQUEST_TIMEOUT:
             return UpstreamUnavailable(f"{host} did not answer in time. Try again.")
         failure = (call.failure if call is not None else None) or exc
@@ -306,14 +236,15 @@ class RemoteLink:
     async def _own_connection(self, *, task_status: TaskStatus[Session]) -> None:
         closed = anyio.Event()
         http = httpx2.AsyncClient(
-            transport=_Noting(self._transport or pooled_transport()),
+            transport=Noting(self._transport or pooled_transport(), self._max_answer),
             limits=pool_limits(),  # for a proxy's transport, built from the environment
-            auth=_Bearer(self._tokens),
+            auth=Bearer(self._tokens),
             timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
             headers={"User-Agent": f"vertex-stdio/{__version__}"},
         )
         client = Client(
-            streamable_http_client(self._url, http_client=http),
+            # The SDK's own per-event cap sits just above ours, so ours (which is noted) acts first.
+            streamable_http_client(self._url, http_client=http, max_sse_event_size=self._max_answer + 65536),
             message_handler=self._incoming,
             read_timeout_seconds=self._timeout,
             cache=None,

@@ -6,16 +6,19 @@ the remote wrote (``RAW_METHODS``), so results are passed on as they came, never
 
 - ``initialize`` and the ``*/list`` requests answer at once from the cache (offline, signed in or
   not); the cache is refreshed in the background with the sign-in at hand (never a browser) and
-  ``list_changed`` is sent for the lists that changed.
+  ``list_changed`` is sent for the lists that changed.  The remote's own ``list_changed`` refresh
+  too, calmly: at most one refresh runs and one more waits, however many notifications arrive.
 - With no cache yet, ``tools/list`` offers one tool, ``sign_in``; its call runs the browser
   sign-in, fetches and caches the lists, sends ``list_changed`` and says what the server offers.
 - ``tools/call``, ``resources/read``, ``prompts/get``, ``completion/complete`` and the resource
   subscriptions are forwarded (signing in on the first that needs it); remote tool errors pass
-  through as written; our own failures are the contract's JSON envelope.
+  through as written; our own failures are the contract's JSON envelope (with no
+  ``vertex_error_code``: that is VertexSMS's own code).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -43,10 +46,12 @@ from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict
 
 from vertex_stdio import __version__
+from vertex_stdio.bridge.calm import Calm
 from vertex_stdio.bridge.link import RemoteLink, Tokens
-from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache
+from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, size_of
 from vertex_stdio.bridge.servers import RemoteServer
 from vertex_stdio.core.errors import AuthError, AuthRequired, VertexError
+from vertex_stdio.core.http import MAX_ANSWER_BYTES
 from vertex_stdio.core.logs import redact
 
 log = logging.getLogger(__name__)
@@ -106,26 +111,43 @@ def _outgoing(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def _envelope(error: VertexError) -> dict[str, Any]:
+    """The contract's envelope, without ``vertex_error_code`` (VertexSMS's code: never a remote's)."""
+    envelope = error.envelope()
+    envelope["error"].pop("vertex_error_code", None)
+    return envelope
+
+
 def _tool_error(error: VertexError) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": redact(error.to_json())}], "isError": True}
+    text = redact(json.dumps(_envelope(error), ensure_ascii=False))
+    return {"content": [{"type": "text", "text": text}], "isError": True}
 
 
 class Proxy:
     """One remote server, served locally; ``server()`` builds the SDK server that runs it."""
 
     def __init__(
-        self, remote: RemoteServer, tokens: Tokens, cache: OfferCache, *, timeout: float = 30.0, **link: Any
+        self,
+        remote: RemoteServer,
+        tokens: Tokens,
+        cache: OfferCache,
+        *,
+        timeout: float = 30.0,
+        max_answer: int = MAX_ANSWER_BYTES,
+        **link: Any,
     ) -> None:
         self.remote = remote
         self._tokens = tokens
         self._cache = cache
         self._timeout = timeout
+        self._max_answer = max_answer
         self._link_options = link
         self.offer = cache.load()
         self._link: RemoteLink | None = None
         self._tg: TaskGroup | None = None
         self._session: ServerSession | None = None
-        self._refreshing = False
+        self._refreshed_once = False
+        self._calm = Calm(self._refresh_quietly)
         self._raw: dict[str, Handler] = {
             "tools/list": self._list("tools"),
             "resources/list": self._list("resources"),
@@ -177,6 +199,7 @@ class Proxy:
                 host=self.remote.host,
                 timeout=self._timeout,
                 on_notification=self._from_remote,
+                max_answer=self._max_answer,
                 **self._link_options,
             )
             try:
@@ -230,9 +253,10 @@ class Proxy:
         }
 
     def _start_refresh(self) -> None:
-        if not self._refreshing and self._tg is not None:
-            self._refreshing = True
-            self._tg.start_soon(self._refresh_quietly)
+        """The first list answer of a process refreshes the cache behind it (once)."""
+        if not self._refreshed_once and self._tg is not None:
+            self._refreshed_once = True
+            self._calm.request(self._tg)
 
     async def _refresh_quietly(self) -> None:
         """With the sign-in at hand (never a browser), fetch the lists; tell the client what changed."""
@@ -241,7 +265,7 @@ class Proxy:
         except AuthRequired:
             log.info("not signed in to %s; the cached lists stay as they are", self.remote.host)
         except VertexError as exc:
-            log.info(
+            log.warning(
                 "could not refresh what %s offers (%s); the cache is used", self.remote.host, exc.message
             )
         except MCPError as exc:
@@ -252,26 +276,22 @@ class Proxy:
         prompt = _Prompt(ctx) if ctx is not None else None
         session = await self.link.session(interactive=interactive, prompt=prompt)
         offer = Offer(session.capabilities, session.server_info, session.instructions)
-        for name, (method, _key) in LISTS.items():
+
+        async def fetch(method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+            return await self.link.request(method, params, interactive=interactive)
+
+        budget = self._cache.max_bytes - size_of(offer.to_json())
+        for name in LISTS:
             if _offers(session.capabilities, name):
-                offer = offer.with_list(name, await self._fetch_list(method, interactive))
-        before, self.offer = self.offer, offer
+                # Each list is served as one answer: no larger than an answer, nor than what is left.
+                limit, option = min((self._max_answer, "--max-answer-mib"), (budget, "--max-cache-mib"))
+                items = await fetch_list(fetch, name, limit=limit, host=self.remote.host, option=option)
+                budget -= size_of(items)
+                offer = offer.with_list(name, items)
         self._cache.save(offer)
+        before, self.offer = self.offer, offer
         await self._announce(offer.changed(before) if before is not None else list(LISTS))
         return offer
-
-    async def _fetch_list(self, method: str, interactive: bool) -> list[dict[str, Any]]:
-        key = LISTS[next(n for n, (m, _) in LISTS.items() if m == method)][1]
-        items: list[dict[str, Any]] = []
-        cursor: str | None = None
-        for _page in range(100):  # a bound: a remote that pages forever cannot hold us
-            params = {"cursor": cursor} if cursor else None
-            result = await self.link.request(method, params, interactive=interactive)
-            items += [i for i in result.get(key, []) if isinstance(i, dict)]
-            cursor = result.get("nextCursor") if isinstance(result.get("nextCursor"), str) else None
-            if not cursor:
-                break
-        return items
 
     async def _announce(self, changed: list[str]) -> None:
         session = self._session
@@ -293,9 +313,9 @@ class Proxy:
             message,
             ToolListChangedNotification | ResourceListChangedNotification | PromptListChangedNotification,
         ):
-            self._refreshing = True
+            self._refreshed_once = True
             if self._tg is not None:
-                self._tg.start_soon(self._refresh_quietly)
+                self._calm.request(self._tg)
         elif isinstance(message, ResourceUpdatedNotification) and self._session is not None:
             params = ResourceUpdatedNotificationParams(uri=message.params.uri)
             await self._session.send_notification(ResourceUpdatedNotification(params=params))
@@ -310,7 +330,8 @@ class Proxy:
                 return await self._sign_in(ctx)
             if self.offer is None:
                 raise await self._needs_sign_in(ctx)
-            read_only = bool((known or {}).get("annotations", {}).get("readOnlyHint"))
+            annotations = (known or {}).get("annotations")
+            read_only = isinstance(annotations, dict) and annotations.get("readOnlyHint") is True
             return await self.link.request(
                 "tools/call",
                 _outgoing(params),
@@ -368,7 +389,7 @@ class Proxy:
                 )
             except VertexError as error:
                 worded = self._worded(error)
-                raise MCPError(INTERNAL_ERROR, worded.message, worded.envelope()) from error
+                raise MCPError(INTERNAL_ERROR, worded.message, _envelope(worded)) from error
 
         return forward
 

@@ -6,7 +6,8 @@ under a cross-process file lock (re-reading the store first, persisting before u
 interactive sign-in, shared through a file lock by every process.  The call that starts it waits
 for it (see ``waiting``: not when no one can be reached); calls arriving meanwhile join it,
 or answer ``AuthRequired`` with its link at once when no browser opened for it.  A failed or abandoned sign-in is not reopened
-automatically for ``RETRY_AFTER_FAILURE`` seconds.  ``login`` runs it as a loopback redirect (or
+automatically for ``RETRY_AFTER_FAILURE`` seconds; nor is one whose token the server refused
+(401) before ever accepting it, which a new browser tab would only repeat.  ``login`` runs it as a loopback redirect (or
 a pasted answer) or as the device grant.
 """
 
@@ -69,8 +70,13 @@ class OAuthTokenProvider:
         client_metadata_url: str | None = None,
         open_browser: bool = True,
         log_link: bool = True,
+        reports_acceptance: bool = False,
     ) -> None:
-        """``log_link`` False: the caller shows the link itself (``login``), so the log never holds it."""
+        """``log_link`` False: the caller shows the link itself (``login``), so the log never holds it.
+
+        ``reports_acceptance``: the caller tells ``accepted`` each token the server took, so a
+        browser sign-in whose token is refused before it was ever accepted counts as failed.
+        """
         self._profile = profile
         self._store_given = store
         self._http = OAuthHttp(
@@ -81,6 +87,7 @@ class OAuthTokenProvider:
         self._metadata_url = client_metadata_url
         self._open_browser = open_browser
         self._log_link = log_link
+        self._reports_acceptance = reports_acceptance
         self._tokens: Tokens | None = None
         self._key: SessionKey | None = None
         self._lock = asyncio.Lock()
@@ -93,6 +100,7 @@ class OAuthTokenProvider:
         self._challenge_scopes: tuple[str, ...] = ()
         self._stepup: tuple[str, ...] | None = None
         self._rejected: str | None = None
+        self._fresh: str | None = None  # a browser sign-in's token the server has not accepted yet
         self._rediscover = False
         self._state_stamp: tuple[int, int, int] | None = None
         self._session_present = False
@@ -164,6 +172,16 @@ class OAuthTokenProvider:
         if self._rejected == token:
             return False
         self._rejected = token
+        if token == self._fresh and challenge.error != "insufficient_scope":
+            # A browser sign-in whose token was refused before it was ever accepted: another
+            # would open a tab to the same refusal, so it counts as failed and new ones pause.
+            self._fresh, self._failed_at = None, self._clock()
+            name = self._profile.display_name
+            self._paused_because = (
+                f"{name} refused the sign-in that had just completed, so no new browser tab was opened. "
+                f"Check that this account may use {name}."
+            )
+            log.warning("%s refused the access token of the sign-in that had just completed", name)
         if challenge.error == "insufficient_scope":
             granted = self._tokens.scopes if self._tokens else ()
             wanted = union_scopes(granted, challenge.scopes)
@@ -177,6 +195,11 @@ class OAuthTokenProvider:
         if self._tokens is not None and self._tokens.access_token == token:
             self._tokens = replace(self._tokens, expires_at=0.0)
         return True
+
+    def accepted(self, token: str) -> None:
+        """The server answered a request made with ``token`` (not with 401/403)."""
+        if token == self._fresh:
+            self._fresh = None
 
     async def signin(
         self, scopes: Sequence[str], *, wait: float | None = None, device: bool = False
@@ -444,6 +467,7 @@ class OAuthTokenProvider:
         key = SessionKey(flow.target.server.issuer, flow.target.resource, flow.client.client_id)
         await self._persist(key, tokens)
         self._stepup, self._rejected, self._failed_at = None, None, None
+        self._fresh = tokens.access_token if self._reports_acceptance else None
         log.info(
             "signed in to %s (%s)", self._profile.display_name, " ".join(tokens.scopes) or "default scopes"
         )

@@ -10,6 +10,7 @@
 //   AS_JOURNAL    file that receives one JSON line per token, registration and revocation event
 //   AS_CLIENTS    JSON array of extra static clients (e.g. a pre-registered public client)
 //   AS_NO_REGISTRATION  1: no dynamic client registration (no registration_endpoint in the metadata)
+//   AS_NO_REFRESH 1: no refresh tokens (every renewal needs a new sign-in)
 // Grant journal lines carry `secrets` (the code, PKCE verifier and tokens spent or issued): test-only.
 // Prints `READY <port>` on stdout once it listens on 127.0.0.1.  The consent page is a tiny form:
 // POST /interaction/<uid>/confirm grants every requested scope, POST /interaction/<uid>/abort declines.
@@ -72,6 +73,7 @@ const provider = new Provider(issuer, {
       },
     },
   },
+  ...(process.env.AS_NO_REFRESH === '1' ? { issueRefreshToken: async () => false } : {}),
   pkce: { required: () => true },
   ttl: { Session: 3600, Interaction: 600, Grant: 3600 },
   cookies: { keys: ['test-only-cookie-key'] },
