@@ -190,6 +190,8 @@ class RemoteLink:
         except VertexError:
             raise
         except MCPError as exc:
+            if call is not None and call.oversized:  # that answer was cut; the connection is fine
+                raise self._ours(call, exc) from exc
             noted = call is not None and (call.failure or call.status or call.auth_error)
             if exc.error.code not in (CONNECTION_CLOSED, REQUEST_TIMEOUT) and not noted:
                 log.info(
