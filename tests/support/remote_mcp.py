@@ -215,6 +215,7 @@ async def _big_tools(send: Any, message: dict[str, Any]) -> None:
         chunk = ("," if index else "") + json.dumps(tool)
         await send({"type": "http.response.body", "body": chunk.encode(), "more_body": True})
     more = f',"nextCursor":"page-{page + 1}"' if page + 1 < pages else ""
+    more += ',"resultType":"complete","cacheScope":"private","ttlMs":0'  # required in the 2026-07-28 era
     await send({"type": "http.response.body", "body": f"]{more}}}}}".encode(), "more_body": False})
 
 

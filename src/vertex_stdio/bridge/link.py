@@ -37,7 +37,7 @@ from mcp.shared.dispatcher import ProgressFnT as Progress
 from mcp.shared.subscriptions import event_to_notification
 from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, Request
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from vertex_stdio import __version__
 from vertex_stdio.bridge.edge import (
@@ -200,6 +200,11 @@ class RemoteLink:
                 raise  # the remote's own JSON-RPC error: passed back as it wrote it
             await self._drop()
             raise self._ours(call, exc) from exc
+        except ValidationError as exc:  # the SDK checks the remote's results against the protocol
+            raise UpstreamError(
+                f"{self._host} answered with something that is not valid MCP "
+                f"({exc.error_count()} problems), so it was not used. Try again later."
+            ) from exc
         except (httpx2.HTTPError, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
             await self._drop()
             raise self._ours(call, exc) from exc

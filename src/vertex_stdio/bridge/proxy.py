@@ -347,7 +347,9 @@ class Proxy:
     async def _sign_in(self, ctx: Ctx) -> dict[str, Any]:
         offer = await self.refresh(interactive=True, ctx=ctx)
         counts = {name: len(offer.items(name)) for name in LISTS}
-        tools = ", ".join(str(t.get("name")) for t in offer.items("tools")) or "none"
+        names = [str(t.get("name"))[:64] for t in offer.items("tools")]
+        more = f" and {len(names) - 20} more" if len(names) > 20 else ""
+        tools = ", ".join(names[:20]) + more or "none"
         text = (
             f"Signed in to {self.remote.host}. It offers {counts['tools']} tools ({tools}), "
             f"{counts['resources']} resources, {counts['templates']} resource templates and "
