@@ -131,9 +131,9 @@ async def fetch_list(fetch: Fetch, name: str, *, limit: int, host: str, option: 
         size += sum(size_of(i) + 1 for i in page)
         if size > limit:
             raise UpstreamError(
-                f"{host} offers more {key} than vertex-stdio keeps ({limit / 1_048_576:g} MiB), so they "
-                f"were not loaded and the earlier list is used. If you trust {host}, start connect with "
-                f"a larger {option}."
+                f"{host} offers more {key} than vertex-stdio keeps ({limit / 1_048_576:.3g} MiB), so "
+                f"they were not loaded (what was cached before stays). If you trust {host}, start "
+                f"connect with a larger {option}."
             )
         items += page
         cursor = result.get("nextCursor") if isinstance(result.get("nextCursor"), str) else None
