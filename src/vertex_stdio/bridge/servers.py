@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 from vertex_stdio.core.errors import ConfigError
 from vertex_stdio.core.privatefs import write_private
+from vertex_stdio.core.urls import check_url
 from vertex_stdio.oauth.profile import Advice, SignInProfile
 from vertex_stdio.oauth.storage.state import default_state_dir
 from vertex_stdio.oauth.storage.store import namespaced
-from vertex_stdio.vertexsms.settings import check_url
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from vertex_stdio.core.errors import AuthRequired, ConfigError, UpstreamError, UpstreamUnavailable
+from vertex_stdio.core.urls import check_url
 from vertex_stdio.oauth.discovery import DEVICE_GRANT, ClientSource
 from vertex_stdio.oauth.io.http import OAuthFailed, OAuthHttp
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.protocol.core import Tokens, parse_token_response
 from vertex_stdio.oauth.protocol.metadata import Client, Target
-from vertex_stdio.vertexsms.settings import check_url
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from vertex_stdio.core.errors import ConfigError, UpstreamError
+from vertex_stdio.core.urls import check_url
 from vertex_stdio.oauth.protocol.core import resource_matches
-from vertex_stdio.vertexsms.settings import check_url
 
 _WHAT_TO_DO = " Sign-in was stopped for your safety."
 """Ends every refusal; discovery adds the caller's advice (``Advice.metadata_refused``)."""

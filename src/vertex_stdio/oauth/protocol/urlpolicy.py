@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from vertex_stdio.core.errors import UpstreamError
-from vertex_stdio.vertexsms.settings import is_loopback_host
+from vertex_stdio.core.urls import is_loopback_host
 
 log = logging.getLogger(__name__)
 
