@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +13,51 @@ import pytest
 
 if TYPE_CHECKING:
     from vertex_stdio.vertexsms.sandbox import Emulator
+
+
+# The fast tier (`./scripts/check --fast`, `-m "not slow"`) is every test not marked `slow`, and it
+# must need no child process (so no Node either). This makes the mark true rather than hoped for:
+# an unmarked test that starts a process fails, naming the mark it lacks.
+_SPAWNS = frozenset(
+    {"subprocess.Popen", "os.posix_spawn", "os.fork", "os.forkpty", "os.exec", "os.spawn", "os.system"}
+)
+_unmarked: list[str] = []  # the running test's id while it is not marked slow
+
+
+def _no_child_processes(event: str, args: tuple[object, ...]) -> None:
+    if _unmarked and event in _SPAWNS:
+        raise RuntimeError(
+            f"{_unmarked[0]} starts a child process ({event}); mark it @pytest.mark.slow "
+            "(the fast tier runs only tests that need none)"
+        )
+
+
+sys.addaudithook(_no_child_processes)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Guard the whole test (its fixtures' set-up and tear-down too) unless it is marked slow."""
+    if item.get_closest_marker("slow") is None:
+        _unmarked.append(item.nodeid)
+    try:
+        return (yield)
+    finally:
+        _unmarked.clear()
+
+
+def _processes_made() -> str:
+    # multiprocessing numbers every Process it makes; repr reads the counter without advancing it.
+    return repr(multiprocessing.process._process_counter)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _no_multiprocessing(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The audit events miss ``multiprocessing``'s spawn start method; its process counter does not."""
+    before = _processes_made()
+    yield
+    if request.node.get_closest_marker("slow") is None and _processes_made() != before:
+        pytest.fail(f"{request.node.nodeid} made a multiprocessing child; mark it @pytest.mark.slow")
 
 
 @pytest.fixture

@@ -12,6 +12,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each check runs in a fresh interpreter
+
 # Needed only by sign-in, the sandbox or the desktop commands, never by serving a pasted token.
 OPTIONAL = (
     "authlib",

@@ -108,6 +108,7 @@ def _error_code(texts: list[str]) -> str:
     return str(json.loads(texts[0])["error"]["code"])
 
 
+@pytest.mark.slow
 async def test_real_mode_offline(tmp_path: Path) -> None:
     """Start-up and tools/list touch no network; a real call fails fast with UPSTREAM_UNAVAILABLE."""
     params, record = _params(tmp_path, VERTEXSMS_API_TOKEN="x")
@@ -125,6 +126,7 @@ async def test_real_mode_offline(tmp_path: Path) -> None:
     assert "api.vertexsms.com" in record.read_text()  # the guard saw, and refused, the real call
 
 
+@pytest.mark.slow
 async def test_sandbox_offline(tmp_path: Path) -> None:
     """With the network cut, the sandbox lists and serves tools without one non-loopback attempt."""
     params, record = _params(tmp_path, VERTEXSMS_SANDBOX="1")

@@ -65,6 +65,7 @@ def _error(answer: dict[str, Any]) -> dict[str, Any]:
     return error
 
 
+@pytest.mark.slow
 def test_initialize_advertises_only_tools(tmp_path: Path) -> None:
     """The server has tools and nothing else, so it advertises nothing else (prompts/list is unknown)."""
     env = process_env(tmp_path, VERTEXSMS_API_TOKEN=SANDBOX_TOKEN)
@@ -76,6 +77,7 @@ def test_initialize_advertises_only_tools(tmp_path: Path) -> None:
     assert len(answers[3]["result"]["tools"]) == len(TOOL_NAMES)
 
 
+@pytest.mark.slow
 def test_unknown_arguments_are_refused_over_stdio(emulator: Emulator, tmp_path: Path) -> None:
     """tools/call with arguments the schema does not declare: INVALID_INPUT naming them, nothing sent."""
     env = process_env(
@@ -107,6 +109,7 @@ def test_unknown_arguments_are_refused_over_stdio(emulator: Emulator, tmp_path: 
         ("VERTEXSMS_API_URL", "http://api.example.com"),
     ],
 )
+@pytest.mark.slow
 def test_a_bad_setting_is_told_on_every_call(tmp_path: Path, variable: str, value: str) -> None:
     """A typo in the bundle's form: the server starts, lists its tools, and every call names the setting."""
     env = process_env(tmp_path, **{variable: value})
@@ -127,6 +130,7 @@ def test_a_bad_setting_is_told_on_every_call(tmp_path: Path, variable: str, valu
     assert variable in stderr
 
 
+@pytest.mark.slow
 def test_a_bad_option_on_the_command_line_is_still_a_usage_error(tmp_path: Path) -> None:
     """Typed by a person (not from the environment), a bad value exits 2 at once."""
     done = subprocess.run(
@@ -168,6 +172,7 @@ def _interrupt(env: dict[str, str], *, tty: bool, args: tuple[str, ...] = ()) ->
     return proc.returncode, stderr_path.read_text()
 
 
+@pytest.mark.slow
 def test_in_a_terminal_serve_says_what_it_waits_for_and_ctrl_c_is_quiet(tmp_path: Path) -> None:
     """stdin a TTY: a hint on stderr (how to try it), and Ctrl-C exits 130 without a traceback."""
     code, stderr = _interrupt(process_env(tmp_path), tty=True, args=("--sandbox",))
@@ -178,6 +183,7 @@ def test_in_a_terminal_serve_says_what_it_waits_for_and_ctrl_c_is_quiet(tmp_path
     assert "KeyboardInterrupt" not in stderr
 
 
+@pytest.mark.slow
 def test_under_a_client_there_is_no_hint_and_sigint_is_quiet_too(tmp_path: Path) -> None:
     """stdin a pipe (a client): no hint; SIGINT still exits 130 quietly."""
     code, stderr = _interrupt(process_env(tmp_path, VERTEXSMS_API_TOKEN=SANDBOX_TOKEN), tty=False)
@@ -186,6 +192,7 @@ def test_under_a_client_there_is_no_hint_and_sigint_is_quiet_too(tmp_path: Path)
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_the_hinted_commands_work(tmp_path: Path) -> None:
     """The hint's ``call`` command runs as printed; so does its MCP Inspector command (when npx can fetch it)."""
     master, slave = pty.openpty()
@@ -214,6 +221,7 @@ def test_the_hinted_commands_work(tmp_path: Path) -> None:
     assert len(json.loads(listed.stdout)["tools"]) == len(TOOL_NAMES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("level", "chatter"), [("INFO", False), ("DEBUG", True)])
 def test_library_chatter_stays_off_stderr_unless_debug(tmp_path: Path, level: str, chatter: bool) -> None:
     """In the sandbox, uvicorn's and the SDK's INFO lines reach stderr only with --log-level DEBUG."""
@@ -229,6 +237,7 @@ def test_library_chatter_stays_off_stderr_unless_debug(tmp_path: Path, level: st
     assert "serving over stdio" in stderr
 
 
+@pytest.mark.slow
 def test_call_args_follow_the_tool_schema(tmp_path: Path) -> None:
     """``--arg from=12345 --arg message=12345`` stay text (the schema says string); unknown ones are refused."""
     env = process_env(tmp_path)

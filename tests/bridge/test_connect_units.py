@@ -72,6 +72,7 @@ def test_capabilities_announce_list_changes_and_params_drop_our_meta() -> None:
     assert sent == {"name": "t", "_meta": {"app/k": 2}}
 
 
+@pytest.mark.slow
 def test_setup_writes_a_connect_entry(tmp_path: Path) -> None:
     """``setup cursor --connect URL --name vocci`` prints an entry that runs ``connect URL --name vocci``."""
     args = ["setup", "cursor", "--connect", VOCCI, "--name", "vocci", "--allow-file-store"]

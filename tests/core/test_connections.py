@@ -32,6 +32,7 @@ def five_second_server() -> Iterator[str]:
         yield f"{base}/"
 
 
+@pytest.mark.slow  # waits out a 5 s keep-alive on the real clock
 async def test_the_rest_client_reuses_a_quiet_connection_and_drops_it_before_the_server_does(
     five_second_server: str,
 ) -> None:

@@ -45,6 +45,7 @@ def product(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 @posix_only
 def test_first_run_creates_the_state_directory_0700(tmp_path: Path) -> None:
     """The very first command (its log handler runs first) leaves every new directory 0700."""
@@ -65,6 +66,7 @@ def test_first_run_creates_the_state_directory_0700(tmp_path: Path) -> None:
         assert mode(file) == 0o600, file
 
 
+@pytest.mark.slow
 @posix_only
 def test_loose_modes_are_tightened(tmp_path: Path) -> None:
     """A 0755 state directory and a 0644 state file found on disk are made 0700 / 0600."""
@@ -138,6 +140,7 @@ for i in range(int(sys.argv[3])):
 """
 
 
+@pytest.mark.slow
 def test_processes_saving_at_once_lose_nothing(tmp_path: Path) -> None:
     """4 processes each save 25 entries into one file store at once: all 100 are there."""
     path = tmp_path / "secrets.json"

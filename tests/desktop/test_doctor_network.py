@@ -168,6 +168,7 @@ def _doctor(tmp_path: Path, emulator: Emulator, token: str) -> tuple[int, dict[s
     )
 
 
+@pytest.mark.slow
 def test_a_pasted_token_is_tried_once(emulator: Emulator, tmp_path: Path) -> None:
     """The real ``doctor`` tries the token with one free read-only call: accepted is ok, refused fails."""
     code, checks, _ = _doctor(tmp_path, emulator, SANDBOX_TOKEN)
@@ -183,6 +184,7 @@ def test_a_pasted_token_is_tried_once(emulator: Emulator, tmp_path: Path) -> Non
     assert {e.method for e in emulator.journal} == {"GET"}  # nothing but reads
 
 
+@pytest.mark.slow
 def test_doctor_leaves_nothing_open_and_does_not_warn_about_its_own_folders(tmp_path: Path) -> None:
     """In a fresh home, doctor (and the logging it starts) creates only 0700 folders and 0600 files,
     and does not warn about them; a folder others may list but not write is not warned about either."""

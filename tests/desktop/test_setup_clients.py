@@ -76,6 +76,7 @@ def _setting_actions() -> list[argparse.Action]:
     return [a for a in setting_options()._actions if a.option_strings and a.dest != "api_token"]
 
 
+@pytest.mark.slow
 def test_every_setting_option_is_carried_into_the_entry(home: Path) -> None:
     """Each setting option (today's and any added later) reaches the entry as its VERTEXSMS_* value,
     and the server started from that entry reads the same settings as the command line gave."""
@@ -92,6 +93,7 @@ def test_every_setting_option_is_carried_into_the_entry(home: Path) -> None:
     assert all(f'"{name}"' in config_source for name in expected)  # Settings reads each one
 
 
+@pytest.mark.slow
 def test_test_mode_and_log_level_survive(home: Path) -> None:
     """The issue's case: ``setup cursor --test-mode 2 --log-level DEBUG --api-url ...`` keeps them all."""
     config = home / ".cursor" / "mcp.json"
@@ -122,6 +124,7 @@ def test_settings_from_the_environment_are_not_copied(monkeypatch: pytest.Monkey
     assert setting_env(args) == {"VERTEXSMS_LOG_LEVEL": "WARNING"}
 
 
+@pytest.mark.slow
 def test_vscode_asks_for_the_token_with_a_password_prompt(home: Path) -> None:
     """VS Code gets an ``inputs`` password prompt; the token is in no file and no output."""
     work = home / "project"
@@ -149,6 +152,7 @@ def test_vscode_asks_for_the_token_with_a_password_prompt(home: Path) -> None:
     assert len(list(config.parent.glob("*.bak"))) == 1
 
 
+@pytest.mark.slow
 def test_vscode_refuses_the_home_folder_and_names_the_file_it_reads(home: Path) -> None:
     """From the home directory, ~/.vscode/mcp.json is refused; the printed alternative works."""
     done = _setup(home, "vscode", "--write", cwd=home)
@@ -165,6 +169,7 @@ def test_vscode_refuses_the_home_folder_and_names_the_file_it_reads(home: Path) 
     assert "vertexsms" in json.loads(user_file.read_text())["servers"]
 
 
+@pytest.mark.slow
 def test_a_file_the_client_never_reads_is_warned_about(home: Path) -> None:
     """An explicit --config that the client does not read is written, with a warning naming the right one."""
     done = _setup(home, "cursor", "--write", "--config", str(home / "cursor.json"))
@@ -172,6 +177,7 @@ def test_a_file_the_client_never_reads_is_warned_about(home: Path) -> None:
     assert "Cursor reads ~/.cursor/mcp.json" in done.stderr
 
 
+@pytest.mark.slow
 def test_name_keeps_a_sandbox_entry_beside_the_real_one(home: Path) -> None:
     """``--write --sandbox`` adds ``vertexsms-sandbox``; ``--name`` picks any other name."""
     config = home / ".cursor" / "mcp.json"
@@ -214,6 +220,7 @@ def _claude_servers(home: Path) -> dict[str, Any]:
     return servers
 
 
+@pytest.mark.slow
 def test_claude_accepts_the_printed_command(claude_bin: Path, home: Path) -> None:
     """The printed ``claude mcp add`` line, run by the real claude, registers our entry with its env."""
     done = _setup(home, "claude-code", "--sandbox", "--test-mode", "2")
@@ -227,6 +234,7 @@ def test_claude_accepts_the_printed_command(claude_bin: Path, home: Path) -> Non
     assert entry["command"] == words[words.index("--") + 1]
 
 
+@pytest.mark.slow
 def test_write_runs_claude_and_the_server_connects(claude_bin: Path, home: Path) -> None:
     """``--write`` runs claude mcp add (replacing our entry on a re-run); claude then starts the
     server and reports it connected."""
@@ -242,6 +250,7 @@ def test_write_runs_claude_and_the_server_connects(claude_bin: Path, home: Path)
     assert "Connected" in listed.stdout, listed.stdout
 
 
+@pytest.mark.slow
 def test_claude_gets_a_reference_to_the_token_never_the_token(claude_bin: Path, home: Path) -> None:
     """With --api-token, claude's argv and ~/.claude.json hold ``${VERTEXSMS_API_TOKEN}``, which
     Claude Code fills in from its own environment when it starts the server."""
@@ -252,6 +261,7 @@ def test_claude_gets_a_reference_to_the_token_never_the_token(claude_bin: Path, 
     assert "Export VERTEXSMS_API_TOKEN" in done.stderr
 
 
+@pytest.mark.slow
 def test_write_without_claude_says_so(home: Path, tmp_path: Path) -> None:
     """No ``claude`` on PATH: --write exits 1 and says to run the printed command."""
     env = _env(home)
@@ -290,6 +300,7 @@ def _unresolvable(done: subprocess.CompletedProcess[str]) -> bool:
     return done.returncode != 0 and ("Failed to fetch" in done.stderr or "network" in done.stderr)
 
 
+@pytest.mark.slow
 def test_uvx_from_a_wheel_keeps_the_wheel(home: Path, wheel: Path) -> None:
     """Run under ``uvx --from <wheel>``, setup writes ``uvx --from <wheel> vertex-stdio``, which starts."""
     uvx = shutil.which("uvx")
@@ -315,6 +326,7 @@ def test_uvx_from_a_wheel_keeps_the_wheel(home: Path, wheel: Path) -> None:
     assert version.stdout.startswith("vertex-stdio ")
 
 
+@pytest.mark.slow
 def test_a_uv_tool_install_is_launched_from_its_bin_link(home: Path, wheel: Path, tmp_path: Path) -> None:
     """After ``uv tool install``, setup names the stable bin link (not the tool's inner venv), which starts."""
     uv = shutil.which("uv")

@@ -31,6 +31,7 @@ def assert_all_jsonrpc(stdout: bytes) -> list[dict[str, object]]:
     return messages
 
 
+@pytest.mark.slow
 def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: Path) -> None:
     """A scripted session: every stdout line is JSON-RPC, logs go to stderr, EOF ends the process."""
     env = process_env(
@@ -98,6 +99,7 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
     assert SANDBOX_TOKEN not in log_file.read_text()
 
 
+@pytest.mark.slow
 async def test_sdk_client_over_stdio_with_tee(emulator: Emulator, tmp_path: Path) -> None:
     """The SDK's own stdio client lists and calls tools; the captured stdout is pure JSON-RPC."""
     copy = tmp_path / "stdout.bin"
@@ -124,6 +126,7 @@ async def test_sdk_client_over_stdio_with_tee(emulator: Emulator, tmp_path: Path
     assert len(messages) >= 4
 
 
+@pytest.mark.slow
 async def test_sandbox_process_marks_every_result(tmp_path: Path) -> None:
     """``serve --sandbox`` needs no account; results say they are emulated."""
     params = StdioServerParameters(
@@ -144,6 +147,7 @@ async def test_sandbox_process_marks_every_result(tmp_path: Path) -> None:
     assert all((t.description or "").startswith("[SANDBOX") for t in tools)
 
 
+@pytest.mark.slow
 def test_call_command_prints_json(tmp_path: Path) -> None:
     """``vertex-stdio call`` runs one tool with the same routing and prints JSON (exit 0 / 1)."""
     env = process_env(tmp_path)

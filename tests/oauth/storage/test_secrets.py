@@ -166,6 +166,7 @@ logging.getLogger("vertex_stdio.test").debug("as a dict: %s", dict(response.requ
 """
 
 
+@pytest.mark.slow
 def test_debug_logs_redact_token_headers(emulator: Emulator, env: dict[str, str], tmp_path: Path) -> None:
     """At DEBUG, even with httpx2/httpcore2 turned up and an unregistered token, header values are redacted."""
     unregistered = "UNREGISTERED-" + uuid.uuid4().hex

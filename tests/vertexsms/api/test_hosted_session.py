@@ -331,6 +331,7 @@ async def test_other_words_with_code_32000_are_the_servers_own_error() -> None:
     assert "the quota engine is down" in caught.value.message
 
 
+@pytest.mark.slow  # waits out a 5 s keep-alive on the real clock
 async def test_idle_connections_are_dropped_before_a_5_s_server_drops_them(
     sdk_server: tuple[str, Counting],
 ) -> None:

@@ -99,6 +99,7 @@ def test_eof_mid_send_records_the_outcome(server: Server, emulator: Emulator, en
     assert record["message_id"]
 
 
+@pytest.mark.slow
 def test_two_identical_calls_a_second_apart_send_once(emulator: Emulator, env: dict[str, str]) -> None:
     """`vertex-stdio call send_sms` twice: the second is DUPLICATE_SEND naming the first's id."""
     args = ("call", "send_sms", "--json", json.dumps(SEND))
@@ -113,6 +114,7 @@ def test_two_identical_calls_a_second_apart_send_once(emulator: Emulator, env: d
     assert len(emulator.journal_for("POST", "/sms")) == 1
 
 
+@pytest.mark.slow
 def test_processes_racing_the_same_send_send_it_once(emulator: Emulator, env: dict[str, str]) -> None:
     """Four `call`s of one send at once, against one journal: one goes, three are refused."""
     emulator.inject(Fault(method="POST", path="/sms", delay=0.5, times=None))
@@ -129,6 +131,7 @@ def test_processes_racing_the_same_send_send_it_once(emulator: Emulator, env: di
     assert len(emulator.journal_for("POST", "/sms")) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_runaway_loop_stops_at_the_daily_limit(emulator: Emulator, env: dict[str, str]) -> None:
     """150 different sends through the real process: 100 go, then SPEND_LIMIT, and nothing more is sent."""
@@ -148,6 +151,7 @@ async def test_a_runaway_loop_stops_at_the_daily_limit(emulator: Emulator, env: 
     assert totals["messages"] == 100
 
 
+@pytest.mark.slow
 def test_history_pending_lists_unknown_sends_with_the_next_step(
     emulator: Emulator, env: dict[str, str]
 ) -> None:
@@ -165,6 +169,7 @@ def test_history_pending_lists_unknown_sends_with_the_next_step(
     assert vertex(env, "history", "--since", "soon").returncode == 2
 
 
+@pytest.mark.slow
 def test_sandbox_sends_are_marked_in_history(tmp_path: Path) -> None:
     """`--sandbox` sends are journaled as sandbox, shown marked, and counted apart from real ones."""
     env = process_env(tmp_path)

@@ -201,6 +201,7 @@ def _race(path: str, start: float, results: multiprocessing.Queue[str]) -> None:
         store.close()
 
 
+@pytest.mark.slow  # eight processes
 def test_processes_racing_the_same_send_let_exactly_one_through(tmp_path: Path) -> None:
     """Eight processes begin the identical send at once: one is recorded, seven are refused."""
     path = str(tmp_path / "journal.sqlite3")
