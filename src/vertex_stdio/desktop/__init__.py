@@ -1,4 +1,4 @@
-"""Desktop delivery: client config entries (``setup``), diagnostics (``doctor``), manifest helpers.
+"""Desktop delivery: config entries (``setup``), diagnostics (``doctor``). May import vertexsms, bridge, oauth, mcpio and core; only app imports it.
 
-Nothing here is imported by the server; ``cli`` imports these modules only for their commands.
+Nothing here is imported by the server; ``app.cli`` imports these modules only for their commands.
 """

@@ -1,4 +1,4 @@
-"""The local send journal: every billable or account-changing call, recorded before it leaves.
+"""The local send journal: every billable or account-changing call, recorded before it leaves. May import vertexsms.settings and core.
 
 ``SendJournal`` (safety.py) is what tools use; ``JournalStore`` (store.py) is its storage,
 ``SqliteStore`` (sqlite.py, loaded on first use) the real one shared by every process;

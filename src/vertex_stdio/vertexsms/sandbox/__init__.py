@@ -1,4 +1,4 @@
-"""The built-in VertexSMS emulator: REST API and hosted MCP server on a loopback port.
+"""The built-in VertexSMS emulator: REST API and hosted MCP server on a loopback port. May import vertexsms.smsparts and core.
 
 Used by ``vertex-stdio serve --sandbox`` (try every tool with no account and no network)
 and by the tests as their upstream, with fault injection::

@@ -1,4 +1,4 @@
-"""The ten VertexSMS tools and our two (quote_sms, get_sms_status), declared once: function, title, description, annotations."""
+"""The ten VertexSMS tools and our two (quote_sms, get_sms_status), declared once. May import vertexsms.api, journal, settings, smsparts, dialcodes and core."""
 
 from __future__ import annotations
 
