@@ -25,7 +25,10 @@ PLANTS = {
     "bridge/planted_bridge.py": ("from vertex_stdio.vertexsms import smsparts", "never import each other"),
     "oauth/planted_oauth.py": ("import mcp.types", "oauth never imports the MCP SDK"),
     "oauth/protocol/planted_protocol.py": ("from vertex_stdio.oauth.io import http", "inside oauth"),
-    "vertexsms/sandbox/planted_sandbox.py": ("from vertex_stdio.vertexsms.api import rest", "inside vertexsms"),
+    "vertexsms/sandbox/planted_sandbox.py": (
+        "from vertex_stdio.vertexsms.api import rest",
+        "inside vertexsms",
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from vertex_stdio.vertexsms.api.outcomes import (
     upstream_message,
     without_sent,
 )
+from vertex_stdio.vertexsms.links import with_links
 from vertex_stdio.vertexsms.settings import Settings
 from vertex_stdio.vertexsms.smsparts import count_parts, encoding_of
 
@@ -111,12 +112,20 @@ def test_error_mapping_rows(
         assert "may or may not have happened" in envelope["message"]
         assert envelope["outcome"] == "unknown"
     if code in (ErrorCode.AUTH_INVALID, ErrorCode.INSUFFICIENT_SCOPE):
-        assert {"signup_url", "signin_url", "token_url"} <= envelope.keys()
+        assert {"signup_url", "signin_url", "token_url"} <= with_links(error).envelope()["error"].keys()
 
 
 def test_auth_required_envelope_has_links_and_hint() -> None:
-    """AUTH_REQUIRED carries the three links and how to sign in."""
-    env = AuthRequired("Sign in first.").envelope()["error"]
+    """VertexSMS's AUTH_REQUIRED carries the three links and how to sign in; the core's names none."""
+    assert AuthRequired("Sign in first.").envelope() == {
+        "error": {
+            "code": "AUTH_REQUIRED",
+            "message": "Sign in first.",
+            "retryable": False,
+            "vertex_error_code": None,
+        }
+    }
+    env = with_links(AuthRequired("Sign in first.")).envelope()["error"]
     assert env["signup_url"] == "https://vertexsms.com/en/contact"
     assert env["signin_url"] == "https://vertexsms.com/en/login"
     assert env["token_url"] == "https://tool.vertexsms.com/settings/api"

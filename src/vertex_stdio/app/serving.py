@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from vertex_stdio import __version__
 from vertex_stdio.core.credentials import NoTokenProvider, StaticTokenProvider, TokenProvider
 from vertex_stdio.core.errors import EXIT_INTERRUPTED, EXIT_OK
+from vertex_stdio.vertexsms.links import NOT_SIGNED_IN
 from vertex_stdio.vertexsms.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def token_provider(settings: Settings) -> TokenProvider:
         from vertex_stdio.oauth import OAuthTokenProvider
         from vertex_stdio.vertexsms.signin import vertexsms_profile
     except ImportError:
-        return NoTokenProvider()
+        return NoTokenProvider(NOT_SIGNED_IN)
     provider: TokenProvider = OAuthTokenProvider(vertexsms_profile(settings))
     return provider
 
@@ -136,7 +137,7 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
 
 @contextlib.contextmanager
 def _unconfigured(settings: Settings) -> Iterator[tuple[Settings, TokenProvider]]:
-    yield settings, NoTokenProvider()
+    yield settings, NoTokenProvider(NOT_SIGNED_IN)
 
 
 def serve_misconfigured(problem: str) -> int:

@@ -396,13 +396,11 @@ class Proxy:
         return forward
 
     def _worded(self, error: VertexError) -> VertexError:
-        """Auth errors name this server's sign-in, not VertexSMS's links."""
+        """Auth errors carry this server's sign-in link and how to sign in to it."""
         if isinstance(error, AuthError):
             advice = f"Call the {SIGN_IN} tool, or run `vertex-stdio login {self.remote.server_option}`."
             signin = error.extra.get("authorization_url") or self.remote.url
-            error.extra.update(
-                signin_url=signin, signup_url=self.remote.url, token_url=None, how_to_sign_in=advice
-            )
+            error.extra.update(signin_url=signin, how_to_sign_in=advice)
         return error
 
 

@@ -41,7 +41,7 @@ class SignInPrompt(Protocol):
 
 
 class TokenProvider(Protocol):
-    """Where upstreams get the token for VertexSMS, and where they report its rejection."""
+    """Where upstreams get their token, and where they report its rejection."""
 
     @property
     def source(self) -> str:
@@ -62,7 +62,7 @@ class TokenProvider(Protocol):
 
 
 class StaticTokenProvider:
-    """A token pasted by the user (``VERTEXSMS_API_TOKEN``) or the sandbox's own token."""
+    """A token given once (pasted by the user, or an emulator's own) and never renewed."""
 
     def __init__(self, token: str, source: str = "api-token") -> None:
         self._token = token
@@ -86,16 +86,17 @@ class StaticTokenProvider:
 
 
 class NoTokenProvider:
-    """No way to get a token: every call answers ``AUTH_REQUIRED`` with how to get one."""
+    """No way to get a token: every call answers ``AUTH_REQUIRED`` with ``message`` (how to get one)."""
 
     source = "none"
 
+    def __init__(
+        self, message: str = "You are not signed in, so this call was not made. Sign in, then try again."
+    ) -> None:
+        self._message = message
+
     async def token(self, scopes: Sequence[str], prompt: SignInPrompt | None = None) -> str:
-        raise AuthRequired(
-            "You are not signed in to VertexSMS, so this call was not made. "
-            "Sign in with `vertex-stdio login`, or set VERTEXSMS_API_TOKEN in the MCP server's "
-            "environment (the desktop client's config), then try again."
-        )
+        raise AuthRequired(self._message)
 
     async def rejected(self, token: str, challenge: Challenge) -> bool:
         return False

@@ -3,7 +3,7 @@
 Every failure a person or a model can see is a ``VertexError``::
 
     VertexError                      code                   retryable
-    ├── AuthError                    (carries the sign-in links)
+    ├── AuthError                    (a product adds its sign-in links)
     │   ├── AuthRequired             AUTH_REQUIRED          no
     │   ├── AuthInvalid              AUTH_INVALID           no
     │   └── InsufficientScope        INSUFFICIENT_SCOPE     no
@@ -18,8 +18,8 @@ Every failure a person or a model can see is a ``VertexError``::
     ├── SpendLimit                   SPEND_LIMIT            no
     └── Declined                     DECLINED               no
 
-A billable call's error also carries ``outcome``: ``not_sent`` (nothing reached VertexSMS),
-``unknown`` (it may have been processed: never retryable) or ``refused`` (VertexSMS said no).
+A billable call's error also carries ``outcome``: ``not_sent`` (nothing reached the upstream),
+``unknown`` (it may have been processed: never retryable) or ``refused`` (the upstream said no).
 
 Foreign exceptions (httpx2, keyring, the SDK) are translated into this tree at the
 boundary that meets them, with ``raise ... from exc``.  The envelope never carries a
@@ -32,17 +32,6 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from typing import Any, ClassVar
-
-SIGNUP_URL = "https://vertexsms.com/en/contact"
-SIGNIN_URL = "https://vertexsms.com/en/login"
-TOKEN_URL = "https://tool.vertexsms.com/settings/api"  # noqa: S105 - a page address, not a secret
-
-SIGN_IN_HINT = (
-    "Run `vertex-stdio login` in a terminal to sign in with your browser, or set "
-    "VERTEXSMS_API_TOKEN to an API token from " + TOKEN_URL + ". "
-    "New to VertexSMS? Accounts are by invitation: " + SIGNUP_URL + "."
-)
-
 
 # The contract's exit codes for every command but ``serve``: success, a failure the user can
 # fix (the message says how), a usage error.
@@ -106,15 +95,11 @@ class VertexError(Exception):
 
 
 class AuthError(VertexError):
-    """An authentication failure; the envelope carries the sign-in links."""
+    """An authentication failure.
 
-    def envelope(self) -> dict[str, Any]:
-        env = super().envelope()
-        env["error"].setdefault("signup_url", SIGNUP_URL)
-        env["error"].setdefault("signin_url", SIGNIN_URL)
-        env["error"].setdefault("token_url", TOKEN_URL)
-        env["error"].setdefault("how_to_sign_in", SIGN_IN_HINT)
-        return env
+    The core names no product: the product that answers adds its own sign-in links and advice
+    to ``extra`` before the envelope is written.
+    """
 
 
 class AuthRequired(AuthError):
@@ -124,7 +109,7 @@ class AuthRequired(AuthError):
 
 
 class AuthInvalid(AuthError):
-    """VertexSMS rejected the credentials (expired, revoked, IP- or route-restricted)."""
+    """The upstream rejected the credentials (expired, revoked, IP- or route-restricted)."""
 
     code = ErrorCode.AUTH_INVALID
 
@@ -142,33 +127,33 @@ class InvalidInput(VertexError):
 
 
 class NotFound(VertexError):
-    """The thing asked for does not exist at VertexSMS."""
+    """The thing asked for does not exist upstream."""
 
     code = ErrorCode.NOT_FOUND
 
 
 class RateLimited(VertexError):
-    """VertexSMS asked us to slow down; ``retry_after_seconds`` says how long."""
+    """The upstream asked us to slow down; ``retry_after_seconds`` says how long."""
 
     code = ErrorCode.RATE_LIMITED
     retryable = True
 
 
 class SendFailed(VertexError):
-    """VertexSMS refused the message (bad sender, blocked number, no balance, ...)."""
+    """The upstream refused the message (bad sender, blocked number, no balance, ...)."""
 
     code = ErrorCode.VERTEX_SEND_FAILED
 
 
 class UpstreamUnavailable(VertexError):
-    """VertexSMS could not be reached or failed (5xx, timeout, dropped connection)."""
+    """The upstream could not be reached or failed (5xx, timeout, dropped connection)."""
 
     code = ErrorCode.UPSTREAM_UNAVAILABLE
     retryable = True
 
 
 class UpstreamError(VertexError):
-    """VertexSMS answered with an error that fits no other code (409, other 4xx)."""
+    """The upstream answered with an error that fits no other code (409, other 4xx)."""
 
     code = ErrorCode.UPSTREAM_ERROR
 

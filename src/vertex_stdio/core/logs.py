@@ -27,8 +27,8 @@ REDACTED = "[redacted]"
 
 _PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
-    # "X-VertexSMS-Token: v", {"x-vertexsms-token": "v"} and httpcore's (b'x-vertexsms-token', b'v')
-    re.compile(r"(?i)(x-vertexsms-token[\"']?\s*[:=,]\s*b?[\"']?)[^\s\"',;)]+"),
+    # any X-...-Token header: "X-Api-Token: v", {"x-api-token": "v"} and httpcore's (b'x-api-token', b'v')
+    re.compile(r"(?i)(x-[a-z0-9-]*token[\"']?\s*[:=,]\s*b?[\"']?)[^\s\"',;)]+"),
     re.compile(
         r"(?i)\b((?:access_token|refresh_token|id_token|code_verifier|client_secret|code|at|token)"
         r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"

@@ -21,11 +21,11 @@ import httpx2
 
 from vertex_stdio import __version__
 from vertex_stdio.core.credentials import parse_challenge
-from vertex_stdio.core.errors import TOKEN_URL
 from vertex_stdio.core.urls import is_loopback_host
 from vertex_stdio.desktop.report import Check
 from vertex_stdio.oauth.protocol.core import as_metadata_urls, prm_urls, resource_matches
 from vertex_stdio.vertexsms.api.rest import TOKEN_HEADER
+from vertex_stdio.vertexsms.links import TOKEN_URL
 from vertex_stdio.vertexsms.settings import Settings
 
 TIMEOUT = httpx2.Timeout(5.0, connect=3.0)

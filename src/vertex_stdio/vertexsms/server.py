@@ -25,6 +25,7 @@ from vertex_stdio.core.logs import redact
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import LazyClient, RestUpstream, make_client
 from vertex_stdio.vertexsms.journal import SendJournal, journal_for
+from vertex_stdio.vertexsms.links import with_links
 from vertex_stdio.vertexsms.settings import Settings
 from vertex_stdio.vertexsms.tools import TOOL_NAMES, TOOLS
 from vertex_stdio.vertexsms.tools.base import Services
@@ -150,7 +151,7 @@ def _error_result(name: str, error: VertexError) -> CallToolResult:
     """The contract's tool error for ``error``."""
     log.info("%s failed: %s", name, error.code)
     # An upstream's words are quoted in messages; some echo the token they rejected.
-    text = redact(error.to_json())
+    text = redact(with_links(error).to_json())
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 

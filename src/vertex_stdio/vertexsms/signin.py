@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vertex_stdio.core.errors import SIGN_IN_HINT
 from vertex_stdio.oauth.profile import Advice, SignInProfile
+from vertex_stdio.vertexsms.links import SIGN_IN_HINT
 from vertex_stdio.vertexsms.settings import Settings
 
 CLIENT_NAME = "vertex-stdio (VertexSMS for AI assistants)"

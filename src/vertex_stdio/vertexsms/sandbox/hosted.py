@@ -35,6 +35,7 @@ from vertex_stdio.core.errors import (
     UpstreamError,
     VertexError,
 )
+from vertex_stdio.vertexsms.links import with_links
 from vertex_stdio.vertexsms.sandbox.data import COUNTRIES
 from vertex_stdio.vertexsms.sandbox.numbers import correct, mobile_prefixes
 from vertex_stdio.vertexsms.sandbox.state import SCOPE_ORDER, SandboxState
@@ -137,7 +138,9 @@ class HostedServer(MCPServer[Any]):
             raise
         except ToolError as exc:
             error = _as_vertex_error(exc)
-            return CallToolResult(content=[TextContent(type="text", text=error.to_json())], is_error=True)
+            return CallToolResult(
+                content=[TextContent(type="text", text=with_links(error).to_json())], is_error=True
+            )
 
 
 def _as_vertex_error(exc: ToolError) -> VertexError:
@@ -220,5 +223,5 @@ class McpGate:
 
 
 def _challenge(status: int, error: AuthError, www_authenticate: str) -> Response:
-    body = json.dumps(error.envelope())
+    body = json.dumps(with_links(error).envelope())
     return Response(body, status, {"WWW-Authenticate": www_authenticate}, media_type="application/json")
