@@ -311,8 +311,9 @@ async def serve_stdio(
     eof_drain: float = 1.0,
     on_eof: EofHook | None = None,
     eof_grace: float = 10.0,
+    stop: anyio.Event | None = None,
 ) -> None:
-    """Serve ``server`` over stdin/stdout until stdin closes, answering malformed input.
+    """Serve ``server`` over stdin/stdout until stdin closes (or ``stop`` is set), answering malformed input.
 
     At end of input the requests in flight are answered for up to ``eof_drain`` seconds
     (``vertex-stdio < requests.jsonl`` gets every quick answer); then ``on_eof`` (if given)
@@ -320,6 +321,8 @@ async def serve_stdio(
     still written -- e.g. to let a send record its outcome.  Then the session ends and the
     calls still running are cancelled (a billable HTTP request shields itself).
     ``options`` replaces what ``initialize`` answers (``connect`` answers with the remote's words).
+    ``stop`` set (SIGTERM, Ctrl-C) ends reading as end of input does, but the requests in flight
+    get the whole ``eof_grace`` to be answered, not just ``eof_drain``.
     """
     # what MCPServer.run_stdio_async runs, over our streams
     lowlevel = server._lowlevel_server if isinstance(server, MCPServer) else server
@@ -331,7 +334,7 @@ async def serve_stdio(
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(wire.write, to_write)
-                ends = _Ending(eof_drain, on_eof, eof_grace)
+                ends = _Ending(eof_drain, on_eof, eof_grace, stop)
                 tg.start_soon(_read_then_close, wire, to_server, outgoing.clone(), ends)
                 async with outgoing:
                     await lowlevel.run(
@@ -351,12 +354,22 @@ async def _read_then_close(
 ) -> None:
     """The reader; at end of input, the last answers and the EOF hook (bounded), then the server's input closes."""
     async with to_server:
-        await wire.read(to_server.clone(), answers)
-        with anyio.move_on_after(ending.drain):
+        async with anyio.create_task_group() as reading:
+            if ending.stop is not None:
+                reading.start_soon(_cancel_when_set, ending.stop, reading.cancel_scope)
+            await wire.read(to_server.clone(), answers)
+            reading.cancel_scope.cancel()
+        stopped = ending.stop is not None and ending.stop.is_set()
+        with anyio.move_on_after(ending.grace if stopped else ending.drain):
             await wire.answered()
         if ending.on_eof is not None:
             with anyio.move_on_after(ending.grace):
                 await ending.on_eof()
+
+
+async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 @dataclass(frozen=True)
@@ -364,3 +377,4 @@ class _Ending:
     drain: float
     on_eof: EofHook | None
     grace: float
+    stop: anyio.Event | None = None
