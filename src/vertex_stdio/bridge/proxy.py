@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -42,7 +41,6 @@ from mcp.types import (
     ServerCapabilities,
     ToolListChangedNotification,
 )
-from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict
 
 from vertex_stdio import __version__
@@ -53,6 +51,7 @@ from vertex_stdio.bridge.servers import RemoteServer
 from vertex_stdio.core.errors import AuthError, AuthRequired, VertexError
 from vertex_stdio.core.http import MAX_ANSWER_BYTES
 from vertex_stdio.core.logs import redact
+from vertex_stdio.mcpio.prompt import RequestPrompt
 
 log = logging.getLogger(__name__)
 
@@ -73,31 +72,6 @@ class _AnyParams(BaseModel):
     """Params of any shape: the handler reads the raw JSON, never this model."""
 
     model_config = ConfigDict(extra="allow")
-
-
-class _Prompt:
-    """A ``SignInPrompt`` for one request: progress notifications and URL elicitation."""
-
-    def __init__(self, ctx: Ctx) -> None:
-        self._ctx = ctx
-
-    async def progress(self, message: str, elapsed: float, total: float | None) -> None:
-        await self._ctx.session.report_progress(elapsed, total, message)
-
-    async def offer_url(self, url: str, message: str) -> str:
-        """The person's answer to the link shown through the client, or ``unsupported``."""
-        caps = self._ctx.session.client_capabilities
-        elicitation = caps.elicitation if caps else None
-        if elicitation is None or elicitation.url is None:
-            return "unsupported"
-        if self._ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            return "unsupported"  # 2026-07-28 connections have no back-channel for server requests
-        try:
-            answer = await self._ctx.session.elicit_url(message, url, uuid.uuid4().hex, self._ctx.request_id)
-        except MCPError as exc:
-            log.info("The client did not take the sign-in URL (%s); it is on stderr", exc.error.message)
-            return "unsupported"
-        return str(answer.action)
 
 
 def _outgoing(params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -273,7 +247,7 @@ class Proxy:
 
     async def refresh(self, *, interactive: bool, ctx: Ctx | None = None) -> Offer:
         """Fetch everything the remote offers, cache it, and send ``list_changed`` for what changed."""
-        prompt = _Prompt(ctx) if ctx is not None else None
+        prompt = RequestPrompt(ctx) if ctx is not None else None
         session = await self.link.session(interactive=interactive, prompt=prompt)
         offer = Offer(session.capabilities, session.server_info, session.instructions)
 
@@ -336,7 +310,7 @@ class Proxy:
                 "tools/call",
                 _outgoing(params),
                 interactive=True,
-                prompt=_Prompt(ctx),
+                prompt=RequestPrompt(ctx),
                 progress=_progress_to(ctx),
                 retry=read_only,
             )
@@ -386,7 +360,7 @@ class Proxy:
                     method,
                     _outgoing(params),
                     interactive=True,
-                    prompt=_Prompt(ctx),
+                    prompt=RequestPrompt(ctx),
                     progress=_progress_to(ctx),
                 )
             except VertexError as error:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from mcp import MCPError
 from mcp.server.mcpserver import Context
-from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from vertex_stdio.core.credentials import TokenProvider
+from vertex_stdio.mcpio.prompt import RequestPrompt
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import RestUpstream
 from vertex_stdio.vertexsms.journal import SendJournal
 from vertex_stdio.vertexsms.settings import Settings
 from vertex_stdio.vertexsms.tools.rates import RateCard
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,29 +39,11 @@ def services(ctx: AnyContext) -> Services:
     return found
 
 
-class ContextPrompt:
-    """A ``SignInPrompt`` for one tool call: progress notifications and URL elicitation."""
+class ContextPrompt(RequestPrompt):
+    """The sign-in prompt (``mcpio.prompt``) of one tool call, from its ``Context``."""
 
     def __init__(self, ctx: AnyContext) -> None:
-        self._ctx = ctx
-
-    async def progress(self, message: str, elapsed: float, total: float | None) -> None:
-        await self._ctx.report_progress(elapsed, total, message)
-
-    async def offer_url(self, url: str, message: str) -> str:
-        """Show the URL through the client when it declared URL-mode elicitation; its answer."""
-        caps = self._ctx.client_capabilities
-        elicitation = caps.elicitation if caps else None
-        if elicitation is None or getattr(elicitation, "url", None) is None:
-            return "unsupported"
-        if self._ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            return "unsupported"  # 2026-07-28 connections have no back-channel for server requests
-        try:
-            answer = await self._ctx.elicit_url(message, url, uuid.uuid4().hex)
-        except MCPError as exc:
-            log.info("The client did not take the sign-in URL (%s); it is on stderr", exc.error.message)
-            return "unsupported"
-        return answer.action
+        super().__init__(ctx.request_context)
 
 
 def client_name(ctx: AnyContext) -> str | None:
