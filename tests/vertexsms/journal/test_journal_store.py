@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from vertex_stdio.vertexsms.journal.records import Duplicate, Finish, NewCall, OverLimit, Rules, totals
+from vertex_stdio.vertexsms.journal.records import (
+    DAY,
+    ClockBehind,
+    Duplicate,
+    Finish,
+    NewCall,
+    OverLimit,
+    Rules,
+    prune_before,
+    totals,
+)
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
 from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, MemoryStore, Refused
 
@@ -141,6 +151,29 @@ def test_records_filter_and_prune(store: JournalStore) -> None:
     assert [r.id for r in store.records(0, outcomes=("unknown",))] == [new]
     assert store.prune(T0 - 90 * 86400) == 1
     assert [r.id for r in store.records(0)] == [new]
+
+
+def test_a_call_dated_before_the_newest_record_beyond_the_skew_is_refused(store: JournalStore) -> None:
+    """A clock more than five minutes behind the journal cannot record a call (guarded or not);
+    within five minutes it can; ``newest`` is the latest start (None when empty)."""
+    assert store.newest() is None
+    store.begin(send(T0, text="a"), RULES)
+    with pytest.raises(Refused) as refused:
+        store.begin(send(T0 - 301, text="b"), None)
+    assert refused.value.verdict == ClockBehind(newest=T0, started=T0 - 301)
+    store.begin(send(T0 - 299, text="c"), RULES)
+    assert store.newest() == T0
+    assert len(store.records(0)) == 2
+
+
+@pytest.mark.parametrize(
+    ("newest", "now", "before"),
+    [(None, T0, None), (T0, T0, T0 - 90 * DAY), (T0, T0 + 100 * DAY, T0 - 90 * DAY), (T0, T0 - 301, None)],
+)
+def test_pruning_is_measured_from_the_newest_record(
+    newest: float | None, now: float, before: float | None
+) -> None:
+    assert prune_before(newest, now, 90 * DAY) == before
 
 
 # --- the SQLite file ----------------------------------------------------------------------

@@ -21,6 +21,9 @@ OUTCOMES: tuple[Outcome, ...] = ("pending", "sent", "refused", "unknown", "not_s
 MAY_HAVE_GONE: frozenset[str] = frozenset({"pending", "sent", "unknown"})
 DAY = 24 * 3600.0
 PREVIEW_CHARS = 24
+# How far the journal's newest record may lie in this call's future before the clock is
+# distrusted (several processes share one clock; this covers a small correction).
+CLOCK_SKEW = 300.0
 
 
 def digest(text: str) -> str:
@@ -112,7 +115,36 @@ class OverLimit:
     maximum: float
 
 
-Verdict = Duplicate | OverLimit | None
+@dataclass(frozen=True)
+class ClockBehind:
+    """The journal holds a call started at ``newest``, beyond ``CLOCK_SKEW`` after this call's
+    ``started``: the clock jumped back, or a process whose clock ran ahead wrote that record."""
+
+    newest: float
+    started: float
+
+
+Verdict = Duplicate | OverLimit | ClockBehind | None
+
+
+def clock_check(newest: float | None, started: float) -> ClockBehind | None:
+    """``ClockBehind`` when the journal's ``newest`` record is in ``started``'s future beyond the skew.
+
+    The guard and the limits count by time, so a call is not judged (nor recorded) by a clock
+    that disagrees with the journal it is judged against.
+    """
+    if newest is not None and newest > started + CLOCK_SKEW:
+        return ClockBehind(newest, started)
+    return None
+
+
+def prune_before(newest: float | None, now: float, retention: float) -> float | None:
+    """Where pruning may cut: ``retention`` before the journal's own newest record, never by this
+    process's clock alone; None (prune nothing) for an empty journal or one whose newest record
+    lies in ``now``'s future beyond the skew (a clock that jumped)."""
+    if newest is None or newest > now + CLOCK_SKEW:
+        return None
+    return newest - retention
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from vertex_stdio.core.errors import DuplicateSend, JournalUnavailable, SpendLim
 from vertex_stdio.core.logs import redact
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
+    ClockBehind,
     Duplicate,
     Finish,
     Kind,
@@ -39,7 +40,9 @@ from vertex_stdio.vertexsms.journal.records import (
     OverLimit,
     Record,
     Rules,
+    clock_check,
     decide,
+    prune_before,
     summarize,
 )
 from vertex_stdio.vertexsms.journal.store import Busy, JournalStore, JournalStoreError, Refused
@@ -129,7 +132,7 @@ class SendJournal:
             if self._store is None:
                 try:
                     store = await anyio.to_thread.run_sync(self._opener)
-                    await anyio.to_thread.run_sync(store.prune, self._clock() - self._retention)
+                    await anyio.to_thread.run_sync(_prune, store, self._clock(), self._retention)
                 except JournalStoreError as exc:
                     raise _unavailable(str(exc)) from exc
                 self._store = store
@@ -148,7 +151,7 @@ class SendJournal:
         try:
             record_id = await _quick(store.begin, new, self.rules if guard else None)
         except Refused as refused:
-            raise _refusal(refused, self.kind) from None
+            raise _refusal(refused, self.kind, self._where) from None
         except JournalStoreError as exc:
             raise _unavailable(str(exc)) from exc
         ticket = Ticket(record_id)
@@ -200,6 +203,8 @@ class SendJournal:
                 store.records, new.started - max(DAY, self.rules.duplicate_window)
             )
         except JournalStoreError:
+            return True
+        if clock_check(max((r.started for r in recent), default=None), new.started) is not None:
             return True
         return decide(new, summarize(new, recent, self.rules), self.rules) is not None
 
@@ -274,13 +279,38 @@ def text_free_detail(exc: VertexError) -> str:
     return f"{exc.code}{code}: {reason}"
 
 
-def _refusal(refused: Refused, kind: Kind) -> VertexError:
+def _prune(store: JournalStore, now: float, retention: float) -> None:
+    """Forget what is older than the retention, measured from the journal's own newest record."""
+    before = prune_before(store.newest(), now, retention)
+    if before is not None:
+        store.prune(before)
+
+
+def _refusal(refused: Refused, kind: Kind, where: str) -> VertexError:
     verdict = refused.verdict
     if isinstance(verdict, Duplicate):
         return _duplicate(verdict.earlier)
     if isinstance(verdict, OverLimit):
         return _over(verdict, kind)
+    if isinstance(verdict, ClockBehind):
+        return _clock_behind(verdict, where)
     return _unavailable("the journal refused the call for no stated reason")
+
+
+def _clock_behind(verdict: ClockBehind, where: str) -> JournalUnavailable:
+    def local(when: float) -> str:
+        return datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
+
+    return JournalUnavailable(
+        f"Not sent: this computer's clock reads {local(verdict.started)}, but the send journal "
+        f"{where} already holds a call made at {local(verdict.newest)}, later than now. The clock "
+        "has jumped back, or a process ran with a clock ahead; the duplicate guard and the 24-hour "
+        "limits count by time, so calls that cost money wait until the clock is right. Check the "
+        "system clock (`date`); `vertex-stdio history --since 1d` lists the journal's latest calls. "
+        f"If the clock is right and that call's time is wrong, move the journal aside: "
+        f"mv '{where}' '{where}.ahead' (a new one is created; the old file keeps its history).",
+        outcome="not_sent",
+    )
 
 
 def _duplicate(earlier: Record) -> DuplicateSend:

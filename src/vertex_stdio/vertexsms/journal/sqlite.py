@@ -5,11 +5,19 @@ bounded), and short transactions.  ``begin`` runs under ``BEGIN IMMEDIATE``, whi
 write lock before reading, so the duplicate/limit check and the ``pending`` insert are one
 step for every process at once.  The file is created 0600 in a 0700 directory.  Every
 ``sqlite3.Error`` becomes a ``JournalStoreError`` saying what is wrong with the file.
+
+Before each transaction the file at ``path`` is compared (device and inode) with the one this
+connection has open.  When it was deleted or replaced, the connection would go on writing
+where no other process looks, so the store reopens ``path`` (creating it if it is gone) and
+copies the last day of records it can still read from the old file into the new one (the
+duplicate guard and the limits need them); when ``path`` cannot be opened, the transaction fails
+with ``JournalStoreError`` and nothing is sent.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -19,8 +27,19 @@ from pathlib import Path
 from typing import Any
 
 from vertex_stdio.core.privatefs import open_private
-from vertex_stdio.vertexsms.journal.records import DAY, Finish, NewCall, Record, Rules, Window, decide
+from vertex_stdio.vertexsms.journal.records import (
+    DAY,
+    Finish,
+    NewCall,
+    Record,
+    Rules,
+    Window,
+    clock_check,
+    decide,
+)
 from vertex_stdio.vertexsms.journal.store import Busy, JournalStoreError, Refused
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -60,10 +79,19 @@ class SqliteStore:
         self.path = path
         self._lock = threading.Lock()
         self._busy_ms = int(busy_timeout * 1000)
+        self._busy_timeout = busy_timeout
         self._db = _open(path, busy_timeout)
+        self._file = _identity(path)
+        # Ids handed out by ``begin``: those of this file, and those of replaced files mapped to
+        # their copies here, so a call begun before a replacement is finished in the new file.
+        self._begun: set[int] = set()
+        self._moved: dict[int, int | None] = {}
 
     def begin(self, new: NewCall, rules: Rules | None, *, wait: bool = True) -> int:
         with self._transaction(wait) as db:
+            jumped = clock_check(db.execute("SELECT MAX(started) FROM calls").fetchone()[0], new.started)
+            if jumped is not None:
+                raise Refused(jumped)
             if rules is not None:
                 verdict = decide(new, _window(db, new, rules), rules)
                 if verdict is not None:
@@ -85,10 +113,18 @@ class SqliteStore:
                     new.client,
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            record_id = int(cursor.lastrowid or 0)
+            self._begun.add(record_id)
+            return record_id
 
     def finish(self, record_id: int, finish: Finish, when: float, *, wait: bool = True) -> None:
         with self._transaction(wait) as db:
+            target = self._moved.get(record_id) if record_id in self._moved else record_id
+            if target is None:
+                log.error(
+                    "journal record #%d was lost with its replaced file; outcome not recorded", record_id
+                )
+                return
             db.execute(
                 "UPDATE calls SET outcome = ?, message_id = ?, parts = COALESCE(?, parts), "
                 "price_eur = COALESCE(?, price_eur), detail = ?, finished = ? WHERE id = ?",
@@ -99,7 +135,7 @@ class SqliteStore:
                     finish.price_eur,
                     finish.detail,
                     when,
-                    record_id,
+                    target,
                 ),
             )
 
@@ -125,6 +161,11 @@ class SqliteStore:
         with self._transaction() as db:
             return db.execute("DELETE FROM calls WHERE started < ?", (before,)).rowcount
 
+    def newest(self) -> float | None:
+        with self._reading() as db:
+            found = db.execute("SELECT MAX(started) FROM calls").fetchone()[0]
+        return None if found is None else float(found)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -139,6 +180,7 @@ class SqliteStore:
         if not self._lock.acquire(blocking=wait):
             raise Busy(f"the send journal {self.path} is busy")
         try:
+            self._same_file()
             with _translated(self.path):
                 if not wait:
                     self._db.execute("PRAGMA busy_timeout = 0")
@@ -159,8 +201,29 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _translated(self.path):
-            yield self._db
+        with self._lock:
+            self._same_file()
+            with _translated(self.path):
+                yield self._db
+
+    def _same_file(self) -> None:
+        """Reopen ``path`` when the file there is no longer the one open (deleted or replaced)."""
+        if _identity(self.path) == self._file:
+            return
+        log.warning("the send journal %s was deleted or replaced; reopening it", self.path)
+        old = self._db
+        carried = _last_day(old)
+        new = _open(self.path, self._busy_timeout)  # JournalStoreError: nothing is sent
+        with contextlib.suppress(sqlite3.Error):
+            old.close()  # SQLite leaves a moved file's WAL alone, so this harms no new file
+        self._db = new
+        self._file = _identity(self.path)
+        with _translated(self.path):
+            copies = _carry(new, carried)
+        earlier = {k: v for k, v in self._moved.items() if v is not None}
+        self._moved = {k: copies.get(v) for k, v in earlier.items()}
+        self._moved.update({k: copies.get(k) for k in self._begun})
+        self._begun = set()
 
 
 def _window(db: sqlite3.Connection, new: NewCall, rules: Rules) -> Window:
@@ -183,6 +246,58 @@ def _window(db: sqlite3.Connection, new: NewCall, rules: Rules) -> Window:
 
 def _record(row: tuple[Any, ...]) -> Record:
     return Record(*row)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file at ``path`` as (device, inode); None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
+
+
+def _last_day(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """The records of the last day of a file about to be left (as far as it can still be read)."""
+    try:
+        return db.execute(
+            f"SELECT {COLUMNS} FROM calls WHERE started >= (SELECT MAX(started) FROM calls) - ?",  # noqa: S608
+            (DAY,),
+        ).fetchall()
+    except sqlite3.Error as exc:
+        log.warning("the replaced send journal could not be read (%s); its records are not carried over", exc)
+        return []
+
+
+def _carry(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> dict[int, int]:
+    """Copy ``rows`` into ``db``, skipping any already there (another process may have carried
+    them first); old id -> id in ``db``."""
+    moved: dict[int, int] = {}
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for row in rows:
+            old_id, fields = int(row[0]), row[1:]
+            tool, kind, started, pid = fields[0], fields[1], fields[2], fields[13]
+            found = db.execute(
+                "SELECT id FROM calls WHERE tool = ? AND kind = ? AND started = ? AND pid IS ?",
+                (tool, kind, started, pid),
+            ).fetchone()
+            if found is None:
+                # The same id where it is free, so ids handed out later cannot meet a mapped one.
+                free = db.execute("SELECT 1 FROM calls WHERE id = ?", (old_id,)).fetchone() is None
+                values = (old_id, *fields) if free else fields
+                names = COLUMNS if free else COLUMNS.split(", ", 1)[1]
+                cursor = db.execute(
+                    f"INSERT INTO calls ({names}) VALUES ({', '.join('?' for _ in values)})",  # noqa: S608
+                    values,
+                )
+                found = (cursor.lastrowid,)
+            moved[old_id] = int(found[0])
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return moved
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from vertex_stdio.vertexsms.journal.records import (
     Record,
     Rules,
     Verdict,
+    clock_check,
     decide,
     summarize,
 )
@@ -46,8 +47,9 @@ class JournalStore(Protocol):
     def begin(self, new: NewCall, rules: Rules | None, *, wait: bool = True) -> int:
         """Check ``new`` against ``rules`` (None: no check) and record it ``pending``; its id.
 
-        Raises ``Refused`` when the guard or a limit says no, nothing recorded; with
-        ``wait=False``, ``Busy`` instead of waiting for a lock.
+        Raises ``Refused`` when the guard or a limit says no, or (whatever ``rules``) when the
+        journal's newest record lies in ``new.started``'s future beyond the skew (``ClockBehind``),
+        nothing recorded; with ``wait=False``, ``Busy`` instead of waiting for a lock.
         """
         ...
 
@@ -67,6 +69,10 @@ class JournalStore(Protocol):
         """Forget records started before ``before``; how many went."""
         ...
 
+    def newest(self) -> float | None:
+        """The latest ``started`` in the journal (None when it is empty)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -80,6 +86,10 @@ class MemoryStore:
 
     def begin(self, new: NewCall, rules: Rules | None, *, wait: bool = True) -> int:
         with self._lock:
+            newest = max((r.started for r in self._rows.values()), default=None)
+            jumped = clock_check(newest, new.started)
+            if jumped is not None:
+                raise Refused(jumped)
             if rules is not None:
                 recent = [r for r in self._rows.values() if r.started >= new.started - DAY]
                 verdict = decide(new, summarize(new, recent, rules), rules)
@@ -123,6 +133,10 @@ class MemoryStore:
             for k in old:
                 del self._rows[k]
             return len(old)
+
+    def newest(self) -> float | None:
+        with self._lock:
+            return max((r.started for r in self._rows.values()), default=None)
 
     def close(self) -> None:
         return None
