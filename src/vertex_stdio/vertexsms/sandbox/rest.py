@@ -59,6 +59,11 @@ def _rate(
     }
 
 
+def highest_rate(iso2: str) -> float:
+    """The highest rate the rate card lists for a country (every sample country has one)."""
+    return max(float(str(row["Rate"])) for row in rate_rows() if row["CountryCode"] == iso2)
+
+
 def mccmnc_rows(iso2: str) -> list[dict[str, Any]]:
     """A country's MCC/MNC pairs with their operator ids, sorted by MCC then MNC."""
     rows = [
@@ -112,20 +117,25 @@ class RestApi:
         return JSONResponse([self.state.next_message_id(test_mode)], headers=headers)
 
     async def sms_cost(self, request: Request) -> Response:
-        """A quote as VertexSMS gives one: parts, country, MCC/MNC, price per part and total."""
+        """A quote as VertexSMS gives one: parts, country, MCC/MNC, price per part and total.
+
+        Priced from the emulator's own rate card: the operator's rate where the number names
+        one, else the country's highest rate (a NANP number names no operator).
+        """
         await self.authorize(request, "sms:send")
         order = checks.check_sms(await json_object(request))
         country = country_of_msisdn(order.to)
-        op = mobile_operator(country, order.to[len(country.calling_code) :]) if country else None
-        rate = float(op.rate) if op else float(country.default_rate or 0) if country else 0.0
-        mccmnc = f"{op.mcc}{op.mncs[0]}" if op else ""
+        if country is None:  # check_sms lets no such number through; kept for the type checker
+            raise ApiError(400, checks.NOT_CONFIGURED)
+        op = mobile_operator(country, order.to[len(country.calling_code) :])
+        rate = float(op.rate) if op else highest_rate(country.iso2)
         return JSONResponse(
             [
                 {
                     "to": order.to,
                     "parts": order.parts,
-                    "countryISO": country.iso2 if country else "",
-                    "mccmnc": mccmnc,
+                    "countryISO": country.iso2,
+                    "mccmnc": f"{op.mcc}{op.mncs[0]}" if op else "",
                     "pricePerPart": rate,
                     "totalPrice": round(rate * order.parts, 4),
                     "currency": "EUR",
