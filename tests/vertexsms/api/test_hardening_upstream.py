@@ -242,7 +242,7 @@ async def test_connection_cut_mid_body(emulator: Emulator, status: int, record_p
     with CutServer(status) as cut:
         async with connected(emulator, http_timeout=TIMEOUT, api_url=cut.url) as client:
             send, send_seconds = await _timed(client, "send_sms", SEND)
-            sends = sum(1 for r in cut.requests if r.startswith("POST /sms"))
+            sends = sum(1 for r in cut.requests if r.startswith("POST /sms "))
             read, read_seconds = await _timed(client, "get_operator", READ)
             reads = sum(1 for r in cut.requests if r.startswith("GET /operators/1101"))
             prefixes = ok(await client.call_tool("get_mobile_prefixes", {"country": "LT"}))

@@ -55,14 +55,17 @@ def _server(settings: Any, path: Path) -> Any:
 async def test_accepting_sends_after_asking_with_parts_and_price(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    """The person is asked "Send 1 SMS part to +370…, about €…?" and, on accept, it is sent once."""
+    """The person is asked "Send 1 SMS part to +370…, €…?" and, on accept, it is sent once; the
+    price asked about is the result's and the journal's."""
     person = Person("accept")
-    result = await _call(emulator, tmp_path / "j.sqlite3", mode, person)
-    ok(result)
+    result = ok(await _call(emulator, tmp_path / "j.sqlite3", mode, person))
     (question,) = person.asked
-    assert question.startswith("Send 1 SMS part to +37060000001 from ACME, about €")
+    assert question.startswith("Send 1 SMS part to +37060000001 from ACME, €0.0390 (VertexSMS's quote)")
     assert SEND["message"] in question
     assert len(emulator.journal_for("POST", "/sms")) == 1
+    (record,) = SqliteStore(tmp_path / "j.sqlite3").records(0)
+    assert result["price_eur"] == record.price_eur == 0.039
+    assert record.price_source == "VertexSMS quote"
 
 
 @pytest.mark.parametrize("mode", MODES)

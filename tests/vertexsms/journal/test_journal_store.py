@@ -19,6 +19,7 @@ from vertex_stdio.vertexsms.journal.records import (
     NewCall,
     OverLimit,
     Rules,
+    Unpriced,
     prune_before,
     totals,
 )
@@ -30,7 +31,13 @@ RULES = Rules(duplicate_window=600, max_messages_per_day=3, max_recipients_per_d
 
 
 def send(at: float, to: str = "+37060000001", text: str = "d1", **extra: object) -> NewCall:
-    fields: dict[str, object] = {"recipient": to, "sender": "ACME", "digest": text, "preview": "hi"}
+    fields: dict[str, object] = {
+        "recipient": to,
+        "sender": "ACME",
+        "digest": text,
+        "preview": "hi",
+        "price_eur": 0.01,  # priced, as every billable call is (RULES has a EUR limit)
+    }
     fields.update(extra)
     return NewCall(tool="send_sms", kind="real", started=at, **fields)  # type: ignore[arg-type]
 
@@ -271,3 +278,30 @@ def test_doctor_reports_the_journal(tmp_path: Path) -> None:
     failed = check_journal(Settings(), path, T0)
     assert failed.status == "fail"
     assert "mv" in (failed.fix or "")
+
+
+@pytest.mark.parametrize("price", [None, 0.0])
+def test_an_unknown_or_zero_price_is_refused_under_a_eur_limit(
+    store: JournalStore, price: float | None
+) -> None:
+    """No price, or €0 ("unknown", not free), is refused while a EUR limit is set, and goes without one."""
+    with pytest.raises(Refused) as refused:
+        store.begin(send(T0, price_eur=price), RULES)
+    assert isinstance(refused.value.verdict, Unpriced)
+    store.begin(send(T0, price_eur=price), Rules(max_eur_per_day=None))
+    assert len(store.records(0)) == 1
+
+
+def test_unpriced_records_count_at_the_highest_price_per_part(store: JournalStore) -> None:
+    """Records with no price count their parts at the highest price per part known, never €0."""
+    free = Rules(duplicate_window=0, max_eur_per_day=None)
+    store.begin(send(T0, text="a", price_eur=None, parts=3), free)
+    store.begin(send(T0 + 1, text="b", price_eur=0.2, parts=2), free)  # 0.10 a part
+    rules = Rules(duplicate_window=0, max_eur_per_day=0.55)
+    with pytest.raises(Refused) as refused:  # 0.2 + 3 x 0.10 + 0.06 > 0.55
+        store.begin(send(T0 + 2, text="c", price_eur=0.06, parts=1), rules)
+    verdict = refused.value.verdict
+    assert isinstance(verdict, OverLimit)
+    assert verdict.count == pytest.approx(0.5)
+    store.begin(send(T0 + 3, text="d", price_eur=0.05, parts=1), rules)
+    assert totals(store.records(0), "real", T0 + 4).eur == pytest.approx(0.55)

@@ -46,6 +46,7 @@ async def test_lists_the_ten_tools_with_schemas_and_annotations(emulator: Emulat
         "parts",
         "destination",
         "price_eur",
+        "price_source",
         "note",
     }
     assert send.input_schema["properties"]["allow_duplicate"]["type"] == "boolean"

@@ -97,6 +97,7 @@ def render_totals(kind: str, day: Totals, limits: dict[str, float | None], out: 
         f"{of(day.recipients, limits['recipients'])} recipients, {day.parts} parts, "
         f"{of(day.eur, limits['eur'], ' EUR')}"
         + (f"; {day.unknown} not yet known to have gone" if day.unknown else "")
+        + (f"; {day.unpriced} with no price, counted at the highest price per part" if day.unpriced else "")
         + "\n"
     )
 

@@ -19,6 +19,9 @@ Outcome = Literal["pending", "sent", "refused", "unknown", "not_sent"]
 OUTCOMES: tuple[Outcome, ...] = ("pending", "sent", "refused", "unknown", "not_sent")
 # Outcomes that may have reached a phone: they count for the duplicate guard and the limits.
 MAY_HAVE_GONE: frozenset[str] = frozenset({"pending", "sent", "unknown"})
+# Calls that reach a phone number and cost money: each counts as one message to its recipient in
+# the daily limits (an HLR lookup, and the PIN SMS VertexSMS sends on a number's registration).
+BILLED_TOOLS: frozenset[str] = frozenset({"send_sms", "lookup_hlr", "register_msisdn_sender"})
 DAY = 24 * 3600.0
 PREVIEW_CHARS = 24
 # How far the journal's newest record may lie in this call's future before the clock is
@@ -53,6 +56,7 @@ class NewCall:
     pid: int | None = None
     client: str | None = None
     allow_duplicate: bool = False
+    price_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class Record:
     finished: float | None = None
     pid: int | None = None
     client: str | None = None
+    price_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,9 +129,6 @@ class ClockBehind:
     started: float
 
 
-Verdict = Duplicate | OverLimit | ClockBehind | None
-
-
 def clock_check(newest: float | None, started: float) -> ClockBehind | None:
     """``ClockBehind`` when the journal's ``newest`` record is in ``started``'s future beyond the skew.
 
@@ -148,11 +150,22 @@ def prune_before(newest: float | None, now: float, retention: float) -> float | 
 
 
 @dataclass(frozen=True)
-class Window:
-    """What the guard and the limits need to know of the recent records of one tool and kind.
+class Unpriced:
+    """A EUR limit is set and the new call's price cannot be known: it is not made (never €0)."""
 
-    Only records that may have gone out count; ``duplicate`` is the newest identical one inside
-    the duplicate window, the rest sum up the last 24 hours.
+
+Verdict = Duplicate | OverLimit | ClockBehind | Unpriced | None
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the guard and the limits need to know of the recent records of one kind.
+
+    Only records that may have gone out count; ``duplicate`` is the newest identical one of the
+    same tool inside the duplicate window; the rest sum up the last 24 hours of every tool the
+    new call is counted with (``counted_with``).  ``eur`` is what priced records cost;
+    ``unpriced_parts`` the parts of records with no price (older journals, or sends made when no
+    price could be had) and ``top_rate`` the highest price per part among the priced ones.
     """
 
     duplicate: Record | None
@@ -160,6 +173,24 @@ class Window:
     recipients: int
     known_recipient: bool
     eur: float
+    unpriced_parts: int = 0
+    top_rate: float = 0.0
+
+
+def counted_with(tool: str) -> frozenset[str]:
+    """The tools whose records count toward ``tool``'s daily limits."""
+    return BILLED_TOOLS if tool in BILLED_TOOLS else frozenset({tool})
+
+
+def per_part(price_eur: float | None, parts: int | None) -> float | None:
+    """A record's price of one part (a lookup or a PIN SMS is one part)."""
+    return None if price_eur is None else price_eur / max(parts or 1, 1)
+
+
+def spent(window: Window, rate: float | None = None) -> float:
+    """The EUR the window's records count for: an unpriced record is never €0; it counts at the
+    highest price per part known (the window's records, and ``rate``: the new call's)."""
+    return window.eur + window.unpriced_parts * max(window.top_rate, rate or 0.0)
 
 
 def is_same(r: Record, new: NewCall) -> bool:
@@ -168,22 +199,31 @@ def is_same(r: Record, new: NewCall) -> bool:
 
 def summarize(new: NewCall, recent: Iterable[Record], rules: Rules) -> Window:
     """The ``Window`` for ``new`` from records (what a store without queries does)."""
-    live = [r for r in recent if r.tool == new.tool and r.kind == new.kind and r.outcome in MAY_HAVE_GONE]
+    tools = counted_with(new.tool)
+    live = [r for r in recent if r.tool in tools and r.kind == new.kind and r.outcome in MAY_HAVE_GONE]
     since = new.started - rules.duplicate_window
-    same = [r for r in live if r.started >= since and is_same(r, new)]
+    same = [r for r in live if r.tool == new.tool and r.started >= since and is_same(r, new)]
     day = [r for r in live if r.started >= new.started - DAY]
+    return tally(day, new.recipient, max(same, key=lambda r: (r.started, r.id)) if same else None)
+
+
+def tally(day: list[Record], recipient: str | None, duplicate: Record | None = None) -> Window:
+    """The ``Window`` of a day's live records, for a call to ``recipient``."""
     recipients = {r.recipient for r in day}
+    rates = [per_part(r.price_eur, r.parts) for r in day]
     return Window(
-        duplicate=max(same, key=lambda r: (r.started, r.id)) if same else None,
+        duplicate=duplicate,
         messages=len(day),
         recipients=len(recipients),
-        known_recipient=new.recipient in recipients,
+        known_recipient=recipient in recipients,
         eur=sum(r.price_eur or 0.0 for r in day),
+        unpriced_parts=sum(max(r.parts or 1, 1) for r in day if r.price_eur is None),
+        top_rate=max((r for r in rates if r is not None), default=0.0),
     )
 
 
 def decide(new: NewCall, window: Window, rules: Rules) -> Verdict:
-    """Whether ``new`` (a send) may go: the duplicate guard first, then each limit."""
+    """Whether ``new`` may go: the duplicate guard first, then each limit."""
     if rules.duplicate_window > 0 and not new.allow_duplicate and window.duplicate is not None:
         return Duplicate(window.duplicate)
     if rules.max_messages_per_day and window.messages + 1 > rules.max_messages_per_day:
@@ -201,35 +241,45 @@ def decide(new: NewCall, window: Window, rules: Rules) -> Verdict:
             window.recipients,
             rules.max_recipients_per_day,
         )
-    if rules.max_eur_per_day and window.eur + (new.price_eur or 0.0) > rules.max_eur_per_day + 1e-9:
-        return OverLimit(
-            "EUR per 24 h", "VERTEXSMS_MAX_EUR_PER_DAY", round(window.eur, 4), rules.max_eur_per_day
-        )
+    if not rules.max_eur_per_day:
+        return None
+    if new.price_eur is None or new.price_eur <= 0:
+        return Unpriced()
+    so_far = spent(window, per_part(new.price_eur, new.parts))
+    if so_far + new.price_eur > rules.max_eur_per_day + 1e-9:
+        return OverLimit("EUR per 24 h", "VERTEXSMS_MAX_EUR_PER_DAY", round(so_far, 4), rules.max_eur_per_day)
     return None
 
 
 @dataclass(frozen=True)
 class Totals:
-    """What the last 24 hours of one kind add up to (for ``history`` and ``doctor``)."""
+    """What the last 24 hours of one kind add up to (for ``history`` and ``doctor``).
+
+    ``eur`` counts an unpriced record (``unpriced`` of them) at the highest price per part of
+    the priced ones, as the EUR limit does.
+    """
 
     messages: int
     recipients: int
     parts: int
     eur: float
     unknown: int
+    unpriced: int = 0
 
 
 def totals(records: Iterable[Record], kind: Kind, now: float) -> Totals:
-    """Sends of ``kind`` in the 24 hours before ``now`` that may have gone out."""
+    """Billable calls to a number of ``kind`` in the 24 hours before ``now`` that may have gone out."""
     day = [
         r
         for r in records
-        if r.tool == "send_sms" and r.kind == kind and r.outcome in MAY_HAVE_GONE and r.started >= now - DAY
+        if r.tool in BILLED_TOOLS and r.kind == kind and r.outcome in MAY_HAVE_GONE and r.started >= now - DAY
     ]
+    window = tally(day, None)
     return Totals(
-        messages=len(day),
-        recipients=len({r.recipient for r in day}),
+        messages=window.messages,
+        recipients=window.recipients,
         parts=sum(r.parts or 0 for r in day),
-        eur=round(sum(r.price_eur or 0.0 for r in day), 4),
+        eur=round(spent(window), 4),
         unknown=sum(1 for r in day if r.outcome != "sent"),
+        unpriced=sum(1 for r in day if r.price_eur is None),
     )

@@ -40,6 +40,7 @@ from vertex_stdio.vertexsms.journal.records import (
     OverLimit,
     Record,
     Rules,
+    Unpriced,
     clock_check,
     decide,
     prune_before,
@@ -70,6 +71,7 @@ class CallFacts:
     price_eur: float | None = None
     client: str | None = None
     allow_duplicate: bool = False
+    price_source: str | None = None
 
 
 @dataclass
@@ -151,7 +153,7 @@ class SendJournal:
         try:
             record_id = await _quick(store.begin, new, self.rules if guard else None)
         except Refused as refused:
-            raise _refusal(refused, self.kind, self._where) from None
+            raise _refusal(refused, tool, self.kind, self._where) from None
         except JournalStoreError as exc:
             raise _unavailable(str(exc)) from exc
         ticket = Ticket(record_id)
@@ -249,6 +251,7 @@ def _new_call(tool: str, kind: Kind, now: float, facts: CallFacts) -> NewCall:
         pid=os.getpid(),
         client=facts.client,
         allow_duplicate=facts.allow_duplicate,
+        price_source=facts.price_source,
     )
 
 
@@ -286,14 +289,16 @@ def _prune(store: JournalStore, now: float, retention: float) -> None:
         store.prune(before)
 
 
-def _refusal(refused: Refused, kind: Kind, where: str) -> VertexError:
+def _refusal(refused: Refused, tool: str, kind: Kind, where: str) -> VertexError:
     verdict = refused.verdict
     if isinstance(verdict, Duplicate):
-        return _duplicate(verdict.earlier)
+        return _duplicate(verdict.earlier, tool)
     if isinstance(verdict, OverLimit):
         return _over(verdict, kind)
     if isinstance(verdict, ClockBehind):
         return _clock_behind(verdict, where)
+    if isinstance(verdict, Unpriced):
+        return unpriced(tool, "its price could not be found")
     return _unavailable("the journal refused the call for no stated reason")
 
 
@@ -313,17 +318,43 @@ def _clock_behind(verdict: ClockBehind, where: str) -> JournalUnavailable:
     )
 
 
-def _duplicate(earlier: Record) -> DuplicateSend:
+def _duplicate(earlier: Record, tool: str) -> DuplicateSend:
     when = datetime.fromtimestamp(earlier.started).astimezone().isoformat(timespec="seconds")
     ref = f"message id {earlier.message_id}" if earlier.message_id else "no message id yet"
+    if tool == "send_sms":
+        what = "the same text to the same recipient from the same sender was already sent"
+        then = (
+            "If the person really wants it sent again, call send_sms once more with allow_duplicate: "
+            "true; to see whether the first one arrived, use get_sms_status"
+            + (f" with message_id {earlier.message_id}." if earlier.message_id else ".")
+        )
+    else:
+        what = f"{tool} was already called for the same number"
+        then = (
+            "Each call is billed and its answer goes to the first call's callback. Tell the user; a "
+            "repeat goes only after the duplicate window (the setting VERTEXSMS_DUPLICATE_WINDOW, "
+            "in minutes) has passed."
+        )
     return DuplicateSend(
-        f"Not sent: the same text to the same recipient from the same sender was already sent at "
-        f"{when} ({ref}, outcome {earlier.outcome}). If the person really wants it sent again, call "
-        "send_sms once more with allow_duplicate: true; to see whether the first one arrived, use "
-        "get_sms_status" + (f" with message_id {earlier.message_id}." if earlier.message_id else "."),
+        f"Not sent: {what} at {when} ({ref}, outcome {earlier.outcome}). {then}",
         earlier_message_id=earlier.message_id,
         earlier_time=when,
         earlier_outcome=earlier.outcome,
+        outcome="not_sent",
+    )
+
+
+def unpriced(tool: str, why: str, maximum: float | None = None) -> SpendLimit:
+    """``SpendLimit`` for a call whose price is unknown (``why``) while a EUR limit is set."""
+    return SpendLimit(
+        f"Not sent: the price of this {tool} call is unknown ({why}), and a call of unknown price is "
+        "never counted as €0 against the EUR limit. Try again later, when VertexSMS can quote it; "
+        "only the user can turn the limit off (the setting VERTEXSMS_MAX_EUR_PER_DAY). "
+        "`vertex-stdio history` shows what was spent.",
+        limit="EUR per 24 h",
+        setting="VERTEXSMS_MAX_EUR_PER_DAY",
+        maximum=maximum,
+        price="unknown",
         outcome="not_sent",
     )
 

@@ -35,6 +35,7 @@ from vertex_stdio.vertexsms.journal.records import (
     Rules,
     Window,
     clock_check,
+    counted_with,
     decide,
 )
 from vertex_stdio.vertexsms.journal.store import Busy, JournalStoreError, Refused
@@ -58,7 +59,8 @@ CREATE TABLE IF NOT EXISTS calls (
     detail TEXT,
     finished REAL,
     pid INTEGER,
-    client TEXT
+    client TEXT,
+    price_source TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_started ON calls (started);
 CREATE INDEX IF NOT EXISTS calls_message_id ON calls (message_id);
@@ -67,8 +69,10 @@ CREATE INDEX IF NOT EXISTS calls_digest ON calls (digest);
 LIVE = "outcome IN ('pending', 'sent', 'unknown')"
 COLUMNS = (
     "id, tool, kind, started, outcome, recipient, sender, digest, preview, parts, price_eur, "
-    "message_id, detail, finished, pid, client"
+    "message_id, detail, finished, pid, client, price_source"
 )
+# Columns added since the first release, put in place on open in a journal made before them.
+ADDED_COLUMNS = {"price_source": "TEXT"}
 BUSY_TIMEOUT = 5.0
 
 
@@ -98,7 +102,7 @@ class SqliteStore:
                     raise Refused(verdict)
             cursor = db.execute(
                 "INSERT INTO calls (tool, kind, started, outcome, recipient, sender, digest, preview, "
-                "parts, price_eur, pid, client) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+                "parts, price_eur, pid, client, price_source) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.tool,
                     new.kind,
@@ -111,6 +115,7 @@ class SqliteStore:
                     new.price_eur,
                     new.pid,
                     new.client,
+                    new.price_source,
                 ),
             )
             record_id = int(cursor.lastrowid or 0)
@@ -236,12 +241,21 @@ def _window(db: sqlite3.Connection, new: NewCall, rules: Rules) -> Window:
             (new.digest, new.recipient, new.sender, new.tool, new.kind, new.started - rules.duplicate_window),
         ).fetchone()
         duplicate = None if row is None else _record(row)
-    messages, recipients, eur, known = db.execute(
+    tools = sorted(counted_with(new.tool))
+    marks = ", ".join("?" for _ in tools)
+    # A record's parts (at least 1: a lookup, a PIN SMS) price its share when it has no price.
+    parts = "MAX(COALESCE(parts, 1), 1)"
+    sums = db.execute(
         "SELECT COUNT(*), COUNT(DISTINCT recipient), COALESCE(SUM(price_eur), 0), "  # noqa: S608
-        f"COALESCE(MAX(recipient IS ?), 0) FROM calls WHERE tool = ? AND kind = ? AND started >= ? AND {LIVE}",
-        (new.recipient, new.tool, new.kind, new.started - DAY),
+        f"COALESCE(MAX(recipient IS ?), 0), COALESCE(SUM(CASE WHEN price_eur IS NULL THEN {parts} END), 0), "
+        f"COALESCE(MAX(price_eur / {parts}), 0) FROM calls "
+        f"WHERE tool IN ({marks}) AND kind = ? AND started >= ? AND {LIVE}",
+        (new.recipient, *tools, new.kind, new.started - DAY),
     ).fetchone()
-    return Window(duplicate, int(messages), int(recipients), bool(known), float(eur))
+    messages, recipients, eur, known, unpriced, top = sums
+    return Window(
+        duplicate, int(messages), int(recipients), bool(known), float(eur), int(unpriced), float(top)
+    )
 
 
 def _record(row: tuple[Any, ...]) -> Record:
@@ -341,6 +355,7 @@ def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
                 # a commit costs no fsync, which keeps the journal's share of a send well under 1 ms.
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(SCHEMA)
+                _add_columns(db)
                 db.execute("SELECT count(*) FROM calls").fetchone()
                 return db
             except sqlite3.OperationalError as exc:
@@ -354,6 +369,18 @@ def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
             except BaseException:
                 db.close()
                 raise
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Columns newer than the file: added in place (older rows read them as NULL)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in have:
+            try:
+                db.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another process added it first: fine
+                    raise
 
 
 def _contended(exc: sqlite3.OperationalError) -> bool:

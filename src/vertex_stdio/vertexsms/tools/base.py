@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp.server.mcpserver import Context
@@ -13,6 +13,7 @@ from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import RestUpstream
 from vertex_stdio.vertexsms.journal import SendJournal
 from vertex_stdio.vertexsms.settings import Settings
+from vertex_stdio.vertexsms.tools.pricing import PriceBook
 from vertex_stdio.vertexsms.tools.rates import RateCard
 
 
@@ -26,6 +27,7 @@ class Services:
     hosted: HostedMcpUpstream
     rates: RateCard
     journal: SendJournal
+    prices: PriceBook = field(default_factory=PriceBook)
 
 
 AnyContext = Context[Any, Any]

@@ -18,9 +18,8 @@ from pydantic import BaseModel, Field
 from vertex_stdio.core.errors import Declined, InvalidInput
 from vertex_stdio.vertexsms.journal import CallFacts
 from vertex_stdio.vertexsms.outgoing import OutgoingSms, outgoing
-from vertex_stdio.vertexsms.smsparts import count_parts
 from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, services
-from vertex_stdio.vertexsms.tools.quotes import quote
+from vertex_stdio.vertexsms.tools.pricing import Price
 
 
 class ConfirmSend(BaseModel):
@@ -62,18 +61,22 @@ async def ask_to_send(
         sms = outgoing(to, from_, message, correctBy)
     except InvalidInput:
         return None
-    facts = CallFacts(sms.e164, sms.sender, sms.text, count_parts(sms.text), allow_duplicate=allow_duplicate)
-    if await svc.journal.would_refuse("send_sms", facts):
+    # The price shown is the one journaled and returned (the same PriceBook entry).
+    price = await svc.prices.of_message(svc, sms.body(), ContextPrompt(ctx))
+    facts = CallFacts(sms.e164, sms.sender, sms.text, price.parts, price.eur, allow_duplicate=allow_duplicate)
+    if (price.eur is None and svc.settings.max_eur_per_day) or await svc.journal.would_refuse(
+        "send_sms", facts
+    ):
         return None
-    q = await quote(svc, sms.body(), ContextPrompt(ctx))
-    return Elicit(question(sms, q.parts, q.total_eur, svc.journal.kind), ConfirmSend)
+    return Elicit(question(sms, price, svc.journal.kind), ConfirmSend)
 
 
-def question(sms: OutgoingSms, parts: int, price_eur: float | None, kind: str) -> str:
-    """The confirmation's words for ``sms``: recipient, sender, parts, price, the whole text."""
-    cost = f", about €{price_eur:.2f}" if price_eur is not None else ""
+def question(sms: OutgoingSms, price: Price, kind: str) -> str:
+    """The confirmation's words for ``sms``: recipient, sender, parts, price and where it comes
+    from, the whole text."""
+    cost = f", €{price.eur:.4f} ({price.describe()})" if price.eur is not None else f" ({price.describe()})"
     where = {"sandbox": " (sandbox: nothing is really sent)", "test": " (test mode)"}.get(kind, "")
-    count = f"{parts} SMS part{'s' if parts != 1 else ''}"
+    count = f"{price.parts} SMS part{'s' if price.parts != 1 else ''}"
     return f"Send {count} to {sms.e164} from {sms.sender}{cost}{where}?\n\n“{visible(sms.text)}”"
 
 

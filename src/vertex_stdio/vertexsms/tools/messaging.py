@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Resolve
 from pydantic import Field
@@ -12,7 +12,7 @@ from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
 from vertex_stdio.vertexsms.journal import CallFacts
 from vertex_stdio.vertexsms.outgoing import outgoing
 from vertex_stdio.vertexsms.smsparts import count_parts
-from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, Services, client_name, services
+from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, client_name, services
 from vertex_stdio.vertexsms.tools.confirm import Confirmation, ask_to_send, require_yes
 from vertex_stdio.vertexsms.tools.models import (
     CountryCode,
@@ -22,7 +22,7 @@ from vertex_stdio.vertexsms.tools.models import (
     SenderFrom,
     SendSmsResult,
 )
-from vertex_stdio.vertexsms.tools.quotes import cached_price, quote
+from vertex_stdio.vertexsms.tools.pricing import require_price
 from vertex_stdio.vertexsms.tools.rates import field, text_or_none
 
 SEND = Operation(tool="send_sms", scope="sms:send", costs_or_changes=True, is_send=True)
@@ -46,8 +46,10 @@ hyphens, word joiners, BOMs...), in Unicode NFC and trimmed, and the sender trim
 
 Safety: the same text to the same recipient from the same sender within a few minutes (the same \
 after that normalisation, however it was typed) is refused with DUPLICATE_SEND (carrying the earlier message_id); pass allow_duplicate: true only when the user \
-explicitly wants it sent again. Spend limits (messages and recipients per 24 h, parts per message) \
-refuse a send with SPEND_LIMIT; only the user can raise them. The user may be asked to confirm; a \
+explicitly wants it sent again. Spend limits (messages, recipients and EUR per 24 h, parts per \
+message) refuse a send with SPEND_LIMIT, as does a send whose price cannot be known while a EUR \
+limit is set; only the user can raise them. The result's price_eur says what it costs and \
+price_source where that figure comes from. The user may be asked to confirm; a \
 "no" answers DECLINED and nothing is sent."""
 
 
@@ -106,30 +108,34 @@ async def send_sms(
     estimate = count_parts(sms.text)
     svc.journal.check_parts(estimate)
     prompt = ContextPrompt(ctx)
-    price = await price_of(svc, body, estimate, prompt)
+    price = await svc.prices.of_message(svc, body, prompt)
+    require_price(svc, price, SEND.tool)
     await svc.tokens.token([SEND.scope], prompt)  # sign in first: the send itself is not cancellable
-    facts = CallFacts(sms.e164, sms.sender, sms.text, estimate, price, client_name(ctx), allow_duplicate)
+    facts = CallFacts(
+        sms.e164,
+        sms.sender,
+        sms.text,
+        price.parts,
+        price.eur,
+        client_name(ctx),
+        allow_duplicate,
+        price.journal_source,
+    )
     async with svc.journal.billable(SEND.tool, facts, guard=True) as ticket:
         response = await svc.rest.call(SEND, "POST", "/sms", json_body=body, prompt=prompt)
         ids = response.json(SEND)
         if not isinstance(ids, list) or not ids or not isinstance(ids[0], str | int):
             raise unreadable_success(SEND, "no message ID in the answer")
         parts = _parts(response.headers.get("x-vertexsms-amount-sent"), sms.text)
-        ticket.sent(str(ids[0]), parts=parts)
+        ticket.sent(str(ids[0]), parts=parts, price_eur=price.for_parts(parts))
     return SendSmsResult(
         message_id=str(ids[0]),
         status="sent",
         parts=parts,
         destination=sms.e164,
-        price_eur=price if parts == estimate else None,
+        price_eur=price.for_parts(parts),
+        price_source=price.describe(),
     )
-
-
-async def price_of(svc: Services, body: dict[str, Any], parts: int, prompt: ContextPrompt) -> float | None:
-    """The send's price: quoted when a EUR limit needs it, else from a cached rate card, else None."""
-    if svc.settings.max_eur_per_day:
-        return (await quote(svc, body, prompt)).total_eur
-    return cached_price(svc, body["to"], parts)
 
 
 def _parts(header: str | None, message: str) -> int:

@@ -86,6 +86,12 @@ SENT_NOTE = (
 )
 
 
+PRICE_SOURCE = (
+    "Where price_eur comes from: VertexSMS's quote, or the rate card's highest rate for the "
+    "destination country when VertexSMS gave no quote."
+)
+
+
 class SendSmsResult(BaseModel):
     """A message accepted by VertexSMS."""
 
@@ -96,6 +102,7 @@ class SendSmsResult(BaseModel):
     parts: int = Field(description="SMS parts billed (long texts are split into several parts).")
     destination: str = Field(description="The recipient in E.164 form, e.g. +37069912345.")
     price_eur: float | None = Field(default=None, description="What the message costs in EUR, when known.")
+    price_source: str | None = Field(default=None, description=PRICE_SOURCE)
     note: str = Field(default=SENT_NOTE, description="What 'sent' means.")
 
 
@@ -201,6 +208,10 @@ class MsisdnSenderResult(BaseModel):
     type: Literal["MSISDN"]
     status: Literal["pin_sent"]
     next: str
+    price_eur: float | None = Field(
+        default=None, description="What the PIN SMS is counted as in EUR (one SMS part to the number)."
+    )
+    price_source: str | None = Field(default=None, description=PRICE_SOURCE)
 
 
 class ConfirmSenderResult(BaseModel):
@@ -218,6 +229,12 @@ class HlrResult(BaseModel):
     status: Literal["submitted"]
     callback_url: str
     note: str
+    price_eur: float | None = Field(
+        default=None,
+        description="What the lookup is counted as in EUR: VertexSMS publishes no HLR price, so one "
+        "SMS part to the number.",
+    )
+    price_source: str | None = Field(default=None, description=PRICE_SOURCE)
 
 
 class QuoteResult(BaseModel):

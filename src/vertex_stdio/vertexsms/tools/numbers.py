@@ -22,6 +22,7 @@ from vertex_stdio.vertexsms.tools.models import (
     OperatorResult,
     PhoneNumber,
 )
+from vertex_stdio.vertexsms.tools.pricing import require_price
 
 HLR = Operation(tool="lookup_hlr", scope="hlr:lookup", costs_or_changes=True)
 OPERATOR = Operation(tool="get_operator", scope="numbers:read", costs_or_changes=False)
@@ -31,7 +32,9 @@ CORRECT = Operation(tool="correct_phone_number", scope="numbers:read", costs_or_
 
 LOOKUP_HLR_DESCRIPTION = """Start an HLR lookup: ask the mobile network whether a number is live, \
 which operator serves it now and whether it was ported. BILLABLE: each lookup costs money, so call \
-it once per number and only when the user wants it. The answer is NOT returned here: VertexSMS \
+it once per number and only when the user wants it. The same number again within a few minutes is \
+refused with DUPLICATE_SEND (the first lookup's answer goes to its callback); each lookup counts as \
+one message to the number in the daily spend limits, priced as one SMS part to it. The answer is NOT returned here: VertexSMS \
 POSTs it (JSON with imsi, operatorId, mcc, mnc, ported) to `callBackUrl`, which must be reachable \
 from the internet. This tool returns the lookup_id that the callback will carry."""
 
@@ -62,16 +65,20 @@ async def lookup_hlr(
 ) -> HlrResult:
     digits = msisdn.removeprefix("+")
     svc = services(ctx)
-    async with svc.journal.billable(
-        HLR.tool, CallFacts(recipient="+" + digits, client=client_name(ctx))
-    ) as ticket:
-        response = await svc.rest.call(
-            HLR,
-            "POST",
-            "/hlr",
-            json_body={"msisdn": digits, "callBackUrl": callBackUrl},
-            prompt=ContextPrompt(ctx),
-        )
+    prompt = ContextPrompt(ctx)
+    price = await svc.prices.of_one_part(svc, digits, prompt)
+    require_price(svc, price, HLR.tool)
+    await svc.tokens.token([HLR.scope], prompt)  # sign in first: the lookup itself is not cancellable
+    facts = CallFacts(
+        recipient="+" + digits,
+        parts=1,
+        price_eur=price.eur,
+        client=client_name(ctx),
+        price_source=price.journal_source,
+    )
+    async with svc.journal.billable(HLR.tool, facts, guard=True) as ticket:
+        body = {"msisdn": digits, "callBackUrl": callBackUrl}
+        response = await svc.rest.call(HLR, "POST", "/hlr", json_body=body, prompt=prompt)
         ids = response.json(HLR)
         first = ids[0] if isinstance(ids, list) and ids else ids
         if not str(first).isdigit():
@@ -83,6 +90,8 @@ async def lookup_hlr(
         status="submitted",
         callback_url=callBackUrl,
         note="The result is delivered only to callback_url; this bridge cannot receive it.",
+        price_eur=price.eur,
+        price_source=price.describe(),
     )
 
 

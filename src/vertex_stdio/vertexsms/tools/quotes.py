@@ -48,15 +48,19 @@ async def quote(svc: Services, body: dict[str, Any], prompt: ContextPrompt | Non
 
 
 def _from_cost(answer: Any, message: str) -> QuoteResult | None:
+    """VertexSMS's quote, or None when it names no positive price (a €0 quote is "unknown")."""
     item = answer[0] if isinstance(answer, list) and answer else answer
-    if not isinstance(item, dict) or not isinstance(item.get("parts"), int):
+    if not isinstance(item, dict) or not isinstance(item.get("parts"), int) or item["parts"] < 1:
+        return None
+    total = _number(item.get("totalPrice"))
+    if total is None or total <= 0:
         return None
     mccmnc = str(item.get("mccmnc") or "") or None
     return QuoteResult(
         parts=item["parts"],
         encoding=encoding_of(message),
-        price_per_part_eur=_number(item.get("pricePerPart")),
-        total_eur=_number(item.get("totalPrice")),
+        price_per_part_eur=_number(item.get("pricePerPart")) or round(total / item["parts"], 6),
+        total_eur=total,
         currency=str(item.get("currency") or "EUR"),
         country=str(item.get("countryISO") or "") or None,
         mcc=mccmnc[:3] if mccmnc else None,
@@ -78,7 +82,7 @@ async def _estimate(svc: Services, body: dict[str, Any], prompt: ContextPrompt |
         rates = [
             _number(field(r, "Rate")) for r in rows if str(field(r, "CountryCode") or "").upper() == country
         ]
-        known = [r for r in rates if r is not None]
+        known = [r for r in rates if r is not None and r > 0]
         rate = max(known) if known else None
     return QuoteResult(
         parts=parts,
@@ -88,22 +92,11 @@ async def _estimate(svc: Services, body: dict[str, Any], prompt: ContextPrompt |
         currency="EUR",
         country=country,
         source="estimate",
-        note="VertexSMS gave no quote: our own part count times the highest rate for the country on "
+        note=f"VertexSMS gave no quote: our own part count times the highest rate for {country} on "
         "the rate card (the real price may be lower)."
         if rate is not None
         else "VertexSMS gave no quote and the country's rate is not known: parts only.",
     )
-
-
-def cached_price(svc: Services, to: str, parts: int) -> float | None:
-    """The price from the rate card only if it is already cached (no request); else None."""
-    country = country_of(to)
-    rows = svc.rates.cached_rows()
-    if country is None or not rows:
-        return None
-    rates = [_number(field(r, "Rate")) for r in rows if str(field(r, "CountryCode") or "").upper() == country]
-    known = [r for r in rates if r is not None]
-    return round(max(known) * parts, 4) if known else None
 
 
 def _number(value: Any) -> float | None:

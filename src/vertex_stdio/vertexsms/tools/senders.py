@@ -18,6 +18,7 @@ from vertex_stdio.vertexsms.tools.models import (
     SenderIdResult,
     SenderName,
 )
+from vertex_stdio.vertexsms.tools.pricing import require_price
 
 REGISTER_ALPHA = Operation(tool="register_sender_id", scope="sender:write", costs_or_changes=True)
 REGISTER_MSISDN = Operation(tool="register_msisdn_sender", scope="sender:write", costs_or_changes=True)
@@ -31,7 +32,8 @@ and send_sms `from` accept, so an approved name can be used as `from`. `category
 reviewer. Returns the new sender_id."""
 
 REGISTER_MSISDN_SENDER_DESCRIPTION = """Register a phone number the user owns as an SMS sender. \
-Changes the account and makes VertexSMS text a 5-digit PIN to that number (the PIN SMS may be billed). \
+Changes the account and makes VertexSMS text a 5-digit PIN to that number: the PIN SMS counts as \
+one message to that number in the daily spend limits and is priced as one SMS part. \
 Call it once, then ask the user for the PIN and call confirm_msisdn_sender with the returned \
 sender_id. Returns the new sender_id."""
 
@@ -84,11 +86,23 @@ async def register_msisdn_sender(msisdn: PhoneNumber, ctx: AnyContext) -> Msisdn
     digits = msisdn.removeprefix("+")
     body = {"name": digits, "type": "MSISDN"}
     svc = services(ctx)
-    facts = CallFacts(sender="+" + digits, client=client_name(ctx))
-    async with svc.journal.billable(REGISTER_MSISDN.tool, facts) as ticket:
-        response = await svc.rest.call(
-            REGISTER_MSISDN, "POST", "/senderId", json_body=body, prompt=ContextPrompt(ctx)
-        )
+    prompt = ContextPrompt(ctx)
+    price = await svc.prices.of_one_part(svc, digits, prompt)
+    require_price(svc, price, REGISTER_MSISDN.tool)
+    await svc.tokens.token([REGISTER_MSISDN.scope], prompt)  # sign in first: the call is not cancellable
+    # The PIN SMS is a message to that number: it counts in the daily limits and is priced, but a
+    # second registration is not a duplicate (a lost PIN is asked for again this way).
+    facts = CallFacts(
+        recipient="+" + digits,
+        sender="+" + digits,
+        parts=1,
+        price_eur=price.eur,
+        client=client_name(ctx),
+        allow_duplicate=True,
+        price_source=price.journal_source,
+    )
+    async with svc.journal.billable(REGISTER_MSISDN.tool, facts, guard=True) as ticket:
+        response = await svc.rest.call(REGISTER_MSISDN, "POST", "/senderId", json_body=body, prompt=prompt)
         sender_id = _new_id(response, REGISTER_MSISDN)
         ticket.sent(str(sender_id))
     return MsisdnSenderResult(
@@ -98,6 +112,8 @@ async def register_msisdn_sender(msisdn: PhoneNumber, ctx: AnyContext) -> Msisdn
         status="pin_sent",
         next=f"Ask the user for the 5-digit PIN sent to +{digits}, then call confirm_msisdn_sender "
         f"with sender_id {sender_id}.",
+        price_eur=price.eur,
+        price_source=price.describe(),
     )
 
 
