@@ -108,9 +108,9 @@ async def send_sms(
     estimate = count_parts(sms.text)
     svc.journal.check_parts(estimate)
     prompt = ContextPrompt(ctx)
+    await svc.tokens.token([SEND.scope], prompt)  # sign in before pricing: the call is not cancellable
     price = await svc.prices.of_message(svc, body, prompt)
     require_price(svc, price, SEND.tool)
-    await svc.tokens.token([SEND.scope], prompt)  # sign in first: the send itself is not cancellable
     facts = CallFacts(
         sms.e164,
         sms.sender,

@@ -66,9 +66,9 @@ async def lookup_hlr(
     digits = msisdn.removeprefix("+")
     svc = services(ctx)
     prompt = ContextPrompt(ctx)
+    await svc.tokens.token([HLR.scope], prompt)  # sign in before pricing: the call is not cancellable
     price = await svc.prices.of_one_part(svc, digits, prompt)
     require_price(svc, price, HLR.tool)
-    await svc.tokens.token([HLR.scope], prompt)  # sign in first: the lookup itself is not cancellable
     facts = CallFacts(
         recipient="+" + digits,
         parts=1,

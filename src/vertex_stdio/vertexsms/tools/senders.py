@@ -87,9 +87,11 @@ async def register_msisdn_sender(msisdn: PhoneNumber, ctx: AnyContext) -> Msisdn
     body = {"name": digits, "type": "MSISDN"}
     svc = services(ctx)
     prompt = ContextPrompt(ctx)
+    await svc.tokens.token(
+        [REGISTER_MSISDN.scope], prompt
+    )  # sign in before pricing: the call is not cancellable
     price = await svc.prices.of_one_part(svc, digits, prompt)
     require_price(svc, price, REGISTER_MSISDN.tool)
-    await svc.tokens.token([REGISTER_MSISDN.scope], prompt)  # sign in first: the call is not cancellable
     # The PIN SMS is a message to that number: it counts in the daily limits and is priced, but a
     # second registration is not a duplicate (a lost PIN is asked for again this way).
     facts = CallFacts(
