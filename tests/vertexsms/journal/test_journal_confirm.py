@@ -131,7 +131,9 @@ async def test_the_question_shows_the_whole_text_as_sent_with_hidden_characters_
         ok(await client.call_tool("send_sms", args))
     (question,) = person.asked
     shown = "See you at the usual place!⟨U+0009⟩" + tail * 4 + "Love,⟨U+00A0⟩Mum 👩⟨U+200D⟩👧"
-    assert question.startswith("Send 6 SMS parts to +37060000001 from ACME, about €"), question
+    assert question.startswith("Send 6 SMS parts to +37060000001 from ACME, €0.2340 (VertexSMS's quote)?"), (
+        question
+    )
     assert question.endswith(f"\n\n“{shown}”"), question
     (post,) = emulator.journal_for("POST", "/sms")
     assert post.json()["message"] == shown.replace("⟨U+0009⟩", "\t").replace("⟨U+00A0⟩", "\u00a0").replace(
