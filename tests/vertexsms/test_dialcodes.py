@@ -64,3 +64,5 @@ def test_the_tables_are_well_formed() -> None:
         assert iso2.isupper()
     assert all(country_of(prefix[:-1] + "0" * 3) is not None for prefix in SHARED_RANGES)
     assert len(set(CALLING_CODES.values())) > 200
+    # One calling code per country, so correctBy's country gives one code (outgoing._code_of).
+    assert len(set(CALLING_CODES.values())) == len(CALLING_CODES)

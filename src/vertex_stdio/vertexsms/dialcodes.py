@@ -10,7 +10,7 @@ US), +7 (Kazakhstan's 76/77), +44 (Guernsey, Jersey, Isle of Man mobiles), +262 
 +61 8 9162/9164 (Cocos, Christmas Island).  Where one range serves several (+590 mobiles of
 Guadeloupe, Saint Barthélemy and Saint Martin; +212 of Morocco and Western Sahara) it names the
 largest.  Checked against libphonenumber's example numbers for its 245 regions (see the
-closing note of issue 16): only such shared ranges and Ascension/Tristan da Cunha (SH) differ.
+closing note of issue 16): only such shared ranges and Tristan da Cunha (SH, inside +290) differ.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ CALLING_CODES: dict[str, str] = {
     "221": "SN", "222": "MR", "223": "ML", "224": "GN", "225": "CI", "226": "BF", "227": "NE",
     "228": "TG", "229": "BJ", "230": "MU", "231": "LR", "232": "SL", "233": "GH", "234": "NG",
     "235": "TD", "236": "CF", "237": "CM", "238": "CV", "239": "ST", "240": "GQ", "241": "GA",
-    "242": "CG", "243": "CD", "244": "AO", "245": "GW", "246": "IO", "247": "SH", "248": "SC",
+    "242": "CG", "243": "CD", "244": "AO", "245": "GW", "246": "IO", "247": "AC", "248": "SC",
     "249": "SD", "250": "RW", "251": "ET", "252": "SO", "253": "DJ", "254": "KE", "255": "TZ",
     "256": "UG", "257": "BI", "258": "MZ", "260": "ZM", "261": "MG", "262": "RE", "263": "ZW",
     "264": "NA", "265": "MW", "266": "LS", "267": "BW", "268": "SZ", "269": "KM", "27": "ZA",

@@ -80,9 +80,10 @@ async def test_the_same_hlr_lookup_is_refused_with_the_earlier_outcome(
     async with serving(env) as client:
         first = ok(await client.call_tool("lookup_hlr", HLR))
         again = envelope(await client.call_tool("lookup_hlr", {**HLR, "msisdn": "37060000001"}))
+        zeros = envelope(await client.call_tool("lookup_hlr", {**HLR, "msisdn": "0037060000001"}))
         other = ok(await client.call_tool("lookup_hlr", {**HLR, "msisdn": "+37060000002"}))
     assert (again["code"], again["outcome"], again["retryable"]) == ("DUPLICATE_SEND", "not_sent", False)
-    assert again["earlier_message_id"] == str(first["lookup_id"])
+    assert again["earlier_message_id"] == zeros["earlier_message_id"] == str(first["lookup_id"])
     assert again["earlier_outcome"] == "sent"
     assert "VERTEXSMS_DUPLICATE_WINDOW" in again["message"]
     assert "allow_duplicate" not in again["message"]  # lookup_hlr has no such escape

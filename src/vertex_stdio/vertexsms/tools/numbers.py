@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError
 from vertex_stdio.core.errors import UpstreamError
 from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
 from vertex_stdio.vertexsms.journal import CallFacts
+from vertex_stdio.vertexsms.outgoing import destination
 from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, client_name, services
 from vertex_stdio.vertexsms.tools.models import (
     CorrectionResult,
@@ -63,7 +64,7 @@ async def lookup_hlr(
     ],
     ctx: AnyContext,
 ) -> HlrResult:
-    digits = msisdn.removeprefix("+")
+    digits = destination(msisdn)  # as VertexSMS receives it, and the guard and limits key on it
     svc = services(ctx)
     prompt = ContextPrompt(ctx)
     await svc.tokens.token([HLR.scope], prompt)  # sign in before pricing: the call is not cancellable

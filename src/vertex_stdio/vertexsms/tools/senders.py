@@ -9,6 +9,7 @@ from pydantic import Field
 from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
 from vertex_stdio.vertexsms.api.rest import RestResponse
 from vertex_stdio.vertexsms.journal import CallFacts
+from vertex_stdio.vertexsms.outgoing import destination
 from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, client_name, services
 from vertex_stdio.vertexsms.tools.models import (
     ConfirmSenderResult,
@@ -83,7 +84,7 @@ async def register_sender_id(
 
 
 async def register_msisdn_sender(msisdn: PhoneNumber, ctx: AnyContext) -> MsisdnSenderResult:
-    digits = msisdn.removeprefix("+")
+    digits = destination(msisdn)  # as VertexSMS receives it, and the guard and limits key on it
     body = {"name": digits, "type": "MSISDN"}
     svc = services(ctx)
     prompt = ContextPrompt(ctx)
