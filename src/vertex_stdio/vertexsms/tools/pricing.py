@@ -5,8 +5,8 @@ A message is priced by VertexSMS's quote (``POST /sms/cost``); when that is refu
 country times the parts.  VertexSMS publishes no price for an HLR lookup, and the PIN SMS of a
 number's registration is VertexSMS's own short text: both are priced as one SMS part to that
 number.  A price that cannot be found is None, and ``require_price`` refuses the call while a
-EUR limit is set.  ``PriceBook`` keeps each price for a few minutes, so the price the person
-confirmed is the one journaled and returned.
+EUR limit is set.  ``PriceBook`` keeps each price for ten minutes (an unknown one for one), so the
+price the person confirmed is the one journaled and returned.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 # What a lookup or a PIN SMS is quoted as: one short GSM-7 part from a plain sender.
 ONE_PART = {"from": "VertexSMS", "message": "PIN 00000"}
 BOOK_TTL = 600.0
+# An unknown price is kept only long enough for the confirmation and the call it asked about to
+# agree; then the next call asks VertexSMS again (a 503 passes).
+UNKNOWN_TTL = 60.0
 BOOK_SIZE = 64
 
 
@@ -91,14 +94,18 @@ class PriceBook:
 
         key = (str(body["to"]), str(body["from"]), str(body["message"]))
         found = self._prices.get(key)
-        if found is not None and self._clock() - found[1] < self._ttl:
+        if found is not None and self._fresh(*found):
             return found[0]
         price = price_from(await quote(svc, {"to": key[0], "from": key[1], "message": key[2]}, prompt))
-        self._prices = {k: v for k, v in self._prices.items() if self._clock() - v[1] < self._ttl}
+        self._prices = {k: v for k, v in self._prices.items() if self._fresh(*v)}
         if len(self._prices) >= BOOK_SIZE:
             self._prices.pop(next(iter(self._prices)))
         self._prices[key] = (price, self._clock())
         return price
+
+    def _fresh(self, price: Price, since: float) -> bool:
+        ttl = self._ttl if price.eur is not None else min(self._ttl, UNKNOWN_TTL)
+        return self._clock() - since < ttl
 
     async def of_one_part(self, svc: Services, digits: str, prompt: ContextPrompt | None) -> Price:
         """The price of one SMS part to ``digits``: what an HLR lookup or a PIN SMS is counted as."""
