@@ -21,7 +21,7 @@ from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
 from vertex_stdio.vertexsms.sandbox.rest import rate_rows
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # each test starts vertex-stdio processes
 
 SEND = {"to": "+37060000001", "from": "ACME", "message": "Your table is ready"}
 HLR = {"msisdn": "+37060000001", "callBackUrl": "https://hooks.example/hlr"}
