@@ -227,7 +227,12 @@ def make_lifespan(
             )
             sends = journal or journal_for(settings)
             try:
-                yield Services(settings, tokens, rest, hosted, RateCard(rest, tokens), sends)
+                async with anyio.create_task_group() as watching:
+                    watching.start_soon(sends.watch)
+                    try:
+                        yield Services(settings, tokens, rest, hosted, RateCard(rest, tokens), sends)
+                    finally:
+                        watching.cancel_scope.cancel()
             finally:
                 with anyio.CancelScope(shield=True):
                     await sends.aclose()

@@ -253,3 +253,31 @@ def test_a_send_in_flight_when_the_file_goes_is_finished_in_the_new_file(
     assert not result.get("isError"), result
     (record,) = _history(env)
     assert (record["outcome"], record["message_id"]) == ("sent", result["structuredContent"]["message_id"])
+
+
+@pytest.mark.slow
+def test_a_call_after_the_file_was_deleted_under_an_idle_server_is_still_a_duplicate(
+    server: Server, emulator: Emulator, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The issue's case: the server sends, its journal is deleted, and the next ``call`` (another
+    process) repeats the send.  The idle server notices the file went (it looks every second),
+    carries its last day into the new file, and the ``call`` is DUPLICATE_SEND: one POST."""
+    first = _call(server, 1, SEND)
+    assert not first.get("isError"), first
+    _delete_all(_journal(tmp_path))
+    deadline = time.monotonic() + 15
+    while "reopening it" not in server.diagnostics and time.monotonic() < deadline:
+        time.sleep(0.1)
+    again = subprocess.run(
+        [sys.executable, "-m", "vertex_stdio", "call", "send_sms", "--json", json.dumps(SEND)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    error = json.loads(again.stdout)["error"]
+    assert (error["code"], error["earlier_message_id"]) == (
+        "DUPLICATE_SEND",
+        first["structuredContent"]["message_id"],
+    )
+    assert _sends(emulator) == 1

@@ -219,6 +219,21 @@ class SendJournal:
             log.warning("the send journal could not be read: %s", exc)
             return None
 
+    async def watch(self, interval: float = 1.0) -> None:
+        """Look at the open journal every ``interval`` seconds, so a file deleted or replaced
+        between two calls is reopened (and this process's last day carried into the new one)
+        before another process reads it, not only at this process's next call.  Runs until
+        cancelled; opens nothing (a journal not yet used has nothing to carry)."""
+        while True:
+            await anyio.sleep(interval)
+            store = self._store
+            if store is None:
+                continue
+            try:
+                await anyio.to_thread.run_sync(store.newest)
+            except JournalStoreError as exc:
+                log.warning("the send journal could not be checked: %s", exc)
+
     async def aclose(self) -> None:
         if self._store is not None:
             await anyio.to_thread.run_sync(self._store.close)
