@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from mcp import MCPError
 from oauth_server.harness import auth_server, node_ready
 from test_connect import connect, envelope, remote, text
 
@@ -37,6 +38,8 @@ async def test_a_call_that_is_not_read_only_is_never_sent_twice_after_a_401(
             assert text(await client.call_tool("act", {"what": "first"})) == "did first"
             refuse.touch()
             error = envelope(await client.call_tool("act", {"what": "second"}))
+            with pytest.raises(MCPError) as refused:  # a request with no tool-error channel
+                await client.read_resource("vocci://about")
     log = _lines(tmp_path / "remote.log")
     assert log.count("acted second") == 1, "\n".join(log)  # reached once, never re-sent
     assert error["code"] == "AUTH_INVALID"
@@ -45,6 +48,10 @@ async def test_a_call_that_is_not_read_only_is_never_sent_twice_after_a_401(
     assert "not sent again" in error["message"]
     assert "vertex_error_code" not in error  # VertexSMS's own code: never in connect's envelopes
     assert error["how_to_sign_in"].startswith("Call the sign_in tool")
+    data = refused.value.error.data  # the envelope rides in the JSON-RPC error's data
+    assert isinstance(data, dict), refused.value.error
+    assert data["error"]["code"] == "AUTH_INVALID"
+    assert "vertex_error_code" not in data["error"]
 
 
 @pytest.mark.anyio

@@ -102,6 +102,11 @@ class Offer:
         return cls(caps, info, instructions, clean, float(fetched_at))
 
 
+def offered(capabilities: Mapping[str, Any], name: str) -> bool:
+    """Whether the remote's capabilities offer the list ``name`` (``LISTS``)."""
+    return ("resources" if name == "templates" else name) in capabilities
+
+
 def _valid_capabilities(caps: dict[str, Any]) -> bool:
     """What ``initialize`` answers is built from these, so they must be capabilities."""
     try:

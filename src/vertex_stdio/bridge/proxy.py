@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict
 from vertex_stdio import __version__
 from vertex_stdio.bridge.calm import Calm
 from vertex_stdio.bridge.link import RemoteLink, Tokens
-from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, size_of
+from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, offered, size_of
 from vertex_stdio.bridge.servers import RemoteServer
 from vertex_stdio.core.errors import AuthError, AuthRequired, VertexError
 from vertex_stdio.core.http import MAX_ANSWER_BYTES
@@ -256,7 +256,7 @@ class Proxy:
 
         budget = self._cache.max_bytes - size_of(offer.to_json())
         for name in LISTS:
-            if _offers(session.capabilities, name):
+            if offered(session.capabilities, name):
                 # Each list is served as one answer: no larger than an answer, nor than what is left.
                 limit, option = min((self._max_answer, "--max-answer-mib"), (budget, "--max-cache-mib"))
                 items = await fetch_list(fetch, name, limit=limit, host=self.remote.host, option=option)
@@ -386,10 +386,6 @@ def _capabilities(remote: Mapping[str, Any]) -> ServerCapabilities:
             caps[name] = {**caps[name], "listChanged": True}
     caps.pop("logging", None)
     return ServerCapabilities.model_validate(caps)
-
-
-def _offers(capabilities: Mapping[str, Any], name: str) -> bool:
-    return ("resources" if name == "templates" else name) in capabilities
 
 
 def _progress_to(ctx: Ctx) -> Progress | None:
