@@ -16,6 +16,7 @@ from typing import Any, TextIO
 import keyring
 
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, VertexError
+from vertex_stdio.core.redact import redact
 from vertex_stdio.oauth.device import DeviceFlow
 from vertex_stdio.oauth.grants import revoke
 from vertex_stdio.oauth.profile import SignInProfile
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 
 def _say(out: TextIO, text: str) -> None:
-    out.write(text + "\n")
+    """One line to the person; an authorization server's words in it may quote a token."""
+    out.write(redact(text) + "\n")
     out.flush()
 
 

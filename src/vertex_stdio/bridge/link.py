@@ -58,6 +58,7 @@ from vertex_stdio.core.errors import (
     VertexError,
 )
 from vertex_stdio.core.http import MAX_ANSWER_BYTES, pool_limits, pooled_transport
+from vertex_stdio.core.redact import clip
 
 __all__ = ["RemoteLink", "Session", "Tokens"]
 
@@ -195,7 +196,10 @@ class RemoteLink:
             noted = call is not None and (call.failure or call.status or call.auth_error)
             if exc.error.code not in (CONNECTION_CLOSED, REQUEST_TIMEOUT) and not noted:
                 log.info(
-                    "%s answered JSON-RPC error %s (%s)", self._host, exc.error.code, exc.error.message[:100]
+                    "%s answered JSON-RPC error %s (%s)",
+                    self._host,
+                    exc.error.code,
+                    clip(exc.error.message, 100),
                 )
                 raise  # the remote's own JSON-RPC error: passed back as it wrote it
             await self._drop()

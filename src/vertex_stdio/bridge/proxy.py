@@ -50,7 +50,7 @@ from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, offe
 from vertex_stdio.bridge.servers import RemoteServer
 from vertex_stdio.core.errors import AuthError, AuthRequired, VertexError
 from vertex_stdio.core.http import MAX_ANSWER_BYTES
-from vertex_stdio.core.logs import redact
+from vertex_stdio.core.redact import redact
 from vertex_stdio.mcpio.prompt import RequestPrompt
 
 log = logging.getLogger(__name__)

@@ -33,6 +33,8 @@ import json
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from vertex_stdio.core.redact import clip
+
 # The contract's exit codes for every command but ``serve``: success, a failure the user can
 # fix (the message says how), a usage error.
 EXIT_OK, EXIT_FIXABLE, EXIT_USAGE = 0, 1, 2
@@ -213,4 +215,4 @@ def error_from_envelope(body: object) -> VertexError | None:
     except ValueError:
         cls = UpstreamError
     code = inner.get("vertex_error_code")
-    return cls(inner["message"][:500], vertex_error_code=code if isinstance(code, int) else None)
+    return cls(clip(inner["message"], 500), vertex_error_code=code if isinstance(code, int) else None)

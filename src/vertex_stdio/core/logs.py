@@ -1,9 +1,9 @@
 """Logging to stderr and a rotating file, with secrets scrubbed from every record.
 
-stdout is the MCP protocol, so no handler here ever writes to it.  Known secrets (the pasted
-token, OAuth tokens once obtained) are registered with ``register_secret`` and replaced by
-``[redacted]`` in every message; common token shapes (Bearer headers, ``code=``,
-``access_token`` fields) are scrubbed even when nobody registered them.
+stdout is the MCP protocol, so no handler here ever writes to it.  Every record goes through
+``scrub``: the one redaction (``core.redact``: registered secrets, any piece of one, JWTs and
+other token shapes), then the shapes only a log line has (Bearer headers, ``code=``,
+``access_token`` fields).
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import logging.handlers
 import os
 import re
 import sys
-import threading
 from pathlib import Path
 
 import platformdirs
 
 from vertex_stdio.core.privatefs import open_private, private_dir
+from vertex_stdio.core.redact import REDACTED, redact, register_secret
+
+__all__ = ["REDACTED", "SecretFilter", "configure", "log_dir", "redact", "register_secret", "scrub"]
 
 APP_NAME = "vertex-stdio"
 LOG_FILE_NAME = "vertex-stdio.log"
-REDACTED = "[redacted]"
 
 _PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
@@ -34,29 +35,10 @@ _PATTERNS = (
         r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"
     ),
 )
-_MIN_SECRET_LENGTH = 8
-_secrets: set[str] = set()
-_lock = threading.Lock()
-
-
-def register_secret(value: str | None) -> None:
-    """Scrub ``value`` from every later log record (ignored when short or empty)."""
-    if value and len(value) >= _MIN_SECRET_LENGTH:
-        with _lock:
-            _secrets.add(value)
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret replaced, and nothing else touched."""
-    with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        text = text.replace(secret, REDACTED)
-    return text
 
 
 def scrub(text: str) -> str:
-    """``text`` with registered secrets and token-shaped values replaced."""
+    """``text`` redacted (``core.redact.redact``), then header and ``key=value`` token shapes cut."""
     text = redact(text)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)

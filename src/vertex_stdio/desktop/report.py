@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal, TextIO
 
+from vertex_stdio.core.redact import redact
+
 Status = Literal["ok", "warn", "fail", "skip"]
 _MARK: dict[str, str] = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 
@@ -27,16 +29,17 @@ def passed(checks: list[Check]) -> bool:
 
 def write_json(checks: list[Check], out: TextIO) -> None:
     """``{"ok": bool, "checks": [{"name", "status", "detail", "fix"}, ...]}`` on one line."""
-    out.write(json.dumps({"ok": passed(checks), "checks": [asdict(c) for c in checks]}) + "\n")
+    shown = [{k: redact(v) for k, v in asdict(c).items()} for c in checks]
+    out.write(json.dumps({"ok": passed(checks), "checks": shown}) + "\n")
 
 
 def write_text(checks: list[Check], out: TextIO) -> None:
     """One aligned line per check, its fix indented below it, then a one-line verdict."""
     width = max((len(c.name) for c in checks), default=0)
-    for check in checks:
-        out.write(f"[{_MARK[check.status]:>4}] {check.name:<{width}}  {check.detail}\n")
+    for check in checks:  # a detail may quote a server's answer: redacted like every such text
+        out.write(f"[{_MARK[check.status]:>4}] {check.name:<{width}}  {redact(check.detail)}\n")
         if check.fix and check.status != "ok":
-            out.write(f"       {'':<{width}}  fix: {check.fix}\n")
+            out.write(f"       {'':<{width}}  fix: {redact(check.fix)}\n")
     failed = [c.name for c in checks if c.status == "fail"]
     if failed:
         out.write(f"\n{len(failed)} problem(s) to fix: {', '.join(failed)}.\n")

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from vertex_stdio import __version__
 from vertex_stdio.core.credentials import TokenProvider
 from vertex_stdio.core.errors import InvalidInput, UpstreamError, VertexError
-from vertex_stdio.core.logs import redact
+from vertex_stdio.core.redact import redact
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import LazyClient, RestUpstream, make_client
 from vertex_stdio.vertexsms.journal import SendJournal, journal_for

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from vertex_stdio.core.errors import UpstreamError
+from vertex_stdio.core.redact import clip
 
 REFRESH_LEEWAY = 60.0
 """Most seconds before ``expires_at`` at which an access token counts as expired."""
@@ -160,11 +161,9 @@ def safe_error_code(value: object) -> str | None:
 
 
 def scrub(text: str, secrets_: Iterable[str | None], limit: int = 200) -> str:
-    """``text`` cut to ``limit`` characters with every given secret replaced by ``***``."""
-    for secret in secrets_:
-        if secret:
-            text = text.replace(secret, "***")
-    return text[:limit]
+    """``text`` with every given secret (and any piece of one, and token shapes) cut, then cut to
+    ``limit`` characters: redacted before it is clipped (``core.redact.clip``)."""
+    return clip(text, limit, secrets_)
 
 
 @dataclass(frozen=True)

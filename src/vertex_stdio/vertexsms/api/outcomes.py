@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,9 +20,10 @@ from vertex_stdio.core.errors import (
     UpstreamUnavailable,
     VertexError,
 )
+from vertex_stdio.core.redact import REDACTED, clip, redact
 
 MAX_MESSAGE_CHARS = 300
-SCRUBBED = "[redacted]"
+SCRUBBED = REDACTED
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 
 
@@ -55,8 +55,12 @@ _WHAT = {
 }
 
 
-def upstream_message(body: bytes, content_type: str) -> str | None:
-    """VertexSMS's own words from an error body: ``message``, ``error``, or short plain text."""
+def upstream_message(body: bytes, content_type: str, sent: Iterable[str | None] = ()) -> str | None:
+    """VertexSMS's own words from an error body: ``message``, ``error``, or short plain text.
+
+    Redacted (the ``sent`` tokens, registered secrets, any piece of them, token shapes) before
+    it is cut to ``MAX_MESSAGE_CHARS``: a token cut first would no longer match itself.
+    """
     if not body:
         return None
     if "html" in content_type.lower() or body.lstrip()[:1] == b"<":
@@ -72,11 +76,11 @@ def upstream_message(body: bytes, content_type: str) -> str | None:
             if isinstance(value, dict):
                 value = value.get("message")
             if isinstance(value, str) and value.strip():
-                return _clip(value)
+                return clip(value, MAX_MESSAGE_CHARS, sent)
         return None
     if parsed is not None:
         return None
-    return _clip(text) if text else None
+    return clip(text, MAX_MESSAGE_CHARS, sent) if text else None
 
 
 def upstream_code(body: bytes) -> int | None:
@@ -93,11 +97,6 @@ def upstream_code(body: bytes) -> int | None:
                 if isinstance(value, int) and not isinstance(value, bool):
                     return value
     return None
-
-
-def _clip(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -118,16 +117,15 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 def without_sent(error: VertexError, sent: Iterable[str | None]) -> VertexError:
-    """``error`` with every token we sent cut out of its message and extras (upstreams quote them).
+    """``error`` with every token we sent (and any piece of one) cut out of its message and
+    extras (upstreams quote them), and registered secrets and token shapes too (``redact``).
 
     Both upstreams (REST and hosted MCP) pass their errors through here before raising them.
     """
-    secrets = sorted({s for s in sent if s}, key=len, reverse=True)  # longest first, each once
-    pattern = re.compile("|".join(map(re.escape, secrets))) if secrets else None
+    sent = list(sent)
 
     def clean(text: str) -> str:
-        # one pass: the marker put in is never searched again (a token may be a part of it)
-        return pattern.sub(SCRUBBED, text) if pattern is not None else text
+        return redact(text, sent)
 
     error.message = clean(error.message)
     error.args = (error.message,)
@@ -140,13 +138,17 @@ def error_for_status(
     status: int,
     headers: Mapping[str, str],
     body: bytes,
+    sent: Iterable[str | None] = (),
 ) -> VertexError:
-    """The contract's error for a non-2xx answer from VertexSMS.
+    """The contract's error for a non-2xx answer from VertexSMS (``sent``: the tokens sent,
+    cut from the quoted body before it is clipped).
 
     A billable call's 4xx is ``refused`` (VertexSMS said no, nothing was done); a 5xx leaves
     its outcome unknown (a proxy may answer 502 after VertexSMS took the request).
     """
-    error = _error_for_status(op, status, headers, body)
+    error = _error_for_status(
+        op, status, headers, upstream_message(body, headers.get("content-type", ""), sent)
+    )
     if error.vertex_error_code is None:
         error.vertex_error_code = upstream_code(body)
     if op.costs_or_changes and status < 500:
@@ -158,9 +160,8 @@ def _error_for_status(
     op: Operation,
     status: int,
     headers: Mapping[str, str],
-    body: bytes,
+    said: str | None,
 ) -> VertexError:
-    said = upstream_message(body, headers.get("content-type", ""))
     quoted = f" VertexSMS said: {said}" if said else ""
     if status == 400:
         if op.is_send:

@@ -28,6 +28,7 @@ from vertex_stdio import __version__
 from vertex_stdio.core.credentials import SignInPrompt, TokenProvider, parse_challenge
 from vertex_stdio.core.errors import UpstreamError, VertexError, error_from_envelope
 from vertex_stdio.core.http import pool_limits, pooled_transport
+from vertex_stdio.core.redact import clip
 from vertex_stdio.vertexsms.api.mcp_http import AnswerLost, McpHttpError, McpHttpSession, SessionLost
 from vertex_stdio.vertexsms.api.outcomes import Operation, error_for_status, unavailable, without_sent
 
@@ -178,7 +179,7 @@ class HostedMcpUpstream:
                 try:
                     with anyio.fail_after(max(0.0, ends - anyio.current_time())):
                         result = await self._connected().request("tools/call", params)
-                    return _structured(op, result)
+                    return _structured(op, result, record.sent)
                 except (MCPError, McpHttpError, SessionLost, httpx2.HTTPError, OSError) as exc:
                     error = _error_from(op, record, exc)
                     if anyio.current_time() >= ends:
@@ -257,7 +258,8 @@ def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> Verte
         return unavailable(op, "The hosted VertexSMS MCP server ended the call's stream without answering.")
     if isinstance(exc, McpHttpError) and record.failure is None:
         return UpstreamError(
-            f"The hosted VertexSMS MCP server's answer could not be used ({exc}). Try again later."
+            f"The hosted VertexSMS MCP server's answer could not be used ({clip(str(exc), 300, record.sent)}). "
+            "Try again later."
         )
     if record.failure is not None or not isinstance(exc, MCPError):
         failure = record.failure or exc
@@ -270,11 +272,13 @@ def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> Verte
         return unavailable(op, "The hosted VertexSMS MCP server did not answer in time.")
     if _session_closed(exc):
         return unavailable(op, "The hosted VertexSMS MCP server closed the session during the call.")
-    return UpstreamError(f"The hosted VertexSMS MCP server failed the call: {exc.error.message[:200]}")
+    return UpstreamError(
+        f"The hosted VertexSMS MCP server failed the call: {clip(exc.error.message, 200, record.sent)}"
+    )
 
 
-def _structured(op: Operation, result: dict[str, Any]) -> dict[str, Any]:
-    """A ``tools/call`` result's data, or its error as ours."""
+def _structured(op: Operation, result: dict[str, Any], sent: Sequence[str]) -> dict[str, Any]:
+    """A ``tools/call`` result's data, or its error as ours (redacted before it is clipped)."""
     blocks = result.get("content")
     texts = (
         [b.get("text") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
@@ -284,7 +288,7 @@ def _structured(op: Operation, result: dict[str, Any]) -> dict[str, Any]:
     text = "".join(t for t in texts if isinstance(t, str))
     if result.get("isError"):
         raise _envelope_error(text) or UpstreamError(
-            f"The hosted VertexSMS MCP server reported an error: {text[:300]}"
+            f"The hosted VertexSMS MCP server reported an error: {clip(text, 300, sent)}"
         )
     if isinstance(result.get("structuredContent"), dict):
         structured: dict[str, Any] = result["structuredContent"]

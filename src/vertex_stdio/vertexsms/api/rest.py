@@ -188,7 +188,7 @@ class RestUpstream:
                     await self._sleep(wait)
                     continue
             raise without_sent(
-                error_for_status(op, response.status, response.headers, response.body), [token]
+                error_for_status(op, response.status, response.headers, response.body, [token]), [token]
             )
 
     def _may_retry(self, op: Operation, attempt: int, ends: float, wait: float = 0.0) -> bool:

@@ -28,7 +28,7 @@ import anyio
 import anyio.to_thread
 
 from vertex_stdio.core.errors import DuplicateSend, JournalUnavailable, SpendLimit, VertexError
-from vertex_stdio.core.logs import redact
+from vertex_stdio.core.redact import redact
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
     ClockBehind,
