@@ -222,6 +222,7 @@ async def test_device_login_over_ssh_is_chosen_by_itself_and_never_shows_the_dev
     assert "SSH session" in shown
     assert page == f"{as_server.issuer}/device"
     assert user_code in complete
+    assert f"(The page is on {urlsplit(as_server.issuer).hostname}, the sign-in server's own host.)" in shown
     await asyncio.to_thread(term.browse, complete, "device")
     code, out = await term.finish(proc)
     assert code == 0, out

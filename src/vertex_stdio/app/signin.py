@@ -121,6 +121,15 @@ def _instructions(flow: Flow | DeviceFlow, url: str, name: str, *, opened: bool)
         ]
         if url != flow.verification_uri:
             lines += ["", f"(Or open {url} , which fills in the code.)"]
+        if flow.foreign_host is not None:
+            issuer = flow.target.server.issuer
+            lines += [
+                "",
+                f"Warning: this page is on {flow.foreign_host}, not on the sign-in server {issuer}.",
+                "Enter the code only if you trust that site to sign you in.",
+            ]
+        else:
+            lines += ["", f"(The page is on {flow.host}, the sign-in server's own host.)"]
         return "\n".join([*lines, "", "Waiting for you to approve the sign-in… (Ctrl-C to stop)"])
     if opened:
         return (

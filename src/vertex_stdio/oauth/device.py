@@ -6,6 +6,11 @@ each ``slow_down``; doubled after a network failure) until the person approves (
 declines (``access_denied``) or the code expires (``expired_token``, or its ``expires_in`` has
 passed).  The device code is a secret: it goes only to the token endpoint, is scrubbed from any
 error text, and is never shown or logged.  Clock and sleep are seams for tests.
+
+What the server says is shown on a terminal, so it is checked first: ``user_code`` and the
+verification URIs must be printable ASCII of bounded length (an escape sequence could clear the
+screen or hide a link), the URIs https (http on loopback only), and a page on another host than
+the authorization server's is named and warned about.  The poll interval is at least 1 s.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from vertex_stdio.core.errors import AuthRequired, ConfigError, UpstreamError, UpstreamUnavailable
-from vertex_stdio.core.urls import check_url
+from vertex_stdio.core.errors import AuthRequired, UpstreamError, UpstreamUnavailable
+from vertex_stdio.core.urls import is_loopback_host
 from vertex_stdio.oauth.discovery import DEVICE_GRANT, ClientSource
 from vertex_stdio.oauth.io.http import OAuthFailed, OAuthHttp
 from vertex_stdio.oauth.profile import SignInProfile
@@ -27,6 +33,9 @@ from vertex_stdio.oauth.protocol.metadata import Client, Target
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 5.0
+MIN_INTERVAL = 1.0
+MAX_USER_CODE = 64
+MAX_URI = 2048
 SLOW_DOWN_STEP = 5.0
 MAX_INTERVAL = 60.0
 REGISTRATION_REDIRECT = "http://127.0.0.1/callback"
@@ -51,20 +60,29 @@ class DeviceCode:
     interval: float
 
 
-def _text(body: dict[str, object], name: str) -> str:
+def _text(body: dict[str, object], name: str, limit: int = MAX_URI) -> str:
+    """A field that is shown to the person: printable ASCII (no control or escape characters)."""
     value = body.get(name)
     if not isinstance(value, str) or not value:
         raise DeviceCodeInvalid(f"The authorization server's device sign-in answer has no {name}.")
+    if len(value) > limit or not (value.isascii() and value.isprintable()):
+        raise DeviceCodeInvalid(
+            f"The authorization server's device sign-in {name} is not printable text of at most {limit} "
+            "characters (it may hold terminal escape sequences); it was not shown. Use `--no-browser` instead."
+        )
     return value
 
 
-def _link(name: str, value: object) -> str | None:
-    if value is None:
-        return None
-    try:
-        return check_url(name, value) if isinstance(value, str) else None
-    except ConfigError as exc:
-        raise DeviceCodeInvalid(f"The authorization server's {exc}") from None
+def _link(name: str, value: str) -> str:
+    """An https page (http on loopback only), without credentials in it."""
+    parts = urlsplit(value)
+    plain_ok = parts.scheme == "http" and parts.hostname is not None and is_loopback_host(parts.hostname)
+    if not parts.hostname or not (parts.scheme == "https" or plain_ok) or parts.username or parts.password:
+        raise DeviceCodeInvalid(
+            f"The authorization server's device sign-in {name} is not an https address ({value}); "
+            "it was not shown. Use `--no-browser` instead."
+        )
+    return value
 
 
 def _seconds(value: object, default: float) -> float:
@@ -77,15 +95,30 @@ def parse_device_code(body: object) -> DeviceCode:
     """Validate a device authorization answer; ``interval`` defaults to 5 s (RFC 8628 §3.2)."""
     if not isinstance(body, dict):
         raise DeviceCodeInvalid("The authorization server's device sign-in answer is not a JSON object.")
-    uri = _link("verification_uri", _text(body, "verification_uri"))
+    complete = None
+    if body.get("verification_uri_complete") is not None:
+        complete = _link("verification_uri_complete", _text(body, "verification_uri_complete"))
+    device_code = body.get("device_code")
+    if not isinstance(device_code, str) or not device_code:
+        raise DeviceCodeInvalid("The authorization server's device sign-in answer has no device_code.")
     return DeviceCode(
-        device_code=_text(body, "device_code"),
-        user_code=_text(body, "user_code"),
-        verification_uri=uri or "",
-        verification_uri_complete=_link("verification_uri_complete", body.get("verification_uri_complete")),
+        device_code=device_code,
+        user_code=_text(body, "user_code", MAX_USER_CODE),
+        verification_uri=_link("verification_uri", _text(body, "verification_uri")),
+        verification_uri_complete=complete,
         expires_in=_seconds(body.get("expires_in"), 600.0),
-        interval=min(_seconds(body.get("interval"), DEFAULT_INTERVAL), MAX_INTERVAL),
+        interval=min(max(_seconds(body.get("interval"), DEFAULT_INTERVAL), MIN_INTERVAL), MAX_INTERVAL),
     )
+
+
+def foreign_host(code: DeviceCode, issuer: str) -> str | None:
+    """The page's host when it (or the pre-filled page's) is not the authorization server's, else None."""
+    expected = (urlsplit(issuer).hostname or "").lower()
+    for uri in (code.verification_uri, code.verification_uri_complete):
+        host = (urlsplit(uri).hostname or "").lower() if uri else expected
+        if host != expected:
+            return host
+    return None
 
 
 class DeviceFlow:
@@ -109,6 +142,8 @@ class DeviceFlow:
         self.user_code = code.user_code
         self.verification_uri = code.verification_uri
         self.url = code.verification_uri_complete or code.verification_uri
+        self.host = urlsplit(code.verification_uri).hostname or ""
+        self.foreign_host = foreign_host(code, target.server.issuer)
         self._http = http
         self._login = login
         self._code = code
