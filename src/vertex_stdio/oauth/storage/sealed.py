@@ -9,6 +9,11 @@ as associated data.  So a refresh-token rotation writes a file, never the keyrin
 Writers hold the file's cross-process lock and re-read the file first.  A sign-in stored by an
 older version directly in the keyring is moved here on first read, without a new browser
 sign-in.  An entry that does not decrypt (its key was reset) counts as absent.
+
+The key may be replaced in the keyring while a process runs (a keychain reset, then another
+process creating a new key): so it is read again under the lock before every write (a write
+with a stale key would lock every other process out of the sign-in) and once more after a
+decrypt failure, before the entry is called unreadable.
 """
 
 from __future__ import annotations
@@ -46,8 +51,7 @@ class SealedSecrets:
     def get(self, account: str) -> str | None:
         sealed = self._file.get(account)
         if sealed is not None:
-            key = self._stored_key()
-            return _open(key, account, sealed) if key is not None else None
+            return self._opened(account, sealed)
         legacy = self._keyring.get(account)
         if legacy is not None:
             self._migrate(account, legacy)
@@ -55,6 +59,7 @@ class SealedSecrets:
 
     def set(self, account: str, secret: str) -> None:
         with self._file.locked():  # the lock also makes the key's one-time creation single
+            self._key = None  # read again: another process may have replaced it
             self._file.put(account, _seal(self._key_for_writing(), account, secret))
 
     def delete(self, account: str) -> None:
@@ -65,6 +70,21 @@ class SealedSecrets:
         self.set(account, secret)
         self._keyring.delete(account)
         log.info("moved the saved sign-in from the keyring into the encrypted file %s", self._path)
+
+    def _opened(self, account: str, sealed: str) -> str | None:
+        """The entry decrypted with the cached key, else with the keyring's key read again."""
+        key = self._stored_key()
+        plain = _open(key, account, sealed) if key is not None else None
+        if plain is None:
+            self._key = None
+            fresh = self._stored_key()
+            if fresh is not None and fresh != key:
+                plain = _open(fresh, account, sealed)
+        if plain is None:
+            log.warning(
+                "a saved sign-in does not decrypt (its key was reset or the file was edited); ignoring it"
+            )
+        return plain
 
     def _stored_key(self) -> bytes | None:
         if self._key is None:
@@ -109,8 +129,5 @@ def _open(key: bytes, account: str, sealed: str) -> str | None:
         raw = base64.b64decode(sealed, validate=True)
         plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], account.encode("utf-8"))
     except (binascii.Error, ValueError, InvalidTag):
-        log.warning(
-            "a saved sign-in does not decrypt (its key was reset or the file was edited); ignoring it"
-        )
         return None
     return plain.decode("utf-8")

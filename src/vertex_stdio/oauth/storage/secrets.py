@@ -141,6 +141,14 @@ class FileSecrets:
             raise SecretsUnavailable(str(exc)) from None
 
 
+def _chunk_count(head: str | None) -> int:
+    """The part count a chunked entry's head names (0 when it is not one, or says nothing sane)."""
+    if not head or not head.startswith(_HEAD):
+        return 0
+    digits = head[len(_HEAD) :]
+    return int(digits) if digits.isdigit() and len(digits) <= 9 else MAX_CHUNKS + 1
+
+
 def keyring_problem(backend: keyring.backend.KeyringBackend) -> str | None:
     """Why ``backend`` must not hold secrets (fail, null, plaintext...), or None when it is fine."""
     name = f"{type(backend).__module__}.{type(backend).__name__}"
@@ -177,7 +185,10 @@ class KeyringSecrets:
         head = self._call(self._backend.get_password, account)
         if head is None or not head.startswith(_HEAD):
             return head
-        count = int(head[len(_HEAD) :]) if head[len(_HEAD) :].isdigit() else 0
+        count = _chunk_count(head)
+        if count > MAX_CHUNKS:  # never written by us: refuse it rather than make millions of reads
+            log.warning("a chunked secret in the keyring claims %d parts; treating it as corrupt", count)
+            return None
         parts = [self._call(self._backend.get_password, f"{account}#{i}") for i in range(count)]
         if not count or any(p is None for p in parts):
             log.warning("a chunked secret in the keyring is incomplete; treating it as absent")
@@ -200,9 +211,7 @@ class KeyringSecrets:
 
     def delete(self, account: str) -> None:
         head = self._call(self._backend.get_password, account)
-        count = (
-            int(head[len(_HEAD) :]) if head and head.startswith(_HEAD) and head[len(_HEAD) :].isdigit() else 0
-        )
+        count = min(_chunk_count(head), MAX_CHUNKS)  # a corrupt count: only as many as we ever write
         for name in [account, *(f"{account}#{i}" for i in range(count))]:
             try:
                 self._backend.delete_password(self._service, name)
