@@ -383,3 +383,33 @@ async def test_whole_signed_in_session_never_shows_a_secret(
     for name, mode in modes.items():
         path = state_dir.parent / name
         assert mode == (0o700 if path.is_dir() else 0o600), (name, oct(mode))
+
+
+@pytest.mark.anyio
+async def test_logout_without_the_setting_revokes_a_file_store_sign_in(
+    as_server: AuthServer, resource: StaticServer, browser: Path, tmp_path: Path
+) -> None:
+    """Signed in with the file store, then `status` and `logout` without VERTEXSMS_ALLOW_FILE_STORE:
+    status names the setting (not a `login` that would refuse); logout finds the file, revokes
+    both tokens at the server and deletes it."""
+    machine = Machine(tmp_path, protect(resource, as_server.issuer))
+    assert machine.run("login")[0] == 0
+    plain = machine.state_dir / "secrets.json"
+    assert plain.exists()
+    code, out, err = machine.run("status", VERTEXSMS_ALLOW_FILE_STORE="0")
+    assert code == 1, err
+    assert "Fix: It is kept in a private file" in out
+    assert "VERTEXSMS_ALLOW_FILE_STORE=1" in out
+    assert "Sign in with `vertex-stdio login`." not in out
+    before = len(as_server.journal("revocation"))
+    code, out, err = machine.run("logout", VERTEXSMS_ALLOW_FILE_STORE="0")
+    assert code == 0, err
+    assert "Signed out of" in out
+    assert [r["token_type_hint"] for r in as_server.journal("revocation")][before:] == [
+        "refresh_token",
+        "access_token",
+    ]
+    assert not plain.exists()
+    code, out, _ = machine.run("status", "--json")
+    assert code == 1
+    assert json.loads(out)["sessions"] == []

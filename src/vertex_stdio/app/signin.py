@@ -24,7 +24,8 @@ from vertex_stdio.oauth.protocol.account import account_of, expiry_text, local_t
 from vertex_stdio.oauth.protocol.core import Tokens
 from vertex_stdio.oauth.provider import OAuthTokenProvider
 from vertex_stdio.oauth.signin import Flow
-from vertex_stdio.oauth.storage.secrets import keyring_problem
+from vertex_stdio.oauth.storage.anywhere import Found, every_store, find
+from vertex_stdio.oauth.storage.secrets import FileSecrets, keyring_problem
 from vertex_stdio.oauth.storage.store import SessionKey, TokenStore
 
 log = logging.getLogger(__name__)
@@ -202,12 +203,20 @@ async def logout(
     out: TextIO,
     store: TokenStore | None = None,
     provider: OAuthTokenProvider | None = None,
+    stores: Sequence[TokenStore] | None = None,
 ) -> int:
-    """Revoke at the server when it offers revocation, then forget locally; safe to run twice."""
+    """Revoke at the server, then forget locally; safe to run twice.
+
+    The sign-in is looked for in every store it may be in (``stores``, by default
+    ``every_store``: the keyring-sealed file and the plain file even without the setting that
+    allows it), so a sign-in made with ``--allow-file-store`` is revoked by a plain ``logout``.
+    One that cannot be read (a locked keyring) is neither revoked nor deleted: exit 1 with the fix.
+    """
     provider = provider or OAuthTokenProvider(profile, store=store)
-    store = provider.store
+    candidates = list(stores) if stores is not None else every_store(profile, provider.store)
+    code = EXIT_OK
     try:
-        sessions = _sessions(store)
+        sessions = _sessions(provider.store)
         if not sessions:
             _say(out, "You were not signed in; nothing to do.")
             return EXIT_OK
@@ -218,11 +227,16 @@ async def logout(
             server = None
         for account, info in sessions:
             key = SessionKey(info["issuer"], info["resource"], info["client_id"])
-            tokens = await store.load(key)
+            found = await find(candidates, key)
+            if found.tokens is None and found.problems:
+                _say(out, _unreadable(key, found, profile))
+                code = EXIT_FIXABLE
+                continue
             failed: list[str] = []
-            if tokens is not None and server is not None and key.issuer == server.issuer:
-                failed = await revoke(provider.http, server, client_id=key.client_id, tokens=tokens)
-            await store.clear(key)
+            if found.tokens is not None and server is not None and key.issuer == server.issuer:
+                failed = await revoke(provider.http, server, client_id=key.client_id, tokens=found.tokens)
+            for each in candidates:
+                await each.clear(key)
             note = f" (could not revoke the {', '.join(failed)} at the server)" if failed else ""
             _say(out, f"Signed out of {key.issuer}{note}.")
             log.info("signed out (%s)", account.split(" ")[0])
@@ -231,7 +245,14 @@ async def logout(
         return EXIT_FIXABLE
     finally:
         await provider.aclose()
-    return EXIT_OK
+    return code
+
+
+def _unreadable(key: SessionKey, found: Found, profile: SignInProfile) -> str:
+    return (
+        f"Could not read the sign-in to {key.issuer}, so it was neither revoked nor deleted: "
+        f"{' '.join(found.problems)} Then run `{profile.advice.logout_command}` again."
+    )
 
 
 def _sessions(store: TokenStore) -> list[tuple[str, dict[str, Any]]]:
@@ -272,10 +293,13 @@ async def status(
     }
     for _, info in _sessions(store):
         key = SessionKey(info.get("issuer", ""), info.get("resource", ""), info.get("client_id", ""))
-        report["sessions"].append(_session(info, key, await _load_quietly(store, key), now))
+        session = _session(info, key, await _load_quietly(store, key), now)
+        if not session["usable_here"]:
+            session["fix"] = await _fix_for(profile, store, key)
+        report["sessions"].append(session)
     report["signed_in"] = any(s["usable_here"] for s in report["sessions"])
-    if not (report["signed_in"] or authenticated_otherwise):
-        notes = [*notes, f"Sign in with `{profile.advice.login_command}`."]
+    if not (report["signed_in"] or authenticated_otherwise or report["sessions"]):
+        notes = [*notes, f"Sign in with {_login_here(store, profile)}."]
     _say(out, json.dumps(report, indent=2) if as_json else _text(report, now, lines, notes))
     return EXIT_OK if report["signed_in"] or authenticated_otherwise else EXIT_FIXABLE
 
@@ -298,6 +322,33 @@ def _session(info: dict[str, Any], key: SessionKey, tokens: Tokens | None, now: 
         "stored_in": info.get("store"),
         "usable_here": tokens is not None,
     }
+
+
+async def _fix_for(profile: SignInProfile, store: TokenStore, key: SessionKey) -> str:
+    """What makes a sign-in this process cannot read usable (never a ``login`` that would refuse)."""
+    found = await find(every_store(profile, store), key)
+    advice = profile.advice
+    if found.store is not None and isinstance(found.store.secrets, FileSecrets):
+        setting = advice.file_store_setting
+        return (
+            f"It is kept in a private file ({found.store.secrets.label}), which is read only with "
+            f"{setting}=1: set it here and in the MCP server's environment (your client's config), "
+            f"or run `{advice.logout_command}` to revoke it."
+        )
+    if found.store is not None:
+        return f"It is kept in {found.store.secrets.label}, which this process does not use."
+    if found.problems:
+        return " ".join(found.problems)
+    return f"The saved sign-in is gone or cannot be decrypted here; sign in again with {_login_here(store, profile)}."
+
+
+def _login_here(store: TokenStore, profile: SignInProfile) -> str:
+    """The sign-in command that works with this process's secret store, in backquotes."""
+    login = profile.advice.login_command
+    if store.secrets.persistent:
+        return f"`{login}`"
+    setting = profile.advice.file_store_setting
+    return f"`{login} --allow-file-store` (no usable keyring here; set {setting}=1 in the MCP server's environment too)"
 
 
 async def _load_quietly(store: TokenStore, key: SessionKey) -> Tokens | None:
@@ -324,7 +375,7 @@ def _text(report: dict[str, Any], now: float, extra: Sequence[str], notes: Seque
             f"  Refresh token: {s['refresh_token']} (stored in {s['stored_in']})",
         ]
         if not s["usable_here"]:
-            lines.append("  Not readable by this process (see the secret store below)")
+            lines.append(f"  Not readable by this process. Fix: {s['fix']}")
     lines += [
         f"Secret store: {report['secret_store']}",
         f"MCP URL: {report['mcp_url']}",

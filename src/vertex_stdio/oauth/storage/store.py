@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SECRETS_TIMEOUT = 5.0
 SEALED_FILE = "secrets.sealed"
+PLAIN_FILE = "secrets.json"
 STATE_LOCK_TIMEOUT = 10.0
 T = TypeVar("T")
 
@@ -92,7 +93,7 @@ class TokenStore:
         if profile.allow_file_store:
             warning = f"{problem}; keeping the sign-in in a private file as {setting} allows"
             log.warning(warning)
-            secrets_file = FileSecrets(state_dir / "secrets.json")
+            secrets_file = FileSecrets(state_dir / PLAIN_FILE)
             return cls(state_dir, secrets_file, warning=warning, file_store_setting=setting)
         warning = (
             f"{problem}; the sign-in is kept in memory for this process only. Set "
