@@ -13,6 +13,10 @@ matching ``state`` (both compared in constant time) is handed to the sign-in, wh
 the page the person sees (``finish``).  Pages are static and never echo a query parameter; only
 the start URL redirects, to the URL it was armed with.  Requests are size-bounded and
 time-bounded; the socket is closed by ``aclose`` (call it in ``finally``).
+
+A flood of idle connections cannot use up the descriptors (``idle.IdleConnections``), and once
+an answer is taken the receiver stops accepting and drops every idle connection, leaving the
+descriptors to the token request that follows.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from vertex_stdio.core.errors import AuthRequired
+from vertex_stdio.oauth.io.idle import ACCEPT_BATCH, IdleConnections
 from vertex_stdio.oauth.io.peer import from_another_account
 from vertex_stdio.oauth.protocol.core import new_state, same_secret
 
@@ -142,6 +147,7 @@ class Receiver:
         self._server: asyncio.Server | None = None
         self._callback: asyncio.Future[dict[str, str]] | None = None
         self._verdict: asyncio.Future[Verdict] | None = None
+        self._idle = IdleConnections()
 
     @property
     def redirect_uri(self) -> str:
@@ -168,7 +174,12 @@ class Receiver:
         self._callback, self._verdict = loop.create_future(), loop.create_future()
         try:
             self._server = await asyncio.start_server(
-                self._handle, "127.0.0.1", self._port, limit=MAX_REQUEST, reuse_address=os.name == "posix"
+                self._handle,
+                "127.0.0.1",
+                self._port,
+                limit=MAX_REQUEST,
+                reuse_address=os.name == "posix",
+                backlog=ACCEPT_BATCH,
             )
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
@@ -201,6 +212,7 @@ class Receiver:
         if not same_secret(self._state, query.get("state")):
             return False
         self._callback.set_result(query)
+        self._answered()
         return True
 
     def finish(self, verdict: Verdict) -> None:
@@ -219,9 +231,19 @@ class Receiver:
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
             self._server = None
 
+    def _answered(self) -> None:
+        """An answer was taken: accept no more connections and drop the idle ones (their
+        descriptors go to the token request that comes next)."""
+        if self._server is not None:
+            self._server.close()
+        self._idle.drop_all()
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._idle.arrived(reader, writer)
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
+            head = await asyncio.wait_for(self._head(reader, writer), READ_TIMEOUT)
+            if writer.transport.is_closing():
+                return  # dropped as idle: its request is not answered, nor acted on
 
             # Looked up only for a request that holds a secret of this sign-in (cheap for floods).
             def foreign() -> bool:
@@ -233,6 +255,7 @@ class Receiver:
         except (asyncio.LimitOverrunError, ValueError):
             status, kind, extra = "431 Request Header Fields Too Large", "not-found", ""
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            self._idle.spoke(writer)  # a timeout cancels ``_head`` before it says so
             writer.close()
             return
         try:
@@ -242,6 +265,12 @@ class Receiver:
             log.debug("the browser went away before the callback page was sent")
         finally:
             writer.close()
+
+    async def _head(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+        try:
+            return await reader.readuntil(b"\r\n\r\n")
+        finally:  # in the same step: a connection whose head was read is never dropped as idle
+            self._idle.spoke(writer)
 
     async def _route(self, head: bytes, foreign: Callable[[], bool] = lambda: False) -> Answer:
         lines = head.decode("latin-1").split("\r\n")
