@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from privileges import REPO, overrides_file_modes, rerun_without_override
 
 from vertex_stdio.desktop.clients import (
     CLIENTS,
@@ -141,7 +141,7 @@ def test_unreadable_file_is_refused(tmp_path: Path) -> None:
     assert _siblings(path) == ["claude_desktop_config.json"]
 
 
-@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root reads any file")
+@pytest.mark.skipif(sys.platform == "win32" or overrides_file_modes(), reason="root reads any file")
 def test_permission_denied_is_refused(tmp_path: Path) -> None:
     """A config file we may not read: exit 1 with a permissions hint."""
     path = tmp_path / "claude_desktop_config.json"
@@ -150,6 +150,12 @@ def test_permission_denied_is_refused(tmp_path: Path) -> None:
     code, _, err = _setup(path)
     assert code == 1
     assert "permissions" in err
+
+
+@pytest.mark.skipif(not overrides_file_modes(), reason="the test above runs as this user")
+def test_permission_denied_is_refused_as_root() -> None:
+    """The test above, run as root without root's override of file modes (its twin for root)."""
+    rerun_without_override(f"{Path(__file__).relative_to(REPO)}::test_permission_denied_is_refused")
 
 
 def test_token_only_when_passed_explicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,8 +78,9 @@ def hosted(request: pytest.FixtureRequest) -> Iterator[str]:
 def _call(server: Server, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     server.initialize()
     server.send(rpc(7, "tools/call", {"name": name, "arguments": arguments}))
-    answer = server.answers({7})[7]
-    result: dict[str, Any] = answer["result"]
+    answers = server.answers({7})
+    assert 7 in answers, f"no answer to the call within the wait: {server.diagnostics}"
+    result: dict[str, Any] = answers[7]["result"]
     return result
 
 

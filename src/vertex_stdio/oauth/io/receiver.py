@@ -134,7 +134,10 @@ class Receiver:
         name: str = "your account",
         login: str = "vertex-stdio login",
         port_setting: str | None = None,
+        another_account: Callable[[object, object], bool] = from_another_account,
     ) -> None:
+        """``another_account(peername, sockname)``: whether a connection comes from another local
+        account (a seam: the system's answer by default)."""
         self._state = state
         self._port = port
         self._name = name
@@ -148,6 +151,7 @@ class Receiver:
         self._callback: asyncio.Future[dict[str, str]] | None = None
         self._verdict: asyncio.Future[Verdict] | None = None
         self._idle = IdleConnections()
+        self._another_account = another_account
 
     @property
     def redirect_uri(self) -> str:
@@ -247,7 +251,7 @@ class Receiver:
 
             # Looked up only for a request that holds a secret of this sign-in (cheap for floods).
             def foreign() -> bool:
-                return from_another_account(
+                return self._another_account(
                     writer.get_extra_info("peername"), writer.get_extra_info("sockname")
                 )
 
