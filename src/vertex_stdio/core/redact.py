@@ -33,12 +33,13 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)*")
 _DOTTED = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]*")
 _RUN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])")
 _KEYWORD = re.compile(r"(?i)token|bearer|authori[sz]ation|secret|api[ _-]?key|password|credential")
+_LONG_WORD = re.compile(rf"\S{{{PIECE},}}")
 _ORDINARY = re.compile(r"[a-z._~ -]+|[0-9]+")
 _NEAR = 40  # how close (in characters) a keyword must be for a long run to count as a token
 
 _lock = threading.Lock()
 _registered: dict[str, None] = {}  # insertion-ordered, so the oldest can be forgotten
-_pieces: set[str] = set()
+_pieces: frozenset[str] = frozenset()  # replaced whole on registration: readers take it as is
 _whole: re.Pattern[str] | None = None  # every registered secret, longest first
 
 
@@ -49,18 +50,16 @@ def register_secret(value: str | None) -> None:
     """
     if not value or len(value) < PIECE:
         return
-    global _whole
+    global _pieces, _whole
     with _lock:
         if value in _registered:
             return
         _registered[value] = None
         if len(_registered) <= MAX_SECRETS:
-            _pieces.update(_pieces_of(value))
+            _pieces = _pieces | _pieces_of(value)
         else:
             del _registered[next(iter(_registered))]
-            _pieces.clear()
-            for secret in _registered:
-                _pieces.update(_pieces_of(secret))
+            _pieces = frozenset().union(*map(_pieces_of, _registered))
         _whole = _alternation(_registered)
 
 
@@ -73,9 +72,9 @@ def redact(text: str, also: Iterable[str | None] = ()) -> str:
     """
     extra = {s for s in also if s}
     with _lock:
-        pieces, whole = set(_pieces), _whole
-    for secret in extra:
-        pieces.update(_pieces_of(secret))
+        pieces, whole = _pieces, _whole
+    if extra:
+        pieces = pieces.union(*map(_pieces_of, extra))
     spans = _piece_spans(text, pieces)
     for pattern in (whole, _alternation(extra)):
         if pattern is not None:
@@ -108,11 +107,15 @@ def _pieces_of(secret: str) -> set[str]:
     return {w for w in windows if not _ORDINARY.fullmatch(w)}
 
 
-def _piece_spans(text: str, pieces: set[str]) -> list[tuple[int, int]]:
+def _piece_spans(text: str, pieces: frozenset[str]) -> list[tuple[int, int]]:
     """Where ``text`` holds any of ``pieces`` (each ``PIECE`` long), as (start, end) spans."""
     if not pieces:
         return []
-    return [(i, i + PIECE) for i in range(len(text) - PIECE + 1) if text[i : i + PIECE] in pieces]
+    spans = []
+    for run in _LONG_WORD.finditer(text):  # a piece holds no whitespace: skip the short words
+        start, end = run.span()
+        spans += [(i, i + PIECE) for i in range(start, end - PIECE + 1) if text[i : i + PIECE] in pieces]
+    return spans
 
 
 def _shape_spans(text: str) -> list[tuple[int, int]]:
