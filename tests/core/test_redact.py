@@ -89,6 +89,8 @@ def test_a_long_run_next_to_a_token_word_is_cut() -> None:
         assert run not in redact(text), text
         assert REDACTED in redact(text)
     assert redact(f"message id {run} delivered") == f"message id {run} delivered"
+    status = f"  Client id: {run}\n  Scopes: sms:send\n  Access token: expires in 5 min"
+    assert redact(status) == status  # the word is on another line: not next to it
     assert redact("the token was refused") == "the token was refused"
 
 

@@ -14,7 +14,8 @@ What is cut:
   ``_pieces_of``);
 * token shapes nobody registered: a JWT (``eyJ…`` base64url, with or without its other
   parts), three dot-joined base64url parts of 16+ characters, and any base64url run of 32+
-  characters next to a word like token, bearer, authorization, secret or key.
+  characters next to a word like token, bearer, authorization, secret or key (on the same line,
+  at most 20 characters away: ``Client id: <id>`` a line above ``Access token:`` is kept).
 
 Pure: no I/O; the registry is process-wide and thread-safe.
 """
@@ -32,10 +33,13 @@ MAX_SECRETS = 256  # tokens rotate; the oldest are forgotten first beyond this
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)*")
 _DOTTED = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]*")
 _RUN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])")
-_KEYWORD = re.compile(r"(?i)token|bearer|authori[sz]ation|secret|api[ _-]?key|password|credential")
+_WORDS = r"token|bearer|authori[sz]ation|secret|api[ _-]?key|password|credential"
+# "next to": the word and the run on one line with at most 20 characters between them
+_WORD_BEFORE = re.compile(rf"(?i)(?:{_WORDS})[^\n]{{0,20}}\Z")
+_WORD_AFTER = re.compile(rf"(?i)[^\n]{{0,20}}(?:{_WORDS})")
 _LONG_WORD = re.compile(rf"\S{{{PIECE},}}")
 _ORDINARY = re.compile(r"[a-z._~ -]+|[0-9]+")
-_NEAR = 40  # how close (in characters) a keyword must be for a long run to count as a token
+_NEAR = 40  # the longest word plus its 20 characters of distance
 
 _lock = threading.Lock()
 _registered: dict[str, None] = {}  # insertion-ordered, so the oldest can be forgotten
@@ -123,7 +127,9 @@ def _shape_spans(text: str) -> list[tuple[int, int]]:
     spans += [m.span() for m in _DOTTED.finditer(text)]
     for run in _RUN.finditer(text):
         start, end = run.span()
-        if _KEYWORD.search(text, max(0, start - _NEAR), start) or _KEYWORD.search(text, end, end + _NEAR):
+        if _WORD_BEFORE.search(text[max(0, start - _NEAR) : start]) or _WORD_AFTER.match(
+            text, end, end + _NEAR
+        ):
             spans.append((start, end))
     return spans
 
