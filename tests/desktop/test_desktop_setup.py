@@ -152,6 +152,7 @@ def test_permission_denied_is_refused(tmp_path: Path) -> None:
     assert "permissions" in err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not overrides_file_modes(), reason="the test above runs as this user")
 def test_permission_denied_is_refused_as_root() -> None:
     """The test above, run as root without root's override of file modes (its twin for root)."""

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="RLIMIT_NOFILE is POSIX")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="RLIMIT_NOFILE is POSIX")]
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 FLOOD = 400

@@ -122,6 +122,7 @@ def _another_process_reads(state: Path) -> str:
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_a_key_replaced_while_a_process_runs_is_used_for_its_next_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,7 @@ from stdio_server import Server
 from bridge import process_env, rpc
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator, Fault
 
+pytestmark = pytest.mark.slow
 TOKEN = make_jwt()
 
 

@@ -223,6 +223,7 @@ def test_an_unwritable_file_refuses_to_record(tmp_path: Path) -> None:
     assert str(path) in str(caught.value)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not overrides_file_modes(), reason="the test above runs as this user")
 def test_an_unwritable_file_refuses_to_record_as_root() -> None:
     """The test above, run as root without root's override of file modes (its twin for root)."""
