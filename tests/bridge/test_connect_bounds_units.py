@@ -4,53 +4,18 @@ and calm refreshes."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 
 from vertex_stdio.bridge.calm import Calm
 from vertex_stdio.bridge.offer import Offer, OfferCache, fetch_list
 from vertex_stdio.core.errors import UpstreamError
-from vertex_stdio.core.http import AnswerTooLarge, CappedStream
 
 pytestmark = pytest.mark.anyio
-
-
-class _Chunks(httpx2.AsyncByteStream):
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self._chunks:
-            yield chunk
-
-
-async def _drain(stream: httpx2.AsyncByteStream) -> int:
-    return sum([len(chunk) async for chunk in stream])
-
-
-async def test_an_answer_over_its_cap_fails_and_says_so() -> None:
-    """A JSON body over the cap stops being read; an event stream is capped per event, not in all."""
-    told: list[bool] = []
-    body = CappedStream(
-        _Chunks(iter([b"x" * 65536] * 20)), 1_000_000, per_event=False, exceeded=lambda: told.append(True)
-    )
-    with pytest.raises(AnswerTooLarge):
-        await _drain(body)
-    assert told == [True]
-    assert isinstance(
-        AnswerTooLarge("x"), httpx2.StreamError
-    )  # the SDK answers the request, keeps the connection
-    event = b"event: message\ndata: " + b"x" * 60_000 + b"\n\n"
-    many = CappedStream(
-        _Chunks(iter([event] * 50)), 100_000, per_event=True, exceeded=lambda: told.append(True)
-    )
-    assert await _drain(many) == len(event) * 50
-    assert told == [True]
 
 
 async def test_a_list_stops_at_its_limit_however_the_remote_pages_it() -> None:

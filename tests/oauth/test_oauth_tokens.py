@@ -114,10 +114,12 @@ async def test_rest_error_quoting_the_token_is_scrubbed() -> None:
                 headers={"content-type": "application/json"},
             )
         )
-        async with httpx2.AsyncClient() as client:
-            rest = RestUpstream(emu.api_url, StaticTokenProvider(CANARY), client, timeout=5.0)
+        rest = RestUpstream(emu.api_url, StaticTokenProvider(CANARY), timeout=5.0)
+        try:
             with pytest.raises(VertexError) as caught:
                 await rest.call(READ, "GET", "/operator/1101")
+        finally:
+            await rest.aclose()
     text = caught.value.to_json()
     assert CANARY not in text
     assert "is not allowed here" in text

@@ -40,15 +40,8 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter, ValidationError
 
 from vertex_stdio import __version__
-from vertex_stdio.bridge.edge import (
-    CURRENT,
-    Bearer,
-    Call,
-    Noting,
-    Tokens,
-    auth_failure,
-    refused_after_renewal,
-)
+from vertex_stdio.bridge.edge import Tokens, auth_failure, refused_after_renewal
+from vertex_stdio.core.calls import MAX_ANSWER_BYTES, BearerAuth, CallRecord, recording
 from vertex_stdio.core.credentials import SignInPrompt
 from vertex_stdio.core.errors import (
     AuthInvalid,
@@ -57,7 +50,7 @@ from vertex_stdio.core.errors import (
     UpstreamUnavailable,
     VertexError,
 )
-from vertex_stdio.core.http import MAX_ANSWER_BYTES, pool_limits, pooled_transport
+from vertex_stdio.core.http import make_client
 from vertex_stdio.core.redact import clip
 
 __all__ = ["RemoteLink", "Session", "Tokens"]
@@ -109,16 +102,12 @@ class RemoteLink:
 
     async def session(self, *, interactive: bool, prompt: SignInPrompt | None = None) -> Session:
         """The open connection (opening it, signing in first when ``interactive`` allows)."""
-        call = Call(interactive, prompt)
-        reset = CURRENT.set(call)
-        try:
+        with recording(CallRecord(prompt=prompt, interactive=interactive)) as call:
             await self._signed_in(call)
             session: Session = await self._guarded(self._connected, call)
             return session
-        finally:
-            CURRENT.reset(reset)
 
-    async def _signed_in(self, call: Call) -> None:
+    async def _signed_in(self, call: CallRecord) -> None:
         """Get the token before the SDK sends anything (a sign-in runs here, not in the transport)."""
         if call.interactive:
             await self._tokens.token([], call.prompt)
@@ -141,10 +130,10 @@ class RemoteLink:
         ``VertexError``.  With ``retry``, a dropped connection is reopened once and a refused
         sign-in renewed once; without it, the request, once it went out, is never sent again.
         """
-        call = Call(interactive, prompt, replay=retry)
-        reset = CURRENT.set(call)
+        # Until the request itself goes (opening the connection), a refusal may be answered again.
+        call = CallRecord(prompt=prompt, interactive=interactive, replay=retry, sending=False)
         refused: AuthInvalid | None = None
-        try:
+        with recording(call):
             for attempt in (1, 2):
                 try:
                     await self._signed_in(call)
@@ -160,20 +149,19 @@ class RemoteLink:
                 except AuthInvalid as exc:
                     # Refused (401) even after renewing, e.g. while another request was renewing
                     # the same token: sign in (again) and send it once more -- unless it went out.
-                    if attempt == 2 or not interactive or call.refused_once:
+                    if attempt == 2 or not interactive or call.refused is not None:
                         raise
                     log.info("%s: %s refused the token; renewing the sign-in once", method, self._host)
-                    refused, call.status, call.challenge = exc, None, None
+                    refused = exc
+                    call.forget_answer()
                 except AuthRequired as exc:
                     if refused is None:
                         raise
                     raise refused_after_renewal(refused, exc, call) from exc
-        finally:
-            CURRENT.reset(reset)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(
-        self, method: str, params: Mapping[str, Any] | None, progress: Progress | None, call: Call
+        self, method: str, params: Mapping[str, Any] | None, progress: Progress | None, call: CallRecord
     ) -> dict[str, Any]:
         session = await self._connected()
         call.sending = True
@@ -184,7 +172,7 @@ class RemoteLink:
         )
         return raw
 
-    async def _guarded(self, step: Callable[[], Awaitable[Any]], call: Call | None) -> Any:
+    async def _guarded(self, step: Callable[[], Awaitable[Any]], call: CallRecord | None) -> Any:
         """Run ``step``; translate what the SDK and HTTP raise into the contract's errors."""
         try:
             return await step()
@@ -193,7 +181,7 @@ class RemoteLink:
         except MCPError as exc:
             if call is not None and call.oversized:  # that answer was cut; the connection is fine
                 raise self._ours(call, exc) from exc
-            noted = call is not None and (call.failure or call.status or call.auth_error)
+            noted = call is not None and (call.failure or call.status in (401, 403) or call.auth_error)
             if exc.error.code not in (CONNECTION_CLOSED, REQUEST_TIMEOUT) and not noted:
                 log.info(
                     "%s answered JSON-RPC error %s (%s)",
@@ -219,7 +207,7 @@ class RemoteLink:
                 raise _first(auth) from group
             raise self._ours(call, _first(group)) from group
 
-    def _ours(self, call: Call | None, exc: BaseException) -> VertexError:
+    def _ours(self, call: CallRecord | None, exc: BaseException) -> VertexError:
         host = self._host
         if call is not None and call.oversized:
             mib = self._max_answer / 1_048_576
@@ -246,12 +234,15 @@ class RemoteLink:
 
     async def _own_connection(self, *, task_status: TaskStatus[Session]) -> None:
         closed = anyio.Event()
-        http = httpx2.AsyncClient(
-            transport=Noting(self._transport or pooled_transport(), self._max_answer),
-            limits=pool_limits(),  # for a proxy's transport, built from the environment
-            auth=Bearer(self._tokens),
-            timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
+        http = make_client(
+            timeout=self._timeout,
+            transport=self._transport,
+            # Quiet: an exception from the flow would surface from deep inside the SDK's transport.
+            auth=BearerAuth(
+                self._tokens, silent=self._tokens.silent_token, quiet=True, accepted=self._tokens.accepted
+            ),
             headers={"User-Agent": f"vertex-stdio/{__version__}"},
+            max_answer=self._max_answer,
         )
         client = Client(
             # The SDK's own per-event cap sits just above ours, so ours (which is noted) acts first.

@@ -48,8 +48,8 @@ from vertex_stdio.bridge.calm import Calm
 from vertex_stdio.bridge.link import RemoteLink, Tokens
 from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, offered, size_of
 from vertex_stdio.bridge.servers import RemoteServer
+from vertex_stdio.core.calls import MAX_ANSWER_BYTES
 from vertex_stdio.core.errors import AuthError, AuthRequired, VertexError
-from vertex_stdio.core.http import MAX_ANSWER_BYTES
 from vertex_stdio.core.redact import redact
 from vertex_stdio.mcpio.prompt import RequestPrompt
 

@@ -1,36 +1,34 @@
-"""How every HTTP client of ours keeps connections: one rule, so no caller meets a stale one.
+"""Every HTTP client of ours comes from ``make_client``: one set of rules for connections.
 
-A kept-alive connection the server has just closed fails the next request on it
-("Server disconnected without sending a response").  For a read that costs a retry; for a send
-it is worse: the request may have reached the server, so its outcome is reported as unknown.
-The server closes an idle connection after its own keep-alive timeout, and the most common one
-is 5 s (Node's ``http.Server``, uvicorn); httpx2's own default is also 5 s, so the two race at
-the same instant: measured on loopback, 16 of 600 requests after a 4.9-5.1 s pause failed with
-5 s here and none with 4 s.  So connections idle for 4 s are closed on our side first.  Servers
-with longer timeouts (nginx 75 s, load balancers 60 s) lose nothing but reuse after 4 s of quiet.
-
-Every client passes ``limits=pool_limits()`` (the transports it builds itself, a proxy's from
-the environment included, take them); a client that wraps its transport starts the wrapper
-from ``pooled_transport()``, because a transport given to a client does not take its limits.
-
-Answers are read whole into memory by the clients above us, so a response body is wrapped in
-``CappedStream``: one answer (a JSON body, or one event of a stream) larger than its cap fails
-with ``AnswerTooLarge`` instead of growing the process without bound.
+- **Pool and keep-alive.**  A kept-alive connection the server has just closed fails the next
+  request on it ("Server disconnected without sending a response").  For a read that costs a
+  retry; for a send it is worse: the request may have reached the server, so its outcome is
+  reported as unknown.  The server closes an idle connection after its own keep-alive timeout,
+  and the most common one is 5 s (Node's ``http.Server``, uvicorn); httpx2's own default is also
+  5 s, so the two race at the same instant: measured on loopback, 16 of 600 requests after a
+  4.9-5.1 s pause failed with 5 s here and none with 4 s.  So connections idle for 4 s are closed
+  on our side first.  Servers with longer timeouts (nginx 75 s, load balancers 60 s) lose nothing
+  but reuse after 4 s of quiet.
+- **Proxies from the environment on every path.**  httpx2 reads ``HTTPS_PROXY``/``NO_PROXY``
+  only for a client that builds its own transport; ours wrap theirs (to record and cap), so the
+  routing is done here, per request, by the standard library's reading of the environment.
+- **TLS**: the system trust store (the operating system's on Windows and macOS) plus, when set,
+  ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (a company CA): added to the system's, never instead of it.
+- **The recorder and the size cap** (``core.calls``) sit on every transport, proxied or not.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import os
+import ssl
+import urllib.request
+from functools import lru_cache
 
 import httpx2
 
+from vertex_stdio.core.calls import MAX_ANSWER_BYTES, Edge
+
 KEEPALIVE_EXPIRY = 4.0  # seconds; below the common 5 s server keep-alive timeout
-
-
-def pooled_transport() -> httpx2.AsyncHTTPTransport:
-    """A transport with ``pool_limits()``: a client given its own transport does not apply its
-    ``limits`` (httpx2 sets them on the transport it builds), so wrappers must start from this."""
-    return httpx2.AsyncHTTPTransport(limits=pool_limits())
 
 
 def pool_limits(*, max_connections: int = 100, kept: int = 100) -> httpx2.Limits:
@@ -41,49 +39,95 @@ def pool_limits(*, max_connections: int = 100, kept: int = 100) -> httpx2.Limits
     )
 
 
-MAX_ANSWER_BYTES = 4 * 1024 * 1024
-"""The largest answer read from a server by default (one JSON body, or one event of a stream)."""
+def tls_context() -> ssl.SSLContext:
+    """The system's trust store plus ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when they name a file/folder.
+
+    Built once per value of those variables: loading a trust store takes ~90 ms.
+    """
+    return _tls_context(os.environ.get("SSL_CERT_FILE") or "", os.environ.get("SSL_CERT_DIR") or "")
 
 
-class AnswerTooLarge(httpx2.StreamError):
-    """A response passed its size cap and was not read further.
+@lru_cache(maxsize=4)
+def _tls_context(cafile: str, capath: str) -> ssl.SSLContext:
+    # httpx2's own default replaces the system store when SSL_CERT_FILE is set; without the
+    # environment it is the system store (truststore on Windows and macOS, which also trusts
+    # what load_verify_locations adds).
+    context = httpx2.create_ssl_context(trust_env=False)
+    extra_file = cafile if os.path.isfile(cafile) else None
+    extra_dir = capath if os.path.isdir(capath) else None
+    if extra_file or extra_dir:
+        context.load_verify_locations(cafile=extra_file, capath=extra_dir)
+    return context
 
-    A ``StreamError``: the MCP SDK answers the request it was reading with a JSON-RPC error
-    and keeps the connection's other requests alive, instead of failing the whole transport.
+
+class _Routes(httpx2.AsyncBaseTransport):
+    """Sends each request directly, or through the proxy the environment names for its URL.
+
+    ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` (either case) and ``NO_PROXY`` are read once,
+    when the client is made, as the standard library reads them.
     """
 
+    def __init__(self, limits: httpx2.Limits) -> None:
+        self._limits = limits
+        self._proxies = urllib.request.getproxies_environment()
+        self._direct: httpx2.AsyncHTTPTransport | None = None
+        self._via: dict[str, httpx2.AsyncHTTPTransport] = {}
 
-class CappedStream(httpx2.AsyncByteStream):
-    """A response body that fails once one message passes ``limit`` bytes.
+    def _transport(self, proxy: str | None) -> httpx2.AsyncHTTPTransport:
+        # Built on first use: a transport loads the TLS context, which start-up need not wait for.
+        if proxy is None:
+            if self._direct is None:
+                self._direct = httpx2.AsyncHTTPTransport(verify=tls_context(), limits=self._limits)
+            return self._direct
+        if proxy not in self._via:
+            self._via[proxy] = httpx2.AsyncHTTPTransport(
+                verify=tls_context(), limits=self._limits, proxy=httpx2.Proxy(proxy)
+            )
+        return self._via[proxy]
 
-    One message is the whole body, or for an event stream (which may stay open for days) one
-    event, counted from the last blank line.  Without this a client reads any answer whole
-    into memory.  ``exceeded`` is called first, so the caller can tell this from a lost
-    connection.
-    """
+    def proxy_for(self, url: httpx2.URL) -> str | None:
+        """The proxy URL for ``url``, or None to go direct."""
+        proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+        if not proxy:
+            return None
+        host = url.host if url.port is None else f"{url.host}:{url.port}"
+        # The standard library's NO_PROXY reading (undocumented, but what getproxies pairs with).
+        if urllib.request.proxy_bypass_environment(host, self._proxies):  # type: ignore[attr-defined]
+            return None
+        return proxy if "://" in proxy else f"http://{proxy}"
 
-    def __init__(
-        self, inner: httpx2.AsyncByteStream, limit: int, *, per_event: bool, exceeded: Callable[[], None]
-    ) -> None:
-        self._inner = inner
-        self._limit = limit
-        self._per_event = per_event
-        self._exceeded = exceeded
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        size, tail = 0, b""
-        async for chunk in self._inner:
-            size += len(chunk)
-            if self._per_event:
-                joined = tail + chunk
-                lf, crlf = joined.rfind(b"\n\n"), joined.rfind(b"\r\n\r\n")
-                end = max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
-                size = len(joined) - end if end >= 0 else size
-                tail = joined[-3:]
-            if size > self._limit:
-                self._exceeded()
-                raise AnswerTooLarge(f"the answer is larger than {self._limit} bytes")
-            yield chunk
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self._transport(self.proxy_for(request.url)).handle_async_request(request)
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        for transport in [self._direct, *self._via.values()]:
+            if transport is not None:
+                await transport.aclose()
+
+
+def make_client(
+    *,
+    timeout: float,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    auth: httpx2.Auth | None = None,
+    headers: dict[str, str] | None = None,
+    max_connections: int = 100,
+    kept: int = 100,
+    max_answer: int = MAX_ANSWER_BYTES,
+) -> httpx2.AsyncClient:
+    """An ``httpx2.AsyncClient`` with the rules above; redirects are never followed.
+
+    ``transport`` replaces the network (tests: a loopback or in-memory one; proxies then do not
+    apply); it is still recorded and capped.  ``max_answer`` bounds one answer (for an event
+    stream, one event) in bytes.  Connecting gets at most 10 s of ``timeout``.
+    """
+    limits = pool_limits(max_connections=max_connections, kept=kept)
+    return httpx2.AsyncClient(
+        transport=Edge(transport or _Routes(limits), max_answer),
+        limits=limits,
+        auth=auth,
+        timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
+        headers=headers,
+        follow_redirects=False,
+        trust_env=False,  # the environment is read by _Routes, for every transport
+    )

@@ -23,7 +23,7 @@ from vertex_stdio.core.credentials import TokenProvider
 from vertex_stdio.core.errors import InvalidInput, UpstreamError, VertexError
 from vertex_stdio.core.redact import redact
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
-from vertex_stdio.vertexsms.api.rest import LazyClient, RestUpstream, make_client
+from vertex_stdio.vertexsms.api.rest import RestUpstream
 from vertex_stdio.vertexsms.journal import SendJournal, journal_for
 from vertex_stdio.vertexsms.links import with_links
 from vertex_stdio.vertexsms.settings import Settings
@@ -219,24 +219,23 @@ def make_lifespan(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
-        lazy = LazyClient(lambda: make_client(settings.http_timeout, transport))
-        async with lazy as client:
-            rest = RestUpstream(settings.api_url, tokens, client, timeout=settings.http_timeout)
-            hosted = HostedMcpUpstream(
-                settings.mcp_url, tokens, timeout=settings.http_timeout, transport=transport
-            )
-            sends = journal or journal_for(settings)
-            try:
-                async with anyio.create_task_group() as watching:
-                    watching.start_soon(sends.watch)
-                    try:
-                        yield Services(settings, tokens, rest, hosted, RateCard(rest, tokens), sends)
-                    finally:
-                        watching.cancel_scope.cancel()
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await sends.aclose()
+        rest = RestUpstream(settings.api_url, tokens, timeout=settings.http_timeout, transport=transport)
+        hosted = HostedMcpUpstream(
+            settings.mcp_url, tokens, timeout=settings.http_timeout, transport=transport
+        )
+        sends = journal or journal_for(settings)
+        try:
+            async with anyio.create_task_group() as watching:
+                watching.start_soon(sends.watch)
+                try:
+                    yield Services(settings, tokens, rest, hosted, RateCard(rest, tokens), sends)
+                finally:
+                    watching.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await sends.aclose()
                 await hosted.aclose()
+                await rest.aclose()
 
     return lifespan
 

@@ -6,17 +6,14 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-import httpx2
 import pytest
 from mcp import Client
 
 from bridge import connected, envelope, ok
-from vertex_stdio.vertexsms.api.remote import _CappedStream
 from vertex_stdio.vertexsms.sandbox import Emulator, Fault
 
 pytestmark = pytest.mark.anyio
@@ -308,31 +305,3 @@ async def test_hosted_refused_then_back(emulator: Emulator) -> None:
     assert envelope(result)["code"] == "UPSTREAM_UNAVAILABLE"
     assert seconds < 3
     assert json.dumps(envelope(result))  # serialisable as is
-
-
-class _Chunks(httpx2.AsyncByteStream):
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self._chunks:
-            yield chunk
-
-
-async def _drain(stream: httpx2.AsyncByteStream) -> int:
-    return sum([len(chunk) async for chunk in stream])
-
-
-async def test_hosted_event_stream_cap_is_per_event() -> None:
-    """An event stream may carry many megabytes in small events, but not one event over the cap."""
-    event = b"event: message\ndata: " + b"x" * 60_000 + b"\n\n"
-    many = _CappedStream(_Chunks(iter([event] * 200)), None, per_event=True)  # 12 MB in all
-    assert await _drain(many) == len(event) * 200
-    crlf = event.replace(b"\n", b"\r\n")
-    assert await _drain(_CappedStream(_Chunks(iter([crlf] * 200)), None, per_event=True)) == len(crlf) * 200
-    one = _CappedStream(_Chunks(iter([b"data: " + b"x" * 65536] * 80)), None, per_event=True)  # 5 MB, no end
-    with pytest.raises(httpx2.RemoteProtocolError):
-        await _drain(one)
-    whole = _CappedStream(_Chunks(iter([event] * 80)), None, per_event=False)  # JSON: the body is the message
-    with pytest.raises(httpx2.RemoteProtocolError):
-        await _drain(whole)

@@ -1,10 +1,12 @@
 """Every HTTP call the OAuth client makes, over one ``httpx2.AsyncClient``; errors translated here.
 
-Redirects are never followed (discovery treats a 3xx as "try the next URL").  Bodies are read
-up to a bound, and a whole request (connect, headers, body) within one deadline: a server that
-drips bytes, each within the read timeout, cannot hold a sign-in for longer.  Every URL passes
-the ``UrlPolicy`` first (https, no private or metadata addresses), whoever named it.  Foreign exceptions become ``UpstreamUnavailable`` (retryable) or ``OAuthFailed``
-(the server said no), whose text never contains what we sent.
+The client is the HTTP edge's (core/http.py: pool, proxies, TLS), with a smaller answer cap
+(``MAX_BODY``).  Redirects are never followed (discovery treats a 3xx as "try the next URL").
+A whole request (connect, headers, body) runs within one deadline: a server that drips bytes,
+each within the read timeout, cannot hold a sign-in for longer.  Every URL passes the
+``UrlPolicy`` first (https, no private or metadata addresses), whoever named it.  Foreign
+exceptions become ``UpstreamUnavailable`` (retryable) or ``OAuthFailed`` (the server said no),
+whose text never contains what we sent.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import anyio
 import httpx2
 
 from vertex_stdio import __version__
+from vertex_stdio.core.calls import AnswerTooLarge
 from vertex_stdio.core.errors import UpstreamError, UpstreamUnavailable
-from vertex_stdio.core.http import pool_limits
+from vertex_stdio.core.http import make_client
 from vertex_stdio.oauth.protocol.core import safe_error_code, scrub
 from vertex_stdio.oauth.protocol.urlpolicy import UrlPolicy
 
@@ -48,12 +51,13 @@ class OAuthHttp:
     ) -> None:
         self._deadline = timeout + DEADLINE_SLACK
         self.policy = policy
-        self._client = httpx2.AsyncClient(
-            transport=transport,
+        self._client = make_client(
             timeout=timeout,
-            follow_redirects=False,
+            transport=transport,
             headers=_HEADERS,
-            limits=pool_limits(max_connections=10, kept=4),  # a refresh must not meet a stale connection
+            max_connections=10,
+            kept=4,
+            max_answer=MAX_BODY,
         )
 
     async def aclose(self) -> None:
@@ -120,16 +124,10 @@ class OAuthHttp:
         try:
             with anyio.fail_after(self._deadline):
                 async with self._client.stream(method, url, **kwargs) as response:
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > MAX_BODY:
-                            raise UpstreamError(f"{who} at {url} sent an oversized answer; sign-in stopped.")
-                        chunks.append(chunk)
-                    return httpx2.Response(
-                        response.status_code, headers=response.headers, content=b"".join(chunks)
-                    )
+                    await response.aread()
+                    return response
+        except AnswerTooLarge as exc:
+            raise UpstreamError(f"{who} at {url} sent an oversized answer; sign-in stopped.") from exc
         except (httpx2.TimeoutException, TimeoutError) as exc:
             raise UpstreamUnavailable(f"{who} at {url} did not answer in time. Try again.") from exc
         except httpx2.HTTPError as exc:

@@ -7,16 +7,14 @@ benchmarks/README.md).  One session and one pooled HTTP client are kept for the 
 and shared by concurrent calls; a session the server ended is opened again, and a read
 that lost its connection is tried once more within the same deadline.  HTTP outcomes (401,
 403, 429, 5xx, refused connections, oversized answers) are observed per call by a transport
-wrapper, through a context variable.
+call's ``CallRecord`` at the HTTP edge (core/calls.py).
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -25,125 +23,15 @@ from mcp import MCPError
 from mcp.types import CONNECTION_CLOSED
 
 from vertex_stdio import __version__
-from vertex_stdio.core.credentials import SignInPrompt, TokenProvider, parse_challenge
+from vertex_stdio.core.calls import MAX_ANSWER_BYTES, AnswerTooLarge, BearerAuth, CallRecord, recording
+from vertex_stdio.core.credentials import SignInPrompt, TokenProvider
 from vertex_stdio.core.errors import UpstreamError, VertexError, error_from_envelope
-from vertex_stdio.core.http import pool_limits, pooled_transport
+from vertex_stdio.core.http import make_client
 from vertex_stdio.core.redact import clip
 from vertex_stdio.vertexsms.api.mcp_http import AnswerLost, McpHttpError, McpHttpSession, SessionLost
 from vertex_stdio.vertexsms.api.outcomes import Operation, error_for_status, unavailable, without_sent
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _CallRecord:
-    """What the HTTP layer saw while one call was under way."""
-
-    scopes: Sequence[str] = ()
-    prompt: SignInPrompt | None = None
-    status: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    failure: httpx2.TransportError | None = None
-    oversized: bool = False
-    sent: list[str] = field(default_factory=list)  # the tokens sent: scrubbed from any error
-
-
-_CURRENT: contextvars.ContextVar[_CallRecord | None] = contextvars.ContextVar(
-    "vertex_stdio_hosted_call", default=None
-)
-
-
-class _RecordingTransport(httpx2.AsyncBaseTransport):
-    """Wraps the real transport to note error statuses and failures for the current call."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        record = _CURRENT.get()
-        try:
-            response = await self._inner.handle_async_request(request)
-        except httpx2.TransportError as exc:
-            if record is not None:
-                record.failure = exc
-            raise
-        if record is not None and response.status_code >= 400:
-            record.status = response.status_code
-            record.headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in _KEPT_HEADERS}
-        if isinstance(response.stream, httpx2.AsyncByteStream):
-            per_event = "text/event-stream" in response.headers.get("content-type", "")
-            response.stream = _CappedStream(response.stream, record, per_event)
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-_KEPT_HEADERS = frozenset({"www-authenticate", "retry-after", "content-type"})
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-
-
-class _CappedStream(httpx2.AsyncByteStream):
-    """A response body that fails once one message passes ``MAX_MESSAGE_BYTES``.
-
-    One message is the whole body, or for an event stream (which may stay open for days)
-    one event.  Without this the SDK reads any answer whole into memory.
-    """
-
-    def __init__(self, inner: httpx2.AsyncByteStream, record: _CallRecord | None, per_event: bool) -> None:
-        self._inner = inner
-        self._record = record
-        self._per_event = per_event
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        size, tail = 0, b""
-        async for chunk in self._inner:
-            size += len(chunk)
-            if self._per_event:  # count from the last blank line (the end of an event)
-                joined = tail + chunk
-                lf, crlf = joined.rfind(b"\n\n"), joined.rfind(b"\r\n\r\n")
-                end = max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
-                size = len(joined) - end if end >= 0 else size
-                tail = joined[-3:]
-            if size > MAX_MESSAGE_BYTES:
-                if self._record is not None:
-                    self._record.oversized = True
-                raise httpx2.RemoteProtocolError("the hosted MCP server's answer is too large")
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class _BearerAuth(httpx2.Auth):
-    """Adds ``Authorization: Bearer`` from the token provider; one retry after a 401."""
-
-    def __init__(self, tokens: TokenProvider) -> None:
-        self._tokens = tokens
-
-    async def async_auth_flow(
-        self, request: httpx2.Request
-    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        record = _CURRENT.get()
-        scopes = record.scopes if record else ()
-        prompt = record.prompt if record else None
-        token = await self._tokens.token(scopes, prompt)
-        if record is not None:
-            record.sent.append(token)
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code in (401, 403):
-            challenge = parse_challenge(response.headers.get("www-authenticate"))
-            renewable = response.status_code == 401 or challenge.error == "insufficient_scope"
-            if renewable and await self._tokens.rejected(token, challenge):
-                token = await self._tokens.token(scopes, prompt)
-                if record is not None:
-                    record.sent.append(token)
-                request.headers["Authorization"] = f"Bearer {token}"
-                yield request
-
-    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        raise RuntimeError("the hosted-MCP client is async only")
 
 
 class HostedMcpUpstream:
@@ -169,18 +57,26 @@ class HostedMcpUpstream:
     ) -> dict[str, Any]:
         """Call ``op.tool`` remotely; return its structured result or raise the contract's error."""
         await self._tokens.token([op.scope], prompt)  # sign in here, not inside the transport
-        record = _CallRecord(scopes=(op.scope,), prompt=prompt)
-        reset = _CURRENT.set(record)
+        record = CallRecord(scopes=(op.scope,), prompt=prompt, budget=self._timeout)
         ends = anyio.current_time() + self._timeout  # one deadline for the call and its retry
         params = {"name": op.tool, "arguments": arguments}
         reopened = retried = False  # at most one new session and one more read: three POSTs
         try:
             while True:
                 try:
-                    with anyio.fail_after(max(0.0, ends - anyio.current_time())):
+                    with recording(record), anyio.fail_after(max(0.0, ends - anyio.current_time())) as scope:
+                        record.deadline = scope  # a sign-in while renewing restarts it
                         result = await self._connected().request("tools/call", params)
                     return _structured(op, result, record.sent)
-                except (MCPError, McpHttpError, SessionLost, httpx2.HTTPError, OSError) as exc:
+                except (
+                    MCPError,
+                    McpHttpError,
+                    SessionLost,
+                    httpx2.HTTPError,
+                    AnswerTooLarge,
+                    OSError,
+                ) as exc:
+                    ends = scope.deadline
                     error = _error_from(op, record, exc)
                     if anyio.current_time() >= ends:
                         raise error from exc
@@ -192,23 +88,19 @@ class HostedMcpUpstream:
                     else:
                         raise error from exc
                     log.info("%s: hosted MCP session or connection lost; trying once more", op.tool)
-                    record.status, record.failure = None, None
+                    record.forget_answer()
         except VertexError as error:
             without_sent(error, record.sent)  # an upstream may quote the token it rejected
             raise
-        finally:
-            _CURRENT.reset(reset)
 
     def _connected(self) -> McpHttpSession:
         """The kept session, its HTTP client built on first use (that loads the TLS trust store)."""
         if self._session is None:
-            self._http = httpx2.AsyncClient(
-                transport=_RecordingTransport(self._transport or pooled_transport()),
-                limits=pool_limits(),  # for a proxy's transport, built from the environment
-                auth=_BearerAuth(self._tokens),
-                timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
+            self._http = make_client(
+                timeout=self._timeout,
+                transport=self._transport,
+                auth=BearerAuth(self._tokens),
                 headers={"User-Agent": f"vertex-stdio/{__version__}"},
-                follow_redirects=False,
             )
             self._session = McpHttpSession(
                 self._url, self._http, {"name": "vertex-stdio", "version": __version__}
@@ -226,7 +118,7 @@ class HostedMcpUpstream:
                 await http.aclose()
 
 
-def _worth_reconnecting(record: _CallRecord, exc: BaseException) -> bool:
+def _worth_reconnecting(record: CallRecord, exc: BaseException) -> bool:
     """A dropped connection, a session closing under the call or a failing server is worth one
     more try; a refusal or an answer is not."""
     if record.status is not None and record.status < 500:
@@ -242,14 +134,14 @@ def _session_closed(exc: MCPError) -> bool:
     return exc.error.code == CONNECTION_CLOSED and exc.error.message.strip().lower() == "connection closed"
 
 
-def _error_from(op: Operation, record: _CallRecord, exc: BaseException) -> VertexError:
+def _error_from(op: Operation, record: CallRecord, exc: BaseException) -> VertexError:
     if isinstance(exc, SessionLost):  # a 404 to our session id: the call was not taken
         return unavailable(op, "The hosted VertexSMS MCP server ended the session.", reached=False)
     if record.status is not None:
         return error_for_status(op, record.status, record.headers, b"")
     if record.oversized:
         return UpstreamError(
-            f"The hosted VertexSMS MCP server's answer is larger than {MAX_MESSAGE_BYTES // 1_048_576} MiB; "
+            f"The hosted VertexSMS MCP server's answer is larger than {MAX_ANSWER_BYTES // 1_048_576} MiB; "
             "it was not read. Try again later."
         )
     if isinstance(exc, VertexError):

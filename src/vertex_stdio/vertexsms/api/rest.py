@@ -1,4 +1,4 @@
-"""VertexSMS REST over one pooled ``httpx2.AsyncClient``, with money-safe retries."""
+"""VertexSMS REST over one client of the HTTP edge (core/http.py), with money-safe retries."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import anyio
 import httpx2
 
 from vertex_stdio import __version__
-from vertex_stdio.core.credentials import SignInPrompt, TokenProvider, parse_challenge
-from vertex_stdio.core.http import pool_limits
+from vertex_stdio.core.calls import AnswerTooLarge, BearerAuth, CallRecord, current, recording
+from vertex_stdio.core.credentials import SignInPrompt, TokenProvider
+from vertex_stdio.core.errors import VertexError
+from vertex_stdio.core.http import make_client
 from vertex_stdio.vertexsms.api.outcomes import (
     RETRYABLE_STATUSES,
     Operation,
@@ -27,7 +29,6 @@ from vertex_stdio.vertexsms.api.outcomes import (
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_RETRIES = 2
 MAX_RETRY_AFTER = 10.0
 USER_AGENT = f"vertex-stdio/{__version__}"
@@ -74,66 +75,42 @@ class _NoAnswer(Exception):
 _NEVER_CONNECTED = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError)
 
 
-def make_client(timeout: float, transport: httpx2.AsyncBaseTransport | None = None) -> httpx2.AsyncClient:
-    """The process's HTTP client: bounded pool, explicit timeouts, no redirects for auth'd calls."""
-    return httpx2.AsyncClient(
-        timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
-        limits=pool_limits(),  # bounded, kept for the next burst, never stale (connections.py)
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        follow_redirects=False,
-        transport=transport,
-    )
-
-
-class LazyClient:
-    """The process's client, built on first use: building one loads the TLS trust store.
-
-    That takes ~90 ms, which start-up and ``tools/list`` need not wait for.  Closes the
-    client on exit if it was built.
-    """
-
-    def __init__(self, factory: Callable[[], httpx2.AsyncClient]) -> None:
-        self._factory = factory
-        self._client: httpx2.AsyncClient | None = None
-
-    def get(self) -> httpx2.AsyncClient:
-        if self._client is None:
-            self._client = self._factory()
-        return self._client
-
-    async def __aenter__(self) -> LazyClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-
-
 class RestUpstream:
     """Calls VertexSMS REST endpoints with the token from a ``TokenProvider``.
 
     Retries only calls that neither cost money nor change state, and only on connection
-    failures, 502/503/504 and 429 (honouring ``Retry-After`` up to a cap).  A 401 (or a
-    403 ``insufficient_scope``) is reported to the token provider, and the call is made
-    once more only if it offers a different token: a rejected request did nothing.
+    failures, 502/503/504 and 429 (honouring ``Retry-After`` up to a cap).  The edge's bearer
+    flow renews the token once after a 401 (or a 403 ``insufficient_scope``) and sends a read
+    again; a call that costs or changes something is never sent again: its refusal is raised
+    (``refused``), and the refused token stays on the call's ``CallRecord`` for a caller that
+    records each attempt (``vertexsms.tools.base.billable_attempts``) to renew and try anew.
     """
 
     def __init__(
         self,
         base_url: str,
         tokens: TokenProvider,
-        client: httpx2.AsyncClient | LazyClient,
         *,
         timeout: float = 30.0,
+        transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Sleep = anyio.sleep,
         max_retries: int = MAX_RETRIES,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._tokens = tokens
-        self._client = client
+        self._client = make_client(
+            timeout=timeout,
+            transport=transport,
+            auth=BearerAuth(tokens, header=TOKEN_HEADER, scheme=""),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
         self._deadline = timeout + 5.0
         self._sleep = sleep
         self._max_retries = max_retries
+
+    async def aclose(self) -> None:
+        """Close the connection pool (at shutdown)."""
+        await self._client.aclose()
 
     async def call(
         self,
@@ -148,19 +125,30 @@ class RestUpstream:
         """Make the call; return a 2xx answer or raise the contract's error.
 
         One deadline bounds the first attempt and every retry after it, so a read that keeps
-        failing slowly (a drip, a stall) ends when a single attempt would have.
+        failing slowly (a drip, a stall) ends when a single attempt would have.  The call is
+        noted on the caller's ``CallRecord`` when one is open, else on its own.
         """
+        record = current() or CallRecord()
+        record.scopes, record.prompt, record.replay = (op.scope,), prompt, not op.costs_or_changes
+        # Built once and sent as often as the retries allow: its body is bytes, replayable.
+        request = self._client.build_request(method, self._base + path, json=json_body, params=params)
+        with recording(record):
+            try:
+                return await self._attempts(op, record, request)
+            except VertexError as error:
+                without_sent(error, record.sent)  # VertexSMS may quote the token it refused
+                raise
+
+    async def _attempts(self, op: Operation, record: CallRecord, request: httpx2.Request) -> RestResponse:
+        await self._tokens.token([op.scope], record.prompt)  # a sign-in runs here, before the deadline
+        ends = anyio.current_time() + self._deadline
         attempt = 0
-        reauthorized = False
-        ends: float | None = None  # the deadline; restarted after a sign-in renewed the token
         while True:
-            token = await self._tokens.token([op.scope], prompt)
-            ends = ends or anyio.current_time() + self._deadline
             try:
                 # A call that costs money is shielded: once its bytes may have left, a client's
                 # cancellation must not hide the outcome; it is waited for (bounded) and logged.
                 with anyio.CancelScope(shield=op.costs_or_changes):
-                    response = await self._once(op, method, path, token, json_body, params, ends)
+                    response, ends = await self._once(op, record, request, ends)
                 if op.costs_or_changes:
                     log.info("%s: VertexSMS answered HTTP %s", op.tool, response.status)
             except _NoAnswer as failure:
@@ -169,12 +157,6 @@ class RestUpstream:
                 attempt += 1
                 await self._sleep(_backoff(attempt))
                 continue
-            if response.status in (401, 403) and not reauthorized:
-                challenge = parse_challenge(response.headers.get("www-authenticate"))
-                renewable = response.status == 401 or challenge.error == "insufficient_scope"
-                if renewable and await self._tokens.rejected(token, challenge):
-                    reauthorized, ends = True, None
-                    continue
             if 200 <= response.status < 300:
                 return response
             if self._may_retry(op, attempt, ends) and response.status in RETRYABLE_STATUSES:
@@ -187,9 +169,7 @@ class RestUpstream:
                     attempt += 1
                     await self._sleep(wait)
                     continue
-            raise without_sent(
-                error_for_status(op, response.status, response.headers, response.body, [token]), [token]
-            )
+            raise error_for_status(op, response.status, response.headers, response.body, record.sent)
 
     def _may_retry(self, op: Operation, attempt: int, ends: float, wait: float = 0.0) -> bool:
         """Only free, unchanging calls are retried: a few times, and only within the deadline."""
@@ -198,24 +178,16 @@ class RestUpstream:
         return anyio.current_time() + wait < ends
 
     async def _once(
-        self,
-        op: Operation,
-        method: str,
-        path: str,
-        token: str,
-        json_body: Any,
-        params: Mapping[str, str] | None,
-        ends: float,
-    ) -> RestResponse:
-        url = self._base + path
-        headers = {TOKEN_HEADER: token}
+        self, op: Operation, record: CallRecord, request: httpx2.Request, ends: float
+    ) -> tuple[RestResponse, float]:
+        """One request (and the edge's one renewal); the answer and the deadline, which a
+        sign-in during the renewal restarted."""
         try:
-            with anyio.fail_after(max(0.0, ends - anyio.current_time())):
-                client = self._client.get() if isinstance(self._client, LazyClient) else self._client
-                request = client.build_request(method, url, json=json_body, params=params, headers=headers)
-                response = await client.send(request, stream=True)
+            with anyio.fail_after(max(0.0, ends - anyio.current_time())) as scope:
+                record.deadline, record.budget = scope, self._deadline
+                response = await self._client.send(request, stream=True)
                 try:
-                    body = await _read_capped(response, op)
+                    body = await _read(response, op)
                 finally:
                     await response.aclose()
         except _NEVER_CONNECTED as exc:
@@ -227,26 +199,22 @@ class RestUpstream:
         except httpx2.TransportError as exc:
             log.warning("%s: connection to VertexSMS failed (%s)", op.tool, type(exc).__name__)
             raise _NoAnswer(f"The connection to VertexSMS failed ({_describe(exc)}).") from exc
-        log.debug("%s: %s %s -> %s", op.tool, method, path, response.status_code)
-        return RestResponse(response.status_code, response.headers, body)
+        finally:
+            record.deadline = None
+        log.debug("%s: %s %s -> %s", op.tool, request.method, request.url.path, response.status_code)
+        return RestResponse(response.status_code, response.headers, body), scope.deadline
 
 
-async def _read_capped(response: httpx2.Response, op: Operation) -> bytes:
-    """The body, bounded: an oversized success is unreadable; an error body is cut short.
-
-    An error's status decides its meaning (and, for a send, that the outcome is unknown);
-    its body only lends a message, so the rest of an oversized one is not waited for.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            if 200 <= response.status_code < 300:
-                raise unreadable_success(op, f"larger than {MAX_BODY_BYTES // 1_048_576} MiB")
-            break
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def _read(response: httpx2.Response, op: Operation) -> bytes:
+    """The body, within the edge's cap: an oversized success is unreadable; an oversized error
+    is read as empty (its status decides its meaning, and for a send that the outcome is
+    unknown; its body only lends a message)."""
+    try:
+        return await response.aread()
+    except AnswerTooLarge as exc:
+        if 200 <= response.status_code < 300:
+            raise unreadable_success(op, f"larger than {exc.limit // 1_048_576} MiB") from exc
+        return b""
 
 
 def _backoff(attempt: int) -> float:

@@ -1,4 +1,4 @@
-"""The one keep-alive rule (connections.py) holds for the REST client the server builds."""
+"""The one keep-alive rule (core/http.py) holds for every client of the HTTP edge."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import uvicorn
 from loopback import serve_in_thread
 from starlette.types import Receive, Scope, Send
 
-from vertex_stdio.core.http import KEEPALIVE_EXPIRY
-from vertex_stdio.vertexsms.api.rest import make_client
+from vertex_stdio.core.http import KEEPALIVE_EXPIRY, make_client
 
 pytestmark = pytest.mark.anyio
 
@@ -33,13 +32,13 @@ def five_second_server() -> Iterator[str]:
 
 
 @pytest.mark.slow  # waits out a 5 s keep-alive on the real clock
-async def test_the_rest_client_reuses_a_quiet_connection_and_drops_it_before_the_server_does(
+async def test_a_client_reuses_a_quiet_connection_and_drops_it_before_the_server_does(
     five_second_server: str,
 ) -> None:
     """Reused after 3 s of quiet; after 4.5 s (past our 4 s, before the server's 5 s) a new
     connection is opened, so no request is ever written into one the server is closing."""
     assert KEEPALIVE_EXPIRY < 5
-    async with make_client(10.0) as client:
+    async with make_client(timeout=10.0) as client:
         first = (await client.get(five_second_server)).text
         await anyio.sleep(3.0)
         reused = (await client.get(five_second_server)).text

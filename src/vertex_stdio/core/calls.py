@@ -1,0 +1,281 @@
+"""What one call sees at the HTTP edge: its ``CallRecord``, the bearer flow and the size cap.
+
+A caller opens ``recording(CallRecord(...))`` around one logical call (which may be several
+HTTP requests: a session's initialize, a retry); the edge notes into it what HTTP said, because
+the layers above (the MCP SDK, our session) fold statuses and failures into generic errors:
+
+- ``Edge`` (the transport every client of ``core.http.make_client`` has) notes the error status
+  and its headers, a transport failure, and cuts an answer off at the size cap;
+- ``BearerAuth`` attaches the token, and after a 401 (or a 403 ``insufficient_scope``) tells
+  the token provider and sends the request once more with the renewed token -- unless the
+  record says ``replay=False`` (a call that costs money or changes state) and the request is
+  not a GET: then the refused token is noted, the refusal is that attempt's answer, and the
+  caller decides (a new attempt, recorded as such, or an error).
+
+Pure I/O plumbing: no product names, no wording for people beyond the cap's error.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import anyio
+import httpx2
+
+from vertex_stdio.core.credentials import Challenge, SignInPrompt, parse_challenge
+from vertex_stdio.core.errors import AuthRequired
+
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+KEPT_HEADERS = frozenset({"www-authenticate", "retry-after", "content-type"})
+
+
+@dataclass
+class CallRecord:
+    """One call's wishes (scopes, prompt, replay) and what HTTP said while it ran.
+
+    ``replay=False`` holds from the moment ``sending`` is true (a caller that first opens a
+    session sets it when the call's own request goes).  ``status``/``headers`` are those of the
+    last error answer (4xx/5xx); ``refused`` is the token a 401/403 refused when the request was
+    not to be replayed (with ``challenge``, for the caller to renew with); ``sent`` every token
+    sent, to scrub from any text kept.  ``deadline``, when set, is the
+    call's time limit: lifted while a renewal signs in, then restarted with ``budget`` seconds.
+    """
+
+    scopes: Sequence[str] = ()
+    prompt: SignInPrompt | None = None
+    replay: bool = True
+    sending: bool = True
+    interactive: bool = True
+    deadline: anyio.CancelScope | None = None
+    budget: float = 0.0
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    challenge: Challenge | None = None
+    refused: str | None = None
+    failure: Exception | None = None
+    oversized: bool = False
+    auth_error: AuthRequired | None = None
+    sent: list[str] = field(default_factory=list)
+
+    def forget_answer(self) -> None:
+        """Clear what the last attempt heard (before the call sends again)."""
+        self.status, self.headers, self.challenge, self.failure, self.oversized = None, {}, None, None, False
+
+
+_CURRENT: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar(
+    "vertex_stdio_call", default=None
+)
+
+
+@contextmanager
+def recording(record: CallRecord) -> Iterator[CallRecord]:
+    """Make ``record`` the current call's record for the block (per task: concurrent calls each
+    have their own)."""
+    reset = _CURRENT.set(record)
+    try:
+        yield record
+    finally:
+        _CURRENT.reset(reset)
+
+
+def current() -> CallRecord | None:
+    """The record of the call under way in this task, if one was opened."""
+    return _CURRENT.get()
+
+
+def renewable(status: int, challenge: Challenge) -> bool:
+    """A 401, or a 403 asking for more scope: a renewed token may be accepted."""
+    return status == 401 or (status == 403 and challenge.error == "insufficient_scope")
+
+
+class AnswerTooLarge(httpx2.StreamError):
+    """An answer (or one event of a stream) passed the client's cap; the rest was not read.
+
+    A ``StreamError``, not a transport failure: the MCP SDK then fails only the request it was
+    reading and keeps the connection's other requests alive.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer is larger than {limit} bytes")
+        self.limit = limit
+
+
+class Edge(httpx2.AsyncBaseTransport):
+    """Wraps the real transport: notes errors into the current record, caps every answer."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, max_answer: int = MAX_ANSWER_BYTES) -> None:
+        self._inner = inner
+        self._max = max_answer
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        record = _CURRENT.get()
+        try:
+            response = await self._inner.handle_async_request(request)
+        except httpx2.TransportError as exc:
+            if record is not None:
+                record.failure = exc
+            raise
+        if record is not None and response.status_code >= 400:
+            record.status = response.status_code
+            record.headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+        if isinstance(response.stream, httpx2.AsyncByteStream):
+            per_event = "text/event-stream" in response.headers.get("content-type", "")
+            response.stream = _Capped(response.stream, record, self._max, per_event)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _Capped(httpx2.AsyncByteStream):
+    """A body that fails with ``AnswerTooLarge`` once one message passes ``limit`` bytes.
+
+    One message is the whole body, or for an event stream (which may stay open for days) one
+    event.  Without this a client reads any answer whole into memory.
+    """
+
+    def __init__(
+        self, inner: httpx2.AsyncByteStream, record: CallRecord | None, limit: int, per_event: bool
+    ) -> None:
+        self._inner = inner
+        self._record = record
+        self._limit = limit
+        self._per_event = per_event
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size, tail = 0, b""
+        async for chunk in self._inner:
+            size += len(chunk)
+            if self._per_event:  # count from the last blank line (the end of an event)
+                joined = tail + chunk
+                lf, crlf = joined.rfind(b"\n\n"), joined.rfind(b"\r\n\r\n")
+                end = max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
+                size = len(joined) - end if end >= 0 else size
+                tail = joined[-3:]
+            if size > self._limit:
+                if self._record is not None:
+                    self._record.oversized = True
+                raise AnswerTooLarge(self._limit)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+Silent = Callable[[], Awaitable[str | None]]
+_REPLAYABLE = frozenset({"GET", "HEAD"})  # safe methods: sent again whatever the record says
+
+
+class Tokens(Protocol):
+    """What the flow needs of a ``core.credentials.TokenProvider``."""
+
+    async def token(self, scopes: Sequence[str], prompt: SignInPrompt | None = None) -> str: ...
+
+    async def rejected(self, token: str, challenge: Challenge) -> bool: ...
+
+
+class BearerAuth(httpx2.Auth):
+    """The token from a ``TokenProvider`` on every request; renewed once after a refusal.
+
+    ``header``/``scheme`` say how it is sent (``Authorization: Bearer`` by default).  A record
+    with ``interactive=False`` takes only a token at hand (``silent``) and never starts a
+    sign-in.  With ``quiet``, having no token is noted on the record (``auth_error``) and the
+    request goes without one, for callers inside a library that would bury the exception.
+    ``accepted`` hears of each token an answer did not refuse (a provider may stop pausing).
+    """
+
+    def __init__(
+        self,
+        tokens: Tokens,
+        *,
+        header: str = "Authorization",
+        scheme: str = "Bearer",
+        silent: Silent | None = None,
+        quiet: bool = False,
+        accepted: Callable[[str], None] | None = None,
+    ) -> None:
+        self._tokens = tokens
+        self._header = header
+        self._prefix = f"{scheme} " if scheme else ""
+        self._silent = silent
+        self._quiet = quiet
+        self._accepted = accepted
+
+    async def _token(self, record: CallRecord) -> str | None:
+        try:
+            if not record.interactive and self._silent is not None:
+                return await self._silent()
+            return await self._tokens.token(list(record.scopes), record.prompt)
+        except AuthRequired as exc:
+            record.auth_error = exc
+            if not self._quiet:
+                raise
+            return None
+
+    def _attach(self, request: httpx2.Request, record: CallRecord, token: str) -> None:
+        record.sent.append(token)
+        request.headers[self._header] = self._prefix + token
+
+    async def async_auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        record = _CURRENT.get() or CallRecord()
+        token = await self._token(record)
+        if token is None:
+            yield request
+            return
+        self._attach(request, record, token)
+        response = yield request
+        if not await self._told(record, token, request, response) or record.refused is not None:
+            return
+        with _lifted(record):
+            fresh = await self._token(record)
+        if fresh is None or fresh == token:
+            return
+        self._attach(request, record, fresh)
+        record.forget_answer()
+        response = yield request
+        # Refused again: the provider hears of it (a new sign-in's token counts); no third send.
+        await self._told(record, fresh, request, response)
+
+    async def _told(
+        self, record: CallRecord, token: str, request: httpx2.Request, response: httpx2.Response
+    ) -> bool:
+        """Tell the provider how ``token`` fared; True when it was refused in a way renewal may fix.
+
+        Told even when another request already reported this token (then it renews nothing):
+        what counts is whether a different token is at hand now (or for the next call).
+        """
+        if response.status_code not in (401, 403):
+            if self._accepted is not None:
+                self._accepted(token)
+            return False
+        record.challenge = challenge = parse_challenge(response.headers.get("www-authenticate"))
+        if not record.replay and record.sending and request.method not in _REPLAYABLE:
+            record.refused = token  # the refusal is this attempt's answer; the caller decides
+        if not renewable(response.status_code, challenge):
+            return False
+        await self._tokens.rejected(token, challenge)
+        return True
+
+    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        raise RuntimeError("our HTTP clients are async only")
+
+
+@contextmanager
+def _lifted(record: CallRecord) -> Iterator[None]:
+    """A renewal may wait for a person's sign-in: the call's deadline restarts after it."""
+    scope = record.deadline
+    if scope is None:
+        yield
+        return
+    scope.deadline = math.inf
+    try:
+        yield
+    finally:
+        scope.deadline = anyio.current_time() + record.budget
