@@ -172,7 +172,7 @@ def _error_for_status(
         return InvalidInput(f"VertexSMS rejected the request as invalid.{quoted}")
     if status == 401:
         return AuthInvalid(
-            f"VertexSMS rejected the credentials (expired, revoked or wrong).{quoted} "
+            f"VertexSMS rejected the credentials (HTTP 401: expired, revoked or wrong).{quoted} "
             "Sign in again with `vertex-stdio login`, or set a valid VERTEXSMS_API_TOKEN."
         )
     if status == 403:
@@ -180,12 +180,12 @@ def _error_for_status(
         if challenge.error == "insufficient_scope":
             needed = " ".join(challenge.scopes) or op.scope
             return InsufficientScope(
-                f"Your VertexSMS sign-in does not allow {op.what} (it needs the scope {needed}).{quoted} "
+                f"Your VertexSMS sign-in does not allow {op.what} (HTTP 403: it needs the scope {needed}).{quoted} "
                 f"Run `vertex-stdio login --scope {needed}` to grant it.",
                 required_scope=needed,
             )
         return AuthInvalid(
-            f"VertexSMS refused {op.what} for this token (route permission or IP whitelist).{quoted} "
+            f"VertexSMS refused {op.what} for this token (HTTP 403: route permission or IP whitelist).{quoted} "
             "Check the token's permissions at https://tool.vertexsms.com/settings/api, "
             "or sign in again with `vertex-stdio login`."
         )

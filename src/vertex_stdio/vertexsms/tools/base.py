@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from mcp.server.mcpserver import Context
 
-from vertex_stdio.core.credentials import TokenProvider
+from vertex_stdio.core.calls import CallRecord, recording
+from vertex_stdio.core.credentials import SignInPrompt, TokenProvider
+from vertex_stdio.core.errors import VertexError
 from vertex_stdio.mcpio.prompt import RequestPrompt
+from vertex_stdio.vertexsms.api.outcomes import Operation
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import RestUpstream
-from vertex_stdio.vertexsms.journal import SendJournal
+from vertex_stdio.vertexsms.journal import CallFacts, SendJournal, Ticket
 from vertex_stdio.vertexsms.settings import Settings
 from vertex_stdio.vertexsms.tools.pricing import PriceBook
 from vertex_stdio.vertexsms.tools.rates import RateCard
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,3 +62,37 @@ def client_name(ctx: AnyContext) -> str | None:
     info = getattr(params, "client_info", None)
     name = getattr(info, "name", None)
     return str(name)[:80] if name else None
+
+
+async def billable_attempts(
+    svc: Services,
+    op: Operation,
+    facts: CallFacts,
+    prompt: SignInPrompt | None,
+    attempt: Callable[[Ticket], Awaitable[T]],
+    *,
+    guard: bool = False,
+) -> T:
+    """Run ``attempt`` (one POST) inside its own journal record; at most twice, never blindly.
+
+    One POST, one record: a 401 or a 403 ``insufficient_scope`` is that attempt's outcome
+    (``refused``: VertexSMS did nothing).  The token is then renewed outside any record (a
+    refresh, or a sign-in the person may take minutes over), and only when a different token is
+    at hand is the call made once more -- as a new record that passes the guard and the limits
+    like any other call.  No other answer is followed by another attempt: any other may mean it
+    happened.
+    """
+    for attempt_no in (1, 2):
+        record = CallRecord()
+        with recording(record):
+            try:
+                async with svc.journal.billable(op.tool, facts, guard=guard) as ticket:
+                    return await attempt(ticket)
+            except VertexError as error:
+                if attempt_no == 2 or record.refused is None:
+                    raise
+                refusal = error
+        if await svc.tokens.token([op.scope], prompt) == record.refused:
+            raise refusal
+        log.info("%s: VertexSMS refused the token (%s); renewed, trying once more", op.tool, refusal.code)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -9,10 +9,16 @@ from pydantic import Field
 
 from vertex_stdio.core.errors import InvalidInput, NotFound
 from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
-from vertex_stdio.vertexsms.journal import CallFacts
+from vertex_stdio.vertexsms.journal import CallFacts, Ticket
 from vertex_stdio.vertexsms.outgoing import outgoing
 from vertex_stdio.vertexsms.smsparts import count_parts
-from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, client_name, services
+from vertex_stdio.vertexsms.tools.base import (
+    AnyContext,
+    ContextPrompt,
+    billable_attempts,
+    client_name,
+    services,
+)
 from vertex_stdio.vertexsms.tools.confirm import Confirmation, ask_to_send, require_yes
 from vertex_stdio.vertexsms.tools.models import (
     CountryCode,
@@ -121,15 +127,19 @@ async def send_sms(
         allow_duplicate,
         price.journal_source,
     )
-    async with svc.journal.billable(SEND.tool, facts, guard=True) as ticket:
+
+    async def attempt(ticket: Ticket) -> tuple[str, int]:
         response = await svc.rest.call(SEND, "POST", "/sms", json_body=body, prompt=prompt)
         ids = response.json(SEND)
         if not isinstance(ids, list) or not ids or not isinstance(ids[0], str | int):
             raise unreadable_success(SEND, "no message ID in the answer")
         parts = _parts(response.headers.get("x-vertexsms-amount-sent"), sms.text)
         ticket.sent(str(ids[0]), parts=parts, price_eur=price.for_parts(parts))
+        return str(ids[0]), parts
+
+    message_id, parts = await billable_attempts(svc, SEND, facts, prompt, attempt, guard=True)
     return SendSmsResult(
-        message_id=str(ids[0]),
+        message_id=message_id,
         status="sent",
         parts=parts,
         destination=sms.e164,

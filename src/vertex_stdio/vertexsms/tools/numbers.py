@@ -8,9 +8,15 @@ from pydantic import Field, ValidationError
 
 from vertex_stdio.core.errors import UpstreamError
 from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
-from vertex_stdio.vertexsms.journal import CallFacts
+from vertex_stdio.vertexsms.journal import CallFacts, Ticket
 from vertex_stdio.vertexsms.outgoing import destination
-from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, client_name, services
+from vertex_stdio.vertexsms.tools.base import (
+    AnyContext,
+    ContextPrompt,
+    billable_attempts,
+    client_name,
+    services,
+)
 from vertex_stdio.vertexsms.tools.models import (
     CorrectionResult,
     CountryCode,
@@ -77,7 +83,8 @@ async def lookup_hlr(
         client=client_name(ctx),
         price_source=price.journal_source,
     )
-    async with svc.journal.billable(HLR.tool, facts, guard=True) as ticket:
+
+    async def attempt(ticket: Ticket) -> int:
         body = {"msisdn": digits, "callBackUrl": callBackUrl}
         response = await svc.rest.call(HLR, "POST", "/hlr", json_body=body, prompt=prompt)
         ids = response.json(HLR)
@@ -85,8 +92,10 @@ async def lookup_hlr(
         if not str(first).isdigit():
             raise unreadable_success(HLR, "no lookup ID in the answer")
         ticket.sent(str(first))
+        return int(str(first))
+
     return HlrResult(
-        lookup_id=int(str(first)),
+        lookup_id=await billable_attempts(svc, HLR, facts, prompt, attempt, guard=True),
         msisdn="+" + digits,
         status="submitted",
         callback_url=callBackUrl,

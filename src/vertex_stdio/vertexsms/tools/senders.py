@@ -8,9 +8,16 @@ from pydantic import Field
 
 from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
 from vertex_stdio.vertexsms.api.rest import RestResponse
-from vertex_stdio.vertexsms.journal import CallFacts
+from vertex_stdio.vertexsms.journal import CallFacts, Ticket
 from vertex_stdio.vertexsms.outgoing import destination
-from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, client_name, services
+from vertex_stdio.vertexsms.tools.base import (
+    AnyContext,
+    ContextPrompt,
+    Services,
+    billable_attempts,
+    client_name,
+    services,
+)
 from vertex_stdio.vertexsms.tools.models import (
     ConfirmSenderResult,
     HttpsUrl,
@@ -68,12 +75,7 @@ async def register_sender_id(
         body["notificationUrl"] = notificationUrl
     svc = services(ctx)
     facts = CallFacts(sender=name, client=client_name(ctx))
-    async with svc.journal.billable(REGISTER_ALPHA.tool, facts) as ticket:
-        response = await svc.rest.call(
-            REGISTER_ALPHA, "POST", "/senderId", json_body=body, prompt=ContextPrompt(ctx)
-        )
-        sender_id = _new_id(response, REGISTER_ALPHA)
-        ticket.sent(str(sender_id))
+    sender_id = await _register(svc, REGISTER_ALPHA, body, facts, ContextPrompt(ctx))
     return SenderIdResult(
         sender_id=sender_id,
         name=name,
@@ -104,10 +106,7 @@ async def register_msisdn_sender(msisdn: PhoneNumber, ctx: AnyContext) -> Msisdn
         allow_duplicate=True,
         price_source=price.journal_source,
     )
-    async with svc.journal.billable(REGISTER_MSISDN.tool, facts, guard=True) as ticket:
-        response = await svc.rest.call(REGISTER_MSISDN, "POST", "/senderId", json_body=body, prompt=prompt)
-        sender_id = _new_id(response, REGISTER_MSISDN)
-        ticket.sent(str(sender_id))
+    sender_id = await _register(svc, REGISTER_MSISDN, body, facts, prompt, guard=True)
     return MsisdnSenderResult(
         sender_id=sender_id,
         msisdn="+" + digits,
@@ -126,16 +125,35 @@ async def confirm_msisdn_sender(
     ctx: AnyContext,
 ) -> ConfirmSenderResult:
     svc = services(ctx)
-    async with svc.journal.billable(CONFIRM_MSISDN.tool, CallFacts(client=client_name(ctx))) as ticket:
-        await svc.rest.call(
-            CONFIRM_MSISDN,
-            "POST",
-            f"/senderId/confirm/{sender_id}",
-            json_body={"code": code},
-            prompt=ContextPrompt(ctx),
-        )
+    prompt = ContextPrompt(ctx)
+
+    async def attempt(ticket: Ticket) -> None:
+        path = f"/senderId/confirm/{sender_id}"
+        await svc.rest.call(CONFIRM_MSISDN, "POST", path, json_body={"code": code}, prompt=prompt)
         ticket.sent(str(sender_id))
+
+    await billable_attempts(svc, CONFIRM_MSISDN, CallFacts(client=client_name(ctx)), prompt, attempt)
     return ConfirmSenderResult(sender_id=sender_id, confirmed=True)
+
+
+async def _register(
+    svc: Services,
+    op: Operation,
+    body: dict[str, Any],
+    facts: CallFacts,
+    prompt: ContextPrompt,
+    *,
+    guard: bool = False,
+) -> int:
+    """POST a sender registration (one journal record per POST); the new sender's ID."""
+
+    async def attempt(ticket: Ticket) -> int:
+        response = await svc.rest.call(op, "POST", "/senderId", json_body=body, prompt=prompt)
+        sender_id = _new_id(response, op)
+        ticket.sent(str(sender_id))
+        return sender_id
+
+    return await billable_attempts(svc, op, facts, prompt, attempt, guard=guard)
 
 
 def _new_id(response: RestResponse, op: Operation) -> int:
