@@ -21,6 +21,7 @@ import httpx2
 
 from vertex_stdio import __version__
 from vertex_stdio.core.credentials import parse_challenge
+from vertex_stdio.core.http import tls_context
 from vertex_stdio.core.urls import is_loopback_host
 from vertex_stdio.desktop.report import Check
 from vertex_stdio.oauth.protocol.core import as_metadata_urls, prm_urls, resource_matches
@@ -274,8 +275,10 @@ def network_checks(
     if settings.sandbox:
         return [Check("network", "skip", "sandbox: the built-in emulator needs no network")]
     headers = {"user-agent": f"vertex-stdio/{__version__} (doctor)"}
+    # Synchronous, so not the edge's client; it trusts what the edge trusts (proxies: httpx2's own
+    # reading of the same environment variables).
     with httpx2.Client(
-        transport=transport, timeout=TIMEOUT, headers=headers, follow_redirects=False
+        transport=transport, timeout=TIMEOUT, headers=headers, follow_redirects=False, verify=tls_context()
     ) as client:
         prober = Prober(client, dns)
         checks = [check_api(prober, settings.api_url)]
