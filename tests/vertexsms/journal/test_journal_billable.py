@@ -86,6 +86,7 @@ async def test_the_same_hlr_lookup_is_refused_with_the_earlier_outcome(
     assert again["earlier_message_id"] == zeros["earlier_message_id"] == str(first["lookup_id"])
     assert again["earlier_outcome"] == "sent"
     assert "VERTEXSMS_DUPLICATE_WINDOW" in again["message"]
+    assert f"(id {first['lookup_id']}, outcome sent)" in again["message"]
     assert "allow_duplicate" not in again["message"]  # lookup_hlr has no such escape
     assert posts(emulator, "/hlr") == 2
     assert first["price_eur"] == other["price_eur"] == LT_QUOTE

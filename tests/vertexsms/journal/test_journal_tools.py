@@ -218,6 +218,7 @@ async def test_status_changes_and_carries_the_journal_record(emulator: Emulator,
     assert (later["status"], later["error"]) == ("delivered", "no error")
     assert later["journal"]["outcome"] == "sent"
     assert later["journal"]["recipient"] == SEND["to"]
+    assert (later["journal"]["price_eur"], later["journal"]["price_source"]) == (0.039, "VertexSMS quote")
     assert missing["code"] == "NOT_FOUND"
 
 

@@ -335,7 +335,8 @@ def _clock_behind(verdict: ClockBehind, where: str) -> JournalUnavailable:
 
 def _duplicate(earlier: Record, tool: str) -> DuplicateSend:
     when = datetime.fromtimestamp(earlier.started).astimezone().isoformat(timespec="seconds")
-    ref = f"message id {earlier.message_id}" if earlier.message_id else "no message id yet"
+    named = "message id" if tool == "send_sms" else "id"  # a lookup's or a sender's id
+    ref = f"{named} {earlier.message_id}" if earlier.message_id else f"no {named} yet"
     if tool == "send_sms":
         what = "the same text to the same recipient from the same sender was already sent"
         then = (

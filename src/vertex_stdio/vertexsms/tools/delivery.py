@@ -99,4 +99,5 @@ def _entry(record: Record) -> JournalEntry:
         sender=record.sender,
         parts=record.parts,
         price_eur=record.price_eur,
+        price_source=record.price_source,
     )

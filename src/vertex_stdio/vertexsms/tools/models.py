@@ -264,6 +264,9 @@ class JournalEntry(BaseModel):
     sender: str | None
     parts: int | None
     price_eur: float | None
+    price_source: str | None = Field(
+        default=None, description="Where the journal's price came from: VertexSMS's quote or the rate card."
+    )
 
 
 class SmsStatusResult(BaseModel):
