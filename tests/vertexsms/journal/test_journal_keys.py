@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from stdio_server import Server
 
-from bridge import process_env, rpc
+from bridge import connected, envelope, ok, process_env, rpc
 from vertex_stdio.core.errors import InvalidInput
 from vertex_stdio.vertexsms.outgoing import OutgoingSms, destination, outgoing, sms_text
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
@@ -99,6 +99,23 @@ def test_joiners_that_build_emoji_and_words_are_kept_others_go() -> None:
     assert sms_text("Hi\u200dthere\u200c") == "Hithere"
     with pytest.raises(InvalidInput):
         sms_text(" \u200b\ufeff ")
+
+
+@pytest.mark.anyio
+async def test_quote_sms_reads_the_number_as_send_sms_does(emulator: Emulator) -> None:
+    """quote_sms takes correctBy too and prices the normalised message: a national number with
+    correctBy, and its international form with a zero-width space in the text, get one quote;
+    a national number without correctBy is INVALID_INPUT saying what to pass."""
+    async with connected(emulator) as client:
+        national = ok(await client.call_tool("quote_sms", {**BASE, "to": "060000001", "correctBy": "LT"}))
+        typed = ok(await client.call_tool("quote_sms", {**BASE, "message": "\u200b" + TEXT + " "}))
+        error = envelope(await client.call_tool("quote_sms", {**BASE, "to": "060000001"}))
+    assert national == typed
+    assert national["country"] == "LT"
+    assert error["code"] == "INVALID_INPUT"
+    assert "correctBy" in error["message"]
+    bodies = [seen.json() for seen in emulator.journal_for("POST", "/sms/cost")]
+    assert bodies == [SENT.body(), SENT.body()]
 
 
 # --- through the real process --------------------------------------------------------------

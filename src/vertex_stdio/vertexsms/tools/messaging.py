@@ -21,6 +21,7 @@ from vertex_stdio.vertexsms.tools.base import (
 )
 from vertex_stdio.vertexsms.tools.confirm import Confirmation, ask_to_send, require_yes
 from vertex_stdio.vertexsms.tools.models import (
+    CorrectBy,
     CountryCode,
     Rate,
     RatesResult,
@@ -75,16 +76,7 @@ async def send_sms(
             description="Send later, at this ISO 8601 time with offset, e.g. 2026-01-01T13:00:00+02:00.",
         ),
     ] = None,
-    correctBy: Annotated[
-        str | None,
-        Field(
-            pattern=r"^[A-Z]{2}$",
-            description=(
-                "ISO 3166-1 alpha-2 country of a national number, e.g. LT turns 060000001 or 60000001 "
-                "into +37060000001; applied before sending (the request carries the corrected number)."
-            ),
-        ),
-    ] = None,
+    correctBy: CorrectBy = None,
     coding: Annotated[
         Literal[0, 1, 2] | None, Field(description="0 = GSM-7 (default), 1 = 8-bit, 2 = UCS-2 (Unicode).")
     ] = None,

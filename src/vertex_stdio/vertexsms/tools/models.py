@@ -38,6 +38,16 @@ Recipient = Annotated[
         examples=["+37069912345"],
     ),
 ]
+CorrectBy = Annotated[
+    str | None,
+    Field(
+        pattern=r"^[A-Z]{2}$",
+        description=(
+            "ISO 3166-1 alpha-2 country of a national number, e.g. LT turns 060000001 or 60000001 "
+            "into +37060000001; applied before sending (the request carries the corrected number)."
+        ),
+    ),
+]
 # One rule for alphanumeric senders.  VertexSMS checks ``from`` on POST /sms against "at most 11
 # Latin letters, digits, spaces or dots", and documents registration (POST /senderId) as 3 to 11
 # characters of letters, digits and "- _ & # !".  A name is only useful if both accept it, so

@@ -13,7 +13,7 @@ from vertex_stdio.vertexsms.dialcodes import country_of
 from vertex_stdio.vertexsms.outgoing import outgoing
 from vertex_stdio.vertexsms.smsparts import count_parts, encoding_of
 from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, Services, services
-from vertex_stdio.vertexsms.tools.models import QuoteResult, Recipient, SenderFrom
+from vertex_stdio.vertexsms.tools.models import CorrectBy, QuoteResult, Recipient, SenderFrom
 from vertex_stdio.vertexsms.tools.rates import field
 
 COST = Operation(tool="quote_sms", scope="sms:send", costs_or_changes=False)
@@ -31,8 +31,9 @@ async def quote_sms(
     from_: SenderFrom,
     message: Annotated[str, Field(min_length=1, max_length=4000, description="The text you would send.")],
     ctx: AnyContext,
+    correctBy: CorrectBy = None,
 ) -> QuoteResult:
-    body = outgoing(to, from_, message).body()  # priced as send_sms would send it
+    body = outgoing(to, from_, message, correctBy).body()  # priced as send_sms would send it
     return await quote(services(ctx), body, ContextPrompt(ctx))
 
 
