@@ -261,3 +261,22 @@ def test_journal_text_is_never_stored(tmp_path: Path) -> None:
 
     assert preview("Your code is 493021, valid 5 min") == "Your code is ••••••, va…"
     assert json.dumps(preview("x")) == '"x"'
+
+
+async def test_a_refused_token_is_one_refused_record_and_no_second_post(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A 401 with no other token at hand: one POST, one record `refused` (with its HTTP status),
+    no retry; the same send afterwards is not a duplicate of the refused one and goes."""
+    path = tmp_path / "j.sqlite3"
+    emulator.inject(Fault(method="POST", path="/sms", status=401, headers={"www-authenticate": "Bearer"}))
+    async with bridge(emulator, path) as client:
+        refused = envelope(await client.call_tool("send_sms", SEND))
+        assert _sends(emulator) == 1
+        again = ok(await client.call_tool("send_sms", SEND))
+    assert (refused["code"], refused["outcome"]) == ("AUTH_INVALID", "refused")
+    assert _sends(emulator) == 2
+    records = sorted(SqliteStore(path).records(0), key=lambda r: r.id)
+    assert [r.outcome for r in records] == ["refused", "sent"]
+    assert "HTTP 401" in (records[0].detail or "")
+    assert records[1].message_id == again["message_id"]
