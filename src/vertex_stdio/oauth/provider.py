@@ -37,7 +37,7 @@ from vertex_stdio.oauth.protocol.core import Tokens, choose_scopes, union_scopes
 from vertex_stdio.oauth.protocol.metadata import Target
 from vertex_stdio.oauth.protocol.urlpolicy import UrlPolicy
 from vertex_stdio.oauth.signin import Flow, begin
-from vertex_stdio.oauth.storage.state import FileLock, LockTimeout
+from vertex_stdio.oauth.storage.state import Lock, LockTimeout
 from vertex_stdio.oauth.storage.store import SessionKey, TokenStore, remember_secrets
 from vertex_stdio.oauth.waiting import Waiting
 
@@ -293,14 +293,13 @@ class OAuthTokenProvider:
             return True
         self._state_stamp = stamp
         key = self._key
-        present = key is not None and key.account in self.store.read_state().get("sessions", {})
+        present = key is not None and key.account in self.store.sessions()
         was, self._session_present = self._session_present, present
         return present or not was
 
     def _signed_out_elsewhere(self, key: SessionKey) -> bool:
         """True when this process holds a sign-in whose record another process removed (logout)."""
-        sessions = self.store.read_state().get("sessions", {})
-        return self._tokens is not None and self._key == key and key.account not in sessions
+        return self._tokens is not None and self._key == key and key.account not in self.store.sessions()
 
     def _signed_out(self) -> AuthRequired:
         """Forget the in-memory sign-in; pause automatic sign-ins as after a failed one (no tab storm)."""
@@ -478,7 +477,7 @@ class OAuthTokenProvider:
         if not self._opened:
             log.warning("No browser could be opened; open the sign-in link above yourself.")
 
-    async def _follow(self, target: Target, lock: FileLock) -> Tokens:
+    async def _follow(self, target: Target, lock: Lock) -> Tokens:
         """Another process owns the sign-in: wait for its lock, then use what it stored."""
         log.info("another vertex-stdio process is signing in; waiting for it")
         try:

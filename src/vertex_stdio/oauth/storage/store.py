@@ -15,8 +15,7 @@ import asyncio
 import json
 import logging
 import math
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,7 +36,7 @@ from vertex_stdio.oauth.storage.secrets import (
     SecretsUnavailable,
     keyring_problem,
 )
-from vertex_stdio.oauth.storage.state import STATE_FILE, FileLock, StateFile, default_state_dir
+from vertex_stdio.oauth.storage.state import STATE_FILE, FileLock, Lock, State, StateFile, default_state_dir
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +61,37 @@ class SessionKey:
         return f"{self.issuer} {self.resource} {self.client_id}"
 
 
+@dataclass(frozen=True)
+class SessionRecord:
+    """What the state file says about one stored sign-in (never a secret)."""
+
+    key: SessionKey
+    scopes: tuple[str, ...] = ()
+    access_expires_at: float | None = None
+    has_refresh_token: bool = False
+    refresh_fingerprint: str | None = None
+    store: str | None = None
+    """The label of the secret store the sign-in was saved to."""
+
+    @classmethod
+    def from_state(cls, entry: Mapping[str, Any]) -> SessionRecord | None:
+        """The record for one ``sessions`` entry, or None when it lacks its key (hand-edited, damaged)."""
+        ids = [entry.get(name) for name in ("issuer", "resource", "client_id")]
+        issuer, resource, client_id = (value if isinstance(value, str) else None for value in ids)
+        if issuer is None or resource is None or client_id is None:
+            return None
+        scopes, expires = entry.get("scopes"), entry.get("access_expires_at")
+        fingerprint_, store = entry.get("refresh_fingerprint"), entry.get("store")
+        return cls(
+            key=SessionKey(issuer, resource, client_id),
+            scopes=tuple(s for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else (),
+            access_expires_at=float(expires) if isinstance(expires, int | float) else None,
+            has_refresh_token=entry.get("has_refresh_token") is True,
+            refresh_fingerprint=fingerprint_ if isinstance(fingerprint_, str) else None,
+            store=store if isinstance(store, str) else None,
+        )
+
+
 class TokenStore:
     """Secrets (keyring/file/memory) plus non-secret state and locks under ``state_dir``."""
 
@@ -72,12 +102,17 @@ class TokenStore:
         *,
         warning: str | None = None,
         file_store_setting: str | None = None,
+        state: State | None = None,
+        locks: Callable[[str, float], Lock] | None = None,
     ) -> None:
+        """``state`` and ``locks`` default to ``auth.json`` and lock files under ``state_dir``;
+        their memory twins (``state.MemoryState``, ``state.MemoryLocks``) keep nothing on disk."""
         self.state_dir = state_dir
         self.secrets = secrets
         self.warning = warning
         self._file_store_setting = file_store_setting
-        self._state = StateFile(state_dir / STATE_FILE)
+        self._state: State = state if state is not None else StateFile(state_dir / STATE_FILE)
+        self._locks = locks
 
     @classmethod
     def default(cls, profile: SignInProfile, state_dir: Path | None = None) -> TokenStore:
@@ -102,21 +137,24 @@ class TokenStore:
         log.warning(warning)
         return cls(state_dir, MemorySecrets(), warning=warning, file_store_setting=setting)
 
-    def lock(self, name: str, timeout: float) -> FileLock:
+    def lock(self, name: str, timeout: float) -> Lock:
         """A cross-process lock named ``name`` under the state directory."""
+        if self._locks is not None:
+            return self._locks(name, timeout)
         return FileLock(self.state_dir / f"{name}.lock", timeout)
 
     def read_state(self) -> dict[str, Any]:
         """The non-secret state (a fresh dict; cheap, no lock)."""
         return self._state.read()
 
+    def sessions(self) -> dict[str, SessionRecord]:
+        """The stored sign-ins by account, as typed records; damaged entries are left out."""
+        found = (SessionRecord.from_state(v) for v in self.read_state().get("sessions", {}).values())
+        return {record.key.account: record for record in found if record is not None}
+
     def state_stamp(self) -> tuple[int, int, int] | None:
         """A cheap stamp of the state file (one ``stat``): it changes whenever any process writes it."""
-        try:
-            info = os.stat(self._state.path)
-        except OSError:
-            return None
-        return (info.st_mtime_ns, info.st_size, info.st_ino)
+        return self._state.stamp()
 
     def write_state(self, data: dict[str, Any]) -> None:
         """Replace the state; hold ``lock("state")`` around read-modify-write."""
@@ -153,8 +191,8 @@ class TokenStore:
                 log.warning("the stored sign-in is damaged; a new sign-in is needed")
             return None, True
         remember_secrets(tokens)
-        session = self.read_state().get("sessions", {}).get(key.account, {})
-        expected = session.get("refresh_fingerprint")
+        record = self.sessions().get(key.account)
+        expected = record.refresh_fingerprint if record is not None else None
         return tokens, not tokens.refresh_token or expected == fingerprint(tokens.refresh_token)
 
     async def save(self, key: SessionKey, tokens: Tokens, *, signed_in: bool = False) -> None:
