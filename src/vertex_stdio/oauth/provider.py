@@ -1,21 +1,20 @@
 """``OAuthTokenProvider``: the token seam backed by a browser sign-in with silent refresh.
 
-Fast path: a usable access token in memory is returned with no lock and no I/O.  Slow path,
-single-flight per process (an asyncio lock): adopt what another process stored, else refresh
-under a cross-process file lock (re-reading the store first, persisting before use), else one
-interactive sign-in, shared through a file lock by every process.  The call that starts it waits
-for it (see ``waiting``: not when no one can be reached); calls arriving meanwhile join it,
-or answer ``AuthRequired`` with its link at once when no browser opened for it.  A failed or abandoned sign-in is not reopened
-automatically for ``RETRY_AFTER_FAILURE`` seconds; nor is one whose token the server refused
-(401) before ever accepting it, which a new browser tab would only repeat.  ``login`` runs it as a loopback redirect (or
-a pasted answer) or as the device grant.
+Fast path: a usable access token in memory, with no lock and no I/O.  Slow path, single-flight
+per process (an asyncio lock): adopt what another process stored, else refresh (``renewal``),
+else one interactive sign-in (``running``), shared through a file lock by every process.  The
+call that starts it waits for it (``waiting``: not when no one can be reached); calls arriving
+meanwhile join it, or answer ``AuthRequired`` with its link at once when no browser opened.  A
+failed or abandoned sign-in, or one whose token the server refused before ever accepting it, is
+not reopened automatically for ``RETRY_AFTER_FAILURE`` seconds.  ``login`` runs it as a loopback
+redirect (or a pasted answer) or as the device grant.  What it knows between calls is one
+``SignInState`` (``oauth/protocol/signin_state.py``) replaced by pure transitions; this class is
+the I/O around them (store, locks, HTTP, browser).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,14 +27,16 @@ from vertex_stdio.core.errors import AuthRequired, VertexError
 from vertex_stdio.oauth.device import DeviceFlow
 from vertex_stdio.oauth.device import begin as begin_device
 from vertex_stdio.oauth.discovery import client_source, find_target, known_client_id
-from vertex_stdio.oauth.grants import refresh
 from vertex_stdio.oauth.io.browser import Opener, open_in_browser
-from vertex_stdio.oauth.io.http import OAuthFailed, OAuthHttp
+from vertex_stdio.oauth.io.http import OAuthHttp
 from vertex_stdio.oauth.io.receiver import CallbackPortUnavailable
 from vertex_stdio.oauth.profile import SignInProfile
-from vertex_stdio.oauth.protocol.core import Tokens, choose_scopes, union_scopes
+from vertex_stdio.oauth.protocol import signin_state as st
+from vertex_stdio.oauth.protocol.core import Tokens
 from vertex_stdio.oauth.protocol.metadata import Target
 from vertex_stdio.oauth.protocol.urlpolicy import UrlPolicy
+from vertex_stdio.oauth.renewal import REFRESH_LOCK_TIMEOUT, lock_name, persist, renew
+from vertex_stdio.oauth.running import RunningSignIn
 from vertex_stdio.oauth.signin import Flow, begin
 from vertex_stdio.oauth.storage.state import Lock, LockTimeout
 from vertex_stdio.oauth.storage.store import SessionKey, TokenStore, remember_secrets
@@ -43,15 +44,8 @@ from vertex_stdio.oauth.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
-RETRY_AFTER_FAILURE = 300.0
+RETRY_AFTER_FAILURE = st.RETRY_AFTER_FAILURE
 SIGNIN_LIFETIME = 300.0
-REFRESH_LOCK_TIMEOUT = 30.0
-_PAUSED = "The last sign-in did not complete, so no new browser tab was opened."
-
-
-def _lock_name(kind: str, target: Target) -> str:
-    digest = hashlib.sha256(f"{target.server.issuer} {target.resource}".encode()).hexdigest()[:16]
-    return f"{kind}-{digest}"
 
 
 class OAuthTokenProvider:
@@ -88,26 +82,13 @@ class OAuthTokenProvider:
         self._open_browser = open_browser
         self._log_link = log_link
         self._reports_acceptance = reports_acceptance
-        self._tokens: Tokens | None = None
+        self._s = st.SignInState()
         self._key: SessionKey | None = None
         self._lock = asyncio.Lock()
-        self._signin: asyncio.Task[Tokens] | None = None
-        self._signin_url: str | None = None
-        self._url_ready = asyncio.Event()
-        self._failed_at: float | None = None
-        self._last_url: str | None = None
-        self._header_url: str | None = None
-        self._challenge_scopes: tuple[str, ...] = ()
-        self._stepup: tuple[str, ...] | None = None
-        self._rejected: str | None = None
-        self._fresh: str | None = None  # a browser sign-in's token the server has not accepted yet
-        self._rediscover = False
+        self._running = RunningSignIn()
         self._state_stamp: tuple[int, int, int] | None = None
         self._session_present = False
-        self._paused_because = _PAUSED
-        self._flow: Flow | DeviceFlow | None = None
         self._device = False
-        self._opened: bool | None = None
 
     @property
     def _lifetime(self) -> float:
@@ -133,16 +114,13 @@ class OAuthTokenProvider:
 
     async def aclose(self) -> None:
         """Cancel a sign-in still waiting for its browser, close its port, close HTTP."""
-        if self._signin is not None and not self._signin.done():
-            self._signin.cancel()
-            with contextlib.suppress(asyncio.CancelledError, VertexError):
-                await self._signin
+        await self._running.cancel()
         await self._http.aclose()
 
     async def token(self, scopes: Sequence[str], prompt: SignInPrompt | None = None) -> str:
         """A usable access token; may refresh or run (and wait for) a sign-in; else ``AuthRequired``."""
-        tokens = self._tokens
-        if tokens is not None and self._stepup is None and tokens.usable(self._clock()):
+        tokens = st.usable(self._s, self._clock())
+        if tokens is not None:
             if self._still_signed_in():
                 return tokens.access_token
             raise self._signed_out()
@@ -155,8 +133,8 @@ class OAuthTokenProvider:
 
     async def silent_token(self) -> str | None:
         """A usable access token without a browser (memory, the store or a refresh); else None."""
-        tokens = self._tokens
-        if tokens is not None and self._stepup is None and tokens.usable(self._clock()):
+        tokens = st.usable(self._s, self._clock())
+        if tokens is not None:
             return tokens.access_token
         async with self._lock:
             try:
@@ -167,39 +145,15 @@ class OAuthTokenProvider:
 
     async def rejected(self, token: str, challenge: Challenge) -> bool:
         """After a 401 (refresh or sign in, once) or 403 ``insufficient_scope`` (step up, once)."""
-        if challenge.resource_metadata:
-            self._header_url = challenge.resource_metadata
-        if self._rejected == token:
-            return False
-        self._rejected = token
-        if token == self._fresh and challenge.error != "insufficient_scope":
-            # A browser sign-in whose token was refused before it was ever accepted: another
-            # would open a tab to the same refusal, so it counts as failed and new ones pause.
-            self._fresh, self._failed_at = None, self._clock()
-            name = self._profile.display_name
-            self._paused_because = (
-                f"{name} refused the sign-in that had just completed, so no new browser tab was opened. "
-                f"Check that this account may use {name}."
-            )
+        name = self._profile.display_name
+        if st.refuses_fresh(self._s, token, challenge):
             log.warning("%s refused the access token of the sign-in that had just completed", name)
-        if challenge.error == "insufficient_scope":
-            granted = self._tokens.scopes if self._tokens else ()
-            wanted = union_scopes(granted, challenge.scopes)
-            if set(wanted) <= set(granted):
-                return False
-            self._stepup = wanted
-            return True
-        self._challenge_scopes = challenge.scopes or self._challenge_scopes
-        # A 401 may mean the resource moved to another issuer: do not trust cached discovery.
-        self._rediscover = True
-        if self._tokens is not None and self._tokens.access_token == token:
-            self._tokens = replace(self._tokens, expires_at=0.0)
-        return True
+        self._s, again = st.after_rejection(self._s, token, challenge, now=self._clock(), name=name)
+        return again
 
     def accepted(self, token: str) -> None:
         """The server answered a request made with ``token`` (not with 401/403)."""
-        if token == self._fresh:
-            self._fresh = None
+        self._s = st.accepted(self._s, token)
 
     async def signin(
         self, scopes: Sequence[str], *, wait: float | None = None, device: bool = False
@@ -209,36 +163,32 @@ class OAuthTokenProvider:
         ``device`` uses the device authorization grant (RFC 8628) instead of the loopback redirect.
         """
         async with self._lock:
-            self._failed_at, self._device = None, device
+            self._s, self._device = replace(self._s, failed_at=None), device
             task = self._start_signin(tuple(scopes), forced=True)
         return await self._wait(task, None, wait or self._lifetime, needs_person=False)
 
     @property
     def flow(self) -> Flow | DeviceFlow | None:
         """The sign-in waiting for the person, if any (``login`` shows its link or user code)."""
-        return self._flow
+        return self._running.flow
 
     def paste(self, text: str) -> str | None:
         """Finish the waiting sign-in with an answer pasted on the terminal; else why not."""
-        if self._flow is None:
-            return "No sign-in is waiting for an answer."
-        return self._flow.paste(text)
+        return self._running.paste(text)
 
     async def kept(self) -> bool:
         """True when the current sign-in is in the store (so later runs and other processes have it)."""
-        if self._key is None or self._tokens is None:
+        if self._key is None or self._s.tokens is None:
             return False
         try:
             stored = await self.store.load(self._key)
         except VertexError:
             return False
-        return stored is not None and stored.access_token == self._tokens.access_token
+        return stored is not None and stored.access_token == self._s.tokens.access_token
 
     async def wait_for_url(self, within: float) -> str | None:
         """The authorization URL of the running sign-in, once it is ready (None after ``within`` s)."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._url_ready.wait(), within)
-        return self._signin_url
+        return await self._running.wait_for_url(within)
 
     async def target(self) -> Target:
         """Discovery results (cached in the state file; fetched again once after a 401)."""
@@ -246,11 +196,11 @@ class OAuthTokenProvider:
             self._http,
             self.store,
             self._profile,
-            self._header_url,
+            self._s.header_url,
             self._clock(),
-            fresh=self._rediscover,
+            fresh=self._s.rediscover,
         )
-        self._rediscover = False
+        self._s = replace(self._s, rediscover=False)
         return target
 
     # -- silent paths -------------------------------------------------------------------------
@@ -258,22 +208,22 @@ class OAuthTokenProvider:
     async def _silent(self) -> Tokens | None:
         """Memory, the store (another process's work), or a refresh; None when a sign-in is needed."""
         now = self._clock()
-        if self._stepup is not None:
+        if self._s.stepup is not None:
             return None
-        if self._tokens is not None and self._tokens.usable(now):
+        if (in_memory := st.usable(self._s, now)) is not None:
             if self._still_signed_in():
-                return self._tokens
+                return in_memory
             raise self._signed_out()
         target = await self.target()
         key = self._session_key(target)
         if key is None:
             return None
         stored = await self.store.load(key)
-        if stored is not None and stored.usable(now) and stored.access_token != self._rejected:
+        if stored is not None and stored.usable(now) and stored.access_token != self._s.rejected:
             return self._adopt(key, stored)
         if stored is None and self._signed_out_elsewhere(key):
             raise self._signed_out()
-        current = stored or (self._tokens if self._key == key else None)
+        current = stored or (self._s.tokens if self._key == key else None)
         if current is None or not current.refresh_token:
             return None
         return await self._refresh(target, key, current)
@@ -299,7 +249,7 @@ class OAuthTokenProvider:
 
     def _signed_out_elsewhere(self, key: SessionKey) -> bool:
         """True when this process holds a sign-in whose record another process removed (logout)."""
-        return self._tokens is not None and self._key == key and key.account not in self.store.sessions()
+        return self._s.tokens is not None and self._key == key and key.account not in self.store.sessions()
 
     def _signed_out(self) -> AuthRequired:
         """Forget the in-memory sign-in; pause automatic sign-ins as after a failed one (no tab storm)."""
@@ -307,127 +257,76 @@ class OAuthTokenProvider:
         log.warning(
             "signed out in another window (%s); this process forgets the sign-in", advice.logout_command
         )
-        self._tokens, self._failed_at = None, self._clock()
         name = self._profile.display_name
-        self._paused_because = f"You signed out of {name}, so no browser tab was opened."
+        self._s = st.signed_out(self._s, self._clock(), name)
         return AuthRequired(f"You signed out of {name} ({advice.logout_command}). {advice.sign_in}")
 
     def _adopt(self, key: SessionKey, tokens: Tokens) -> Tokens:
         remember_secrets(tokens)
-        self._key, self._tokens = key, tokens
+        self._key, self._s = key, st.adopted(self._s, tokens)
         self._state_stamp, self._session_present = None, True
         return tokens
 
     async def _refresh(self, target: Target, key: SessionKey, seen: Tokens) -> Tokens | None:
-        """Refresh under the cross-process lock, re-reading the store first; persist before use."""
-        try:
-            async with self.store.lock(_lock_name("refresh", target), REFRESH_LOCK_TIMEOUT):
-                stored = await self.store.load(key)
-                if (
-                    stored is not None
-                    and stored.refresh_token != seen.refresh_token
-                    and stored.usable(self._clock())
-                    and stored.access_token != self._rejected
-                ):
-                    return self._adopt(key, stored)
-                current = stored if stored is not None and stored.refresh_token else seen
-                return await self._spend(target, key, current)
-        except LockTimeout:
-            raise AuthRequired(
-                "Another vertex-stdio process is refreshing the sign-in and has not finished. Try again shortly."
-            ) from None
-
-    async def _spend(self, target: Target, key: SessionKey, current: Tokens) -> Tokens | None:
-        try:
-            fresh = await refresh(
-                self._http,
-                target.server,
-                client_id=key.client_id,
-                tokens=current,
-                resource=target.resource,
-                now=self._clock(),
-            )
-        except OAuthFailed as exc:
-            if exc.error not in ("invalid_grant", "invalid_client", "unauthorized_client"):
-                raise
-            log.warning("the saved sign-in is no longer valid (%s); a new sign-in is needed", exc.error)
-            again = await self.store.load(key)
-            if (
-                again is not None
-                and again.refresh_token != current.refresh_token
-                and again.usable(self._clock())
-            ):
-                return self._adopt(key, again)
-            await self.store.clear(key)
-            self._tokens = None
+        """Renew silently (``renewal.renew``); adopt what it gives, forget when the sign-in is gone."""
+        renewed = await renew(
+            self._http,
+            self.store,
+            target,
+            key,
+            seen,
+            lock=self.store.lock(lock_name("refresh", target), REFRESH_LOCK_TIMEOUT),
+            clock=self._clock,
+            rejected=self._s.rejected,
+            name=self._profile.display_name,
+        )
+        if renewed is None:
+            self._s = st.forgotten(self._s)
             return None
-        log.info("refreshed the %s access token", self._profile.display_name)
-        await self._persist(key, fresh)
-        return self._adopt(key, fresh)
-
-    async def _persist(self, key: SessionKey, tokens: Tokens) -> None:
-        try:
-            await self.store.save(key, tokens)
-        except AuthRequired as exc:
-            log.warning(
-                "could not save the sign-in (%s); it is kept in memory for this process only", exc.message
-            )
+        return self._adopt(key, renewed)
 
     # -- interactive sign-in -------------------------------------------------------------------
 
     def _start_signin(self, scopes: tuple[str, ...], *, forced: bool = False) -> asyncio.Task[Tokens]:
-        if self._signin is not None and not self._signin.done():
-            if not forced and self._opened is False:
+        running = self._running
+        if running.task is not None and running.active:
+            if not forced and running.opened is False:
                 # No browser opened for it: waiting could not help, so answer at once with its link.
                 raise self._auth_required("A sign-in is already waiting for you to finish it.")
-            return self._signin
-        now = self._clock()
-        if not forced and self._failed_at is not None and now - self._failed_at < RETRY_AFTER_FAILURE:
-            raise self._auth_required(self._paused_because)
-        self._signin_url, self._url_ready = None, asyncio.Event()
-        self._signin = asyncio.create_task(self._run_signin(scopes, forced))
-        self._signin.add_done_callback(self._signin_done)
-        return self._signin
+            return running.task
+        paused = st.pause_reason(self._s, self._clock(), forced=forced)
+        if paused is not None:
+            raise self._auth_required(paused)
+        return running.start(self._run_signin(scopes, forced), self._signin_done)
 
     def _signin_done(self, task: asyncio.Task[Tokens]) -> None:
         # A port that could not be bound opened nothing: no abandoned sign-in, so no pause.
-        if task.cancelled() or not isinstance(task.exception(), CallbackPortUnavailable | None):
-            self._failed_at = self._clock()
-            self._paused_because = _PAUSED
-        self._url_ready.set()
+        failed = task.cancelled() or not isinstance(task.exception(), CallbackPortUnavailable | None)
+        self._s = st.signin_ended(self._s, self._clock(), failed=failed)
 
     async def _run_signin(self, scopes: tuple[str, ...], forced: bool) -> Tokens:
         target = await self.target()
         if not self.store.secrets.persistent:
             # Memory-only processes cannot hand a sign-in to each other: each signs in itself.
             return await self._interactive(target, self._scopes_for(target, scopes))
-        lock = self.store.lock(_lock_name("signin", target), self._lifetime)
+        lock = self.store.lock(lock_name("signin", target), self._lifetime)
         if not lock.try_acquire():
             return await self._follow(target, lock)
         try:
             key = self._session_key(target)
-            stored = await self.store.load(key) if key and not forced and self._stepup is None else None
-            if stored is not None and stored.usable(self._clock()) and stored.access_token != self._rejected:
+            stored = await self.store.load(key) if key and not forced and self._s.stepup is None else None
+            if (
+                stored is not None
+                and stored.usable(self._clock())
+                and stored.access_token != self._s.rejected
+            ):
                 return self._adopt(key, stored) if key else stored
             return await self._interactive(target, self._scopes_for(target, scopes))
         finally:
             lock.release()
 
     def _scopes_for(self, target: Target, requested: tuple[str, ...]) -> tuple[str, ...]:
-        if self._stepup is not None:
-            base: Sequence[str] | None = self._stepup
-        else:
-            base = self._profile.scopes
-        chosen = choose_scopes(
-            base,
-            self._challenge_scopes,
-            target.resource_scopes,
-            target.server.scopes_supported,
-            offline_access=target.server.offers_offline_access,
-        )
-        if set(chosen) <= {"offline_access"}:
-            chosen = union_scopes(requested, chosen)
-        return chosen
+        return st.scopes_for(self._s, self._profile.scopes, target, requested)
 
     async def _interactive(self, target: Target, scopes: tuple[str, ...]) -> Tokens:
         client_for = client_source(
@@ -448,34 +347,26 @@ class OAuthTokenProvider:
             await flow.aclose()
 
     async def _drive(self, flow: Flow | DeviceFlow) -> Tokens:
-        self._flow, self._opened = flow, None
-        self._signin_url = self._last_url = flow.url
-        self._url_ready.set()
+        self._running.showing(flow)
         if isinstance(flow, Flow) and self._log_link:
             log.warning("Sign in to %s in your browser: %s", self._profile.display_name, flow.url)
         # Some browsers (webbrowser's GenericBrowser) only return once they exit: open concurrently.
-        opening = asyncio.create_task(self._open(flow.url)) if self._open_browser else None
+        opening = asyncio.create_task(self._running.open(self._opener)) if self._open_browser else None
         try:
             tokens = await asyncio.wait_for(flow.complete(self._clock), self._lifetime)
         except TimeoutError:
             raise self._auth_required("The sign-in was not completed in time.") from None
         finally:
-            self._flow = None
+            self._running.flow = None
             if opening is not None and not opening.done():
                 opening.cancel()
         key = SessionKey(flow.target.server.issuer, flow.target.resource, flow.client.client_id)
-        await self._persist(key, tokens)
-        self._stepup, self._rejected, self._failed_at = None, None, None
-        self._fresh = tokens.access_token if self._reports_acceptance else None
+        await persist(self.store, key, tokens)
+        self._s = st.signed_in(self._s, tokens, watch_acceptance=self._reports_acceptance)
         log.info(
             "signed in to %s (%s)", self._profile.display_name, " ".join(tokens.scopes) or "default scopes"
         )
         return self._adopt(key, tokens)
-
-    async def _open(self, url: str) -> None:
-        self._opened = await self._opener(url)
-        if not self._opened:
-            log.warning("No browser could be opened; open the sign-in link above yourself.")
 
     async def _follow(self, target: Target, lock: Lock) -> Tokens:
         """Another process owns the sign-in: wait for its lock, then use what it stored."""
@@ -498,16 +389,12 @@ class OAuthTokenProvider:
         waiting = Waiting(
             prompt, limit, self._clock, brand=self._profile.display_name, needs_person=needs_person
         )
-        try:
-            while not await waiting.step(task, self._signin_url, self._opened):
-                pass
-        finally:
-            waiting.close()
-        if waiting.gave_up_because is not None:
-            raise self._auth_required(waiting.gave_up_because)
-        return task.result()
+        return await self._running.wait(task, waiting, self._auth_required)
 
     def _auth_required(self, why: str) -> AuthRequired:
-        url = self._signin_url or self._last_url
-        where = f" Sign-in link: {url} ." if url else ""
-        return AuthRequired(f"{why}{where} {self._profile.advice.sign_in}", authorization_url=url)
+        return self._running.auth_required(why, self._profile.advice.sign_in)
+
+    @property
+    def _signin(self) -> asyncio.Task[Tokens] | None:
+        """The running (or last) sign-in task."""
+        return self._running.task
