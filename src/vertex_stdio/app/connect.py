@@ -20,6 +20,7 @@ from vertex_stdio.bridge.offer import LISTS, OfferCache
 from vertex_stdio.bridge.proxy import Proxy
 from vertex_stdio.bridge.servers import RemoteServer, profile_for, remember, resolve
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE, ConfigError, VertexError
+from vertex_stdio.mcpio import runner
 from vertex_stdio.oauth import OAuthTokenProvider
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.vertexsms.settings import Settings
@@ -47,8 +48,9 @@ def serve_connect(
     max_answer_mib: float = 4.0,
     max_cache_mib: float = 8.0,
 ) -> int:
-    """Serve ``remote`` over stdio until stdin closes, reading no answer over ``max_answer_mib``
-    and caching no more than ``max_cache_mib`` of what it offers."""
+    """Serve ``remote`` over stdio until stdin closes or a signal stops it (the shared
+    ``mcpio.runner``), reading no answer over ``max_answer_mib`` and caching no more than
+    ``max_cache_mib`` of what it offers."""
     remember(remote)
     # The link reports each token the remote accepts: a sign-in it refuses from the start counts
     # as failed, so calls that follow do not each open a browser tab.
@@ -57,25 +59,15 @@ def serve_connect(
     proxy = Proxy(
         remote, provider, cache, timeout=settings.http_timeout, max_answer=int(max_answer_mib * 1_048_576)
     )
-    log.info(
-        "vertex-stdio %s serving %s over stdio (cached offer: %s)",
-        __version__,
-        remote.url,
-        proxy.offer is not None,
+    session = runner.Session(proxy.server(), options=proxy.initialization_options(), aclose=provider.aclose)
+    ended = runner.run(
+        session,
+        first_line=(
+            f"vertex-stdio {__version__} serving {remote.url} over stdio "
+            f"(cached offer: {proxy.offer is not None})"
+        ),
     )
-    anyio.run(_serve_then_close, proxy, provider)
-    log.info("stdin closed; vertex-stdio connect exits")
-    return EXIT_OK
-
-
-async def _serve_then_close(proxy: Proxy, provider: OAuthTokenProvider) -> None:
-    from vertex_stdio.mcpio.stdio import serve_stdio
-
-    try:
-        await serve_stdio(proxy.server(), options=proxy.initialization_options())
-    finally:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-            await provider.aclose()
+    return runner.leave(ended, "vertex-stdio connect")
 
 
 def command_for(command: str, settings: Settings, args: argparse.Namespace) -> int:
