@@ -215,6 +215,7 @@ def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) ->
         metavar="N",
         help="the most kept of what the server offers, all lists together (default 8)",
     )
+    _connect_settings(connect)
     for parser in per_server:
         parser.add_argument(
             "--server", metavar="URL|NAME", help="a remote server served by `connect` (default: VertexSMS)"
@@ -230,6 +231,30 @@ def _mib(text: str) -> float:
     if not 0.0625 <= value <= 1024:
         raise argparse.ArgumentTypeError(f"must be from 0.0625 to 1024 (MiB), got {text}")
     return value
+
+
+def _connect_settings(connect: argparse.ArgumentParser) -> None:
+    """connect's own settings (``bridge.settings``), as options of ``connect`` itself."""
+    g = connect.add_argument_group("settings (each overrides the VERTEXSMS_* variable of the same name)")
+    s = argparse.SUPPRESS
+    g.add_argument(
+        "--allow-file-store",
+        dest="allow_file_store",
+        action="store_true",
+        default=s,
+        help="without a usable keyring, keep the sign-in in a 0600 file",
+    )
+    g.add_argument(
+        "--callback-port", dest="callback_port", type=int, default=s, help="loopback redirect port"
+    )
+    g.add_argument(
+        "--signin-timeout",
+        dest="signin_timeout",
+        type=float,
+        default=s,
+        help="seconds a call waits for a sign-in",
+    )
+    g.add_argument("--log-level", dest="log_level", default=s, help="DEBUG, INFO, WARNING or ERROR")
 
 
 def settings_from(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:

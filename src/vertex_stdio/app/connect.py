@@ -19,6 +19,7 @@ from vertex_stdio.app import signin as commands
 from vertex_stdio.bridge.offer import LISTS, OfferCache
 from vertex_stdio.bridge.proxy import Proxy
 from vertex_stdio.bridge.servers import RemoteServer, profile_for, remember, resolve
+from vertex_stdio.bridge.settings import ConnectSettings
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE, ConfigError, VertexError
 from vertex_stdio.mcpio import runner
 from vertex_stdio.oauth import OAuthTokenProvider
@@ -28,8 +29,20 @@ from vertex_stdio.vertexsms.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def profile_of(remote: RemoteServer, settings: Settings, client_id: str | None = None) -> SignInProfile:
-    """The remote's sign-in, with the product-wide settings (file store, port, timeouts)."""
+def connect_settings(settings: Settings) -> ConnectSettings:
+    """``connect``'s own settings, from the command line's options and the variables they override."""
+    return ConnectSettings(
+        allow_file_store=settings.allow_file_store,
+        callback_port=settings.callback_port,
+        signin_timeout=settings.signin_timeout,
+        http_timeout=settings.http_timeout,
+    )
+
+
+def profile_of(
+    remote: RemoteServer, settings: ConnectSettings, client_id: str | None = None
+) -> SignInProfile:
+    """The remote's sign-in, with connect's settings (file store, port, timeouts)."""
     return profile_for(
         remote,
         client_id=client_id,
@@ -42,7 +55,7 @@ def profile_of(remote: RemoteServer, settings: Settings, client_id: str | None =
 
 def serve_connect(
     remote: RemoteServer,
-    settings: Settings,
+    settings: ConnectSettings,
     client_id: str | None,
     *,
     max_answer_mib: float = 4.0,
@@ -80,7 +93,7 @@ def command_for(command: str, settings: Settings, args: argparse.Namespace) -> i
     if command == "connect":
         return serve_connect(
             remote,
-            settings,
+            connect_settings(settings),
             args.remote_client_id,
             max_answer_mib=args.max_answer_mib,
             max_cache_mib=args.max_cache_mib,
@@ -88,7 +101,7 @@ def command_for(command: str, settings: Settings, args: argparse.Namespace) -> i
     return auth_command(
         command,
         remote,
-        settings,
+        connect_settings(settings),
         as_json=getattr(args, "as_json", False),
         scopes=getattr(args, "scope", None),
         no_browser=getattr(args, "no_browser", False),
@@ -98,7 +111,7 @@ def command_for(command: str, settings: Settings, args: argparse.Namespace) -> i
 def auth_command(
     command: str,
     remote: RemoteServer,
-    settings: Settings,
+    settings: ConnectSettings,
     *,
     as_json: bool = False,
     scopes: list[str] | None = None,

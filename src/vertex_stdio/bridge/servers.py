@@ -121,7 +121,10 @@ def advice_for(server: RemoteServer) -> Advice:
         ),
         registration_failed="Pass a pre-registered client id with `vertex-stdio connect URL --client-id ID`.",
         public_client="Pass a public (secret-less) client id with `--client-id ID`.",
-        keyring_too_small="Set VERTEXSMS_ALLOW_FILE_STORE=1 to keep it in a private file instead.",
+        keyring_too_small=(
+            f"Pass --allow-file-store to `vertex-stdio connect` and to `{login}` to keep it in a private "
+            "file instead."
+        ),
     )
 
 
