@@ -31,7 +31,6 @@ from mcp.server import Server
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
-from mcp.shared.dispatcher import ProgressFnT as Progress
 from mcp.types import (
     INTERNAL_ERROR,
     PromptListChangedNotification,
@@ -51,7 +50,7 @@ from vertex_stdio.bridge.servers import RemoteServer
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES
 from vertex_stdio.core.errors import AuthError, AuthRequired, VertexError
 from vertex_stdio.core.redact import redact
-from vertex_stdio.mcpio.prompt import RequestPrompt
+from vertex_stdio.mcpio.prompt import RequestPrompt, progress_relay
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +310,7 @@ class Proxy:
                 _outgoing(params),
                 interactive=True,
                 prompt=RequestPrompt(ctx),
-                progress=_progress_to(ctx),
+                progress=progress_relay(ctx),
                 retry=read_only,
             )
         except VertexError as error:
@@ -361,7 +360,7 @@ class Proxy:
                     _outgoing(params),
                     interactive=True,
                     prompt=RequestPrompt(ctx),
-                    progress=_progress_to(ctx),
+                    progress=progress_relay(ctx),
                 )
             except VertexError as error:
                 worded = self._worded(error)
@@ -386,15 +385,3 @@ def _capabilities(remote: Mapping[str, Any]) -> ServerCapabilities:
             caps[name] = {**caps[name], "listChanged": True}
     caps.pop("logging", None)
     return ServerCapabilities.model_validate(caps)
-
-
-def _progress_to(ctx: Ctx) -> Progress | None:
-    """Relays the remote's progress to the local request, when the client asked for progress."""
-    meta = (ctx.params or {}).get("_meta")
-    if not isinstance(meta, dict) or meta.get("progressToken") is None:
-        return None
-
-    async def relay(progress: float, total: float | None, message: str | None) -> None:
-        await ctx.session.report_progress(progress, total, message)
-
-    return relay

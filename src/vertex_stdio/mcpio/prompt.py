@@ -1,4 +1,4 @@
-"""The sign-in prompt for one MCP request: what a waiting call can do for the person while a sign-in runs.
+"""What one MCP request can do for the person while it waits: the sign-in prompt, the progress relay.
 
 ``RequestPrompt`` is the ``core.credentials.SignInPrompt`` of every request, a VertexSMS tool
 call's and a call ``connect`` forwards alike: progress notifications while the sign-in waits,
@@ -13,6 +13,7 @@ from typing import Any
 
 from mcp import MCPError
 from mcp.server.context import ServerRequestContext
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -45,3 +46,15 @@ class RequestPrompt:
             log.info("The client did not take the sign-in URL (%s); it is on stderr", exc.error.message)
             return "unsupported"
         return str(answer.action)
+
+
+def progress_relay(ctx: ServerRequestContext[Any, Any]) -> ProgressFnT | None:
+    """Relays progress from further away (a remote server) to this request, when its client asked for it."""
+    meta = (ctx.params or {}).get("_meta")
+    if not isinstance(meta, dict) or meta.get("progressToken") is None:
+        return None
+
+    async def relay(progress: float, total: float | None, message: str | None) -> None:
+        await ctx.session.report_progress(progress, total, message)
+
+    return relay
