@@ -50,7 +50,18 @@ def test_connect_advice_speaks_of_its_options_not_of_vertexsms_variables() -> No
     advice = advice_for(resolve(URL, "vocci"))
     assert "--allow-file-store" in advice.keyring_too_small
     assert "vertex-stdio login --server vocci" in advice.keyring_too_small
-    words = " ".join(
-        value for name, value in vars(advice).items() if isinstance(value, str) and "setting" not in name
-    )
+    assert advice.allow_file_store.startswith("pass --allow-file-store to `vertex-stdio connect`")
+    assert "--allow-file-store" in advice.allow_file_store_in_client
+    assert advice.choose_callback_port == "pass --callback-port with a free port"
+    words = " ".join(value for value in vars(advice).values() if isinstance(value, str))
     assert "VERTEXSMS" not in words
+
+
+def test_vertexsms_advice_keeps_its_variables() -> None:
+    from vertex_stdio.vertexsms.signin import ADVICE
+
+    assert ADVICE.allow_file_store == "set VERTEXSMS_ALLOW_FILE_STORE=1"
+    assert ADVICE.allow_file_store_in_client == (
+        "set VERTEXSMS_ALLOW_FILE_STORE=1 in the MCP server's environment too (your client's config)"
+    )
+    assert ADVICE.choose_callback_port == "set VERTEXSMS_CALLBACK_PORT to a free port"

@@ -102,12 +102,11 @@ def _cannot_keep(store: TokenStore, profile: SignInProfile) -> str | None:
     if store.secrets.persistent:
         return None
     why = keyring_problem(keyring.get_keyring()) or f"the secret store here is {store.secrets.label}"
-    setting = profile.advice.file_store_setting
     return (
         f"Not signed in: {why}, so a sign-in made now would be lost when this command ends. "
         "To keep it in a private file only you can read (mode 0600), run "
-        f"`{profile.advice.login_command} --allow-file-store`, and set {setting}=1 in the MCP "
-        "server's environment too (your client's config) so the server finds it."
+        f"`{profile.advice.login_command} --allow-file-store`, and "
+        f"{profile.advice.allow_file_store_in_client} so the server finds it."
     )
 
 
@@ -329,11 +328,10 @@ async def _fix_for(profile: SignInProfile, store: TokenStore, key: SessionKey) -
     found = await find(every_store(profile, store), key)
     advice = profile.advice
     if found.store is not None and isinstance(found.store.secrets, FileSecrets):
-        setting = advice.file_store_setting
         return (
-            f"It is kept in a private file ({found.store.secrets.label}), which is read only with "
-            f"{setting}=1: set it here and in the MCP server's environment (your client's config), "
-            f"or run `{advice.logout_command}` to revoke it."
+            f"It is kept in a private file ({found.store.secrets.label}), which is read only where the "
+            f"file store is allowed: {advice.allow_file_store} here, and "
+            f"{advice.allow_file_store_in_client}; or run `{advice.logout_command}` to revoke it."
         )
     if found.store is not None:
         return f"It is kept in {found.store.secrets.label}, which this process does not use."
@@ -347,8 +345,9 @@ def _login_here(store: TokenStore, profile: SignInProfile) -> str:
     login = profile.advice.login_command
     if store.secrets.persistent:
         return f"`{login}`"
-    setting = profile.advice.file_store_setting
-    return f"`{login} --allow-file-store` (no usable keyring here; set {setting}=1 in the MCP server's environment too)"
+    return (
+        f"`{login} --allow-file-store` (no usable keyring here; {profile.advice.allow_file_store_in_client})"
+    )
 
 
 async def _load_quietly(store: TokenStore, key: SessionKey) -> Tokens | None:

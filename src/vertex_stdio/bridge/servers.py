@@ -108,8 +108,13 @@ def advice_for(server: RemoteServer) -> Advice:
             f"Call the sign_in tool, or run `{login}` in a terminal, to sign in to {server.host} "
             "with your browser."
         ),
-        file_store_setting="VERTEXSMS_ALLOW_FILE_STORE",
-        callback_port_setting="VERTEXSMS_CALLBACK_PORT",
+        file_store_setting="--allow-file-store",
+        callback_port_setting="--callback-port",
+        allow_file_store=f"pass --allow-file-store to `vertex-stdio connect` and to `{login}`",
+        allow_file_store_in_client=(
+            "add --allow-file-store to the `vertex-stdio connect` arguments in your client's config too"
+        ),
+        choose_callback_port="pass --callback-port with a free port",
         login_command=login,
         logout_command=f"vertex-stdio logout {server.server_option}",
         check_resource=f"Check the URL given to `vertex-stdio connect` ({server.url}).",

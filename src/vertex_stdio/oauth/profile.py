@@ -40,6 +40,26 @@ class Advice:
     """The server registered this app as a confidential client."""
     keyring_too_small: str = "Keep it in a private file instead."
     """The token set does not fit the keyring."""
+    allow_file_store: str = ""
+    """How to allow the private file, as a clause after "or" (default ``set <setting>=1``)."""
+    allow_file_store_in_client: str = ""
+    """The same for the server a client starts (default: the setting in its environment)."""
+    choose_callback_port: str = ""
+    """How to pick another redirect port, as a clause (default ``set <setting> to a free port``)."""
+
+    def __post_init__(self) -> None:
+        # The defaults speak of settings (environment variables); a product whose settings are
+        # command-line options (connect) gives all three in its own terms.
+        defaults = {
+            "allow_file_store": f"set {self.file_store_setting}=1",
+            "allow_file_store_in_client": (
+                f"set {self.file_store_setting}=1 in the MCP server's environment too (your client's config)"
+            ),
+            "choose_callback_port": f"set {self.callback_port_setting} to a free port",
+        }
+        for name, default in defaults.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, default)
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,7 @@ async def begin(
         profile.callback_port,
         name=profile.display_name,
         login=advice.login_command,
-        port_setting=advice.callback_port_setting,
+        choose_port=advice.choose_callback_port,
     )
     await receiver.start()
     try:

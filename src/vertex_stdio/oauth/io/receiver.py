@@ -133,7 +133,7 @@ class Receiver:
         *,
         name: str = "your account",
         login: str = "vertex-stdio login",
-        port_setting: str | None = None,
+        choose_port: str | None = None,
         another_account: Callable[[object, object], bool] = from_another_account,
     ) -> None:
         """``another_account(peername, sockname)``: whether a connection comes from another local
@@ -142,7 +142,7 @@ class Receiver:
         self._port = port
         self._name = name
         self._login = login
-        self._port_setting = port_setting
+        self._choose_port = choose_port
         self._nonce = new_state()
         self._binding = new_state()
         self._target: str | None = None
@@ -193,7 +193,7 @@ class Receiver:
             raise CallbackPortUnavailable(
                 f"The sign-in callback port {self._port} is in use (another sign-in may be open). "
                 "Finish or close it, "
-                + (f"or set {self._port_setting} to a free port, " if self._port_setting else "")
+                + (f"or {self._choose_port}, " if self._choose_port else "")
                 + "then try again."
             ) from exc
         self._port = self._server.sockets[0].getsockname()[1]

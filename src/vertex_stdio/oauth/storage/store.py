@@ -102,6 +102,7 @@ class TokenStore:
         *,
         warning: str | None = None,
         file_store_setting: str | None = None,
+        allow_file_store: str | None = None,
         state: State | None = None,
         locks: Callable[[str, float], Lock] | None = None,
     ) -> None:
@@ -111,6 +112,9 @@ class TokenStore:
         self.secrets = secrets
         self.warning = warning
         self._file_store_setting = file_store_setting
+        self._allow_file_store = allow_file_store or (
+            f"set {file_store_setting}=1" if file_store_setting else None
+        )
         self._state: State = state if state is not None else StateFile(state_dir / STATE_FILE)
         self._locks = locks
 
@@ -118,24 +122,28 @@ class TokenStore:
     def default(cls, profile: SignInProfile, state_dir: Path | None = None) -> TokenStore:
         """The keyring if usable, else the opt-in file, else memory (warned on stderr via logging)."""
         state_dir = namespaced(state_dir or default_state_dir(), profile.namespace)
-        setting = profile.advice.file_store_setting
+        setting, allow = profile.advice.file_store_setting, profile.advice.allow_file_store
         problem = keyring_problem(keyring.get_keyring())
         if problem is None:
             service = SERVICE if profile.namespace is None else f"{SERVICE}/{profile.namespace}"
             key_store = KeyringSecrets(service=service, too_large=profile.advice.keyring_too_small)
             sealed = SealedSecrets(state_dir / SEALED_FILE, key_store)
-            return cls(state_dir, sealed, file_store_setting=setting)
+            return cls(state_dir, sealed, file_store_setting=setting, allow_file_store=allow)
         if profile.allow_file_store:
             warning = f"{problem}; keeping the sign-in in a private file as {setting} allows"
             log.warning(warning)
             secrets_file = FileSecrets(state_dir / PLAIN_FILE)
-            return cls(state_dir, secrets_file, warning=warning, file_store_setting=setting)
+            return cls(
+                state_dir, secrets_file, warning=warning, file_store_setting=setting, allow_file_store=allow
+            )
         warning = (
-            f"{problem}; the sign-in is kept in memory for this process only. Set "
-            f"{setting}=1 to keep it in a private 0600 file instead."
+            f"{problem}; the sign-in is kept in memory for this process only. "
+            f"{allow[:1].upper()}{allow[1:]} to keep it in a private 0600 file instead."
         )
         log.warning(warning)
-        return cls(state_dir, MemorySecrets(), warning=warning, file_store_setting=setting)
+        return cls(
+            state_dir, MemorySecrets(), warning=warning, file_store_setting=setting, allow_file_store=allow
+        )
 
     def lock(self, name: str, timeout: float) -> Lock:
         """A cross-process lock named ``name`` under the state directory."""
@@ -230,8 +238,8 @@ class TokenStore:
         try:
             return await asyncio.wait_for(asyncio.to_thread(call, *args), SECRETS_TIMEOUT)
         except TimeoutError:
-            setting = self._file_store_setting
-            instead = f", or set {setting}=1 to keep the sign-in in a private file" if setting else ""
+            allow = self._allow_file_store
+            instead = f", or {allow} to keep the sign-in in a private file" if allow else ""
             raise AuthRequired(
                 "The OS keyring did not answer (it may be waiting for you to unlock it). Unlock it and "
                 f"try again{instead}."
