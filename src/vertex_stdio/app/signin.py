@@ -26,7 +26,7 @@ from vertex_stdio.oauth.provider import OAuthTokenProvider
 from vertex_stdio.oauth.signin import Flow
 from vertex_stdio.oauth.storage.anywhere import Found, every_store, find
 from vertex_stdio.oauth.storage.secrets import FileSecrets, keyring_problem
-from vertex_stdio.oauth.storage.store import SessionKey, TokenStore
+from vertex_stdio.oauth.storage.store import SessionKey, SessionRecord, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +224,8 @@ async def logout(
         except VertexError as exc:
             _say(out, f"Could not reach the sign-in server to revoke the tokens ({exc.message}).")
             server = None
-        for account, info in sessions:
-            key = SessionKey(info["issuer"], info["resource"], info["client_id"])
+        for account, record in sessions:
+            key = record.key
             found = await find(candidates, key)
             if found.tokens is None and found.problems:
                 _say(out, _unreadable(key, found, profile))
@@ -254,13 +254,8 @@ def _unreadable(key: SessionKey, found: Found, profile: SignInProfile) -> str:
     )
 
 
-def _sessions(store: TokenStore) -> list[tuple[str, dict[str, Any]]]:
-    sessions = store.read_state().get("sessions", {})
-    return [
-        (account, info)
-        for account, info in sessions.items()
-        if all(isinstance(info.get(k), str) for k in ("issuer", "resource", "client_id"))
-    ]
+def _sessions(store: TokenStore) -> list[tuple[str, SessionRecord]]:
+    return list(store.sessions().items())
 
 
 async def status(
@@ -290,9 +285,9 @@ async def status(
         "secret_store_warning": store.warning,
         "sessions": [],
     }
-    for _, info in _sessions(store):
-        key = SessionKey(info.get("issuer", ""), info.get("resource", ""), info.get("client_id", ""))
-        session = _session(info, key, await _load_quietly(store, key), now)
+    for _, record in _sessions(store):
+        key = record.key
+        session = _session(record, await _load_quietly(store, key), now)
         if not session["usable_here"]:
             session["fix"] = await _fix_for(profile, store, key)
         report["sessions"].append(session)
@@ -303,9 +298,8 @@ async def status(
     return EXIT_OK if report["signed_in"] or authenticated_otherwise else EXIT_FIXABLE
 
 
-def _session(info: dict[str, Any], key: SessionKey, tokens: Tokens | None, now: float) -> dict[str, Any]:
-    expires = info.get("access_expires_at")
-    expires = float(expires) if isinstance(expires, int | float) else None
+def _session(record: SessionRecord, tokens: Tokens | None, now: float) -> dict[str, Any]:
+    key, expires = record.key, record.access_expires_at
     account = account_of(tokens.access_token) if tokens is not None else None
     return {
         "issuer": key.issuer,
@@ -313,12 +307,12 @@ def _session(info: dict[str, Any], key: SessionKey, tokens: Tokens | None, now: 
         "client_id": key.client_id,
         "account": account[0] if account else None,
         "account_claim": account[1] if account else None,
-        "scopes": info.get("scopes", []),
+        "scopes": list(record.scopes),
         "access_token_expires_at": expires,
         "access_token_expires_at_iso": local_time(expires) if expires is not None else None,
         "access_token_expires_in": round(expires - now) if expires is not None else None,
         "refresh_token": "present" if tokens is not None and tokens.refresh_token else "absent",
-        "stored_in": info.get("store"),
+        "stored_in": record.store,
         "usable_here": tokens is not None,
     }
 
