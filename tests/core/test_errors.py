@@ -140,6 +140,7 @@ async def test_scope_limited_token(emulator: Emulator) -> None:
     ],
     ids=["timeout", "dropped", "503-html", "silence"],
 )
+@pytest.mark.slow  # waits out timeouts or delays on the real clock
 async def test_money_calls_are_never_retried(
     emulator: Emulator, tool: str, args: dict[str, Any], method: str, path: str, fault: Fault
 ) -> None:
@@ -182,6 +183,7 @@ async def test_reads_give_up_after_bounded_retries(emulator: Emulator) -> None:
     assert len(emulator.journal_for("GET", "/operators/1101")) == 3
 
 
+@pytest.mark.slow  # waits out timeouts or delays on the real clock
 async def test_refused_connection(emulator: Emulator) -> None:
     """Nothing listening: a clear UPSTREAM_UNAVAILABLE; a send that never connected is not_sent (retryable)."""
     async with connected(emulator, api_url="http://127.0.0.1:9", mcp_url="http://127.0.0.1:9/mcp") as client:

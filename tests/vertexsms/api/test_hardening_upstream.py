@@ -154,6 +154,7 @@ async def test_read_call_under_fault(emulator: Emulator, case: str, record_prope
         assert seen == requests
 
 
+@pytest.mark.slow  # waits out timeouts or delays on the real clock
 async def test_read_waits_out_a_short_retry_after_date(emulator: Emulator) -> None:
     """A 429 whose Retry-After is an HTTP date two seconds ahead is waited out, and the read then succeeds."""
     emulator.inject(
@@ -233,6 +234,7 @@ class CutServer:
         )
 
 
+@pytest.mark.slow  # waits out timeouts or delays on the real clock
 @pytest.mark.parametrize("status", [200, 502])
 async def test_connection_cut_mid_body(emulator: Emulator, status: int, record_property: Any) -> None:
     """Headers arrive, then the body is cut: the send is reported unknown after one POST; a read retries at most twice."""

@@ -156,6 +156,7 @@ async def test_every_billable_tool_is_journaled(emulator: Emulator, tmp_path: Pa
     assert all(r.outcome == "sent" for r in rows.values())
 
 
+@pytest.mark.slow  # waits out timeouts or delays on the real clock
 async def test_outcomes_are_recorded_truthfully(emulator: Emulator, tmp_path: Path) -> None:
     """A refused send is `refused`, a dropped answer `unknown`, a refused connection `not_sent`."""
     path = tmp_path / "j.sqlite3"
@@ -175,6 +176,7 @@ async def test_outcomes_are_recorded_truthfully(emulator: Emulator, tmp_path: Pa
     assert by_preview == {"a": "refused", "b": "unknown", "c": "not_sent"}
 
 
+@pytest.mark.slow  # waits out timeouts or delays on the real clock
 async def test_tls_failure_before_the_request_is_not_sent(emulator: Emulator, tmp_path: Path) -> None:
     """https:// to a plain-http port fails in the TLS handshake: no request left, so not_sent."""
     https = emulator.api_url.replace("http://", "https://")
@@ -201,6 +203,7 @@ async def test_quote_falls_back_to_the_rate_card(emulator: Emulator, tmp_path: P
     assert _sends(emulator) == 0
 
 
+@pytest.mark.slow  # waits out timeouts or delays on the real clock
 async def test_status_changes_and_carries_the_journal_record(emulator: Emulator, tmp_path: Path) -> None:
     """get_sms_status: pending at first, delivered a little later, with the send's journal record."""
     async with bridge(emulator, tmp_path / "j.sqlite3") as client:
@@ -236,6 +239,7 @@ async def test_a_corrupt_journal_stops_billable_tools_only(emulator: Emulator, t
     assert _sends(emulator) == 0
 
 
+@pytest.mark.slow  # waits out timeouts or delays on the real clock
 async def test_cancel_then_retry_sends_once(emulator: Emulator, tmp_path: Path) -> None:
     """A send cancelled while VertexSMS is slow still completes and is recorded; the retry is refused."""
     path = tmp_path / "j.sqlite3"
