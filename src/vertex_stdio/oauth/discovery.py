@@ -20,7 +20,7 @@ from vertex_stdio.oauth.protocol.metadata import (
     parse_resource_metadata,
     parse_server_metadata,
 )
-from vertex_stdio.oauth.storage.store import TokenStore
+from vertex_stdio.oauth.storage.store import CachedTarget, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +117,7 @@ async def register(
 
 def stored_client(data: Mapping[str, Any] | None, issuer: str) -> Client | None:
     """A registration from the state file, only if it was issued by ``issuer``."""
-    if not data or data.get("issuer") != issuer or not isinstance(data.get("client_id"), str):
-        return None
-    redirect = data.get("redirect_uri")
-    return Client(data["client_id"], issuer, redirect if isinstance(redirect, str) else None)
+    return Client.from_state(data, issuer)
 
 
 def configured_client(
@@ -167,13 +164,7 @@ async def find_target(
     target = await checked_target(
         http, Target(canonical_resource(prm.resource), server, prm.scopes_supported), mcp_url
     )
-    entry = {
-        "resource": target.resource,
-        "resource_scopes": list(target.resource_scopes),
-        "server": server.to_json(),
-        "fetched_at": now,
-    }
-    await store.update_state(lambda data: data.setdefault("metadata", {}).__setitem__(mcp_url, entry))
+    await store.cache_target(mcp_url, CachedTarget(target, now))
     return target
 
 
@@ -199,21 +190,17 @@ async def checked_target(http: OAuthHttp, target: Target, mcp_url: str) -> Targe
 
 
 async def _cached_target(http: OAuthHttp, store: TokenStore, mcp_url: str, now: float) -> Target | None:
-    cached = store.read_state().get("metadata", {}).get(mcp_url)
-    if not isinstance(cached, dict):
-        return None
     try:
-        if now - float(cached.get("fetched_at", 0)) >= METADATA_LIFETIME:
+        cached = store.cached_target(mcp_url)
+        if cached is None or now - cached.fetched_at >= METADATA_LIFETIME:
             return None
-        server = ServerMetadata.from_json(cached["server"])
-        scopes = tuple(str(s) for s in cached.get("resource_scopes", ()))
-        return await checked_target(http, Target(str(cached["resource"]), server, scopes), mcp_url)
+        return await checked_target(http, cached.target, mcp_url)
     except (KeyError, TypeError, ValueError, UpstreamError) as exc:
         log.warning(
             "cached sign-in metadata is damaged or failed its checks (%s); discovering again",
             type(exc).__name__,
         )
-        await store.update_state(lambda data: data.get("metadata", {}).pop(mcp_url, None))
+        await store.forget_target(mcp_url)
         return None
 
 
@@ -230,13 +217,10 @@ def client_source(
     async def client_for(redirect_uri: str) -> Client:
         chosen = configured_client(profile.client_id, metadata_url, server)
         if chosen is None:
-            chosen = stored_client(store.read_state().get("clients", {}).get(server.issuer), server.issuer)
+            chosen = store.client(server.issuer)
         if chosen is None:
             chosen = await register(http, server, redirect_uri, profile)
-            entry = chosen.to_json()
-            await store.update_state(
-                lambda data: data.setdefault("clients", {}).__setitem__(server.issuer, entry)
-            )
+            await store.keep_client(chosen)
         return chosen
 
     return client_for
@@ -246,7 +230,5 @@ def known_client_id(
     store: TokenStore, server: ServerMetadata, client_id: str | None, metadata_url: str | None
 ) -> str | None:
     """The client id a stored sign-in would be keyed by, without registering anything."""
-    chosen = configured_client(client_id, metadata_url, server) or stored_client(
-        store.read_state().get("clients", {}).get(server.issuer), server.issuer
-    )
+    chosen = configured_client(client_id, metadata_url, server) or store.client(server.issuer)
     return chosen.client_id if chosen else None

@@ -171,3 +171,19 @@ async def test_the_token_store_gives_typed_records_on_any_backend(store: TokenSt
     )
     await store.clear(key)
     assert (await store.load(key), store.sessions()) == (None, {})
+
+
+async def test_registrations_and_discovery_come_back_typed(store: TokenStore) -> None:
+    from vertex_stdio.oauth.protocol.metadata import Client, ServerMetadata, Target
+    from vertex_stdio.oauth.storage.store import CachedTarget
+
+    assert store.client("https://as.example") is None
+    await store.keep_client(Client("c1", "https://as.example", "http://127.0.0.1:1/cb"))
+    assert store.client("https://as.example") == Client("c1", "https://as.example", "http://127.0.0.1:1/cb")
+    assert store.client("https://other.example") is None  # bound to the issuer that issued it
+    server = ServerMetadata("https://as.example", "https://as.example/a", "https://as.example/t")
+    cached = CachedTarget(Target("https://mcp.example/mcp", server, ("read",)), 1_000.0)
+    await store.cache_target("https://mcp.example/mcp", cached)
+    assert store.cached_target("https://mcp.example/mcp") == cached
+    await store.forget_target("https://mcp.example/mcp")
+    assert store.cached_target("https://mcp.example/mcp") is None

@@ -162,6 +162,14 @@ class Client:
         """A JSON-ready dict for the state file (the client id is not a secret)."""
         return {"client_id": self.client_id, "issuer": self.issuer, "redirect_uri": self.redirect_uri}
 
+    @classmethod
+    def from_state(cls, data: Mapping[str, Any] | None, issuer: str) -> Client | None:
+        """A registration from the state file, only if it was issued by ``issuer``."""
+        if not data or data.get("issuer") != issuer or not isinstance(data.get("client_id"), str):
+            return None
+        redirect = data.get("redirect_uri")
+        return cls(data["client_id"], issuer, redirect if isinstance(redirect, str) else None)
+
 
 @dataclass(frozen=True)
 class Target:

@@ -26,6 +26,7 @@ from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.core.logs import register_secret
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.protocol.core import Tokens, fingerprint
+from vertex_stdio.oauth.protocol.metadata import Client, ServerMetadata, Target
 from vertex_stdio.oauth.storage.sealed import SealedSecrets
 from vertex_stdio.oauth.storage.secrets import (
     SERVICE,
@@ -92,6 +93,30 @@ class SessionRecord:
         )
 
 
+@dataclass(frozen=True)
+class CachedTarget:
+    """Discovery's result for one resource URL, kept in the state file, and when it was fetched."""
+
+    target: Target
+    fetched_at: float
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "resource": self.target.resource,
+            "resource_scopes": list(self.target.resource_scopes),
+            "server": self.target.server.to_json(),
+            "fetched_at": self.fetched_at,
+        }
+
+    @classmethod
+    def from_state(cls, entry: Mapping[str, Any]) -> CachedTarget:
+        """Raises ``KeyError``, ``TypeError``, ``ValueError`` or ``MetadataInvalid`` when damaged."""
+        server = ServerMetadata.from_json(entry["server"])
+        scopes = tuple(str(s) for s in entry.get("resource_scopes", ()))
+        target = Target(str(entry["resource"]), server, scopes)
+        return cls(target, float(entry.get("fetched_at", 0)))
+
+
 class TokenStore:
     """Secrets (keyring/file/memory) plus non-secret state and locks under ``state_dir``."""
 
@@ -154,6 +179,27 @@ class TokenStore:
     def read_state(self) -> dict[str, Any]:
         """The non-secret state (a fresh dict; cheap, no lock)."""
         return self._state.read()
+
+    def client(self, issuer: str) -> Client | None:
+        """The client registered at ``issuer`` (only a registration that issuer made), or None."""
+        return Client.from_state(self.read_state().get("clients", {}).get(issuer), issuer)
+
+    async def keep_client(self, client: Client) -> None:
+        """Remember a registration for its issuer."""
+        entry = client.to_json()
+        await self.update_state(lambda data: data.setdefault("clients", {}).__setitem__(client.issuer, entry))
+
+    def cached_target(self, url: str) -> CachedTarget | None:
+        """Discovery's cached result for ``url``, or None; raises as ``CachedTarget.from_state`` when damaged."""
+        entry = self.read_state().get("metadata", {}).get(url)
+        return CachedTarget.from_state(entry) if isinstance(entry, dict) else None
+
+    async def cache_target(self, url: str, cached: CachedTarget) -> None:
+        entry = cached.to_state()
+        await self.update_state(lambda data: data.setdefault("metadata", {}).__setitem__(url, entry))
+
+    async def forget_target(self, url: str) -> None:
+        await self.update_state(lambda data: data.get("metadata", {}).pop(url, None))
 
     def sessions(self) -> dict[str, SessionRecord]:
         """The stored sign-ins by account, as typed records; damaged entries are left out."""
