@@ -15,15 +15,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from vertex_stdio.core.errors import ConfigError
-from vertex_stdio.core.privatefs import write_private
+from vertex_stdio.core.privatefs import private_dir, write_private
 from vertex_stdio.core.urls import check_url
 from vertex_stdio.oauth.profile import Advice, SignInProfile
-from vertex_stdio.oauth.storage.state import default_state_dir
+from vertex_stdio.oauth.storage.state import FileLock, default_state_dir
 from vertex_stdio.oauth.storage.store import namespaced
 
 log = logging.getLogger(__name__)
 
 NAMES_FILE = "connect-servers.json"
+NAMES_LOCK_TIMEOUT = 10.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -74,12 +75,18 @@ def _names(base: Path) -> dict[str, str]:
 
 
 def remember(server: RemoteServer, base: Path | None = None) -> None:
-    """Record ``server.name`` → URL (so ``--server NAME`` works from other commands)."""
-    base = base or default_state_dir()
-    names = _names(base)
-    if names.get(server.name) != server.url:
-        names[server.name] = server.url
-        write_private(base / NAMES_FILE, json.dumps(names, indent=1, sort_keys=True))
+    """Record ``server.name`` → URL (so ``--server NAME`` works from other commands).
+
+    Under the names file's lock: a client starts several copies at once, and an unlocked write
+    sweeps away another writer's temp copy as a leftover (its replace then fails and that copy
+    of ``connect`` dies at start-up).
+    """
+    base = private_dir(base or default_state_dir())
+    with FileLock(base / f"{NAMES_FILE}.lock", NAMES_LOCK_TIMEOUT).held():
+        names = _names(base)
+        if names.get(server.name) != server.url:
+            names[server.name] = server.url
+            write_private(base / NAMES_FILE, json.dumps(names, indent=1, sort_keys=True))
 
 
 def resolve(url_or_name: str, name: str | None = None, base: Path | None = None) -> RemoteServer:
