@@ -16,6 +16,7 @@ Every failure a person or a model can see is a ``VertexError``::
     │   └── JournalUnavailable       UPSTREAM_ERROR         no  (the send journal cannot be used)
     ├── DuplicateSend                DUPLICATE_SEND         no
     ├── SpendLimit                   SPEND_LIMIT            no
+    ├── PolicyRefused                POLICY_REFUSED         no
     └── Declined                     DECLINED               no
 
 A billable call's error also carries ``outcome``: ``not_sent`` (nothing reached the upstream),
@@ -57,6 +58,7 @@ class ErrorCode(StrEnum):
     DUPLICATE_SEND = "DUPLICATE_SEND"
     SPEND_LIMIT = "SPEND_LIMIT"
     DECLINED = "DECLINED"
+    POLICY_REFUSED = "POLICY_REFUSED"
 
 
 class VertexError(Exception):
@@ -174,6 +176,13 @@ class SpendLimit(VertexError):
     """A spend limit would be crossed; the envelope names the limit, the count and the setting."""
 
     code = ErrorCode.SPEND_LIMIT
+
+
+class PolicyRefused(VertexError):
+    """The person's spending policy forbids this call; the envelope names the ``rule``, its
+    ``value`` and ``change`` (the policy line or setting that changes it)."""
+
+    code = ErrorCode.POLICY_REFUSED
 
 
 class Declined(VertexError):

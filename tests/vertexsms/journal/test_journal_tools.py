@@ -83,8 +83,9 @@ async def test_a_different_text_or_recipient_is_not_a_duplicate(emulator: Emulat
 async def test_messages_per_day_stop_at_the_limit(emulator: Emulator, tmp_path: Path) -> None:
     """With a limit of 5, sends 1-5 go and the 6th is SPEND_LIMIT naming limit, count and setting."""
     async with bridge(emulator, tmp_path / "j.sqlite3", max_messages_per_day=5) as client:
+        # Five recipients: the policy's default per-recipient caps (3 an hour) stay out of the way.
         for i in range(5):
-            ok(await client.call_tool("send_sms", {**SEND, "message": f"note {i}"}))
+            ok(await client.call_tool("send_sms", {**SEND, "to": f"+3706000000{i}", "message": f"note {i}"}))
         error = envelope(await client.call_tool("send_sms", {**SEND, "message": "one too many"}))
     assert error["code"] == "SPEND_LIMIT"
     assert (error["setting"], error["count"], error["maximum"]) == ("VERTEXSMS_MAX_MESSAGES_PER_DAY", 5, 5)

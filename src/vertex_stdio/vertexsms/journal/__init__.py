@@ -7,12 +7,16 @@ records.py holds the pure rules (duplicate guard, spend limits, totals).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vertex_stdio.vertexsms.journal.records import Kind, Record, Rules, Totals, totals
 from vertex_stdio.vertexsms.journal.safety import CallFacts, SendJournal, Ticket
 from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, MemoryStore
+from vertex_stdio.vertexsms.policy import Policy
+from vertex_stdio.vertexsms.policy import load as load_policy
 from vertex_stdio.vertexsms.settings import Settings
 
 JOURNAL_FILE = "journal.sqlite3"
@@ -32,25 +36,47 @@ def kind_of(settings: Settings) -> Kind:
     return "test" if settings.test_mode else "real"
 
 
-def rules_of(settings: Settings) -> Rules:
+def rules_of(settings: Settings, policy: Policy | None = None) -> Rules:
+    """The settings' limits, a daily limit written in the policy file taking the place of a
+    default (a variable that is set wins over the file), and the policy's own rules."""
+
+    def limit(name: str) -> Any:
+        return policy.get(name) if policy and _from_file(policy, name) else getattr(settings, name)
+
     return Rules(
         duplicate_window=settings.duplicate_window * 60.0,
-        max_messages_per_day=settings.max_messages_per_day,
-        max_recipients_per_day=settings.max_recipients_per_day,
-        max_eur_per_day=settings.max_eur_per_day,
+        max_messages_per_day=limit("max_messages_per_day"),
+        max_recipients_per_day=limit("max_recipients_per_day"),
+        max_eur_per_day=limit("max_eur_per_day"),
+        policy=policy,
+    )
+
+
+def _from_file(policy: Policy, name: str) -> bool:
+    return policy.values[name].source not in ("default",) and not policy.values[name].source.startswith(
+        "VERTEXSMS_"
     )
 
 
 def journal_for(
-    settings: Settings, *, path: Path | None = None, clock: Callable[[], float] | None = None
+    settings: Settings,
+    *,
+    path: Path | None = None,
+    clock: Callable[[], float] | None = None,
+    policy: Policy | None = None,
 ) -> SendJournal:
-    """The process's journal, with the settings' limits, in ``path`` (default: the state dir)."""
+    """The process's journal, with the settings' limits and the spending policy (``policy``,
+    default: the one ``VERTEXSMS_POLICY`` or the config directory holds), in ``path``
+    (default: the state dir)."""
     extra = {} if clock is None else {"clock": clock}
+    if policy is None:
+        policy = load_policy(os.environ)
+    parts = policy.get("max_parts") if _from_file(policy, "max_parts") else settings.max_parts
     return SendJournal.at(
         path or default_path(),
         kind=kind_of(settings),
-        rules=rules_of(settings),
-        max_parts=settings.max_parts,
+        rules=rules_of(settings, policy),
+        max_parts=parts,
         retention_days=settings.journal_days,
         grace=settings.http_timeout + 10.0,
         **extra,

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from vertex_stdio.vertexsms.policy import Breach, Policy
+
 Kind = Literal["real", "test", "sandbox"]
 Outcome = Literal["pending", "sent", "refused", "unknown", "not_sent"]
 OUTCOMES: tuple[Outcome, ...] = ("pending", "sent", "refused", "unknown", "not_sent")
@@ -101,6 +103,7 @@ class Rules:
     max_messages_per_day: int = 100
     max_recipients_per_day: int = 50
     max_eur_per_day: float | None = None
+    policy: Policy | None = None  # its caps are counted in the same step (``usage.py``)
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ class Unpriced:
     """A EUR limit is set and the new call's price cannot be known: it is not made (never €0)."""
 
 
-Verdict = Duplicate | OverLimit | ClockBehind | Unpriced | None
+Verdict = Duplicate | OverLimit | ClockBehind | Unpriced | Breach | None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import anyio.to_thread
 
 from vertex_stdio.core.errors import DuplicateSend, JournalUnavailable, SpendLimit, VertexError
 from vertex_stdio.core.redact import redact
+from vertex_stdio.vertexsms.journal.policing import check_static, refuse, refuses, since_for
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
     ClockBehind,
@@ -43,10 +44,10 @@ from vertex_stdio.vertexsms.journal.records import (
     Unpriced,
     clock_check,
     decide,
-    prune_before,
     summarize,
 )
-from vertex_stdio.vertexsms.journal.store import Busy, JournalStore, JournalStoreError, Refused
+from vertex_stdio.vertexsms.journal.store import Busy, JournalStore, JournalStoreError, Refused, prune_old
+from vertex_stdio.vertexsms.policy import Breach
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -134,7 +135,7 @@ class SendJournal:
             if self._store is None:
                 try:
                     store = await anyio.to_thread.run_sync(self._opener)
-                    await anyio.to_thread.run_sync(_prune, store, self._clock(), self._retention)
+                    await anyio.to_thread.run_sync(prune_old, store, self._clock(), self._retention)
                 except JournalStoreError as exc:
                     raise _unavailable(str(exc)) from exc
                 self._store = store
@@ -150,9 +151,13 @@ class SendJournal:
         """Record the call ``pending`` (after the guard and limits when ``guard``), run, finish it."""
         store = await self.store()
         new = _new_call(tool, self.kind, self._clock(), facts)
+        if guard:
+            await check_static(store, new, self.rules.policy)
         try:
             record_id = await _quick(store.begin, new, self.rules if guard else None)
         except Refused as refused:
+            if isinstance(refused.verdict, Breach):
+                raise await refuse(store, new, refused.verdict) from None
             raise _refusal(refused, tool, self.kind, self._where) from None
         except JournalStoreError as exc:
             raise _unavailable(str(exc)) from exc
@@ -202,13 +207,15 @@ class SendJournal:
         new = _new_call(tool, self.kind, self._clock(), facts)
         try:
             recent = await anyio.to_thread.run_sync(
-                store.records, new.started - max(DAY, self.rules.duplicate_window)
+                store.records, since_for(self.rules.policy, new.started, self.rules.duplicate_window)
             )
         except JournalStoreError:
             return True
         if clock_check(max((r.started for r in recent), default=None), new.started) is not None:
             return True
-        return decide(new, summarize(new, recent, self.rules), self.rules) is not None
+        day = [r for r in recent if r.started >= new.started - max(DAY, self.rules.duplicate_window)]
+        verdict = decide(new, summarize(new, day, self.rules), self.rules)
+        return verdict is not None or refuses(self.rules.policy, new, recent)
 
     async def find(self, message_id: str) -> Record | None:
         """The journal's record of ``message_id``; None when absent or the journal is unusable."""
@@ -295,13 +302,6 @@ def text_free_detail(exc: VertexError) -> str:
     reason = _LONG_NUMBER.sub("•", _QUOTED.sub("…", redact(first)))[:160]
     code = f" (VertexSMS code {exc.vertex_error_code})" if exc.vertex_error_code is not None else ""
     return f"{exc.code}{code}: {reason}"
-
-
-def _prune(store: JournalStore, now: float, retention: float) -> None:
-    """Forget what is older than the retention, measured from the journal's own newest record."""
-    before = prune_before(store.newest(), now, retention)
-    if before is not None:
-        store.prune(before)
 
 
 def _refusal(refused: Refused, tool: str, kind: Kind, where: str) -> VertexError:

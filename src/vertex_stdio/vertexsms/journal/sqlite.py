@@ -39,6 +39,8 @@ from vertex_stdio.vertexsms.journal.records import (
     decide,
 )
 from vertex_stdio.vertexsms.journal.store import Busy, JournalStoreError, Refused
+from vertex_stdio.vertexsms.journal.usage import usage_sql
+from vertex_stdio.vertexsms.policy import Breach, counted_breach
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ class SqliteStore:
             if jumped is not None:
                 raise Refused(jumped)
             if rules is not None:
-                verdict = decide(new, _window(db, new, rules), rules)
+                verdict = decide(new, _window(db, new, rules), rules) or _capped(db, new, rules)
                 if verdict is not None:
                     raise Refused(verdict)
             cursor = db.execute(
@@ -256,6 +258,13 @@ def _window(db: sqlite3.Connection, new: NewCall, rules: Rules) -> Window:
     return Window(
         duplicate, int(messages), int(recipients), bool(known), float(eur), int(unpriced), float(top)
     )
+
+
+def _capped(db: sqlite3.Connection, new: NewCall, rules: Rules) -> Breach | None:
+    """The policy's caps, counted in the same transaction as the limits."""
+    if rules.policy is None:
+        return None
+    return counted_breach(rules.policy, new.price_eur, usage_sql(db, new))
 
 
 def _record(row: tuple[Any, ...]) -> Record:

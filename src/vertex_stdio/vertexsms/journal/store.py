@@ -21,8 +21,11 @@ from vertex_stdio.vertexsms.journal.records import (
     Verdict,
     clock_check,
     decide,
+    prune_before,
     summarize,
 )
+from vertex_stdio.vertexsms.journal.usage import usage_of
+from vertex_stdio.vertexsms.policy import counted_breach
 
 
 class JournalStoreError(Exception):
@@ -93,6 +96,8 @@ class MemoryStore:
             if rules is not None:
                 recent = [r for r in self._rows.values() if r.started >= new.started - DAY]
                 verdict = decide(new, summarize(new, recent, rules), rules)
+                if verdict is None and rules.policy is not None:
+                    verdict = counted_breach(rules.policy, new.price_eur, usage_of(self._rows.values(), new))
                 if verdict is not None:
                     raise Refused(verdict)
             record_id = next(self._ids)
@@ -140,3 +145,10 @@ class MemoryStore:
 
     def close(self) -> None:
         return None
+
+
+def prune_old(store: JournalStore, now: float, retention: float) -> None:
+    """Forget what is older than the retention, measured from the journal's own newest record."""
+    before = prune_before(store.newest(), now, retention)
+    if before is not None:
+        store.prune(before)

@@ -3,8 +3,9 @@
 ``ask_to_send`` is a resolver (``mcp.server.mcpserver.Resolve``): the SDK runs it before
 ``send_sms``'s body and delivers the question the way the connection allows, as a server
 request on handshake-era connections or inside an input-required result on 2026-07-28 ones.
-It asks nothing when ``VERTEXSMS_CONFIRM_SENDS=0`` or the client declared no form
-elicitation; those sends behave as before.
+It asks nothing when ``VERTEXSMS_CONFIRM_SENDS=0``, the client declared no form elicitation,
+or the spending policy does not ask for this send (``journal.policing.needs_yes``: price above
+``confirm_above_eur``, or a recipient never sent to while ``confirm_new_recipients`` is on).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from vertex_stdio.core.errors import Declined, InvalidInput
 from vertex_stdio.vertexsms.journal import CallFacts
+from vertex_stdio.vertexsms.journal.policing import needs_yes
 from vertex_stdio.vertexsms.outgoing import OutgoingSms, outgoing
 from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, services
 from vertex_stdio.vertexsms.tools.pricing import Price
@@ -67,6 +69,8 @@ async def ask_to_send(
     if (price.eur is None and svc.settings.max_eur_per_day) or await svc.journal.would_refuse(
         "send_sms", facts
     ):
+        return None
+    if not await needs_yes(svc.journal, facts):  # the policy: confirm_above_eur, confirm_new_recipients
         return None
     return Elicit(question(sms, price, svc.journal.kind), ConfirmSend)
 
