@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument(
         "--pending", action="store_true", help="only calls whose outcome is unknown, with how to check each"
     )
+    _policy_commands(sub)
     doctor = sub.add_parser("doctor", parents=[common], help="check the installation, sign-in and network")
     doctor.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
     _connect_options(sub, (login, logout, status, doctor))
@@ -277,3 +278,17 @@ def settings_from(args: argparse.Namespace, env: dict[str, str] | None = None) -
     if hasattr(args, "scopes"):
         overrides["scopes"] = tuple(args.scopes.split())
     return Settings.from_env(os.environ if env is None else env, **overrides)
+
+
+def _policy_commands(sub: Any) -> None:
+    """``policy`` (the spending policy in effect) and ``optout`` (numbers never to text)."""
+    policy = sub.add_parser(
+        "policy", help="the spending policy in effect, each value with its source; checks the file"
+    )
+    policy.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
+    optout = sub.add_parser("optout", help="numbers that asked not to be texted: add, remove or list them")
+    optout.add_argument("action", choices=("add", "remove", "list"), help="what to do")
+    optout.add_argument(
+        "numbers", nargs="*", metavar="NUMBER", help="international numbers, e.g. +37060000001"
+    )
+    optout.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output (list)")

@@ -59,11 +59,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             out=sys.stdout,
             err=sys.stderr,
         )
+    if command in ("policy", "optout"):
+        return _policy_command(command, settings, args)
     if command == "call":
         from vertex_stdio.app.call import call_tool
 
         return call_tool(settings, upstream_for, args.tool, args.arg, args.json_args)
     return _auth_command(command, settings, args)
+
+
+def _policy_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    if command == "policy":
+        from vertex_stdio.vertexsms.policy.command import run_policy
+
+        return run_policy(os.environ, as_json=args.as_json, out=sys.stdout, err=sys.stderr)
+    from vertex_stdio.vertexsms.journal import default_path
+    from vertex_stdio.vertexsms.journal.optout import run_optout
+
+    return run_optout(
+        default_path(), args.action, args.numbers, as_json=args.as_json, out=sys.stdout, err=sys.stderr
+    )
 
 
 def _desktop_command(command: str, settings: Settings, args: argparse.Namespace) -> int:

@@ -21,12 +21,10 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vertex_stdio.core.privatefs import open_private
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
     Finish,
@@ -38,44 +36,18 @@ from vertex_stdio.vertexsms.journal.records import (
     counted_with,
     decide,
 )
-from vertex_stdio.vertexsms.journal.store import Busy, JournalStoreError, Refused
+from vertex_stdio.vertexsms.journal.sqlitefile import BUSY_TIMEOUT, open_db, translated
+from vertex_stdio.vertexsms.journal.store import Busy, Refused
 from vertex_stdio.vertexsms.journal.usage import usage_sql
-from vertex_stdio.vertexsms.policy import Breach, counted_breach
+from vertex_stdio.vertexsms.policy import Breach, counted_breach, opted_out
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    id INTEGER PRIMARY KEY,
-    tool TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    started REAL NOT NULL,
-    outcome TEXT NOT NULL,
-    recipient TEXT,
-    sender TEXT,
-    digest TEXT,
-    preview TEXT,
-    parts INTEGER,
-    price_eur REAL,
-    message_id TEXT,
-    detail TEXT,
-    finished REAL,
-    pid INTEGER,
-    client TEXT,
-    price_source TEXT
-);
-CREATE INDEX IF NOT EXISTS calls_started ON calls (started);
-CREATE INDEX IF NOT EXISTS calls_message_id ON calls (message_id);
-CREATE INDEX IF NOT EXISTS calls_digest ON calls (digest);
-"""
 LIVE = "outcome IN ('pending', 'sent', 'unknown')"
 COLUMNS = (
     "id, tool, kind, started, outcome, recipient, sender, digest, preview, parts, price_eur, "
     "message_id, detail, finished, pid, client, price_source"
 )
-# Columns added since the first release, put in place on open in a journal made before them.
-ADDED_COLUMNS = {"price_source": "TEXT"}
-BUSY_TIMEOUT = 5.0
 
 
 class SqliteStore:
@@ -86,7 +58,7 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._busy_ms = int(busy_timeout * 1000)
         self._busy_timeout = busy_timeout
-        self._db = _open(path, busy_timeout)
+        self._db = open_db(path, busy_timeout)
         self._file = _identity(path)
         # Ids handed out by ``begin``: those of this file, and those of replaced files mapped to
         # their copies here, so a call begun before a replacement is finished in the new file.
@@ -168,6 +140,19 @@ class SqliteStore:
         with self._transaction() as db:
             return db.execute("DELETE FROM calls WHERE started < ?", (before,)).rowcount
 
+    def set_optout(self, numbers: list[str], listed: bool, when: float) -> None:
+        with self._transaction() as db:
+            if listed:
+                db.executemany("INSERT OR IGNORE INTO optout VALUES (?, ?)", [(n, when) for n in numbers])
+            else:
+                db.executemany("DELETE FROM optout WHERE number = ?", [(n,) for n in numbers])
+
+    def optouts(self) -> list[tuple[str, float]]:
+        with self._reading() as db:
+            return [
+                (str(n), float(t)) for n, t in db.execute("SELECT number, added FROM optout ORDER BY number")
+            ]
+
     def newest(self) -> float | None:
         with self._reading() as db:
             found = db.execute("SELECT MAX(started) FROM calls").fetchone()[0]
@@ -188,7 +173,7 @@ class SqliteStore:
             raise Busy(f"the send journal {self.path} is busy")
         try:
             self._same_file()
-            with _translated(self.path):
+            with translated(self.path):
                 if not wait:
                     self._db.execute("PRAGMA busy_timeout = 0")
                 try:
@@ -210,7 +195,7 @@ class SqliteStore:
     def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._same_file()
-            with _translated(self.path):
+            with translated(self.path):
                 yield self._db
 
     def _same_file(self) -> None:
@@ -220,12 +205,12 @@ class SqliteStore:
         log.warning("the send journal %s was deleted or replaced; reopening it", self.path)
         old = self._db
         carried = _last_day(old)
-        new = _open(self.path, self._busy_timeout)  # JournalStoreError: nothing is sent
+        new = open_db(self.path, self._busy_timeout)  # JournalStoreError: nothing is sent
         with contextlib.suppress(sqlite3.Error):
             old.close()  # SQLite leaves a moved file's WAL alone, so this harms no new file
         self._db = new
         self._file = _identity(self.path)
-        with _translated(self.path):
+        with translated(self.path):
             copies = _carry(new, carried)
         earlier = {k: v for k, v in self._moved.items() if v is not None}
         self._moved = {k: copies.get(v) for k, v in earlier.items()}
@@ -261,7 +246,10 @@ def _window(db: sqlite3.Connection, new: NewCall, rules: Rules) -> Window:
 
 
 def _capped(db: sqlite3.Connection, new: NewCall, rules: Rules) -> Breach | None:
-    """The policy's caps, counted in the same transaction as the limits."""
+    """The opt-out list and the policy's caps, read in the same transaction as the limits."""
+    optout = "SELECT 1 FROM optout WHERE number = ?"
+    if new.tool == "send_sms" and new.recipient and db.execute(optout, (new.recipient,)).fetchone():
+        return opted_out(new.recipient)
     if rules.policy is None:
         return None
     return counted_breach(rules.policy, new.price_eur, usage_sql(db, new))
@@ -321,77 +309,3 @@ def _carry(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> dict[int, int
         db.execute("ROLLBACK")
         raise
     return moved
-
-
-@contextlib.contextmanager
-def _translated(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise Busy(_why(path, exc)) from exc
-        raise JournalStoreError(_why(path, exc)) from exc
-    except sqlite3.Error as exc:
-        raise JournalStoreError(_why(path, exc)) from exc
-
-
-def _why(path: Path, exc: sqlite3.Error) -> str:
-    text = str(exc)
-    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
-        return f"the send journal {path} stayed locked by another process for over {BUSY_TIMEOUT:.0f} s"
-    if "readonly" in text or "read-only" in text:
-        return f"the send journal {path} cannot be written (check its permissions)"
-    if (isinstance(exc, sqlite3.DatabaseError) and "not a database" in text) or "malformed" in text:
-        return f"the send journal {path} is damaged ({text})"
-    return f"the send journal {path} cannot be used ({type(exc).__name__}: {text})"
-
-
-def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
-    """Connect, creating the directory (0700) and file (0600) first; WAL on; schema in place."""
-    try:
-        os.close(open_private(path, os.O_RDWR | os.O_CREAT))
-    except OSError as exc:
-        raise JournalStoreError(
-            f"the send journal {path} cannot be created or opened ({exc.strerror or exc})"
-        ) from exc
-    ends = time.monotonic() + busy_timeout
-    with _translated(path):
-        while True:
-            db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                # WAL + NORMAL: a committed record survives the process dying (not a power cut), and
-                # a commit costs no fsync, which keeps the journal's share of a send well under 1 ms.
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(SCHEMA)
-                _add_columns(db)
-                db.execute("SELECT count(*) FROM calls").fetchone()
-                return db
-            except sqlite3.OperationalError as exc:
-                db.close()
-                # Processes opening a new journal at once: switching it to WAL and creating the
-                # schema can answer "locked" at once, without waiting (SQLite's deadlock rule), so
-                # the open is tried again until the busy timeout.  Nothing has been sent yet.
-                if not _contended(exc) or time.monotonic() >= ends:
-                    raise
-                time.sleep(0.02)
-            except BaseException:
-                db.close()
-                raise
-
-
-def _add_columns(db: sqlite3.Connection) -> None:
-    """Columns newer than the file: added in place (older rows read them as NULL)."""
-    have = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
-    for name, kind in ADDED_COLUMNS.items():
-        if name not in have:
-            try:
-                db.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
-            except sqlite3.OperationalError as exc:
-                if "duplicate column" not in str(exc):  # another process added it first: fine
-                    raise
-
-
-def _contended(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc)
-    return "locked" in text or "busy" in text

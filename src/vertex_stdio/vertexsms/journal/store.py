@@ -25,7 +25,7 @@ from vertex_stdio.vertexsms.journal.records import (
     summarize,
 )
 from vertex_stdio.vertexsms.journal.usage import usage_of
-from vertex_stdio.vertexsms.policy import counted_breach
+from vertex_stdio.vertexsms.policy import counted_breach, opted_out
 
 
 class JournalStoreError(Exception):
@@ -72,6 +72,14 @@ class JournalStore(Protocol):
         """Forget records started before ``before``; how many went."""
         ...
 
+    def set_optout(self, numbers: list[str], listed: bool, when: float) -> None:
+        """Put ``numbers`` (E.164) on the opt-out list (``listed``) or take them off it."""
+        ...
+
+    def optouts(self) -> list[tuple[str, float]]:
+        """The opt-out list: (number, when it was added), by number."""
+        ...
+
     def newest(self) -> float | None:
         """The latest ``started`` in the journal (None when it is empty)."""
         ...
@@ -86,6 +94,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._rows: dict[int, Record] = {}
         self._ids = itertools.count(1)
+        self._optout: dict[str, float] = {}
 
     def begin(self, new: NewCall, rules: Rules | None, *, wait: bool = True) -> int:
         with self._lock:
@@ -96,6 +105,8 @@ class MemoryStore:
             if rules is not None:
                 recent = [r for r in self._rows.values() if r.started >= new.started - DAY]
                 verdict = decide(new, summarize(new, recent, rules), rules)
+                if verdict is None and new.tool == "send_sms" and new.recipient in self._optout:
+                    verdict = opted_out(new.recipient or "")
                 if verdict is None and rules.policy is not None:
                     verdict = counted_breach(rules.policy, new.price_eur, usage_of(self._rows.values(), new))
                 if verdict is not None:
@@ -138,6 +149,18 @@ class MemoryStore:
             for k in old:
                 del self._rows[k]
             return len(old)
+
+    def set_optout(self, numbers: list[str], listed: bool, when: float) -> None:
+        with self._lock:
+            for number in numbers:
+                if listed:
+                    self._optout.setdefault(number, when)
+                else:
+                    self._optout.pop(number, None)
+
+    def optouts(self) -> list[tuple[str, float]]:
+        with self._lock:
+            return sorted(self._optout.items())
 
     def newest(self) -> float | None:
         with self._lock:

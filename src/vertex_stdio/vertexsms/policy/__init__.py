@@ -13,6 +13,7 @@ from vertex_stdio.vertexsms.policy.judge import (
     Usage,
     counted_breach,
     needs_confirmation,
+    opted_out,
     static_breach,
 )
 from vertex_stdio.vertexsms.policy.rules import Policy, Setting, default_path, load, parse
@@ -26,6 +27,7 @@ __all__ = [
     "default_path",
     "load",
     "needs_confirmation",
+    "opted_out",
     "parse",
     "static_breach",
 ]

@@ -123,3 +123,9 @@ def needs_confirmation(policy: Policy, price_eur: float | None, new_recipient: b
     ):
         return True
     return bool(new_recipient and policy.get("confirm_new_recipients"))
+
+
+def opted_out(recipient: str) -> Breach:
+    """The refusal of a send to a number on the opt-out list."""
+    why = f"{recipient} asked not to be texted (it is on the local opt-out list)"
+    return Breach("optout", recipient, f"vertex-stdio optout remove {recipient}", why)
