@@ -90,3 +90,11 @@ def process_env(home: Path, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def no_recipient_caps(home: Path) -> dict[str, str]:
+    """``VERTEXSMS_POLICY`` naming a policy file (in ``home``) with the per-recipient caps off,
+    for tests that text one number many times on purpose (the caps are tested in tests/vertexsms/policy)."""
+    path = home / "policy-no-recipient-caps.toml"
+    path.write_text("max_per_recipient_per_day = 0\nmax_per_recipient_per_hour = 0\n", encoding="utf-8")
+    return {"VERTEXSMS_POLICY": str(path)}

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from bridge import envelope, ok, process_env
+from bridge import envelope, no_recipient_caps, ok, process_env
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
 from vertex_stdio.vertexsms.sandbox.rest import rate_rows
@@ -38,6 +38,7 @@ def env(emulator: Emulator, tmp_path: Path) -> dict[str, str]:
         VERTEXSMS_MCP_URL=emulator.mcp_url,
         VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
         VERTEXSMS_HTTP_TIMEOUT="5",
+        **no_recipient_caps(tmp_path),  # these tests text one number many times on purpose
     )
 
 

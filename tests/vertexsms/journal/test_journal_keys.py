@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from stdio_server import Server
 
-from bridge import connected, envelope, ok, process_env, rpc
+from bridge import connected, envelope, no_recipient_caps, ok, process_env, rpc
 from vertex_stdio.core.errors import InvalidInput
 from vertex_stdio.vertexsms.outgoing import OutgoingSms, destination, outgoing, sms_text
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
@@ -128,6 +128,7 @@ def _env(emulator: Emulator, home: Path) -> dict[str, str]:
         VERTEXSMS_MCP_URL=emulator.mcp_url,
         VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
         VERTEXSMS_HTTP_TIMEOUT="5",
+        **no_recipient_caps(home),
     )
 
 

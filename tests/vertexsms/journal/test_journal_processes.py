@@ -15,7 +15,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from stdio_server import Server
 
-from bridge import process_env, rpc
+from bridge import no_recipient_caps, process_env, rpc
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
 
 SEND = {"to": "+37060000001", "from": "ACME", "message": "Your table is ready"}
@@ -133,8 +133,12 @@ def test_processes_racing_the_same_send_send_it_once(emulator: Emulator, env: di
 
 @pytest.mark.slow
 @pytest.mark.anyio
-async def test_a_runaway_loop_stops_at_the_daily_limit(emulator: Emulator, env: dict[str, str]) -> None:
-    """150 different sends through the real process: 100 go, then SPEND_LIMIT, and nothing more is sent."""
+async def test_a_runaway_loop_stops_at_the_daily_limit(
+    emulator: Emulator, env: dict[str, str], tmp_path: Path
+) -> None:
+    """150 different sends through the real process: 100 go, then SPEND_LIMIT, and nothing more is
+    sent (the policy's per-recipient loop brake, which would stop it at 3, is off here)."""
+    env.update(no_recipient_caps(tmp_path))
     params = StdioServerParameters(command=sys.executable, args=["-m", "vertex_stdio"], env=env)
     results = []
     async with Client(params, mode="legacy") as client:
