@@ -26,6 +26,7 @@ from calls import measure_calls
 from harness import BEFORE_REF, Before, Plan, UpstreamProcess, bridge_env, checkout_src
 from hosted import measure_hosted
 from journal import measure_journal
+from spending import measure_policy
 from stats import Figure, Report, Target, percentile, render
 from tokenwork import measure_tokens
 
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 anyio.run(measure_calls, report, plan, env, upstream, before)
                 anyio.run(measure_tokens, report, plan, upstream.url)
                 anyio.run(measure_journal, report, plan, upstream.url)
+                anyio.run(measure_policy, report, plan)
             anyio.run(measure_hosted, report, plan, env, Path(home), before)
     finally:
         upstream.close()

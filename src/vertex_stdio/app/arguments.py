@@ -292,3 +292,14 @@ def _policy_commands(sub: Any) -> None:
         "numbers", nargs="*", metavar="NUMBER", help="international numbers, e.g. +37060000001"
     )
     optout.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output (list)")
+    history = sub.choices["history"]
+    history.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the journal's audit chain; names the first record edited by hand",
+    )
+    history.add_argument(
+        "--export",
+        choices=("csv", "jsonl"),
+        help="write the records (digest and masked preview, never the text)",
+    )

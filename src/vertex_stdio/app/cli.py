@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _desktop_command(command, settings, args)
     if command == "serve":
         return serve(settings)
+    if command == "history" and (args.verify or args.export):
+        return _audit_command(args)
     if command == "history":
         from vertex_stdio.vertexsms.journal import default_path
         from vertex_stdio.vertexsms.journal.history import run_history
@@ -66,6 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return call_tool(settings, upstream_for, args.tool, args.arg, args.json_args)
     return _auth_command(command, settings, args)
+
+
+def _audit_command(args: argparse.Namespace) -> int:
+    from vertex_stdio.vertexsms.journal import default_path
+    from vertex_stdio.vertexsms.journal.audit import run_export, run_verify
+
+    if args.verify:
+        return run_verify(default_path(), out=sys.stdout, err=sys.stderr)
+    return run_export(default_path(), args.export, args.since, out=sys.stdout, err=sys.stderr)
 
 
 def _policy_command(command: str, settings: Settings, args: argparse.Namespace) -> int:

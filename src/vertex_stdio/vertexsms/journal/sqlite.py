@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from vertex_stdio.vertexsms.journal import chain
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
     Finish,
@@ -93,6 +94,7 @@ class SqliteStore:
                 ),
             )
             record_id = int(cursor.lastrowid or 0)
+            chain.rechain(db, record_id)
             self._begun.add(record_id)
             return record_id
 
@@ -117,6 +119,7 @@ class SqliteStore:
                     target,
                 ),
             )
+            chain.rechain(db, target)
 
     def records(self, since: float, *, outcomes: tuple[str, ...] | None = None) -> list[Record]:
         query = f"SELECT {COLUMNS} FROM calls WHERE started >= ?"  # noqa: S608
@@ -138,7 +141,7 @@ class SqliteStore:
 
     def prune(self, before: float) -> int:
         with self._transaction() as db:
-            return db.execute("DELETE FROM calls WHERE started < ?", (before,)).rowcount
+            return chain.prune(db, before)
 
     def set_optout(self, numbers: list[str], listed: bool, when: float) -> None:
         with self._transaction() as db:
@@ -304,6 +307,7 @@ def _carry(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> dict[int, int
                 )
                 found = (cursor.lastrowid,)
             moved[old_id] = int(found[0])
+        chain.rechain(db, 0)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

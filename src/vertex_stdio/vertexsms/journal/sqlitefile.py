@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vertex_stdio.core.privatefs import open_private
+from vertex_stdio.vertexsms.journal import chain
 from vertex_stdio.vertexsms.journal.store import Busy, JournalStoreError
 
 SCHEMA = """
@@ -85,6 +86,7 @@ def open_db(path: Path, busy_timeout: float) -> sqlite3.Connection:
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(SCHEMA)
                 _add_columns(db)
+                _migrate(db)
                 db.execute("SELECT count(*) FROM calls").fetchone()
                 return db
             except sqlite3.OperationalError as exc:
@@ -115,3 +117,16 @@ def _add_columns(db: sqlite3.Connection) -> None:
 def _contended(exc: sqlite3.OperationalError) -> bool:
     text = str(exc)
     return "locked" in text or "busy" in text
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an older journal up to the schema version (the audit chain) in one transaction."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= chain.SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        chain.migrate(db)  # looks again inside the lock: another process may have done it
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
