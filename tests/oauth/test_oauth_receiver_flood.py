@@ -100,7 +100,13 @@ def _exchange(port: int, request: bytes) -> bytes:
     dropped before use), a few times."""
     for _ in range(10):
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        except (ConnectionError, TimeoutError):
+            # The SYN lost to the flood's in a full listen backlog (the flood reconnects every
+            # 50 ms; the kernel retries a lost SYN after 1, 3, 7, 15 s): a browser tries again.
+            continue
+        try:
+            with sock:
                 sock.sendall(request)
                 chunks = []
                 while chunk := sock.recv(65536):
