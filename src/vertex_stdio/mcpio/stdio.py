@@ -9,7 +9,8 @@ into memory; and it hops to a worker thread for every read, write and flush.
   and must be UTF-8 text holding one JSON-RPC 2.0 message.  A line that is not gets a
   JSON-RPC error (-32700 parse error or -32600 invalid request, with the request's ``id``
   when it can be read -- for an oversized line, from its first 64 KiB -- else ``null``)
-  and goes no further.  Good lines are validated once and handed to the SDK's server.
+  and goes no further.  Good lines are validated once and handed to the SDK's server --
+  except a ``server/discover`` before any other request, answered here (``discover.py``).
 - at most ``MAX_IN_FLIGHT`` requests run at once; one more is answered at once with
   JSON-RPC error -32000 (busy) and not run.
 - back-pressure: one writer writes the answers unbuffered, from a bounded queue
@@ -47,6 +48,7 @@ from mcp.types import (
     jsonrpc_message_adapter,
 )
 
+from vertex_stdio.mcpio.discover import discover_answer
 from vertex_stdio.mcpio.pipes import FdPipe, claimed_stdin, claimed_stdout
 
 log = logging.getLogger(__name__)
@@ -204,8 +206,18 @@ def _busy(id_: RequestId, limit: int) -> JSONRPCError:
 class Wire:
     """Both directions of one stdio session: guarded reads in, one unbuffered writer out."""
 
-    def __init__(self, stdin: FdPipe, stdout: FdPipe, *, limit: int, max_in_flight: int) -> None:
+    def __init__(
+        self,
+        stdin: FdPipe,
+        stdout: FdPipe,
+        *,
+        limit: int,
+        max_in_flight: int,
+        discover: dict[str, Any] | None = None,
+    ) -> None:
         self._stdin = stdin
+        self._discover = discover  # answers a server/discover that comes before any other request
+        self._opened = False  # a request reached the server: the SDK has chosen the era
         self._stdout = stdout
         self._limit = limit
         self._max_in_flight = max_in_flight
@@ -242,6 +254,12 @@ class Wire:
         answers: MemoryObjectSendStream[Outgoing],
     ) -> None:
         if isinstance(message, JSONRPCRequest):
+            if not self._opened and message.method == "server/discover" and self._discover is not None:
+                await answers.send(
+                    _line(JSONRPCResponse(jsonrpc="2.0", id=message.id, result=self._discover))
+                )
+                return
+            self._opened = True
             if len(self._in_flight) >= self._max_in_flight:
                 log.warning("stdin: %d requests in flight; answered one more as busy", len(self._in_flight))
                 await answers.send(_line(_busy(message.id, self._max_in_flight)))
@@ -330,7 +348,8 @@ async def serve_stdio(
     outgoing, to_write = anyio.create_memory_object_stream[Outgoing](MAX_QUEUED)
     with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
         stdin, stdout = FdPipe(in_fd, name="stdin"), FdPipe(out_fd, name="stdout")
-        wire = Wire(stdin, stdout, limit=limit, max_in_flight=max_in_flight)
+        discover = discover_answer(lowlevel, options)
+        wire = Wire(stdin, stdout, limit=limit, max_in_flight=max_in_flight, discover=discover)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(wire.write, to_write)
