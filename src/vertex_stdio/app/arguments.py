@@ -71,14 +71,17 @@ def setting_env(args: argparse.Namespace, *, exclude: tuple[str, ...] = ("api_to
     """The ``VERTEXSMS_*`` variable for each setting option given on this command line.
 
     Generic over ``setting_options``: option ``--x-y`` (dest ``x_y``) is ``VERTEXSMS_X_Y``, a
-    switch is ``1``, so every setting added there is carried by ``setup`` without more code.
+    boolean is ``1`` or ``0``, so every setting added there is carried by ``setup`` without more code.
     """
     env: dict[str, str] = {}
     for action in setting_options()._actions:
         if action.dest in exclude or not hasattr(args, action.dest):
             continue
         value = getattr(args, action.dest)
-        env[f"VERTEXSMS_{action.dest.upper()}"] = "1" if value is True else str(value)
+        # Booleans as the server's settings parser reads them ("1"/"0"), never "True"/"False".
+        env[f"VERTEXSMS_{action.dest.upper()}"] = (
+            ("1" if value else "0") if isinstance(value, bool) else str(value)
+        )
     return env
 
 

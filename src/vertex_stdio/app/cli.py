@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from vertex_stdio.app.arguments import build_parser, setting_env, settings_from
+from vertex_stdio.app.arguments import build_parser, setting_env, setting_options, settings_from
 from vertex_stdio.app.serving import serve, serve_misconfigured, upstream_for
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError
 from vertex_stdio.vertexsms.settings import Settings
@@ -133,8 +133,15 @@ def _setup_target(args: argparse.Namespace) -> tuple[dict[str, str], str | None,
     server_args = ["connect", remote.url, "--name", remote.name]
     if getattr(args, "client_id", None):
         server_args += ["--client-id", args.client_id]
-    kept = {k: v for k, v in env.items() if k.removeprefix("VERTEXSMS_") in _CONNECT_SETTINGS}
-    return kept, remote.name, server_args
+    for action in setting_options()._actions:
+        if hasattr(args, action.dest) and action.dest.upper() not in (*_CONNECT_SETTINGS, "CLIENT_ID"):
+            # Dropping it silently would leave the user believing the entry honours it.
+            raise ConfigError(
+                f"{action.option_strings[0]} is a VertexSMS setting; an entry for `connect {remote.url}` "
+                "cannot use it. Leave it out, or run setup without --connect for a VertexSMS entry."
+            )
+    env.pop("VERTEXSMS_CLIENT_ID", None)  # connect takes it as --client-id (above)
+    return env, remote.name, server_args
 
 
 def _connect_command(command: str, settings: Settings, args: argparse.Namespace) -> int:

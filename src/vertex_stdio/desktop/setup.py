@@ -12,18 +12,14 @@ import json
 import os
 import shlex
 import shutil
-import stat
 import subprocess
-import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
-from vertex_stdio.desktop import clients
+from vertex_stdio.desktop import clients, jsonc
 from vertex_stdio.desktop.clients import (
     CLIENTS,
     SANDBOX_NAME,
@@ -33,11 +29,7 @@ from vertex_stdio.desktop.clients import (
     Client,
     claude_code_args,
 )
-
-
-class SetupError(Exception):
-    """The config file cannot be merged safely; the message says why and what to do."""
-
+from vertex_stdio.desktop.files import SetupError, atomic_write, backup_file, backup_name, read_text
 
 # The VS Code ``inputs`` item for the token, True when the token itself is in the entry, else False.
 Secret = dict[str, Any] | bool
@@ -119,7 +111,15 @@ def _file_client(
         err.write(f"Add this to {path} (or run again with --write to merge it in).\n")
         return _token_note(err, target, secret, None)
     try:
-        result = merge_entry(path, target.servers_key, name, entry, inputs=inputs, private=secret is True)
+        result = merge_entry(
+            path,
+            target.servers_key,
+            name,
+            entry,
+            inputs=inputs,
+            private=secret is True,
+            comments=target.name == "vscode",
+        )
     except SetupError as exc:
         err.write(f"vertex-stdio setup: {exc}\n")
         return EXIT_FIXABLE
@@ -216,11 +216,12 @@ def _claude_code(
     try:
         done = _run_claude([exe, *args])
         if done.returncode != 0 and "already exists" in done.stdout + done.stderr:
-            # Replace our own user-scope entry, as --write does for the other clients.
-            removed = _run_claude([exe, "mcp", "remove", name, "--scope", "user"])
-            done = _run_claude([exe, *args]) if removed.returncode == 0 else removed
+            done = _replace_claude_entry(exe, name, args, err)
     except (OSError, subprocess.TimeoutExpired) as exc:
         err.write(f"vertex-stdio setup: could not run {exe} ({exc}); run the command above yourself.\n")
+        return EXIT_FIXABLE
+    except SetupError as exc:
+        err.write(f"vertex-stdio setup: {exc}\n")
         return EXIT_FIXABLE
     err.write(done.stdout + done.stderr)
     if done.returncode != 0:
@@ -230,6 +231,47 @@ def _claude_code(
     return _token_note(err, CLIENTS["claude-code"], secret, None)
 
 
+def _replace_claude_entry(
+    exe: str, name: str, args: list[str], err: TextIO
+) -> subprocess.CompletedProcess[str]:
+    """Replace the user-scope entry ``name``, as --write does for the other clients: the previous
+    entry is first saved (0600: its env may hold a token) and the user told how to put it back."""
+    saved = _save_claude_entry(name)
+    removed = _run_claude([exe, "mcp", "remove", name, "--scope", "user"])
+    if removed.returncode != 0:
+        return removed
+    err.write(
+        f"Replacing Claude Code's existing user-scope {name!r} entry; the previous entry is saved as "
+        f"{saved}. To put it back: claude mcp remove {shlex.quote(name)} --scope user && "
+        f'claude mcp add-json --scope user {shlex.quote(name)} "$(cat {shlex.quote(str(saved))})"\n'
+    )
+    return _run_claude([exe, *args])
+
+
+def _save_claude_entry(name: str) -> Path:
+    """Copy the user-scope entry ``name`` from Claude Code's ``~/.claude.json`` to a backup file.
+
+    ``SetupError`` (nothing removed yet) when the entry cannot be read: it may live in a project
+    or local scope, or in a file we do not know, and replacing it unsaved would lose it.
+    """
+    path = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home()) / ".claude.json"
+    try:
+        data = json.loads(read_text(path) or "{}")
+        entry = data["mcpServers"][name]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SetupError(
+            f"claude already has an entry named {name!r}, but it is not a user-scope entry in {path}, "
+            f"so it was left as it was. Remove it yourself (claude mcp remove {shlex.quote(name)}) "
+            "or pick another --name, and run setup again."
+        ) from exc
+    backup = backup_name(path.with_name(f"{path.name}.{name}"))
+    try:
+        atomic_write(backup, json.dumps(entry, indent=2, ensure_ascii=False) + "\n", private=True)
+    except OSError as exc:
+        raise SetupError(f"cannot save the previous {name!r} entry ({exc}); nothing was changed.") from exc
+    return backup
+
+
 def _run_claude(argv: list[str]) -> subprocess.CompletedProcess[str]:
     """Run ``claude`` with no stdin; its argv never holds a secret (see ``TOKEN_FROM_ENV``)."""
     return subprocess.run(  # noqa: S603 - claude's own arguments, no shell, no secret
@@ -237,17 +279,16 @@ def _run_claude(argv: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def load_config(path: Path, servers_key: str) -> dict[str, Any] | None:
-    """The parsed config file, or None when it does not exist; ``SetupError`` if unusable."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+def load_config(path: Path, servers_key: str, *, comments: bool = False) -> dict[str, Any] | None:
+    """The parsed config file, or None when it does not exist; ``SetupError`` if unusable.
+
+    ``comments``: the client reads JSONC (VS Code), so comments and trailing commas are fine.
+    """
+    text = read_text(path)
+    if text is None:
         return None
-    except OSError as exc:
-        raise SetupError(f"cannot read {path} ({exc.strerror}); check its permissions.") from exc
     try:
-        text = raw.decode("utf-8-sig")
-        data = json.loads(text) if text.strip() else {}
+        data = (jsonc.loads(text) if comments else json.loads(text)) if text.strip() else {}
     except ValueError as exc:
         raise SetupError(
             f"{path} is not valid JSON ({exc}); it was left untouched. Fix it by hand (or move it "
@@ -272,14 +313,17 @@ def merge_entry(
     *,
     inputs: Sequence[dict[str, Any]] = (),
     private: bool = False,
+    comments: bool = False,
 ) -> MergeResult:
     """Put ``entry`` at ``data[servers_key][name]`` in the file at ``path``, keeping everything else.
 
     ``inputs`` (VS Code prompts) replace the items with the same ``id`` in ``data["inputs"]``, or
     are added after the others.  Writes nothing when all is already there.  ``private`` makes the
-    file 0600 (it holds a secret); otherwise an existing file keeps its mode.
+    file 0600 (it holds a secret); otherwise an existing file keeps its mode.  ``comments``: the
+    file may be JSONC (VS Code); one that has comments or trailing commas is edited in place
+    (``jsonc.set_member``), keeping them, instead of being rewritten.
     """
-    data = load_config(path, servers_key)
+    data = load_config(path, servers_key, comments=comments)
     created = data is None
     data = data if data is not None else {}
     before = json.dumps(data, sort_keys=True)
@@ -290,11 +334,32 @@ def merge_entry(
         return MergeResult(path, changed=False, created=False, backup=None)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        backup = None if created else _backup(path)
-        _atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", private=private)
+        backup = None if created else backup_file(path)
+        atomic_write(
+            path, _new_text(path, servers_key, name, data, comments=comments, inputs=inputs), private=private
+        )
     except OSError as exc:
         raise SetupError(f"cannot write {path} ({exc}); it was left as it was.") from exc
     return MergeResult(path, changed=True, created=created, backup=backup)
+
+
+def _new_text(
+    path: Path,
+    servers_key: str,
+    name: str,
+    data: dict[str, Any],
+    *,
+    comments: bool,
+    inputs: Sequence[dict[str, Any]],
+) -> str:
+    """The file's new text: ``data`` as JSON, or for a JSONC file the old text with our members set."""
+    old = read_text(path) if comments else None
+    if old is None or not old.strip() or jsonc.blank(old) == old:
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = jsonc.set_member(old, (servers_key, name), data[servers_key][name])
+    for item in inputs:
+        text = jsonc.put_item(text, "inputs", item)
+    return text
 
 
 def _merged_inputs(path: Path, existing: object, ours: Sequence[dict[str, Any]]) -> list[Any]:
@@ -307,35 +372,3 @@ def _merged_inputs(path: Path, existing: object, ours: Sequence[dict[str, Any]])
 
 def _input_id(item: object) -> object:
     return item.get("id") if isinstance(item, dict) else None
-
-
-def _backup(path: Path) -> Path:
-    """Copy ``path`` to ``<name>.<timestamp>.bak`` beside it (never overwriting an older backup)."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    backup = path.with_name(f"{path.name}.{stamp}.bak")
-    counter = 1
-    while backup.exists():
-        backup = path.with_name(f"{path.name}.{stamp}-{counter}.bak")
-        counter += 1
-    shutil.copy2(path, backup)
-    return backup
-
-
-def _atomic_write(path: Path, text: str, *, private: bool) -> None:
-    """Replace ``path`` with ``text`` in one step; the temporary file never outlives a failure."""
-    try:
-        mode = 0o600 if private else stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o600  # a new file: only its owner needs to read it
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if sys.platform != "win32":
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
