@@ -88,3 +88,48 @@ def test_setup_writes_a_connect_entry(tmp_path: Path) -> None:
     entry = json.loads(done.stdout)["mcpServers"]["vocci"]
     assert entry["args"][-4:] == ["connect", VOCCI, "--name", "vocci"]
     assert entry["env"] == {"VERTEXSMS_ALLOW_FILE_STORE": "1"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "url", ["http://example.com/client.json", "https://example.com", "https://example.com/", "client.json"]
+)
+def test_a_client_metadata_url_must_be_https_with_a_path(tmp_path: Path, url: str) -> None:
+    """``--client-metadata-url`` that cannot be a client ID metadata document is a usage error, before serving."""
+    done = subprocess.run(
+        [sys.executable, "-m", "vertex_stdio", "connect", VOCCI, "--client-metadata-url", url],
+        env=process_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--client-metadata-url must be an https URL with a path" in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--client-secret-env", "APP_SECRET"], {"APP_SECRET": "s3cr3t-value"}, "needs --client-id"),
+        (["--client-id", "app", "--client-secret-env", "APP_SECRET"], {}, "APP_SECRET, which is not set"),
+    ],
+)
+def test_a_client_secret_comes_only_from_a_named_environment_variable(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    """``--client-secret-env`` names a variable; unset, or without the client id it belongs to, is a
+    usage error before serving, and the secret is never echoed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "vertex_stdio", "connect", VOCCI, *args],
+        env=process_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "s3cr3t-value" not in done.stderr + done.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import stat
@@ -25,11 +26,15 @@ from vertex_stdio.oauth.protocol.core import (
     as_metadata_urls,
     check_iss,
     choose_scopes,
+    client_authentication,
     parse_token_response,
+    prm_locations,
     prm_urls,
+    resource_identifiers,
     resource_matches,
     s256_challenge,
     same_secret,
+    secret_method,
 )
 from vertex_stdio.oauth.protocol.metadata import (
     MetadataInvalid,
@@ -83,6 +88,46 @@ def test_pkce_s256_agrees_with_authlib_and_verifiers_are_long() -> None:
     assert same_secret("abc", "abc")
     assert not same_secret("abc", "abd")
     assert not same_secret("abc", None)
+
+
+def test_each_metadata_location_names_the_resources_it_may_describe() -> None:
+    """RFC 9728 §3.3: the header's and the path location describe the MCP URL; the root one its
+    origin (or the MCP URL itself); a server at the root has one location and one identifier."""
+    assert prm_locations("https://m.example/mcp", "https://m.example/x") == [
+        ("https://m.example/x", ("https://m.example/mcp",)),
+        ("https://m.example/.well-known/oauth-protected-resource/mcp", ("https://m.example/mcp",)),
+        (
+            "https://m.example/.well-known/oauth-protected-resource",
+            ("https://m.example/mcp", "https://m.example"),
+        ),
+    ]
+    assert prm_locations("https://m.example", None) == [
+        ("https://m.example/.well-known/oauth-protected-resource", ("https://m.example",))
+    ]
+    assert resource_identifiers("https://M.example/mcp/") == ("https://m.example/mcp", "https://m.example")
+    root = {"resource": "https://m.example", "authorization_servers": ["https://as.example"]}
+    assert (
+        parse_resource_metadata(root, "https://m.example/mcp", "https://m.example").resource
+        == "https://m.example"
+    )
+    with pytest.raises(MetadataInvalid):
+        parse_resource_metadata(root, "https://m.example/mcp")
+
+
+def test_client_authentication_follows_rfc_6749() -> None:
+    """Basic carries the form-urlencoded id and secret; post puts both in the body; public: the id."""
+    fields, headers = client_authentication("id 1", "s:e/cret", "client_secret_basic")
+    assert fields == {}
+    assert base64.b64decode(headers["Authorization"].removeprefix("Basic ")) == b"id+1:s%3Ae%2Fcret"
+    assert client_authentication("id", "s", "client_secret_post") == (
+        {"client_id": "id", "client_secret": "s"},
+        {},
+    )
+    assert client_authentication("id", None, "client_secret_basic") == ({"client_id": "id"}, {})
+    assert client_authentication("id", "s", "none") == ({"client_id": "id"}, {})
+    assert secret_method([]) == "client_secret_basic"
+    assert secret_method(["client_secret_post", "none"]) == "client_secret_post"
+    assert secret_method(["private_key_jwt", "client_secret_basic"]) == "client_secret_basic"
 
 
 def test_discovery_urls_follow_the_spec_order() -> None:

@@ -237,10 +237,10 @@ async def test_tampered_cached_metadata_is_dropped_and_rediscovered(
 
 
 @pytest.mark.anyio
-async def test_cached_metadata_for_a_parent_resource_is_dropped(
+async def test_cached_metadata_for_another_resource_is_dropped(
     resource: StaticServer, tmp_path: Path
 ) -> None:
-    """A cache entry whose resource is not exactly the MCP URL is not used."""
+    """A cache entry whose resource is neither the MCP URL nor its origin (RFC 9728 §3.3) is not used."""
     with static_server() as fake_as:
         mcp_url = protect(resource, fake_as.url)
         fake_as.json(ASM, as_metadata(fake_as.url))
@@ -249,7 +249,7 @@ async def test_cached_metadata_for_a_parent_resource_is_dropped(
             first = await provider.target()
             state_file = tmp_path / "state" / "auth.json"
             state = json.loads(state_file.read_text())
-            state["metadata"][mcp_url]["resource"] = resource.url
+            state["metadata"][mcp_url]["resource"] = f"{resource.url}/elsewhere"
             state_file.write_text(json.dumps(state))
             again = await provider.target()
         finally:

@@ -7,6 +7,9 @@ authorization server ``ISSUER`` says is active (introspection); otherwise 401 wi
 ``resource_metadata``.  The four discovery routes are served: protected-resource metadata at the
 root and path-suffixed, and the authorization server's metadata at both RFC 8414 and OIDC routes
 (copied from ``ISSUER``, which the protected-resource metadata names).
+With ``ISSUER`` ``none`` there is no OAuth at all: no discovery routes, no Bearer check; with
+``REMOTE_API_KEY`` set, every MCP request needs ``X-Api-Key`` with that value instead (else 401).
+With ``REMOTE_LEGACY_SSE`` set it speaks the 2024-11-05 HTTP+SSE transport (``/sse``) instead.
 If the file named by ``REMOTE_EXTRA_TOOL`` exists at start, a fourth tool ``extra`` is offered.
 ``REMOTE_LOG`` receives one line per MCP request (method, or ``401``).  Prints ``READY <port>``.
 
@@ -126,11 +129,15 @@ class Guard:
     def __init__(self, app: Any, issuer: str, port: int) -> None:
         self.app, self.issuer, self.port = app, issuer, port
         self.origin = f"http://127.0.0.1:{port}"
-        self.as_metadata = httpx2.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
+        self.api_key = os.environ.get("REMOTE_API_KEY")
+        if issuer != "none":
+            self.as_metadata = httpx2.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if self.issuer == "none":
+            return await self._keyed(scope, receive, send)
         path = scope["path"]
         prm = {"resource": f"{self.origin}/mcp", "authorization_servers": [self.issuer]}
         routes = {
@@ -171,6 +178,14 @@ class Guard:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return await self.app(scope, replay, send)
+
+    async def _keyed(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """No OAuth: served as is, or only with the right ``X-Api-Key`` when one is set."""
+        given = dict(scope["headers"]).get(b"x-api-key", b"").decode()
+        if self.api_key is not None and given != self.api_key:
+            _note("401")
+            return await _json(send, 401, {"error": "api key required"})
+        return await self.app(scope, receive, send)
 
     def _active(self, token: str) -> bool:
         answer = httpx2.post(
@@ -235,7 +250,10 @@ def main() -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
-    app = Guard(build(issuer).streamable_http_app(), issuer, port)
+    server = build(issuer)
+    # REMOTE_LEGACY_SSE: the 2024-11-05 HTTP+SSE transport (GET /sse, POST /messages/) instead.
+    inner = server.sse_app() if os.environ.get("REMOTE_LEGACY_SSE") else server.streamable_http_app()
+    app = Guard(inner, issuer, port)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     sys.stdout.write(f"READY {port}\n")

@@ -220,6 +220,56 @@ def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) ->
         help="the most kept of what the server offers, all lists together (default 8)",
     )
     _connect_settings(connect)
+    connect.add_argument(
+        "--client-secret-env",
+        metavar="VAR",
+        help="the environment variable holding the pre-registered client's secret (never the secret itself)",
+    )
+    connect.add_argument(
+        "--header",
+        action="append",
+        metavar="NAME=VAR",
+        help="send header NAME with the value of environment variable VAR (an API key, say); repeatable",
+    )
+    connect.add_argument(
+        "--tools",
+        action="append",
+        metavar="GLOBS",
+        help="serve only the tools matching these globs (comma-separated)",
+    )
+    connect.add_argument(
+        "--exclude-tools",
+        action="append",
+        metavar="GLOBS",
+        help="do not serve the tools matching these globs",
+    )
+    unattended = connect.add_argument_group("unattended sign-in (no browser; the client signs in as itself)")
+    unattended.add_argument(
+        "--client-credentials",
+        action="store_true",
+        help="OAuth client_credentials with --client-id and --client-secret-env, or --private-key",
+    )
+    unattended.add_argument(
+        "--private-key", metavar="FILE", help="the client's PEM private key, for private_key_jwt (RFC 7523)"
+    )
+    unattended.add_argument(
+        "--idp-token-endpoint",
+        metavar="URL",
+        help="cross-app access: your identity provider's token endpoint",
+    )
+    unattended.add_argument(
+        "--idp-client-id", metavar="ID", help="cross-app access: this app's id at the identity provider"
+    )
+    unattended.add_argument(
+        "--idp-id-token-env",
+        metavar="VAR",
+        help="cross-app access: the environment variable holding your ID token",
+    )
+    connect.add_argument(
+        "--client-metadata-url",
+        metavar="URL",
+        help="an https URL of this client's metadata document, used as client id where the server supports it",
+    )
     for parser in per_server:
         parser.add_argument(
             "--server", metavar="URL|NAME", help="a remote server served by `connect` (default: VertexSMS)"

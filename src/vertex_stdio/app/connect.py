@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sys
+from dataclasses import dataclass, field, replace
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -18,12 +22,17 @@ from vertex_stdio import __version__
 from vertex_stdio.app import signin as commands
 from vertex_stdio.bridge.offer import LISTS, OfferCache
 from vertex_stdio.bridge.proxy import Proxy
+from vertex_stdio.bridge.selection import ToolFilter
 from vertex_stdio.bridge.servers import RemoteServer, profile_for, remember, resolve
 from vertex_stdio.bridge.settings import ConnectSettings
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE, ConfigError, VertexError
+from vertex_stdio.core.redact import register_secret
+from vertex_stdio.core.urls import check_url
 from vertex_stdio.mcpio import runner
 from vertex_stdio.oauth import OAuthTokenProvider
+from vertex_stdio.oauth.machine import read_private_key
 from vertex_stdio.oauth.profile import SignInProfile
+from vertex_stdio.oauth.protocol.unattended import CrossApp, Machine
 from vertex_stdio.vertexsms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,12 +49,16 @@ def connect_settings(settings: Settings) -> ConnectSettings:
 
 
 def profile_of(
-    remote: RemoteServer, settings: ConnectSettings, client_id: str | None = None
+    remote: RemoteServer,
+    settings: ConnectSettings,
+    client_id: str | None = None,
+    client_secret: str | None = None,
 ) -> SignInProfile:
     """The remote's sign-in, with connect's settings (file store, port, timeouts)."""
     return profile_for(
         remote,
         client_id=client_id,
+        client_secret=client_secret,
         allow_file_store=settings.allow_file_store,
         callback_port=settings.callback_port,
         signin_timeout=settings.signin_timeout,
@@ -57,20 +70,29 @@ def serve_connect(
     remote: RemoteServer,
     settings: ConnectSettings,
     client_id: str | None,
-    *,
-    max_answer_mib: float = 4.0,
-    max_cache_mib: float = 8.0,
+    metadata_url: str | None = None,
+    client_secret: str | None = None,
+    machine: Machine | None = None,
+    extra: Extra | None = None,
 ) -> int:
     """Serve ``remote`` over stdio until stdin closes or a signal stops it (the shared
-    ``mcpio.runner``), reading no answer over ``max_answer_mib`` and caching no more than
-    ``max_cache_mib`` of what it offers."""
+    ``mcpio.runner``), reading no answer over ``extra.max_answer_mib`` and caching no more than
+    ``extra.max_cache_mib`` of what it offers."""
     remember(remote)
+    extra = extra or Extra()
+    profile = replace(profile_of(remote, settings, client_id, client_secret), machine=machine)
     # The link reports each token the remote accepts: a sign-in it refuses from the start counts
     # as failed, so calls that follow do not each open a browser tab.
-    provider = OAuthTokenProvider(profile_of(remote, settings, client_id), reports_acceptance=True)
-    cache = OfferCache(remote.state_dir(), max_bytes=int(max_cache_mib * 1_048_576))
+    provider = OAuthTokenProvider(profile, client_metadata_url=metadata_url, reports_acceptance=True)
+    cache = OfferCache(remote.state_dir(), max_bytes=int(extra.max_cache_mib * 1_048_576))
     proxy = Proxy(
-        remote, provider, cache, timeout=settings.http_timeout, max_answer=int(max_answer_mib * 1_048_576)
+        remote,
+        provider,
+        cache,
+        timeout=settings.http_timeout,
+        max_answer=int(extra.max_answer_mib * 1_048_576),
+        tool_filter=extra.tools,
+        headers=extra.headers,
     )
     session = runner.Session(proxy.server(), options=proxy.initialization_options(), aclose=provider.aclose)
     ended = runner.run(
@@ -91,12 +113,30 @@ def command_for(command: str, settings: Settings, args: argparse.Namespace) -> i
         print(f"vertex-stdio: {exc}", file=sys.stderr)  # noqa: T201 - a usage error, before serving
         return EXIT_USAGE
     if command == "connect":
+        metadata_url = args.client_metadata_url
+        if metadata_url is not None and not _is_metadata_url(metadata_url):
+            print(  # noqa: T201 - a usage error, before serving
+                "vertex-stdio: --client-metadata-url must be an https URL with a path "
+                f"(a client ID metadata document), got {metadata_url!r}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        try:
+            secret = secret_from_env(args.client_secret_env, args.remote_client_id)
+            machine = machine_from(args, secret)
+            headers = headers_from(args.header)
+        except ConfigError as exc:
+            print(f"vertex-stdio: {exc}", file=sys.stderr)  # noqa: T201 - a usage error, before serving
+            return EXIT_USAGE
+        chosen = ToolFilter.of(args.tools, args.exclude_tools)
         return serve_connect(
             remote,
             connect_settings(settings),
             args.remote_client_id,
-            max_answer_mib=args.max_answer_mib,
-            max_cache_mib=args.max_cache_mib,
+            metadata_url,
+            secret,
+            machine,
+            extra=Extra(headers, chosen, args.max_answer_mib, args.max_cache_mib),
         )
     return auth_command(
         command,
@@ -105,6 +145,102 @@ def command_for(command: str, settings: Settings, args: argparse.Namespace) -> i
         as_json=getattr(args, "as_json", False),
         scopes=getattr(args, "scope", None),
         no_browser=getattr(args, "no_browser", False),
+    )
+
+
+def secret_from_env(variable: str | None, client_id: str | None) -> str | None:
+    """The client secret from the environment variable named by ``--client-secret-env`` (registered
+    for redaction); ``ConfigError`` when it is unset or there is no ``--client-id`` it belongs to."""
+    if variable is None:
+        return None
+    if not client_id:
+        raise ConfigError(
+            "--client-secret-env needs --client-id: the secret belongs to a pre-registered client."
+        )
+    secret = os.environ.get(variable, "").strip()
+    if not secret:
+        raise ConfigError(
+            f"--client-secret-env names {variable}, which is not set (or empty) in the environment."
+        )
+    register_secret(secret)
+    return secret
+
+
+@dataclass(frozen=True)
+class Extra:
+    """What else the person asked of the connection: headers (values from the environment), tools, caps."""
+
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    tools: ToolFilter = field(default_factory=ToolFilter)
+    max_answer_mib: float = 4.0
+    max_cache_mib: float = 8.0
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_OURS = frozenset(
+    {"host", "content-length", "content-type", "accept", "mcp-session-id", "mcp-protocol-version"}
+)
+
+
+def headers_from(options: list[str] | None) -> dict[str, str]:
+    """``--header NAME=VAR``: NAME with the value of environment variable VAR (registered for
+    redaction; never given literally in argv); ``ConfigError`` for a malformed or unset one."""
+    headers: dict[str, str] = {}
+    for option in options or ():
+        name, sep, variable = option.partition("=")
+        name, variable = name.strip(), variable.strip()
+        if not sep or not _HEADER_NAME.match(name) or not variable:
+            raise ConfigError(
+                f"--header takes NAME=VAR (VAR: an environment variable holding the value), got {option!r}."
+            )
+        if name.lower() in _OURS:
+            raise ConfigError(f"--header {name}: this header belongs to the MCP transport and cannot be set.")
+        value = os.environ.get(variable, "").strip()
+        if not value or any(c in value for c in "\r\n\x00"):
+            raise ConfigError(
+                f"--header {name}={variable}: {variable} is not set in the environment (or is not one line)."
+            )
+        register_secret(value)
+        headers[name] = value
+    return headers
+
+
+def machine_from(args: argparse.Namespace, secret: str | None) -> Machine | None:
+    """The unattended sign-in the options ask for (client credentials, a key, cross-app), or None."""
+    cross = (args.idp_token_endpoint, args.idp_client_id, args.idp_id_token_env)
+    if not (args.client_credentials or args.private_key or any(cross)):
+        return None
+    if not args.remote_client_id:
+        raise ConfigError("An unattended sign-in needs --client-id: the client signs in as itself.")
+    key = read_private_key(args.private_key) if args.private_key else None
+    cross_app = None
+    if any(cross):
+        if not all(cross):
+            raise ConfigError(
+                "Cross-app access needs --idp-token-endpoint, --idp-client-id and --idp-id-token-env."
+            )
+        id_token = os.environ.get(args.idp_id_token_env, "").strip()
+        if not id_token:
+            raise ConfigError(
+                f"--idp-id-token-env names {args.idp_id_token_env}, which is not set (or empty)."
+            )
+        register_secret(id_token)
+        cross_app = CrossApp(
+            check_url("--idp-token-endpoint", args.idp_token_endpoint), args.idp_client_id, id_token
+        )
+    if key is None and secret is None:
+        raise ConfigError("An unattended sign-in needs the client's --client-secret-env or --private-key.")
+    return Machine(args.remote_client_id, secret, key, cross_app)
+
+
+def _is_metadata_url(url: str) -> bool:
+    """A client ID metadata document's URL: https, a host, a path (draft-ietf-oauth-client-id-metadata-document)."""
+    parts = urlsplit(url)
+    return (
+        parts.scheme == "https"
+        and bool(parts.hostname)
+        and parts.path not in ("", "/")
+        and not parts.fragment
     )
 
 

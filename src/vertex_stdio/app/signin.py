@@ -18,6 +18,7 @@ import keyring
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, VertexError
 from vertex_stdio.core.redact import redact
 from vertex_stdio.oauth.device import DeviceFlow
+from vertex_stdio.oauth.discovery import known_client
 from vertex_stdio.oauth.grants import revoke
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.protocol.account import account_of, expiry_text, local_time
@@ -233,7 +234,17 @@ async def logout(
                 continue
             failed: list[str] = []
             if found.tokens is not None and server is not None and key.issuer == server.issuer:
-                failed = await revoke(provider.http, server, client_id=key.client_id, tokens=found.tokens)
+                client = await known_client(provider.store, server, profile, None)
+                secret = client.secret if client is not None and client.client_id == key.client_id else None
+                method = client.auth_method if client is not None and secret else "none"
+                failed = await revoke(
+                    provider.http,
+                    server,
+                    client_id=key.client_id,
+                    tokens=found.tokens,
+                    client_secret=secret,
+                    auth_method=method,
+                )
             for each in candidates:
                 await each.clear(key)
             note = f" (could not revoke the {', '.join(failed)} at the server)" if failed else ""

@@ -9,12 +9,22 @@ The SDK client negotiates the protocol era (``server/discover``, else ``initiali
 remote may speak any version the SDK client supports; on a 2026-07-28 connection the remote's
 list changes arrive on a ``subscriptions/listen`` stream, earlier ones as notifications.
 
-Sign-in: a request made for the person (``interactive``) may run the browser sign-in; one made
-in the background (refreshing the cached lists) uses only a token already at hand.  A 401 or a
-403 ``insufficient_scope`` is told to the token provider, which renews (refresh, step-up or a
-new sign-in) and the request is sent once more, as for VertexSMS -- except a request sent with
-``retry=False`` (a tool that is not read-only): the remote may have acted before refusing it, so
-it is never sent twice; its error carries ``outcome: unknown``.
+Sign-in: every request goes out with the token already at hand, or with none when there is no
+sign-in yet (a server that never answers 401 is served without one; one that does says in its
+``WWW-Authenticate`` where its metadata is and what scope to ask for).  A request made for the
+person (``interactive``) may then run the browser sign-in; one made in the background (refreshing
+the cached lists) only renews silently.  A 401 or a 403 ``insufficient_scope`` to a token is told
+to the token provider, which renews (refresh, step-up or a new sign-in) and the request is sent
+once more, as for VertexSMS -- except a request sent with ``retry=False`` (a tool that is not
+read-only) refused with 401: the remote may have acted before refusing it, so it is never sent
+twice; its error carries ``outcome: unknown``.  (A 403 ``insufficient_scope`` was refused for the
+token's scope, RFC 6750 §3.1: it is stepped up and sent again.)
+
+The upstream ``initialize`` names vertex-stdio and its version and declares what the local client
+declared (``relay.LocalPeer``), whose elicitation, sampling and roots requests are relayed to it;
+``headers`` (``--header``) go with every request.  A remote that refuses the Streamable HTTP POST
+outright (404/405 while the connection opens) is a 2024-11-05 server: the link then speaks the
+HTTP+SSE transport to it (GET the event stream, POST to the endpoint it names).
 
 Bounds: every answer (a JSON body, or one event of a stream) is read only up to ``max_answer``
 bytes; a larger one fails that request with ``UPSTREAM_ERROR`` and is never held in memory.
@@ -22,8 +32,10 @@ bytes; a larger one fails that request with ``UPSTREAM_ERROR`` and is never held
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -31,17 +43,19 @@ import anyio
 import httpx2
 from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client, MCPError
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import SubscriptionLost
 from mcp.shared.dispatcher import ProgressFnT as Progress
 from mcp.shared.subscriptions import event_to_notification
-from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, Request
+from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, Implementation, Request
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter, ValidationError
 
 from vertex_stdio import __version__
 from vertex_stdio.bridge.edge import Tokens, auth_failure, refused_after_renewal
-from vertex_stdio.core.calls import MAX_ANSWER_BYTES, BearerAuth, CallRecord, recording
+from vertex_stdio.bridge.relay import LocalPeer
+from vertex_stdio.core.calls import MAX_ANSWER_BYTES, BearerAuth, CallRecord, current, recording
 from vertex_stdio.core.credentials import SignInPrompt
 from vertex_stdio.core.errors import (
     AuthInvalid,
@@ -87,6 +101,8 @@ class RemoteLink:
         on_notification: Notify | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         max_answer: int = MAX_ANSWER_BYTES,
+        local: LocalPeer | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._url = url
         self._max_answer = max_answer
@@ -96,6 +112,9 @@ class RemoteLink:
         self._timeout = timeout
         self._notify = on_notification
         self._transport = transport
+        self._local = local
+        self._headers = dict(headers or {})
+        self._legacy = False
         self._session: Session | None = None
         self._closed: anyio.Event | None = None
         self._lock = anyio.Lock()
@@ -103,16 +122,8 @@ class RemoteLink:
     async def session(self, *, interactive: bool, prompt: SignInPrompt | None = None) -> Session:
         """The open connection (opening it, signing in first when ``interactive`` allows)."""
         with recording(CallRecord(prompt=prompt, interactive=interactive)) as call:
-            await self._signed_in(call)
             session: Session = await self._guarded(self._connected, call)
             return session
-
-    async def _signed_in(self, call: CallRecord) -> None:
-        """Get the token before the SDK sends anything (a sign-in runs here, not in the transport)."""
-        if call.interactive:
-            await self._tokens.token([], call.prompt)
-        elif await self._tokens.silent_token() is None:
-            raise AuthRequired(f"You are not signed in to {self._host}.")
 
     async def request(
         self,
@@ -136,7 +147,6 @@ class RemoteLink:
         with recording(call):
             for attempt in (1, 2):
                 try:
-                    await self._signed_in(call)
                     result: dict[str, Any] = await self._guarded(
                         lambda: self._send(method, params, progress, call), call
                     )
@@ -229,25 +239,60 @@ class RemoteLink:
     async def _connected(self) -> Session:
         async with self._lock:
             if self._session is None:
-                self._session = await self._tg.start(self._own_connection)
+                try:
+                    self._session = await self._tg.start(self._own_connection)
+                except Exception:
+                    call = current()
+                    if self._legacy or call is None or call.status not in (404, 405):
+                        raise
+                    # The Streamable HTTP POST was refused outright: a 2024-11-05 server (HTTP+SSE).
+                    log.info(
+                        "%s refused the Streamable HTTP POST (%s); using HTTP+SSE", self._host, call.status
+                    )
+                    self._legacy = True
+                    call.forget_answer()
+                    self._session = await self._tg.start(self._own_connection)
             return self._session
 
-    async def _own_connection(self, *, task_status: TaskStatus[Session]) -> None:
-        closed = anyio.Event()
-        http = make_client(
+    def _http_client(self) -> httpx2.AsyncClient:
+        return make_client(
             timeout=self._timeout,
             transport=self._transport,
             # Quiet: an exception from the flow would surface from deep inside the SDK's transport.
             auth=BearerAuth(
-                self._tokens, silent=self._tokens.silent_token, quiet=True, accepted=self._tokens.accepted
+                self._tokens,
+                silent=self._tokens.silent_token,
+                quiet=True,
+                accepted=self._tokens.accepted,
+                challenged=self._tokens.challenged,
+                step_up_replays=True,
             ),
-            headers={"User-Agent": f"vertex-stdio/{__version__}"},
+            headers={"User-Agent": f"vertex-stdio/{__version__}", **self._headers},
             max_answer=self._max_answer,
         )
+
+    def _transport_stream(self) -> tuple[Any, AbstractAsyncContextManager[Any]]:
+        """The SDK transport (Streamable HTTP, or the 2024-11-05 HTTP+SSE one once the remote
+        refused a Streamable POST) and the HTTP client this link must close itself (if any)."""
+        if self._legacy:
+            # sse_client opens and closes the client its factory builds.
+            factory = cast(Any, lambda headers=None, timeout=None, auth=None: self._http_client())
+            return sse_client(self._url, httpx_client_factory=factory), contextlib.nullcontext()
+        http = self._http_client()
+        # The SDK's own per-event cap sits just above ours, so ours (which is noted) acts first.
+        stream = streamable_http_client(
+            self._url, http_client=http, max_sse_event_size=self._max_answer + 65536
+        )
+        return stream, http
+
+    async def _own_connection(self, *, task_status: TaskStatus[Session]) -> None:
+        closed = anyio.Event()
+        transport, http = self._transport_stream()
         client = Client(
-            # The SDK's own per-event cap sits just above ours, so ours (which is noted) acts first.
-            streamable_http_client(self._url, http_client=http, max_sse_event_size=self._max_answer + 65536),
+            transport,
             message_handler=self._incoming,
+            client_info=Implementation(name="vertex-stdio", version=__version__),
+            **(self._local.callbacks() if self._local is not None else {}),
             read_timeout_seconds=self._timeout,
             cache=None,
         )

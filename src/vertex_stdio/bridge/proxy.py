@@ -8,8 +8,12 @@ the remote wrote (``RAW_METHODS``), so results are passed on as they came, never
   not); the cache is refreshed in the background with the sign-in at hand (never a browser) and
   ``list_changed`` is sent for the lists that changed.  The remote's own ``list_changed`` refresh
   too, calmly: at most one refresh runs and one more waits, however many notifications arrive.
-- With no cache yet, ``tools/list`` offers one tool, ``sign_in``; its call runs the browser
-  sign-in, fetches and caches the lists, sends ``list_changed`` and says what the server offers.
+- With no cache yet, the first list request (or tool call) waits (bounded) for a first fetch with
+  what is at hand: a server that needs no sign-in answers it, and its lists are served.  One that
+  asks for a sign-in (401) gets one tool, ``sign_in``; its call runs the browser sign-in, fetches
+  and caches the lists, sends ``list_changed`` and says what the server offers.
+- Only the tools ``--tools`` / ``--exclude-tools`` select are listed and callable (``selection``).
+- The remote's elicitation, sampling and roots requests reach the local client (``relay``).
 - ``tools/call``, ``resources/read``, ``prompts/get``, ``completion/complete`` and the resource
   subscriptions are forwarded (signing in on the first that needs it); remote tool errors pass
   through as written; our own failures are the contract's JSON envelope (with no
@@ -46,9 +50,11 @@ from vertex_stdio import __version__
 from vertex_stdio.bridge.calm import Calm
 from vertex_stdio.bridge.link import RemoteLink, Tokens
 from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, offered, size_of
+from vertex_stdio.bridge.relay import LocalPeer
+from vertex_stdio.bridge.selection import ToolFilter
 from vertex_stdio.bridge.servers import RemoteServer
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES
-from vertex_stdio.core.errors import AuthError, AuthRequired, VertexError
+from vertex_stdio.core.errors import AuthError, AuthRequired, NotFound, VertexError
 from vertex_stdio.core.redact import redact
 from vertex_stdio.mcpio.prompt import RequestPrompt, progress_relay
 
@@ -107,9 +113,12 @@ class Proxy:
         *,
         timeout: float = 30.0,
         max_answer: int = MAX_ANSWER_BYTES,
+        tool_filter: ToolFilter | None = None,
         **link: Any,
     ) -> None:
         self.remote = remote
+        self._filter = tool_filter or ToolFilter()
+        self._first_fetch: anyio.Event | None = None
         self._tokens = tokens
         self._cache = cache
         self._timeout = timeout
@@ -148,8 +157,9 @@ class Proxy:
                 server_version=__version__,
                 capabilities=_capabilities({"tools": {}, "resources": {}, "prompts": {}}),
                 instructions=(
-                    f"Tools, resources and prompts of {self.remote.host}. You are not signed in yet: "
-                    f"call the {SIGN_IN} tool to sign in with your browser; then its tools appear."
+                    f"Tools, resources and prompts of {self.remote.host}. If it needs a sign-in and "
+                    f"you are not signed in yet, its tools list offers {SIGN_IN}: call it to sign in "
+                    "with your browser; then its tools appear."
                 ),
             )
         info = offer.server_info
@@ -173,6 +183,7 @@ class Proxy:
                 timeout=self._timeout,
                 on_notification=self._from_remote,
                 max_answer=self._max_answer,
+                local=LocalPeer(lambda: self._session),
                 **self._link_options,
             )
             try:
@@ -205,10 +216,14 @@ class Proxy:
         _, key = LISTS[name]
 
         async def answer(ctx: Ctx, _params: dict[str, Any]) -> dict[str, Any]:
-            self._start_refresh()
+            if self.offer is None:
+                await self._fetch_first()
+            else:
+                self._start_refresh()
             if self.offer is None:
                 return {key: [self._sign_in_tool()] if name == "tools" else []}
-            return {key: self.offer.items(name)}
+            items = self.offer.items(name)
+            return {key: self._filter.tools(items) if name == "tools" else items}
 
         return answer
 
@@ -224,6 +239,23 @@ class Proxy:
             "inputSchema": {"type": "object", "properties": {}, "additionalProperties": False},
             "annotations": {"readOnlyHint": True, "openWorldHint": True},
         }
+
+    async def _fetch_first(self) -> None:
+        """No cache yet: one fetch with what is at hand (no browser), waited for up to the timeout."""
+        if self._first_fetch is None and self._tg is not None:
+            done = self._first_fetch = anyio.Event()
+            self._refreshed_once = True
+
+            async def fetch() -> None:
+                try:
+                    await self._refresh_quietly()
+                finally:
+                    done.set()
+
+            self._tg.start_soon(fetch)
+        if self._first_fetch is not None:
+            with anyio.move_on_after(self._timeout):
+                await self._first_fetch.wait()
 
     def _start_refresh(self) -> None:
         """The first list answer of a process refreshes the cache behind it (once)."""
@@ -301,6 +333,13 @@ class Proxy:
         try:
             if known is None and name == SIGN_IN:
                 return await self._sign_in(ctx)
+            if not self._filter.allows(str(name)):
+                raise NotFound(
+                    f"The tool {name!r} is not served here (vertex-stdio connect --tools/--exclude-tools)."
+                )
+            if self.offer is None:
+                await self._fetch_first()  # a server that needs no sign-in answers this at once
+                known = self.offer.tool(str(name)) if self.offer is not None else None
             if self.offer is None:
                 raise await self._needs_sign_in(ctx)
             annotations = (known or {}).get("annotations")

@@ -187,6 +187,13 @@ class BearerAuth(httpx2.Auth):
     sign-in.  With ``quiet``, having no token is noted on the record (``auth_error``) and the
     request goes without one, for callers inside a library that would bury the exception.
     ``accepted`` hears of each token an answer did not refuse (a provider may stop pausing).
+
+    With ``challenged`` (a server that may need no sign-in at all), a request first goes with
+    the token at hand (``silent``) or none; a 401 to it is told to ``challenged`` (where the
+    metadata is, what scope to ask for) and only then is a token got as the record allows, and
+    the request sent once more (nothing was authorised, so even a non-replayable one).  With
+    ``step_up_replays`` a 403 ``insufficient_scope`` (RFC 6750 §3.1: refused for the token's
+    scope, not acted on) is stepped up and sent again even when the record says ``replay=False``.
     """
 
     def __init__(
@@ -198,7 +205,11 @@ class BearerAuth(httpx2.Auth):
         silent: Silent | None = None,
         quiet: bool = False,
         accepted: Callable[[str], None] | None = None,
+        challenged: Callable[[Challenge], None] | None = None,
+        step_up_replays: bool = False,
     ) -> None:
+        self._challenged = challenged
+        self._step_up_replays = step_up_replays
         self._tokens = tokens
         self._header = header
         self._prefix = f"{scheme} " if scheme else ""
@@ -217,6 +228,15 @@ class BearerAuth(httpx2.Auth):
                 raise
             return None
 
+    async def _at_hand(self) -> str | None:
+        """The token at hand without a sign-in, or None (then the request goes without one)."""
+        if self._silent is None:
+            return None
+        try:
+            return await self._silent()
+        except AuthRequired:
+            return None
+
     def _attach(self, request: httpx2.Request, record: CallRecord, token: str) -> None:
         record.sent.append(token)
         request.headers[self._header] = self._prefix + token
@@ -225,7 +245,30 @@ class BearerAuth(httpx2.Auth):
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         record = _CURRENT.get() or CallRecord()
-        token = await self._token(record)
+        if self._challenged is not None:
+            token = await self._at_hand()
+            if token is None:
+                response = yield request
+                if response.status_code != 401:
+                    return  # served without a sign-in
+                if record.auth_error is None:
+                    self._challenged(parse_challenge(response.headers.get("www-authenticate")))
+                    with _lifted(record):
+                        token = await self._token(record)
+                if token is None:
+                    record.forget_answer()  # no sign-in was refused: there was none
+                    if record.auth_error is None:
+                        record.auth_error = AuthRequired(
+                            "The server asks for a sign-in, and none is at hand."
+                        )
+                    return
+                self._attach(request, record, token)
+                record.forget_answer()
+                response = yield request
+                await self._told(record, token, request, response)  # refused: no third send
+                return
+        else:
+            token = await self._token(record)
         if token is None:
             yield request
             return
@@ -256,7 +299,8 @@ class BearerAuth(httpx2.Auth):
                 self._accepted(token)
             return False
         record.challenge = challenge = parse_challenge(response.headers.get("www-authenticate"))
-        if not record.replay and record.sending and request.method not in _REPLAYABLE:
+        step_up = self._step_up_replays and response.status_code == 403
+        if not record.replay and record.sending and request.method not in _REPLAYABLE and not step_up:
             record.refused = token  # the refusal is this attempt's answer; the caller decides
         if not renewable(response.status_code, challenge):
             return False

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from vertex_stdio.core.credentials import parse_challenge
 from vertex_stdio.core.errors import AuthRequired, UpstreamError
 from vertex_stdio.oauth.io.http import OAuthHttp
 from vertex_stdio.oauth.profile import Advice, SignInProfile
-from vertex_stdio.oauth.protocol.core import as_metadata_urls, canonical_resource, prm_urls, safe_error_code
+from vertex_stdio.oauth.protocol.core import (
+    as_metadata_urls,
+    canonical_resource,
+    origin_of,
+    prm_locations,
+    resource_identifiers,
+    safe_error_code,
+    secret_method,
+)
 from vertex_stdio.oauth.protocol.metadata import (
+    SECRET_METHODS,
     Client,
     MetadataInvalid,
     ResourceMetadata,
     ServerMetadata,
     Target,
+    default_server_metadata,
     parse_resource_metadata,
     parse_server_metadata,
 )
@@ -34,20 +45,42 @@ def _advised(exc: MetadataInvalid, advice: Advice) -> MetadataInvalid:
 
 async def discover_resource(
     http: OAuthHttp, resource_url: str, header_url: str | None, advice: Advice
-) -> ResourceMetadata:
-    """Fetch and validate RFC 9728 metadata: the 401 header's URL, path-inserted, then root."""
-    for url in prm_urls(resource_url, header_url):
+) -> ResourceMetadata | None:
+    """Fetch and validate RFC 9728 metadata: the 401 header's URL, path-inserted, then root.
+
+    Each location's ``resource`` must be the identifier that location was built from (RFC 9728
+    §3.3: the origin for the root one).  None when every location answers 404 (a server of the
+    2025-03-26 spec, which has none); any other refusal (a redirect, never followed) stops here.
+    """
+    statuses = []
+    for url, identifiers in prm_locations(resource_url, header_url):
         status, body = await http.get_json(url)
         if status == 200:
             try:
-                return parse_resource_metadata(body, resource_url)
+                return parse_resource_metadata(body, *identifiers)
             except MetadataInvalid as exc:
                 raise _advised(exc, advice) from None
         log.debug("no protected-resource metadata at %s (HTTP %s)", url, status)
+        statuses.append(status)
+    if all(status == 404 for status in statuses):
+        return None
     raise MetadataInvalid(
         f"{resource_url} publishes no OAuth protected-resource metadata, so browser sign-in cannot start. "
         + advice.check_resource
     )
+
+
+async def legacy_server(http: OAuthHttp, resource_url: str) -> ServerMetadata:
+    """A server of the 2025-03-26 MCP spec (no protected-resource metadata): the authorization
+    server is the MCP server's origin; its RFC 8414 metadata if published, else the default
+    ``/authorize``, ``/token`` and ``/register`` there."""
+    origin = origin_of(resource_url)
+    for url in as_metadata_urls(origin)[:1]:
+        status, body = await http.get_json(url)
+        if status == 200:
+            return parse_server_metadata(body, origin)
+    log.info("%s publishes no sign-in metadata; using the 2025-03-26 default endpoints", origin)
+    return default_server_metadata(origin)
 
 
 async def discover_server(http: OAuthHttp, issuer: str, advice: Advice) -> ServerMetadata:
@@ -105,14 +138,18 @@ async def register(
             f"Client registration at {server.issuer} failed (HTTP {status}, {error or 'no error code'}). "
             + advice.registration_failed
         )
-    method = body.get("token_endpoint_auth_method", "none")
-    if method != "none":
+    secret = body.get("client_secret") if isinstance(body.get("client_secret"), str) else None
+    # RFC 7591 §2: an omitted method means client_secret_basic, for a client given a secret.
+    assigned = body.get("token_endpoint_auth_method")
+    method = str(assigned) if assigned else ("client_secret_basic" if secret else "none")
+    if method not in ("none", *SECRET_METHODS) or (method != "none" and not secret):
         raise UpstreamError(
-            f"The authorization server {server.issuer} registered this app as a confidential client "
-            f"({method}), which a desktop app cannot be. " + advice.public_client
+            f"The authorization server {server.issuer} registered this app for token-endpoint "
+            f"authentication {safe_error_code(method) or 'unknown'!r}, which it cannot do. "
+            + advice.public_client
         )
-    log.info("registered OAuth client at %s", server.issuer)
-    return Client(body["client_id"], server.issuer, redirect_uri, "registered")
+    log.info("registered OAuth client at %s (%s)", server.issuer, method)
+    return Client(body["client_id"], server.issuer, redirect_uri, "registered", secret, method)
 
 
 def stored_client(data: Mapping[str, Any] | None, issuer: str) -> Client | None:
@@ -121,11 +158,13 @@ def stored_client(data: Mapping[str, Any] | None, issuer: str) -> Client | None:
 
 
 def configured_client(
-    client_id: str | None, metadata_url: str | None, server: ServerMetadata
+    client_id: str | None, metadata_url: str | None, server: ServerMetadata, secret: str | None = None
 ) -> Client | None:
-    """The pre-registered client id, else the CIMD URL when the server supports it, else None."""
+    """The pre-registered client id (with its secret, sent as the server's metadata prefers), else
+    the CIMD URL when the server supports it, else None."""
     if client_id:
-        return Client(client_id, server.issuer, None, "configured")
+        method = secret_method(server.token_auth_methods) if secret else "none"
+        return Client(client_id, server.issuer, None, "configured", secret, method)
     if metadata_url and server.cimd_supported:
         return Client(metadata_url, server.issuer, None, "metadata-document")
     return None
@@ -160,17 +199,20 @@ async def find_target(
         who = f"the {profile.display_name} MCP server"
         header_url = parse_challenge(await http.probe(mcp_url, who=who)).resource_metadata
     prm = await discover_resource(http, mcp_url, header_url, profile.advice)
-    server = await discover_server(http, prm.authorization_servers[0], profile.advice)
-    target = await checked_target(
-        http, Target(canonical_resource(prm.resource), server, prm.scopes_supported), mcp_url
-    )
+    if prm is None:
+        target = Target(canonical_resource(mcp_url), await legacy_server(http, mcp_url))
+    else:
+        server = await discover_server(http, prm.authorization_servers[0], profile.advice)
+        target = Target(canonical_resource(prm.resource), server, prm.scopes_supported)
+    target = await checked_target(http, target, mcp_url)
     await store.cache_target(mcp_url, CachedTarget(target, now))
     return target
 
 
 async def checked_target(http: OAuthHttp, target: Target, mcp_url: str) -> Target:
-    """``target`` when its resource is exactly ``mcp_url`` and every URL in it passes the policy."""
-    if canonical_resource(target.resource) != canonical_resource(mcp_url):
+    """``target`` when its resource is ``mcp_url`` (or its origin, from root metadata: RFC 9728 §3.3)
+    and every URL in it passes the policy."""
+    if canonical_resource(target.resource) not in resource_identifiers(mcp_url):
         raise MetadataInvalid(
             f"The sign-in metadata describes the resource {target.resource}, not {mcp_url}; "
             "sign-in was stopped for your safety."
@@ -215,15 +257,35 @@ def client_source(
     """The ``ClientSource`` for a sign-in: configured, else stored for this issuer, else DCR (stored)."""
 
     async def client_for(redirect_uri: str) -> Client:
-        chosen = configured_client(profile.client_id, metadata_url, server)
-        if chosen is None:
-            chosen = store.client(server.issuer)
+        chosen = await known_client(store, server, profile, metadata_url)
         if chosen is None:
             chosen = await register(http, server, redirect_uri, profile)
+            if chosen.secret:
+                await store.save_secret(client_secret_account(chosen), chosen.secret)
             await store.keep_client(chosen)
         return chosen
 
     return client_for
+
+
+def client_secret_account(client: Client) -> str:
+    """The secret store's account for a registered client's secret."""
+    return f"client-secret {client.issuer} {client.client_id}"
+
+
+async def known_client(
+    store: TokenStore, server: ServerMetadata, profile: SignInProfile, metadata_url: str | None
+) -> Client | None:
+    """The configured client, else the one registered with this issuer before (its secret read from
+    the secret store), else None; never registers."""
+    chosen = configured_client(profile.client_id, metadata_url, server, profile.client_secret)
+    if chosen is not None:
+        return chosen
+    chosen = store.client(server.issuer)
+    if chosen is not None and chosen.auth_method != "none":
+        secret = await store.load_secret(client_secret_account(chosen))
+        chosen = replace(chosen, secret=secret) if secret else replace(chosen, auth_method="none")
+    return chosen
 
 
 def known_client_id(

@@ -10,7 +10,7 @@ import logging
 
 from vertex_stdio.core.errors import UpstreamUnavailable
 from vertex_stdio.oauth.io.http import OAuthFailed, OAuthHttp
-from vertex_stdio.oauth.protocol.core import Tokens, parse_token_response
+from vertex_stdio.oauth.protocol.core import Tokens, client_authentication, parse_token_response
 from vertex_stdio.oauth.protocol.metadata import ServerMetadata
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,11 @@ async def exchange_code(
     resource: str,
     scopes: tuple[str, ...],
     now: float,
+    client_secret: str | None = None,
+    auth_method: str = "none",
 ) -> Tokens:
     """Redeem an authorization code (with its PKCE verifier) for tokens."""
+    fields, headers = client_authentication(client_id, client_secret, auth_method)
     body = await http.post_form(
         server.token_endpoint,
         {
@@ -36,10 +39,11 @@ async def exchange_code(
             "code": code,
             "code_verifier": verifier,
             "redirect_uri": redirect_uri,
-            "client_id": client_id,
+            **fields,
             "resource": resource,
         },
-        secrets=(code, verifier),
+        secrets=(code, verifier, client_secret),
+        headers=headers,
     )
     return parse_token_response(body, now=now, requested=scopes)
 
@@ -52,6 +56,8 @@ async def refresh(
     tokens: Tokens,
     resource: str,
     now: float,
+    client_secret: str | None = None,
+    auth_method: str = "none",
 ) -> Tokens:
     """Spend ``tokens.refresh_token`` once (no ``scope``: RFC 6749 §6 keeps the grant's scopes).
 
@@ -59,23 +65,35 @@ async def refresh(
     """
     if not tokens.refresh_token:
         raise OAuthFailed("There is no refresh token to use.", error="invalid_grant", status=0)
+    fields, headers = client_authentication(client_id, client_secret, auth_method)
     form = {
         "grant_type": "refresh_token",
         "refresh_token": tokens.refresh_token,
-        "client_id": client_id,
+        **fields,
         "resource": resource,
     }
-    body = await http.post_form(server.token_endpoint, form, secrets=(tokens.refresh_token,))
+    body = await http.post_form(
+        server.token_endpoint, form, secrets=(tokens.refresh_token, client_secret), headers=headers
+    )
     fresh = parse_token_response(
         body, now=now, requested=tokens.scopes, previous_refresh=tokens.refresh_token
     )
     return fresh
 
 
-async def revoke(http: OAuthHttp, server: ServerMetadata, *, client_id: str, tokens: Tokens) -> list[str]:
+async def revoke(
+    http: OAuthHttp,
+    server: ServerMetadata,
+    *,
+    client_id: str,
+    tokens: Tokens,
+    client_secret: str | None = None,
+    auth_method: str = "none",
+) -> list[str]:
     """RFC 7009: revoke the refresh token, then the access token; returns what could not be revoked."""
     if not server.revocation_endpoint:
         return []
+    fields, headers = client_authentication(client_id, client_secret, auth_method)
     failed: list[str] = []
     for hint, token in (("refresh_token", tokens.refresh_token), ("access_token", tokens.access_token)):
         if not token:
@@ -83,8 +101,9 @@ async def revoke(http: OAuthHttp, server: ServerMetadata, *, client_id: str, tok
         try:
             await http.post_form(
                 server.revocation_endpoint,
-                {"token": token, "token_type_hint": hint, "client_id": client_id},
-                secrets=(token,),
+                {"token": token, "token_type_hint": hint, **fields},
+                secrets=(token, client_secret),
+                headers=headers,
             )
         except (OAuthFailed, UpstreamUnavailable) as exc:
             log.warning("could not revoke the %s: %s", hint.replace("_", " "), exc.message)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vertex_stdio.oauth.protocol.unattended import Machine
+
 
 @dataclass(frozen=True)
 class Advice:
@@ -77,6 +79,10 @@ class SignInProfile:
     """Scopes to ask for; None: the challenge's, else the metadata's."""
     client_id: str | None = field(default=None)
     """A pre-registered client id (skips registration)."""
+    client_secret: str | None = field(default=None, repr=False)
+    """The pre-registered client's secret, if it has one (read from the environment, never argv)."""
+    machine: Machine | None = field(default=None, repr=False)
+    """Sign in unattended, as the client itself (``client_credentials`` or cross-app access): no browser."""
     callback_port: int = 0
     signin_timeout: float = 120.0
     http_timeout: float = 30.0

@@ -30,6 +30,7 @@ from vertex_stdio.oauth.discovery import client_source, find_target, known_clien
 from vertex_stdio.oauth.io.browser import Opener, open_in_browser
 from vertex_stdio.oauth.io.http import OAuthHttp
 from vertex_stdio.oauth.io.receiver import CallbackPortUnavailable
+from vertex_stdio.oauth.machine import machine_tokens
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.protocol import signin_state as st
 from vertex_stdio.oauth.protocol.core import Tokens
@@ -128,20 +129,55 @@ class OAuthTokenProvider:
             tokens = await self._silent()
             if tokens is not None:
                 return tokens.access_token
+            if self._profile.machine is not None:
+                return (await self._unattended(tuple(scopes))).access_token
             task = self._start_signin(tuple(scopes))
         return (await self._wait(task, prompt, self._profile.signin_timeout, needs_person=True)).access_token
 
     async def silent_token(self) -> str | None:
-        """A usable access token without a browser (memory, the store or a refresh); else None."""
+        """A usable access token without a browser (memory, the store or a refresh); else None.
+
+        With no sign-in kept at all it answers None at once, without discovery: a request sent
+        without a token tells whether the server wants one (its 401, see ``challenged``).
+        """
         tokens = st.usable(self._s, self._clock())
         if tokens is not None:
             return tokens.access_token
+        if (
+            self._s.tokens is None
+            and not self.store.read_state().get("sessions")
+            and self._profile.machine is None
+        ):
+            return None
         async with self._lock:
             try:
                 tokens = await self._silent()
+                if tokens is None and self._profile.machine is not None and self._s.header_url is not None:
+                    tokens = await self._unattended(())  # no person needed: renew as the client
             except AuthRequired:
                 return None
         return tokens.access_token if tokens is not None else None
+
+    async def _unattended(self, scopes: tuple[str, ...]) -> Tokens:
+        """A new token set obtained by the client itself (``profile.machine``), kept like a sign-in's."""
+        assert self._profile.machine is not None
+        target = await self.target()
+        chosen = self._scopes_for(target, scopes)
+        tokens = await machine_tokens(self._http, self._profile.machine, target, chosen, self._clock())
+        key = SessionKey(target.server.issuer, target.resource, self._profile.machine.client_id)
+        await persist(self.store, key, tokens)
+        self._s = replace(self._s, stepup=None, rejected=None, failed_at=None)
+        log.info("signed in to %s as the client itself", self._profile.display_name)
+        return self._adopt(key, tokens)
+
+    def challenged(self, challenge: Challenge) -> None:
+        """The server answered 401 to a request sent without a token: where its metadata is
+        (``resource_metadata``) and the scope it asks for (``scope``) serve the sign-in that follows."""
+        self._s = replace(
+            self._s,
+            header_url=challenge.resource_metadata or self._s.header_url,
+            challenge_scopes=challenge.scopes or self._s.challenge_scopes,
+        )
 
     async def rejected(self, token: str, challenge: Challenge) -> bool:
         """After a 401 (refresh or sign in, once) or 403 ``insufficient_scope`` (step up, once)."""

@@ -103,6 +103,8 @@ class Flow:
                 resource=self.target.resource,
                 scopes=self.scopes,
                 now=now(),
+                client_secret=self.client.secret,
+                auth_method=self.client.auth_method,
             )
         except BaseException:
             self._receiver.finish("failed")

@@ -77,14 +77,42 @@ class OAuthHttp:
         return 200, _json(response.content)
 
     async def probe(self, url: str, *, who: str = "the MCP server") -> str | None:
-        """GET ``url`` without a token; the ``WWW-Authenticate`` header of a 401, else None."""
-        response = await self._send(
-            "GET",
-            url,
-            who=who,
-            headers={"Accept": "application/json, text/event-stream"},
-        )
-        return response.headers.get("www-authenticate") if response.status_code == 401 else None
+        """Send ``url`` an MCP ``initialize`` without a token; the ``WWW-Authenticate`` of a 401, else None.
+
+        A POST, as every MCP client's first request is; a GET (the 2024-11-05 transport's) only
+        when the POST is refused outright.  Only the status and headers are read, never a body: an
+        event stream that never ends cannot hold the probe.
+        """
+        await self.policy.check(f"URL of {who}", url)
+        status, challenge = await self._headers(url, who, post=True)
+        if status in (404, 405, 501):
+            status, challenge = await self._headers(url, who, post=False)
+        return challenge if status == 401 else None
+
+    async def _headers(self, url: str, who: str, *, post: bool) -> tuple[int, str | None]:
+        request = {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "vertex-stdio", "version": __version__},
+            },
+        }
+        headers = {"Accept": "application/json, text/event-stream"}
+        try:
+            with anyio.fail_after(self._deadline):
+                async with self._client.stream(
+                    "POST" if post else "GET", url, headers=headers, json=request if post else None
+                ) as response:
+                    return response.status_code, response.headers.get("www-authenticate")
+        except (httpx2.TimeoutException, TimeoutError) as exc:
+            raise UpstreamUnavailable(f"{who} at {url} did not answer in time. Try again.") from exc
+        except httpx2.HTTPError as exc:
+            raise UpstreamUnavailable(
+                f"Could not reach {who} at {url} ({type(exc).__name__}). Check your network and try again."
+            ) from exc
 
     async def post_json(self, url: str, body: Mapping[str, Any]) -> tuple[int, Any]:
         """POST JSON (client registration); returns the status and the JSON answer (or None)."""
@@ -95,13 +123,22 @@ class OAuthHttp:
             )
         return response.status_code, _json(response.content)
 
-    async def post_form(self, url: str, data: Mapping[str, str], *, secrets: Iterable[str | None]) -> Any:
+    async def post_form(
+        self,
+        url: str,
+        data: Mapping[str, str],
+        *,
+        secrets: Iterable[str | None],
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         """POST a form to a token-type endpoint; the JSON answer on 2xx, else ``OAuthFailed``.
 
         A 5xx or ``temporarily_unavailable`` raises ``UpstreamUnavailable`` (nothing was spent).
         ``secrets`` are the values sent; they are scrubbed from any text we keep from the answer.
+        ``headers`` carry client authentication (HTTP Basic) when the client has a secret.
         """
-        response = await self._send("POST", url, who="the sign-in server", data=dict(data))
+        extra = {"headers": dict(headers)} if headers else {}
+        response = await self._send("POST", url, who="the sign-in server", data=dict(data), **extra)
         body = _json(response.content)
         if 200 <= response.status_code < 300:
             return body

@@ -14,7 +14,7 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote_plus, urlencode, urlsplit, urlunsplit
 
 from vertex_stdio.core.errors import UpstreamError
 from vertex_stdio.core.redact import clip
@@ -79,23 +79,51 @@ def canonical_resource(url: str) -> str:
 
 
 def resource_matches(advertised: str, requested: str) -> bool:
-    """True when metadata's ``resource`` is exactly the requested URL (RFC 9728 §3.3), canonically.
+    """True when metadata's ``resource`` is exactly ``requested`` (RFC 9728 §3.3), canonically.
 
-    A path-parent is refused: sent as the RFC 8707 resource, it would widen the token's audience.
+    ``requested`` is the identifier the metadata URL was built from (``prm_locations``); any other
+    path-parent is refused: sent as the RFC 8707 resource, it would widen the token's audience.
     """
     return canonical_resource(advertised) == canonical_resource(requested)
 
 
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: the resource identifier of the root metadata location."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def prm_locations(resource_url: str, header_url: str | None) -> list[tuple[str, tuple[str, ...]]]:
+    """Where to look for RFC 9728 metadata, in the spec's order, each with the resources it may name.
+
+    RFC 9728 §3.3: the metadata's ``resource`` must equal the identifier the well-known URL was
+    built from: the MCP URL for the header's URL and the path-inserted location, the origin for
+    the root location (the metadata then describes the whole origin).  Root metadata naming the
+    MCP URL itself (a narrower audience, and common) is accepted as well.
+    """
+    base = origin_of(resource_url)
+    path = urlsplit(resource_url).path.rstrip("/")
+    found: list[tuple[str, tuple[str, ...]]] = [(header_url, (resource_url,))] if header_url else []
+    if path:
+        found.append((f"{base}/.well-known/oauth-protected-resource{path}", (resource_url,)))
+    found.append(
+        (f"{base}/.well-known/oauth-protected-resource", (resource_url, base) if path else (resource_url,))
+    )
+    seen: dict[str, tuple[str, ...]] = {}
+    for url, identifiers in found:
+        seen.setdefault(url, identifiers)
+    return list(seen.items())
+
+
 def prm_urls(resource_url: str, header_url: str | None) -> list[str]:
     """Where to look for RFC 9728 metadata, in the spec's order."""
-    parts = urlsplit(resource_url)
-    base = f"{parts.scheme}://{parts.netloc}"
-    path = parts.path.rstrip("/")
-    urls = [header_url] if header_url else []
-    if path:
-        urls.append(f"{base}/.well-known/oauth-protected-resource{path}")
-    urls.append(f"{base}/.well-known/oauth-protected-resource")
-    return list(dict.fromkeys(urls))
+    return [url for url, _ in prm_locations(resource_url, header_url)]
+
+
+def resource_identifiers(resource_url: str) -> tuple[str, str]:
+    """The resources a sign-in for ``resource_url`` may name: the MCP URL itself, or its origin
+    (root metadata describing the whole origin, RFC 9728 §3.3), canonically."""
+    return canonical_resource(resource_url), canonical_resource(origin_of(resource_url))
 
 
 def as_metadata_urls(issuer: str) -> list[str]:
@@ -134,6 +162,31 @@ def choose_scopes(
 def union_scopes(*groups: Iterable[str]) -> tuple[str, ...]:
     """The union of scope lists, in first-seen order."""
     return tuple(dict.fromkeys(s for group in groups for s in group))
+
+
+def client_authentication(
+    client_id: str, secret: str | None, method: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The form fields and headers that identify the client at a token-type endpoint.
+
+    RFC 6749 §2.3.1: ``client_secret_basic`` sends HTTP Basic of the form-urlencoded id and secret,
+    ``client_secret_post`` both in the body; a public client (``none``, or no secret) sends its id.
+    """
+    if secret and method == "client_secret_basic":
+        pair = f"{quote_plus(client_id, safe='')}:{quote_plus(secret, safe='')}"
+        return {}, {"Authorization": "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")}
+    if secret and method == "client_secret_post":
+        return {"client_id": client_id, "client_secret": secret}, {}
+    return {"client_id": client_id}, {}
+
+
+def secret_method(supported: Iterable[str]) -> str:
+    """How to send a pre-registered secret: Basic when the server lists it (or lists nothing, RFC 8414's
+    default), else in the body when it lists that, else Basic."""
+    listed = tuple(supported)
+    if not listed or "client_secret_basic" in listed:
+        return "client_secret_basic"
+    return "client_secret_post" if "client_secret_post" in listed else "client_secret_basic"
 
 
 def authorization_url(endpoint: str, params: Mapping[str, str]) -> str:

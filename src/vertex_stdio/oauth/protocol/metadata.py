@@ -8,7 +8,7 @@ http:// endpoints off loopback.  Messages name the problem and what the person c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vertex_stdio.core.errors import ConfigError, UpstreamError
@@ -64,6 +64,8 @@ class ServerMetadata:
     scopes_supported: tuple[str, ...] = ()
     iss_parameter_supported: bool = False
     cimd_supported: bool = False
+    token_auth_methods: tuple[str, ...] = ()
+    """``token_endpoint_auth_methods_supported`` (RFC 8414: ``client_secret_basic`` when empty)."""
 
     @property
     def offers_offline_access(self) -> bool:
@@ -74,6 +76,7 @@ class ServerMetadata:
         """A JSON-ready dict for the state file's metadata cache."""
         data = asdict(self)
         data["scopes_supported"] = list(self.scopes_supported)
+        data["token_auth_methods"] = list(self.token_auth_methods)
         return data
 
     @classmethod
@@ -98,15 +101,16 @@ class ServerMetadata:
             scopes_supported=_strings(data.get("scopes_supported")),
             iss_parameter_supported=data.get("iss_parameter_supported") is True,
             cimd_supported=data.get("cimd_supported") is True,
+            token_auth_methods=_strings(data.get("token_auth_methods")),
         )
 
 
-def parse_resource_metadata(body: object, requested: str) -> ResourceMetadata:
-    """Validate RFC 9728 metadata fetched for the resource ``requested``."""
+def parse_resource_metadata(body: object, requested: str, *also: str) -> ResourceMetadata:
+    """Validate RFC 9728 metadata fetched for the resource ``requested`` (or one of ``also``)."""
     if not isinstance(body, dict):
         raise MetadataInvalid("The protected-resource metadata is not a JSON object." + _WHAT_TO_DO)
     resource = body.get("resource")
-    if not isinstance(resource, str) or not resource_matches(resource, requested):
+    if not isinstance(resource, str) or not any(resource_matches(resource, r) for r in (requested, *also)):
         raise MetadataInvalid(
             f"The protected-resource metadata describes {resource!r}, not {requested}." + _WHAT_TO_DO
         )
@@ -146,21 +150,48 @@ def parse_server_metadata(body: object, expected_issuer: str) -> ServerMetadata:
         scopes_supported=_strings(body.get("scopes_supported")),
         iss_parameter_supported=body.get("authorization_response_iss_parameter_supported") is True,
         cimd_supported=body.get("client_id_metadata_document_supported") is True,
+        token_auth_methods=_strings(body.get("token_endpoint_auth_methods_supported")),
     )
+
+
+def default_server_metadata(origin: str) -> ServerMetadata:
+    """The 2025-03-26 MCP spec's fallback for a server with no metadata: the default endpoints at
+    the MCP server's origin (``/authorize``, ``/token``, ``/register``)."""
+    return ServerMetadata(
+        issuer=origin,
+        authorization_endpoint=f"{origin}/authorize",
+        token_endpoint=f"{origin}/token",
+        registration_endpoint=f"{origin}/register",
+    )
+
+
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+"""The token-endpoint authentication methods that send a client secret (RFC 6749 §2.3.1)."""
 
 
 @dataclass(frozen=True)
 class Client:
-    """An OAuth client identity, bound to the issuer that knows it."""
+    """An OAuth client identity, bound to the issuer that knows it.
+
+    ``secret`` (never written to the state file, never in a repr) goes to the token endpoint as
+    ``auth_method`` says: ``none`` (a public client), ``client_secret_basic`` or ``client_secret_post``.
+    """
 
     client_id: str
     issuer: str
     redirect_uri: str | None = None
     how: str = "registered"  # "configured" | "metadata-document" | "registered"
+    secret: str | None = field(default=None, repr=False)
+    auth_method: str = "none"
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict for the state file (the client id is not a secret)."""
-        return {"client_id": self.client_id, "issuer": self.issuer, "redirect_uri": self.redirect_uri}
+        """A JSON-ready dict for the state file (the client id is not a secret; the secret is not here)."""
+        return {
+            "client_id": self.client_id,
+            "issuer": self.issuer,
+            "redirect_uri": self.redirect_uri,
+            "auth_method": self.auth_method,
+        }
 
     @classmethod
     def from_state(cls, data: Mapping[str, Any] | None, issuer: str) -> Client | None:
@@ -168,7 +199,10 @@ class Client:
         if not data or data.get("issuer") != issuer or not isinstance(data.get("client_id"), str):
             return None
         redirect = data.get("redirect_uri")
-        return cls(data["client_id"], issuer, redirect if isinstance(redirect, str) else None)
+        method = str(data["auth_method"]) if data.get("auth_method") in SECRET_METHODS else "none"
+        return cls(
+            data["client_id"], issuer, redirect if isinstance(redirect, str) else None, auth_method=method
+        )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import keyring
 
 from vertex_stdio.core.errors import AuthRequired
-from vertex_stdio.core.logs import register_secret
+from vertex_stdio.core.redact import register_secret
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.protocol.core import Tokens, fingerprint
 from vertex_stdio.oauth.protocol.metadata import Client, ServerMetadata, Target
@@ -274,6 +274,17 @@ class TokenStore:
             change(data)
             self.write_state(data)
             await self._secret(self.secrets.set, key.account, _encode(tokens))
+
+    async def save_secret(self, account: str, secret: str) -> None:
+        """Keep one more secret (a registered client's) beside the sign-ins."""
+        register_secret(secret)
+        await self._secret(self.secrets.set, account, secret)
+
+    async def load_secret(self, account: str) -> str | None:
+        """A secret kept by ``save_secret``, or None."""
+        secret = await self._secret(self.secrets.get, account)
+        register_secret(secret)
+        return secret
 
     async def clear(self, key: SessionKey) -> None:
         """Forget the sign-in for ``key`` (secret and state); safe when there is none."""

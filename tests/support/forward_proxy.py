@@ -1,0 +1,89 @@
+"""A forward HTTP proxy on 127.0.0.1 for the proxy tests: plain-HTTP targets only, bodies streamed.
+
+``with forward_proxy() as proxy:`` yields it; ``proxy.url`` goes in ``HTTP_PROXY``; ``proxy.seen``
+lists each proxied request line (``POST http://127.0.0.1:PORT/mcp``).  Responses are relayed as
+they arrive (an event stream too), then the connection is closed.  Stopped on exit.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "proxy-authorization",
+}
+
+
+@dataclass
+class ForwardProxy:
+    url: str
+    seen: list[str] = field(default_factory=list)
+
+
+def _handler(proxy: ForwardProxy) -> type[BaseHTTPRequestHandler]:
+    class Relay(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: object) -> None:  # quiet
+            return
+
+        def _relay(self) -> None:
+            target = urlsplit(self.path)
+            if target.scheme != "http" or not target.hostname:
+                self.send_error(501, "only absolute http:// targets")
+                return
+            proxy.seen.append(f"{self.command} {self.path}")
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            upstream = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=60)
+            path = target.path + (f"?{target.query}" if target.query else "")
+            upstream.request(self.command, path or "/", body=body, headers=headers)
+            answer = upstream.getresponse()
+            self.send_response(answer.status, answer.reason)
+            for name, value in answer.getheaders():
+                if name.lower() not in HOP and name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                while chunk := answer.read1(65536):
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+            except OSError:
+                pass
+            finally:
+                upstream.close()
+                self.close_connection = True
+
+        do_GET = do_POST = do_DELETE = _relay
+
+    return Relay
+
+
+@contextmanager
+def forward_proxy() -> Iterator[ForwardProxy]:
+    proxy = ForwardProxy("")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
+    server.daemon_threads = True
+    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
