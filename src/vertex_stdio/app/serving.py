@@ -47,8 +47,9 @@ def upstream_for(settings: Settings) -> Iterator[tuple[Settings, TokenProvider]]
         yield settings, token_provider(settings)
         return
     from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
+    from vertex_stdio.vertexsms.sandbox.book import default_book_file
 
-    with Emulator() as emulator:
+    with Emulator(book_file=default_book_file()) as emulator:
         log.info("Sandbox: VertexSMS emulator on %s; nothing leaves this machine", emulator.api_url)
         local = replace(settings, api_url=emulator.api_url, mcp_url=emulator.mcp_url, api_token=None)
         yield local, StaticTokenProvider(SANDBOX_TOKEN, source="sandbox")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -63,15 +64,16 @@ class VertexServer(MCPServer[Services]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Services, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        sandbox = self._vertex_settings.sandbox
         refusal = self._config_error or await self._unknown_arguments(name, arguments)
         if refusal:
-            return _error_result(name, refusal)
+            return _error_result(name, refusal, sandbox=sandbox)
         try:
             result = await self._run_tool(name, arguments, context)
         except MCPError:
             raise
         except ToolError as exc:
-            return _error_result(name, _as_vertex_error(name, exc))
+            return _error_result(name, _as_vertex_error(name, exc), sandbox=sandbox)
         if isinstance(result, CallToolResult):
             self._annotate(name, result)
         return result
@@ -147,11 +149,15 @@ def misconfigured(problem: str) -> InvalidInput:
     )
 
 
-def _error_result(name: str, error: VertexError) -> CallToolResult:
-    """The contract's tool error for ``error``."""
+def _error_result(name: str, error: VertexError, *, sandbox: bool = False) -> CallToolResult:
+    """The contract's tool error for ``error``; in the sandbox its message starts ``[SANDBOX]``
+    (the emulator answered, so nobody mistakes it for VertexSMS's own refusal)."""
     log.info("%s failed: %s", name, error.code)
+    envelope = with_links(error).envelope()
+    if sandbox:
+        envelope["error"]["message"] = "[SANDBOX] " + envelope["error"]["message"]
     # An upstream's words are quoted in messages; some echo the token they rejected.
-    text = redact(with_links(error).to_json())
+    text = redact(json.dumps(envelope, ensure_ascii=False))
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 

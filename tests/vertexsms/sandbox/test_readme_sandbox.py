@@ -46,7 +46,7 @@ def test_readme_lists_the_sandbox_countries_numbers_and_pin() -> None:
 
 
 async def test_every_sample_number_works_in_the_sandbox(emulator: Emulator) -> None:
-    """Each listed number is valid for its country and can be sent to in the sandbox."""
+    """Each listed number is a valid mobile of its country and can be sent to in the sandbox."""
     async with connected(emulator) as client:
         for country in COUNTRY_LIST:
             number = sample_number(country.iso2)
@@ -56,6 +56,7 @@ async def test_every_sample_number_works_in_the_sandbox(emulator: Emulator) -> N
                 )
             )
             assert corrected["results"][0]["number_e164"] == number, corrected
+            assert corrected["results"][0]["mobile"] is True, corrected  # "sample mobile number"
             sent = ok(await client.call_tool("send_sms", {"to": number, "from": "ACME", "message": "hi"}))
             assert sent["destination"] == number
 

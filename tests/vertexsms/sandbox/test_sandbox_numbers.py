@@ -54,6 +54,7 @@ def test_some_country_pages_mccmnc() -> None:
         ("+44 (0)20 7946 0018", "GB", "+442079460018", "landline"),
         ("(212) 555-1234", "US", "+12125551234", "unknown"),
         ("1-212-555-1234", "US", "+12125551234", "unknown"),
+        ("(202) 555-0123", "US", "+12025550123", "mobile"),
         ("011 370 61860698", "US", "+37061860698", "mobile"),
         ("06 12 34 56 78", "FR", "+33612345678", "mobile"),
         ("08 12 34 56 78", "FR", None, None),
@@ -91,11 +92,11 @@ def test_an_international_number_reports_its_own_country() -> None:
 
 
 def test_mobile_prefixes_are_sorted_international_digits() -> None:
-    """Prefixes start with the calling code and are sorted; NANP has none."""
+    """Prefixes start with the calling code and are sorted; the US has only the sandbox's 555-01xx blocks."""
     rows = mobile_prefixes("PL")
     assert [r.prefix for r in rows] == sorted(r.prefix for r in rows)
     assert all(r.prefix.startswith("48") for r in rows)
-    assert mobile_prefixes("US") == []
+    assert [r.prefix for r in mobile_prefixes("US")] == ["120255501", "120655501", "141555501"]
     assert {r.operator for r in rows} == set(operators_of("PL"))
 
 

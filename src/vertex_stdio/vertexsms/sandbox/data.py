@@ -174,10 +174,12 @@ OPERATOR_LIST: tuple[Operator, ...] = (
         ("740", "741", "742", "753", "790", "795"),
         "0.0340",
     ),
-    # United States (NANP: numbers do not reveal the operator, so no prefixes)
-    _op(1701, "US", "AT&T Mobility", "AT&T", "310", ("150", "170", "410"), (), "0.0085"),
-    _op(1702, "US", "T-Mobile USA", "T-Mobile", "310", ("160", "200", "210", "260"), (), "0.0085"),
-    _op(1703, "US", "Verizon Wireless", "Verizon", "311", ("480", "481", "482"), (), "0.0085"),
+    # United States.  Real NANP numbers do not reveal mobile or operator; the sandbox gives each
+    # operator blocks of the fictional 555-01xx lines, so its sample number is a mobile here and
+    # every other valid US number stays "unknown".
+    _op(1701, "US", "AT&T Mobility", "AT&T", "310", ("150", "170", "410"), ("20255501",), "0.0085"),
+    _op(1702, "US", "T-Mobile USA", "T-Mobile", "310", ("160", "200", "210", "260"), ("20655501",), "0.0085"),
+    _op(1703, "US", "Verizon Wireless", "Verizon", "311", ("480", "481", "482"), ("41555501",), "0.0085"),
     # France
     _op(
         1801,
@@ -324,10 +326,8 @@ def sample_number(iso2: str) -> str:
     """A valid mobile number of ``iso2`` in E.164, for trying the tools (the README lists them).
 
     The first operator's first range, filled with 2345678901 to the plan's longest mobile
-    length; a NANP plan (its numbers name no operator) gets the fictional 202-555-0123.
+    length (for the US: the fictional 202-555-0123).
     """
     country = COUNTRIES[iso2]
-    if country.nanp:
-        return f"+{country.calling_code}2025550123"
     prefix = operators_of(iso2)[0].prefixes[0]
     return f"+{country.calling_code}{(prefix + '2345678901')[: max(country.mobile_lengths)]}"

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
@@ -22,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from vertex_stdio.vertexsms.sandbox.book import Book, MemoryBook, SqliteBook, unusable
 from vertex_stdio.vertexsms.sandbox.faults import Fault, FaultBook, Journal, Seen
 from vertex_stdio.vertexsms.sandbox.hosted import METADATA_PATH, build_hosted, metadata_endpoint
 from vertex_stdio.vertexsms.sandbox.rest import RestApi, api_error
@@ -50,10 +53,13 @@ class Emulator:
         *,
         start_timeout: float = 10.0,
         stop_timeout: float = 5.0,
+        book_file: Path | None = None,
     ) -> None:
         self._state = SandboxState(
-            {SANDBOX_TOKEN: ALL_SCOPES} if tokens is None else tokens, authorization_servers
+            {SANDBOX_TOKEN: ALL_SCOPES} if tokens is None else tokens,
+            authorization_servers,
         )
+        self._book_file = book_file
         self._port = port
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
@@ -140,6 +146,8 @@ class Emulator:
         self._base_url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
         self._stopper = Stopper()
         self._failure = None
+        if self._book_file is not None:
+            self._state.book = _open_book(self._book_file)
         config = uvicorn.Config(
             self._app(self._base_url),
             log_config=None,
@@ -192,6 +200,8 @@ class Emulator:
             thread.join(self._stop_timeout)
         if thread.is_alive():
             log.error("the sandbox emulator thread did not stop within %.0f s", 2 * self._stop_timeout)
+        elif self._book_file is not None:
+            self._state.book.close()
         self._server, self._thread = None, None
 
     def __enter__(self) -> Emulator:
@@ -222,6 +232,18 @@ class Emulator:
         handlers = {ApiError: api_error, HTTPException: api_error}
         rest = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
         return FaultLayer(_McpSplit(rest, mcp_app), self._journal, self._faults, stopper)
+
+
+def _open_book(path: Path | None) -> Book:
+    """The file's book, or memory when there is no file or it cannot be used (said in the log)."""
+    if path is None:
+        return MemoryBook()
+    try:
+        return SqliteBook(path)
+    except (OSError, sqlite3.Error, ApiError) as exc:  # ApiError: SQLite's, translated
+        why = exc.message if isinstance(exc, ApiError) else unusable(path, exc)
+        log.warning("%s Until then this sandbox forgets its messages and senders when it exits.", why)
+        return MemoryBook()
 
 
 class _McpSplit:

@@ -40,7 +40,9 @@ class Correction:
 def classify(country: Country, nsn: str) -> NumberType | None:
     """The type of a national significant number, or None when it is not valid there."""
     if country.nanp:
-        return "unknown" if _NANP_NSN.fullmatch(nsn) else None
+        if not _NANP_NSN.fullmatch(nsn):
+            return None
+        return "mobile" if mobile_operator(country, nsn) is not None else "unknown"
     if len(nsn) in country.mobile_lengths and nsn.startswith(country.mobile_ranges):
         return "mobile"
     if len(nsn) in country.landline_lengths and nsn.startswith(country.landline_prefixes):

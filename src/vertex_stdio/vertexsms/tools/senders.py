@@ -31,6 +31,9 @@ from vertex_stdio.vertexsms.tools.pricing import require_price
 REGISTER_ALPHA = Operation(tool="register_sender_id", scope="sender:write", costs_or_changes=True)
 REGISTER_MSISDN = Operation(tool="register_msisdn_sender", scope="sender:write", costs_or_changes=True)
 CONFIRM_MSISDN = Operation(tool="confirm_msisdn_sender", scope="sender:write", costs_or_changes=True)
+# The emulator's fixed PIN (sandbox/book.py, which this light module must not import: it would pull
+# the emulator in); tests/vertexsms/sandbox/test_sandbox_memory.py keeps the two equal.
+SANDBOX_PIN = "12345"
 
 REGISTER_SENDER_ID_DESCRIPTION = """Ask VertexSMS to approve an alphanumeric sender ID (the name \
 recipients see instead of a number, e.g. ACME). Changes the account: it files a registration that a \
@@ -107,13 +110,22 @@ async def register_msisdn_sender(msisdn: PhoneNumber, ctx: AnyContext) -> Msisdn
         price_source=price.journal_source,
     )
     sender_id = await _register(svc, REGISTER_MSISDN, body, facts, prompt, guard=True)
+    if svc.settings.sandbox:
+        then = (
+            f"[SANDBOX] No PIN SMS is sent in the sandbox: its PIN is always {SANDBOX_PIN}. Call "
+            f"confirm_msisdn_sender with sender_id {sender_id} and code {SANDBOX_PIN}."
+        )
+    else:
+        then = (
+            f"Ask the user for the 5-digit PIN sent to +{digits}, then call confirm_msisdn_sender "
+            f"with sender_id {sender_id}."
+        )
     return MsisdnSenderResult(
         sender_id=sender_id,
         msisdn="+" + digits,
         type="MSISDN",
         status="pin_sent",
-        next=f"Ask the user for the 5-digit PIN sent to +{digits}, then call confirm_msisdn_sender "
-        f"with sender_id {sender_id}.",
+        next=then,
         price_eur=price.eur,
         price_source=price.describe(),
     )
