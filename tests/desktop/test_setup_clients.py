@@ -160,8 +160,11 @@ def test_vscode_refuses_the_home_folder_and_names_the_file_it_reads(home: Path) 
     assert not (home / ".vscode").exists()
     command = done.stderr.split("use your user-level file: ", 1)[1].strip()
     words = shlex.split(command)
-    assert words[:2] == ["vertex-stdio", "setup"]
-    again = _setup(home, *words[2:], cwd=home)
+    assert Path(words[0]).is_absolute()
+    assert words[1] == "setup"
+    again = subprocess.run(
+        words, capture_output=True, text=True, timeout=120, cwd=home, env=_env(home), check=False
+    )
     assert again.returncode == 0, again.stderr
     user_file = Path(words[-1])
     assert user_file.name == "mcp.json"

@@ -53,7 +53,7 @@ from vertex_stdio.oauth.storage.secrets import (
 from vertex_stdio.oauth.storage.state import StateFile
 from vertex_stdio.oauth.storage.store import SessionKey
 from vertex_stdio.vertexsms.settings import Settings
-from vertex_stdio.vertexsms.signin import ADVICE, vertexsms_profile
+from vertex_stdio.vertexsms.signin import vertexsms_advice, vertexsms_profile
 
 
 class DictKeyring(keyring.backend.KeyringBackend):
@@ -332,7 +332,7 @@ def test_secrets_contract(secrets: Secrets, size: int) -> None:
 def test_keyring_chunks_within_the_windows_limit_and_refuses_huge() -> None:
     """No keyring entry exceeds 1,280 characters; an absurd secret is refused with advice."""
     backend = DictKeyring()
-    store = KeyringSecrets(backend, too_large=ADVICE.keyring_too_small)
+    store = KeyringSecrets(backend, too_large=vertexsms_advice().keyring_too_small)
     store.set("acct", "x" * 5000)
     assert max(len(v) for v in backend.data.values()) <= 1280
     with pytest.raises(SecretsUnavailable, match="VERTEXSMS_ALLOW_FILE_STORE"):

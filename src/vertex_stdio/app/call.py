@@ -66,11 +66,9 @@ def _text_only(schema: Any) -> bool:
 def serve_hint(err: TextIO) -> None:
     """Tell a person who started ``serve`` by hand what it waits for and how to try it (each
     command printed here is run by tests/test_terminal_serve.py)."""
-    import shlex
+    from vertex_stdio.core.launcher import launcher
 
-    from vertex_stdio.desktop.clients import server_command
-
-    me = shlex.join(server_command())
+    me = launcher()
     err.write(
         "vertex-stdio is waiting for an MCP client on stdin: a desktop client starts it and speaks "
         "JSON-RPC to it, so there is nothing to type here. To try it from a terminal:\n"

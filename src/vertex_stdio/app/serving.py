@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from vertex_stdio import __version__
 from vertex_stdio.core.credentials import NoTokenProvider, StaticTokenProvider, TokenProvider
-from vertex_stdio.vertexsms.links import NOT_SIGNED_IN
+from vertex_stdio.vertexsms.links import not_signed_in
 from vertex_stdio.vertexsms.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def token_provider(settings: Settings) -> TokenProvider:
         from vertex_stdio.oauth import OAuthTokenProvider
         from vertex_stdio.vertexsms.signin import vertexsms_profile
     except ImportError:
-        return NoTokenProvider(NOT_SIGNED_IN)
+        return NoTokenProvider(not_signed_in())
     provider: TokenProvider = OAuthTokenProvider(vertexsms_profile(settings))
     return provider
 
@@ -76,7 +76,7 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
 
 @contextlib.contextmanager
 def _unconfigured(settings: Settings) -> Iterator[tuple[Settings, TokenProvider]]:
-    yield settings, NoTokenProvider(NOT_SIGNED_IN)
+    yield settings, NoTokenProvider(not_signed_in())
 
 
 def serve_misconfigured(problem: str) -> int:

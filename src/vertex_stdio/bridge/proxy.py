@@ -55,6 +55,7 @@ from vertex_stdio.bridge.selection import ToolFilter
 from vertex_stdio.bridge.servers import RemoteServer
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES
 from vertex_stdio.core.errors import AuthError, AuthRequired, NotFound, VertexError
+from vertex_stdio.core.launcher import command
 from vertex_stdio.core.redact import redact
 from vertex_stdio.mcpio.prompt import RequestPrompt, progress_relay
 
@@ -410,7 +411,7 @@ class Proxy:
     def _worded(self, error: VertexError) -> VertexError:
         """Auth errors carry this server's sign-in link and how to sign in to it."""
         if isinstance(error, AuthError):
-            advice = f"Call the {SIGN_IN} tool, or run `vertex-stdio login {self.remote.server_option}`."
+            advice = f"Call the {SIGN_IN} tool, or run `{command('login ' + self.remote.server_option)}`."
             signin = error.extra.get("authorization_url") or self.remote.url
             error.extra.update(signin_url=signin, how_to_sign_in=advice)
         return error

@@ -10,11 +10,13 @@ import hashlib
 import json
 import logging
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from vertex_stdio.core.errors import ConfigError
+from vertex_stdio.core.launcher import command
 from vertex_stdio.core.privatefs import private_dir, write_private
 from vertex_stdio.core.urls import check_url
 from vertex_stdio.oauth.profile import Advice, SignInProfile
@@ -109,7 +111,7 @@ def resolve(url_or_name: str, name: str | None = None, base: Path | None = None)
 
 
 def advice_for(server: RemoteServer) -> Advice:
-    login = f"vertex-stdio login {server.server_option}"
+    login = command(f"login {server.server_option}")
     return Advice(
         sign_in=(
             f"Call the sign_in tool, or run `{login}` in a terminal, to sign in to {server.host} "
@@ -123,15 +125,15 @@ def advice_for(server: RemoteServer) -> Advice:
         ),
         choose_callback_port="pass --callback-port with a free port",
         login_command=login,
-        logout_command=f"vertex-stdio logout {server.server_option}",
-        check_resource=f"Check the URL given to `vertex-stdio connect` ({server.url}).",
-        metadata_refused=f"Check the URL given to `vertex-stdio connect` ({server.url}).",
+        logout_command=command(f"logout {server.server_option}"),
+        check_resource=f"Check the URL given to `{command('connect')}` ({server.url}).",
+        metadata_refused=f"Check the URL given to `{command('connect')}` ({server.url}).",
         no_server_metadata=f"Ask the operator of {server.host} how to sign in from a desktop app.",
         no_registration=(
             f"Ask the operator of {server.host} for a client id registered for vertex-stdio and "
-            "pass it with `vertex-stdio connect URL --client-id ID`."
+            f"pass it with `{command('connect ' + shlex.quote(server.url) + ' --client-id ID')}`."
         ),
-        registration_failed="Pass a pre-registered client id with `vertex-stdio connect URL --client-id ID`.",
+        registration_failed=f"Pass a pre-registered client id with `{command('connect ' + shlex.quote(server.url) + ' --client-id ID')}`.",
         public_client="Pass a public (secret-less) client id with `--client-id ID`.",
         keyring_too_small=(
             f"Pass --allow-file-store to `vertex-stdio connect` and to `{login}` to keep it in a private "

@@ -6,6 +6,7 @@ import stat
 import time
 from pathlib import Path
 
+from vertex_stdio.core.launcher import command
 from vertex_stdio.desktop.report import Check
 from vertex_stdio.vertexsms.journal import default_path, kind_of, totals
 from vertex_stdio.vertexsms.journal.store import JournalStoreError
@@ -49,6 +50,6 @@ def check_journal(settings: Settings, path: Path | None = None, now: float | Non
             NAME,
             "warn",
             detail + f"; {len(unresolved)} call(s) with an unknown outcome",
-            "see them and how to check each: vertex-stdio history --pending",
+            f"see them and how to check each: {command('history --pending')}",
         )
     return Check(NAME, "ok", detail)

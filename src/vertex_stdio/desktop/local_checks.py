@@ -21,6 +21,7 @@ import platformdirs
 from keyring.backends import chainer, fail, null
 
 from vertex_stdio.core.errors import VertexError
+from vertex_stdio.core.launcher import command
 from vertex_stdio.core.logs import APP_NAME, LOG_FILE_NAME, log_dir
 from vertex_stdio.desktop.report import Check
 from vertex_stdio.vertexsms.settings import Settings
@@ -214,14 +215,14 @@ def check_sign_in(settings: Settings, now: float | None = None) -> Check:
     if state is None:
         return Check("sign-in", "skip", NOT_IN_BUILD, "set VERTEXSMS_API_TOKEN")
     if not state.readable:
-        return Check("sign-in", "warn", "could not read the sign-in state", "run: vertex-stdio status")
+        return Check("sign-in", "warn", "could not read the sign-in state", f"run: {command('status')}")
     if not state.signed_in:
         # Nothing to fix: the first tool call that needs VertexSMS signs in.
         return Check(
             "sign-in",
             "skip",
             "not signed in yet; the first tool call that needs VertexSMS signs you in",
-            "to sign in now: vertex-stdio login",
+            f"to sign in now: {command('login')}",
         )
     if state.expires_at is None:
         return Check("sign-in", "ok", "signed in")

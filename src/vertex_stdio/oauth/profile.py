@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vertex_stdio.core.launcher import command
 from vertex_stdio.oauth.protocol.unattended import Machine
 
 
@@ -24,9 +25,9 @@ class Advice:
     """The setting that lets the sign-in live in a private 0600 file."""
     callback_port_setting: str
     """The setting that picks the loopback redirect port."""
-    login_command: str = "vertex-stdio login"
+    login_command: str = field(default_factory=lambda: command("login"))
     """The terminal command that signs in now, as written in messages."""
-    logout_command: str = "vertex-stdio logout"
+    logout_command: str = field(default_factory=lambda: command("logout"))
     """The terminal command that signs out, as written in messages."""
     check_resource: str = "Check the server URL."
     """The resource publishes no protected-resource metadata."""

@@ -10,25 +10,32 @@ from __future__ import annotations
 from typing import TypeVar
 
 from vertex_stdio.core.errors import AuthError, VertexError
+from vertex_stdio.core.launcher import command
 
 SIGNUP_URL = "https://vertexsms.com/en/contact"
 SIGNIN_URL = "https://vertexsms.com/en/login"
 TOKEN_URL = "https://tool.vertexsms.com/settings/api"  # noqa: S105 - a page address, not a secret
 
-SIGN_IN_HINT = (
-    "Run `vertex-stdio login` in a terminal to sign in with your browser, or set "
-    "VERTEXSMS_API_TOKEN to an API token from " + TOKEN_URL + ". "
-    "New to VertexSMS? Accounts are by invitation: " + SIGNUP_URL + "."
-)
+
+def sign_in_hint() -> str:
+    """How to sign in, naming the command that starts this installation (``core.launcher``)."""
+    return (
+        f"Run `{command('login')}` in a terminal to sign in with your browser, or set "
+        "VERTEXSMS_API_TOKEN to an API token from " + TOKEN_URL + ". "
+        "New to VertexSMS? Accounts are by invitation: " + SIGNUP_URL + "."
+    )
 
 
 E = TypeVar("E", bound=VertexError)
 
-NOT_SIGNED_IN = (
-    "You are not signed in to VertexSMS, so this call was not made. "
-    "Sign in with `vertex-stdio login`, or set VERTEXSMS_API_TOKEN in the MCP server's "
-    "environment (the desktop client's config), then try again."
-)
+
+def not_signed_in() -> str:
+    """What every call answers when no token can be had (``NoTokenProvider``'s message)."""
+    return (
+        "You are not signed in to VertexSMS, so this call was not made. "
+        f"Sign in with `{command('login')}`, or set VERTEXSMS_API_TOKEN in the MCP server's "
+        "environment (the desktop client's config), then try again."
+    )
 
 
 def with_links(error: E) -> E:
@@ -41,7 +48,7 @@ def with_links(error: E) -> E:
             ("signup_url", SIGNUP_URL),
             ("signin_url", SIGNIN_URL),
             ("token_url", TOKEN_URL),
-            ("how_to_sign_in", SIGN_IN_HINT),
+            ("how_to_sign_in", sign_in_hint()),
         ):
             error.extra.setdefault(key, value)
     return error

@@ -9,34 +9,39 @@ from __future__ import annotations
 
 from typing import Any
 
+from vertex_stdio.core.launcher import command
 from vertex_stdio.oauth.profile import Advice, SignInProfile
-from vertex_stdio.vertexsms.links import SIGN_IN_HINT
+from vertex_stdio.vertexsms.links import sign_in_hint
 from vertex_stdio.vertexsms.settings import Settings
 
 CLIENT_NAME = "vertex-stdio (VertexSMS for AI assistants)"
 
-ADVICE = Advice(
-    sign_in=SIGN_IN_HINT,
-    login_command="vertex-stdio login",
-    check_resource="Check VERTEXSMS_MCP_URL, or set VERTEXSMS_API_TOKEN to use an API token.",
-    metadata_refused=(
-        "Check VERTEXSMS_MCP_URL, or set VERTEXSMS_API_TOKEN to use an API token instead of signing in."
-    ),
-    no_server_metadata="Set VERTEXSMS_API_TOKEN to use an API token instead.",
-    no_registration=(
-        "Set VERTEXSMS_CLIENT_ID to a client id registered for vertex-stdio, or set "
-        "VERTEXSMS_API_TOKEN to use an API token."
-    ),
-    registration_failed=(
-        "Set VERTEXSMS_CLIENT_ID to a pre-registered client id, or VERTEXSMS_API_TOKEN to use an API token."
-    ),
-    public_client="Set VERTEXSMS_CLIENT_ID to a public client id.",
-    keyring_too_small=(
-        "Set VERTEXSMS_ALLOW_FILE_STORE=1 to keep it in a private file instead, or use VERTEXSMS_API_TOKEN."
-    ),
-    file_store_setting="VERTEXSMS_ALLOW_FILE_STORE",
-    callback_port_setting="VERTEXSMS_CALLBACK_PORT",
-)
+
+def vertexsms_advice() -> Advice:
+    """The what-to-do sentences for VertexSMS, naming the command that starts this installation."""
+    return Advice(
+        sign_in=sign_in_hint(),
+        login_command=command("login"),
+        logout_command=command("logout"),
+        check_resource="Check VERTEXSMS_MCP_URL, or set VERTEXSMS_API_TOKEN to use an API token.",
+        metadata_refused=(
+            "Check VERTEXSMS_MCP_URL, or set VERTEXSMS_API_TOKEN to use an API token instead of signing in."
+        ),
+        no_server_metadata="Set VERTEXSMS_API_TOKEN to use an API token instead.",
+        no_registration=(
+            "Set VERTEXSMS_CLIENT_ID to a client id registered for vertex-stdio, or set "
+            "VERTEXSMS_API_TOKEN to use an API token."
+        ),
+        registration_failed=(
+            "Set VERTEXSMS_CLIENT_ID to a pre-registered client id, or VERTEXSMS_API_TOKEN to use an API token."
+        ),
+        public_client="Set VERTEXSMS_CLIENT_ID to a public client id.",
+        keyring_too_small=(
+            "Set VERTEXSMS_ALLOW_FILE_STORE=1 to keep it in a private file instead, or use VERTEXSMS_API_TOKEN."
+        ),
+        file_store_setting="VERTEXSMS_ALLOW_FILE_STORE",
+        callback_port_setting="VERTEXSMS_CALLBACK_PORT",
+    )
 
 
 def vertexsms_profile(settings: Settings) -> SignInProfile:
@@ -45,7 +50,7 @@ def vertexsms_profile(settings: Settings) -> SignInProfile:
         resource_url=settings.mcp_url,
         display_name="VertexSMS",
         client_name=CLIENT_NAME,
-        advice=ADVICE,
+        advice=vertexsms_advice(),
         scopes=settings.scopes,
         client_id=settings.client_id,
         callback_port=settings.callback_port,

@@ -9,7 +9,7 @@ from mcp.types import TextContent
 
 from bridge import connected, envelope, ok
 from vertex_stdio.core.credentials import NoTokenProvider
-from vertex_stdio.vertexsms.links import NOT_SIGNED_IN
+from vertex_stdio.vertexsms.links import not_signed_in
 from vertex_stdio.vertexsms.sandbox import Emulator
 from vertex_stdio.vertexsms.sandbox.rest import mccmnc_rows
 from vertex_stdio.vertexsms.tools import TOOL_NAMES
@@ -206,7 +206,7 @@ async def test_hosted_tools_are_forwarded_over_one_connection(emulator: Emulator
 
 async def test_no_credentials_answers_auth_required(emulator: Emulator) -> None:
     """Without a token every call answers AUTH_REQUIRED with the links, and nothing is sent."""
-    async with connected(emulator, tokens=NoTokenProvider(NOT_SIGNED_IN)) as client:
+    async with connected(emulator, tokens=NoTokenProvider(not_signed_in())) as client:
         for name, args in (
             ("send_sms", {"to": "37069912345", "from": "ACME", "message": "hi"}),
             ("correct_phone_number", {"numbers": [{"number": "861860698", "country": "LT"}]}),

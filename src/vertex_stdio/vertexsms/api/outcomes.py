@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from vertex_stdio.core.errors import (
     UpstreamUnavailable,
     VertexError,
 )
+from vertex_stdio.core.launcher import command
 from vertex_stdio.core.redact import REDACTED, clip, redact
 
 MAX_MESSAGE_CHARS = 300
@@ -173,7 +175,7 @@ def _error_for_status(
     if status == 401:
         return AuthInvalid(
             f"VertexSMS rejected the credentials (HTTP 401: expired, revoked or wrong).{quoted} "
-            "Sign in again with `vertex-stdio login`, or set a valid VERTEXSMS_API_TOKEN."
+            f"Sign in again with `{command('login')}`, or set a valid VERTEXSMS_API_TOKEN."
         )
     if status == 403:
         challenge = parse_challenge(headers.get("www-authenticate"))
@@ -181,13 +183,13 @@ def _error_for_status(
             needed = " ".join(challenge.scopes) or op.scope
             return InsufficientScope(
                 f"Your VertexSMS sign-in does not allow {op.what} (HTTP 403: it needs the scope {needed}).{quoted} "
-                f"Run `vertex-stdio login --scope {needed}` to grant it.",
+                f"Run `{command('login ' + ' '.join(f'--scope {shlex.quote(s)}' for s in needed.split()))}` to grant it.",
                 required_scope=needed,
             )
         return AuthInvalid(
             f"VertexSMS refused {op.what} for this token (HTTP 403: route permission or IP whitelist).{quoted} "
             "Check the token's permissions at https://tool.vertexsms.com/settings/api, "
-            "or sign in again with `vertex-stdio login`."
+            f"or sign in again with `{command('login')}`."
         )
     if status == 404:
         return NotFound(f"VertexSMS has no such item.{quoted}")
@@ -222,7 +224,7 @@ def unavailable(op: Operation, why: str, *, reached: bool = True) -> UpstreamUna
         f"{why} The outcome of {op.what} is UNKNOWN: it may or may not have happened, and it was "
         "not retried. Do not repeat it blindly: "
         + (
-            "look it up with get_sms_status (the message id is in `vertex-stdio history --pending` "
+            f"look it up with get_sms_status (the message id is in `{command('history --pending')}` "
             "once known) or in the VertexSMS dashboard, or ask the user."
             if op.is_send
             else "check the VertexSMS dashboard first, or ask the user."

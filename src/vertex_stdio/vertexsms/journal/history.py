@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
+from vertex_stdio.core.launcher import command
 from vertex_stdio.vertexsms.journal.records import Record, Totals, totals
 from vertex_stdio.vertexsms.journal.store import JournalStoreError
 from vertex_stdio.vertexsms.settings import Settings
@@ -49,7 +51,7 @@ def local(when: float | None) -> str:
 def next_step(record: Record) -> str:
     """What a person does to learn an unresolved call's outcome."""
     if record.message_id and record.tool == "send_sms":
-        return f"vertex-stdio call get_sms_status --arg message_id={record.message_id}"
+        return command(f"call get_sms_status --arg message_id={shlex.quote(record.message_id)}")
     who = f" to {record.recipient}" if record.recipient else ""
     return (
         f"no message id: look in the VertexSMS dashboard for {record.tool}{who} at "

@@ -28,6 +28,8 @@ import anyio
 import anyio.to_thread
 
 from vertex_stdio.core.errors import DuplicateSend, JournalUnavailable, SpendLimit, VertexError
+from vertex_stdio.core.launcher import command
+from vertex_stdio.core.logs import redact
 from vertex_stdio.core.redact import redact
 from vertex_stdio.vertexsms.journal.policing import check_static, refuse, refuses, since_for
 from vertex_stdio.vertexsms.journal.records import (
@@ -382,7 +384,7 @@ def _over(verdict: OverLimit, kind: Kind = "real") -> SpendLimit:
     return SpendLimit(
         f"Not sent: the limit of {maximum} {verdict.limit} would be crossed (now {count}){where}. "
         f"Tell the user; only they can raise it, with the setting {verdict.setting} (0 turns it off). "
-        "`vertex-stdio history` shows what was sent.",
+        f"`{command('history')}` shows what was sent.",
         limit=verdict.limit,
         count=verdict.count,
         maximum=verdict.maximum,
@@ -394,7 +396,7 @@ def _over(verdict: OverLimit, kind: Kind = "real") -> SpendLimit:
 def _unavailable(why: str) -> JournalUnavailable:
     return JournalUnavailable(
         f"Not sent: {why}. Calls that cost money or change the account are made only when they can "
-        "be recorded first. Run `vertex-stdio doctor` to see the journal's state; move a damaged file "
+        f"be recorded first. Run `{command('doctor')}` to see the journal's state; move a damaged file "
         "aside (a new one is created) or fix its permissions. Free tools keep working.",
         outcome="not_sent",
     )
