@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import anyio
 from mcp import Client
-from mcp.types import TextContent
+from mcp.types import CallToolResult, TextContent
 
 from vertex_stdio.core.credentials import TokenProvider
-from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
+from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from vertex_stdio.core.launcher import command
 from vertex_stdio.vertexsms.settings import Settings
 
 
@@ -99,6 +104,69 @@ def call_tool(
     return anyio.run(_call, settings, upstream, tool, pairs, json_args)
 
 
+WAIT_NOTICE_SECONDS = 2.0
+
+
+def _waiting_for(settings: Settings) -> str:
+    """What a slow call waits for, by host: VertexSMS's REST and hosted MCP hosts, or the sandbox."""
+    hosts = dict.fromkeys(urlsplit(url).netloc for url in (settings.api_url, settings.mcp_url))
+    where = ", ".join(h for h in hosts if h)
+    return f"the sandbox emulator ({where})" if settings.sandbox else f"VertexSMS ({where})"
+
+
+class _Watch:
+    """One tool call from a terminal that speaks while it waits and finishes a send on Ctrl-C.
+
+    After ``WAIT_NOTICE_SECONDS`` with no answer it says on stderr what it waits for.  The
+    first Ctrl-C stops a free call at once; a call that costs money or changes the account is
+    finished (it may already be at VertexSMS) and its outcome said; a second Ctrl-C stops
+    waiting and says the outcome is unknown, with the command that finds out.
+    """
+
+    def __init__(self, err: TextIO, waiting_for: str, billable: bool) -> None:
+        self.err = err
+        self.waiting_for = waiting_for
+        self.billable = billable
+        self.interrupts = 0
+        self.result: CallToolResult | None = None
+
+    def say(self, text: str) -> None:
+        self.err.write(f"vertex-stdio call: {text}\n")
+        self.err.flush()
+
+    async def run(self, call: Callable[[], Awaitable[CallToolResult]]) -> CallToolResult | None:
+        """``call()``'s result, or None when Ctrl-C stopped it (``interrupts`` says how often)."""
+        async with anyio.create_task_group() as tg:
+
+            async def answer() -> None:
+                self.result = await call()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(answer)
+            tg.start_soon(self._speak_after_a_while)
+            tg.start_soon(self._on_ctrl_c, tg.cancel_scope)
+        return self.result
+
+    async def _speak_after_a_while(self) -> None:
+        await anyio.sleep(WAIT_NOTICE_SECONDS)
+        self.say(f"waiting for {self.waiting_for}… (Ctrl-C stops)")
+
+    async def _on_ctrl_c(self, scope: anyio.CancelScope) -> None:
+        try:
+            with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                async for _ in signals:
+                    self.interrupts += 1
+                    if not self.billable or self.interrupts > 1:
+                        scope.cancel()
+                        return
+                    self.say(
+                        "finishing the send in flight… (it may already be at VertexSMS; "
+                        "Ctrl-C again stops waiting, and its outcome is then unknown)"
+                    )
+        except NotImplementedError:  # no signal receivers on this loop (Windows): Ctrl-C as Python does
+            return
+
+
 async def _call(
     settings: Settings, upstream: Upstream, tool: str, pairs: Sequence[str], json_args: str | None
 ) -> int:
@@ -108,11 +176,25 @@ async def _call(
         server = build_server(effective, tokens)
         try:
             async with Client(server, mode="legacy") as client:
-                schemas = {t.name: t.input_schema for t in (await client.list_tools()).tools}
-                arguments = parse_arguments(pairs, json_args, schemas.get(tool))
-                result = await client.call_tool(tool, arguments)
+                listed = {t.name: t for t in (await client.list_tools()).tools}
+                found = listed.get(tool)
+                arguments = parse_arguments(pairs, json_args, found.input_schema if found else None)
+                annotations = found.annotations if found else None
+                billable = annotations is not None and annotations.read_only_hint is False
+                watch = _Watch(sys.stderr, _waiting_for(effective), billable)
+                result = await watch.run(lambda: client.call_tool(tool, arguments))
+                if result is None:
+                    return _stopped(watch, tool)
         finally:
             await tokens.aclose()
+    code = _print_result(result)
+    if watch.interrupts:
+        watch.say(_outcome(tool, result))
+        return EXIT_INTERRUPTED
+    return code
+
+
+def _print_result(result: CallToolResult) -> int:
     if result.is_error:
         text = "".join(c.text for c in result.content if isinstance(c, TextContent))
         print(text)  # stdout-ok: the envelope, for scripts
@@ -122,3 +204,39 @@ async def _call(
         if isinstance(block, TextContent):
             print(block.text, file=sys.stderr)
     return EXIT_OK
+
+
+def _outcome(tool: str, result: CallToolResult) -> str:
+    """After Ctrl-C, what became of the call that was finished: sent with its id, refused, or unknown."""
+    if not result.is_error:
+        done = result.structured_content or {}
+        ids = [
+            f"{key.replace('_', ' ')} {done[key]}"
+            for key in ("message_id", "sender_id", "lookup_id")
+            if key in done
+        ]
+        return f"stopped after {tool} finished: sent, {', '.join(ids) or 'see above'}."
+    text = "".join(c.text for c in result.content if isinstance(c, TextContent))
+    try:
+        error = json.loads(text)["error"]
+    except (ValueError, KeyError, TypeError):
+        error = {}
+    if error.get("outcome") == "unknown":
+        return f"stopped; the outcome of {tool} is UNKNOWN. `{command('history --pending')}` lists it with how to check."
+    return f"stopped after {tool} finished: not done ({error.get('code', 'an error')}, see above)."
+
+
+def _stopped(watch: _Watch, tool: str) -> int:
+    """Ctrl-C ended the call before it answered."""
+    if watch.billable:
+        watch.say(
+            f"stopped waiting; the outcome of {tool} is UNKNOWN (it may have reached VertexSMS). "
+            f"`{command('history --pending')}` lists it with how to check."
+        )
+        # The send runs shielded until VertexSMS answers or its timeout ends, and its record says
+        # pending meanwhile; the person asked to stop waiting, so nothing more is waited for.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    watch.say(f"stopped; {tool} changes nothing, so nothing is left behind.")
+    return EXIT_INTERRUPTED
