@@ -28,6 +28,8 @@ from starlette.routing import Route
 
 from bridge import process_env
 
+pytestmark = pytest.mark.slow
+
 SEND = {"to": "+37061234567", "from": "ACME", "message": "Your table is ready"}
 BOUND = 60.0  # the longest any step may take on a loaded machine
 

@@ -79,6 +79,7 @@ def check_runs(argv: list[str], env: dict[str, str], cwd: Path, *, expect: int =
     return done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", sorted(LAUNCHES))
 def test_a_limit_errors_history_command_runs_as_printed(
     how: str, env: dict[str, str], tmp_path: Path
@@ -97,6 +98,7 @@ def test_a_limit_errors_history_command_runs_as_printed(
     assert json.loads(first.stdout)["message_id"] in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", sorted(LAUNCHES))
 def test_auth_advice_and_status_name_a_login_that_runs(
     how: str, env: dict[str, str], tmp_path: Path, emulator: Emulator

@@ -48,6 +48,7 @@ def call(env: dict[str, str], tool: str, arguments: dict[str, Any]) -> tuple[int
     return done.returncode, json.loads(done.stdout), done.stderr
 
 
+@pytest.mark.slow
 def test_a_message_sent_by_one_process_has_a_status_in_the_next(env: dict[str, str], tmp_path: Path) -> None:
     """send_sms in one process, get_sms_status in another: found, not NOT_FOUND."""
     code, sent, _ = call(env, "send_sms", SEND)
@@ -59,6 +60,7 @@ def test_a_message_sent_by_one_process_has_a_status_in_the_next(env: dict[str, s
     assert (tmp_path / "state" / "vertex-stdio" / SANDBOX_FILE).stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.slow
 def test_sender_ids_continue_and_a_sender_is_confirmed_by_a_later_process(env: dict[str, str]) -> None:
     """Ids go on from the last process's; the PIN the result names confirms it in a third process."""
     _, first, _ = call(env, "register_msisdn_sender", {"msisdn": "+37061234567"})
@@ -77,6 +79,7 @@ def test_sender_ids_continue_and_a_sender_is_confirmed_by_a_later_process(env: d
     assert "already confirmed" in again["error"]["message"]
 
 
+@pytest.mark.slow
 def test_processes_at_once_never_share_an_id(env: dict[str, str]) -> None:
     """Four processes registering senders at the same time get four different ids."""
     numbers = [f"+3706123450{i}" for i in range(4)]
@@ -87,6 +90,7 @@ def test_processes_at_once_never_share_an_id(env: dict[str, str]) -> None:
     assert len(set(ids)) == len(numbers), ids
 
 
+@pytest.mark.slow
 def test_sandbox_errors_carry_the_marker(env: dict[str, str]) -> None:
     """A refusal from the emulator says it is the sandbox's, in the envelope's message."""
     code, refused, _ = call(env, "send_sms", {**SEND, "to": "+819012345678"})
@@ -94,6 +98,7 @@ def test_sandbox_errors_carry_the_marker(env: dict[str, str]) -> None:
     assert refused["error"]["message"].startswith("[SANDBOX] "), refused
 
 
+@pytest.mark.slow
 def test_a_damaged_file_is_said_and_the_sandbox_still_answers(env: dict[str, str], tmp_path: Path) -> None:
     """Garbage in sandbox.sqlite3: a warning naming the file and the fix; calls still work (in memory)."""
     path = tmp_path / "state" / "vertex-stdio" / SANDBOX_FILE
