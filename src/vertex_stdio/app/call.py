@@ -19,6 +19,7 @@ from mcp.types import CallToolResult, TextContent
 from vertex_stdio.core.credentials import TokenProvider
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from vertex_stdio.core.launcher import command
+from vertex_stdio.mcpio.stdio import bounded_int
 from vertex_stdio.vertexsms.settings import Settings
 
 
@@ -32,7 +33,7 @@ def parse_arguments(
     """
     arguments: dict[str, Any] = {}
     if json_args:
-        loaded = json.loads(json_args)
+        loaded = json.loads(json_args, parse_int=bounded_int)
         if not isinstance(loaded, dict):
             raise ValueError('--json must be a JSON object, e.g. \'{"country": "LT"}\'')
         arguments.update(loaded)
@@ -45,7 +46,7 @@ def parse_arguments(
             arguments[key] = value
             continue
         try:
-            arguments[key] = json.loads(value)
+            arguments[key] = json.loads(value, parse_int=bounded_int)
         except ValueError:
             arguments[key] = value
     return arguments

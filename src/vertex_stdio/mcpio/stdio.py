@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -60,6 +61,7 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 BUSY = -32000
 _CHUNK = 64 * 1024
+MAX_INT_DIGITS = 4300  # Python's default int-to-str limit (sys.get_int_max_str_digits())
 _ID_SCAN = 64 * 1024  # how much of an oversized line is searched for its id
 
 
@@ -163,9 +165,17 @@ def check_line(line: bytes) -> JSONRPCMessage | Rejected | None:
         if isinstance(message, JSONRPCNotification) and '"id"' in text and "id" in (_parsed(text) or {}):
             return Rejected(INVALID_REQUEST, "Invalid Request: the id must be a string or an integer.")
         return message
-    parsed = _parsed(text)
+    huge: list[str] = []
+    parsed = _parsed(text, huge)
     if parsed is None:
         return Rejected(PARSE_ERROR, "Parse error: the message is not JSON.")
+    if isinstance(parsed, dict) and huge:
+        with suppress(ValueError):
+            # Valid JSON that pydantic's parser refused for a number beyond its range (4,301
+            # digits and more, which _parsed reads as an infinity): the tool's own check answers it.
+            message = jsonrpc_message_adapter.validate_python(parsed, by_name=False)
+            if not isinstance(message, JSONRPCNotification) or "id" not in parsed:
+                return message
     if isinstance(parsed, list):
         return Rejected(
             INVALID_REQUEST, "Invalid Request: batches are not supported; send one message per line."
@@ -173,11 +183,28 @@ def check_line(line: bytes) -> JSONRPCMessage | Rejected | None:
     return Rejected(INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message.", _id_of(parsed))
 
 
-def _parsed(text: str) -> Any:
+def _parsed(text: str, huge: list[str] | None = None) -> Any:
+    """The JSON value of ``text``, or None.  A number beyond every bound (an integer of over 4,300
+    digits, which ``int()`` refuses as quadratic work, or a float past 1e308) becomes an infinity
+    of its sign, and is noted in ``huge``."""
+
+    def number(digits: str) -> int | float:
+        value = bounded_int(digits) if digits.lstrip("-").isdigit() else float(digits)
+        if huge is not None and isinstance(value, float) and math.isinf(value):
+            huge.append(digits[:20])
+        return value
+
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=number, parse_float=number)
     except (ValueError, RecursionError):
         return None
+
+
+def bounded_int(digits: str) -> int | float:
+    """``json.loads``'s ``parse_int``: ``int(digits)``, or an infinity past ``MAX_INT_DIGITS``."""
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        return float("-inf") if digits.startswith("-") else float("inf")
+    return int(digits)
 
 
 def _id_of(message: Any) -> RequestId | None:

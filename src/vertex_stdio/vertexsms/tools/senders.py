@@ -132,7 +132,9 @@ async def register_msisdn_sender(msisdn: PhoneNumber, ctx: AnyContext) -> Msisdn
 
 
 async def confirm_msisdn_sender(
-    sender_id: Annotated[int, Field(ge=1, description="The sender_id from register_msisdn_sender.")],
+    sender_id: Annotated[
+        int, Field(ge=1, le=2_147_483_647, description="The sender_id from register_msisdn_sender.")
+    ],
     code: Annotated[str, Field(pattern=r"^[0-9]{5}$", description="The 5-digit PIN received by SMS.")],
     ctx: AnyContext,
 ) -> ConfirmSenderResult:
