@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import socket
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # --- inputs -------------------------------------------------------------------------
 
@@ -78,13 +82,53 @@ SenderName = Annotated[
         examples=["ACME"],
     ),
 ]
+# Names that never reach a public host: RFC 6761/6762 and the usual private suffixes.
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan")
+
+
+def _ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` spells, in any form a URL parser accepts (``127.1``, ``0x7f000001``)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if not re.fullmatch(r"[0-9a-fA-FxX.]+", host):
+            return None
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def public_url(url: str) -> str:
+    """``url`` when its host may be a public one; a loopback, private or local host is refused.
+
+    VertexSMS calls these URLs from the internet: a private address can never receive the result
+    and would point VertexSMS at someone's internal network.  Names are judged by their form only
+    (no DNS lookup): IP literals in every spelling, ``localhost`` and local suffixes.
+    """
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if not host:
+        raise ValueError("the URL has no host")
+    address = _ip_of(host)
+    local = host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or ("." not in host and address is None)
+    if local or (address is not None and not address.is_global):
+        raise ValueError(
+            f"{host} is a loopback, private or local address, which VertexSMS cannot reach from the "
+            "internet; give a public URL (e.g. https://example.com/hooks/hlr)"
+        )
+    return url
+
+
 HttpsUrl = Annotated[
     str,
     Field(
         pattern=r"^https?://[^\s]+$",
         max_length=2048,
-        description="An http(s) URL that VertexSMS can reach from the internet.",
+        description="An http(s) URL that VertexSMS can reach from the internet (not a loopback or private address).",
     ),
+    AfterValidator(public_url),
 ]
 
 # --- outputs ------------------------------------------------------------------------
