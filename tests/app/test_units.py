@@ -49,6 +49,10 @@ def test_settings_defaults_and_overrides() -> None:
         ({"VERTEXSMS_CALLBACK_PORT": "70000"}, "0..65535"),
         ({"VERTEXSMS_LOG_LEVEL": "LOUD"}, "VERTEXSMS_LOG_LEVEL"),
         ({"VERTEXSMS_SANDBOX": "maybe"}, "VERTEXSMS_SANDBOX"),
+        # the range said is the range kept: 0 is refused, so the message does not offer it
+        ({"VERTEXSMS_HTTP_TIMEOUT": "0"}, r"more than 0 and at most 3600 seconds, got '0'"),
+        ({"VERTEXSMS_HTTP_TIMEOUT": "3601"}, r"more than 0 and at most 3600 seconds"),
+        ({"VERTEXSMS_SIGNIN_TIMEOUT": "-1"}, r"VERTEXSMS_SIGNIN_TIMEOUT must be more than 0"),
     ],
 )
 def test_settings_refuse_bad_values(env: dict[str, str], fragment: str) -> None:

@@ -208,5 +208,5 @@ def _seconds(name: str, value: str | None, default: float) -> float:
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {value!r}.") from None
     if not 0 < seconds <= 3600:
-        raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {value!r}.")
+        raise ConfigError(f"{name} must be more than 0 and at most 3600 seconds, got {value!r}.")
     return seconds
