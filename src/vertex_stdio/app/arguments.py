@@ -8,62 +8,69 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from vertex_stdio import __version__
 from vertex_stdio.vertexsms.settings import Settings
 
+# The settings each command reads (its --help lists only these); None: every setting.
+SIGNIN_SETTINGS = frozenset(
+    {"api_token", "api_url", "mcp_url", "scopes", "client_id", "callback_port", "allow_file_store"}
+    | {"signin_timeout", "log_level"}
+)
+JOURNAL_SETTINGS = frozenset(
+    {"max_messages_per_day", "max_recipients_per_day", "max_eur_per_day", "log_level"}
+)
 
-def setting_options() -> argparse.ArgumentParser:
-    """Options that mirror the VERTEXSMS_* settings; they win over the environment."""
+
+def setting_options(only: frozenset[str] | None = None) -> argparse.ArgumentParser:
+    """Options that mirror the VERTEXSMS_* settings (those in ``only``); they win over the environment."""
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("settings (each overrides its VERTEXSMS_* variable)")
+    group = p.add_argument_group("settings (each overrides its VERTEXSMS_* variable)")
     s = argparse.SUPPRESS
-    g.add_argument(
+
+    def add(flag: str, dest: str, **options: Any) -> None:
+        if only is None or dest in only:
+            group.add_argument(flag, dest=dest, default=s, **options)
+
+    add(
         "--api-token",
-        dest="api_token",
-        default=s,
+        "api_token",
         help="VertexSMS API token (prefer VERTEXSMS_API_TOKEN: arguments are visible to other users)",
     )
-    g.add_argument("--api-url", dest="api_url", default=s, help="REST API base URL")
-    g.add_argument("--mcp-url", dest="mcp_url", default=s, help="hosted MCP server URL (the OAuth resource)")
-    g.add_argument("--scopes", dest="scopes", default=s, help="space-separated OAuth scopes to ask for")
-    g.add_argument("--client-id", dest="client_id", default=s, help="pre-registered OAuth client id")
-    g.add_argument(
-        "--callback-port", dest="callback_port", type=int, default=s, help="loopback redirect port"
-    )
-    g.add_argument(
+    add("--api-url", "api_url", help="REST API base URL")
+    add("--mcp-url", "mcp_url", help="hosted MCP server URL (the OAuth resource)")
+    add("--scopes", "scopes", help="space-separated OAuth scopes to ask for")
+    add("--client-id", "client_id", help="pre-registered OAuth client id")
+    add("--callback-port", "callback_port", type=int, help="loopback redirect port")
+    add(
         "--test-mode",
-        dest="test_mode",
+        "test_mode",
         choices=("1", "2"),
-        default=s,
         help="every send carries testMode (1 delivered, 2 failed; nothing is sent)",
     )
-    g.add_argument(
+    add(
         "--sandbox",
-        dest="sandbox",
+        "sandbox",
         action="store_true",
-        default=s,
         help="use the built-in VertexSMS emulator (no account, no network)",
     )
-    g.add_argument("--log-level", dest="log_level", default=s, help="DEBUG, INFO, WARNING or ERROR")
-    g.add_argument(
+    add("--log-level", "log_level", help="DEBUG, INFO, WARNING or ERROR")
+    add(
         "--allow-file-store",
-        dest="allow_file_store",
+        "allow_file_store",
         action="store_true",
-        default=s,
         help="without a usable keyring, keep the refresh token in a 0600 file",
     )
-    g.add_argument(
+    add(
         "--signin-timeout",
-        dest="signin_timeout",
+        "signin_timeout",
         type=float,
-        default=s,
         help="seconds a tool call waits for a browser sign-in",
     )
-    _money_options(g)
+    _money_options(add)
     return p
 
 
@@ -85,9 +92,8 @@ def setting_env(args: argparse.Namespace, *, exclude: tuple[str, ...] = ("api_to
     return env
 
 
-def _money_options(g: argparse._ArgumentGroup) -> None:
+def _money_options(add: Callable[..., None]) -> None:
     """The send journal's guard and limits (``0`` disables each)."""
-    s = argparse.SUPPRESS
     whole = (
         ("--duplicate-window", "duplicate_window", "minutes an identical send_sms is refused (0: off)"),
         ("--max-parts", "max_parts", "most SMS parts per message (0: no limit)"),
@@ -100,23 +106,24 @@ def _money_options(g: argparse._ArgumentGroup) -> None:
         ("--journal-days", "journal_days", "days the send journal keeps its records"),
     )
     for flag, dest, text in whole:
-        g.add_argument(flag, dest=dest, type=int, default=s, metavar="N", help=text)
-    g.add_argument(
-        "--max-eur-per-day",
-        dest="max_eur_per_day",
-        type=float,
-        default=s,
-        metavar="EUR",
-        help="most EUR per 24 h",
-    )
-    g.add_argument(
+        add(flag, dest, type=int, metavar="N", help=text)
+    add("--max-eur-per-day", "max_eur_per_day", type=float, metavar="EUR", help="most EUR per 24 h")
+    add(
         "--confirm-sends",
-        dest="confirm_sends",
+        "confirm_sends",
         type=lambda v: v.lower() not in ("0", "false", "no", "off"),
-        default=s,
         metavar="1|0",
         help="ask the person before each send when the client can (default 1)",
     )
+
+
+def _command(sub: Any, name: str, about: str, only: frozenset[str] | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose --help says what it does and lists only the settings it reads."""
+    parents = [] if only is not None and not only else [setting_options(only)]
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, parents=parents, help=about, description=about[:1].upper() + about[1:] + "."
+    )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vertex-stdio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("serve", parents=[common], help="run the stdio MCP server (the default)")
-    login = sub.add_parser("login", parents=[common], help="sign in with your browser now")
+    _command(sub, "serve", "run the stdio MCP server (the default)")
+    login = _command(sub, "login", "sign in with your browser now", SIGNIN_SETTINGS)
     login.add_argument("--scope", action="append", default=[], help="a scope to ask for (repeatable)")
     how = login.add_mutually_exclusive_group()
     how.add_argument(
@@ -142,10 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="sign in with a code entered in a browser on any device (RFC 8628 device grant)",
     )
-    logout = sub.add_parser("logout", parents=[common], help="revoke and forget the sign-in")
-    status = sub.add_parser("status", parents=[common], help="who is signed in (never prints secrets)")
+    logout = _command(sub, "logout", "revoke and forget the sign-in", SIGNIN_SETTINGS)
+    status = _command(sub, "status", "who is signed in (never prints secrets)", SIGNIN_SETTINGS)
     status.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
-    call = sub.add_parser("call", parents=[common], help="call one tool from the terminal")
+    call = _command(sub, "call", "call one tool from the terminal")
     call.add_argument("tool", help="tool name, e.g. get_sms_rates")
     call.add_argument(
         "--arg",
@@ -155,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="an argument; V is parsed as JSON when it can be (repeatable)",
     )
     call.add_argument("--json", dest="json_args", metavar="'{...}'", help="all arguments as one JSON object")
-    setup = sub.add_parser("setup", parents=[common], help="add vertex-stdio to a desktop client's config")
+    setup = _command(
+        sub, "setup", "add vertex-stdio to a desktop client's config (settings given here go into the entry)"
+    )
     setup.add_argument("client", choices=("claude-desktop", "claude-code", "cursor", "vscode"))
     setup.add_argument("--write", action="store_true", help="merge the entry into the client's config file")
     setup.add_argument(
@@ -169,10 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="an entry for `vertex-stdio connect URL` instead (a remote MCP server)",
     )
-    history = sub.add_parser(
+    history = _command(
+        sub,
         "history",
-        parents=[common],
-        help="the local send journal: outcomes, message ids, totals against the limits",
+        "the local send journal: outcomes, message ids, totals against the limits",
+        JOURNAL_SETTINGS,
     )
     history.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
     history.add_argument(
@@ -182,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--pending", action="store_true", help="only calls whose outcome is unknown, with how to check each"
     )
     _policy_commands(sub)
-    doctor = sub.add_parser("doctor", parents=[common], help="check the installation, sign-in and network")
+    doctor = _command(sub, "doctor", "check the installation, sign-in and network")
     doctor.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
     _connect_options(sub, (login, logout, status, doctor))
     return parser
@@ -201,7 +211,7 @@ MONEY_SETTINGS = (
 
 def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) -> None:
     """``connect URL`` (no token or header options, by design) and ``--server`` on the sign-in commands."""
-    connect = sub.add_parser("connect", help="serve any OAuth-protected remote MCP server over stdio")
+    connect = _command(sub, "connect", "serve any OAuth-protected remote MCP server over stdio", frozenset())
     connect.add_argument("url", help="the remote MCP server's URL, e.g. https://mcp.vocci.ai/mcp")
     connect.add_argument("--name", help="a short name for it (default: its host), for --server NAME")
     connect.add_argument("--client-id", dest="remote_client_id", help="a pre-registered OAuth client id")
