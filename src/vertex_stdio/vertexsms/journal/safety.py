@@ -328,7 +328,7 @@ def _clock_behind(verdict: ClockBehind, where: str) -> JournalUnavailable:
         f"{where} already holds a call made at {local(verdict.newest)}, later than now. The clock "
         "has jumped back, or a process ran with a clock ahead; the duplicate guard and the 24-hour "
         "limits count by time, so calls that cost money wait until the clock is right. Check the "
-        "system clock (`date`); `vertex-stdio history --since 1d` lists the journal's latest calls. "
+        f"system clock (`date`); `{command('history --since 1d')}` lists the journal's latest calls. "
         f"If the clock is right and that call's time is wrong, move the journal aside: "
         f"mv '{where}' '{where}.ahead' (a new one is created; the old file keeps its history).",
         outcome="not_sent",
