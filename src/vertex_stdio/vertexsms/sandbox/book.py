@@ -152,6 +152,9 @@ class SqliteBook:
         os.close(open_private(path, os.O_RDWR | os.O_CREAT))
         self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         try:
+            # No fsync per change (4 ms each here): a crash of this process still leaves every
+            # commit whole; only a power cut could lose the last sandbox messages, which are samples.
+            self._db.execute("PRAGMA synchronous=OFF")
             with self._write() as db:  # the schema under the write lock: processes may open it at once
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
