@@ -103,7 +103,7 @@ def test_a_limit_errors_history_command_runs_as_printed(
 def test_auth_advice_and_status_name_a_login_that_runs(
     how: str, env: dict[str, str], tmp_path: Path, emulator: Emulator
 ) -> None:
-    """A rejected token's AUTH_INVALID, its how_to_sign_in and `status`'s note each name a login that runs."""
+    """AUTH_INVALID, its how_to_sign_in, `status`'s note and `doctor`'s fix each name a login that runs."""
     if how == "uv-run" and shutil.which("uv") is None:
         pytest.skip("uv is not installed here")
     start = LAUNCHES[how]()
@@ -117,10 +117,14 @@ def test_auth_advice_and_status_name_a_login_that_runs(
     assert error["code"] == "AUTH_INVALID", error
     status = run([*start, "status"], upstream, tmp_path)
     assert status.returncode == 1, status.stderr
+    doctor = run([*start, "doctor"], upstream, tmp_path)
+    fix = re.search(r"to sign in now: (.+)$", doctor.stdout, re.MULTILINE)
+    assert fix, doctor.stdout
     commands = [
         printed(error["message"], "login"),
         printed(error["how_to_sign_in"], "login"),
         printed(status.stdout + status.stderr, "login"),
+        shlex.split(fix[1]),
     ]
     for login in commands:
         # With a pasted token, login answers at once that it is not needed: the command itself ran.

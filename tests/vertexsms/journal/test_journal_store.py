@@ -268,6 +268,7 @@ def test_processes_racing_the_same_send_let_exactly_one_through(tmp_path: Path) 
 
 def test_doctor_reports_the_journal(tmp_path: Path) -> None:
     """doctor: ok before the first call, warn on an unknown outcome (pointing at history), fail when damaged."""
+    from vertex_stdio.core.launcher import launcher
     from vertex_stdio.desktop.journal_check import check_journal
     from vertex_stdio.vertexsms.settings import Settings
 
@@ -279,7 +280,7 @@ def test_doctor_reports_the_journal(tmp_path: Path) -> None:
     warned = check_journal(Settings(), path, T0)
     assert (warned.status, warned.fix) == (
         "warn",
-        "see them and how to check each: vertex-stdio history --pending",
+        f"see them and how to check each: {launcher()} history --pending",
     )
     assert "1 of 100 messages" in warned.detail
     path.write_bytes(b"not a database" * 300)

@@ -51,7 +51,8 @@ def local(when: float | None) -> str:
 def next_step(record: Record) -> str:
     """What a person does to learn an unresolved call's outcome."""
     if record.message_id and record.tool == "send_sms":
-        return command(f"call get_sms_status --arg message_id={shlex.quote(record.message_id)}")
+        where = " --sandbox" if record.kind == "sandbox" else ""  # only the sandbox knows its ids
+        return command(f"call get_sms_status{where} --arg message_id={shlex.quote(record.message_id)}")
     who = f" to {record.recipient}" if record.recipient else ""
     return (
         f"no message id: look in the VertexSMS dashboard for {record.tool}{who} at "
