@@ -29,7 +29,6 @@ import anyio.to_thread
 
 from vertex_stdio.core.errors import DuplicateSend, JournalUnavailable, SpendLimit, VertexError
 from vertex_stdio.core.launcher import command
-from vertex_stdio.core.logs import redact
 from vertex_stdio.core.redact import redact
 from vertex_stdio.vertexsms.journal.policing import check_static, refuse, refuses, since_for
 from vertex_stdio.vertexsms.journal.records import (
@@ -368,7 +367,7 @@ def unpriced(tool: str, why: str, maximum: float | None = None) -> SpendLimit:
         f"Not sent: the price of this {tool} call is unknown ({why}), and a call of unknown price is "
         "never counted as €0 against the EUR limit. Try again later, when VertexSMS can quote it; "
         "only the user can turn the limit off (the setting VERTEXSMS_MAX_EUR_PER_DAY). "
-        "`vertex-stdio history` shows what was spent.",
+        f"`{command('history')}` shows what was spent.",
         limit="EUR per 24 h",
         setting="VERTEXSMS_MAX_EUR_PER_DAY",
         maximum=maximum,
