@@ -135,3 +135,17 @@ def test_auth_advice_and_status_name_a_login_that_runs(
 def test_the_launcher_is_this_installations_script() -> None:
     """In-process (as the tests run), the launcher is the venv's script by its absolute path."""
     assert shlex.split(launcher()) == [str(SCRIPT.absolute())]
+
+
+def test_insufficient_scope_names_a_login_with_one_scope_option_per_scope() -> None:
+    """A 403 asking for two scopes: `<launcher> login --scope a --scope b`, as login takes them."""
+    from vertex_stdio.vertexsms.api.outcomes import Operation, error_for_status
+
+    op = Operation(tool="get_operator", scope="numbers:read", costs_or_changes=False)
+    challenge = 'Bearer error="insufficient_scope", scope="numbers:read sms:rates"'
+    error = error_for_status(op, 403, {"www-authenticate": challenge}, b"")
+    login = printed(error.message, "login")
+    assert login == [*shlex.split(launcher()), "login", "--scope", "numbers:read", "--scope", "sms:rates"]
+    from vertex_stdio.app.arguments import build_parser
+
+    assert build_parser().parse_args(login[1:]).scope == ["numbers:read", "sms:rates"]
