@@ -27,7 +27,9 @@ NOT_READ = {
     "logout": {"--sandbox", "--test-mode", "--duplicate-window"},
     "status": {"--sandbox", "--test-mode", "--max-messages-per-day"},
     "history": {"--sandbox", "--api-token", "--callback-port", "--client-id", "--duplicate-window"},
-    "connect": EVERY_SETTING - {"--client-id"},  # its own --client-id is the remote's
+    # connect has its own sign-in settings (and its own --client-id); VertexSMS's are not its
+    "connect": EVERY_SETTING
+    - {"--client-id", "--allow-file-store", "--callback-port", "--log-level", "--signin-timeout"},
 }
 
 
