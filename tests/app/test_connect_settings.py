@@ -58,10 +58,12 @@ def test_connect_advice_speaks_of_its_options_not_of_vertexsms_variables() -> No
 
 
 def test_vertexsms_advice_keeps_its_variables() -> None:
-    from vertex_stdio.vertexsms.signin import ADVICE
+    from vertex_stdio.vertexsms.signin import vertexsms_advice
 
-    assert ADVICE.allow_file_store == "set VERTEXSMS_ALLOW_FILE_STORE=1"
-    assert ADVICE.allow_file_store_in_client == (
+    advice = vertexsms_advice()
+
+    assert advice.allow_file_store == "set VERTEXSMS_ALLOW_FILE_STORE=1"
+    assert advice.allow_file_store_in_client == (
         "set VERTEXSMS_ALLOW_FILE_STORE=1 in the MCP server's environment too (your client's config)"
     )
-    assert ADVICE.choose_callback_port == "set VERTEXSMS_CALLBACK_PORT to a free port"
+    assert advice.choose_callback_port == "set VERTEXSMS_CALLBACK_PORT to a free port"
