@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from vertex_stdio.app.signin import logout, status
+from vertex_stdio.core.launcher import launcher
 from vertex_stdio.oauth.profile import Advice, SignInProfile
 from vertex_stdio.oauth.protocol.core import Tokens
 from vertex_stdio.oauth.storage.secrets import FileSecrets, MemorySecrets, SecretsUnavailable
@@ -44,7 +45,7 @@ async def test_logout_keeps_a_sign_in_it_cannot_read_and_says_how_to_fix_it(tmp_
     said = out.getvalue()
     assert "neither revoked nor deleted" in said
     assert "unlock it and try again" in said
-    assert "run `vertex-stdio logout` again" in said
+    assert f"run `{launcher()} logout` again" in said
     assert KEY.account in locked.read_state()["sessions"]
 
 
@@ -70,7 +71,7 @@ async def test_status_without_a_keyring_names_the_login_that_works(tmp_path: Pat
     out = io.StringIO()
     code = await status(PROFILE, as_json=False, out=out, store=TokenStore(tmp_path, MemorySecrets()))
     assert code == 1
-    assert "Sign in with `vertex-stdio login --allow-file-store`" in out.getvalue()
+    assert f"Sign in with `{launcher()} login --allow-file-store`" in out.getvalue()
     assert "X_ALLOW_FILE_STORE=1" in out.getvalue()
 
 
