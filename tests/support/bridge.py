@@ -23,9 +23,17 @@ def settings_for(emulator: Emulator, **changes: Any) -> Settings:
     """Settings pointing at the emulator, with short timeouts for tests.
 
     The duplicate guard is off unless a test turns it on (``duplicate_window=10``): most tests
-    send the same sample message again and again, each time on purpose.
+    send the same sample message again and again, each time on purpose.  So is the person's
+    confirmation (``confirm_sends=True``; tests/vertexsms/approval and test_journal_confirm test
+    it): a client without elicitation would otherwise be sent to the browser to approve each send.
     """
-    base = Settings(api_url=emulator.api_url, mcp_url=emulator.mcp_url, http_timeout=3.0, duplicate_window=0)
+    base = Settings(
+        api_url=emulator.api_url,
+        mcp_url=emulator.mcp_url,
+        http_timeout=3.0,
+        duplicate_window=0,
+        confirm_sends=False,
+    )
     return replace(base, **changes).validated()
 
 
@@ -76,7 +84,9 @@ def rpc(id_: int | str | None, method: str, params: dict[str, Any] | None = None
 
 
 def process_env(home: Path, **extra: str) -> dict[str, str]:
-    """A clean environment for the real process: isolated dirs, no keyring, unbuffered."""
+    """A clean environment for the real process: isolated dirs, no keyring, unbuffered, no
+    confirmation of sends (``VERTEXSMS_CONFIRM_SENDS=1`` in ``extra`` asks for it: without it a
+    client without elicitation would be sent to the browser to approve each send)."""
     env = {
         "HOME": str(home),
         "PATH": os.environ.get("PATH", ""),
@@ -87,6 +97,7 @@ def process_env(home: Path, **extra: str) -> dict[str, str]:
         "VERTEXSMS_LOG_DIR": str(home / "logs"),
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
         "PYTHONUNBUFFERED": "1",
+        "VERTEXSMS_CONFIRM_SENDS": "0",
     }
     env.update(extra)
     return env

@@ -17,7 +17,8 @@ Every failure a person or a model can see is a ``VertexError``::
     ├── DuplicateSend                DUPLICATE_SEND         no
     ├── SpendLimit                   SPEND_LIMIT            no
     ├── PolicyRefused                POLICY_REFUSED         no
-    └── Declined                     DECLINED               no
+    ├── Declined                     DECLINED               no
+    └── ConfirmationRequired         CONFIRMATION_REQUIRED  no
 
 A billable call's error also carries ``outcome``: ``not_sent`` (nothing reached the upstream),
 ``unknown`` (it may have been processed: never retryable) or ``refused`` (the upstream said no).
@@ -59,6 +60,7 @@ class ErrorCode(StrEnum):
     SPEND_LIMIT = "SPEND_LIMIT"
     DECLINED = "DECLINED"
     POLICY_REFUSED = "POLICY_REFUSED"
+    CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
 
 
 class VertexError(Exception):
@@ -191,6 +193,13 @@ class Declined(VertexError):
     code = ErrorCode.DECLINED
 
 
+class ConfirmationRequired(VertexError):
+    """The call needs a person's yes that was not given yet; nothing was done.  The envelope
+    carries ``approve_url`` (a one-time link where the person decides) and ``expires_at``."""
+
+    code = ErrorCode.CONFIRMATION_REQUIRED
+
+
 class ConfigError(Exception):
     """A setting is malformed; raised before anything starts (exit code 1 or 2)."""
 
@@ -210,6 +219,7 @@ _BY_CODE: dict[ErrorCode, type[VertexError]] = {
         DuplicateSend,
         SpendLimit,
         Declined,
+        ConfirmationRequired,
     )
 }
 

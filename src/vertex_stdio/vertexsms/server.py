@@ -25,6 +25,7 @@ from vertex_stdio.core.errors import InvalidInput, UpstreamError, VertexError
 from vertex_stdio.core.redact import redact
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import RestUpstream
+from vertex_stdio.vertexsms.approval import Approvals
 from vertex_stdio.vertexsms.journal import SendJournal, journal_for
 from vertex_stdio.vertexsms.links import with_links
 from vertex_stdio.vertexsms.settings import Settings
@@ -219,9 +220,11 @@ def make_lifespan(
     tokens: TokenProvider,
     transport: httpx2.AsyncBaseTransport | None = None,
     journal: SendJournal | None = None,
+    approvals: Approvals | None = None,
 ) -> Lifespan:
     """Services for the process: one REST client, one hosted-MCP connection, one rate card,
-    one send journal (``journal``, default: the settings' in the state directory)."""
+    one send journal (``journal``, default: the settings' in the state directory), one set of
+    browser approvals (``approvals``, default: opened in the system browser)."""
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
@@ -230,15 +233,19 @@ def make_lifespan(
             settings.mcp_url, tokens, timeout=settings.http_timeout, transport=transport
         )
         sends = journal or journal_for(settings)
+        pages = approvals or Approvals()
         try:
             async with anyio.create_task_group() as watching:
                 watching.start_soon(sends.watch)
                 try:
-                    yield Services(settings, tokens, rest, hosted, RateCard(rest, tokens), sends)
+                    yield Services(
+                        settings, tokens, rest, hosted, RateCard(rest, tokens), sends, approvals=pages
+                    )
                 finally:
                     watching.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
+                await pages.aclose()
                 await sends.aclose()
                 await hosted.aclose()
                 await rest.aclose()
@@ -253,6 +260,7 @@ def build_server(
     transport: httpx2.AsyncBaseTransport | None = None,
     journal: SendJournal | None = None,
     config_error: str | None = None,
+    approvals: Approvals | None = None,
 ) -> VertexServer:
     """The MCP server with the ten tools; nothing touches the network until a tool is called.
 
@@ -268,7 +276,7 @@ def build_server(
         version=__version__,
         instructions=(SANDBOX_NOTE + "\n\n" if settings.sandbox else "") + INSTRUCTIONS,
         website_url="https://vertexsms.com",
-        lifespan=make_lifespan(settings, tokens, transport, journal),
+        lifespan=make_lifespan(settings, tokens, transport, journal, approvals),
     )
     for spec in TOOLS:
         description = ("[SANDBOX: emulated, nothing is sent or billed] " if settings.sandbox else "") + (

@@ -37,7 +37,7 @@ class Person:
 
 
 async def _call(emulator: Emulator, path: Path, mode: str, person: Person | None, **changes: Any) -> Any:
-    settings = settings_for(emulator, **changes)
+    settings = settings_for(emulator, **{"confirm_sends": True, **changes})
     server = _server(settings, path)
     async with Client(server, mode=mode, elicitation_callback=person) as client:  # type: ignore[arg-type]
         return await client.call_tool("send_sms", SEND)
@@ -82,11 +82,10 @@ async def test_declining_sends_nothing(
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_no_question_without_elicitation_or_when_turned_off(
-    emulator: Emulator, tmp_path: Path, mode: str
-) -> None:
-    """A client without elicitation, and VERTEXSMS_CONFIRM_SENDS=0, send as before, unasked."""
-    ok(await _call(emulator, tmp_path / "a.sqlite3", mode, None))
+async def test_no_question_when_turned_off(emulator: Emulator, tmp_path: Path, mode: str) -> None:
+    """With VERTEXSMS_CONFIRM_SENDS=0 a client with or without elicitation sends unasked (a client
+    without it is otherwise sent to the browser: tests/vertexsms/approval)."""
+    ok(await _call(emulator, tmp_path / "a.sqlite3", mode, None, confirm_sends=False))
     person = Person("decline")
     ok(await _call(emulator, tmp_path / "b.sqlite3", mode, person, confirm_sends=False))
     assert person.asked == []
@@ -99,7 +98,7 @@ async def test_a_send_that_would_be_refused_is_not_asked_about(
 ) -> None:
     """A duplicate answers DUPLICATE_SEND without bothering the person first."""
     path = tmp_path / "j.sqlite3"
-    ok(await _call(emulator, path, mode, None, duplicate_window=10))
+    ok(await _call(emulator, path, mode, None, duplicate_window=10, confirm_sends=False))
     person = Person("accept")
     error = envelope(await _call(emulator, path, mode, person, duplicate_window=10))
     assert error["code"] == "DUPLICATE_SEND"
@@ -124,6 +123,7 @@ async def test_the_question_shows_the_whole_text_as_sent_with_hidden_characters_
         VERTEXSMS_API_URL=emulator.api_url,
         VERTEXSMS_MCP_URL=emulator.mcp_url,
         VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        VERTEXSMS_CONFIRM_SENDS="1",
     )
     person = Person("accept")
     params = StdioServerParameters(command=sys.executable, args=["-m", "vertex_stdio"], env=env)

@@ -16,6 +16,7 @@ from vertex_stdio.mcpio.prompt import RequestPrompt
 from vertex_stdio.vertexsms.api.outcomes import Operation
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import RestUpstream
+from vertex_stdio.vertexsms.approval import Approvals
 from vertex_stdio.vertexsms.journal import CallFacts, SendJournal, Ticket
 from vertex_stdio.vertexsms.settings import Settings
 from vertex_stdio.vertexsms.tools.pricing import PriceBook
@@ -36,6 +37,7 @@ class Services:
     rates: RateCard
     journal: SendJournal
     prices: PriceBook = field(default_factory=PriceBook)
+    approvals: Approvals = field(default_factory=Approvals)
 
 
 AnyContext = Context[Any, Any]

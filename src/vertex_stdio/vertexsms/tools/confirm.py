@@ -3,9 +3,9 @@
 ``ask_to_send`` is a resolver (``mcp.server.mcpserver.Resolve``): the SDK runs it before
 ``send_sms``'s body and delivers the question the way the connection allows, as a server
 request on handshake-era connections or inside an input-required result on 2026-07-28 ones.
-It asks nothing when ``VERTEXSMS_CONFIRM_SENDS=0``, the client declared no form elicitation,
-or the spending policy does not ask for this send (``journal.policing.needs_yes``: price above
-``confirm_above_eur``, or a recipient never sent to while ``confirm_new_recipients`` is on).
+It asks nothing when the send needs no yes (``needs_a_yes``: ``VERTEXSMS_CONFIRM_SENDS=0``, or the
+spending policy does not ask for it: ``journal.policing.needs_yes``) or the client declared no
+form elicitation (``tools/approve.py`` then asks on a page in the browser).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from vertex_stdio.core.errors import Declined, InvalidInput
 from vertex_stdio.vertexsms.journal import CallFacts
 from vertex_stdio.vertexsms.journal.policing import needs_yes
 from vertex_stdio.vertexsms.outgoing import OutgoingSms, outgoing
-from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, services
+from vertex_stdio.vertexsms.tools.base import AnyContext, ContextPrompt, Services, services
 from vertex_stdio.vertexsms.tools.pricing import Price
 
 
@@ -34,7 +34,15 @@ Confirmation = ElicitationResult[ConfirmSend]
 _UNSEEN = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"})
 
 
-def _can_ask(ctx: AnyContext) -> bool:
+async def needs_a_yes(svc: Services, facts: CallFacts) -> bool:
+    """Whether this send needs a person's yes, asked by a form or on the approval page: the one
+    place the rule is read: never when ``VERTEXSMS_CONFIRM_SENDS=0``, else as the spending policy
+    says (``confirm_above_eur``, ``confirm_new_recipients``: ``journal.policing.needs_yes``)."""
+    return svc.settings.confirm_sends and await needs_yes(svc.journal, facts)
+
+
+def can_ask(ctx: AnyContext) -> bool:
+    """Whether the client declared form elicitation (the person can be asked in the client)."""
     caps = ctx.client_capabilities
     elicitation = caps.elicitation if caps else None
     # A bare ``elicitation: {}`` (from before modes existed) means form support.
@@ -57,7 +65,7 @@ async def ask_to_send(
     as ⟨U+XXXX⟩ (``visible``), so the person approves exactly what is sent.
     """
     svc = services(ctx)
-    if not svc.settings.confirm_sends or not _can_ask(ctx):
+    if not svc.settings.confirm_sends or not can_ask(ctx):
         return None
     try:
         sms = outgoing(to, from_, message, correctBy)
@@ -66,11 +74,11 @@ async def ask_to_send(
     # The price shown is the one journaled and returned (the same PriceBook entry).
     price = await svc.prices.of_message(svc, sms.body(), ContextPrompt(ctx))
     facts = CallFacts(sms.e164, sms.sender, sms.text, price.parts, price.eur, allow_duplicate=allow_duplicate)
-    if (price.eur is None and svc.settings.max_eur_per_day) or await svc.journal.would_refuse(
-        "send_sms", facts
+    if (
+        (price.eur is None and svc.settings.max_eur_per_day)
+        or await svc.journal.would_refuse("send_sms", facts)
+        or not await needs_a_yes(svc, facts)
     ):
-        return None
-    if not await needs_yes(svc.journal, facts):  # the policy: confirm_above_eur, confirm_new_recipients
         return None
     return Elicit(question(sms, price, svc.journal.kind), ConfirmSend)
 

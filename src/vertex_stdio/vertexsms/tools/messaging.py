@@ -12,6 +12,7 @@ from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
 from vertex_stdio.vertexsms.journal import CallFacts, Ticket
 from vertex_stdio.vertexsms.outgoing import outgoing
 from vertex_stdio.vertexsms.smsparts import count_parts
+from vertex_stdio.vertexsms.tools.approve import approve_in_browser
 from vertex_stdio.vertexsms.tools.base import (
     AnyContext,
     ContextPrompt,
@@ -56,8 +57,10 @@ after that normalisation, however it was typed) is refused with DUPLICATE_SEND (
 explicitly wants it sent again. Spend limits (messages, recipients and EUR per 24 h, parts per \
 message) refuse a send with SPEND_LIMIT, as does a send whose price cannot be known while a EUR \
 limit is set; only the user can raise them. The result's price_eur says what it costs and \
-price_source where that figure comes from. The user may be asked to confirm; a \
-"no" answers DECLINED and nothing is sent."""
+price_source where that figure comes from. The user may be asked to confirm, in \
+the client or on a local approval page in their browser; a "no" answers DECLINED and nothing is sent. \
+CONFIRMATION_REQUIRED means they have not approved yet: show them its approve_url, and once they \
+say they approved, call send_sms again with exactly the same arguments (it is then sent once)."""
 
 
 async def send_sms(
@@ -119,6 +122,7 @@ async def send_sms(
         allow_duplicate,
         price.journal_source,
     )
+    await approve_in_browser(ctx, sms, price, facts)  # a client that cannot ask: the browser page
 
     async def attempt(ticket: Ticket) -> tuple[str, int]:
         response = await svc.rest.call(SEND, "POST", "/sms", json_body=body, prompt=prompt)
