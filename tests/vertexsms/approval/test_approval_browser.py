@@ -24,6 +24,7 @@ from vertex_stdio.core.credentials import StaticTokenProvider
 from vertex_stdio.vertexsms.approval import Approvals
 from vertex_stdio.vertexsms.journal import journal_for
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
+from vertex_stdio.vertexsms.policy import parse
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
 from vertex_stdio.vertexsms.server import build_server
 
@@ -34,6 +35,8 @@ pytestmark = [
 ]
 
 SEND = {"to": "+37060000001", "from": "ACME", "message": "Dinner at eight?"}
+EVERY_SEND = parse("confirm_above_eur = 0\n", Path("policy.toml"), {})
+"""A policy that asks about every send (by default a second send of €0.039 to a number is not asked about)."""
 
 
 class Clock:
@@ -72,7 +75,7 @@ async def bridge(emulator: Emulator, path: Path, approvals: Approvals) -> AsyncI
     server = build_server(
         settings,
         StaticTokenProvider(SANDBOX_TOKEN),
-        journal=journal_for(settings, path=path),
+        journal=journal_for(settings, path=path, policy=EVERY_SEND),
         approvals=approvals,
     )
     async with Client(server, mode="legacy") as client:

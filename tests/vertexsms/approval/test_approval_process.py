@@ -39,6 +39,8 @@ def _env(tmp_path: Path, emulator: Emulator, browser_works: bool) -> dict[str, s
         f'#!/bin/sh\necho "$1" >> {links}\nexit {0 if browser_works else 1}\n', encoding="utf-8"
     )
     script.chmod(0o755)
+    policy = tmp_path / "policy.toml"
+    policy.write_text("confirm_above_eur = 0\n", encoding="utf-8")  # every send is asked about
     return process_env(
         tmp_path,
         VERTEXSMS_API_URL=emulator.api_url,
@@ -46,6 +48,7 @@ def _env(tmp_path: Path, emulator: Emulator, browser_works: bool) -> dict[str, s
         VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
         VERTEXSMS_CONFIRM_SENDS="1",
         BROWSER=str(script),
+        VERTEXSMS_POLICY=str(policy),
         VERTEXSMS_DUPLICATE_WINDOW="0",  # a repeated call meets the approval's single use, not the guard
     )
 

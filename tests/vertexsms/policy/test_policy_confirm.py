@@ -32,7 +32,7 @@ class Person:
 
 
 async def _asked(emulator: Emulator, path: Path, policy: str, sends: list[dict[str, str]]) -> list[str]:
-    settings = settings_for(emulator)
+    settings = settings_for(emulator, confirm_sends=True)  # the helper turns it off
     journal = journal_for(settings, path=path, policy=parse(policy, path.with_suffix(".toml"), {}))
     person = Person()
     server = build_server(settings, StaticTokenProvider(SANDBOX_TOKEN), journal=journal)
