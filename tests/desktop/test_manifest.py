@@ -31,10 +31,23 @@ def _as_mcpb_string(value: object) -> str:
     return str(value)
 
 
-def test_version_and_description_match_pyproject() -> None:
-    """The manifest's version and description are pyproject's, and the package's version too."""
+def test_one_version_source() -> None:
+    """``vertex_stdio.__version__`` is the one version: pyproject reads it (hatch), and the
+    manifest and the changelog's newest release agree with it."""
     project = PYPROJECT["project"]
-    assert MANIFEST["version"] == project["version"] == __version__
+    assert "version" not in project
+    assert project["dynamic"] == ["version"]
+    assert PYPROJECT["tool"]["hatch"]["version"]["path"] == "src/vertex_stdio/__init__.py"
+    assert MANIFEST["version"] == __version__
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    released = re.findall(r"^## \[(\d[^\]]*)\]", changelog, flags=re.MULTILINE)
+    assert "## [Unreleased]" in changelog
+    assert not released or released[0] == __version__, released
+
+
+def test_description_and_name_match_pyproject() -> None:
+    """The manifest's description and name are pyproject's."""
+    project = PYPROJECT["project"]
     assert MANIFEST["description"] == project["description"]
     assert MANIFEST["name"] == project["name"]
 
