@@ -101,7 +101,10 @@ async def test_a_storm_of_list_changed_becomes_a_few_refreshes(browser: Path, tm
                 await _settled(log)
             assert (await client.list_tools()).tools  # still serving
     refreshes = _lines(log).count("tools/list") - before
-    assert 1 <= refreshes <= 4, _lines(log)
+    # One in flight and one pending: a storm that outlasts a refresh gets one more refresh per
+    # refresh it outlasts. On a quiet machine the 2,000 arrive within one or two refreshes (1-4);
+    # on a loaded one the storm takes longer (7 seen at load 6). Uncoalesced, it was 1,461.
+    assert 1 <= refreshes <= 20, _lines(log)
 
 
 async def _settled(log: Path) -> None:
