@@ -50,4 +50,13 @@ def test_manifest_icon_is_a_square_png() -> None:
 def test_mcpbignore_leaves_out_what_does_not_run() -> None:
     """Benchmarks, docs, scripts, tests and repository files never reach the bundle."""
     patterns = set((ROOT / ".mcpbignore").read_text(encoding="utf-8").split())
-    assert {"benchmarks/", "docs/", "scripts/", "tests/", ".ci/", ".gitignore", ".mcpbignore"} <= patterns
+    assert {
+        "benchmarks/",
+        "docs/",
+        "scripts/",
+        "tests/",
+        ".ci/",
+        ".gitignore",
+        ".mcpbignore",
+        "CHANGELOG.md",
+    } <= patterns
