@@ -30,7 +30,7 @@ def node_ready() -> str | None:
     if shutil.which("node") is None:
         problem = "node is not installed"
     elif not (HERE / "node_modules" / "oidc-provider").is_dir():
-        problem = "run `npm ci --prefix tests/oauth_server` first"
+        problem = "run `npm ci --prefix tests/support/oauth_server` first"
     if problem and os.environ.get("CI"):
         raise RuntimeError(f"the test authorization server cannot run: {problem}")
     return problem
