@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from postgres import Postgres
+
     from vertex_stdio.vertexsms.sandbox import Emulator
 
 
@@ -94,3 +96,37 @@ def _fresh_emulator(request: pytest.FixtureRequest) -> None:
         emu = request.getfixturevalue("emulator")
         emu.clear_faults()
         emu.clear_journal()
+
+
+def _postgres_or_skip() -> Postgres:
+    """A fresh cluster; skipped when this machine has no PostgreSQL, but failed in CI (it installs one)."""
+    from postgres import Postgres, unavailable
+
+    missing = unavailable()
+    if missing is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test against a real PostgreSQL: {missing} (.ci/run installs it)")
+        pytest.skip(missing)
+    return Postgres.create()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One real PostgreSQL server for the session (tests using it are slow: it is a child process).
+
+    Share it with ``postgres.fresh_database()`` per test; a test that stops it starts it again."""
+    server = _postgres_or_skip()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def postgres_private() -> Iterator[Postgres]:
+    """A cluster of the test's own (to stop, start or break without disturbing others)."""
+    server = _postgres_or_skip()
+    try:
+        yield server
+    finally:
+        server.close()
