@@ -26,7 +26,7 @@ from vertex_stdio.core.credentials import Challenge, SignInPrompt
 from vertex_stdio.core.errors import AuthRequired, VertexError
 from vertex_stdio.oauth.device import DeviceFlow
 from vertex_stdio.oauth.device import begin as begin_device
-from vertex_stdio.oauth.discovery import client_source, find_target, known_client_id
+from vertex_stdio.oauth.discovery import client_source, find_target, known_client, known_client_id
 from vertex_stdio.oauth.io.browser import Opener, open_in_browser
 from vertex_stdio.oauth.io.http import OAuthHttp
 from vertex_stdio.oauth.io.receiver import CallbackPortUnavailable
@@ -305,6 +305,7 @@ class OAuthTokenProvider:
 
     async def _refresh(self, target: Target, key: SessionKey, seen: Tokens) -> Tokens | None:
         """Renew silently (``renewal.renew``); adopt what it gives, forget when the sign-in is gone."""
+        client = await known_client(self.store, target.server, self._profile, self._metadata_url)
         renewed = await renew(
             self._http,
             self.store,
@@ -315,6 +316,7 @@ class OAuthTokenProvider:
             clock=self._clock,
             rejected=self._s.rejected,
             name=self._profile.display_name,
+            client=client,
         )
         if renewed is None:
             self._s = st.forgotten(self._s)

@@ -16,7 +16,7 @@ from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.oauth.grants import refresh
 from vertex_stdio.oauth.io.http import OAuthFailed, OAuthHttp
 from vertex_stdio.oauth.protocol.core import Tokens
-from vertex_stdio.oauth.protocol.metadata import Target
+from vertex_stdio.oauth.protocol.metadata import Client, Target
 from vertex_stdio.oauth.storage.state import Lock, LockTimeout
 from vertex_stdio.oauth.storage.store import SessionKey, TokenStore
 
@@ -43,11 +43,14 @@ async def renew(
     clock: Callable[[], float],
     rejected: str | None,
     name: str,
+    client: Client | None = None,
 ) -> Tokens | None:
     """Refresh under ``lock``, re-reading the store first; persist before use.
 
     ``seen`` is the token set the caller holds; ``rejected`` an access token the server refused
-    (never adopted again).  ``AuthRequired`` when another process holds the lock too long.
+    (never adopted again); ``client`` the confidential client's identity (its secret sent as its
+    ``auth_method`` says, as the code exchange sent it: RFC 6749 §6), None for a public client.
+    ``AuthRequired`` when another process holds the lock too long.
     """
     try:
         async with lock:
@@ -60,7 +63,7 @@ async def renew(
             ):
                 return stored  # another process refreshed meanwhile
             current = stored if stored is not None and stored.refresh_token else seen
-            return await _spend(http, store, target, key, current, clock, name)
+            return await _spend(http, store, target, key, current, clock, name, client)
     except LockTimeout:
         raise AuthRequired(
             "Another vertex-stdio process is refreshing the sign-in and has not finished. Try again shortly."
@@ -75,7 +78,9 @@ async def _spend(
     current: Tokens,
     clock: Callable[[], float],
     name: str,
+    client: Client | None,
 ) -> Tokens | None:
+    secret = client.secret if client is not None and client.client_id == key.client_id else None
     try:
         fresh = await refresh(
             http,
@@ -84,6 +89,8 @@ async def _spend(
             tokens=current,
             resource=target.resource,
             now=clock(),
+            client_secret=secret,
+            auth_method=client.auth_method if client is not None and secret else "none",
         )
     except OAuthFailed as exc:
         if exc.error not in _REFUSED:

@@ -11,6 +11,8 @@
 //   AS_CLIENTS    JSON array of extra static clients (e.g. a pre-registered public client)
 //   AS_NO_REGISTRATION  1: no dynamic client registration (no registration_endpoint in the metadata)
 //   AS_NO_REFRESH 1: no refresh tokens (every renewal needs a new sign-in)
+//   AS_REFRESH_ALWAYS 1: a refresh token for every client allowed the grant (the library's default
+//                 issues one to a confidential client only with offline_access)
 // Grant journal lines carry `secrets` (the code, PKCE verifier and tokens spent or issued): test-only.
 // Prints `READY <port>` on stdout once it listens on 127.0.0.1.  The consent page is a tiny form:
 // POST /interaction/<uid>/confirm grants every requested scope, POST /interaction/<uid>/abort declines.
@@ -74,6 +76,9 @@ const provider = new Provider(issuer, {
     },
   },
   ...(process.env.AS_NO_REFRESH === '1' ? { issueRefreshToken: async () => false } : {}),
+  ...(process.env.AS_REFRESH_ALWAYS === '1'
+    ? { issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token') }
+    : {}),
   pkce: { required: () => true },
   ttl: { Session: 3600, Interaction: 600, Grant: 3600 },
   cookies: { keys: ['test-only-cookie-key'] },
