@@ -7,6 +7,7 @@ loopback listener).  Figures printed with ``-s`` are the ones in docs/reliabilit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -417,7 +418,8 @@ async def test_receiver_flood_then_the_valid_callback_still_wins(
     finally:
         for _, writer in silent:
             writer.close()
-            await writer.wait_closed()
+            with contextlib.suppress(ConnectionError):  # shed as idle by the receiver (reset)
+                await writer.wait_closed()
     figure(f"flood: 200 bogus answered in {flooded:.2f} s; valid callback won at {won:.2f} s")
     assert query["code"] == "GOOD"
     assert all(a.split(b" ", 2)[1] in (b"400", b"404", b"405") for a in answers)

@@ -2,14 +2,12 @@
 
 Each connection that has not sent its request head costs a file descriptor for as long as its
 read timeout.  A flood of them (400 under ``ulimit -n 256``) would leave none to accept the
-browser's redirect, and none for the token request that follows it; once ``accept`` runs out
-(``EMFILE``) asyncio pauses it, and the genuine connection starves in the listen backlog.
+browser's redirect, and none for the token request that follows it.
 
-``IdleConnections`` keeps the count bounded: beyond ``MAX_IDLE``, each new connection closes
-the oldest that has waited ``IDLE_GRACE`` or more; beyond a hard cap drawn from the descriptor
-limit (``idle_cap``), the oldest whatever its age, so one accept batch always has room (were
-``accept`` to run out of descriptors, asyncio would pause it for a second at a time and the
-redirect would wait in the listen backlog behind the flood).  A connection whose bytes have
+``IdleConnections`` keeps them bounded: beyond ``MAX_IDLE``, each new connection closes the
+oldest that has waited ``IDLE_GRACE`` or more; and the listener (``listener.LoopbackListener``)
+holds at most ``cap`` connections in all, drawn from the descriptor limit (``connection_cap``),
+shedding the oldest idle one whatever its age to accept another.  A connection whose bytes have
 arrived but were not read yet is never closed; a browser sends its request as soon as it
 connects, and retries on a new connection when one it opened ahead (a preconnect) is closed
 before it sent anything.
@@ -22,15 +20,16 @@ import sys
 
 MAX_IDLE = 32
 IDLE_GRACE = 0.25
-ACCEPT_BATCH = 100  # asyncio accepts up to the listen backlog at once, before any handler runs
+BACKLOG = 100  # the kernel's listen queue (costs no descriptor: accepting is bounded by the cap)
 RESERVE = 64  # descriptors left for the process itself: files, locks, the token request
 
 
-def idle_cap(limit: int | None) -> int:
-    """At most this many idle connections, whatever their age, under a descriptor ``limit``."""
+def connection_cap(limit: int | None) -> int:
+    """At most this many connections held at once by one listener, under a descriptor ``limit``
+    (half of what ``RESERVE`` leaves, so two listeners and the rest of the process fit)."""
     if limit is None or limit <= 0:
         return 4 * MAX_IDLE
-    return max(8, min(4 * MAX_IDLE, (limit - ACCEPT_BATCH - RESERVE) // 2))
+    return max(8, min(4 * MAX_IDLE, (limit - RESERVE) // 2))
 
 
 def descriptor_limit() -> int | None:
@@ -64,24 +63,34 @@ class IdleConnections:
     """The connections waiting for their request head, oldest first (see the module doc)."""
 
     def __init__(self, limit: int | None = None) -> None:
-        self.cap = idle_cap(descriptor_limit() if limit is None else limit)
+        self.cap = connection_cap(descriptor_limit() if limit is None else limit)
         self._waiting: dict[asyncio.StreamWriter, tuple[float, asyncio.StreamReader]] = {}
 
     def __len__(self) -> int:
         return len(self._waiting)
 
     def arrived(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Count a new connection as idle, then close the idle ones beyond the bounds."""
+        """Count a new connection as idle, then close the oldest idle ones beyond ``MAX_IDLE``
+        that have waited ``IDLE_GRACE`` or more."""
         now = asyncio.get_running_loop().time()
         self._waiting[writer] = (now, reader)
         for other, (since, other_reader) in list(self._waiting.items()):
-            over = len(self._waiting) - min(MAX_IDLE, self.cap)
-            if over <= 0 or (now - since < IDLE_GRACE and len(self._waiting) <= self.cap):
+            if len(self._waiting) <= MAX_IDLE or now - since < IDLE_GRACE:
                 break
-            if other is writer or _has_unread_bytes(other_reader, other):
-                continue
-            del self._waiting[other]
-            other.transport.abort()  # frees its descriptor now; its handler ends on the EOF
+            if other is not writer and not _has_unread_bytes(other_reader, other):
+                self._shed(other)
+
+    def shed_oldest(self) -> bool:
+        """Close the oldest idle connection that has sent nothing, whatever its age (False: none)."""
+        for other, (_, other_reader) in list(self._waiting.items()):
+            if not _has_unread_bytes(other_reader, other):
+                self._shed(other)
+                return True
+        return False
+
+    def _shed(self, writer: asyncio.StreamWriter) -> None:
+        del self._waiting[writer]
+        writer.transport.abort()  # its descriptor is freed on the loop's next turn; its handler ends
 
     def spoke(self, writer: asyncio.StreamWriter) -> None:
         """``writer``'s connection sent its head (or ended): no longer idle."""

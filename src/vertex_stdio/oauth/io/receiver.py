@@ -14,15 +14,14 @@ the page the person sees (``finish``).  Pages are static and never echo a query 
 the start URL redirects, to the URL it was armed with.  Requests are size-bounded and
 time-bounded; the socket is closed by ``aclose`` (call it in ``finally``).
 
-A flood of idle connections cannot use up the descriptors (``idle.IdleConnections``), and once
-an answer is taken the receiver stops accepting and drops every idle connection, leaving the
-descriptors to the token request that follows.
+A flood of idle connections cannot use up the descriptors nor stall accepting
+(``listener.LoopbackListener``), and once an answer is taken the receiver stops accepting and
+drops every idle connection, leaving the descriptors to the token request that follows.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import html
 import logging
@@ -32,7 +31,7 @@ from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from vertex_stdio.core.errors import AuthRequired
-from vertex_stdio.oauth.io.idle import ACCEPT_BATCH, IdleConnections
+from vertex_stdio.oauth.io.listener import LoopbackListener
 from vertex_stdio.oauth.io.peer import from_another_account
 from vertex_stdio.oauth.protocol.core import new_state, same_secret
 
@@ -147,10 +146,9 @@ class Receiver:
         self._binding = new_state()
         self._target: str | None = None
         self._started = False
-        self._server: asyncio.Server | None = None
+        self._listener = LoopbackListener(self._handle, limit=MAX_REQUEST)
         self._callback: asyncio.Future[dict[str, str]] | None = None
         self._verdict: asyncio.Future[Verdict] | None = None
-        self._idle = IdleConnections()
         self._another_account = another_account
 
     @property
@@ -177,14 +175,7 @@ class Receiver:
         loop = asyncio.get_running_loop()
         self._callback, self._verdict = loop.create_future(), loop.create_future()
         try:
-            self._server = await asyncio.start_server(
-                self._handle,
-                "127.0.0.1",
-                self._port,
-                limit=MAX_REQUEST,
-                reuse_address=os.name == "posix",
-                backlog=ACCEPT_BATCH,
-            )
+            await self._listener.start(self._port, reuse_address=os.name == "posix")
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise CallbackPortUnavailable(
@@ -196,7 +187,7 @@ class Receiver:
                 + (f"or {self._choose_port}, " if self._choose_port else "")
                 + "then try again."
             ) from exc
-        self._port = self._server.sockets[0].getsockname()[1]
+        self._port = self._listener.port
 
     async def wait(self) -> dict[str, str]:
         """The query of the first callback with the right ``state`` (cancel to give up)."""
@@ -229,21 +220,14 @@ class Receiver:
         self.finish("failed")
         if self._callback is not None and not self._callback.done():
             self._callback.cancel()
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
-            self._server = None
+        await self._listener.aclose()
 
     def _answered(self) -> None:
         """An answer was taken: accept no more connections and drop the idle ones (their
         descriptors go to the token request that comes next)."""
-        if self._server is not None:
-            self._server.close()
-        self._idle.drop_all()
+        self._listener.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._idle.arrived(reader, writer)
         try:
             head = await asyncio.wait_for(self._head(reader, writer), READ_TIMEOUT)
             if writer.transport.is_closing():
@@ -259,9 +243,7 @@ class Receiver:
         except (asyncio.LimitOverrunError, ValueError):
             status, kind, extra = "431 Request Header Fields Too Large", "not-found", ""
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            self._idle.spoke(writer)  # a timeout cancels ``_head`` before it says so
-            writer.close()
-            return
+            return  # the listener closes it
         try:
             writer.write(_response(status, page(kind, self._name, self._login), extra))
             await asyncio.wait_for(writer.drain(), READ_TIMEOUT)
@@ -274,7 +256,7 @@ class Receiver:
         try:
             return await reader.readuntil(b"\r\n\r\n")
         finally:  # in the same step: a connection whose head was read is never dropped as idle
-            self._idle.spoke(writer)
+            self._listener.idle.spoke(writer)
 
     async def _route(self, head: bytes, foreign: Callable[[], bool] = lambda: False) -> Answer:
         lines = head.decode("latin-1").split("\r\n")

@@ -6,18 +6,18 @@ browser holding that cookie.  A decision is taken only from a ``POST`` with that
 form's CSRF token and (when the browser sends one) this origin; never from a ``GET``.  Where the
 system says who owns a connection (Linux), another local account is refused before anything
 else.  Only ``Host: 127.0.0.1:<port>`` is served (no DNS rebinding).  Requests are size- and
-time-bounded; idle connections are bounded (``oauth.io.idle``); ``aclose`` closes the socket.
+time-bounded; connections are accepted within the descriptors (``oauth.io.listener``); ``aclose``
+closes the socket.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from vertex_stdio.oauth.io.idle import ACCEPT_BATCH, IdleConnections
+from vertex_stdio.oauth.io.listener import LoopbackListener
 from vertex_stdio.oauth.io.peer import from_another_account
 from vertex_stdio.vertexsms.approval.desk import Approval, Desk, same_secret
 from vertex_stdio.vertexsms.approval.page import CSP, form, static
@@ -63,8 +63,7 @@ class PageServer:
     ) -> None:
         self._desk = desk
         self._another_account = another_account
-        self._server: asyncio.Server | None = None
-        self._idle = IdleConnections()
+        self._listener = LoopbackListener(self._handle, limit=MAX_HEAD)
         self.port = 0
 
     def url(self, approval: Approval) -> str:
@@ -73,39 +72,30 @@ class PageServer:
 
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return self._listener.listening
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
-        self._server = await asyncio.start_server(
-            self._handle, "127.0.0.1", 0, limit=MAX_HEAD, backlog=ACCEPT_BATCH
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._listener.start()
+        self.port = self._listener.port
 
     async def aclose(self) -> None:
         """Stop listening (idempotent)."""
-        if self._server is not None:
-            self._server.close()
-            self._idle.drop_all()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
-            self._server = None
+        await self._listener.aclose()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._idle.arrived(reader, writer)
         try:
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
             finally:
-                self._idle.spoke(writer)
+                self._listener.idle.spoke(writer)
             if writer.transport.is_closing():
                 return
             status, page, extra = await self._route(head, reader, writer)
         except (asyncio.LimitOverrunError, ValueError):
             status, page, extra = "431 Request Header Fields Too Large", static("not-found"), ""
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-            return
+            return  # the listener closes it
         try:
             writer.write(_response(status, page, extra))
             await asyncio.wait_for(writer.drain(), READ_TIMEOUT)
