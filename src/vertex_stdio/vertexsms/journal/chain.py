@@ -12,10 +12,14 @@ brought up to it on open, its existing records chained in order.
 
 The chain proves the journal was not edited by hand since; it is not a signature: someone who
 rewrites every later chain with this very code is not detected (nothing secret goes into it).
+
+``link``, ``relink`` and ``check`` are pure, so every store (SQLite here, PostgreSQL, memory)
+chains and verifies its records by the same rule; the SQL below is SQLite's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -23,19 +27,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vertex_stdio.vertexsms.journal.records import Record
+
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
-# The fields a record's chain covers: all but the chain itself.
-FIELDS = (
-    "id, tool, kind, started, outcome, recipient, sender, digest, preview, parts, price_eur, "
-    "message_id, detail, finished, pid, client, price_source"
-)
+# The fields a record's chain covers: all but the chain itself, in ``Record``'s order.
+FIELDS = ", ".join(f.name for f in dataclasses.fields(Record))
+# The fields of the first chained release; a field added since counts only when it holds
+# something, so a record chained before it existed keeps its chain.
+FIRST_FIELDS = 17
 
 
 def link(previous: str, row: Sequence[Any]) -> str:
     """The chain of a record with fields ``row`` (in ``FIELDS`` order) after ``previous``."""
-    canonical = json.dumps(list(row), ensure_ascii=False, separators=(",", ":"))
+    values = list(row)
+    while len(values) > FIRST_FIELDS and values[-1] in (None, ""):
+        values.pop()
+    canonical = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((previous + canonical).encode("utf-8")).hexdigest()
+
+
+def relink(previous: str, rows: Sequence[Sequence[Any]]) -> list[str]:
+    """The chains of ``rows`` (by id, each in ``FIELDS`` order), the first after ``previous``."""
+    chains: list[str] = []
+    for row in rows:
+        previous = link(previous, row)
+        chains.append(previous)
+    return chains
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -66,9 +84,10 @@ def rechain(db: sqlite3.Connection, from_id: int) -> None:
     ).fetchone()
     previous = before[0] if before and before[0] else (_meta(db, "anchor") or GENESIS)
     rows = db.execute(f"SELECT {FIELDS} FROM calls WHERE id >= ? ORDER BY id", (from_id,)).fetchall()  # noqa: S608
-    for row in rows:
-        previous = link(previous, row)
-        db.execute("UPDATE calls SET chain = ? WHERE id = ?", (previous, row[0]))
+    chains = relink(previous, rows)
+    db.executemany(
+        "UPDATE calls SET chain = ? WHERE id = ?", [(c, r[0]) for c, r in zip(chains, rows, strict=True)]
+    )
     newest = db.execute("SELECT id, chain FROM calls ORDER BY id DESC LIMIT 1").fetchone()
     _set(db, "head", json.dumps(None if newest is None else [newest[0], newest[1]]))
 
@@ -97,9 +116,15 @@ class Finding:
 
 def verify(db: sqlite3.Connection) -> Finding | None:
     """The first record changed, removed or inserted since it was chained; None when all hold."""
-    previous = _meta(db, "anchor") or GENESIS
-    head = json.loads(_meta(db, "head") or "null")
     rows = db.execute(f"SELECT {FIELDS}, chain FROM calls ORDER BY id").fetchall()  # noqa: S608
+    return check(rows, _meta(db, "anchor"), _meta(db, "head"))
+
+
+def check(rows: Sequence[Sequence[Any]], anchor: str | None, head_json: str | None) -> Finding | None:
+    """``verify`` of ``rows`` (by id, ``FIELDS`` then the chain) against the stored ``anchor`` and
+    head (as stored: JSON of [id, chain], or None when the journal never held a record)."""
+    previous = anchor or GENESIS
+    head = json.loads(head_json or "null")
     last_id: int | None = None
     for index, row in enumerate(rows):
         record, chain = int(row[0]), row[-1]

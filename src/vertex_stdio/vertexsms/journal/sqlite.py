@@ -17,6 +17,7 @@ with ``JournalStoreError`` and nothing is sent.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import sqlite3
@@ -38,17 +39,16 @@ from vertex_stdio.vertexsms.journal.records import (
     decide,
 )
 from vertex_stdio.vertexsms.journal.sqlitefile import BUSY_TIMEOUT, open_db, translated
-from vertex_stdio.vertexsms.journal.store import Busy, Refused
+from vertex_stdio.vertexsms.journal.store import Busy, Refused, StoreFacts
 from vertex_stdio.vertexsms.journal.usage import usage_sql
 from vertex_stdio.vertexsms.policy import Breach, counted_breach, opted_out
 
 log = logging.getLogger(__name__)
 
 LIVE = "outcome IN ('pending', 'sent', 'unknown')"
-COLUMNS = (
-    "id, tool, kind, started, outcome, recipient, sender, digest, preview, parts, price_eur, "
-    "message_id, detail, finished, pid, client, price_source"
-)
+COLUMNS = chain.FIELDS  # every ``Record`` field, in its order
+# What ``begin`` writes: the new call's fields that a record keeps (not the id nor the outcome).
+INSERTED = tuple(f.name for f in dataclasses.fields(NewCall) if f.name in COLUMNS.split(", "))
 
 
 class SqliteStore:
@@ -56,6 +56,7 @@ class SqliteStore:
 
     def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
+        self.where = str(path)
         self._lock = threading.Lock()
         self._busy_ms = int(busy_timeout * 1000)
         self._busy_timeout = busy_timeout
@@ -76,22 +77,9 @@ class SqliteStore:
                 if verdict is not None:
                     raise Refused(verdict)
             cursor = db.execute(
-                "INSERT INTO calls (tool, kind, started, outcome, recipient, sender, digest, preview, "
-                "parts, price_eur, pid, client, price_source) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    new.tool,
-                    new.kind,
-                    new.started,
-                    new.recipient,
-                    new.sender,
-                    new.digest,
-                    new.preview,
-                    new.parts,
-                    new.price_eur,
-                    new.pid,
-                    new.client,
-                    new.price_source,
-                ),
+                f"INSERT INTO calls (outcome, {', '.join(INSERTED)}) "  # noqa: S608
+                f"VALUES ('pending', {', '.join('?' for _ in INSERTED)})",
+                [getattr(new, name) for name in INSERTED],
             )
             record_id = int(cursor.lastrowid or 0)
             chain.rechain(db, record_id)
@@ -160,6 +148,24 @@ class SqliteStore:
         with self._reading() as db:
             found = db.execute("SELECT MAX(started) FROM calls").fetchone()[0]
         return None if found is None else float(found)
+
+    def chained(self, since: float) -> list[tuple[Record, str | None]]:
+        query = f"SELECT {COLUMNS}, chain FROM calls WHERE started >= ? ORDER BY id"  # noqa: S608
+        with self._reading() as db:
+            rows = db.execute(query, (since,)).fetchall()
+        return [(_record(r[:-1]), r[-1]) for r in rows]
+
+    def verify(self) -> tuple[chain.Finding | None, int]:
+        with self._reading() as db:
+            db.execute("BEGIN")  # one snapshot: other processes may be writing meanwhile
+            try:
+                return chain.verify(db), int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+            finally:
+                db.execute("ROLLBACK")
+
+    def facts(self) -> StoreFacts:
+        with self._reading() as db:
+            return StoreFacts(self.where, int(db.execute("PRAGMA user_version").fetchone()[0]))
 
     def close(self) -> None:
         with self._lock:

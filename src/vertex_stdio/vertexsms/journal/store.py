@@ -1,17 +1,23 @@
-"""The journal's storage: a small interface, and its in-memory twin.
+"""The journal's storage: one interface, and its in-memory twin.
 
-Every store passes ``tests/test_journal_store.py``.  ``begin`` is the one operation that must
-be atomic across processes: the check against recent records and the ``pending`` insert
-happen together, so two processes racing with the same send cannot both pass the guard.
+Every store (this memory one, SQLite's ``sqlite.py``, PostgreSQL's ``pgstore.py``) passes one
+contract suite, ``tests/vertexsms/journal/test_journal_store.py``.  ``begin`` is the one
+operation that must be atomic across processes (and, for PostgreSQL, machines): the check
+against recent records and the ``pending`` insert happen together, so two processes racing
+with the same send cannot both pass the guard.  Every write keeps the audit chain
+(``chain.py``) whole.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import threading
+from dataclasses import dataclass
 from typing import Protocol
 
+from vertex_stdio.vertexsms.journal import chain
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
     Finish,
@@ -44,8 +50,21 @@ class Refused(Exception):
         self.verdict = verdict
 
 
+@dataclass(frozen=True)
+class StoreFacts:
+    """What ``doctor`` says of a store: ``where`` (a path, or a URL without its password), its
+    schema version, and the database server's clock (None: the store has no clock of its own)."""
+
+    where: str
+    schema_version: int
+    server_now: float | None = None
+
+
 class JournalStore(Protocol):
-    """Where journal records live.  Methods are blocking and thread-safe."""
+    """Where journal records live.  Methods are blocking and thread-safe; every failure to reach
+    or use the storage is a ``JournalStoreError`` whose text holds no password."""
+
+    where: str  # a path, or a URL without its password: safe to print
 
     def begin(self, new: NewCall, rules: Rules | None, *, wait: bool = True) -> int:
         """Check ``new`` against ``rules`` (None: no check) and record it ``pending``; its id.
@@ -84,15 +103,32 @@ class JournalStore(Protocol):
         """The latest ``started`` in the journal (None when it is empty)."""
         ...
 
+    def chained(self, since: float) -> list[tuple[Record, str | None]]:
+        """Records started at or after ``since``, oldest (lowest id) first, each with its chain."""
+        ...
+
+    def verify(self) -> tuple[chain.Finding | None, int]:
+        """The audit chain checked in one snapshot (the first break, or None) and the record count."""
+        ...
+
+    def facts(self) -> StoreFacts:
+        """Where the store is, its schema version, and its server's clock."""
+        ...
+
     def close(self) -> None: ...
 
 
 class MemoryStore:
     """A ``JournalStore`` in this process's memory (for tests and as the contract's twin)."""
 
+    where = "memory"
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: dict[int, Record] = {}
+        self._chains: dict[int, str] = {}
+        self._anchor: str | None = None
+        self._head: str | None = None
         self._ids = itertools.count(1)
         self._optout: dict[str, float] = {}
 
@@ -116,6 +152,7 @@ class MemoryStore:
                 f.name: getattr(new, f.name) for f in dataclasses.fields(Record) if hasattr(new, f.name)
             }
             self._rows[record_id] = Record(id=record_id, outcome="pending", **fields)
+            self._rechain(record_id)
             return record_id
 
     def finish(self, record_id: int, finish: Finish, when: float, *, wait: bool = True) -> None:
@@ -132,6 +169,7 @@ class MemoryStore:
                 detail=finish.detail,
                 finished=when,
             )
+            self._rechain(record_id)
 
     def records(self, since: float, *, outcomes: tuple[str, ...] | None = None) -> list[Record]:
         with self._lock:
@@ -145,9 +183,13 @@ class MemoryStore:
 
     def prune(self, before: float) -> int:
         with self._lock:
-            old = [k for k, r in self._rows.items() if r.started < before]
+            old = sorted(k for k, r in self._rows.items() if r.started < before)
+            if old:
+                self._anchor = self._chains[old[-1]]
             for k in old:
-                del self._rows[k]
+                del self._rows[k], self._chains[k]
+            if old:
+                self._rechain(0)
             return len(old)
 
     def set_optout(self, numbers: list[str], listed: bool, when: float) -> None:
@@ -166,8 +208,34 @@ class MemoryStore:
         with self._lock:
             return max((r.started for r in self._rows.values()), default=None)
 
+    def chained(self, since: float) -> list[tuple[Record, str | None]]:
+        with self._lock:
+            return [
+                (self._rows[k], self._chains.get(k))
+                for k in sorted(self._rows)
+                if self._rows[k].started >= since
+            ]
+
+    def verify(self) -> tuple[chain.Finding | None, int]:
+        with self._lock:
+            rows = [(*dataclasses.astuple(self._rows[k]), self._chains.get(k)) for k in sorted(self._rows)]
+            return chain.check(rows, self._anchor, self._head), len(rows)
+
+    def facts(self) -> StoreFacts:
+        return StoreFacts(self.where, chain.SCHEMA_VERSION)
+
     def close(self) -> None:
         return None
+
+    def _rechain(self, from_id: int) -> None:
+        """``chain.rechain`` for the rows in memory (the caller holds the lock)."""
+        ids = sorted(self._rows)
+        before = [k for k in ids if k < from_id]
+        previous = self._chains[before[-1]] if before else (self._anchor or chain.GENESIS)
+        after = [k for k in ids if k >= from_id]
+        links = chain.relink(previous, [dataclasses.astuple(self._rows[k]) for k in after])
+        self._chains.update(zip(after, links, strict=True))
+        self._head = json.dumps([ids[-1], self._chains[ids[-1]]] if ids else None)
 
 
 def prune_old(store: JournalStore, now: float, retention: float) -> None:
