@@ -37,3 +37,25 @@ def check_url(name: str, value: str) -> str:
     if parts.username or parts.password:
         raise ConfigError(f"{name} must not carry credentials in the URL.")
     return value.rstrip("/")
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without a password: none in the user part, none in a ``password=`` parameter.
+
+    For printing a database URL (``postgresql://user:secret@host/db`` becomes
+    ``postgresql://user@host/db``); anything unreadable is replaced whole, never half shown.
+    """
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, hostport = netloc.rpartition("@")
+            netloc = userinfo.split(":", 1)[0] + "@" + hostport
+        query = "&".join(
+            "password=[redacted]" if pair.split("=", 1)[0].strip().lower() == "password" else pair
+            for pair in parts.query.split("&")
+        )
+        tail = (f"?{query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+        return f"{parts.scheme}://{netloc}{parts.path}{tail}"
+    except ValueError:
+        return "[a URL that could not be read]"

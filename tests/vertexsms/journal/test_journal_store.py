@@ -1,4 +1,6 @@
-"""The journal's storage contract (every store passes it) and the SQLite file's own promises."""
+"""The journal's storage contract, which every store passes (memory, the SQLite file, and a real
+PostgreSQL server: that leg is slow, the server being a child process), and the SQLite file's own
+promises.  PostgreSQL's own promises are in ``test_journal_team.py``."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from vertex_stdio.vertexsms.journal.records import (
 )
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
 from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, MemoryStore, Refused
+from vertex_stdio.vertexsms.policy import Breach, parse
 
 T0 = 1_800_000_000.0
 RULES = Rules(duplicate_window=600, max_messages_per_day=3, max_recipients_per_day=2, max_eur_per_day=1.0)
@@ -42,9 +45,16 @@ def send(at: float, to: str = "+37060000001", text: str = "d1", **extra: object)
     return NewCall(tool="send_sms", kind="real", started=at, **fields)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JournalStore]:
-    made: JournalStore = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "j.sqlite3")
+    made: JournalStore
+    if request.param == "postgresql":
+        from vertex_stdio.vertexsms.journal.pgstore import PgStore
+
+        server = request.getfixturevalue("postgres")
+        made = PgStore(server.fresh_database("contract"), password=server.password)
+    else:
+        made = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "j.sqlite3")
     yield made
     made.close()
 
@@ -314,3 +324,75 @@ def test_unpriced_records_count_at_the_highest_price_per_part(store: JournalStor
     assert verdict.count == pytest.approx(0.5)
     store.begin(send(T0 + 3, text="d", price_eur=0.05, parts=1), rules)
     assert totals(store.records(0), "real", T0 + 4).eur == pytest.approx(0.55)
+
+
+def test_the_opt_out_list_is_kept_and_refuses_a_send_inside_begin(store: JournalStore) -> None:
+    """Numbers go on and off the list (adding twice keeps the first date); a send_sms to a listed
+    number is refused by ``begin`` itself with the opt-out breach, other tools are not."""
+    store.set_optout(["+37060000002", "+37060000001"], True, T0)
+    store.set_optout(["+37060000001"], True, T0 + 5)
+    assert store.optouts() == [("+37060000001", T0), ("+37060000002", T0)]
+    with pytest.raises(Refused) as refused:
+        store.begin(send(T0, to="+37060000002"), RULES)
+    assert isinstance(refused.value.verdict, Breach)
+    assert refused.value.verdict.rule == "optout"
+    store.begin(
+        NewCall(tool="lookup_hlr", kind="real", started=T0, recipient="+37060000002", price_eur=0.01), RULES
+    )
+    store.set_optout(["+37060000002"], False, T0 + 6)
+    assert store.optouts() == [("+37060000001", T0)]
+    store.begin(send(T0 + 7, to="+37060000002"), RULES)
+
+
+@pytest.mark.parametrize(
+    ("rules_text", "rule"),
+    [
+        ("max_per_recipient_per_hour = 2\nmax_per_recipient_per_day = 0\n", "max_per_recipient_per_hour"),
+        ("max_per_recipient_per_hour = 0\nmax_per_recipient_per_day = 2\n", "max_per_recipient_per_day"),
+        (
+            "max_per_recipient_per_hour = 0\nmax_per_recipient_per_day = 0\nmax_messages_per_month = 2\n",
+            "max_messages_per_month",
+        ),
+        (
+            "max_per_recipient_per_hour = 0\nmax_per_recipient_per_day = 0\nmax_eur_per_month = 0.25\n",
+            "max_eur_per_month",
+        ),
+    ],
+    ids=["per-hour", "per-day", "month-messages", "month-eur"],
+)
+def test_the_policy_caps_are_counted_in_begin(store: JournalStore, rules_text: str, rule: str) -> None:
+    """Each counted cap of the policy: two sends (0.1 EUR each) go, the third is refused naming the
+    rule; a not_sent record does not count."""
+    rules = Rules(duplicate_window=0, max_eur_per_day=None, policy=parse(rules_text, None, {}))
+    for i in range(2):
+        store.begin(send(T0 + i, text=str(i), price_eur=0.1), rules)
+    gone = store.begin(send(T0 + 2, text="x", price_eur=0.1), None)
+    store.finish(gone, Finish("not_sent"), T0 + 2)
+    with pytest.raises(Refused) as refused:
+        store.begin(send(T0 + 3, text="y", price_eur=0.1), rules)
+    verdict = refused.value.verdict
+    assert isinstance(verdict, Breach)
+    assert verdict.rule == rule
+
+
+def test_the_audit_chain_holds_through_begin_finish_and_prune(store: JournalStore) -> None:
+    """Every write keeps the chain whole: ``verify`` finds nothing and counts the records;
+    ``chained`` lists them oldest first, each with a distinct SHA-256 chain; ``facts`` names the
+    store without a password and its schema version."""
+    assert store.verify() == (None, 0)
+    first = store.begin(send(T0 - 100 * DAY, text="old"), None)
+    ids = [first] + [store.begin(send(T0 + i, text=str(i)), None) for i in range(3)]
+    store.finish(ids[2], Finish("sent", message_id="m-2", parts=2, price_eur=0.2), T0 + 5)
+    assert store.verify() == (None, 4)
+    assert store.prune(T0 - 90 * DAY) == 1
+    assert store.verify() == (None, 3)
+    listed = store.chained(0.0)
+    assert [r.id for r, _ in listed] == ids[1:]
+    chains = [c for _, c in listed]
+    assert all(c is not None and len(c) == 64 for c in chains)
+    assert len(set(chains)) == 3
+    assert [r.id for r, _ in store.chained(T0 + 1)] == ids[2:]
+    assert listed[1][0].message_id == "m-2"
+    facts = store.facts()
+    assert facts.schema_version >= 1
+    assert facts.where == store.where

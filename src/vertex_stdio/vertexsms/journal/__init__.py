@@ -1,8 +1,10 @@
 """The local send journal: every billable or account-changing call, recorded before it leaves. May import vertexsms.settings and core.
 
-``SendJournal`` (safety.py) is what tools use; ``JournalStore`` (store.py) is its storage,
-``SqliteStore`` (sqlite.py, loaded on first use) the real one shared by every process;
-records.py holds the pure rules (duplicate guard, spend limits, totals).
+``SendJournal`` (safety.py) is what tools use; ``JournalStore`` (store.py) is its storage:
+``SqliteStore`` (sqlite.py) the file shared by every process of this machine, ``PgStore``
+(pgstore.py) a team's PostgreSQL database shared by every machine, picked by ``open_store``
+(where.py) and loaded on first use; records.py holds the pure rules (duplicate guard, spend
+limits, totals).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 
 from vertex_stdio.vertexsms.journal.records import Kind, Record, Rules, Totals, totals
 from vertex_stdio.vertexsms.journal.safety import CallFacts, SendJournal, Ticket
-from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, MemoryStore
+from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, MemoryStore, StoreFacts
+from vertex_stdio.vertexsms.journal.where import TeamExtraMissing, describe, journal_url, open_store
 from vertex_stdio.vertexsms.policy import Policy
 from vertex_stdio.vertexsms.policy import load as load_policy
 from vertex_stdio.vertexsms.settings import Settings
@@ -66,14 +69,17 @@ def journal_for(
     policy: Policy | None = None,
 ) -> SendJournal:
     """The process's journal, with the settings' limits and the spending policy (``policy``,
-    default: the one ``VERTEXSMS_POLICY`` or the config directory holds), in ``path``
-    (default: the state dir)."""
+    default: the one ``VERTEXSMS_POLICY`` or the config directory holds): in the team's
+    PostgreSQL database when the policy's ``journal_url`` (``VERTEXSMS_JOURNAL_URL``) is set,
+    else in the SQLite file ``path`` (default: the state dir)."""
     extra = {} if clock is None else {"clock": clock}
     if policy is None:
         policy = load_policy(os.environ)
     parts = policy.get("max_parts") if _from_file(policy, "max_parts") else settings.max_parts
-    return SendJournal.at(
-        path or default_path(),
+    file = path or default_path()
+    return SendJournal(
+        lambda: open_store(policy, path=file),
+        where=describe(policy, file),
         kind=kind_of(settings),
         rules=rules_of(settings, policy),
         max_parts=parts,
@@ -92,11 +98,16 @@ __all__ = [
     "Record",
     "Rules",
     "SendJournal",
+    "StoreFacts",
+    "TeamExtraMissing",
     "Ticket",
     "Totals",
     "default_path",
+    "describe",
     "journal_for",
+    "journal_url",
     "kind_of",
+    "open_store",
     "rules_of",
     "totals",
 ]

@@ -48,6 +48,7 @@ from vertex_stdio.vertexsms.journal.records import (
     summarize,
 )
 from vertex_stdio.vertexsms.journal.store import Busy, JournalStore, JournalStoreError, Refused, prune_old
+from vertex_stdio.vertexsms.journal.where import remedy
 from vertex_stdio.vertexsms.policy import Breach
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ class SendJournal:
                     store = await anyio.to_thread.run_sync(self._opener)
                     await anyio.to_thread.run_sync(prune_old, store, self._clock(), self._retention)
                 except JournalStoreError as exc:
-                    raise _unavailable(str(exc)) from exc
+                    raise _unavailable(str(exc), self._where) from exc
                 self._store = store
             return self._store
 
@@ -161,7 +162,7 @@ class SendJournal:
                 raise await refuse(store, new, refused.verdict) from None
             raise _refusal(refused, tool, self.kind, self._where) from None
         except JournalStoreError as exc:
-            raise _unavailable(str(exc)) from exc
+            raise _unavailable(str(exc), self._where) from exc
         ticket = Ticket(record_id)
         self.in_flight += 1
         try:
@@ -392,10 +393,10 @@ def _over(verdict: OverLimit, kind: Kind = "real") -> SpendLimit:
     )
 
 
-def _unavailable(why: str) -> JournalUnavailable:
+def _unavailable(why: str, where: str = "") -> JournalUnavailable:
     return JournalUnavailable(
         f"Not sent: {why}. Calls that cost money or change the account are made only when they can "
-        f"be recorded first. Run `{command('doctor')}` to see the journal's state; move a damaged file "
-        "aside (a new one is created) or fix its permissions. Free tools keep working.",
+        f"be recorded first. Run `{command('doctor')}` to see the journal's state; {remedy(where)}. "
+        "Free tools keep working.",
         outcome="not_sent",
     )

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK
+from vertex_stdio.core.urls import redacted_url
 from vertex_stdio.vertexsms.policy.rules import ENV, RULES, Policy, default_path, load
 
 _OFF = "off"
@@ -22,7 +23,7 @@ def run_policy(env: Mapping[str, str], *, as_json: bool, out: TextIO, err: TextI
             "file_exists": policy.path is not None,
             "problem": policy.problem,
             "rules": {
-                rule: {"value": _jsonable(setting.value), "source": setting.source}
+                rule: {"value": _jsonable(rule, setting.value), "source": setting.source}
                 for rule, setting in policy.values.items()
             },
         }
@@ -47,7 +48,7 @@ def _table(policy: Policy) -> str:
     ]
     width = max(len(rule) for rule in RULES)
     for rule, setting in policy.values.items():
-        lines.append(f"  {rule:<{width}}  {_shown(setting.value):<24}  {setting.source}")
+        lines.append(f"  {rule:<{width}}  {_shown(_jsonable(rule, setting.value)):<24}  {setting.source}")
     if policy.confirm_off:
         lines.append("\n  VERTEXSMS_CONFIRM_SENDS=0: no send asks for a person's yes.")
     lines.append("")
@@ -59,10 +60,12 @@ def _shown(value: Any) -> str:
         return _OFF
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | list):
         return "[" + ", ".join(value) + "]"
     return str(value)
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(rule: str, value: Any) -> Any:
+    if rule == "journal_url" and isinstance(value, str):
+        return redacted_url(value)  # a URL from the variable may hold a password
     return list(value) if isinstance(value, tuple) else value

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 POLICY_FILE = "policy.toml"
 ENV = "VERTEXSMS_POLICY"
@@ -47,7 +48,10 @@ RULES: dict[str, tuple[Any, str | None]] = {
     "max_recipients_per_day": (50, "VERTEXSMS_MAX_RECIPIENTS_PER_DAY"),
     "max_eur_per_day": (None, "VERTEXSMS_MAX_EUR_PER_DAY"),
     "max_parts": (10, "VERTEXSMS_MAX_PARTS"),
+    # The team journal's database (issue 23); unset: the SQLite file on this machine.
+    "journal_url": (None, "VERTEXSMS_JOURNAL_URL"),
 }
+JOURNAL_SCHEMES = ("postgresql", "postgres")
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,8 @@ def _line_of(text: str, rule: str) -> int | None:
 
 
 def _env_value(rule: str, text: str) -> Any:
+    if rule == "journal_url":
+        return text  # checked where it is opened (journal/where.py), so the variable never crashes
     # The variables were validated by Settings already; 0 turns a limit off.
     number = float(text) if rule == "max_eur_per_day" else int(text)
     return number or None if rule == "max_eur_per_day" else number
@@ -158,6 +164,8 @@ def _checked(rule: str, raw: Any) -> Any:
             if not re.fullmatch(r"[A-Z]{2}", code):
                 raise ValueError(f'takes ISO 3166-1 alpha-2 codes such as "LT", got {code!r}')
         return codes
+    if rule == "journal_url":
+        return _journal_url(raw)
     if rule == "quiet_hours":
         if not isinstance(raw, str) or not _QUIET.match(raw.replace(" ", "")):
             raise ValueError(f'must be "HH:MM-HH:MM" in 24-hour time, e.g. "21:00-08:00", got {raw!r}')
@@ -165,6 +173,21 @@ def _checked(rule: str, raw: Any) -> Any:
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 1_000_000:
         raise ValueError(f"must be a whole number between 0 and 1000000 (0 turns it off), got {raw!r}")
     return raw
+
+
+def _journal_url(raw: Any) -> str:
+    """A PostgreSQL URL with no password in it: a policy file is shared and read by people."""
+    if not isinstance(raw, str) or urlsplit(raw.strip()).scheme not in JOURNAL_SCHEMES:
+        raise ValueError(
+            f'must be a PostgreSQL URL, e.g. "postgresql://vertex@db.example.com/journal", got {raw!r}'
+        )
+    parts = urlsplit(raw.strip())
+    if ":" in parts.netloc.rpartition("@")[0] or "password=" in parts.query.lower():
+        raise ValueError(
+            "must not hold a password; give it in PGPASSWORD, ~/.pgpass, a libpq service file or the keyring "
+            "(see README, Teams)"
+        )
+    return raw.strip()
 
 
 def _strings(raw: Any) -> list[str]:
