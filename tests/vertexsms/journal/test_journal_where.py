@@ -109,4 +109,4 @@ def test_an_unusable_team_journal_says_to_check_the_database() -> None:
     )
     assert "team database is up and reachable" in team.message
     assert team.extra["outcome"] == "not_sent"
-    assert "move a damaged file aside" in _unavailable("damaged", "/tmp/j.sqlite3").message
+    assert "move a damaged file aside" in _unavailable("damaged", "journal.sqlite3").message
