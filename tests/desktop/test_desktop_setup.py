@@ -20,6 +20,7 @@ from vertex_stdio.desktop.clients import (
     server_command,
 )
 from vertex_stdio.desktop.setup import merge_entry, run_setup
+from vertex_stdio.vertexsms.apitoken import Stored, TokenRefused
 
 OTHER = {"command": "/usr/bin/other", "args": ["--flag"], "env": {"X": "1"}}
 TEST_MODE = {"VERTEXSMS_TEST_MODE": "2"}
@@ -160,7 +161,8 @@ def test_permission_denied_is_refused_as_root() -> None:
 
 
 def test_token_only_when_passed_explicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A token in the environment never reaches the file; a passed one does, 0600, with a warning."""
+    """A token in the environment never reaches the file; a passed one is handed to ``keep_token``
+    (the keyring; tests/desktop/test_setup_token.py runs the real one) and never written either."""
     monkeypatch.setenv("VERTEXSMS_API_TOKEN", "env-secret-123456")
     path = tmp_path / "claude_desktop_config.json"
     path.write_text("{}")
@@ -168,14 +170,32 @@ def test_token_only_when_passed_explicitly(tmp_path: Path, monkeypatch: pytest.M
     code, out, err = _setup(path)
     assert code == 0
     assert "env-secret" not in path.read_text() + out + err
-    assert "Warning" not in err
-    code, _, err = _setup(path, api_token="passed-secret-123456")
+    given: list[str | None] = []
+
+    def keep(token: str | None) -> Stored:
+        given.append(token)
+        return Stored("keyring (test)", "VertexSMS accepted it.", file_store=False)
+
+    code, out, err = _setup(path, api_token="passed-secret-123456", keep_token=keep)
     assert code == 0
-    assert "plain text" in err
-    assert json.loads(path.read_text())["mcpServers"]["vertexsms"]["env"]["VERTEXSMS_API_TOKEN"] == (
-        "passed-secret-123456"
-    )
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert given == ["passed-secret-123456"]
+    assert "passed-secret" not in path.read_text() + out
+    assert "env" not in json.loads(path.read_text())["mcpServers"]["vertexsms"]
+    assert "kept in keyring (test)" in err
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_a_token_that_cannot_be_kept_writes_nothing(tmp_path: Path) -> None:
+    """``keep_token`` refusing (no keyring, VertexSMS said no): exit 1 with its reason, no file."""
+    path = tmp_path / "claude_desktop_config.json"
+
+    def refuse(token: str | None) -> Stored:
+        raise TokenRefused("VertexSMS refused this token (HTTP 401).")
+
+    code, _, err = _setup(path, api_token=True, keep_token=refuse)
+    assert code == 1
+    assert "not set up: VertexSMS refused this token" in err
+    assert not path.exists()
 
 
 def test_print_only_writes_nothing(tmp_path: Path) -> None:

@@ -254,17 +254,6 @@ def test_write_runs_claude_and_the_server_connects(claude_bin: Path, home: Path)
 
 
 @pytest.mark.slow
-def test_claude_gets_a_reference_to_the_token_never_the_token(claude_bin: Path, home: Path) -> None:
-    """With --api-token, claude's argv and ~/.claude.json hold ``${VERTEXSMS_API_TOKEN}``, which
-    Claude Code fills in from its own environment when it starts the server."""
-    done = _setup(home, "claude-code", "--write", "--api-token", TOKEN, path_prefix=claude_bin.parent)
-    assert done.returncode == 0, done.stderr
-    assert TOKEN not in done.stdout + done.stderr + (home / ".claude.json").read_text()
-    assert _claude_servers(home)["vertexsms"]["env"] == {"VERTEXSMS_API_TOKEN": "${VERTEXSMS_API_TOKEN}"}
-    assert "Export VERTEXSMS_API_TOKEN" in done.stderr
-
-
-@pytest.mark.slow
 def test_write_without_claude_says_so(home: Path, tmp_path: Path) -> None:
     """No ``claude`` on PATH: --write exits 1 and says to run the printed command."""
     env = _env(home)

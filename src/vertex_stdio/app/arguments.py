@@ -149,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="sign in with a code entered in a browser on any device (RFC 8628 device grant)",
     )
+    how.add_argument(
+        "--token",
+        nargs="?",
+        const=True,
+        default=False,
+        help="keep a VertexSMS API token instead: pasted at a hidden prompt, or piped in (never "
+        "on the command line); checked once, kept in the keyring",
+    )
     logout = _command(sub, "logout", "revoke and forget the sign-in", SIGNIN_SETTINGS)
     status = _command(sub, "status", "who is signed in (never prints secrets)", SIGNIN_SETTINGS)
     status.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
@@ -163,7 +171,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--json", dest="json_args", metavar="'{...}'", help="all arguments as one JSON object")
     setup = _command(
-        sub, "setup", "add vertex-stdio to a desktop client's config (settings given here go into the entry)"
+        sub,
+        "setup",
+        "add vertex-stdio to a desktop client's config (settings given here go into the entry)",
+        frozenset(a.dest for a in setting_options()._actions if a.dest not in ("help", "api_token")),
+    )
+    setup.add_argument(
+        "--api-token",
+        dest="setup_token",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="TOKEN",
+        help="use an API token: kept in the keyring (pasted at a hidden prompt or piped in when no "
+        "TOKEN is given), never written into the config file; VS Code asks for it itself",
     )
     setup.add_argument("client", choices=("claude-desktop", "claude-code", "cursor", "vscode"))
     setup.add_argument("--write", action="store_true", help="merge the entry into the client's config file")

@@ -101,6 +101,10 @@ def _desktop_command(command: str, settings: Settings, args: argparse.Namespace)
         except ConfigError as exc:
             print(f"vertex-stdio setup: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        from vertex_stdio.core.launcher import command as printed
+        from vertex_stdio.vertexsms.apitoken import keep_pasted
+
+        again = printed(f"setup {args.client} --api-token")
         return run_setup(
             args.client,
             write=args.write,
@@ -109,7 +113,8 @@ def _desktop_command(command: str, settings: Settings, args: argparse.Namespace)
             err=sys.stderr,
             env=env,
             # only --api-token, never the environment; a connect entry takes no token at all
-            api_token=None if server_args else getattr(args, "api_token", None),
+            api_token=None if server_args else args.setup_token,
+            keep_token=lambda given: keep_pasted(settings, inp=sys.stdin, again=again, given=given),
             name=name,
             server_args=server_args,
         )
@@ -133,6 +138,11 @@ def _setup_target(args: argparse.Namespace) -> tuple[dict[str, str], str | None,
     server_args = ["connect", remote.url, "--name", remote.name]
     if getattr(args, "client_id", None):
         server_args += ["--client-id", args.client_id]
+    if args.setup_token is not None:
+        raise ConfigError(
+            f"--api-token is a VertexSMS setting; an entry for `connect {remote.url}` cannot use it. "
+            "Leave it out, or run setup without --connect for a VertexSMS entry."
+        )
     for action in setting_options()._actions:
         if hasattr(args, action.dest) and action.dest.upper() not in (*_CONNECT_SETTINGS, "CLIENT_ID"):
             # Dropping it silently would leave the user believing the entry honours it.
@@ -162,6 +172,10 @@ def _auth_command(command: str, settings: Settings, args: argparse.Namespace) ->
             file=sys.stderr,
         )
         return EXIT_FIXABLE
+    from vertex_stdio.app import apitoken
+
+    if command == "login" and args.token is not False:
+        return apitoken.login_token(settings, inp=sys.stdin, out=sys.stdout, err=sys.stderr, value=args.token)
     profile = vertexsms_profile(settings)
     if command == "login" and settings.api_token:
         # The pasted token wins everywhere, so a browser sign-in would never be used.
@@ -190,8 +204,9 @@ def _auth_command(command: str, settings: Settings, args: argparse.Namespace) ->
             return EXIT_INTERRUPTED
         return code
     if command == "logout":
-        return anyio.run(lambda: commands.logout(profile, out=sys.stdout))
-    details = status_details(settings)
+        forgot = anyio.run(lambda: apitoken.forget_token(settings, sys.stdout))
+        return max(forgot, anyio.run(lambda: commands.logout(profile, out=sys.stdout)))
+    details = apitoken.status_details(settings, status_details(settings))
     return anyio.run(lambda: commands.status(profile, as_json=args.as_json, out=sys.stdout, **details))
 
 

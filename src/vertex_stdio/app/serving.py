@@ -25,7 +25,8 @@ log = logging.getLogger("vertex_stdio")
 
 
 def token_provider(settings: Settings) -> TokenProvider:
-    """Who gives tokens: a pasted token wins; otherwise browser sign-in (OAuth)."""
+    """Who gives tokens: ``VERTEXSMS_API_TOKEN`` wins, then the token ``login --token`` kept, then
+    browser sign-in (OAuth)."""
     from vertex_stdio.core.logs import register_secret
 
     if settings.api_token:
@@ -33,9 +34,13 @@ def token_provider(settings: Settings) -> TokenProvider:
         return StaticTokenProvider(settings.api_token)
     try:
         from vertex_stdio.oauth import OAuthTokenProvider
+        from vertex_stdio.vertexsms.apitoken import kept_provider
         from vertex_stdio.vertexsms.signin import vertexsms_profile
     except ImportError:
         return NoTokenProvider(not_signed_in())
+    kept = kept_provider(settings)
+    if kept is not None:
+        return kept
     provider: TokenProvider = OAuthTokenProvider(vertexsms_profile(settings))
     return provider
 

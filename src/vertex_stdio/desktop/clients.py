@@ -24,10 +24,6 @@ from vertex_stdio.core.launcher import server_command as server_command
 SERVER_NAME = "vertexsms"
 SANDBOX_NAME = "vertexsms-sandbox"
 TOKEN_VAR = "VERTEXSMS_API_TOKEN"  # noqa: S105 - a variable name, not a secret
-# What Claude Code expands from its own environment when it starts the server (checked with the
-# real CLI: ``claude mcp list`` launches the server with the value), so no token sits in argv or
-# in ~/.claude.json.
-TOKEN_FROM_ENV = "${" + TOKEN_VAR + "}"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 

@@ -13,7 +13,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,15 +24,16 @@ from vertex_stdio.desktop.clients import (
     CLIENTS,
     SANDBOX_NAME,
     SERVER_NAME,
-    TOKEN_FROM_ENV,
     TOKEN_VAR,
     Client,
     claude_code_args,
 )
 from vertex_stdio.desktop.files import SetupError, atomic_write, backup_file, backup_name, read_text
+from vertex_stdio.vertexsms.apitoken import Stored, TokenRefused
 
-# The VS Code ``inputs`` item for the token, True when the token itself is in the entry, else False.
-Secret = dict[str, Any] | bool
+# The VS Code ``inputs`` item for the token, where the token was kept (never in the entry), or None.
+Secret = dict[str, Any] | Stored | None
+KeepToken = Callable[[str | None], Stored]
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ def run_setup(
     out: TextIO,
     err: TextIO,
     env: Mapping[str, str] | None = None,
-    api_token: str | None = None,
+    api_token: str | bool | None = None,
+    keep_token: KeepToken | None = None,
     name: str | None = None,
     server_args: Sequence[str] = (),
     command: Sequence[str] | None = None,
@@ -62,9 +64,12 @@ def run_setup(
     """Print ``client``'s entry for this machine on ``out``; with ``write``, put it in place.
 
     ``env`` is the ``VERTEXSMS_*`` settings the user passed on this command line; they all go into
-    the entry.  ``api_token`` (only when passed here, never from the environment) goes in the way
-    the client keeps secrets best: a VS Code password prompt, Claude Code's own environment, or
-    plain text with a warning.  ``name`` is the entry's name (default ``vertexsms``, or
+    the entry.  ``api_token`` (``--api-token``: True, or the value given on the command line; never
+    from the environment) never goes into a config file: VS Code gets a password prompt of its own
+    (``inputs``), every other client an entry without a token, after ``keep_token`` (given the
+    value, or None to read it from a prompt or stdin) checked the token and kept it where the server
+    finds it (the keyring; ``VERTEXSMS_ALLOW_FILE_STORE=1`` joins ``env`` when it went to the file
+    store).  ``name`` is the entry's name (default ``vertexsms``, or
     ``vertexsms-sandbox`` in the sandbox); ``server_args`` follow the launcher (e.g. a
     subcommand); ``command`` and ``claude`` (the ``claude`` executable) are seams for tests.
     Returns 0 on success, 1 when the entry cannot be put in place safely, 2 for a usage error.
@@ -79,10 +84,14 @@ def run_setup(
         err.write(f"vertex-stdio setup: {problem}.\n")
         return EXIT_USAGE
     launcher = [*(command or clients.server_command()), *server_args]
-    secret = _place_token(target, name, settings, api_token)
+    try:
+        secret = _place_token(target, name, settings, api_token, keep_token, err)
+    except TokenRefused as exc:
+        err.write(f"vertex-stdio setup: not set up: {exc}\n")
+        return EXIT_FIXABLE
     entry = clients.server_entry(target, launcher, settings)
     if target.name == "claude-code":
-        return _claude_code(name, entry, write=write, out=out, err=err, claude=claude, token=bool(secret))
+        return _claude_code(name, entry, write=write, out=out, err=err, claude=claude, secret=secret)
     path = config_path or _default_path(target)
     return _file_client(target, name, entry, secret, path=path, write=write, out=out, err=err)
 
@@ -117,7 +126,6 @@ def _file_client(
             name,
             entry,
             inputs=inputs,
-            private=secret is True,
             comments=target.name == "vscode",
         )
     except SetupError as exc:
@@ -127,13 +135,19 @@ def _file_client(
     return _token_note(err, target, secret, result.path)
 
 
-def _place_token(target: Client, name: str, env: dict[str, str], api_token: str | None) -> Secret:
-    """Put the token's reference (or, for file clients without a prompt, its value) into ``env``.
-
-    Returns the VS Code ``inputs`` item, True when the value itself went in, False when no token.
-    """
-    if not api_token:
-        return False
+def _place_token(
+    target: Client,
+    name: str,
+    env: dict[str, str],
+    api_token: str | bool | None,
+    keep_token: KeepToken | None,
+    err: TextIO,
+) -> Secret:
+    """VS Code: a password prompt's reference in ``env`` (returns the ``inputs`` item).  Any other
+    client: the token kept by ``keep_token`` (``TokenRefused`` when it cannot be), nothing in ``env``
+    but the file-store switch when the token went there.  None when no token was asked for."""
+    if api_token is None or api_token is False:
+        return None
     if target.name == "vscode":
         input_id = f"{name}-token"
         env[TOKEN_VAR] = "${input:" + input_id + "}"
@@ -143,11 +157,20 @@ def _place_token(target: Client, name: str, env: dict[str, str], api_token: str 
             "description": "VertexSMS API token",
             "password": True,
         }
-    if target.name == "claude-code":
-        env[TOKEN_VAR] = TOKEN_FROM_ENV
-        return True
-    env[TOKEN_VAR] = api_token
-    return True
+    if keep_token is None:
+        raise TokenRefused(
+            "this setup cannot keep a token; run `login --token` first, then setup without it."
+        )
+    if isinstance(api_token, str):
+        err.write(
+            "Note: a token typed in a command line is visible to other users and stays in your shell "
+            "history; next time leave the value out of --api-token and paste it at the prompt.\n"
+        )
+    stored = keep_token(api_token if isinstance(api_token, str) else None)
+    env.pop(TOKEN_VAR, None)
+    if stored.file_store:
+        env["VERTEXSMS_ALLOW_FILE_STORE"] = "1"
+    return stored
 
 
 def _default_path(target: Client) -> Path:
@@ -177,17 +200,11 @@ def _token_note(err: TextIO, target: Client, secret: Secret, path: Path | None) 
             "VS Code asks for your API token (a password prompt) the first time it starts the "
             "server and keeps it in its secret storage; the token you passed is written nowhere.\n"
         )
-    elif secret and target.name == "claude-code":
+    elif secret is not None:
+        where = f"{path}" if path else f"{target.label}'s config"
         err.write(
-            f"The entry holds {TOKEN_FROM_ENV}, not your token: Claude Code fills it in from its own "
-            f"environment when it starts the server. Export {TOKEN_VAR} in the shell you start "
-            "claude from (the token never appears in a command line or in ~/.claude.json).\n"
-        )
-    elif secret:
-        where = f"in {path}" if path else "in the text above"
-        err.write(
-            f"Warning: your API token is stored in plain text {where}; anyone who can read it can "
-            "send SMS on your account. Leave --api-token out to use browser sign-in (keychain) instead.\n"
+            f"Your API token was checked with VertexSMS and kept in {secret.store} ({secret.note}); "
+            f"it is not in {where}: the server reads it from there when VERTEXSMS_API_TOKEN is unset.\n"
         )
     return EXIT_OK
 
@@ -200,12 +217,11 @@ def _claude_code(
     out: TextIO,
     err: TextIO,
     claude: str | None,
-    token: bool,
+    secret: Secret,
 ) -> int:
     """Print the ``claude mcp add`` command; with ``write``, run it with the real ``claude``."""
     args = claude_code_args(name, entry)
     out.write(shlex.join(["claude", *args]) + "\n")
-    secret: Secret = token
     if not write:
         err.write("Run this command to add it (or run again with --write to run it for you).\n")
         return _token_note(err, CLIENTS["claude-code"], secret, None)
@@ -273,7 +289,7 @@ def _save_claude_entry(name: str) -> Path:
 
 
 def _run_claude(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run ``claude`` with no stdin; its argv never holds a secret (see ``TOKEN_FROM_ENV``)."""
+    """Run ``claude`` with no stdin; its argv never holds a secret (a token is kept, never in the entry)."""
     return subprocess.run(  # noqa: S603 - claude's own arguments, no shell, no secret
         argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False
     )

@@ -286,6 +286,10 @@ class TokenStore:
         register_secret(secret)
         return secret
 
+    async def forget_secret(self, account: str) -> None:
+        """Delete a secret kept by ``save_secret``; safe when there is none."""
+        await self._secret(self.secrets.delete, account)
+
     async def clear(self, key: SessionKey) -> None:
         """Forget the sign-in for ``key`` (secret and state); safe when there is none."""
         await self._secret(self.secrets.delete, key.account)

@@ -1,0 +1,217 @@
+"""``vertex-stdio login --token`` through the real process, against the sandbox emulator.
+
+The child's keyring is a file-backed backend with a real keyring's priority (``os_keyring``), so
+the token is kept exactly as on a desktop: sealed in the state directory, its key in the keyring.
+Every file the process leaves, its output and its logs are read back for the token or any
+8-character piece of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from secrets_absent import assert_no_secret, assert_no_secret_in_files
+
+from bridge import process_env
+from vertex_stdio.core.launcher import launcher
+from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
+
+pytestmark = pytest.mark.slow
+
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
+TOKEN = "vx-live-9f8e7d6c5b4a39281706"
+OTHER = "vx-env-0a1b2c3d4e5f60718293"
+OS_KEYRING = "os_keyring.FileOsKeyring"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(tokens={TOKEN: ALL_SCOPES, OTHER: ALL_SCOPES}) as emu:
+        yield emu
+
+
+def _env(home: Path, emulator: Emulator, keyring: str = OS_KEYRING, **extra: str) -> dict[str, str]:
+    env = process_env(
+        home,
+        PYTHON_KEYRING_BACKEND=keyring,
+        TEST_KEYRING_FILE=str(home / "keyring.json"),
+        PYTHONPATH=str(SUPPORT),
+        VERTEXSMS_API_URL=emulator.api_url,
+        VERTEXSMS_MCP_URL=emulator.mcp_url,
+        BROWSER="false",
+    )
+    env.update(extra)
+    return env
+
+
+def _run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vertex_stdio", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def _rates(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return _run(env, "call", "get_sms_rates", "--arg", "country=LT")
+
+
+def _tokens_seen(emulator: Emulator) -> list[str | None]:
+    return [seen.headers.get("x-vertexsms-token") for seen in emulator.journal]
+
+
+def test_a_piped_token_is_checked_kept_used_shown_and_forgotten(tmp_path: Path, emulator: Emulator) -> None:
+    """Piped in: checked once (one GET), kept sealed, used by `call`, named by `status` (never the
+    value), forgotten by `logout`; no file, output or log holds the token or a piece of it."""
+    env = _env(tmp_path, emulator)
+    emulator.clear_journal()
+    done = _run(env, "login", "--token", stdin=TOKEN + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "Kept your VertexSMS API token in keyring (FileOsKeyring) key + encrypted file" in done.stdout
+    assert [(s.method, s.path) for s in emulator.journal] == [("GET", "/rates/")]
+    assert _tokens_seen(emulator) == [TOKEN]
+
+    status = _run(env, "status")
+    assert status.returncode == 0, status.stdout
+    assert "API token: kept by login --token in keyring (FileOsKeyring) key + encrypted file" in status.stdout
+    as_json = json.loads(_run(env, "status", "--json").stdout)
+    assert as_json["api_token_kept_in"].startswith("keyring (FileOsKeyring) key + encrypted file")
+
+    emulator.clear_journal()
+    call = _rates(env)
+    assert call.returncode == 0, call.stdout + call.stderr
+    assert json.loads(call.stdout)["country"] == "LT"
+    assert _tokens_seen(emulator) == [TOKEN]  # the kept token, without VERTEXSMS_API_TOKEN
+
+    outputs = [done.stdout, done.stderr, status.stdout, status.stderr, call.stdout, call.stderr]
+    assert_no_secret(TOKEN, *outputs)
+    assert assert_no_secret_in_files(TOKEN, tmp_path) >= 3  # keyring, sealed file, state, logs
+
+    logout = _run(env, "logout")
+    assert logout.returncode == 0, logout.stdout
+    assert "Forgot the API token kept in keyring (FileOsKeyring)" in logout.stdout
+    after = _run(env, "status", "--json")
+    assert after.returncode == 1
+    assert json.loads(after.stdout)["api_token_kept_in"] is None
+    assert not (tmp_path / "state" / "vertex-stdio" / "secrets.sealed").exists()  # its only entry went
+
+
+def test_the_environment_token_wins_over_the_kept_one(tmp_path: Path, emulator: Emulator) -> None:
+    """Precedence: VERTEXSMS_API_TOKEN, then the kept token (then browser sign-in)."""
+    env = _env(tmp_path, emulator)
+    assert _run(env, "login", "--token", stdin=TOKEN).returncode == 0
+    emulator.clear_journal()
+    assert _rates({**env, "VERTEXSMS_API_TOKEN": OTHER}).returncode == 0
+    assert _tokens_seen(emulator) == [OTHER]
+    status = _run({**env, "VERTEXSMS_API_TOKEN": OTHER}, "status")
+    assert "VERTEXSMS_API_TOKEN is set, so the server uses it" in status.stdout
+    assert_no_secret(OTHER, status.stdout, status.stderr)
+
+
+@pytest.mark.parametrize("given", ["not-a-known-token-123456", "two words here", ""])
+def test_a_refused_token_is_not_kept(tmp_path: Path, emulator: Emulator, given: str) -> None:
+    """Refused by VertexSMS (401), or not a token at all: exit 1 saying so, nothing kept anywhere."""
+    env = _env(tmp_path, emulator)
+    done = _run(env, "login", "--token", stdin=given)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("Not kept: ")
+    if given.startswith("not-a-known"):
+        assert "VertexSMS refused this token (HTTP 401)" in done.stderr
+    assert not (tmp_path / "keyring.json").exists()
+    assert not (tmp_path / "state" / "vertex-stdio" / "secrets.sealed").exists()
+    for word in given.split():
+        assert_no_secret(word, done.stdout, done.stderr)
+    assert json.loads(_run(env, "status", "--json").stdout)["api_token_kept_in"] is None
+
+
+@pytest.mark.parametrize("argv", [["--token", TOKEN], [f"--token={TOKEN}"]])
+def test_a_token_in_argv_is_a_usage_error_saying_how_to_pipe_it(
+    tmp_path: Path, emulator: Emulator, argv: list[str]
+) -> None:
+    """Never from argv: exit 2, the way to pipe it named with this installation's launcher."""
+    env = _env(tmp_path, emulator)
+    emulator.clear_journal()
+    done = _run(env, "login", *argv)
+    assert done.returncode == 2
+    assert "--token takes no value" in done.stderr
+    assert f"| {launcher()} login --token`" in done.stderr  # the launcher that runs here
+    assert_no_secret(TOKEN, done.stdout, done.stderr)
+    assert emulator.journal == []
+    assert not (tmp_path / "keyring.json").exists()
+
+
+def test_without_a_keyring_it_asks_for_the_file_store_before_reading(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """No usable keyring: exit 1 before the token is read; with --allow-file-store it goes to the
+    0600 file, and a server with VERTEXSMS_ALLOW_FILE_STORE=1 uses it."""
+    env = _env(tmp_path, emulator, keyring="keyring.backends.fail.Keyring")
+    emulator.clear_journal()
+    refused = _run(env, "login", "--token", stdin=TOKEN)
+    assert refused.returncode == 1
+    assert "--allow-file-store" in refused.stderr
+    assert emulator.journal == []  # not even checked
+    kept = _run(env, "login", "--token", "--allow-file-store", stdin=TOKEN)
+    assert kept.returncode == 0, kept.stderr
+    plain = tmp_path / "state" / "vertex-stdio" / "secrets.json"
+    assert f"kept your vertexsms api token in file ({plain})" in kept.stdout.lower()
+    assert "VERTEXSMS_ALLOW_FILE_STORE=1" in kept.stdout
+    assert oct(plain.stat().st_mode & 0o777) == "0o600"
+    status = _run(env, "status")
+    assert f"API token: kept by login --token in file ({plain})" in status.stdout
+    emulator.clear_journal()
+    assert _rates({**env, "VERTEXSMS_ALLOW_FILE_STORE": "1"}).returncode == 0
+    assert _tokens_seen(emulator) == [TOKEN]
+    assert_no_secret_in_files(TOKEN, tmp_path, skip=[plain])
+    assert _run(env, "logout").returncode == 0
+    assert not plain.exists()
+
+
+def test_at_a_terminal_the_prompt_does_not_echo_the_token(tmp_path: Path, emulator: Emulator) -> None:
+    """A person at a terminal: a hidden prompt (getpass) on the process's own terminal; the token
+    typed there is never written back to it."""
+    env = _env(tmp_path, emulator)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty
+        os.execve(sys.executable, [sys.executable, "-m", "vertex_stdio", "login", "--token"], env)  # noqa: S606
+    seen = _read_until(fd, b"press Enter")
+    os.write(fd, TOKEN.encode() + b"\r")
+    seen += _read_until(fd, b"logout")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = seen.decode(errors="replace")
+    assert "(it is not shown)" in text
+    assert "Kept your VertexSMS API token" in text, text
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert_no_secret(TOKEN, text)
+
+
+def _read_until(fd: int, marker: bytes, timeout: float = 30.0) -> bytes:
+    """Terminal output until ``marker`` (or end of output, or ``timeout``)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
