@@ -84,3 +84,19 @@ def test_building_the_server_loads_no_trust_store() -> None:
         anyio.run(main)
     """
     assert _imported_after(code, ()) == []
+
+
+def test_the_lean_front_answers_with_neither_the_sdk_nor_pydantic_nor_http() -> None:
+    """What runs before the first answer (the command line, settings, the front and its manifest)
+    imports no SDK, pydantic, httpx2 or keyring: those load on the worker thread meanwhile."""
+    code = """
+        import vertex_stdio.app.cli
+        from vertex_stdio.app.serving import lean_manifest
+        from vertex_stdio.mcpio import lean, pipes
+        from vertex_stdio.vertexsms.settings import Settings
+
+        assert lean_manifest(Settings()) is not None
+        assert lean_manifest(Settings(sandbox=True)) is not None
+    """
+    heavy = ("mcp", "mcp_types", "httpx2", "pydantic", *OPTIONAL)
+    assert _imported_after(code, heavy) == []

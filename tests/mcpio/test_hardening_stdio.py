@@ -13,7 +13,8 @@ from mcp.types import jsonrpc_message_adapter
 from stdio_server import SEND, Server
 
 from bridge import process_env, rpc
-from vertex_stdio.mcpio.stdio import LineSplitter, Rejected, check_line
+from vertex_stdio.mcpio.lines import LineSplitter, Rejected
+from vertex_stdio.mcpio.stdio import check_line
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
 
 
@@ -85,6 +86,8 @@ def test_ten_megabyte_line_is_discarded_in_bounded_memory(server: Server, record
     """A 10 MB line is refused with -32600 without holding it; memory stays bounded and the next call is served."""
     server.initialize()
     assert server.tools_listed("warm")
+    server.send(rpc("sdk", "ping"))  # the lean front answers the opening; a ping waits for the SDK
+    assert "result" in server.answers({"sdk"})["sdk"]
     before = server.peak_rss_mb()
     huge = rpc(30, "tools/call", {"name": "send_sms", "arguments": {**SEND, "message": "x" * 10_000_000}})
     started = time.monotonic()

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from bridge import process_env, rpc
-from vertex_stdio.mcpio.stdio import BUSY, MAX_IN_FLIGHT, leading_id
+from vertex_stdio.mcpio.lines import leading_id
+from vertex_stdio.mcpio.stdio import BUSY, MAX_IN_FLIGHT
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
 
 INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}

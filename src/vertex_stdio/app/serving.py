@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -19,7 +22,9 @@ from vertex_stdio.vertexsms.links import not_signed_in
 from vertex_stdio.vertexsms.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from vertex_stdio.mcpio.lean import Handover, Manifest
+    from vertex_stdio.mcpio.runner import Ended
+    from vertex_stdio.vertexsms.server import VertexServer
 
 log = logging.getLogger("vertex_stdio")
 
@@ -61,22 +66,122 @@ def upstream_for(settings: Settings) -> Iterator[tuple[Settings, TokenProvider]]
 
 
 def serve(settings: Settings, *, config_error: str | None = None) -> int:
-    """Serve over stdio until stdin closes; with ``config_error``, every tool call answers it."""
+    """Serve over stdio until stdin closes; with ``config_error``, every tool call answers it.
+
+    The lean front (``mcpio.lean``) answers ``initialize`` and ``tools/list`` from the manifest
+    while the SDK, the server and its upstream load on a worker thread (``Loading``).
+    """
     from vertex_stdio.mcpio import runner
-    from vertex_stdio.vertexsms.server import build_server
 
-    if sys.stdin.isatty():
-        from vertex_stdio.app.call import serve_hint
+    manifest = None if sys.stdin.isatty() else lean_manifest(settings)
+    if manifest is None:
+        if sys.stdin.isatty():
+            from vertex_stdio.app.call import serve_hint
 
-        serve_hint(sys.stderr)
-    upstream = _unconfigured(settings) if config_error else upstream_for(settings)
-    with upstream as (effective, tokens):
-        server = build_server(effective, tokens, config_error=config_error)
-        ended = runner.run(
-            runner.Session(server, aclose=tokens.aclose),
-            first_line=f"vertex-stdio {__version__} serving over stdio (tokens: {tokens.source})",
-        )
+            serve_hint(sys.stderr)
+        with Loading(settings, config_error, wake=False) as (server, tokens):
+            ended = _run(server, tokens)
+        return runner.leave(ended)
+    from vertex_stdio.mcpio.pipes import claimed_stdin, claimed_stdout
+
+    with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
+        loading = Loading(settings, config_error)
+        handover = _front(in_fd, out_fd, manifest, loading.wake_fd)
+        log.debug("the lean front answered %d requests", handover.answered)
+        if handover.ended == "eof":
+            loading.abandon()
+            return runner.leave(runner.Ended())
+        if handover.ended is not None:  # a signal: nothing is in flight, so exit now
+            return runner.leave(runner.Ended(handover.ended))
+        with loading as (server, tokens):
+            ended = _run(server, tokens, handover)
     return runner.leave(ended)
+
+
+def _run(server: VertexServer, tokens: TokenProvider, handover: Handover | None = None) -> Ended:
+    from vertex_stdio.mcpio import runner
+
+    return runner.run(
+        runner.Session(server, aclose=tokens.aclose, handover=handover),
+        first_line=f"vertex-stdio {__version__} serving over stdio (tokens: {tokens.source})",
+    )
+
+
+def lean_manifest(settings: Settings) -> Manifest | None:
+    """The manifest for these settings, or None: Windows (no ``select`` on pipes), turned off
+    (``VERTEX_STDIO_LEAN=0``, a diagnostic switch), or not written for this version."""
+    if sys.platform == "win32" or os.environ.get("VERTEX_STDIO_LEAN") == "0":
+        return None
+    from vertex_stdio.vertexsms.manifest import load
+
+    return load(sandbox=settings.sandbox)
+
+
+def _front(in_fd: int, out_fd: int, manifest: Manifest, wake_fd: int) -> Handover:
+    """The lean front, with SIGTERM ending it as it ends a session (Ctrl-C does so by itself)."""
+    from vertex_stdio.mcpio.lean import Stopped, front
+
+    def stop(signum: int, _frame: object) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return front(in_fd, out_fd, manifest, wake_fd)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Loading:
+    """The SDK, the server and its upstream (tokens, sandbox emulator), made on a worker thread.
+
+    ``wake_fd`` turns readable when they are ready (or failed); entering waits for them and
+    raises what failed; leaving closes the upstream.  With ``wake=False`` it all runs here.
+    """
+
+    def __init__(self, settings: Settings, config_error: str | None, *, wake: bool = True) -> None:
+        self._settings, self._config_error = settings, config_error
+        self._stack = contextlib.ExitStack()
+        self._made: tuple[VertexServer, TokenProvider] | None = None
+        self._failed: BaseException | None = None
+        self.wake_fd, self._woken = os.pipe() if wake else (-1, -1)
+        self._thread = threading.Thread(target=self._make, name="vertex-stdio-loading", daemon=True)
+        if wake:
+            self._thread.start()
+        else:
+            self._make()
+
+    def _make(self) -> None:
+        try:
+            from vertex_stdio.mcpio import runner, stdio  # noqa: F401 -- the wire's imports, loaded here too
+            from vertex_stdio.vertexsms.server import build_server
+
+            runner.event_loop()
+            config_error = self._config_error
+            upstream = _unconfigured(self._settings) if config_error else upstream_for(self._settings)
+            effective, tokens = self._stack.enter_context(upstream)
+            self._made = build_server(effective, tokens, config_error=config_error), tokens
+        except BaseException as exc:  # noqa: BLE001 -- re-raised where the server is wanted
+            self._failed = exc
+        finally:
+            if self._woken >= 0:
+                os.write(self._woken, b"!")
+
+    def __enter__(self) -> tuple[VertexServer, TokenProvider]:
+        if self._thread.ident is not None:
+            self._thread.join()
+        if self._failed is not None:
+            self._stack.close()
+            raise self._failed
+        assert self._made is not None
+        return self._made
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stack.close()
+
+    def abandon(self) -> None:
+        """The session ended before the server was wanted: wait for the thread, close what it opened."""
+        self._thread.join()
+        self._stack.close()
 
 
 @contextlib.contextmanager

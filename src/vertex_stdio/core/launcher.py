@@ -16,10 +16,8 @@ import shlex
 import shutil
 import sys
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 SCRIPT_NAME = "vertex-stdio"
 DIST_NAME = "vertex-stdio"
@@ -51,11 +49,15 @@ def install_spec(direct_url: str | None) -> str | None:
         return f"{vcs['vcs']}+{url}" + (f"@{commit}" if commit else "")
     parts = urlsplit(url)
     if parts.scheme == "file":
+        from urllib.request import url2pathname  # imported here: it costs ~10 ms at start-up
+
         return url2pathname(unquote(parts.path))
     return url
 
 
 def _our_direct_url() -> str | None:
+    from importlib import metadata  # imported here: it costs ~15 ms at start-up
+
     try:
         return metadata.distribution(DIST_NAME).read_text("direct_url.json")
     except metadata.PackageNotFoundError:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from mcp.server.models import InitializationOptions
 
+    from vertex_stdio.mcpio.lean import Handover
     from vertex_stdio.mcpio.stdio import EofHook
 
 log = logging.getLogger("vertex_stdio")
@@ -38,12 +39,14 @@ CLOSE_WITHIN = 5.0  # seconds ``aclose`` may take at exit
 
 @dataclass(frozen=True)
 class Session:
-    """What one run serves: the SDK server, what ``initialize`` answers, the EOF hook, the clean-up."""
+    """What one run serves: the SDK server, what ``initialize`` answers, the EOF hook, the clean-up,
+    and where the lean front stopped (``mcpio.lean``), when one answered first."""
 
     server: MCPServer[Any] | Server[Any]
     options: InitializationOptions | None = None
     on_eof: EofHook | None = None
     aclose: Callable[[], Awaitable[None]] | None = None
+    handover: Handover | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,13 @@ async def _serve_then_close(session: Session, stopped: list[str]) -> None:
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signals, stop, tg.cancel_scope, stopped)
-            await serve_stdio(session.server, options=session.options, on_eof=session.on_eof, stop=stop)
+            await serve_stdio(
+                session.server,
+                options=session.options,
+                on_eof=session.on_eof,
+                stop=stop,
+                handover=session.handover,
+            )
             tg.cancel_scope.cancel()
     finally:
         if session.aclose is not None:

@@ -27,9 +27,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,100 +49,23 @@ from mcp.types import (
 )
 
 from vertex_stdio.mcpio.discover import discover_answer
+from vertex_stdio.mcpio.lean import Handover
+from vertex_stdio.mcpio.lines import (
+    INVALID_REQUEST,
+    MAX_LINE_BYTES,
+    PARSE_ERROR,
+    LineSplitter,
+    Rejected,
+)
 from vertex_stdio.mcpio.pipes import FdPipe, claimed_stdin, claimed_stdout
 
 log = logging.getLogger(__name__)
 
-MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_IN_FLIGHT = 256  # wider than any burst a client sends (benchmarks/: 200 at once)
 MAX_QUEUED = 16_384  # answers waiting for the writer; a refusal is ~150 bytes
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
 BUSY = -32000
 _CHUNK = 64 * 1024
 MAX_INT_DIGITS = 4300  # Python's default int-to-str limit (sys.get_int_max_str_digits())
-_ID_SCAN = 64 * 1024  # how much of an oversized line is searched for its id
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A stdin line that is not passed on, and what the JSON-RPC error answering it says."""
-
-    code: int
-    message: str
-    id: RequestId | None = None
-
-    def error(self) -> JSONRPCError:
-        return JSONRPCError(jsonrpc="2.0", id=self.id, error=ErrorData(code=self.code, message=self.message))
-
-
-class LineSplitter:
-    """Bytes in, whole lines out; a line longer than ``limit`` becomes one ``Rejected``. Pure."""
-
-    def __init__(self, limit: int = MAX_LINE_BYTES) -> None:
-        self._limit = limit
-        self._buffer = bytearray()
-        self._skipping = False  # inside an oversized line: drop bytes up to its newline
-
-    def feed(self, data: bytes) -> list[bytes | Rejected]:
-        out: list[bytes | Rejected] = []
-        start = 0
-        while True:
-            newline = data.find(b"\n", start)
-            end = len(data) if newline < 0 else newline
-            if not self._skipping:
-                self._buffer += data[start:end]
-                if len(self._buffer) > self._limit:
-                    out.append(_oversized(self._limit, leading_id(bytes(self._buffer[:_ID_SCAN]))))
-                    self._buffer.clear()
-                    self._skipping = True
-            if newline < 0:
-                return out
-            if not self._skipping:
-                out.append(bytes(self._buffer))
-            self._buffer.clear()
-            self._skipping = False
-            start = newline + 1
-
-    def end(self) -> list[bytes | Rejected]:
-        """At end of input: the last line, if it had no newline."""
-        line, skipped = bytes(self._buffer), self._skipping
-        self._buffer.clear()
-        return [line] if line and not skipped else []
-
-
-def _oversized(limit: int, id_: RequestId | None) -> Rejected:
-    return Rejected(
-        INVALID_REQUEST,
-        f"Invalid Request: the message is longer than {limit // 1_048_576} MiB and was discarded.",
-        id_,
-    )
-
-
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_ID_VALUE = re.compile(rb'\s*:\s*(?:("(?:[^"\\]|\\.)*")|(-?(?:0|[1-9]\d*))(?=\s*[,}]))')
-
-
-def leading_id(prefix: bytes) -> RequestId | None:
-    """The top-level ``"id"`` of the JSON object that ``prefix`` starts, if it is there whole. Pure."""
-    if not prefix.lstrip().startswith(b"{"):
-        return None
-    depth, i = 0, 0
-    while i < len(prefix):
-        char = prefix[i : i + 1]
-        if char == b'"':
-            string = _STRING.match(prefix, i)
-            if string is None:
-                return None  # the prefix ends inside a string
-            i = string.end()
-            value = _ID_VALUE.match(prefix, i) if depth == 1 and string[0] == b'"id"' else None
-            if value is not None:
-                return json.loads(value[1]) if value[1] else int(value[2])
-            continue
-        depth += char in (b"{", b"[")
-        depth -= char in (b"}", b"]")
-        i += 1
-    return None
 
 
 def check_line(line: bytes) -> JSONRPCMessage | Rejected | None:
@@ -218,6 +140,11 @@ def _id_of(message: Any) -> RequestId | None:
 Outgoing = SessionMessage | bytes  # the server's messages, and our own refusals as wire lines
 
 
+def _refusal(rejected: Rejected) -> JSONRPCError:
+    error = ErrorData(code=rejected.code, message=rejected.message)
+    return JSONRPCError(jsonrpc="2.0", id=rejected.id, error=error)
+
+
 def _line(message: JSONRPCMessage) -> bytes:
     return message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
 
@@ -241,8 +168,11 @@ class Wire:
         limit: int,
         max_in_flight: int,
         discover: dict[str, Any] | None = None,
+        handover: Handover | None = None,
     ) -> None:
         self._stdin = stdin
+        # what the lean front answered (replayed first, its answers not written) and left unread
+        self._handover = handover or Handover()
         self._discover = discover  # answers a server/discover that comes before any other request
         self._opened = False  # a request reached the server: the SDK has chosen the era
         self._stdout = stdout
@@ -260,15 +190,16 @@ class Wire:
         """Pass good messages to the server and answer the rest, until end of input."""
         splitter = LineSplitter(self._limit)
         async with to_server, answers:
+            opening = b"".join(self._handover.replay) + self._handover.preface
             while True:
-                chunk = await self._read()
+                chunk, opening = opening or await self._read(), b""
                 for item in splitter.feed(chunk) if chunk else splitter.end():
                     checked = item if isinstance(item, Rejected) else check_line(item)
                     if isinstance(checked, Rejected):
                         log.warning(
                             "stdin: %s (answered with JSON-RPC error %d)", checked.message, checked.code
                         )
-                        await answers.send(_line(checked.error()))
+                        await answers.send(_line(_refusal(checked)))
                     elif checked is not None:
                         await self._admit(checked, to_server, answers)
                 if not chunk:
@@ -334,6 +265,11 @@ class Wire:
             message = item.message
             if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
                 self._finished(message.id)
+                if message.id in self._handover.swallow:  # the lean front gave this answer already
+                    self._handover.swallow.discard(message.id)
+                    if isinstance(message, JSONRPCError):
+                        log.error("the SDK refused what the lean front answered: %s", message.error.message)
+                    continue
             lines.append(_line(message))
         if self._broken:
             return
@@ -357,6 +293,7 @@ async def serve_stdio(
     on_eof: EofHook | None = None,
     eof_grace: float = 10.0,
     stop: anyio.Event | None = None,
+    handover: Handover | None = None,
 ) -> None:
     """Serve ``server`` over stdin/stdout until stdin closes (or ``stop`` is set), answering malformed input.
 
@@ -368,15 +305,19 @@ async def serve_stdio(
     ``options`` replaces what ``initialize`` answers (``connect`` answers with the remote's words).
     ``stop`` set (SIGTERM, Ctrl-C) ends reading as end of input does, but the requests in flight
     get the whole ``eof_grace`` to be answered, not just ``eof_drain``.
+    ``handover`` is where the lean front stopped: its descriptors are used as they are (claimed
+    by the caller), and its messages come first (``lean.py``).
     """
     # what MCPServer.run_stdio_async runs, over our streams
     lowlevel = server._lowlevel_server if isinstance(server, MCPServer) else server
     to_server, from_client = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     outgoing, to_write = anyio.create_memory_object_stream[Outgoing](MAX_QUEUED)
-    with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
+    with _claimed(handover) as (in_fd, out_fd):
         stdin, stdout = FdPipe(in_fd, name="stdin"), FdPipe(out_fd, name="stdout")
         discover = discover_answer(lowlevel, options)
-        wire = Wire(stdin, stdout, limit=limit, max_in_flight=max_in_flight, discover=discover)
+        wire = Wire(
+            stdin, stdout, limit=limit, max_in_flight=max_in_flight, discover=discover, handover=handover
+        )
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(wire.write, to_write)
@@ -390,6 +331,15 @@ async def serve_stdio(
         finally:
             stdin.close()
             stdout.close()
+
+
+@contextmanager
+def _claimed(handover: Handover | None) -> Iterator[tuple[int, int]]:
+    if handover is not None and handover.fds is not None:
+        yield handover.fds
+        return
+    with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
+        yield in_fd, out_fd
 
 
 async def _read_then_close(
