@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from privileges import REPO, overrides_file_modes, rerun_without_override
 
+from vertex_stdio.app.arguments import SETUP_CLIENTS
 from vertex_stdio.desktop.clients import (
     CLIENTS,
+    FORMAT_CLIENTS,
     claude_code_command,
     config_path,
     install_spec,
@@ -249,7 +251,11 @@ def test_config_paths_per_os(tmp_path: Path) -> None:
     assert linux == home / ".config/Claude/claude_desktop_config.json"
     assert config_path("cursor", home=home) == home / ".cursor" / "mcp.json"
     assert config_path("claude-code") is None
-    assert set(CLIENTS) == {"claude-desktop", "claude-code", "cursor", "vscode"}
+    assert set(CLIENTS) == {"claude-desktop", "claude-code", "cursor", "vscode"} | FORMAT_CLIENTS
+    assert tuple(CLIENTS) == SETUP_CLIENTS  # the parser offers every client setup knows
+    assert config_path("zed", platform="win32", env={"APPDATA": "C:/R"}, home=home) == Path(
+        "C:/R/Zed/settings.json"
+    )
 
 
 def test_server_command_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -126,6 +126,14 @@ def _command(sub: Any, name: str, about: str, only: frozenset[str] | None = None
     return parser
 
 
+# desktop/clients.py's CLIENTS, spelled out: the parser must not import desktop (start-up cost);
+# tests/desktop/test_desktop_setup.py holds the two lists equal.
+SETUP_CLIENTS = (
+    *("claude-desktop", "claude-code", "cursor", "vscode"),
+    *("windsurf", "zed", "cline", "goose", "continue", "lmstudio", "jetbrains"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = setting_options()
     parser = argparse.ArgumentParser(
@@ -186,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="use an API token: kept in the keyring (pasted at a hidden prompt or piped in when no "
         "TOKEN is given), never written into the config file; VS Code asks for it itself",
     )
-    setup.add_argument("client", choices=("claude-desktop", "claude-code", "cursor", "vscode"))
+    setup.add_argument("client", choices=SETUP_CLIENTS)
     setup.add_argument("--write", action="store_true", help="merge the entry into the client's config file")
     setup.add_argument(
         "--config", type=Path, metavar="PATH", help="the config file (default: the client's own)"

@@ -20,6 +20,7 @@ from vertex_stdio.core.launcher import SCRIPT_NAME as SCRIPT_NAME
 from vertex_stdio.core.launcher import command
 from vertex_stdio.core.launcher import install_spec as install_spec
 from vertex_stdio.core.launcher import server_command as server_command
+from vertex_stdio.desktop.formats import places
 
 SERVER_NAME = "vertexsms"
 SANDBOX_NAME = "vertexsms-sandbox"
@@ -42,7 +43,17 @@ CLIENTS: dict[str, Client] = {
     "claude-code": Client("claude-code", "Claude Code", "mcpServers"),
     "cursor": Client("cursor", "Cursor", "mcpServers"),
     "vscode": Client("vscode", "VS Code", "servers", needs_type=True),
+    # Each in its own documented format and place: desktop/formats/ (places, entries, run).
+    "windsurf": Client("windsurf", "Windsurf", "mcpServers"),
+    "zed": Client("zed", "Zed", "context_servers"),
+    "cline": Client("cline", "Cline", "mcpServers"),
+    "goose": Client("goose", "goose", "extensions"),
+    "continue": Client("continue", "Continue", "mcpServers"),
+    "lmstudio": Client("lmstudio", "LM Studio", "mcpServers"),
+    "jetbrains": Client("jetbrains", "JetBrains AI Assistant", "mcpServers"),
 }
+# The clients desktop/formats/run.py sets up (each file in its own format; no token ever written).
+FORMAT_CLIENTS = frozenset({"windsurf", "zed", "cline", "goose", "continue", "lmstudio", "jetbrains"})
 
 
 def valid_name(name: str) -> bool:
@@ -74,6 +85,8 @@ def config_path(
         return home / ".cursor" / "mcp.json"
     if client == "vscode":
         return (cwd or Path.cwd()) / ".vscode" / "mcp.json"
+    if client in FORMAT_CLIENTS:
+        return places.config_file(client, platform=platform, env=env, home=home)
     return None
 
 

@@ -89,6 +89,10 @@ def run_setup(
     except TokenRefused as exc:
         err.write(f"vertex-stdio setup: not set up: {exc}\n")
         return EXIT_FIXABLE
+    if target.name in clients.FORMAT_CLIENTS:  # their own formats: desktop/formats/run.py
+        from vertex_stdio.desktop.formats.run import run_file_client
+
+        return run_file_client(target, name, launcher, settings, secret, config_path, write, out, err)
     entry = clients.server_entry(target, launcher, settings)
     if target.name == "claude-code":
         return _claude_code(name, entry, write=write, out=out, err=err, claude=claude, secret=secret)
