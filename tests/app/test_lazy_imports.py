@@ -23,6 +23,7 @@ OPTIONAL = (
     "vertex_stdio.oauth",
     "vertex_stdio.vertexsms.sandbox",
     "vertex_stdio.desktop",
+    "tomlkit",  # setup codex only
 )
 
 

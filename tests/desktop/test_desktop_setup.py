@@ -15,6 +15,7 @@ from privileges import REPO, overrides_file_modes, rerun_without_override
 from vertex_stdio.app.arguments import SETUP_CLIENTS
 from vertex_stdio.desktop.clients import (
     CLIENTS,
+    CLI_CLIENTS,
     FORMAT_CLIENTS,
     claude_code_command,
     config_path,
@@ -251,11 +252,18 @@ def test_config_paths_per_os(tmp_path: Path) -> None:
     assert linux == home / ".config/Claude/claude_desktop_config.json"
     assert config_path("cursor", home=home) == home / ".cursor" / "mcp.json"
     assert config_path("claude-code") is None
-    assert set(CLIENTS) == {"claude-desktop", "claude-code", "cursor", "vscode"} | FORMAT_CLIENTS
+    assert (
+        set(CLIENTS) == {"claude-desktop", "claude-code", "cursor", "vscode"} | FORMAT_CLIENTS | CLI_CLIENTS
+    )
     assert tuple(CLIENTS) == SETUP_CLIENTS  # the parser offers every client setup knows
     assert config_path("zed", platform="win32", env={"APPDATA": "C:/R"}, home=home) == Path(
         "C:/R/Zed/settings.json"
     )
+    assert config_path("codex", env={}, home=home) == home / ".codex" / "config.toml"
+    moved = {"CODEX_HOME": str(home / "c"), "GEMINI_CLI_HOME": str(home / "g")}
+    assert config_path("codex", env=moved, home=home) == home / "c" / "config.toml"
+    assert config_path("gemini", env={}, home=home) == home / ".gemini" / "settings.json"
+    assert config_path("gemini", env=moved, home=home) == home / "g" / ".gemini" / "settings.json"
 
 
 def test_server_command_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -92,6 +92,22 @@ def setting_env(args: argparse.Namespace, *, exclude: tuple[str, ...] = ("api_to
     return env
 
 
+def setting_flags(args: argparse.Namespace, *, exclude: tuple[str, ...] = ("api_token",)) -> list[str]:
+    """The setting options given on this command line, spelled again as options (for a printed
+    command that carries them; ``--api-token`` is never repeated)."""
+    flags: list[str] = []
+    for action in setting_options()._actions:
+        if action.dest in exclude or not hasattr(args, action.dest):
+            continue
+        value = getattr(args, action.dest)
+        if action.nargs == 0:
+            flags += [action.option_strings[0]] if value else []
+        else:
+            text = ("1" if value else "0") if isinstance(value, bool) else str(value)
+            flags += [action.option_strings[0], text]
+    return flags
+
+
 def _money_options(add: Callable[..., None]) -> None:
     """The send journal's guard and limits (``0`` disables each)."""
     whole = (
@@ -131,6 +147,7 @@ def _command(sub: Any, name: str, about: str, only: frozenset[str] | None = None
 SETUP_CLIENTS = (
     *("claude-desktop", "claude-code", "cursor", "vscode"),
     *("windsurf", "zed", "cline", "goose", "continue", "lmstudio", "jetbrains"),
+    *("codex", "gemini"),
 )
 
 
@@ -194,7 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="use an API token: kept in the keyring (pasted at a hidden prompt or piped in when no "
         "TOKEN is given), never written into the config file; VS Code asks for it itself",
     )
-    setup.add_argument("client", choices=SETUP_CLIENTS)
+    setup.add_argument(
+        "client",
+        nargs="?",
+        choices=SETUP_CLIENTS,
+        help="the client (codex also covers the ChatGPT desktop app); leave it out to list the "
+        "clients installed here, with the command for each",
+    )
     setup.add_argument("--write", action="store_true", help="merge the entry into the client's config file")
     setup.add_argument(
         "--config", type=Path, metavar="PATH", help="the config file (default: the client's own)"

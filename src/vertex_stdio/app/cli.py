@@ -12,7 +12,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from vertex_stdio.app.arguments import build_parser, setting_env, setting_options, settings_from
+from vertex_stdio.app.arguments import (
+    build_parser,
+    setting_env,
+    setting_flags,
+    setting_options,
+    settings_from,
+)
 from vertex_stdio.app.serving import serve, serve_misconfigured, upstream_for
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError
 from vertex_stdio.vertexsms.settings import Settings
@@ -93,6 +99,8 @@ def _policy_command(command: str, settings: Settings, args: argparse.Namespace) 
 
 
 def _desktop_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    if command == "setup" and args.client is None:
+        return _setup_list(args)
     if command == "setup":
         from vertex_stdio.desktop.setup import run_setup
 
@@ -121,6 +129,16 @@ def _desktop_command(command: str, settings: Settings, args: argparse.Namespace)
     from vertex_stdio.desktop.doctor import run_doctor
 
     return run_doctor(settings, as_json=args.as_json, out=sys.stdout)
+
+
+def _setup_list(args: argparse.Namespace) -> int:
+    """``setup`` with no client: the installed clients, each command carrying the options given."""
+    from vertex_stdio.desktop.detect import run_list
+
+    flags = setting_flags(args)
+    for option, value in (("--name", args.name), ("--connect", args.connect)):
+        flags += [option, str(value)] if value else []
+    return run_list(sys.stdout, flags)
 
 
 # The settings that also apply to `connect` (sign-in storage, callback port, timeouts, logs).

@@ -51,9 +51,14 @@ CLIENTS: dict[str, Client] = {
     "continue": Client("continue", "Continue", "mcpServers"),
     "lmstudio": Client("lmstudio", "LM Studio", "mcpServers"),
     "jetbrains": Client("jetbrains", "JetBrains AI Assistant", "mcpServers"),
+    # One file for the Codex CLI, its IDE extension and the ChatGPT desktop app (TOML, see codex.py).
+    "codex": Client("codex", "Codex (CLI, IDE extension, ChatGPT desktop)", "mcp_servers"),
+    "gemini": Client("gemini", "Gemini CLI", "mcpServers"),
 }
 # The clients desktop/formats/run.py sets up (each file in its own format; no token ever written).
 FORMAT_CLIENTS = frozenset({"windsurf", "zed", "cline", "goose", "continue", "lmstudio", "jetbrains"})
+# Clients with their own ``mcp add`` command as well as a file (desktop/cli_client.py).
+CLI_CLIENTS = frozenset({"codex", "gemini"})
 
 
 def valid_name(name: str) -> bool:
@@ -87,6 +92,10 @@ def config_path(
         return (cwd or Path.cwd()) / ".vscode" / "mcp.json"
     if client in FORMAT_CLIENTS:
         return places.config_file(client, platform=platform, env=env, home=home)
+    if client == "codex":  # CODEX_HOME moves the whole folder (Codex's config reference)
+        return Path(env.get("CODEX_HOME") or home / ".codex") / "config.toml"
+    if client == "gemini":  # GEMINI_CLI_HOME stands in for the home folder (read in gemini's source)
+        return Path(env.get("GEMINI_CLI_HOME") or home) / ".gemini" / "settings.json"
     return None
 
 
@@ -117,6 +126,16 @@ def path_problem(client: Client, path: Path, *, home: Path | None = None) -> tup
             return False, f"VS Code reads <workspace>/.vscode/mcp.json or {user}, not {path}."
     if client.name == "cursor" and (path.name != "mcp.json" or path.parent.name != ".cursor"):
         return False, f"Cursor reads ~/.cursor/mcp.json or <project>/.cursor/mcp.json, not {path}."
+    if client.name == "codex" and path.name != "config.toml":
+        return (
+            False,
+            f"Codex reads {config_path('codex', home=home)} (or $CODEX_HOME/config.toml), not {path}.",
+        )
+    if client.name == "gemini" and (path.name != "settings.json" or path.parent.name != ".gemini"):
+        return (
+            False,
+            f"Gemini CLI reads ~/.gemini/settings.json or <project>/.gemini/settings.json, not {path}.",
+        )
     if client.name == "claude-desktop" and path.name != "claude_desktop_config.json":
         return False, f"Claude Desktop reads {config_path('claude-desktop', home=home)}, not {path}."
     return None

@@ -7,12 +7,23 @@ import shutil
 import stat
 import sys
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 
 class SetupError(Exception):
     """The config file cannot be merged safely; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What a merge did to the config file."""
+
+    path: Path
+    changed: bool
+    created: bool
+    backup: Path | None
 
 
 def read_text(path: Path) -> str | None:

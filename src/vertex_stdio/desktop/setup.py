@@ -14,7 +14,6 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,22 +27,19 @@ from vertex_stdio.desktop.clients import (
     Client,
     claude_code_args,
 )
-from vertex_stdio.desktop.files import SetupError, atomic_write, backup_file, backup_name, read_text
+from vertex_stdio.desktop.files import (
+    MergeResult,
+    SetupError,
+    atomic_write,
+    backup_file,
+    backup_name,
+    read_text,
+)
 from vertex_stdio.vertexsms.apitoken import Stored, TokenRefused
 
 # The VS Code ``inputs`` item for the token, where the token was kept (never in the entry), or None.
 Secret = dict[str, Any] | Stored | None
 KeepToken = Callable[[str | None], Stored]
-
-
-@dataclass(frozen=True)
-class MergeResult:
-    """What ``merge_entry`` did to the file."""
-
-    path: Path
-    changed: bool
-    created: bool
-    backup: Path | None
 
 
 def run_setup(
@@ -96,6 +92,15 @@ def run_setup(
     entry = clients.server_entry(target, launcher, settings)
     if target.name == "claude-code":
         return _claude_code(name, entry, write=write, out=out, err=err, claude=claude, secret=secret)
+    if target.name in clients.CLI_CLIENTS:  # Codex, Gemini CLI: their own `mcp add`, or the file
+        from vertex_stdio.desktop.cli_client import run_cli_client
+
+        done = run_cli_client(target, name, entry, write=write, config_path=config_path, out=out, err=err)
+        return (
+            done
+            if done != EXIT_OK
+            else _token_note(err, target, secret, config_path or _default_path(target))
+        )
     path = config_path or _default_path(target)
     return _file_client(target, name, entry, secret, path=path, write=write, out=out, err=err)
 

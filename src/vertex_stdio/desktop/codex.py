@@ -1,0 +1,159 @@
+"""Codex's ``config.toml`` (shared by the Codex CLI, its IDE extension and the ChatGPT desktop app).
+
+The entry is Codex's documented stdio server table (https://developers.openai.com/codex/mcp):
+``[mcp_servers.NAME]`` with ``command``, ``args`` and an ``[mcp_servers.NAME.env]`` table.  Two
+ways to put it in place, both tested against the real Codex CLI:
+
+* ``codex mcp add NAME --env K=V -- CMD ARGS`` (the command ``setup codex`` prints), and
+* a round-trip merge with ``tomlkit``: every comment, every other table and every other server stay
+  byte for byte; only our table is added or replaced.
+
+``codex mcp add`` (0.171.0, measured) rewrites the whole ``[mcp_servers]`` section: comments
+inside other servers' tables are dropped and inline tables are re-spelled.  So ``--write`` runs
+it only when that section holds no comment (:func:`cli_would_lose_comments`); otherwise the merge.
+``tomlkit`` is imported only here, inside the functions that need it (``setup`` only).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vertex_stdio.desktop.files import MergeResult, SetupError, atomic_write, backup_file, read_text
+
+if TYPE_CHECKING:
+    from tomlkit import TOMLDocument
+
+SERVERS_KEY = "mcp_servers"
+# TOML strings, so that a '#' inside one is not taken for a comment.
+_STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'[^\'\n]*\'')
+
+
+def codex_args(name: str, entry: Mapping[str, Any]) -> list[str]:
+    """``codex mcp add`` arguments for ``entry`` (``--env`` per variable; the command after ``--``)."""
+    parts = ["mcp", "add", name]
+    for key, value in entry.get("env", {}).items():
+        parts += ["--env", f"{key}={value}"]
+    return [*parts, "--", entry["command"], *entry["args"]]
+
+
+def snippet(name: str, entry: Mapping[str, Any]) -> str:
+    """The TOML to paste into ``config.toml`` by hand: exactly what :func:`merge` would add."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    doc[SERVERS_KEY] = tomlkit.table(is_super_table=True)
+    doc[SERVERS_KEY][name] = _table(entry)
+    return tomlkit.dumps(doc)
+
+
+def _table(entry: Mapping[str, Any]) -> Any:
+    """Our server as a TOML table; ``env`` as its own ``[mcp_servers.NAME.env]`` table, as Codex writes it."""
+    import tomlkit
+
+    table = tomlkit.table()
+    table["command"] = entry["command"]
+    table["args"] = list(entry["args"])
+    if entry.get("env"):
+        env = tomlkit.table()
+        for key, value in entry["env"].items():
+            env[key] = value
+        table["env"] = env
+    return table
+
+
+def load(path: Path) -> TOMLDocument | None:
+    """The parsed file (comments and layout kept), None when it does not exist; else ``SetupError``."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    text = read_text(path)
+    if text is None:
+        return None
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise SetupError(
+            f"{path} is not valid TOML ({exc}); it was left untouched. Fix it by hand (or move it "
+            "away) and run setup again."
+        ) from exc
+    servers = doc.get(SERVERS_KEY)
+    if servers is not None and not isinstance(servers, MutableMapping):
+        raise SetupError(
+            f'"{SERVERS_KEY}" in {path} is a {type(servers).__name__}, not a table; it was left '
+            "untouched. Fix it by hand and run setup again."
+        )
+    return doc
+
+
+def merge(path: Path, name: str, entry: Mapping[str, Any]) -> MergeResult:
+    """Put ``entry`` at ``[mcp_servers.NAME]`` in ``path``, keeping everything else as it was.
+
+    Writes nothing when the same entry is there already; otherwise backs the file up, and
+    replaces it atomically (a new file is 0600; an existing one keeps its mode).
+    """
+    import tomlkit
+
+    doc = load(path)
+    created = doc is None
+    doc = doc if doc is not None else tomlkit.document()
+    servers = doc.get(SERVERS_KEY)
+    if servers is None:
+        servers = doc[SERVERS_KEY] = tomlkit.table(is_super_table=True)
+    if not created and has_entry(path, name, entry):
+        return MergeResult(path, changed=False, created=False, backup=None)
+    current = servers.get(name)
+    if isinstance(current, MutableMapping):  # ours already: keep the user's own keys (timeouts, tools)
+        new = _table(entry)
+        for key in ("command", "args", "env"):
+            current.pop(key, None)
+            if key in new:
+                current[key] = new[key]
+    else:
+        servers[name] = _table(entry)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        backup = None if created else backup_file(path)
+        atomic_write(path, tomlkit.dumps(doc), private=False)
+    except OSError as exc:
+        raise SetupError(f"cannot write {path} ({exc}); it was left as it was.") from exc
+    return MergeResult(path, changed=True, created=created, backup=backup)
+
+
+def cli_would_lose_comments(path: Path) -> bool:
+    """True when ``codex mcp add`` would drop comments: some are inside ``[mcp_servers]``.
+
+    Counted as the comment marks the file loses when that section is taken out.  ``SetupError``
+    for a file Codex could not read either (it refuses one it cannot parse, untouched).
+    """
+    import tomlkit
+
+    doc = load(path)
+    if doc is None or SERVERS_KEY not in doc:
+        return False
+    whole = _comment_marks(tomlkit.dumps(doc))
+    del doc[SERVERS_KEY]
+    return _comment_marks(tomlkit.dumps(doc)) != whole
+
+
+def _comment_marks(text: str) -> int:
+    return _STRINGS.sub("", text).count("#")
+
+
+def _launch(table: Any) -> tuple[Any, list[Any], dict[Any, Any]]:
+    """What starts the server (command, args, env), as Codex reads it: a missing key is empty."""
+    unwrap = getattr(table, "unwrap", None)
+    plain = unwrap() if unwrap is not None else table
+    if not isinstance(plain, Mapping):
+        return None, [], {}
+    return plain.get("command"), list(plain.get("args") or []), dict(plain.get("env") or {})
+
+
+def has_entry(path: Path, name: str, entry: Mapping[str, Any]) -> bool:
+    """True when ``path`` already holds exactly this entry under ``name``."""
+    doc = load(path)
+    servers = doc.get(SERVERS_KEY) if doc is not None else None
+    current = servers.get(name) if servers is not None else None
+    return current is not None and _launch(current) == _launch(entry)
