@@ -17,6 +17,7 @@ it only when that section holds no comment (:func:`cli_would_lose_comments`); ot
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from tomlkit import TOMLDocument
 
 SERVERS_KEY = "mcp_servers"
+_LAUNCH_KEYS = ("command", "args", "env")
 # TOML strings, so that a '#' inside one is not taken for a comment.
 _STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'[^\'\n]*\'')
 
@@ -49,15 +51,16 @@ def snippet(name: str, entry: Mapping[str, Any]) -> str:
     return tomlkit.dumps(doc)
 
 
-def _table(entry: Mapping[str, Any]) -> Any:
-    """Our server as a TOML table; ``env`` as its own ``[mcp_servers.NAME.env]`` table, as Codex writes it."""
+def _table(entry: Mapping[str, Any], *, inline: bool = False) -> Any:
+    """Our server as a TOML table; ``env`` as its own ``[mcp_servers.NAME.env]`` table, as Codex
+    writes it (both inline tables when they must sit in one)."""
     import tomlkit
 
-    table = tomlkit.table()
+    table = tomlkit.inline_table() if inline else tomlkit.table()
     table["command"] = entry["command"]
     table["args"] = list(entry["args"])
     if entry.get("env"):
-        env = tomlkit.table()
+        env = tomlkit.inline_table() if inline else tomlkit.table()
         for key, value in entry["env"].items():
             env[key] = value
         table["env"] = env
@@ -91,35 +94,87 @@ def load(path: Path) -> TOMLDocument | None:
 def merge(path: Path, name: str, entry: Mapping[str, Any]) -> MergeResult:
     """Put ``entry`` at ``[mcp_servers.NAME]`` in ``path``, keeping everything else as it was.
 
-    Writes nothing when the same entry is there already; otherwise backs the file up, and
+    A new entry is appended to the old text, byte for byte; a replaced one is edited in place
+    with tomlkit (the user's own keys in it, such as timeouts, kept).  The result is parsed back
+    and must differ from the old file in our entry only, else the file is refused untouched.
+    Writes nothing when the same entry is there already; otherwise backs the file up and
     replaces it atomically (a new file is 0600; an existing one keeps its mode).
     """
-    import tomlkit
-
     doc = load(path)
-    created = doc is None
-    doc = doc if doc is not None else tomlkit.document()
-    servers = doc.get(SERVERS_KEY)
-    if servers is None:
-        servers = doc[SERVERS_KEY] = tomlkit.table(is_super_table=True)
-    if not created and has_entry(path, name, entry):
+    if doc is not None and has_entry(path, name, entry):
         return MergeResult(path, changed=False, created=False, backup=None)
-    current = servers.get(name)
-    if isinstance(current, MutableMapping):  # ours already: keep the user's own keys (timeouts, tools)
-        new = _table(entry)
-        for key in ("command", "args", "env"):
-            current.pop(key, None)
-            if key in new:
-                current[key] = new[key]
+    old = read_text(path) if doc is not None else None
+    if doc is None or old is None or not old.strip():
+        text = (old or "") + snippet(name, entry)
     else:
-        servers[name] = _table(entry)
+        servers = doc.get(SERVERS_KEY)
+        appended = None if servers is not None and name in servers else _appended(old, name, entry)
+        found = appended if _only_ours(old, appended, name, entry) else None
+        if found is None:  # appending would not do (ours is there, or an inline table): edit it
+            edited = _edited(doc, name, entry)
+            found = edited if _only_ours(old, edited, name, entry) else None
+        if found is None:
+            raise SetupError(
+                f"{path} could not be merged without changing more than our {name} entry; it was left "
+                "untouched. Add the TOML printed above to it by hand."
+            )
+        text = found
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        backup = None if created else backup_file(path)
-        atomic_write(path, tomlkit.dumps(doc), private=False)
+        backup = None if doc is None else backup_file(path)
+        atomic_write(path, text, private=False)
     except OSError as exc:
         raise SetupError(f"cannot write {path} ({exc}); it was left as it was.") from exc
-    return MergeResult(path, changed=True, created=created, backup=backup)
+    return MergeResult(path, changed=True, created=doc is None, backup=backup)
+
+
+def _appended(old: str, name: str, entry: Mapping[str, Any]) -> str:
+    """The old text untouched, then our table (in the file's own line endings)."""
+    newline = "\r\n" if "\r\n" in old else "\n"
+    body = old if old.endswith(("\n", "\r")) else old + newline
+    return body + newline + snippet(name, entry).replace("\n", newline)
+
+
+def _edited(doc: TOMLDocument, name: str, entry: Mapping[str, Any]) -> str | None:
+    """``doc`` with our entry set through tomlkit (inline where the file has it inline)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import InlineTable
+
+    try:
+        servers = doc.get(SERVERS_KEY)
+        if servers is None:
+            servers = doc[SERVERS_KEY] = tomlkit.table(is_super_table=True)
+        current = servers.get(name)
+        new = _table(entry, inline=isinstance(servers, InlineTable) or isinstance(current, InlineTable))
+        if isinstance(current, MutableMapping):  # ours already: keep the user's own keys
+            for key in ("command", "args", "env"):
+                current.pop(key, None)
+                if key in new:
+                    current[key] = new[key]
+        else:
+            servers[name] = new
+        return tomlkit.dumps(doc)
+    except (TOMLKitError, ValueError, TypeError):
+        return None
+
+
+def _only_ours(old: str, new: str | None, name: str, entry: Mapping[str, Any]) -> bool:
+    """True when ``new`` parses, holds ``entry`` under ``name`` and differs from ``old`` in nothing else."""
+    if new is None:
+        return False
+    try:
+        before, after = tomllib.loads(old), tomllib.loads(new)
+    except tomllib.TOMLDecodeError:
+        return False
+    theirs = before.get(SERVERS_KEY, {}).pop(name, None) or {}
+    ours = after.get(SERVERS_KEY, {}).pop(name, None) or {}
+    for data in (before, after):
+        if data.get(SERVERS_KEY) == {}:
+            del data[SERVERS_KEY]
+    kept = {k: v for k, v in theirs.items() if k not in _LAUNCH_KEYS}
+    own = {k: v for k, v in ours.items() if k not in _LAUNCH_KEYS}
+    return before == after and own == kept and _launch(ours) == _launch(entry)
 
 
 def cli_would_lose_comments(path: Path) -> bool:
