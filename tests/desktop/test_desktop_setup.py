@@ -14,8 +14,8 @@ from privileges import REPO, overrides_file_modes, rerun_without_override
 
 from vertex_stdio.app.arguments import SETUP_CLIENTS
 from vertex_stdio.desktop.clients import (
-    CLIENTS,
     CLI_CLIENTS,
+    CLIENTS,
     FORMAT_CLIENTS,
     claude_code_command,
     config_path,

@@ -342,17 +342,18 @@ def test_the_token_is_in_no_file_and_no_command(
 
 @pytest.mark.slow
 def test_setup_without_a_client_names_the_installed_ones(codex_bin: Path, home: Path) -> None:
-    """Found by folder (~/.cursor, ~/.gemini) or program on PATH (codex); each printed command
+    """Found by folder (~/.cursor, ~/.gemini, Windsurf's) or program on PATH (codex); each printed command
     runs as printed and carries the options given; clients not installed are not listed."""
     (home / ".cursor").mkdir()
     (home / ".gemini").mkdir()
+    (home / ".codeium" / "windsurf").mkdir(parents=True)
     only_codex = home / "bin"  # node_modules/.bin also holds claude and gemini
     only_codex.mkdir()
     (only_codex / "codex").symlink_to(codex_bin)
     done = _setup(home, "--sandbox", on_path=only_codex)
     assert done.returncode == 0, done.stderr
     commands = [line.strip() for line in done.stdout.splitlines() if line.startswith("    ")]
-    assert [shlex.split(c)[-3] for c in commands] == ["cursor", "codex", "gemini"]
+    assert [shlex.split(c)[-3] for c in commands] == ["cursor", "windsurf", "codex", "gemini"]
     assert "Claude Code" not in done.stdout
     assert "VS Code" not in done.stdout
     assert "`codex` is on PATH" in done.stdout

@@ -18,6 +18,7 @@ from typing import TextIO
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK
 from vertex_stdio.core.launcher import command
 from vertex_stdio.desktop import clients
+from vertex_stdio.desktop.formats import places
 
 # client -> (its folders, relative to the home folder, and its programs). A client's own settings
 # variable (CODEX_HOME, GEMINI_CLI_HOME) is honoured through clients.config_path in _folders.
@@ -28,6 +29,14 @@ _MARKERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "vscode": ((".vscode",), ("code",)),
     "codex": ((), ("codex",)),
     "gemini": ((), ("gemini",)),
+    # Their folders are desktop/formats/places.installed's (per OS); their command-line programs:
+    "windsurf": ((), ("windsurf",)),
+    "zed": ((), ("zed",)),
+    "cline": ((), ("cline",)),
+    "goose": ((), ("goose",)),
+    "continue": ((), ("cn",)),
+    "lmstudio": ((), ("lms",)),
+    "jetbrains": ((), ()),
 }
 
 
@@ -60,6 +69,8 @@ def installed(
             found.append((client, f"`{program}` is on PATH"))
         elif folder is not None:
             found.append((client, f"{_tilde(folder, home)} exists"))
+        elif name in clients.FORMAT_CLIENTS and places.installed(name, platform=platform, env=env, home=home):
+            found.append((client, "its settings folder exists"))
     return found
 
 
