@@ -16,13 +16,18 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clis import installed
+from secrets_absent import assert_no_secret, assert_no_secret_in_files
 
-TOKEN = "tok-clients-cli-0123456789"
+from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
+
+TOKEN = "vx-9Qz4Lm7Rt2Wp8Kd3Hs6"
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
 URL = "https://mcp.example.test/mcp"
 CODEX_STDIO_KEYS = {"command", "args", "env", "env_vars", "cwd", "experimental_environment"}
 CODEX_COMMON_KEYS = {
@@ -321,20 +326,43 @@ def test_connect_entries_for_codex_and_gemini(codex_bin: Path, gemini_bin: Path,
     assert f"connect {URL} --name mcp.example.test" in listed
 
 
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(tokens={TOKEN: ALL_SCOPES}) as emu:
+        yield emu
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("client", ["codex", "gemini"])
-def test_the_token_is_in_no_file_and_no_command(
-    client: str, codex_bin: Path, gemini_bin: Path, home: Path
+def test_the_token_is_kept_and_in_no_file_and_no_command(
+    client: str, codex_bin: Path, gemini_bin: Path, home: Path, emulator: Emulator
 ) -> None:
-    """``--api-token`` never reaches the entry, the printed command, the CLI's argv or the file."""
+    """``--api-token`` (piped in) is checked and kept in the keyring; it never reaches the entry,
+    the printed command (the client CLI's argv), the output or any file."""
     bin_dir = (codex_bin if client == "codex" else gemini_bin).parent
-    shown = _setup(home, client, "--api-token", TOKEN, on_path=bin_dir)
-    done = _setup(home, client, "--write", "--api-token", TOKEN, on_path=bin_dir)
+    env = _env(home, bin_dir) | {
+        "PYTHON_KEYRING_BACKEND": "os_keyring.FileOsKeyring",
+        "TEST_KEYRING_FILE": str(home / "keyring.json"),
+        "PYTHONPATH": str(SUPPORT),
+        "VERTEXSMS_API_URL": emulator.api_url,
+        "VERTEXSMS_MCP_URL": emulator.mcp_url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "vertex_stdio", "setup", client, "--write", "--api-token"],
+        input=TOKEN + "\n",
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=home / "work",
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
-    files = "".join(p.read_text() for p in home.rglob("*") if p.is_file() and p.suffix in (".toml", ".json"))
-    assert TOKEN not in shown.stdout + shown.stderr + done.stdout + done.stderr + files
-    assert "VERTEXSMS_API_TOKEN" not in files
-    assert "login --token" in done.stderr
+    assert "was checked with VertexSMS and kept in keyring" in done.stderr
+    assert_no_secret(TOKEN, done.stdout, done.stderr)
+    assert assert_no_secret_in_files(TOKEN, home) >= 2
+    text = (home / (".codex/config.toml" if client == "codex" else ".gemini/settings.json")).read_text()
+    assert "VERTEXSMS_API_TOKEN" not in text
 
 
 # --- setup with no client -----------------------------------------------------------------------
