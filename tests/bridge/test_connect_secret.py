@@ -9,7 +9,10 @@ times.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +21,7 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
-from oauth_server.harness import auth_server, node_ready
+from oauth_server.harness import AuthServer, auth_server, node_ready
 from test_connect import _env, remote, text
 
 pytest_plugins = ["oauth_server.fixtures"]
@@ -79,12 +82,7 @@ async def test_a_confidential_clients_refresh_sends_its_secret(browser: Path, tm
             async with connect_env(url, tmp_path, env, *args) as client:
                 signed = await client.call_tool("sign_in", {})
                 assert not signed.is_error, text(signed)
-                with anyio.fail_after(40):  # bounded: calls go on until a refresh was granted
-                    while not as_server.journal("grant", grant_type="refresh_token"):
-                        assert as_server.journal("grant_error") == []
-                        called = await client.call_tool("fetch", {"id": "n2"})
-                        assert not called.is_error, text(called)
-                        await anyio.sleep(0.5)
+                await refreshed(as_server, client)
                 renewed = await client.call_tool("fetch", {"id": "n2"})
                 assert not renewed.is_error, text(renewed)
         assert len(as_server.journal("grant", grant_type="authorization_code", client_id=CLIENT_ID)) == 1
@@ -92,3 +90,83 @@ async def test_a_confidential_clients_refresh_sends_its_secret(browser: Path, tm
         assert as_server.journal("grant_error") == []
     logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "logs").rglob("*") if p.is_file())
     assert SECRET not in logs
+
+
+def login(home: Path, env: dict[str, str], *args: str, typed: str) -> subprocess.CompletedProcess[str]:
+    """``vertex-stdio login ARGS`` with ``typed`` on its stdin (a pipe: the secret is one line)."""
+    return subprocess.run(
+        [sys.executable, "-m", "vertex_stdio", "login", *args],
+        env={**_env(home, None), **env},
+        input=typed,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+async def refreshed(as_server: AuthServer, client: Client) -> None:
+    """Call ``fetch`` until the authorization server granted a refresh (bounded), each call served."""
+    with anyio.fail_after(40):
+        while not as_server.journal("grant", grant_type="refresh_token"):
+            assert as_server.journal("grant_error") == []
+            called = await client.call_tool("fetch", {"id": "n2"})
+            assert not called.is_error, text(called)
+            await anyio.sleep(0.5)
+
+
+@pytest.mark.anyio
+async def test_a_secret_typed_into_login_is_kept_in_the_secret_store_and_used_by_connect(
+    browser: Path, tmp_path: Path
+) -> None:
+    """``login --server URL --client-id ID --ask-client-secret`` reads the secret from stdin, signs in
+    with it, keeps it in the secret store only (the private file here; the keyring where there is one); a later ``connect URL --client-id ID`` (the command login
+    printed, no --client-secret-env) refreshes with it."""
+    port = free_port()
+    clients = confidential(port)
+    env = {"VERTEXSMS_CALLBACK_PORT": str(port)}  # the secret store: the private file (--allow-file-store)
+    with auth_server(
+        tmp_path, AS_NO_REGISTRATION="1", AS_REFRESH_ALWAYS="1", AS_AT_TTL="3", AS_CLIENTS=clients
+    ) as as_server:
+        with remote(as_server.issuer, tmp_path) as url:
+            done = login(
+                tmp_path,
+                env,
+                "--server",
+                url,
+                "--client-id",
+                CLIENT_ID,
+                "--ask-client-secret",
+                typed=f"{SECRET}\n",
+            )
+            assert done.returncode == 0, done.stderr
+            assert SECRET not in done.stdout + done.stderr
+            printed = shlex.split(re.findall(r"`([^`]*connect [^`]*)`", done.stdout)[-1])
+            assert printed[-4:] == ["connect", url, "--client-id", CLIENT_ID], done.stdout
+            [secrets_file] = (tmp_path / "state").rglob("secrets.json")  # the secret store's file
+            kept = json.loads(secrets_file.read_text())
+            assert [
+                account for account, value in kept.items() if value == SECRET and "client-secret" in account
+            ]
+            for path in tmp_path.rglob("*"):
+                if path.is_file() and path != secrets_file:
+                    assert SECRET.encode() not in path.read_bytes(), path  # no state, config or log file
+            async with connect_env(url, tmp_path, env, *printed[-2:]) as client:
+                await refreshed(as_server, client)
+        assert len(as_server.journal("grant", grant_type="authorization_code", client_id=CLIENT_ID)) == 1
+        assert as_server.journal("grant", grant_type="refresh_token", client_id=CLIENT_ID)
+        assert as_server.journal("grant_error") == []
+
+
+def test_ask_client_secret_needs_a_client_id_and_a_secret(tmp_path: Path) -> None:
+    """Without --client-id, or with nothing typed, login stops before any sign-in (exit 2)."""
+    url = "http://127.0.0.1:9/mcp"
+    alone = login(tmp_path, {}, "--server", url, "--ask-client-secret", typed=f"{SECRET}\n")
+    assert alone.returncode == 2
+    assert "--client-id" in alone.stderr
+    empty = login(tmp_path, {}, "--server", url, "--client-id", CLIENT_ID, "--ask-client-secret", typed="\n")
+    assert empty.returncode == 2
+    assert "No client secret" in empty.stderr
+    vertexsms = login(tmp_path, {}, "--ask-client-secret", typed=f"{SECRET}\n")
+    assert vertexsms.returncode == 2
+    assert SECRET not in alone.stderr + empty.stderr + vertexsms.stderr

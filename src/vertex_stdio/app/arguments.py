@@ -336,6 +336,12 @@ def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) ->
         parser.add_argument(
             "--server", metavar="URL|NAME", help="a remote server served by `connect` (default: VertexSMS)"
         )
+    per_server[0].add_argument(
+        "--ask-client-secret",
+        action="store_true",
+        help="with --server and --client-id: ask for the client's secret (hidden, or one line on stdin) "
+        "and keep it in the keyring for connect",
+    )
 
 
 def _mib(text: str) -> float:

@@ -46,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logs.configure(settings.log_level)
     command = args.command or "serve"
+    if getattr(args, "ask_client_secret", False) and not args.server:
+        print(
+            "vertex-stdio: --ask-client-secret is for `login --server NAME --client-id ID`.", file=sys.stderr
+        )
+        return EXIT_USAGE
     if command == "connect" or getattr(args, "server", None):
         return _connect_command(command, settings, args)
     if command in ("setup", "doctor"):

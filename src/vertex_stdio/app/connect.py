@@ -7,10 +7,12 @@ run the shared sign-in commands with the remote's profile.  Exit codes as for ev
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
 import re
+import shlex
 import sys
 from dataclasses import dataclass, field, replace
 from typing import TextIO
@@ -26,12 +28,15 @@ from vertex_stdio.bridge.selection import ToolFilter
 from vertex_stdio.bridge.servers import RemoteServer, profile_for, remember, resolve
 from vertex_stdio.bridge.settings import ConnectSettings
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE, ConfigError, VertexError
+from vertex_stdio.core.launcher import command as shell_command
 from vertex_stdio.core.redact import register_secret
 from vertex_stdio.core.urls import check_url
 from vertex_stdio.mcpio import runner
 from vertex_stdio.oauth import OAuthTokenProvider
+from vertex_stdio.oauth.discovery import client_secret_account
 from vertex_stdio.oauth.machine import read_private_key
 from vertex_stdio.oauth.profile import SignInProfile
+from vertex_stdio.oauth.protocol.metadata import Client
 from vertex_stdio.oauth.protocol.unattended import CrossApp, Machine
 from vertex_stdio.vertexsms.settings import Settings
 
@@ -138,6 +143,13 @@ def command_for(command: str, settings: Settings, args: argparse.Namespace) -> i
             machine,
             extra=Extra(headers, chosen, args.max_answer_mib, args.max_cache_mib),
         )
+    secret = None
+    if getattr(args, "ask_client_secret", False):
+        try:
+            secret = typed_secret(getattr(args, "client_id", None))
+        except ConfigError as exc:
+            print(f"vertex-stdio: {exc}", file=sys.stderr)  # noqa: T201 - a usage error
+            return EXIT_USAGE
     return auth_command(
         command,
         remote,
@@ -145,7 +157,40 @@ def command_for(command: str, settings: Settings, args: argparse.Namespace) -> i
         as_json=getattr(args, "as_json", False),
         scopes=getattr(args, "scope", None),
         no_browser=getattr(args, "no_browser", False),
+        client=(getattr(args, "client_id", None), secret),
     )
+
+
+def typed_secret(client_id: str | None, inp: TextIO | None = None) -> str:
+    """The pre-registered client's secret for ``login --server NAME --ask-client-secret``: typed at a
+    hidden prompt when stdin is a terminal, else the first line of stdin (never argv); registered for
+    redaction.  ``ConfigError`` without ``--client-id`` or for an empty secret."""
+    if not client_id:
+        raise ConfigError(
+            "--ask-client-secret needs --client-id: the secret belongs to a pre-registered client."
+        )
+    inp = inp or sys.stdin
+    typed = (
+        getpass.getpass(f"Client secret for {client_id} (not shown): ") if inp.isatty() else inp.readline()
+    )
+    secret = typed.strip()
+    if not secret:
+        raise ConfigError("No client secret was given: type it at the prompt, or pipe it in on one line.")
+    register_secret(secret)
+    return secret
+
+
+async def keep_typed_secret(profile: SignInProfile, secret: str) -> None:
+    """After a sign-in that the secret made, keep it in the secret store (the keyring), for this
+    server's issuer and client id, where ``connect URL --client-id ID`` finds it (``known_client``)."""
+    provider = OAuthTokenProvider(profile)
+    try:
+        issuer = (await provider.target()).server.issuer
+        await provider.store.save_secret(
+            client_secret_account(Client(str(profile.client_id), issuer)), secret
+        )
+    finally:
+        await provider.aclose()
 
 
 def secret_from_env(variable: str | None, client_id: str | None) -> str | None:
@@ -253,14 +298,25 @@ def auth_command(
     scopes: list[str] | None = None,
     no_browser: bool = False,
     out: TextIO = sys.stdout,
+    client: tuple[str | None, str | None] = (None, None),
 ) -> int:
-    """``login`` / ``logout`` / ``status`` / ``doctor`` for one remote server."""
+    """``login`` / ``logout`` / ``status`` / ``doctor`` for one remote server.
+
+    ``client`` is a pre-registered client id and the secret typed for it (``login`` keeps the
+    secret once its sign-in succeeded)."""
     remember(remote)
-    profile = profile_of(remote, settings)
+    profile = profile_of(remote, settings, *client)
     if command == "login":
         code: int = anyio.run(
             lambda: commands.login(profile, scopes=scopes or [], no_browser=no_browser, out=out)
         )
+        secret = client[1]
+        if code == EXIT_OK and secret:
+            anyio.run(lambda: keep_typed_secret(profile, secret))
+            again = shell_command(
+                f"connect {shlex.quote(remote.url)} --client-id {shlex.quote(str(client[0]))}"
+            )
+            print(f"Kept the client secret in the secret store; `{again}` uses it.", file=out)
         return code
     if command == "logout":
         return anyio.run(lambda: commands.logout(profile, out=out))

@@ -277,8 +277,14 @@ async def known_client(
     store: TokenStore, server: ServerMetadata, profile: SignInProfile, metadata_url: str | None
 ) -> Client | None:
     """The configured client, else the one registered with this issuer before (its secret read from
-    the secret store), else None; never registers."""
-    chosen = configured_client(profile.client_id, metadata_url, server, profile.client_secret)
+    the secret store), else None; never registers.
+
+    A configured client id given no secret takes the one ``login --server NAME --ask-client-secret``
+    kept for this issuer and id, if any (else it is a public client)."""
+    secret = profile.client_secret
+    if profile.client_id and not secret:
+        secret = await _kept_secret(store, Client(profile.client_id, server.issuer))
+    chosen = configured_client(profile.client_id, metadata_url, server, secret)
     if chosen is not None:
         return chosen
     chosen = store.client(server.issuer)
@@ -286,6 +292,13 @@ async def known_client(
         secret = await store.load_secret(client_secret_account(chosen))
         chosen = replace(chosen, secret=secret) if secret else replace(chosen, auth_method="none")
     return chosen
+
+
+async def _kept_secret(store: TokenStore, client: Client) -> str | None:
+    try:
+        return await store.load_secret(client_secret_account(client))
+    except AuthRequired:
+        return None  # no secret store: the sign-in's own load says so, in its own words
 
 
 def known_client_id(
