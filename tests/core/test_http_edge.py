@@ -4,19 +4,14 @@ the bearer flow (renew once, step up, no replay), the recorder and the size cap.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx2
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from loopback import serve_in_thread
+from private_ca import certificates
 from starlette.types import Receive, Scope, Send
 
 from vertex_stdio.core.calls import AnswerTooLarge, BearerAuth, CallRecord, recording
@@ -72,58 +67,12 @@ async def test_a_proxy_named_by_the_environment_carries_requests_except_for_no_p
     assert direct == {"who": "origin", "target": "/x"}
 
 
-def _certificates(tmp: Path) -> tuple[Path, Path, Path]:
-    """A CA of our own and a certificate it signed for 127.0.0.1: (ca.pem, cert.pem, key.pem)."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vertex-stdio test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(*[False] * 5, True, True, False, False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return paths
-
-
 async def test_ssl_cert_file_is_trusted_in_addition_to_the_system_store(
     tmp_path: Path, no_proxies: pytest.MonkeyPatch
 ) -> None:
     """A server whose CA only SSL_CERT_FILE names is refused without it and reached with it, and
     the system's CAs stay trusted beside it (added to, not replaced)."""
-    ca, cert, key = _certificates(tmp_path)
+    ca, cert, key = certificates(tmp_path)
     no_proxies.delenv("SSL_CERT_FILE", raising=False)
     no_proxies.delenv("SSL_CERT_DIR", raising=False)
     system = tls_context().cert_store_stats()["x509_ca"]

@@ -1,13 +1,18 @@
-"""A forward HTTP proxy on 127.0.0.1 for the proxy tests: plain-HTTP targets only, bodies streamed.
+"""A forward HTTP proxy on 127.0.0.1 for the proxy tests: plain-HTTP targets relayed, HTTPS tunnelled.
 
-``with forward_proxy() as proxy:`` yields it; ``proxy.url`` goes in ``HTTP_PROXY``; ``proxy.seen``
-lists each proxied request line (``POST http://127.0.0.1:PORT/mcp``).  Responses are relayed as
-they arrive (an event stream too), then the connection is closed.  Stopped on exit.
+``with forward_proxy() as proxy:`` yields it; ``proxy.url`` goes in ``HTTP_PROXY`` or
+``HTTPS_PROXY``; ``proxy.seen`` lists each proxied request line (``POST http://127.0.0.1:PORT/mcp``,
+or ``CONNECT 127.0.0.1:PORT`` for a tunnel).  Plain-HTTP responses are relayed as they arrive (an
+event stream too), then the connection is closed.  A ``CONNECT`` (RFC 9110 §9.3.6) is answered 200
+and then bytes are copied both ways, unread (TLS end to end), until either side closes or a minute
+passes idle.  Stopped on exit.
 """
 
 from __future__ import annotations
 
 import http.client
+import select
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,7 +75,38 @@ def _handler(proxy: ForwardProxy) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_DELETE = _relay
 
+        def do_CONNECT(self) -> None:
+            host, _, port = self.path.rpartition(":")
+            proxy.seen.append(f"CONNECT {self.path}")
+            self.close_connection = True
+            try:
+                upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=30)
+            except (OSError, ValueError):
+                self.send_error(502, "cannot reach the tunnel's target")
+                return
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            with upstream:
+                _tunnel(self.connection, upstream)
+
     return Relay
+
+
+def _tunnel(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy bytes both ways until one side closes, or a minute passes with nothing to copy."""
+    ends = [client, upstream]
+    while True:
+        ready, _, _ = select.select(ends, [], [], 60.0)
+        if not ready:
+            return
+        for end in ready:
+            try:
+                data = end.recv(65536)
+                if not data:
+                    return
+                (upstream if end is client else client).sendall(data)
+            except OSError:
+                return
 
 
 @contextmanager

@@ -11,6 +11,7 @@ With ``ISSUER`` ``none`` there is no OAuth at all: no discovery routes, no Beare
 ``REMOTE_API_KEY`` set, every MCP request needs ``X-Api-Key`` with that value instead (else 401).
 With ``REMOTE_LEGACY_SSE`` set it speaks the 2024-11-05 HTTP+SSE transport (``/sse``) instead.
 If the file named by ``REMOTE_EXTRA_TOOL`` exists at start, a fourth tool ``extra`` is offered.
+With ``REMOTE_TLS_CERT`` and ``REMOTE_TLS_KEY`` (PEM files) it serves HTTPS (its metadata names https URLs).
 ``REMOTE_LOG`` receives one line per MCP request (method, or ``401``).  Prints ``READY <port>``.
 
 For the bounds and calm of ``connect``:
@@ -128,7 +129,7 @@ class Guard:
 
     def __init__(self, app: Any, issuer: str, port: int) -> None:
         self.app, self.issuer, self.port = app, issuer, port
-        self.origin = f"http://127.0.0.1:{port}"
+        self.origin = f"{'https' if os.environ.get('REMOTE_TLS_CERT') else 'http'}://127.0.0.1:{port}"
         self.api_key = os.environ.get("REMOTE_API_KEY")
         if issuer != "none":
             self.as_metadata = httpx2.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
@@ -254,7 +255,9 @@ def main() -> None:
     # REMOTE_LEGACY_SSE: the 2024-11-05 HTTP+SSE transport (GET /sse, POST /messages/) instead.
     inner = server.sse_app() if os.environ.get("REMOTE_LEGACY_SSE") else server.streamable_http_app()
     app = Guard(inner, issuer, port)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    cert, key = os.environ.get("REMOTE_TLS_CERT"), os.environ.get("REMOTE_TLS_KEY")
+    tls = {"ssl_certfile": cert, "ssl_keyfile": key} if cert and key else {}
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **tls)
     server = uvicorn.Server(config)
     sys.stdout.write(f"READY {port}\n")
     sys.stdout.flush()

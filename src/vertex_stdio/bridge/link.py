@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -232,6 +233,12 @@ class RemoteLink:
         if isinstance(exc, MCPError) and exc.error.code == REQUEST_TIMEOUT:
             return UpstreamUnavailable(f"{host} did not answer in time. Try again.")
         failure = (call.failure if call is not None else None) or exc
+        untrusted = _certificate_refused(failure)
+        if untrusted is not None:
+            return UpstreamUnavailable(
+                f"The certificate of {host} is not trusted ({untrusted}). If your network has its own "
+                "certificate authority, set SSL_CERT_FILE to its PEM file (trusted beside the system's)."
+            )
         return UpstreamUnavailable(
             f"Could not reach {host} ({type(failure).__name__}). Check your network and try again."
         )
@@ -361,3 +368,13 @@ def _first(group: BaseException) -> BaseException:
     while isinstance(group, BaseExceptionGroup):
         group = group.exceptions[0]
     return group
+
+
+def _certificate_refused(exc: BaseException | None) -> str | None:
+    """The verifier's reason when ``exc`` (or what caused it) is a refused TLS certificate."""
+    seen = 0
+    while exc is not None and seen < 8:  # a short chain: httpx2 wraps the ssl error once or twice
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return str(exc.verify_message or "certificate verify failed")
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None

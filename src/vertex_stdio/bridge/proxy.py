@@ -120,6 +120,7 @@ class Proxy:
         self.remote = remote
         self._filter = tool_filter or ToolFilter()
         self._first_fetch: anyio.Event | None = None
+        self._unreached: VertexError | None = None  # why the first fetch failed, not for a sign-in
         self._tokens = tokens
         self._cache = cache
         self._timeout = timeout
@@ -271,6 +272,7 @@ class Proxy:
         except AuthRequired:
             log.info("not signed in to %s; the cached lists stay as they are", self.remote.host)
         except VertexError as exc:
+            self._unreached = exc  # a tool called with nothing cached says this, not "sign in"
             log.warning(
                 "could not refresh what %s offers (%s); the cache is used", self.remote.host, exc.message
             )
@@ -342,7 +344,7 @@ class Proxy:
                 await self._fetch_first()  # a server that needs no sign-in answers this at once
                 known = self.offer.tool(str(name)) if self.offer is not None else None
             if self.offer is None:
-                raise await self._needs_sign_in(ctx)
+                raise self._unreachable() or await self._needs_sign_in(ctx)
             annotations = (known or {}).get("annotations")
             read_only = isinstance(annotations, dict) and annotations.get("readOnlyHint") is True
             return await self.link.request(
@@ -370,6 +372,14 @@ class Proxy:
         )
         return {"content": [{"type": "text", "text": text}], "structuredContent": counts, "isError": False}
 
+    def _unreachable(self) -> VertexError | None:
+        """Why the first fetch failed when it was not for a sign-in (network, TLS); the next call
+        or list fetches again."""
+        unreached, self._unreached = self._unreached, None
+        if unreached is not None:
+            self._first_fetch = None
+        return unreached
+
     async def _needs_sign_in(self, ctx: Ctx) -> AuthRequired:
         """A tool before sign-in: start the browser sign-in, answer at once with its link."""
         url: str | None = None
@@ -379,10 +389,10 @@ class Proxy:
             with anyio.move_on_after(10.0):
                 while url is None:  # the sign-in starts in its own task: poll briefly for its link
                     url = await wait_for_url(0.1)
-        where = f" Open {url} to sign in," if url else ""
+        where = f"Open {url} to sign in, then call the tool again (or call {SIGN_IN})." if url else ""
         return AuthRequired(
-            f"You are not signed in to {self.remote.host}, so its tools are not known yet.{where} "
-            f"then call the tool again (or call {SIGN_IN}).",
+            f"You are not signed in to {self.remote.host}, so its tools are not known yet. "
+            f"{where or f'Call {SIGN_IN}, then call the tool again.'}",
             authorization_url=url,
         )
 
