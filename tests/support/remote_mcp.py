@@ -10,6 +10,10 @@ root and path-suffixed, and the authorization server's metadata at both RFC 8414
 With ``ISSUER`` ``none`` there is no OAuth at all: no discovery routes, no Bearer check; with
 ``REMOTE_API_KEY`` set, every MCP request needs ``X-Api-Key`` with that value instead (else 401).
 With ``REMOTE_LEGACY_SSE`` set it speaks the 2024-11-05 HTTP+SSE transport (``/sse``) instead.
+With ``REMOTE_LEGACY_ERA=1`` it refuses ``server/discover`` (-32601), as a server of the 2025
+spec: clients then ``initialize`` (and server-to-client requests are possible).
+With ``REMOTE_ASK_TOOLS=1`` a tool ``ask`` sends the client a request of its own (ping, elicitation
+in form or URL mode, sampling, roots) while the call is open and answers what came back.
 If the file named by ``REMOTE_EXTRA_TOOL`` exists at start, a fourth tool ``extra`` is offered.
 With ``REMOTE_TLS_CERT`` and ``REMOTE_TLS_KEY`` (PEM files) it serves HTTPS (its metadata names https URLs).
 ``REMOTE_LOG`` receives one line per MCP request (method, or ``401``).  Prints ``READY <port>``.
@@ -35,9 +39,11 @@ from typing import Any
 import anyio
 import httpx2
 import uvicorn
+from mcp import MCPError, types
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.message import ServerMessageMetadata
 from mcp.types import ToolAnnotations
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -73,6 +79,8 @@ def build(issuer: str) -> MCPServer:
 
     if os.environ.get("REMOTE_CALM_TOOLS") == "1":
         calm_tools(mcp)
+    if os.environ.get("REMOTE_ASK_TOOLS") == "1":
+        ask_tools(mcp)
 
     @mcp.tool(annotations=READ_ONLY)
     async def slow(seconds: float, ctx: Context) -> str:
@@ -124,6 +132,54 @@ def calm_tools(mcp: MCPServer) -> None:
         return f"sent {count}"
 
 
+ASKS: dict[str, tuple[Any, Any]] = {
+    "ping": (types.PingRequest(), types.EmptyResult),
+    "form": (
+        types.ElicitRequest(
+            params=types.ElicitRequestFormParams(
+                message="Your name?",
+                requested_schema={"type": "object", "properties": {"name": {"type": "string"}}},
+            )
+        ),
+        types.ElicitResult,
+    ),
+    "url": (
+        types.ElicitRequest(
+            params=types.ElicitRequestURLParams(
+                message="Connect your calendar", url="https://example.com/connect?x=1", elicitation_id="el-7"
+            )
+        ),
+        types.ElicitResult,
+    ),
+    "sample": (
+        types.CreateMessageRequest(
+            params=types.CreateMessageRequestParams(
+                messages=[
+                    types.SamplingMessage(role="user", content=types.TextContent(type="text", text="2+2?"))
+                ],
+                max_tokens=5,
+            )
+        ),
+        types.CreateMessageResult,
+    ),
+    "roots": (types.ListRootsRequest(), types.ListRootsResult),
+}
+
+
+def ask_tools(mcp: MCPServer) -> None:
+    @mcp.tool(annotations=READ_ONLY)
+    async def ask(what: str, ctx: Context) -> str:
+        """Sends the client one request while this call is open (ping, form, url, sample, roots) and
+        answers what came back: ``ok {result}`` or ``error CODE message``."""
+        request, result = ASKS[what]
+        related = ServerMessageMetadata(related_request_id=ctx.request_id)
+        try:
+            answer = await ctx.session.send_request(request, result, metadata=related)
+        except MCPError as exc:
+            return f"error {exc.error.code} {exc.error.message}"
+        return "ok " + json.dumps(answer.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
 class Guard:
     """ASGI wrapper: discovery routes, and a Bearer check (introspection) in front of /mcp."""
 
@@ -137,6 +193,13 @@ class Guard:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if os.environ.get("REMOTE_LEGACY_ERA") == "1" and scope["method"] == "POST":
+            body = await _body(receive)
+            message = _message(body)
+            if message.get("method") == "server/discover":  # a 2025-era server: initialize instead
+                error = {"code": -32601, "message": "Method not found"}
+                return await _json(send, 200, {"jsonrpc": "2.0", "id": message.get("id"), "error": error})
+            receive = _replaying(body, receive)
         if self.issuer == "none":
             return await self._keyed(scope, receive, send)
         path = scope["path"]
@@ -196,6 +259,20 @@ class Guard:
             timeout=10,
         ).json()
         return bool(answer.get("active"))
+
+
+def _replaying(body: bytes, receive: Any) -> Any:
+    """A ``receive`` that gives ``body`` (already read) once, then the connection's own events."""
+    given = False
+
+    async def again() -> dict[str, Any]:
+        nonlocal given
+        if given:
+            return dict(await receive())
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
 
 
 async def _body(receive: Any) -> bytes:
