@@ -50,7 +50,8 @@ def test_connect_advice_speaks_of_its_options_not_of_vertexsms_variables() -> No
     advice = advice_for(resolve(URL, "vocci"))
     assert "--allow-file-store" in advice.keyring_too_small
     assert "vertex-stdio login --server vocci" in advice.keyring_too_small
-    assert advice.allow_file_store.startswith("pass --allow-file-store to `vertex-stdio connect`")
+    assert advice.allow_file_store.startswith("run `")
+    assert "login --server vocci --allow-file-store`" in advice.allow_file_store
     assert "--allow-file-store" in advice.allow_file_store_in_client
     assert advice.choose_callback_port == "pass --callback-port with a free port"
     words = " ".join(value for value in vars(advice).values() if isinstance(value, str))

@@ -111,7 +111,10 @@ def resolve(url_or_name: str, name: str | None = None, base: Path | None = None)
 
 
 def advice_for(server: RemoteServer) -> Advice:
+    """connect's what-to-do sentences: every backticked command in them runs as printed here."""
     login = command(f"login {server.server_option}")
+    named = f" --name {server.name}" if server.name != server.host else ""
+    serve = command(f"connect {shlex.quote(server.url)}{named}")
     return Advice(
         sign_in=(
             f"Call the sign_in tool, or run `{login}` in a terminal, to sign in to {server.host} "
@@ -119,25 +122,25 @@ def advice_for(server: RemoteServer) -> Advice:
         ),
         file_store_setting="--allow-file-store",
         callback_port_setting="--callback-port",
-        allow_file_store=f"pass --allow-file-store to `vertex-stdio connect` and to `{login}`",
+        allow_file_store=f"run `{login} --allow-file-store` and add --allow-file-store to `{serve}`",
         allow_file_store_in_client=(
-            "add --allow-file-store to the `vertex-stdio connect` arguments in your client's config too"
+            "add --allow-file-store to the connect arguments in your client's config too"
         ),
         choose_callback_port="pass --callback-port with a free port",
         login_command=login,
         logout_command=command(f"logout {server.server_option}"),
-        check_resource=f"Check the URL given to `{command('connect')}` ({server.url}).",
-        metadata_refused=f"Check the URL given to `{command('connect')}` ({server.url}).",
+        check_resource=f"Check the URL given to connect ({server.url}).",
+        metadata_refused=f"Check the URL given to connect ({server.url}).",
         no_server_metadata=f"Ask the operator of {server.host} how to sign in from a desktop app.",
         no_registration=(
             f"Ask the operator of {server.host} for a client id registered for vertex-stdio and "
-            f"pass it with `{command('connect ' + shlex.quote(server.url) + ' --client-id ID')}`."
+            f"pass it with `{serve} --client-id ID`."
         ),
-        registration_failed=f"Pass a pre-registered client id with `{command('connect ' + shlex.quote(server.url) + ' --client-id ID')}`.",
+        registration_failed=f"Pass a pre-registered client id with `{serve} --client-id ID`.",
         public_client="Pass a public (secret-less) client id with `--client-id ID`.",
         keyring_too_small=(
-            f"Pass --allow-file-store to `vertex-stdio connect` and to `{login}` to keep it in a private "
-            "file instead."
+            f"Run `{login} --allow-file-store` and add --allow-file-store to `{serve}` to keep it in a "
+            "private file instead."
         ),
     )
 
