@@ -169,4 +169,9 @@ def test_ask_client_secret_needs_a_client_id_and_a_secret(tmp_path: Path) -> Non
     assert "No client secret" in empty.stderr
     vertexsms = login(tmp_path, {}, "--ask-client-secret", typed=f"{SECRET}\n")
     assert vertexsms.returncode == 2
-    assert SECRET not in alone.stderr + empty.stderr + vertexsms.stderr
+    in_argv = login(
+        tmp_path, {}, "--server", url, "--client-id", CLIENT_ID, "--ask-client-secret", SECRET, typed=""
+    )
+    assert in_argv.returncode == 2
+    assert "takes no value" in in_argv.stderr
+    assert SECRET not in alone.stderr + empty.stderr + vertexsms.stderr + in_argv.stderr + in_argv.stdout

@@ -338,7 +338,9 @@ def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) ->
         )
     per_server[0].add_argument(
         "--ask-client-secret",
-        action="store_true",
+        nargs="?",  # a value typed after it is taken here and refused unechoed, never a usage error showing it
+        const=True,
+        default=False,
         help="with --server and --client-id: ask for the client's secret (hidden, or one line on stdin) "
         "and keep it in the keyring for connect",
     )

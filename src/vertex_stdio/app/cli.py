@@ -46,7 +46,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logs.configure(settings.log_level)
     command = args.command or "serve"
-    if getattr(args, "ask_client_secret", False) and not args.server:
+    asked = getattr(args, "ask_client_secret", False)
+    if asked not in (True, False):
+        print(
+            "vertex-stdio: --ask-client-secret takes no value: a secret in a command line is visible to "
+            "other processes and kept in shell history. Run it without one and type the secret at the "
+            "prompt (or pipe it in).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if asked and not args.server:
         print(
             "vertex-stdio: --ask-client-secret is for `login --server NAME --client-id ID`.", file=sys.stderr
         )
