@@ -110,3 +110,20 @@ def test_an_unusable_team_journal_says_to_check_the_database() -> None:
     assert "team database is up and reachable" in team.message
     assert team.extra["outcome"] == "not_sent"
     assert "move a damaged file aside" in _unavailable("damaged", "journal.sqlite3").message
+
+
+def test_a_database_that_cannot_be_reached_is_named_without_its_password() -> None:
+    """Nothing listens on the port: opening fails at once with the URL shown without its
+    password, and libpq's own words carry no piece of it either."""
+    from postgres import free_port
+
+    from vertex_stdio.vertexsms.journal.pgstore import PgStore
+
+    port = free_port()
+    with pytest.raises(JournalStoreError) as caught:
+        PgStore(f"postgresql://vertex:{SECRET}@127.0.0.1:{port}/journal?connect_timeout=3")
+    text = str(caught.value)
+    assert f"the team journal postgresql://vertex@127.0.0.1:{port}/journal?connect_timeout=3" in text
+    assert "could not be opened" in text
+    assert SECRET not in text
+    assert "s3cr3t" not in text

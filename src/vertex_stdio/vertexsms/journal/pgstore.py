@@ -40,10 +40,13 @@ FIELDS = chain.FIELDS
 # Bounds on waiting for the server: a statement (the advisory lock included) and a connection.
 STATEMENT_TIMEOUT_MS = 15_000
 CONNECT_TIMEOUT_S = 5
+TCP_USER_TIMEOUT_MS = 20_000
 
 
 class PgStore:
     """A ``JournalStore`` in the PostgreSQL database at ``url`` (schema created or migrated on open)."""
+
+    watched = False  # no file to be replaced under it: ``SendJournal.watch`` leaves it alone
 
     def __init__(self, url: str, *, password: str | None = None) -> None:
         self.where = redacted_url(url)
@@ -178,6 +181,9 @@ class PgStore:
         extra: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in told:
             extra["connect_timeout"] = CONNECT_TIMEOUT_S
+        if "tcp_user_timeout" not in told:
+            # A server gone silent (a network cut, not a refusal) fails the call instead of hanging it.
+            extra["tcp_user_timeout"] = TCP_USER_TIMEOUT_MS
         if "application_name" not in told:
             extra["application_name"] = "vertex-stdio"
         if self._password is not None and "password" not in told:

@@ -232,11 +232,12 @@ class SendJournal:
         """Look at the open journal every ``interval`` seconds, so a file deleted or replaced
         between two calls is reopened (and this process's last day carried into the new one)
         before another process reads it, not only at this process's next call.  Runs until
-        cancelled; opens nothing (a journal not yet used has nothing to carry)."""
+        cancelled; opens nothing (a journal not yet used has nothing to carry), and leaves a
+        database alone (``watched`` false: nothing there can be replaced under it)."""
         while True:
             await anyio.sleep(interval)
             store = self._store
-            if store is None:
+            if store is None or not getattr(store, "watched", True):
                 continue
             try:
                 await anyio.to_thread.run_sync(store.newest)
