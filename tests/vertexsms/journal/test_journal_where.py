@@ -10,9 +10,9 @@ import pytest
 
 from vertex_stdio.core.urls import redacted_url
 from vertex_stdio.vertexsms.journal import describe, journal_url, open_store
-from vertex_stdio.vertexsms.journal.safety import _unavailable
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
 from vertex_stdio.vertexsms.journal.store import JournalStoreError
+from vertex_stdio.vertexsms.journal.verdicts import unavailable as _unavailable
 from vertex_stdio.vertexsms.journal.where import TeamExtraMissing, install_command
 from vertex_stdio.vertexsms.policy import parse
 

@@ -4,7 +4,7 @@
 ``SqliteStore`` (sqlite.py) the file shared by every process of this machine, ``PgStore``
 (pgstore.py) a team's PostgreSQL database shared by every machine, picked by ``open_store``
 (where.py) and loaded on first use; records.py holds the pure rules (duplicate guard, spend
-limits, totals).
+limits, totals) and verdicts.py the tool errors its refusals become.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ import anyio.to_thread
 
 from vertex_stdio.core.errors import JournalUnavailable, VertexError
 from vertex_stdio.vertexsms.journal.records import DAY, Finish, Totals, totals
-from vertex_stdio.vertexsms.journal.safety import CallFacts, SendJournal, _new_call, text_free_detail
+from vertex_stdio.vertexsms.journal.safety import CallFacts, SendJournal, _new_call
 from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, Refused
+from vertex_stdio.vertexsms.journal.verdicts import text_free_detail
 
 log = logging.getLogger(__name__)
 

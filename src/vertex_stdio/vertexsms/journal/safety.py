@@ -15,26 +15,20 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
 import anyio.to_thread
 
-from vertex_stdio.core.errors import DuplicateSend, JournalUnavailable, SpendLimit, VertexError
-from vertex_stdio.core.launcher import command
-from vertex_stdio.core.redact import redact
+from vertex_stdio.core.errors import JournalUnavailable, VertexError
 from vertex_stdio.vertexsms.journal.policing import check_static, refuse, refuses, since_for
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
-    ClockBehind,
-    Duplicate,
     Finish,
     Kind,
     NewCall,
@@ -42,13 +36,12 @@ from vertex_stdio.vertexsms.journal.records import (
     OverLimit,
     Record,
     Rules,
-    Unpriced,
     clock_check,
     decide,
     summarize,
 )
 from vertex_stdio.vertexsms.journal.store import Busy, JournalStore, JournalStoreError, Refused, prune_old
-from vertex_stdio.vertexsms.journal.where import remedy
+from vertex_stdio.vertexsms.journal.verdicts import over, refusal, text_free_detail, unavailable
 from vertex_stdio.vertexsms.policy import Breach
 
 log = logging.getLogger(__name__)
@@ -139,14 +132,14 @@ class SendJournal:
                     store = await anyio.to_thread.run_sync(self._opener)
                     await anyio.to_thread.run_sync(prune_old, store, self._clock(), self._retention)
                 except JournalStoreError as exc:
-                    raise _unavailable(str(exc), self._where) from exc
+                    raise unavailable(str(exc), self._where) from exc
                 self._store = store
             return self._store
 
     def check_parts(self, parts: int) -> None:
         """``SpendLimit`` for a message longer than the parts limit (0 disables it)."""
         if self.max_parts and parts > self.max_parts:
-            raise _over(OverLimit("SMS parts per message", "VERTEXSMS_MAX_PARTS", parts, self.max_parts))
+            raise over(OverLimit("SMS parts per message", "VERTEXSMS_MAX_PARTS", parts, self.max_parts))
 
     @asynccontextmanager
     async def billable(self, tool: str, facts: CallFacts, *, guard: bool = False) -> AsyncIterator[Ticket]:
@@ -160,9 +153,9 @@ class SendJournal:
         except Refused as refused:
             if isinstance(refused.verdict, Breach):
                 raise await refuse(store, new, refused.verdict) from None
-            raise _refusal(refused, tool, self.kind, self._where) from None
+            raise refusal(refused, tool, self.kind, self._where) from None
         except JournalStoreError as exc:
-            raise _unavailable(str(exc), self._where) from exc
+            raise unavailable(str(exc), self._where) from exc
         ticket = Ticket(record_id)
         self.in_flight += 1
         try:
@@ -287,117 +280,3 @@ def _finish_for(exc: BaseException) -> Finish:
         outcome = _ERROR_OUTCOMES.get(str(said), "unknown")
         return Finish(outcome, detail=text_free_detail(exc))
     return Finish("unknown", detail=f"interrupted ({type(exc).__name__})")
-
-
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|\u2018[^\u2019]*\u2019|«[^»]*»|`[^`]*`")
-_LONG_NUMBER = re.compile(r"\d{5,}")
-
-
-def text_free_detail(exc: VertexError) -> str:
-    """What the journal keeps of an error: its code, VertexSMS's numeric code, and the first
-    sentence of our own words with anything quoted and any long number masked.
-
-    Never VertexSMS's words (they may quote the message, the recipient or the token) nor
-    anything the caller typed: the journal never stores message text, even quoted back.
-    """
-    ours = exc.message.split(" VertexSMS said:", 1)[0]
-    first = re.split(r"(?<=[.;!?])\s", ours, maxsplit=1)[0]
-    reason = _LONG_NUMBER.sub("•", _QUOTED.sub("…", redact(first)))[:160]
-    code = f" (VertexSMS code {exc.vertex_error_code})" if exc.vertex_error_code is not None else ""
-    return f"{exc.code}{code}: {reason}"
-
-
-def _refusal(refused: Refused, tool: str, kind: Kind, where: str) -> VertexError:
-    verdict = refused.verdict
-    if isinstance(verdict, Duplicate):
-        return _duplicate(verdict.earlier, tool)
-    if isinstance(verdict, OverLimit):
-        return _over(verdict, kind)
-    if isinstance(verdict, ClockBehind):
-        return _clock_behind(verdict, where)
-    if isinstance(verdict, Unpriced):
-        return unpriced(tool, "its price could not be found")
-    return _unavailable("the journal refused the call for no stated reason")
-
-
-def _clock_behind(verdict: ClockBehind, where: str) -> JournalUnavailable:
-    def local(when: float) -> str:
-        return datetime.fromtimestamp(when).astimezone().isoformat(timespec="seconds")
-
-    return JournalUnavailable(
-        f"Not sent: this computer's clock reads {local(verdict.started)}, but the send journal "
-        f"{where} already holds a call made at {local(verdict.newest)}, later than now. The clock "
-        "has jumped back, or a process ran with a clock ahead; the duplicate guard and the 24-hour "
-        "limits count by time, so calls that cost money wait until the clock is right. Check the "
-        f"system clock (`date`); `{command('history --since 1d')}` lists the journal's latest calls. "
-        f"If the clock is right and that call's time is wrong, move the journal aside: "
-        f"mv '{where}' '{where}.ahead' (a new one is created; the old file keeps its history).",
-        outcome="not_sent",
-    )
-
-
-def _duplicate(earlier: Record, tool: str) -> DuplicateSend:
-    when = datetime.fromtimestamp(earlier.started).astimezone().isoformat(timespec="seconds")
-    named = "message id" if tool == "send_sms" else "id"  # a lookup's or a sender's id
-    ref = f"{named} {earlier.message_id}" if earlier.message_id else f"no {named} yet"
-    if tool == "send_sms":
-        what = "the same text to the same recipient from the same sender was already sent"
-        then = (
-            "If the person really wants it sent again, call send_sms once more with allow_duplicate: "
-            "true; to see whether the first one arrived, use get_sms_status"
-            + (f" with message_id {earlier.message_id}." if earlier.message_id else ".")
-        )
-    else:
-        what = f"{tool} was already called for the same number"
-        then = (
-            "Each call is billed and its answer goes to the first call's callback. Tell the user; a "
-            "repeat goes only after the duplicate window (the setting VERTEXSMS_DUPLICATE_WINDOW, "
-            "in minutes) has passed."
-        )
-    return DuplicateSend(
-        f"Not sent: {what} at {when} ({ref}, outcome {earlier.outcome}). {then}",
-        earlier_message_id=earlier.message_id,
-        earlier_time=when,
-        earlier_outcome=earlier.outcome,
-        outcome="not_sent",
-    )
-
-
-def unpriced(tool: str, why: str, maximum: float | None = None) -> SpendLimit:
-    """``SpendLimit`` for a call whose price is unknown (``why``) while a EUR limit is set."""
-    return SpendLimit(
-        f"Not sent: the price of this {tool} call is unknown ({why}), and a call of unknown price is "
-        "never counted as €0 against the EUR limit. Try again later, when VertexSMS can quote it; "
-        "only the user can turn the limit off (the setting VERTEXSMS_MAX_EUR_PER_DAY). "
-        f"`{command('history')}` shows what was spent.",
-        limit="EUR per 24 h",
-        setting="VERTEXSMS_MAX_EUR_PER_DAY",
-        maximum=maximum,
-        price="unknown",
-        outcome="not_sent",
-    )
-
-
-def _over(verdict: OverLimit, kind: Kind = "real") -> SpendLimit:
-    count = f"{verdict.count:g}"
-    maximum = f"{verdict.maximum:g}"
-    where = "" if kind == "real" else f" (counting {kind} sends only)"
-    return SpendLimit(
-        f"Not sent: the limit of {maximum} {verdict.limit} would be crossed (now {count}){where}. "
-        f"Tell the user; only they can raise it, with the setting {verdict.setting} (0 turns it off). "
-        f"`{command('history')}` shows what was sent.",
-        limit=verdict.limit,
-        count=verdict.count,
-        maximum=verdict.maximum,
-        setting=verdict.setting,
-        outcome="not_sent",
-    )
-
-
-def _unavailable(why: str, where: str = "") -> JournalUnavailable:
-    return JournalUnavailable(
-        f"Not sent: {why}. Calls that cost money or change the account are made only when they can "
-        f"be recorded first. Run `{command('doctor')}` to see the journal's state; {remedy(where)}. "
-        "Free tools keep working.",
-        outcome="not_sent",
-    )

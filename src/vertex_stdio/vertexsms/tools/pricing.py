@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vertex_stdio.vertexsms.journal.safety import unpriced
+from vertex_stdio.vertexsms.journal.verdicts import unpriced
 
 if TYPE_CHECKING:
     from vertex_stdio.vertexsms.tools.base import ContextPrompt, Services
