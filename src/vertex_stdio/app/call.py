@@ -19,6 +19,7 @@ from mcp.types import CallToolResult, TextContent
 from vertex_stdio.core.credentials import TokenProvider
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from vertex_stdio.core.launcher import command
+from vertex_stdio.core.tasks import hosting
 from vertex_stdio.mcpio.stdio import bounded_int
 from vertex_stdio.vertexsms.settings import Settings
 
@@ -176,7 +177,7 @@ async def _call(
     with upstream(settings) as (effective, tokens):
         server = build_server(effective, tokens)
         try:
-            async with Client(server, mode="legacy") as client:
+            async with hosting(tokens), Client(server, mode="legacy") as client:
                 listed = {t.name: t for t in (await client.list_tools()).tools}
                 found = listed.get(tool)
                 arguments = parse_arguments(pairs, json_args, found.input_schema if found else None)

@@ -99,7 +99,9 @@ def serve_connect(
         tool_filter=extra.tools,
         headers=extra.headers,
     )
-    session = runner.Session(proxy.server(), options=proxy.initialization_options(), aclose=provider.aclose)
+    session = runner.Session(
+        proxy.server(), options=proxy.initialization_options(), aclose=provider.aclose, hosted=provider
+    )
     ended = runner.run(
         session,
         first_line=(

@@ -99,10 +99,11 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
 
 
 def _run(server: VertexServer, tokens: TokenProvider, handover: Handover | None = None) -> Ended:
+    from vertex_stdio.core.tasks import hosted
     from vertex_stdio.mcpio import runner
 
     return runner.run(
-        runner.Session(server, aclose=tokens.aclose, handover=handover),
+        runner.Session(server, aclose=tokens.aclose, handover=handover, hosted=hosted(tokens)),
         first_line=f"vertex-stdio {__version__} serving over stdio (tokens: {tokens.source})",
     )
 

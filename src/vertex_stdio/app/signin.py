@@ -17,6 +17,7 @@ import keyring
 
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, VertexError
 from vertex_stdio.core.redact import redact
+from vertex_stdio.core.tasks import hosting
 from vertex_stdio.oauth.device import DeviceFlow
 from vertex_stdio.oauth.discovery import known_client
 from vertex_stdio.oauth.grants import revoke
@@ -59,6 +60,31 @@ async def login(
         profile = replace(profile, scopes=tuple(dict.fromkeys(scopes)))
     quiet = no_browser or device or headless is not None
     provider = provider or OAuthTokenProvider(profile, open_browser=not quiet, log_link=False)
+    async with hosting(provider):  # the sign-in runs in this command's task group
+        return await _login(
+            provider,
+            profile,
+            quiet=quiet,
+            no_browser=no_browser,
+            device=device,
+            headless=headless,
+            out=out,
+            inp=inp,
+        )
+
+
+async def _login(
+    provider: OAuthTokenProvider,
+    profile: SignInProfile,
+    *,
+    quiet: bool,
+    no_browser: bool,
+    device: bool,
+    headless: str | None,
+    out: TextIO,
+    inp: TextIO | None,
+) -> int:
+    """``login``'s body, inside the task group its sign-in runs in."""
     name = profile.display_name
     try:
         refusal = _cannot_keep(provider.store, profile)

@@ -9,6 +9,8 @@
 * SIGTERM and Ctrl-C (SIGINT) stop reading; the calls in flight are answered within the grace
   (a billable call also shields itself), then ``leave`` exits 0 for SIGTERM and 130 for Ctrl-C;
   a second signal stops at once;
+* work that outlives a request (a sign-in) runs in the run's task group (``Session.hosted``),
+  so ending the run cancels it;
 * ``aclose`` runs last, shielded and bounded, whatever ended the session.
 """
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vertex_stdio.core.errors import EXIT_INTERRUPTED, EXIT_OK
+from vertex_stdio.core.tasks import Hosted
 
 if TYPE_CHECKING:
     import anyio
@@ -40,13 +43,15 @@ CLOSE_WITHIN = 5.0  # seconds ``aclose`` may take at exit
 @dataclass(frozen=True)
 class Session:
     """What one run serves: the SDK server, what ``initialize`` answers, the EOF hook, the clean-up,
-    and where the lean front stopped (``mcpio.lean``), when one answered first."""
+    where the lean front stopped (``mcpio.lean``), when one answered first, and who starts work
+    beyond its requests (given the run's task group before serving)."""
 
     server: MCPServer[Any] | Server[Any]
     options: InitializationOptions | None = None
     on_eof: EofHook | None = None
     aclose: Callable[[], Awaitable[None]] | None = None
     handover: Handover | None = None
+    hosted: Hosted | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,8 @@ async def _serve_then_close(session: Session, stopped: list[str]) -> None:
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signals, stop, tg.cancel_scope, stopped)
+            if session.hosted is not None:
+                session.hosted.run_tasks_in(tg)
             await serve_stdio(
                 session.server,
                 options=session.options,

@@ -9,38 +9,40 @@ failed or abandoned sign-in, or one whose token the server refused before ever a
 not reopened automatically for ``RETRY_AFTER_FAILURE`` seconds.  ``login`` runs it as a loopback
 redirect (or a pasted answer) or as the device grant.  What it knows between calls is one
 ``SignInState`` (``oauth/protocol/signin_state.py``) replaced by pure transitions; this class is
-the I/O around them (store, locks, HTTP, browser).
+the I/O around them (store, locks, HTTP, browser), on ``silent.SilentTokens`` (what it holds and
+renews without a person).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 
+import anyio
 import httpx2
 
-from vertex_stdio.core.credentials import Challenge, SignInPrompt
-from vertex_stdio.core.errors import AuthRequired, VertexError
+from vertex_stdio.core.credentials import SignInPrompt
+from vertex_stdio.core.errors import AuthRequired
+from vertex_stdio.core.tasks import LooseTasks, Spawner
 from vertex_stdio.oauth.device import DeviceFlow
 from vertex_stdio.oauth.device import begin as begin_device
-from vertex_stdio.oauth.discovery import client_source, find_target, known_client, known_client_id
+from vertex_stdio.oauth.discovery import client_source
 from vertex_stdio.oauth.io.browser import Opener, open_in_browser
-from vertex_stdio.oauth.io.http import OAuthHttp
 from vertex_stdio.oauth.io.receiver import CallbackPortUnavailable
 from vertex_stdio.oauth.machine import machine_tokens
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.protocol import signin_state as st
 from vertex_stdio.oauth.protocol.core import Tokens
 from vertex_stdio.oauth.protocol.metadata import Target
-from vertex_stdio.oauth.protocol.urlpolicy import UrlPolicy
-from vertex_stdio.oauth.renewal import REFRESH_LOCK_TIMEOUT, lock_name, persist, renew
-from vertex_stdio.oauth.running import RunningSignIn
+from vertex_stdio.oauth.renewal import lock_name, persist
+from vertex_stdio.oauth.running import RunningSignIn, SignInTask
 from vertex_stdio.oauth.signin import Flow, begin
+from vertex_stdio.oauth.silent import SilentTokens
 from vertex_stdio.oauth.storage.state import Lock, LockTimeout
-from vertex_stdio.oauth.storage.store import SessionKey, TokenStore, remember_secrets
+from vertex_stdio.oauth.storage.store import SessionKey, TokenStore
 from vertex_stdio.oauth.waiting import Waiting
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ RETRY_AFTER_FAILURE = st.RETRY_AFTER_FAILURE
 SIGNIN_LIFETIME = 300.0
 
 
-class OAuthTokenProvider:
+class OAuthTokenProvider(SilentTokens):
     """Implements ``credentials.TokenProvider`` with OAuth 2.1 (source ``"oauth"``)."""
 
     source = "oauth"
@@ -66,29 +68,22 @@ class OAuthTokenProvider:
         open_browser: bool = True,
         log_link: bool = True,
         reports_acceptance: bool = False,
+        tasks: Spawner | None = None,
     ) -> None:
         """``log_link`` False: the caller shows the link itself (``login``), so the log never holds it.
 
         ``reports_acceptance``: the caller tells ``accepted`` each token the server took, so a
         browser sign-in whose token is refused before it was ever accepted counts as failed.
+        ``tasks``: where sign-ins run (see ``run_tasks_in``); by default loose tasks of the running loop.
         """
-        self._profile = profile
-        self._store_given = store
-        self._http = OAuthHttp(
-            timeout=profile.http_timeout, policy=UrlPolicy(profile.resource_url), transport=transport
-        )
+        super().__init__(profile, store, transport, clock, client_metadata_url=client_metadata_url)
         self._opener = opener or open_in_browser
-        self._clock = clock or time.time
-        self._metadata_url = client_metadata_url
         self._open_browser = open_browser
         self._log_link = log_link
         self._reports_acceptance = reports_acceptance
-        self._s = st.SignInState()
-        self._key: SessionKey | None = None
         self._lock = asyncio.Lock()
         self._running = RunningSignIn()
-        self._state_stamp: tuple[int, int, int] | None = None
-        self._session_present = False
+        self._tasks: Spawner = tasks or LooseTasks()
         self._device = False
 
     @property
@@ -96,22 +91,10 @@ class OAuthTokenProvider:
         """How long a started sign-in keeps its callback open (a call may stop waiting sooner)."""
         return max(SIGNIN_LIFETIME, self._profile.signin_timeout)
 
-    @property
-    def profile(self) -> SignInProfile:
-        """Which server this provider signs in to, and the words it uses."""
-        return self._profile
-
-    @property
-    def http(self) -> OAuthHttp:
-        """The HTTP edge (shared with ``logout`` for revocation)."""
-        return self._http
-
-    @property
-    def store(self) -> TokenStore:
-        """The token store (built on first use: never at start-up)."""
-        if self._store_given is None:
-            self._store_given = TokenStore.default(self._profile)
-        return self._store_given
+    def run_tasks_in(self, tasks: Spawner) -> None:
+        """Run sign-ins from now on in ``tasks``: the task group of the process's run, which
+        outlives every call (``core.tasks.Hosted``; ending the run cancels a sign-in left)."""
+        self._tasks = tasks
 
     async def aclose(self) -> None:
         """Cancel a sign-in still waiting for its browser, close its port, close HTTP."""
@@ -170,27 +153,6 @@ class OAuthTokenProvider:
         log.info("signed in to %s as the client itself", self._profile.display_name)
         return self._adopt(key, tokens)
 
-    def challenged(self, challenge: Challenge) -> None:
-        """The server answered 401 to a request sent without a token: where its metadata is
-        (``resource_metadata``) and the scope it asks for (``scope``) serve the sign-in that follows."""
-        self._s = replace(
-            self._s,
-            header_url=challenge.resource_metadata or self._s.header_url,
-            challenge_scopes=challenge.scopes or self._s.challenge_scopes,
-        )
-
-    async def rejected(self, token: str, challenge: Challenge) -> bool:
-        """After a 401 (refresh or sign in, once) or 403 ``insufficient_scope`` (step up, once)."""
-        name = self._profile.display_name
-        if st.refuses_fresh(self._s, token, challenge):
-            log.warning("%s refused the access token of the sign-in that had just completed", name)
-        self._s, again = st.after_rejection(self._s, token, challenge, now=self._clock(), name=name)
-        return again
-
-    def accepted(self, token: str) -> None:
-        """The server answered a request made with ``token`` (not with 401/403)."""
-        self._s = st.accepted(self._s, token)
-
     async def signin(
         self, scopes: Sequence[str], *, wait: float | None = None, device: bool = False
     ) -> Tokens:
@@ -212,120 +174,13 @@ class OAuthTokenProvider:
         """Finish the waiting sign-in with an answer pasted on the terminal; else why not."""
         return self._running.paste(text)
 
-    async def kept(self) -> bool:
-        """True when the current sign-in is in the store (so later runs and other processes have it)."""
-        if self._key is None or self._s.tokens is None:
-            return False
-        try:
-            stored = await self.store.load(self._key)
-        except VertexError:
-            return False
-        return stored is not None and stored.access_token == self._s.tokens.access_token
-
     async def wait_for_url(self, within: float) -> str | None:
         """The authorization URL of the running sign-in, once it is ready (None after ``within`` s)."""
         return await self._running.wait_for_url(within)
 
-    async def target(self) -> Target:
-        """Discovery results (cached in the state file; fetched again once after a 401)."""
-        target = await find_target(
-            self._http,
-            self.store,
-            self._profile,
-            self._s.header_url,
-            self._clock(),
-            fresh=self._s.rediscover,
-        )
-        self._s = replace(self._s, rediscover=False)
-        return target
-
-    # -- silent paths -------------------------------------------------------------------------
-
-    async def _silent(self) -> Tokens | None:
-        """Memory, the store (another process's work), or a refresh; None when a sign-in is needed."""
-        now = self._clock()
-        if self._s.stepup is not None:
-            return None
-        if (in_memory := st.usable(self._s, now)) is not None:
-            if self._still_signed_in():
-                return in_memory
-            raise self._signed_out()
-        target = await self.target()
-        key = self._session_key(target)
-        if key is None:
-            return None
-        stored = await self.store.load(key)
-        if stored is not None and stored.usable(now) and stored.access_token != self._s.rejected:
-            return self._adopt(key, stored)
-        if stored is None and self._signed_out_elsewhere(key):
-            raise self._signed_out()
-        current = stored or (self._s.tokens if self._key == key else None)
-        if current is None or not current.refresh_token:
-            return None
-        return await self._refresh(target, key, current)
-
-    def _session_key(self, target: Target) -> SessionKey | None:
-        client_id = known_client_id(self.store, target.server, self._profile.client_id, self._metadata_url)
-        return SessionKey(target.server.issuer, target.resource, client_id) if client_id else None
-
-    def _still_signed_in(self) -> bool:
-        """False once another process removed this sign-in (logout): one ``stat`` per call.
-
-        The state file is re-read only when its stamp changed; a session that was there and is
-        gone means a logout, so the in-memory access token must not be used any more.
-        """
-        stamp = self.store.state_stamp()
-        if stamp == self._state_stamp:
-            return True
-        self._state_stamp = stamp
-        key = self._key
-        present = key is not None and key.account in self.store.sessions()
-        was, self._session_present = self._session_present, present
-        return present or not was
-
-    def _signed_out_elsewhere(self, key: SessionKey) -> bool:
-        """True when this process holds a sign-in whose record another process removed (logout)."""
-        return self._s.tokens is not None and self._key == key and key.account not in self.store.sessions()
-
-    def _signed_out(self) -> AuthRequired:
-        """Forget the in-memory sign-in; pause automatic sign-ins as after a failed one (no tab storm)."""
-        advice = self._profile.advice
-        log.warning(
-            "signed out in another window (%s); this process forgets the sign-in", advice.logout_command
-        )
-        name = self._profile.display_name
-        self._s = st.signed_out(self._s, self._clock(), name)
-        return AuthRequired(f"You signed out of {name} ({advice.logout_command}). {advice.sign_in}")
-
-    def _adopt(self, key: SessionKey, tokens: Tokens) -> Tokens:
-        remember_secrets(tokens)
-        self._key, self._s = key, st.adopted(self._s, tokens)
-        self._state_stamp, self._session_present = None, True
-        return tokens
-
-    async def _refresh(self, target: Target, key: SessionKey, seen: Tokens) -> Tokens | None:
-        """Renew silently (``renewal.renew``); adopt what it gives, forget when the sign-in is gone."""
-        client = await known_client(self.store, target.server, self._profile, self._metadata_url)
-        renewed = await renew(
-            self._http,
-            self.store,
-            target,
-            key,
-            seen,
-            lock=self.store.lock(lock_name("refresh", target), REFRESH_LOCK_TIMEOUT),
-            clock=self._clock,
-            rejected=self._s.rejected,
-            name=self._profile.display_name,
-            client=client,
-        )
-        if renewed is None:
-            self._s = st.forgotten(self._s)
-            return None
-        return self._adopt(key, renewed)
-
     # -- interactive sign-in -------------------------------------------------------------------
 
-    def _start_signin(self, scopes: tuple[str, ...], *, forced: bool = False) -> asyncio.Task[Tokens]:
+    def _start_signin(self, scopes: tuple[str, ...], *, forced: bool = False) -> SignInTask:
         running = self._running
         if running.task is not None and running.active:
             if not forced and running.opened is False:
@@ -335,9 +190,9 @@ class OAuthTokenProvider:
         paused = st.pause_reason(self._s, self._clock(), forced=forced)
         if paused is not None:
             raise self._auth_required(paused)
-        return running.start(self._run_signin(scopes, forced), self._signin_done)
+        return running.start(self._tasks, partial(self._run_signin, scopes, forced), self._signin_done)
 
-    def _signin_done(self, task: asyncio.Task[Tokens]) -> None:
+    def _signin_done(self, task: SignInTask) -> None:
         # A port that could not be bound opened nothing: no abandoned sign-in, so no pause.
         failed = task.cancelled() or not isinstance(task.exception(), CallbackPortUnavailable | None)
         self._s = st.signin_ended(self._s, self._clock(), failed=failed)
@@ -363,9 +218,6 @@ class OAuthTokenProvider:
         finally:
             lock.release()
 
-    def _scopes_for(self, target: Target, requested: tuple[str, ...]) -> tuple[str, ...]:
-        return st.scopes_for(self._s, self._profile.scopes, target, requested)
-
     async def _interactive(self, target: Target, scopes: tuple[str, ...]) -> Tokens:
         client_for = client_source(
             self._http,
@@ -382,22 +234,19 @@ class OAuthTokenProvider:
         try:
             return await self._drive(flow)
         finally:
-            await flow.aclose()
+            with anyio.CancelScope(shield=True):  # a cancelled sign-in still closes its port
+                await flow.aclose()
 
     async def _drive(self, flow: Flow | DeviceFlow) -> Tokens:
-        self._running.showing(flow)
         if isinstance(flow, Flow) and self._log_link:
             log.warning("Sign in to %s in your browser: %s", self._profile.display_name, flow.url)
-        # Some browsers (webbrowser's GenericBrowser) only return once they exit: open concurrently.
-        opening = asyncio.create_task(self._running.open(self._opener)) if self._open_browser else None
-        try:
-            tokens = await asyncio.wait_for(flow.complete(self._clock), self._lifetime)
-        except TimeoutError:
-            raise self._auth_required("The sign-in was not completed in time.") from None
-        finally:
-            self._running.flow = None
-            if opening is not None and not opening.done():
-                opening.cancel()
+        tokens = await self._running.complete(
+            flow,
+            self._opener if self._open_browser else None,
+            self._lifetime,
+            self._clock,
+            late=lambda: self._auth_required("The sign-in was not completed in time."),
+        )
         key = SessionKey(flow.target.server.issuer, flow.target.resource, flow.client.client_id)
         await persist(self.store, key, tokens)
         self._s = st.signed_in(self._s, tokens, watch_acceptance=self._reports_acceptance)
@@ -421,7 +270,7 @@ class OAuthTokenProvider:
         return self._adopt(key, stored)
 
     async def _wait(
-        self, task: asyncio.Task[Tokens], prompt: SignInPrompt | None, limit: float, *, needs_person: bool
+        self, task: SignInTask, prompt: SignInPrompt | None, limit: float, *, needs_person: bool
     ) -> Tokens:
         """Wait for ``task``; a tool call (``needs_person``) stops as soon as no one can be reached."""
         waiting = Waiting(
@@ -433,6 +282,6 @@ class OAuthTokenProvider:
         return self._running.auth_required(why, self._profile.advice.sign_in)
 
     @property
-    def _signin(self) -> asyncio.Task[Tokens] | None:
+    def _signin(self) -> SignInTask | None:
         """The running (or last) sign-in task."""
         return self._running.task

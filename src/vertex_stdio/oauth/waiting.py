@@ -13,9 +13,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from vertex_stdio.core.credentials import SignInPrompt
-from vertex_stdio.oauth.protocol.core import Tokens
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,16 @@ class Waiting:
         self._last_progress = time.monotonic()
         self._offer: asyncio.Task[str] | None = None
 
-    async def step(self, task: asyncio.Task[Tokens], url: str | None, opened: bool | None) -> bool:
-        """Wait a moment for ``task``; True when done waiting (it ended, or see ``gave_up_because``)."""
+    async def step(self, task: asyncio.Future[None], url: str | None, opened: bool | None) -> bool:
+        """Wait a moment for ``task`` (done when the sign-in ended); True when done waiting (it
+        ended, or see ``gave_up_because``)."""
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             self.gave_up_because = "The sign-in was not completed in time."
             return True
-        pending = {task} | ({self._offer} if self._offer is not None and not self._offer.done() else set())
+        pending: set[asyncio.Future[Any]] = {task} | (
+            {self._offer} if self._offer is not None and not self._offer.done() else set()
+        )
         await asyncio.wait(pending, timeout=min(STEP, remaining), return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             return True
