@@ -11,8 +11,8 @@ import pytest
 
 from bridge import process_env
 from vertex_stdio.bridge.offer import Offer, OfferCache
-from vertex_stdio.bridge.proxy import _capabilities, _outgoing
 from vertex_stdio.bridge.servers import profile_for, remember, resolve
+from vertex_stdio.bridge.wire import capabilities, outgoing
 from vertex_stdio.core.errors import ConfigError
 
 VOCCI = "https://mcp.vocci.ai/mcp"
@@ -63,12 +63,12 @@ def test_the_offer_cache_round_trips_and_survives_damage(tmp_path: Path) -> None
 
 def test_capabilities_announce_list_changes_and_params_drop_our_meta() -> None:
     """Lists we refresh say listChanged; the local progress token and era keys stay local."""
-    caps = _capabilities({"tools": {}, "prompts": {"listChanged": False}, "completions": {}})
+    caps = capabilities({"tools": {}, "prompts": {"listChanged": False}, "completions": {}})
     assert caps.tools is not None
     assert caps.tools.list_changed is True
     assert caps.prompts is not None
     assert caps.prompts.list_changed is True
-    sent = _outgoing({"name": "t", "_meta": {"progressToken": 7, "io.modelcontextprotocol/x": 1, "app/k": 2}})
+    sent = outgoing({"name": "t", "_meta": {"progressToken": 7, "io.modelcontextprotocol/x": 1, "app/k": 2}})
     assert sent == {"name": "t", "_meta": {"app/k": 2}}
 
 

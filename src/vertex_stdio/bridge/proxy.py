@@ -22,7 +22,6 @@ the remote wrote (``RAW_METHODS``), so results are passed on as they came, never
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -41,10 +40,8 @@ from mcp.types import (
     ResourceListChangedNotification,
     ResourceUpdatedNotification,
     ResourceUpdatedNotificationParams,
-    ServerCapabilities,
     ToolListChangedNotification,
 )
-from pydantic import BaseModel, ConfigDict
 
 from vertex_stdio import __version__
 from vertex_stdio.bridge.calm import Calm
@@ -53,10 +50,10 @@ from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, offe
 from vertex_stdio.bridge.relay import LocalPeer
 from vertex_stdio.bridge.selection import ToolFilter
 from vertex_stdio.bridge.servers import RemoteServer
+from vertex_stdio.bridge.wire import AnyParams, capabilities, envelope, outgoing, tool_error
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES
 from vertex_stdio.core.errors import AuthError, AuthRequired, NotFound, VertexError
 from vertex_stdio.core.launcher import command
-from vertex_stdio.core.redact import redact
 from vertex_stdio.mcpio.prompt import RequestPrompt, progress_relay
 
 log = logging.getLogger(__name__)
@@ -71,36 +68,6 @@ FORWARDED = (
     "resources/subscribe",
     "resources/unsubscribe",
 )
-_OURS_META = "io.modelcontextprotocol/"
-
-
-class _AnyParams(BaseModel):
-    """Params of any shape: the handler reads the raw JSON, never this model."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-def _outgoing(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The request's params for the remote: its own ``_meta`` kept, ours (progress, era) dropped."""
-    out = dict(params or {})
-    meta = out.pop("_meta", None)
-    if isinstance(meta, dict):
-        kept = {k: v for k, v in meta.items() if k != "progressToken" and not k.startswith(_OURS_META)}
-        if kept:
-            out["_meta"] = kept
-    return out
-
-
-def _envelope(error: VertexError) -> dict[str, Any]:
-    """The contract's envelope, without ``vertex_error_code`` (VertexSMS's code: never a remote's)."""
-    envelope = error.envelope()
-    envelope["error"].pop("vertex_error_code", None)
-    return envelope
-
-
-def _tool_error(error: VertexError) -> dict[str, Any]:
-    text = redact(json.dumps(_envelope(error), ensure_ascii=False))
-    return {"content": [{"type": "text", "text": text}], "isError": True}
 
 
 class Proxy:
@@ -146,7 +113,7 @@ class Proxy:
     def server(self) -> Server[Any]:
         server: Server[Any] = Server("vertex-stdio-connect", version=__version__, lifespan=self._lifespan)
         for method in self._raw:
-            server.add_request_handler(method, _AnyParams, self._typed(method))
+            server.add_request_handler(method, AnyParams, self._typed(method))
         server.middleware.append(self._middleware)
         return server
 
@@ -157,7 +124,7 @@ class Proxy:
             return InitializationOptions(
                 server_name=f"vertex-stdio connect {self.remote.host}",
                 server_version=__version__,
-                capabilities=_capabilities({"tools": {}, "resources": {}, "prompts": {}}),
+                capabilities=capabilities({"tools": {}, "resources": {}, "prompts": {}}),
                 instructions=(
                     f"Tools, resources and prompts of {self.remote.host}. If it needs a sign-in and "
                     f"you are not signed in yet, its tools list offers {SIGN_IN}: call it to sign in "
@@ -169,7 +136,7 @@ class Proxy:
             server_name=str(info.get("name") or self.remote.host),
             server_version=str(info.get("version") or ""),
             title=info.get("title") if isinstance(info.get("title"), str) else None,
-            capabilities=_capabilities(offer.capabilities),
+            capabilities=capabilities(offer.capabilities),
             instructions=offer.instructions,
         )
 
@@ -194,8 +161,8 @@ class Proxy:
                 await self._link.aclose()
                 tg.cancel_scope.cancel()
 
-    def _typed(self, method: str) -> Callable[[Ctx, _AnyParams], Awaitable[HandlerResult]]:
-        async def handler(ctx: Ctx, _params: _AnyParams) -> HandlerResult:
+    def _typed(self, method: str) -> Callable[[Ctx, AnyParams], Awaitable[HandlerResult]]:
+        async def handler(ctx: Ctx, _params: AnyParams) -> HandlerResult:
             return await self._raw[method](ctx, dict(ctx.params or {}))
 
         return handler
@@ -349,7 +316,7 @@ class Proxy:
             read_only = isinstance(annotations, dict) and annotations.get("readOnlyHint") is True
             return await self.link.request(
                 "tools/call",
-                _outgoing(params),
+                outgoing(params),
                 interactive=True,
                 prompt=RequestPrompt(ctx),
                 progress=progress_relay(ctx),
@@ -357,7 +324,7 @@ class Proxy:
             )
         except VertexError as error:
             log.info("%s failed: %s", name, error.code)
-            return _tool_error(self._worded(error))
+            return tool_error(self._worded(error))
 
     async def _sign_in(self, ctx: Ctx) -> dict[str, Any]:
         offer = await self.refresh(interactive=True, ctx=ctx)
@@ -407,14 +374,14 @@ class Proxy:
             try:
                 return await self.link.request(
                     method,
-                    _outgoing(params),
+                    outgoing(params),
                     interactive=True,
                     prompt=RequestPrompt(ctx),
                     progress=progress_relay(ctx),
                 )
             except VertexError as error:
                 worded = self._worded(error)
-                raise MCPError(INTERNAL_ERROR, worded.message, _envelope(worded)) from error
+                raise MCPError(INTERNAL_ERROR, worded.message, envelope(worded)) from error
 
         return forward
 
@@ -425,13 +392,3 @@ class Proxy:
             signin = error.extra.get("authorization_url") or self.remote.url
             error.extra.update(signin_url=signin, how_to_sign_in=advice)
         return error
-
-
-def _capabilities(remote: Mapping[str, Any]) -> ServerCapabilities:
-    """The remote's capabilities, with ``listChanged`` on for the lists we refresh in the background."""
-    caps = dict(remote)
-    for name in ("tools", "resources", "prompts"):
-        if name in caps and isinstance(caps[name], dict):
-            caps[name] = {**caps[name], "listChanged": True}
-    caps.pop("logging", None)
-    return ServerCapabilities.model_validate(caps)
