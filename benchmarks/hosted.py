@@ -3,7 +3,8 @@
 Every bridge forwards ``correct_phone_number`` to the same loopback Streamable HTTP server
 (``mcp_upstream.py``: the SDK's server with its defaults, sessions and event-stream answers).
 Baseline in the same run: the SDK's Streamable HTTP client calling that server directly from
-this process.  Per bridge: start-up to ``tools/list``; sequential calls from the SDK client
+this process.  Per bridge: start-up to ``tools/list`` and to the first ``tools/call`` answer
+(``serve`` also not signed in, in the sandbox and with the lean front off); sequential calls from the SDK client
 over stdio (interleaved blocks, the order rotated each round); bursts from a raw-pipe client
 (all requests written at once, then every answer read: the SDK client itself caps a burst at
 about 20x); CPU seconds per call and peak RSS from /proc.  mcp-remote comes from
@@ -16,7 +17,6 @@ answering breaks the run.
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -24,7 +24,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -37,10 +36,10 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from peers import mcp_remote
-from stats import Figure, Report, Target, percentile
+from sidebyside import Bridge, report_hosted
+from stats import Report, percentile
 
 HERE = Path(__file__).resolve().parent
-SECTION = "6. Hosted path side by side (correct_phone_number over Streamable HTTP)"
 TOOL = "correct_phone_number"
 ARGUMENTS = {"numbers": [{"number": "861860698", "country": "LT"}]}
 INIT = {
@@ -93,22 +92,6 @@ class McpUpstream:
         self._log.close()
 
 
-@dataclass
-class Bridge:
-    """One bridge under test: how to start it, and what was measured."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    startup: list[float] = field(default_factory=list)
-    p50: list[float] = field(default_factory=list)  # per block, ms
-    cpu: list[float] = field(default_factory=list)  # per call, ms
-    burst: list[float] = field(default_factory=list)  # wall, ms
-    burst_cpu: list[float] = field(default_factory=list)  # per call, ms
-    rss: list[float] = field(default_factory=list)  # MB
-    failed: list[str] = field(default_factory=list)  # the error of every call that failed
-
-
 def bridges(
     url: str, env: dict[str, str], home: Path, before: Before | None
 ) -> tuple[list[Bridge], str | None]:
@@ -126,6 +109,7 @@ def bridges(
         "VERTEXSMS_ALLOW_FILE_STORE": "1",
     }
     found.append(Bridge("vertex-stdio connect", seed(url, home / "connect"), connect_env))
+    found += variants(found[0])
     peer = mcp_remote()
     if isinstance(peer, str):
         return found, peer
@@ -160,15 +144,38 @@ async def raw_pipe(bridge: Bridge) -> AsyncIterator[tuple[Process, BufferedByteR
                 await proc.wait()
 
 
-async def startup(bridge: Bridge) -> float:
-    """Seconds from spawning the bridge to its ``tools/list`` answer."""
+def variants(ours: Bridge) -> list[Bridge]:
+    """``serve`` at start-up as people meet it: not signed in (OAuth, no token yet), the sandbox,
+    and with the lean front off (``VERTEX_STDIO_LEAN=0``: that lever measured alone)."""
+    no_token = {k: v for k, v in ours.env.items() if k != "VERTEXSMS_API_TOKEN"}
+    return [
+        Bridge("vertex-stdio, not signed in", ours.argv, no_token, startup_only=True),
+        Bridge(
+            "vertex-stdio --sandbox", ours.argv, {**ours.env, "VERTEXSMS_SANDBOX": "1"}, startup_only=True
+        ),
+        Bridge(
+            "vertex-stdio, lean front off",
+            ours.argv,
+            {**ours.env, "VERTEX_STDIO_LEAN": "0"},
+            startup_only=True,
+        ),
+    ]
+
+
+async def startup(bridge: Bridge) -> tuple[float, float]:
+    """Seconds from spawning the bridge to its ``tools/list`` answer, and to its first
+    ``tools/call`` answer (sent once the list came, as a client does)."""
     started = time.perf_counter()
     async with raw_pipe(bridge) as (proc, out):
         assert proc.stdin is not None
         await proc.stdin.send(_line(1, "tools/list"))
         with anyio.fail_after(60):
             await _read_answer(out, 1)
-        return time.perf_counter() - started
+        listed = time.perf_counter() - started
+        await proc.stdin.send(_line(2, "tools/call", {"name": TOOL, "arguments": ARGUMENTS}))
+        with anyio.fail_after(60):
+            await _read_answer(out, 2)
+        return listed, time.perf_counter() - started
 
 
 async def burst(
@@ -303,66 +310,18 @@ async def measure_hosted(
                 why = f"{bridge.name} did not answer tools/list ({type(exc).__name__})"
                 sys.stderr.write(f"benchmark: skipped: {why}\n")
                 missing = why if bridge.name.startswith("mcp-remote") else missing
-        for _ in range(plan.startup_runs):
+        for _ in range(plan.startup_runs):  # interleaved: drift in the machine's load hits all alike
             for bridge in found:
-                bridge.startup.append(await startup(bridge))
-        direct = await _sequential(plan, found, upstream.url)
-        await _bursts(plan, found)
+                listed, called = await startup(bridge)
+                bridge.startup.append(listed)
+                bridge.first_call.append(called)
+        serving = [b for b in found if not b.startup_only]
+        direct = await _sequential(plan, serving, upstream.url)
+        await _bursts(plan, serving)
         if any(b.failed for b in [*found, direct]):
             sys.stderr.write(
                 f"benchmark: calls failed; what the MCP server logged:\n{upstream.log_excerpt()}\n"
             )
     finally:
         upstream.close()
-    _report(report, found, direct, missing)
-
-
-def _report(report: Report, found: list[Bridge], baseline: Bridge, missing: str | None) -> None:
-    direct = baseline.p50
-    report.add(
-        SECTION,
-        Figure(
-            "baseline: SDK Streamable HTTP client, direct, p50",
-            "ms",
-            [d for d in direct if not math.isnan(d)],
-            "per block",
-        ),
-    )
-    for b in [baseline, *found]:
-        report.targets.append(
-            Target(
-                f"hosted: every call through {b.name} answered", len(b.failed), 0, "failed", _first(b.failed)
-            )
-        )
-        if b is baseline:
-            continue
-        over = _over_direct(b, direct)
-        report.add(SECTION, Figure(f"{b.name}: spawn -> tools/list", "s", b.startup))
-        report.add(SECTION, Figure(f"{b.name}: p50 over direct", "ms", over, "per block"))
-        report.add(SECTION, Figure(f"{b.name}: CPU per call", "ms", b.cpu, "from /proc"))
-        report.add(SECTION, Figure(f"{b.name}: 200-call burst, raw pipe", "ms", b.burst))
-        report.add(SECTION, Figure(f"{b.name}: CPU per call in a burst", "ms", b.burst_cpu, "from /proc"))
-        report.add(SECTION, Figure(f"{b.name}: peak RSS", "MB", [max(b.rss)] if b.rss else []))
-    ours, peer = found[0], found[-1] if missing is None else None
-    names = ("hosted p50 over direct <= mcp-remote's", "hosted CPU per call <= 0.75x mcp-remote's")
-    names += ("hosted 200-call burst <= mcp-remote's",)
-    if peer is None:
-        for name in names:
-            report.targets.append(Target(name, None, 1.0, "x", skipped=f"mcp-remote: {missing}"))
-        return
-    o_over = percentile(_over_direct(ours, direct), 50)
-    p_over = percentile(_over_direct(peer, direct), 50)
-    report.targets.append(Target(names[0], o_over - p_over, 0.0, "ms", "ours - theirs, median of blocks"))
-    cpu = percentile(ours.cpu, 50) / percentile(peer.cpu, 50) if ours.cpu and peer.cpu else None
-    report.targets.append(Target(names[1], cpu, 0.75, "x", "median / median"))
-    wall = percentile(ours.burst, 50) / percentile(peer.burst, 50) if ours.burst and peer.burst else None
-    report.targets.append(Target(names[2], wall, 1.0, "x", "median / median, raw-pipe client"))
-
-
-def _over_direct(bridge: Bridge, direct: list[float]) -> list[float]:
-    """Per block, the bridge's p50 minus the direct client's (blocks where either had no answer left out)."""
-    return [x - d for x, d in zip(bridge.p50, direct, strict=True) if not math.isnan(x - d)]
-
-
-def _first(failed: list[str]) -> str:
-    return f"first: {failed[0][:160]}" if failed else ""
+    report_hosted(report, found, direct, missing)

@@ -155,6 +155,14 @@ def _before(ref: str, home: Path, report: Report) -> Before | None:
     return Before(f"vertex-stdio @ {ref}", src)
 
 
+def _load() -> list[float] | None:
+    """The machine's load average (what else was running), or None where there is none."""
+    try:
+        return [round(x, 1) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -179,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": sys.version.split()[0],
             "cpus": os.cpu_count(),
             "os": sys.platform,
+            "load average at start (1, 5, 15 min)": _load(),
         }
     )
     began = time.perf_counter()
@@ -198,9 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         upstream.close()
     report.info["seconds"] = round(time.perf_counter() - began, 1)
+    report.info["load average at end (1, 5, 15 min)"] = _load()
     sys.stdout.write(render(report))
+    start, end = (report.info[f"load average at {w} (1, 5, 15 min)"] for w in ("start", "end"))
     sys.stdout.write(
-        f"\nupstream delay {plan.delay * 1000:g} ms; {os.cpu_count()} CPUs; took {report.info['seconds']} s\n"
+        f"\nupstream delay {plan.delay * 1000:g} ms; {os.cpu_count()} CPUs; took {report.info['seconds']} s; "
+        f"load average (1, 5, 15 min) {start} at the start, {end} at the end\n"
     )
     if args.json:
         args.json.write_text(json.dumps(report.as_json(), indent=2) + "\n")

@@ -187,6 +187,10 @@ def _setup_target(args: argparse.Namespace) -> tuple[dict[str, str], str | None,
 
 
 def _connect_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    if command == "connect":
+        from vertex_stdio.app.connectfront import lean_connect
+
+        return lean_connect(settings, args)
     from vertex_stdio.app.connect import command_for
 
     return command_for(command, settings, args)

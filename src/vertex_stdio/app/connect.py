@@ -22,6 +22,7 @@ import anyio
 
 from vertex_stdio import __version__
 from vertex_stdio.app import signin as commands
+from vertex_stdio.bridge.leanoffer import remember_answers
 from vertex_stdio.bridge.offer import LISTS, OfferCache
 from vertex_stdio.bridge.proxy import Proxy
 from vertex_stdio.bridge.selection import ToolFilter
@@ -32,6 +33,7 @@ from vertex_stdio.core.launcher import command as shell_command
 from vertex_stdio.core.redact import register_secret
 from vertex_stdio.core.urls import check_url
 from vertex_stdio.mcpio import runner
+from vertex_stdio.mcpio.lean import Handover
 from vertex_stdio.oauth import OAuthTokenProvider
 from vertex_stdio.oauth.discovery import client_secret_account
 from vertex_stdio.oauth.machine import read_private_key
@@ -79,10 +81,12 @@ def serve_connect(
     client_secret: str | None = None,
     machine: Machine | None = None,
     extra: Extra | None = None,
+    handover: Handover | None = None,
 ) -> int:
     """Serve ``remote`` over stdio until stdin closes or a signal stops it (the shared
     ``mcpio.runner``), reading no answer over ``extra.max_answer_mib`` and caching no more than
-    ``extra.max_cache_mib`` of what it offers."""
+    ``extra.max_cache_mib`` of what it offers.  ``handover``: where the lean front stopped
+    (``app/connectfront.py``); the SDK's ``initialize`` answers for a cached offer are kept for it."""
     remember(remote)
     extra = extra or Extra()
     profile = replace(profile_of(remote, settings, client_id, client_secret), machine=machine)
@@ -103,7 +107,7 @@ def serve_connect(
         proxy.server(), options=proxy.initialization_options(), aclose=provider.aclose, hosted=provider
     )
     ended = runner.run(
-        session,
+        _fronted(session, remote, proxy, handover),
         first_line=(
             f"vertex-stdio {__version__} serving {remote.url} over stdio "
             f"(cached offer: {proxy.offer is not None})"
@@ -112,7 +116,20 @@ def serve_connect(
     return runner.leave(ended, "vertex-stdio connect")
 
 
-def command_for(command: str, settings: Settings, args: argparse.Namespace) -> int:
+def _fronted(
+    session: runner.Session, remote: RemoteServer, proxy: Proxy, handover: Handover | None
+) -> runner.Session:
+    """``session`` after the lean front (``handover``); the SDK's ``initialize`` answers for the
+    cached offer are kept for the next start's front (``bridge/leanoffer.py``)."""
+    if proxy.offer is not None and session.options is not None:
+        offer = proxy.offer.to_json()
+        anyio.run(remember_answers, remote.state_dir(), offer, proxy.server(), session.options)
+    return replace(session, handover=handover)
+
+
+def command_for(
+    command: str, settings: Settings, args: argparse.Namespace, handover: Handover | None = None
+) -> int:
     """``connect URL`` or a sign-in command with ``--server``, from the parsed command line."""
     try:
         remote = resolve(args.url, args.name) if command == "connect" else resolve(args.server)
@@ -144,6 +161,7 @@ def command_for(command: str, settings: Settings, args: argparse.Namespace) -> i
             secret,
             machine,
             extra=Extra(headers, chosen, args.max_answer_mib, args.max_cache_mib),
+            handover=handover,
         )
     secret = None
     if getattr(args, "ask_client_secret", False):

@@ -86,7 +86,8 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
 
     with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
         loading = Loading(settings, config_error)
-        handover = _front(in_fd, out_fd, manifest, loading.wake_fd)
+        handover = front_until_stopped(in_fd, out_fd, manifest, loading.wake_fd)
+        del manifest  # not needed from here on: the SDK answers
         log.debug("the lean front answered %d requests", handover.answered)
         if handover.ended == "eof":
             loading.abandon()
@@ -118,7 +119,7 @@ def lean_manifest(settings: Settings) -> Manifest | None:
     return load(sandbox=settings.sandbox)
 
 
-def _front(in_fd: int, out_fd: int, manifest: Manifest, wake_fd: int) -> Handover:
+def front_until_stopped(in_fd: int, out_fd: int, manifest: Manifest, wake_fd: int) -> Handover:
     """The lean front, with SIGTERM ending it as it ends a session (Ctrl-C does so by itself)."""
     from vertex_stdio.mcpio.lean import Stopped, front
 

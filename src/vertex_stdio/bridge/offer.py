@@ -23,13 +23,12 @@ from typing import Any
 from mcp.types import ServerCapabilities
 from pydantic import ValidationError
 
+from vertex_stdio.bridge.leanoffer import OFFER_FILE, OFFER_VERSION
 from vertex_stdio.core.errors import UpstreamError
 from vertex_stdio.core.privatefs import write_private
 
 log = logging.getLogger(__name__)
 
-OFFER_FILE = "offer.json"
-OFFER_VERSION = 1
 MAX_CACHE_BYTES = 8 * 1024 * 1024
 """The most the cached offer holds (all lists together), unless ``connect --max-cache-mib`` says."""
 MAX_PAGES = 100

@@ -52,6 +52,24 @@ async def sdk_answers(
     return found
 
 
+def opening(version: str, *, tools: bool = True) -> list[bytes]:
+    """A session's opening lines: ``initialize`` asking for ``version``, then (with ``tools``)
+    ``initialized`` and ``tools/list``."""
+    params = {
+        "protocolVersion": version,
+        "capabilities": {},
+        "clientInfo": {"name": "vertex-stdio-manifest", "version": "1"},
+    }
+    first = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode()
+    if not tools:
+        return [first]
+    return [
+        first,
+        b'{"jsonrpc": "2.0", "method": "notifications/initialized"}',
+        b'{"jsonrpc": "2.0", "id": 2, "method": "tools/list"}',
+    ]
+
+
 async def _loop(
     lowlevel: Server[Any],
     from_client: anyio.abc.ObjectReceiveStream[SessionMessage | Exception],

@@ -56,25 +56,11 @@ def generate() -> dict[str, Any]:
     }
 
 
-def opening(version: str) -> list[bytes]:
-    """A session's opening lines: ``initialize`` asking for ``version``, ``initialized``, ``tools/list``."""
-    params = {
-        "protocolVersion": version,
-        "capabilities": {},
-        "clientInfo": {"name": "vertex-stdio-manifest", "version": "1"},
-    }
-    return [
-        json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode(),
-        b'{"jsonrpc": "2.0", "method": "notifications/initialized"}',
-        b'{"jsonrpc": "2.0", "id": 2, "method": "tools/list"}',
-    ]
-
-
 async def _variant(sandbox: bool) -> dict[str, Any]:
     from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
     from vertex_stdio.core.credentials import NoTokenProvider
-    from vertex_stdio.mcpio.answers import sdk_answers
+    from vertex_stdio.mcpio.answers import opening, sdk_answers
     from vertex_stdio.vertexsms.server import build_server
     from vertex_stdio.vertexsms.settings import Settings
 
