@@ -11,7 +11,6 @@ from mcp.server import Server
 
 from vertex_stdio.bridge.leanoffer import ANSWERS_FILE, OFFER_FILE, cached_manifest, remember_answers
 from vertex_stdio.bridge.offer import Offer, OfferCache
-from vertex_stdio.bridge.proxy import _capabilities
 from vertex_stdio.bridge.selection import ToolFilter
 from vertex_stdio.mcpio.answers import opening, sdk_answers
 from vertex_stdio.mcpio.lean import Manifest
@@ -25,13 +24,14 @@ TOOLS = [
 
 async def _kept(folder: Path) -> tuple[Offer, Any]:
     from mcp.server.models import InitializationOptions
+    from mcp.types import ServerCapabilities
 
     offer = Offer({"tools": {}}, {"name": "remote", "version": "2"}, "Be kind.", {"tools": TOOLS}, 1.0)
     OfferCache(folder).save(offer)
     options = InitializationOptions(
         server_name="remote",
         server_version="2",
-        capabilities=_capabilities(offer.capabilities),
+        capabilities=ServerCapabilities.model_validate({"tools": {"listChanged": True}}),
         instructions="Be kind.",
     )
     await remember_answers(folder, offer.to_json(), Server("x"), options)
