@@ -119,3 +119,16 @@ def test_the_printed_command_and_snippet_are_the_same_entry() -> None:
         *("/opt/bin/vertex-stdio", "--sandbox"),
     ]
     assert tomllib.loads(codex.snippet("vertexsms", ENTRY)) == {"mcp_servers": {"vertexsms": ENTRY}}
+
+
+def test_env_vars_only_where_the_session_has_them_and_then_no_cli_command() -> None:
+    """Outside macOS and Windows, the session's D-Bus, display and XDG variables are forwarded
+    (``env_vars``); ``codex mcp add`` cannot write that, so no command is offered then."""
+    session = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=/b", "DISPLAY": ":0", "UNRELATED": "x"}
+    linux = codex.with_forwarded(ENTRY, session, "linux")
+    assert linux["env_vars"] == ["DBUS_SESSION_BUS_ADDRESS", "DISPLAY"]
+    assert codex.codex_args("vertexsms", linux) is None
+    assert tomllib.loads(codex.snippet("vertexsms", linux))["mcp_servers"]["vertexsms"] == linux
+    for platform in ("darwin", "win32"):
+        assert codex.with_forwarded(ENTRY, session, platform) == ENTRY
+    assert codex.with_forwarded(ENTRY, {}, "linux") == ENTRY

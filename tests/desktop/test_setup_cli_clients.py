@@ -24,6 +24,7 @@ import pytest
 from clis import installed
 from secrets_absent import assert_no_secret, assert_no_secret_in_files
 
+from vertex_stdio.desktop import codex
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 
 TOKEN = "vx-9Qz4Lm7Rt2Wp8Kd3Hs6"
@@ -72,6 +73,8 @@ def home(tmp_path: Path) -> Path:
 
 def _env(home: Path, *bin_dirs: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VERTEXSMS_", "CODEX_", "GEMINI_"))}
+    for name in codex.FORWARDED:  # a desktop session's: the test that wants them sets them
+        env.pop(name, None)
     env |= {"HOME": str(home), "NO_COLOR": "1", "GEMINI_CLI_NO_RELAUNCH": "true"}
     env["PATH"] = os.pathsep.join([*map(str, bin_dirs), str(Path(sys.executable).parent), "/usr/bin", "/bin"])
     return env
@@ -223,6 +226,29 @@ def test_codex_without_its_cli_prints_toml_and_merges_codex_home(codex_bin: Path
         check=True,
     )
     assert json.loads(got.stdout)["transport"]["command"] == table["command"]
+
+
+@pytest.mark.slow
+def test_codex_forwards_the_desktop_session_the_server_needs(codex_bin: Path, home: Path) -> None:
+    """Codex passes a stdio server only a few variables (HOME, PATH, LANG, ...: measured), so in a
+    Linux session with D-Bus and XDG folders the entry lists them in ``env_vars``; ``codex mcp add``
+    cannot, so the TOML is printed and merged, and Codex reads ``env_vars`` back."""
+    session = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/1000/bus", "XDG_STATE_HOME": str(home / "st")}
+    run = [sys.executable, "-m", "vertex_stdio", "setup", "codex"]
+    env = _env(home, codex_bin.parent) | session
+    shown = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=home, env=env, check=False)
+    assert shown.returncode == 0, shown.stderr
+    table = tomllib.loads(shown.stdout)["mcp_servers"]["vertexsms"]
+    expected = (
+        ["DBUS_SESSION_BUS_ADDRESS", "XDG_STATE_HOME"] if sys.platform not in ("darwin", "win32") else []
+    )
+    assert table.get("env_vars", []) == expected
+    _assert_codex_schema(table)
+    done = subprocess.run(
+        [*run, "--write"], capture_output=True, text=True, timeout=120, cwd=home, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert _codex_get(codex_bin, home, "vertexsms")["transport"]["env_vars"] == expected
 
 
 @pytest.mark.slow

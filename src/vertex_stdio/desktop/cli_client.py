@@ -3,7 +3,8 @@
 Which path is used when (the README says the same):
 
 * **Printed**: the client's ``mcp add`` command when its program is on ``PATH`` (so it runs as
-  printed) and can express the entry; otherwise the snippet for its config file, and where.
+  printed) and can express the entry (not Codex's ``env_vars``: see ``codex.FORWARDED``); otherwise
+  the snippet for its config file, and where.
 * ``--write``: runs that command when it was printed and would lose nothing in the file (Codex
   rewrites its whole ``[mcp_servers]`` section, dropping comments there); otherwise merges the file
   itself, keeping comments (``codex.merge``, ``gemini.merge``).  Either way the previous file is
@@ -42,6 +43,7 @@ class CliClient:
     merge: Callable[[Path, str, Mapping[str, Any]], MergeResult]
     cli_would_lose: Callable[[Path], bool]
     after: str
+    complete: Callable[[Mapping[str, Any]], Mapping[str, Any]] = dict
 
 
 CLI_CLIENTS: dict[str, CliClient] = {
@@ -54,6 +56,7 @@ CLI_CLIENTS: dict[str, CliClient] = {
         codex.cli_would_lose_comments,
         "Restart Codex (a new `codex` session, or reload the IDE extension / ChatGPT desktop app); "
         "`codex mcp list` shows the entry.",
+        codex.with_forwarded,
     ),
     "gemini": CliClient(
         "gemini",
@@ -80,6 +83,7 @@ def run_cli_client(
 ) -> int:
     """Print ``target``'s command (or snippet); with ``write``, run it or merge the file (see above)."""
     spec = CLI_CLIENTS[target.name]
+    entry = spec.complete(entry)
     path = config_path or clients.config_path(target.name)
     assert path is not None  # every CLI client has a file
     problem = clients.path_problem(target, path)

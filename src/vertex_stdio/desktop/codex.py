@@ -16,7 +16,9 @@ it only when that section holds no comment (:func:`cli_would_lose_comments`); ot
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import tomllib
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
@@ -28,13 +30,34 @@ if TYPE_CHECKING:
     from tomlkit import TOMLDocument
 
 SERVERS_KEY = "mcp_servers"
-_LAUNCH_KEYS = ("command", "args", "env")
+_LAUNCH_KEYS = ("command", "args", "env", "env_vars")
+# Codex 0.171 starts a stdio server with only HOME, LANG, PATH, SHELL, TERM, PWD and the CA-bundle
+# variables of its own environment (measured: a server that dumped its environment, started by
+# `codex exec`). Outside macOS and Windows ours also needs these, when the session has them: the
+# keyring reaches the Secret Service over D-Bus, browser sign-in needs a display, and our state
+# and config folders follow the XDG variables (the same ones `vertex-stdio login` used).
+FORWARDED = (
+    *("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "DISPLAY", "WAYLAND_DISPLAY", "BROWSER"),
+    *("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"),
+)
 # TOML strings, so that a '#' inside one is not taken for a comment.
 _STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'[^\'\n]*\'')
 
 
-def codex_args(name: str, entry: Mapping[str, Any]) -> list[str]:
-    """``codex mcp add`` arguments for ``entry`` (``--env`` per variable; the command after ``--``)."""
+def with_forwarded(
+    entry: Mapping[str, Any], environ: Mapping[str, str] = os.environ, platform: str = sys.platform
+) -> dict[str, Any]:
+    """``entry`` plus ``env_vars``: the ``FORWARDED`` variables set in this session (none on macOS
+    and Windows), which Codex then passes on to the server from its own environment."""
+    names = [] if platform in ("darwin", "win32") else [n for n in FORWARDED if environ.get(n)]
+    return {**entry, "env_vars": names} if names else dict(entry)
+
+
+def codex_args(name: str, entry: Mapping[str, Any]) -> list[str] | None:
+    """``codex mcp add`` arguments for ``entry`` (``--env`` per variable; the command after ``--``);
+    None when it has ``env_vars``, which ``codex mcp add`` has no option for."""
+    if entry.get("env_vars"):
+        return None
     parts = ["mcp", "add", name]
     for key, value in entry.get("env", {}).items():
         parts += ["--env", f"{key}={value}"]
@@ -64,6 +87,8 @@ def _table(entry: Mapping[str, Any], *, inline: bool = False) -> Any:
         for key, value in entry["env"].items():
             env[key] = value
         table["env"] = env
+    if entry.get("env_vars"):
+        table["env_vars"] = list(entry["env_vars"])
     return table
 
 
@@ -148,7 +173,7 @@ def _edited(doc: TOMLDocument, name: str, entry: Mapping[str, Any]) -> str | Non
         current = servers.get(name)
         new = _table(entry, inline=isinstance(servers, InlineTable) or isinstance(current, InlineTable))
         if isinstance(current, MutableMapping):  # ours already: keep the user's own keys
-            for key in ("command", "args", "env"):
+            for key in _LAUNCH_KEYS:
                 current.pop(key, None)
                 if key in new:
                     current[key] = new[key]
@@ -197,13 +222,18 @@ def _comment_marks(text: str) -> int:
     return _STRINGS.sub("", text).count("#")
 
 
-def _launch(table: Any) -> tuple[Any, list[Any], dict[Any, Any]]:
-    """What starts the server (command, args, env), as Codex reads it: a missing key is empty."""
+def _launch(table: Any) -> tuple[Any, list[Any], dict[Any, Any], list[Any]]:
+    """What starts the server (command, args, env, env_vars), as Codex reads it: missing is empty."""
     unwrap = getattr(table, "unwrap", None)
     plain = unwrap() if unwrap is not None else table
     if not isinstance(plain, Mapping):
-        return None, [], {}
-    return plain.get("command"), list(plain.get("args") or []), dict(plain.get("env") or {})
+        return None, [], {}, []
+    return (
+        plain.get("command"),
+        list(plain.get("args") or []),
+        dict(plain.get("env") or {}),
+        list(plain.get("env_vars") or []),
+    )
 
 
 def has_entry(path: Path, name: str, entry: Mapping[str, Any]) -> bool:
