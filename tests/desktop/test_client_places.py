@@ -95,3 +95,43 @@ def test_goose_entry_is_its_documented_stdio_shape() -> None:
         "env_keys": [],
         "timeout": 300,
     }
+
+
+GOOSE_SERDE = """extensions:
+  fetch:
+    args:
+    - mcp-server-fetch
+    cmd: uvx
+    enabled: true
+    envs: {}
+    name: fetch
+    timeout: 300
+    type: stdio
+GOOSE_PROVIDER: openai
+"""
+CONTINUE_FOUR = """name: Local Config
+version: 1.0.0
+schema: v1
+mcpServers:
+    - name: SQLite  # mine
+      command: npx
+      args:
+          - mcp-sqlite
+      env:
+          A: "1"
+"""
+
+
+@pytest.mark.parametrize(("client", "text"), [("goose", GOOSE_SERDE), ("continue", CONTINUE_FOUR)])
+def test_a_yaml_file_keeps_its_own_indentation(tmp_path: Path, client: str, text: str) -> None:
+    """goose writes its file with serde_yaml (a list's "-" under its key); a hand-edited Continue
+    file may indent by four: every line the user had is still there, as it was."""
+    from vertex_stdio.desktop.formats import yamlfile
+
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    entry = entries.entry_for(client, "vertexsms", {"command": "/bin/v", "args": ["--sandbox"]})
+    assert yamlfile.merge(path, client, "vertexsms", entry).changed
+    new = path.read_text()
+    assert [line for line in text.splitlines() if line not in new.splitlines()] == []
+    assert len(new.splitlines()) > len(text.splitlines())

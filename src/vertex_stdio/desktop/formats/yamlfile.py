@@ -10,7 +10,6 @@ replaced atomically; nothing is written when our entry is already there.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,9 @@ from vertex_stdio.desktop.files import SetupError, atomic_write, backup_file, re
 # A new Continue file (config.yaml or a block in ~/.continue/mcpServers/) needs these three keys
 # before Continue reads its blocks (docs.continue.dev, "config.yaml Reference").
 CONTINUE_HEADER = {"name": "VertexSMS", "version": "0.0.1", "schema": "v1"}
-_INDENTED_ITEM = re.compile(r"^[ \t]+- ", re.MULTILINE)
+# (mapping, sequence, offset) indents people and tools write: serde_yaml (goose) and ruamel's
+# default put a list's "-" under its key; Continue's docs indent it by two; some files use four.
+_STYLES = ((2, 2, 0), (2, 4, 2), (4, 4, 2), (4, 6, 4))
 
 
 @dataclass(frozen=True)
@@ -37,32 +38,41 @@ class YamlMerge:
     backup: Path | None
 
 
-def _yaml(text: str = "") -> YAML:
+def _yaml(style: tuple[int, int, int] = _STYLES[0]) -> YAML:
     yaml = YAML()  # round-trip: comments, order and quoting survive
     yaml.preserve_quotes = True
     yaml.width = 4096  # never fold a long path onto a second line
-    if _INDENTED_ITEM.search(text):
-        yaml.indent(mapping=2, sequence=4, offset=2)  # keep "  - item" lists as the user wrote them
+    yaml.indent(mapping=style[0], sequence=style[1], offset=style[2])
     return yaml
 
 
 def dump(data: Any, *, like: str = "") -> str:
-    """``data`` as YAML text, in the list style of ``like`` (the file's previous text)."""
-    out = io.StringIO()
-    _yaml(like).dump(data, out)
-    return out.getvalue()
+    """``data`` as YAML text, indented as ``like`` (the file's previous text) is.
+
+    ruamel keeps comments and order but writes one indentation; of the usual ones, the one that
+    leaves the most of ``like``'s lines exactly as they were is the file's own.
+    """
+    old = set(like.splitlines())
+    best = ""
+    for style in _STYLES:
+        out = io.StringIO()
+        _yaml(style).dump(data, out)
+        text = out.getvalue()
+        if not best or len(old & set(text.splitlines())) > len(old & set(best.splitlines())):
+            best = text
+    return best
 
 
 def snippet(client: str, name: str, entry: dict[str, Any]) -> str:
     """The YAML to paste by hand: Goose's ``extensions`` member, or Continue's list item."""
     if client == "goose":
         return dump({"extensions": {name: entry}})
-    return dump({"mcpServers": [entry]}, like="  - ")
+    return dump({"mcpServers": [entry]}, like=f"  - name: {name}\n")  # indented, as in Continue's docs
 
 
 def _load(path: Path, text: str) -> CommentedMap:
     try:
-        data = _yaml(text).load(text) if text.strip() else CommentedMap()
+        data = _yaml().load(text) if text.strip() else CommentedMap()
     except YAMLError as exc:
         raise SetupError(
             f"{path} is not valid YAML ({_first_line(exc)}); it was left untouched. Fix it by hand "
