@@ -59,6 +59,8 @@ class NewCall:
     client: str | None = None
     allow_duplicate: bool = False
     price_source: str | None = None
+    machine: str = ""  # the host name of the machine that made the call (a team shares one journal)
+    os_user: str = ""  # the operating-system account that ran it
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class Record:
     pid: int | None = None
     client: str | None = None
     price_source: str | None = None
+    machine: str = ""
+    os_user: str = ""
 
 
 @dataclass(frozen=True)

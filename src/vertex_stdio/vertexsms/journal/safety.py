@@ -26,6 +26,7 @@ import anyio
 import anyio.to_thread
 
 from vertex_stdio.core.errors import JournalUnavailable, VertexError
+from vertex_stdio.vertexsms.journal import origin
 from vertex_stdio.vertexsms.journal.policing import check_static, refuse, refuses, since_for
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
@@ -270,6 +271,8 @@ def _new_call(tool: str, kind: Kind, now: float, facts: CallFacts) -> NewCall:
         client=facts.client,
         allow_duplicate=facts.allow_duplicate,
         price_source=facts.price_source,
+        machine=origin.machine(),
+        os_user=origin.os_user(),
     )
 
 

@@ -40,7 +40,11 @@ CREATE INDEX IF NOT EXISTS calls_digest ON calls (digest);
 CREATE TABLE IF NOT EXISTS optout (number TEXT PRIMARY KEY, added REAL NOT NULL);
 """
 # Columns added since the first release, put in place on open in a journal made before them.
-ADDED_COLUMNS = {"price_source": "TEXT"}
+ADDED_COLUMNS = {
+    "price_source": "TEXT",
+    "machine": "TEXT NOT NULL DEFAULT ''",
+    "os_user": "TEXT NOT NULL DEFAULT ''",
+}
 BUSY_TIMEOUT = 5.0
 
 
