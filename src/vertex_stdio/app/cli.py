@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from vertex_stdio.app.arguments import (
     build_parser,
@@ -22,6 +23,9 @@ from vertex_stdio.app.arguments import (
 from vertex_stdio.app.serving import serve, serve_misconfigured, upstream_for
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError
 from vertex_stdio.vertexsms.settings import Settings
+
+if TYPE_CHECKING:
+    from vertex_stdio.vertexsms.journal.reading import Place
 
 
 def _environment_is_wrong() -> bool:
@@ -69,12 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "history" and (args.verify or args.export):
         return _audit_command(args)
     if command == "history":
-        from vertex_stdio.vertexsms.journal import default_path
         from vertex_stdio.vertexsms.journal.history import run_history
 
         return run_history(
             settings,
-            default_path(),
+            _journal_place(),
             as_json=args.as_json,
             since=args.since,
             pending=args.pending,
@@ -90,13 +93,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _auth_command(command, settings, args)
 
 
-def _audit_command(args: argparse.Namespace) -> int:
+def _journal_place() -> Place:
+    """Where the journal is: the team's database when the policy names one, else the state dir's file."""
     from vertex_stdio.vertexsms.journal import default_path
+    from vertex_stdio.vertexsms.journal.reading import Place
+    from vertex_stdio.vertexsms.policy import load
+
+    return Place(load(os.environ), default_path())
+
+
+def _audit_command(args: argparse.Namespace) -> int:
     from vertex_stdio.vertexsms.journal.audit import run_export, run_verify
 
     if args.verify:
-        return run_verify(default_path(), out=sys.stdout, err=sys.stderr)
-    return run_export(default_path(), args.export, args.since, out=sys.stdout, err=sys.stderr)
+        return run_verify(_journal_place(), out=sys.stdout, err=sys.stderr)
+    return run_export(_journal_place(), args.export, args.since, out=sys.stdout, err=sys.stderr)
 
 
 def _policy_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
@@ -104,11 +115,10 @@ def _policy_command(command: str, settings: Settings, args: argparse.Namespace) 
         from vertex_stdio.vertexsms.policy.command import run_policy
 
         return run_policy(os.environ, as_json=args.as_json, out=sys.stdout, err=sys.stderr)
-    from vertex_stdio.vertexsms.journal import default_path
     from vertex_stdio.vertexsms.journal.optout import run_optout
 
     return run_optout(
-        default_path(), args.action, args.numbers, as_json=args.as_json, out=sys.stdout, err=sys.stderr
+        _journal_place(), args.action, args.numbers, as_json=args.as_json, out=sys.stdout, err=sys.stderr
     )
 
 

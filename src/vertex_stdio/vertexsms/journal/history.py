@@ -19,8 +19,10 @@ from typing import Any, TextIO
 
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
 from vertex_stdio.core.launcher import command
+from vertex_stdio.vertexsms.journal.reading import Place, place_of
 from vertex_stdio.vertexsms.journal.records import Record, Totals, totals
 from vertex_stdio.vertexsms.journal.store import JournalStoreError
+from vertex_stdio.vertexsms.journal.where import remedy
 from vertex_stdio.vertexsms.settings import Settings
 
 _SPAN = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -69,8 +71,15 @@ def limits_of(settings: Settings) -> dict[str, float | None]:
     }
 
 
+def sent_by(record: Record) -> str:
+    """``user@machine``: who made the call (a team's journal holds every machine's calls)."""
+    if not (record.os_user or record.machine):
+        return ""
+    return f"{record.os_user or '?'}@{record.machine or '?'}"
+
+
 def render_table(records: list[Record], out: TextIO) -> None:
-    headers = ("TIME", "TOOL", "TO", "FROM", "OUTCOME", "PARTS", "EUR", "MESSAGE ID", "TEXT")
+    headers = ("TIME", "TOOL", "TO", "FROM", "OUTCOME", "PARTS", "EUR", "MESSAGE ID", "TEXT", "BY")
     rows = [
         (
             local(r.started),
@@ -82,6 +91,7 @@ def render_table(records: list[Record], out: TextIO) -> None:
             "" if r.price_eur is None else f"{r.price_eur:.4f}",
             r.message_id or "",
             r.preview or "",
+            sent_by(r),
         )
         for r in records
     ]
@@ -107,7 +117,7 @@ def render_totals(kind: str, day: Totals, limits: dict[str, float | None], out: 
 
 def run_history(
     settings: Settings,
-    path: Path,
+    journal: Path | Place,
     *,
     as_json: bool,
     since: str | None,
@@ -116,27 +126,25 @@ def run_history(
     err: TextIO,
     clock: Callable[[], float] = time.time,
 ) -> int:
-    """Print the journal; exit 0, 1 when it cannot be read, 2 for a bad ``--since``."""
+    """Print the journal (``journal``: where the policy puts it, or a SQLite file); exit 0, 1
+    when it cannot be read, 2 for a bad ``--since``."""
+    place = place_of(journal)
     now = clock()
     try:
         start = parse_since(since, now) if since else 0.0
     except ValueError as exc:
         err.write(f"vertex-stdio history: {exc}\n")
         return EXIT_USAGE
-    if not path.exists():
-        records: list[Record] = []
-        day_records: list[Record] = []
-    else:
-        try:
-            records, day_records = _read(path, start, now, pending)
-        except JournalStoreError as exc:
-            err.write(f"vertex-stdio history: {exc}. Move the file aside to start a new journal.\n")
-            return EXIT_FIXABLE
+    try:
+        records, day_records = _read(place, start, now, pending)
+    except JournalStoreError as exc:
+        err.write(f"vertex-stdio history: {exc}. To fix: {remedy(place.where)}.\n")
+        return EXIT_FIXABLE
     kinds = ["real", *sorted({r.kind for r in day_records} - {"real"})]
     limits = limits_of(settings)
     if as_json:
         body: dict[str, Any] = {
-            "journal": str(path),
+            "journal": place.where,
             "records": [_as_json(r) for r in records],
             "last_24h": {k: asdict(totals(day_records, k, now)) for k in kinds},
             "limits": limits,
@@ -146,21 +154,18 @@ def run_history(
     if pending:
         _render_pending(records, out)
     else:
-        render_table(records, out) if records else out.write(f"No records in {path}.\n")
+        render_table(records, out) if records else out.write(f"No records in {place.where}.\n")
     for kind in kinds:
         render_totals(kind, totals(day_records, kind, now), limits, out)
     return EXIT_OK
 
 
-def _read(path: Path, start: float, now: float, pending: bool) -> tuple[list[Record], list[Record]]:
-    from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
-
-    store = SqliteStore(path)
-    try:
+def _read(place: Place, start: float, now: float, pending: bool) -> tuple[list[Record], list[Record]]:
+    with place.opened() as store:
+        if store is None:
+            return [], []
         records = store.records(start, outcomes=UNRESOLVED if pending else None)
         return records, store.records(now - 86400)
-    finally:
-        store.close()
 
 
 def _render_pending(records: list[Record], out: TextIO) -> None:
@@ -170,7 +175,8 @@ def _render_pending(records: list[Record], out: TextIO) -> None:
     out.write(f"{len(records)} call(s) whose outcome is not known. Do not repeat them before checking:\n")
     for r in records:
         kind = "" if r.kind == "real" else f" [{r.kind}]"
-        out.write(f"- {local(r.started)} {r.tool}{kind} to {r.recipient or '?'} ({r.outcome})\n")
+        by = f" by {sent_by(r)}" if sent_by(r) else ""
+        out.write(f"- {local(r.started)} {r.tool}{kind} to {r.recipient or '?'} ({r.outcome}){by}\n")
         out.write(f"  next: {next_step(r)}\n")
 
 
