@@ -13,7 +13,7 @@ import httpx2
 
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK
 from vertex_stdio.desktop import local_checks, net_checks
-from vertex_stdio.desktop.journal_check import check_journal
+from vertex_stdio.desktop.journal_check import journal_checks
 from vertex_stdio.desktop.report import Check, passed, write_json, write_text
 from vertex_stdio.vertexsms.settings import Settings
 
@@ -32,7 +32,7 @@ def collect(
         local_checks.check_keyring(settings),
         *local_checks.check_dirs(),
         local_checks.check_token(settings),
-        check_journal(settings),
+        *journal_checks(settings, now),
         local_checks.check_sign_in(settings, now()),
         *net_checks.network_checks(settings, transport=transport, clock=now, dns=dns),
     ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from vertex_stdio.core.launcher import command
@@ -13,6 +15,20 @@ from vertex_stdio.vertexsms.journal.store import JournalStoreError
 from vertex_stdio.vertexsms.settings import Settings
 
 NAME = "send journal"
+
+
+def journal_checks(settings: Settings, clock: Callable[[], float] = time.time) -> list[Check]:
+    """The journal where the policy puts it: a team's PostgreSQL database (its connection, schema
+    and clock), else the SQLite file on this machine."""
+    from vertex_stdio.vertexsms.journal.where import journal_url
+    from vertex_stdio.vertexsms.policy import load
+
+    url = journal_url(load(os.environ))
+    if url is None:
+        return [check_journal(settings, now=clock())]
+    from vertex_stdio.desktop.team_check import check_team_journal
+
+    return check_team_journal(url, os.environ, clock)
 
 
 def check_journal(settings: Settings, path: Path | None = None, now: float | None = None) -> Check:
