@@ -28,6 +28,7 @@ from hosted import measure_hosted
 from journal import measure_journal
 from spending import measure_policy
 from stats import Figure, Report, Target, percentile, render
+from team_journal import measure_team_journal
 from tokenwork import measure_tokens
 
 SECTION = "1. Start-up (spawn -> answer, or -> imported for baselines; seconds)"
@@ -178,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REF",
         help=f"commit whose bridge is measured beside today's (default {BEFORE_REF}; '' to skip)",
     )
-    parser.add_argument("--only", choices=["hosted"], help="run one section only (while developing)")
+    parser.add_argument(
+        "--only", choices=["hosted", "journal"], help="run one section only (while developing)"
+    )
     args = parser.parse_args(argv)
     plan = Plan.of(args.quick, args.delay)
     report = Report(
@@ -202,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
                 anyio.run(measure_calls, report, plan, env, upstream, before)
                 anyio.run(measure_tokens, report, plan, upstream.url)
                 anyio.run(measure_journal, report, plan, upstream.url)
+                anyio.run(measure_team_journal, report, plan, upstream.url)
                 anyio.run(measure_policy, report, plan)
-            anyio.run(measure_hosted, report, plan, env, Path(home), before)
+            if args.only == "journal":
+                anyio.run(measure_journal, report, plan, upstream.url)
+                anyio.run(measure_team_journal, report, plan, upstream.url)
+            else:
+                anyio.run(measure_hosted, report, plan, env, Path(home), before)
     finally:
         upstream.close()
     report.info["seconds"] = round(time.perf_counter() - began, 1)
