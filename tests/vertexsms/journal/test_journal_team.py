@@ -24,6 +24,7 @@ from bridge import no_recipient_caps, process_env
 from vertex_stdio.vertexsms.journal import pgschema
 from vertex_stdio.vertexsms.journal.pgstore import PgStore
 from vertex_stdio.vertexsms.journal.records import NewCall
+from vertex_stdio.vertexsms.journal.store import JournalStoreError
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
 
 pytestmark = pytest.mark.slow
@@ -288,3 +289,14 @@ def test_an_edit_by_hand_in_the_database_shows_in_verify(
     assert count == 2
     assert removed is not None
     assert "removed" in removed.what
+
+
+def test_tls_is_as_sslmode_says(journal: dict[str, str]) -> None:
+    """libpq is told TLS by the URL: ``sslmode=require`` against this server (no TLS) is refused,
+    naming the database, instead of falling back to a plain connection; ``disable`` connects."""
+    url = journal["VERTEXSMS_JOURNAL_URL"]
+    with pytest.raises(JournalStoreError) as caught:
+        PgStore(f"{url}?sslmode=require", password=journal["PGPASSWORD"])
+    assert "SSL" in str(caught.value)
+    assert f"the team journal {url}?sslmode=require could not be opened" in str(caught.value)
+    PgStore(f"{url}?sslmode=disable", password=journal["PGPASSWORD"]).close()
