@@ -212,7 +212,7 @@ async def test_the_database_stopped_mid_run_refuses_then_recovers(
     seen = [str(r.content) for r in (first, down, free, back)]
     assert down.is_error
     error = json.loads(down.content[0].text)["error"]  # type: ignore[union-attr]
-    assert (error["code"], error["outcome"]) == ("UPSTREAM_ERROR", "not_sent")
+    assert (error["code"], error["outcome"], error["retryable"]) == ("UPSTREAM_ERROR", "not_sent", True)
     assert f"postgresql://vertex@127.0.0.1:{pg.port}/journal" in error["message"]
     assert "team database is up and reachable" in error["message"]
     assert not free.is_error, free

@@ -25,7 +25,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from vertex_stdio.core.redact import redact, register_secret
 from vertex_stdio.core.urls import redacted_url
-from vertex_stdio.vertexsms.journal.store import JournalStoreError
+from vertex_stdio.vertexsms.journal.store import JournalStoreError, Unreachable
 
 T = TypeVar("T")
 Connection = psycopg.Connection[Any]
@@ -139,7 +139,10 @@ class Link:
             if isinstance(exc, psycopg.OperationalError):
                 self._drop()
             said = cut(redact(" ".join(str(exc).split()), also=self._secrets), self._secrets)
-            raise JournalStoreError(f"the team journal {self.where} could not be {doing} ({said})") from None
+            # Not reached, or lost: the server may be back later.  Anything else (a schema or a
+            # permission problem) stays until someone fixes it.
+            kind = Unreachable if isinstance(exc, psycopg.OperationalError) else JournalStoreError
+            raise kind(f"the team journal {self.where} could not be {doing} ({said})") from None
 
 
 def _batched(db: Connection) -> contextlib.AbstractContextManager[Any]:

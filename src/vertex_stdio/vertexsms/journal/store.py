@@ -35,7 +35,18 @@ from vertex_stdio.vertexsms.policy import counted_breach, opted_out
 
 
 class JournalStoreError(Exception):
-    """The store cannot be opened, read or written; ``str()`` says why, in plain words."""
+    """The store cannot be opened, read or written; ``str()`` says why, in plain words.
+
+    ``transient``: the store could not be reached (a database down or cut off), which may pass
+    by itself, so a call refused for it may be tried again later (nothing was sent)."""
+
+    transient = False
+
+
+class Unreachable(JournalStoreError):
+    """A team database that could not be reached, or was lost before anything was committed."""
+
+    transient = True
 
 
 class Busy(JournalStoreError):

@@ -121,10 +121,11 @@ def over(verdict: OverLimit, kind: Kind = "real") -> SpendLimit:
     )
 
 
-def unavailable(why: str, where: str = "") -> JournalUnavailable:
+def unavailable(why: str, where: str = "", transient: bool = False) -> JournalUnavailable:
     return JournalUnavailable(
         f"Not sent: {why}. Calls that cost money or change the account are made only when they can "
         f"be recorded first. Run `{command('doctor')}` to see the journal's state; {remedy(where)}. "
         "Free tools keep working.",
         outcome="not_sent",
+        retryable=transient,  # a database that was down may be back; a damaged file is not
     )
