@@ -86,7 +86,7 @@ def test_a_piped_token_is_checked_kept_used_shown_and_forgotten(tmp_path: Path, 
 
     status = _run(env, "status")
     assert status.returncode == 0, status.stdout
-    assert "API token: kept by login --token in keyring (FileOsKeyring) key + encrypted file" in status.stdout
+    assert "API token: kept in keyring (FileOsKeyring) key + encrypted file" in status.stdout
     as_json = json.loads(_run(env, "status", "--json").stdout)
     assert as_json["api_token_kept_in"].startswith("keyring (FileOsKeyring) key + encrypted file")
 
@@ -171,7 +171,7 @@ def test_without_a_keyring_it_asks_for_the_file_store_before_reading(
     assert "VERTEXSMS_ALLOW_FILE_STORE=1" in kept.stdout
     assert oct(plain.stat().st_mode & 0o777) == "0o600"
     status = _run(env, "status")
-    assert f"API token: kept by login --token in file ({plain})" in status.stdout
+    assert f"API token: kept in file ({plain}) (since " in status.stdout
     emulator.clear_journal()
     assert _rates({**env, "VERTEXSMS_ALLOW_FILE_STORE": "1"}).returncode == 0
     assert _tokens_seen(emulator) == [TOKEN]

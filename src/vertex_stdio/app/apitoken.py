@@ -60,11 +60,13 @@ def status_details(settings: Settings, details: dict[str, Any]) -> dict[str, Any
     notes = list(details["notes"])
     if record is not None:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.kept_at)) if record.kept_at else "?"
-        lines.append(f"API token: kept by login --token in {record.store} (since {when})")
+        lines.append(f"API token: kept in {record.store} (since {when}; `{command('logout')}` forgets it)")
         if settings.api_token is None:
             notes.append("The server uses the kept API token, so browser sign-in is not used.")
     else:
-        lines.append("API token: none kept (VERTEXSMS_API_TOKEN, or `login --token` keeps one)")
+        lines.append(
+            f"API token: none kept (set VERTEXSMS_API_TOKEN, or keep one with `{command('login --token')}`)"
+        )
     used = settings.api_token is not None or record is not None
     return {**details, "fields": fields, "lines": lines, "notes": notes, "authenticated_otherwise": used}
 

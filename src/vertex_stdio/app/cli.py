@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from vertex_stdio.app.arguments import (
 )
 from vertex_stdio.app.serving import serve, serve_misconfigured, upstream_for
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError
+from vertex_stdio.core.launcher import command as printed
 from vertex_stdio.vertexsms.settings import Settings
 
 if TYPE_CHECKING:
@@ -133,7 +135,6 @@ def _desktop_command(command: str, settings: Settings, args: argparse.Namespace)
         except ConfigError as exc:
             print(f"vertex-stdio setup: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        from vertex_stdio.core.launcher import command as printed
         from vertex_stdio.vertexsms.apitoken import keep_pasted
 
         again = printed(f"setup {args.client} --api-token")
@@ -182,14 +183,16 @@ def _setup_target(args: argparse.Namespace) -> tuple[dict[str, str], str | None,
         server_args += ["--client-id", args.client_id]
     if args.setup_token is not None:
         raise ConfigError(
-            f"--api-token is a VertexSMS setting; an entry for `connect {remote.url}` cannot use it. "
+            f"--api-token is a VertexSMS setting; an entry for `{printed('connect ' + shlex.quote(remote.url))}` "
+            "cannot use it. "
             "Leave it out, or run setup without --connect for a VertexSMS entry."
         )
     for action in setting_options()._actions:
         if hasattr(args, action.dest) and action.dest.upper() not in (*_CONNECT_SETTINGS, "CLIENT_ID"):
             # Dropping it silently would leave the user believing the entry honours it.
             raise ConfigError(
-                f"{action.option_strings[0]} is a VertexSMS setting; an entry for `connect {remote.url}` "
+                f"{action.option_strings[0]} is a VertexSMS setting; an entry for "
+                f"`{printed('connect ' + shlex.quote(remote.url))}` "
                 "cannot use it. Leave it out, or run setup without --connect for a VertexSMS entry."
             )
     env.pop("VERTEXSMS_CLIENT_ID", None)  # connect takes it as --client-id (above)

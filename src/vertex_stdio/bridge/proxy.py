@@ -305,7 +305,7 @@ class Proxy:
                 return await self._sign_in(ctx)
             if not self._filter.allows(str(name)):
                 raise NotFound(
-                    f"The tool {name!r} is not served here (vertex-stdio connect --tools/--exclude-tools)."
+                    f"The tool {name!r} is not served here (connect's --tools and --exclude-tools options choose them)."
                 )
             if self.offer is None:
                 await self._fetch_first()  # a server that needs no sign-in answers this at once

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK, EXIT_USAGE
+from vertex_stdio.core.launcher import command
 from vertex_stdio.desktop import clients, jsonc
 from vertex_stdio.desktop.clients import (
     CLIENTS,
@@ -168,7 +169,7 @@ def _place_token(
         }
     if keep_token is None:
         raise TokenRefused(
-            "this setup cannot keep a token; run `login --token` first, then setup without it."
+            f"this setup cannot keep a token; run `{command('login --token')}` first, then setup without it."
         )
     if isinstance(api_token, str):
         err.write(

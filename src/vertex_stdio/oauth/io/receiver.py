@@ -31,6 +31,7 @@ from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from vertex_stdio.core.errors import AuthRequired
+from vertex_stdio.core.launcher import command
 from vertex_stdio.oauth.io.listener import LoopbackListener
 from vertex_stdio.oauth.io.peer import from_another_account
 from vertex_stdio.oauth.protocol.core import new_state, same_secret
@@ -85,8 +86,11 @@ def parse_query(query: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
 
 
-def page(kind: str, name: str = "your account", login: str = "vertex-stdio login") -> bytes:
-    """A static page for ``kind``; its content never depends on the request (only on the caller)."""
+def page(kind: str, name: str = "your account", login: str | None = None) -> bytes:
+    """A static page for ``kind``; its content never depends on the request (only on the caller).
+
+    ``login``: the sign-in command the page names (default: this installation's ``login``)."""
+    login = login or command("login")
     title, text = (part.format(name=html.escape(name), login=html.escape(login)) for part in _MESSAGES[kind])
     return _PAGE.format(title=title, text=text).encode("utf-8")
 
@@ -131,7 +135,7 @@ class Receiver:
         port: int = 0,
         *,
         name: str = "your account",
-        login: str = "vertex-stdio login",
+        login: str | None = None,
         choose_port: str | None = None,
         another_account: Callable[[object, object], bool] = from_another_account,
     ) -> None:
@@ -140,7 +144,7 @@ class Receiver:
         self._state = state
         self._port = port
         self._name = name
-        self._login = login
+        self._login = login or command("login")
         self._choose_port = choose_port
         self._nonce = new_state()
         self._binding = new_state()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import anyio.to_thread
 
 from vertex_stdio.core.errors import PolicyRefused
+from vertex_stdio.core.launcher import command
 from vertex_stdio.vertexsms.journal.records import DAY, Finish, Kind, NewCall, Record
 from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, Refused
 from vertex_stdio.vertexsms.journal.usage import month_start, usage_of
@@ -49,7 +50,7 @@ def policy_refused(breach: Breach, tool: str, kind: Kind) -> PolicyRefused:
     where = " The sandbox enforces the same policy as real sends." if kind == "sandbox" else ""
     return PolicyRefused(
         f"Not sent: the spending policy refuses this {tool} call ({breach.rule}): {breach.why}.{where} "
-        f"Tell the user; only they can change the policy ({breach.where}). `vertex-stdio policy` "
+        f"Tell the user; only they can change the policy ({breach.where}). `{command('policy')}` "
         "shows every rule and where it is set.",
         rule=breach.rule,
         value=breach.value,

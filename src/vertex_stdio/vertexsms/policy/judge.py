@@ -7,8 +7,10 @@ same cap cannot both pass); ``needs_confirmation`` says whether a send needs a p
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
+from vertex_stdio.core.launcher import command
 from vertex_stdio.vertexsms.dialcodes import country_of
 from vertex_stdio.vertexsms.policy.rules import Policy
 from vertex_stdio.vertexsms.policy.zones import quiet_zone, zones_of
@@ -128,4 +130,4 @@ def needs_confirmation(policy: Policy, price_eur: float | None, new_recipient: b
 def opted_out(recipient: str) -> Breach:
     """The refusal of a send to a number on the opt-out list."""
     why = f"{recipient} asked not to be texted (it is on the local opt-out list)"
-    return Breach("optout", recipient, f"vertex-stdio optout remove {recipient}", why)
+    return Breach("optout", recipient, command(f"optout remove {shlex.quote(recipient)}"), why)
