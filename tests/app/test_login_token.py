@@ -100,6 +100,10 @@ def test_a_piped_token_is_checked_kept_used_shown_and_forgotten(tmp_path: Path, 
     assert_no_secret(TOKEN, *outputs)
     assert assert_no_secret_in_files(TOKEN, tmp_path) >= 3  # keyring, sealed file, state, logs
 
+    browser = _run(env, "login")  # a browser sign-in would never be used while a token is kept
+    assert browser.returncode == 0
+    assert f"Run `{launcher()} logout` first to sign in with your browser instead." in browser.stdout
+
     logout = _run(env, "logout")
     assert logout.returncode == 0, logout.stdout
     assert "Forgot the API token kept in keyring (FileOsKeyring)" in logout.stdout
@@ -107,6 +111,21 @@ def test_a_piped_token_is_checked_kept_used_shown_and_forgotten(tmp_path: Path, 
     assert after.returncode == 1
     assert json.loads(after.stdout)["api_token_kept_in"] is None
     assert not (tmp_path / "state" / "vertex-stdio" / "secrets.sealed").exists()  # its only entry went
+
+
+def test_a_kept_token_vertexsms_no_longer_takes_says_how_to_replace_it(tmp_path: Path) -> None:
+    """Revoked after it was kept: AUTH_INVALID naming `login --token` (and `logout` before a browser
+    sign-in, which the kept token would otherwise outrank)."""
+    with Emulator(tokens={TOKEN: ALL_SCOPES}) as emu:
+        env = _env(tmp_path, emu)
+        assert _run(env, "login", "--token", stdin=TOKEN).returncode == 0
+        emu.remove_token(TOKEN)
+        call = _rates(env)
+    error = json.loads(call.stdout)["error"]
+    assert error["code"] == "AUTH_INVALID"
+    assert f"`{launcher()} login --token`" in error["message"]
+    assert f"`{launcher()} logout` first" in error["message"]
+    assert_no_secret(TOKEN, call.stdout, call.stderr)
 
 
 def test_the_environment_token_wins_over_the_kept_one(tmp_path: Path, emulator: Emulator) -> None:

@@ -52,6 +52,19 @@ def login_token(settings: Settings, *, inp: TextIO, out: TextIO, err: TextIO, va
     return EXIT_OK
 
 
+def kept_token_wins(out: TextIO) -> bool:
+    """``login`` (browser) with a kept token: say it would never be used, and how to switch; True."""
+    record = apitoken.kept_here()
+    if record is None:
+        return False
+    out.write(
+        f"An API token kept by `{command('login --token')}` is in {record.store}, and the server uses it "
+        f"before any browser sign-in, so none was made. Run `{command('logout')}` first to sign in "
+        "with your browser instead.\n"
+    )
+    return True
+
+
 def status_details(settings: Settings, details: dict[str, Any]) -> dict[str, Any]:
     """``details`` (``vertexsms.signin.status_details``) plus where the kept token is, never the token."""
     record = apitoken.kept_here()

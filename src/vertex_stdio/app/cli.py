@@ -233,6 +233,8 @@ def _auth_command(command: str, settings: Settings, args: argparse.Namespace) ->
             "Unset it to sign in with your browser instead.",
         )
         return EXIT_OK
+    if command == "login" and apitoken.kept_token_wins(sys.stdout):
+        return EXIT_OK
     if command == "login":
         from vertex_stdio.oauth.protocol.display import no_display
 
