@@ -90,6 +90,11 @@ def test_a_piped_token_is_checked_kept_used_shown_and_forgotten(tmp_path: Path, 
     as_json = json.loads(_run(env, "status", "--json").stdout)
     assert as_json["api_token_kept_in"].startswith("keyring (FileOsKeyring) key + encrypted file")
 
+    doctor = {c["name"]: c for c in json.loads(_run(env, "doctor", "--json").stdout)["checks"]}
+    assert doctor["api token"]["status"] == "ok"
+    assert doctor["api token"]["detail"].startswith("kept by login --token in keyring (FileOsKeyring)")
+    assert doctor["sign-in"]["status"] == "skip"  # the kept token outranks it
+
     emulator.clear_journal()
     call = _rates(env)
     assert call.returncode == 0, call.stdout + call.stderr

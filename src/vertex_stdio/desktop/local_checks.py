@@ -140,6 +140,16 @@ def _oauth_commands() -> Any:
         return None
 
 
+def _kept_token() -> str | None:
+    """Where ``login --token`` kept a token (the state file says; no keyring read), or None."""
+    try:
+        from vertex_stdio.vertexsms.apitoken import kept_here
+    except ImportError:  # a build without the sign-in core keeps no token
+        return None
+    record = kept_here()
+    return record.store if record is not None else None
+
+
 def check_token(settings: Settings) -> Check:
     """Whether a pasted API token is set (its value is never shown)."""
     if settings.api_token:
@@ -148,6 +158,11 @@ def check_token(settings: Settings) -> Check:
         )
     if settings.sandbox:
         return Check("api token", "skip", "sandbox: no token needed")
+    kept = _kept_token()
+    if kept is not None:
+        return Check(
+            "api token", "ok", f"kept by login --token in {kept} (value not shown); used for every call"
+        )
     if oauth_available():
         return Check("api token", "skip", "not set; browser sign-in is used instead")
     return Check(
@@ -209,7 +224,7 @@ def _epoch(value: Any) -> float | None:
 
 def check_sign_in(settings: Settings, now: float | None = None) -> Check:
     """The browser sign-in and its expiry; skipped when a token or the sandbox is used."""
-    if settings.api_token or settings.sandbox:
+    if settings.api_token or settings.sandbox or _kept_token() is not None:
         return Check("sign-in", "skip", "not used: a pasted API token or the sandbox supplies the token")
     state = read_sign_in(settings)
     if state is None:
