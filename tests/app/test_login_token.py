@@ -111,7 +111,10 @@ def test_a_piped_token_is_checked_kept_used_shown_and_forgotten(tmp_path: Path, 
 
     logout = _run(env, "logout")
     assert logout.returncode == 0, logout.stdout
-    assert "Forgot the API token kept in keyring (FileOsKeyring)" in logout.stdout
+    assert logout.stdout.splitlines() == [
+        f"Forgot the API token kept in {as_json['api_token_kept_in']}.",
+        "There was no browser sign-in to sign out of.",
+    ]
     after = _run(env, "status", "--json")
     assert after.returncode == 1
     assert json.loads(after.stdout)["api_token_kept_in"] is None

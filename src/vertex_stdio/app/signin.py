@@ -237,7 +237,7 @@ async def logout(
     try:
         sessions = _sessions(provider.store)
         if not sessions:
-            _say(out, "You were not signed in; nothing to do.")
+            _say(out, "There was no browser sign-in to sign out of.")
             return EXIT_OK
         try:
             server = (await provider.target()).server
