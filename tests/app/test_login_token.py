@@ -113,7 +113,7 @@ def test_a_piped_token_is_checked_kept_used_shown_and_forgotten(tmp_path: Path, 
     assert logout.returncode == 0, logout.stdout
     assert logout.stdout.splitlines() == [
         f"Forgot the API token kept in {as_json['api_token_kept_in']}.",
-        "There was no browser sign-in to sign out of.",
+        "You were not signed in with a browser; nothing to sign out of there.",
     ]
     after = _run(env, "status", "--json")
     assert after.returncode == 1

@@ -237,7 +237,7 @@ async def logout(
     try:
         sessions = _sessions(provider.store)
         if not sessions:
-            _say(out, "There was no browser sign-in to sign out of.")
+            _say(out, "You were not signed in with a browser; nothing to sign out of there.")
             return EXIT_OK
         try:
             server = (await provider.target()).server
