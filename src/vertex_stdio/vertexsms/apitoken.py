@@ -11,7 +11,6 @@ any piece of it; every token read or written is registered for redaction first.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,6 +65,8 @@ class Stored:
 def read_pasted(inp: TextIO) -> str:
     """The token from a hidden prompt when ``inp`` is a terminal, else everything piped in (bounded)."""
     if inp.isatty():
+        import getpass  # only a person at a terminal needs it
+
         return getpass.getpass("Paste your VertexSMS API token (it is not shown) and press Enter: ")
     return inp.read(MAX_TOKEN + 2)
 
