@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 from secrets_absent import assert_no_secret, assert_no_secret_in_files
+from stdio_server import Server
 
-from bridge import process_env
+from bridge import process_env, rpc
 from vertex_stdio.core.launcher import launcher
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 
@@ -134,6 +135,26 @@ def test_a_kept_token_vertexsms_no_longer_takes_says_how_to_replace_it(tmp_path:
     assert f"`{launcher()} login --token`" in error["message"]
     assert f"`{launcher()} logout` first" in error["message"]
     assert_no_secret(TOKEN, call.stdout, call.stderr)
+
+
+def test_the_server_serves_with_the_kept_token(tmp_path: Path, emulator: Emulator) -> None:
+    """`serve` over stdio (what a client starts, entry without any token): its first log line
+    names the kept token, a tool call reaches VertexSMS with it, and stdout stays JSON-RPC."""
+    env = _env(tmp_path, emulator)
+    assert _run(env, "login", "--token", stdin=TOKEN).returncode == 0
+    emulator.clear_journal()
+    server = Server(env, tmp_path)
+    try:
+        server.initialize()
+        server.send(rpc("rates", "tools/call", {"name": "get_sms_rates", "arguments": {"country": "LT"}}))
+        answer = server.answers({"rates"}, timeout=30)["rates"]
+        assert answer["result"]["isError"] is False, answer
+        assert _tokens_seen(emulator) == [TOKEN]
+        server.close_stdin()
+    finally:
+        server.finish()
+    assert "tokens: api-token (kept by login --token)" in server.diagnostics
+    assert_no_secret(TOKEN, server.diagnostics, bytes(server.raw).decode())
 
 
 def test_the_environment_token_wins_over_the_kept_one(tmp_path: Path, emulator: Emulator) -> None:
