@@ -220,6 +220,9 @@ def test_without_a_keyring_it_asks_for_the_file_store_before_reading(
     assert oct(plain.stat().st_mode & 0o777) == "0o600"
     status = _run(env, "status")
     assert f"API token: kept in file ({plain}) (since " in status.stdout
+    unread = json.loads(_rates(env).stdout)["error"]  # the server without the setting
+    assert unread["code"] == "AUTH_REQUIRED"
+    assert "set VERTEXSMS_ALLOW_FILE_STORE=1 in the client's config" in unread["message"]
     emulator.clear_journal()
     assert _rates({**env, "VERTEXSMS_ALLOW_FILE_STORE": "1"}).returncode == 0
     assert _tokens_seen(emulator) == [TOKEN]

@@ -204,6 +204,21 @@ async def forget(settings: Settings, store: TokenStore | None = None) -> Kept | 
     return record
 
 
+def unreadable(where: Kept, store: TokenStore) -> str:
+    """Why the kept token cannot be read by a process using ``store``, and what to do."""
+    if where.store.startswith("file (") and not isinstance(store.secrets, FileSecrets):
+        fix = (
+            "It is in the private file the file store uses: set VERTEXSMS_ALLOW_FILE_STORE=1 in the "
+            "client's config (the MCP server's environment) so the server reads it."
+        )
+    else:
+        fix = f"Run `{command('login --token')}` again."
+    return (
+        f"The API token kept by `{command('login --token')}` in {where.store} is not readable here. {fix} "
+        f"Or run `{command('logout')}` to forget it and sign in with the browser."
+    )
+
+
 class KeptTokenProvider:
     """The token ``login --token`` kept, read from the store at the first call, then reused."""
 
@@ -219,11 +234,7 @@ class KeptTokenProvider:
             store = store_for(self._settings)
             found = await store.load_secret(ACCOUNT)
             if found is None:
-                raise AuthRequired(
-                    f"The API token kept by `{command('login --token')}` is not readable here (it was "
-                    f"kept in {self._where.store}). Run `{command('login --token')}` again, or "
-                    f"`{command('logout')}` to forget it and sign in with the browser."
-                )
+                raise AuthRequired(unreadable(self._where, store))
             self._token = found
         return self._token
 
