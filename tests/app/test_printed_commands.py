@@ -1,6 +1,7 @@
 """Every command we print runs as printed: collected from real outputs, then run.
 
-Real processes in a temporary home print their advice — `status` signed out and with a kept
+Real processes in a temporary home print their advice — `setup` naming the clients installed
+here, `status` signed out and with a kept
 token, `login --token` refusals, `login --server` without a keyring, `setup` refusing a folder and
 printing an entry, the terminal banner of `serve`, tool errors (`AUTH_REQUIRED`, `POLICY_REFUSED`)
 and `doctor`.  Every command found in that text that starts with this installation's launcher is
@@ -147,7 +148,10 @@ def _outputs(home: Path, emulator: Emulator) -> list[str]:
     env = _env(home, emulator)
     no_keyring_env = {**env, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     token = "vx-printed-commands-0123456789"
+    for folder in (".cursor", ".gemini", ".codex", ".continue", ".codeium/windsurf"):
+        (home / folder).mkdir(parents=True, exist_ok=True)  # clients `setup` finds installed
     outputs = [
+        _run(env, "setup"),  # the clients installed here, each with its setup command
         _run(env, "status"),
         _run(env, "status", "--json"),
         _run(env, "login", "--token", token),
@@ -188,7 +192,8 @@ def test_every_printed_command_runs_as_printed(tmp_path: Path, emulator: Emulato
         shlex.split(c)[len(shlex.split(me))] for c in printed if len(shlex.split(c)) > len(shlex.split(me))
     }
     assert {"login", "logout", "policy", "optout", "setup", "call", "connect"} <= subcommands, printed
-    assert len(printed) >= 12, printed
+    assert len(printed) >= 16, printed
+    assert {f"{me} setup cursor --write", f"{me} setup gemini --write"} <= set(printed), printed
     parser = build_parser()
     for command in printed:
         words = shlex.split(command)
