@@ -77,9 +77,8 @@ def status_details(settings: Settings, details: dict[str, Any]) -> dict[str, Any
         if settings.api_token is None:
             notes.append("The server uses the kept API token, so browser sign-in is not used.")
     else:
-        lines.append(
-            f"API token: none kept (set VERTEXSMS_API_TOKEN, or keep one with `{command('login --token')}`)"
-        )
+        # No command here: the sign-in advice that ends `status` leads with the browser `login`.
+        lines.append("API token: none kept by login --token")
     used = settings.api_token is not None or record is not None
     return {**details, "fields": fields, "lines": lines, "notes": notes, "authenticated_otherwise": used}
 

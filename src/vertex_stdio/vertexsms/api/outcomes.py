@@ -175,9 +175,9 @@ def _error_for_status(
     if status == 401:
         return AuthInvalid(
             f"VertexSMS rejected the credentials (HTTP 401: expired, revoked or wrong).{quoted} "
-            f"Keep a new API token with `{command('login --token')}`, sign in again with "
-            f"`{command('login')}` (a kept token wins over it: `{command('logout')}` first), "
-            "or set a valid VERTEXSMS_API_TOKEN."
+            f"Sign in again with `{command('login')}` (a token kept by `{command('login --token')}` "
+            f"outranks a sign-in: run `{command('logout')}` first), keep a new API token with "
+            f"`{command('login --token')}`, or set a valid VERTEXSMS_API_TOKEN."
         )
     if status == 403:
         challenge = parse_challenge(headers.get("www-authenticate"))
