@@ -1,0 +1,168 @@
+"""``connect`` against third-party MCP servers it was never written for, installed from npm
+(``tests/support/third_party``, pinned), through the real process driven by the MCP SDK client:
+``@modelcontextprotocol/server-everything`` over Streamable HTTP without OAuth, and the
+TypeScript SDK's example server with its demo OAuth provider."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters, types
+from mcp.client.session import ClientRequestContext
+from test_connect import _env, text
+from third_party_servers import everything_server, sdk_oauth_server, third_party_ready
+
+from bridge import process_env
+
+pytest_plugins = ["oauth_server.fixtures"]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.anyio,
+    pytest.mark.skipif(third_party_ready() is not None, reason=str(third_party_ready())),
+]
+
+
+class Person:
+    """The local client's answers to what the remote asks, and what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[Any] = []
+
+    async def elicit(
+        self, _ctx: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        self.asked.append(params)
+        return types.ElicitResult(action="accept", content={"name": "Ada Lovelace", "check": True})
+
+    async def sample(
+        self, _ctx: ClientRequestContext, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
+        self.asked.append(params)
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="forty-two"), model="local-model"
+        )
+
+    async def roots(self, _ctx: ClientRequestContext) -> types.ListRootsResult:
+        self.asked.append("roots")
+        return types.ListRootsResult(roots=[types.Root(uri="file:///home/ada/notes", name="notes")])
+
+
+def connect_params(url: str, home: Path, env: dict[str, str] | None = None) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "vertex_stdio", "connect", url], env=env or process_env(home)
+    )
+
+
+async def test_the_everything_server_is_bridged_without_a_sign_in(tmp_path: Path) -> None:
+    """Tools, a call, resources, prompts, progress, and the remote's sampling, elicitation and
+    roots requests relayed to the local client; no sign-in, no ``sign_in`` tool."""
+    person = Person()
+    progress: list[tuple[float, float | None]] = []
+
+    async def on_progress(done: float, total: float | None, _message: str | None) -> None:
+        progress.append((done, total))
+
+    with everything_server(tmp_path) as url:
+        async with Client(
+            connect_params(url, tmp_path / "home"),
+            mode="legacy",
+            read_timeout_seconds=60,
+            elicitation_callback=person.elicit,
+            sampling_callback=person.sample,
+            list_roots_callback=person.roots,
+        ) as client:
+            with anyio.fail_after(120):
+                names = {tool.name for tool in (await client.list_tools()).tools}
+                echoed = await client.call_tool("echo", {"message": "hello from vertex-stdio"})
+                summed = await client.call_tool("get-sum", {"a": 2, "b": 40})
+                resources = (await client.list_resources()).resources
+                read = await client.read_resource(resources[0].uri)
+                prompts = {prompt.name for prompt in (await client.list_prompts()).prompts}
+                prompt = await client.get_prompt("simple-prompt", {})
+                long = await client.call_tool(
+                    "trigger-long-running-operation",
+                    {"duration": 1, "steps": 3},
+                    progress_callback=on_progress,
+                )
+                sampled = await client.call_tool("trigger-sampling-request", {"prompt": "six times seven?"})
+                elicited = await client.call_tool("trigger-elicitation-request", {})
+                rooted = await client.call_tool("get-roots-list", {})
+    assert "sign_in" not in names
+    assert {"echo", "get-sum", "trigger-long-running-operation"} <= names
+    # What the remote registers only for a client that declared sampling, elicitation and roots:
+    # connect declared upstream what the local client declared.
+    assert {"trigger-sampling-request", "trigger-elicitation-request", "get-roots-list"} <= names
+    assert not echoed.is_error
+    assert text(echoed) == "Echo: hello from vertex-stdio"
+    assert not summed.is_error
+    assert "42" in text(summed)
+    assert read.contents
+    assert read.contents[0].uri == resources[0].uri
+    assert "simple-prompt" in prompts
+    assert prompt.messages
+    assert not long.is_error
+    assert "Steps: 3" in text(long)
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+    assert not sampled.is_error
+    assert "forty-two" in text(sampled)
+    assert "local-model" in text(sampled)
+    assert not elicited.is_error
+    assert "Ada Lovelace" in text(elicited)
+    assert not rooted.is_error
+    assert "file:///home/ada/notes" in text(rooted)
+    sample_asked = next(a for a in person.asked if isinstance(a, types.CreateMessageRequestParams))
+    assert "six times seven?" in json.dumps(sample_asked.model_dump(mode="json"))
+    assert any(isinstance(a, types.ElicitRequestFormParams) for a in person.asked)
+    assert "roots" in person.asked
+    assert not list((tmp_path / "home").rglob("*token*"))
+
+
+async def test_the_sdk_example_server_signs_in_then_starts_offline_from_the_cache(
+    browser: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TypeScript SDK's example server with ``--oauth --oauth-strict`` (its demo authorization
+    server on a second port: dynamic registration, PKCE, RFC 8707 ``resource`` checked): the first
+    process offers ``sign_in``, signs in through the browser and calls ``greet``; a second process
+    calls it with the kept sign-in (no browser); with the server stopped, a third starts from the
+    cache and lists the tools offline."""
+    opens = tmp_path / "opens.log"
+    monkeypatch.setenv("TEST_BROWSER_OPENS", str(opens))
+    home = tmp_path / "home"
+    with sdk_oauth_server(tmp_path) as url:
+        async with Client(
+            connect_params(url, home, _env(home, browser)), mode="legacy", read_timeout_seconds=60
+        ) as first:
+            with anyio.fail_after(120):
+                offered = {tool.name for tool in (await first.list_tools()).tools}
+                signed = await first.call_tool("sign_in", {})
+                greeted = await first.call_tool("greet", {"name": "Ada"})
+                tools = {tool.name for tool in (await first.list_tools()).tools}
+        assert offered == {"sign_in"}
+        assert not signed.is_error, text(signed)
+        assert not greeted.is_error, text(greeted)
+        assert "Hello, Ada!" in text(greeted)
+        assert {"greet", "multi-greet"} <= tools
+        assert opens.read_text().count("opened") == 1
+        async with Client(
+            connect_params(url, home, _env(home, browser)), mode="legacy", read_timeout_seconds=60
+        ) as second:
+            with anyio.fail_after(60):
+                again = await second.call_tool("greet", {"name": "Grace"})
+        assert not again.is_error, text(again)
+        assert "Hello, Grace!" in text(again)
+        assert opens.read_text().count("opened") == 1  # the kept sign-in, no browser
+    async with Client(
+        connect_params(url, home, _env(home, browser)), mode="legacy", read_timeout_seconds=60
+    ) as offline:
+        with anyio.fail_after(60):
+            cached = {tool.name for tool in (await offline.list_tools()).tools}
+            down = await offline.call_tool("greet", {"name": "Ada"})
+    assert cached == tools
+    assert down.is_error
+    assert json.loads(text(down))["error"]["code"] == "UPSTREAM_UNAVAILABLE", text(down)
+    assert opens.read_text().count("opened") == 1
