@@ -201,6 +201,24 @@ def test_a_token_in_argv_is_a_usage_error_saying_how_to_pipe_it(
     assert not (tmp_path / "keyring.json").exists()
 
 
+@pytest.mark.parametrize("argv", [["--token"], ["--token", TOKEN]], ids=["piped", "in-argv"])
+def test_token_with_a_server_is_a_usage_error_naming_what_to_use(
+    tmp_path: Path, emulator: Emulator, argv: list[str]
+) -> None:
+    """``login --server X --token`` was routed to the server's sign-in with --token ignored: now it
+    is exit 2 before anything is read or sent, naming the browser sign-in and ``--header``."""
+    env = _env(tmp_path, emulator)
+    emulator.clear_journal()
+    done = _run(env, "login", "--server", "http://127.0.0.1:9/mcp", *argv, stdin=f"{TOKEN}\n")
+    assert done.returncode == 2, done.stderr
+    assert "it is not for `login --server`" in done.stderr
+    assert f"`{launcher()} login --server http://127.0.0.1:9/mcp`" in done.stderr
+    assert "--header NAME=VAR" in done.stderr
+    assert_no_secret(TOKEN, done.stdout, done.stderr)
+    assert emulator.journal == []
+    assert not (tmp_path / "keyring.json").exists()
+
+
 def test_without_a_keyring_it_asks_for_the_file_store_before_reading(
     tmp_path: Path, emulator: Emulator
 ) -> None:

@@ -52,19 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logs.configure(settings.log_level)
     command = args.command or "serve"
-    asked = getattr(args, "ask_client_secret", False)
-    if asked not in (True, False):
-        print(
-            "vertex-stdio: --ask-client-secret takes no value: a secret in a command line is visible to "
-            "other processes and kept in shell history. Run it without one and type the secret at the "
-            "prompt (or pipe it in).",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    if asked and not args.server:
-        print(
-            "vertex-stdio: --ask-client-secret is for `login --server NAME --client-id ID`.", file=sys.stderr
-        )
+    misused = _misused(command, args)
+    if misused:
+        print(f"vertex-stdio: {misused}", file=sys.stderr)
         return EXIT_USAGE
     if command == "connect" or getattr(args, "server", None):
         return _connect_command(command, settings, args)
@@ -93,6 +83,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return call_tool(settings, upstream_for, args.tool, args.arg, args.json_args)
     return _auth_command(command, settings, args)
+
+
+def _misused(command: str, args: argparse.Namespace) -> str | None:
+    """Why these options cannot go together (a usage error, exit 2), or None.  A value given to
+    a secret-taking flag is never echoed: it may be the secret."""
+    asked = getattr(args, "ask_client_secret", False)
+    if asked not in (True, False):
+        return (
+            "--ask-client-secret takes no value: a secret in a command line is visible to other "
+            "processes and kept in shell history. Run it without one and type the secret at the "
+            "prompt (or pipe it in)."
+        )
+    if asked and not args.server:
+        return "--ask-client-secret is for `login --server NAME --client-id ID`."
+    if command == "login" and getattr(args, "server", None) and args.token is not False:
+        from vertex_stdio.core.launcher import command as printed
+
+        again = printed(f"login --server {shlex.quote(args.server)}")
+        return (
+            "--token keeps a VertexSMS API token; it is not for `login --server`. A remote server is "
+            f"signed in to in the browser: run `{again}` (a pre-registered client: add --client-id ID "
+            "--ask-client-secret). A server that takes an API key instead: add --header NAME=VAR to "
+            "its `connect URL` command, with the key in environment variable VAR."
+        )
+    return None
 
 
 def _journal_place() -> Place:
