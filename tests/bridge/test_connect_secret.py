@@ -158,6 +158,64 @@ async def test_a_secret_typed_into_login_is_kept_in_the_secret_store_and_used_by
         assert as_server.journal("grant_error") == []
 
 
+@pytest.mark.anyio
+async def test_client_auth_post_for_a_client_registered_for_post(browser: Path, tmp_path: Path) -> None:
+    """The client is registered with ``client_secret_post`` at a server that takes only that
+    (``AS_POST_ONLY``) while its metadata lists both methods: Basic (the metadata's default) is
+    refused as ``invalid_client``; ``--client-auth post`` on login and on the connect command login
+    prints signs in, and every refresh sends the secret so."""
+    port = free_port()
+    clients = confidential(port, "client_secret_post")
+    env = {"VERTEXSMS_CALLBACK_PORT": str(port), "CONF_SECRET": SECRET}
+    with auth_server(
+        tmp_path,
+        AS_NO_REGISTRATION="1",
+        AS_REFRESH_ALWAYS="1",
+        AS_AT_TTL="3",
+        AS_CLIENTS=clients,
+        AS_POST_ONLY="1",
+    ) as as_server:
+        listed = as_server.metadata()["token_endpoint_auth_methods_supported"]
+        assert {"client_secret_basic", "client_secret_post"} <= set(listed)
+        with remote(as_server.issuer, tmp_path) as url:
+            basic = ("--client-id", CLIENT_ID, "--client-secret-env", "CONF_SECRET")
+            async with connect_env(url, tmp_path / "basic", env, *basic) as client:
+                refused = await client.call_tool("sign_in", {})
+            assert refused.is_error
+            assert len(as_server.journal("basic_refused", path="/token")) == 1
+            assert as_server.journal("grant") == []
+            done = login(
+                tmp_path,
+                env,
+                *("--server", url, "--client-id", CLIENT_ID, "--client-auth", "post", "--ask-client-secret"),
+                typed=f"{SECRET}\n",
+            )
+            assert done.returncode == 0, done.stderr
+            printed = shlex.split(re.findall(r"`([^`]*connect [^`]*)`", done.stdout)[-1])
+            assert printed[-6:] == ["connect", url, "--client-id", CLIENT_ID, "--client-auth", "post"]
+            async with connect_env(url, tmp_path, env, *printed[-4:]) as client:
+                await refreshed(as_server, client)
+        granted = as_server.journal("grant", client_id=CLIENT_ID)
+        assert granted[0]["grant_type"] == "authorization_code"
+        assert "refresh_token" in {g["grant_type"] for g in granted}
+        assert len(as_server.journal("basic_refused")) == 1  # only the first connect's Basic attempt
+        assert as_server.journal("grant_error") == []
+
+
+def test_client_auth_needs_a_client_id_and_a_server(tmp_path: Path) -> None:
+    """A usage error (exit 2) without --client-id, or on VertexSMS's own login; a bad choice too."""
+    url = "http://127.0.0.1:9/mcp"
+    alone = login(tmp_path, {}, "--server", url, "--client-auth", "post", typed="")
+    assert alone.returncode == 2
+    assert "needs --client-id" in alone.stderr
+    vertexsms = login(tmp_path, {}, "--client-id", CLIENT_ID, "--client-auth", "post", typed="")
+    assert vertexsms.returncode == 2
+    assert "for a remote server" in vertexsms.stderr
+    wrong = login(tmp_path, {}, "--server", url, "--client-id", CLIENT_ID, "--client-auth", "jwt", typed="")
+    assert wrong.returncode == 2
+    assert "invalid choice" in wrong.stderr
+
+
 def test_ask_client_secret_needs_a_client_id_and_a_secret(tmp_path: Path) -> None:
     """Without --client-id, or with nothing typed, login stops before any sign-in (exit 2)."""
     url = "http://127.0.0.1:9/mcp"

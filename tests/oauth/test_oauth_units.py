@@ -128,6 +128,12 @@ def test_client_authentication_follows_rfc_6749() -> None:
     assert secret_method([]) == "client_secret_basic"
     assert secret_method(["client_secret_post", "none"]) == "client_secret_post"
     assert secret_method(["private_key_jwt", "client_secret_basic"]) == "client_secret_basic"
+    # --client-auth wins over the metadata: a client registered for post at a server listing both
+    assert (
+        secret_method(["client_secret_basic", "client_secret_post"], "client_secret_post")
+        == "client_secret_post"
+    )
+    assert secret_method(["client_secret_post"], "client_secret_basic") == "client_secret_basic"
 
 
 def test_discovery_urls_follow_the_spec_order() -> None:

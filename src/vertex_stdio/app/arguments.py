@@ -149,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+CLIENT_AUTH = {"basic": "client_secret_basic", "post": "client_secret_post"}
+"""``--client-auth`` choices and the RFC 8414 method each names."""
+
+
 def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) -> None:
     """``connect URL`` (no token or header options, by design) and ``--server`` on the sign-in commands."""
     connect = _command(sub, "connect", "serve any OAuth-protected remote MCP server over stdio", frozenset())
@@ -220,6 +224,13 @@ def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) ->
         metavar="URL",
         help="an https URL of this client's metadata document, used as client id where the server supports it",
     )
+    for parser in (connect, *per_server):
+        parser.add_argument(
+            "--client-auth",
+            choices=CLIENT_AUTH,
+            help="how the pre-registered client's secret is sent: basic (client_secret_basic) or post "
+            "(client_secret_post); default: as the server's metadata prefers",
+        )
     for parser in per_server:
         parser.add_argument(
             "--server", metavar="URL|NAME", help="a remote server served by `connect` (default: VertexSMS)"

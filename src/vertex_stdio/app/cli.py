@@ -97,6 +97,11 @@ def _misused(command: str, args: argparse.Namespace) -> str | None:
         )
     if asked and not args.server:
         return "--ask-client-secret is for `login --server NAME --client-id ID`."
+    if getattr(args, "client_auth", None):
+        if command != "connect" and not args.server:
+            return "--client-auth is for a remote server: `connect URL` or `--server NAME`."
+        if not getattr(args, "client_id", getattr(args, "remote_client_id", None)):
+            return "--client-auth says how a pre-registered client's secret is sent: it needs --client-id."
     if command == "login" and getattr(args, "server", None) and args.token is not False:
         from vertex_stdio.core.launcher import command as printed
 

@@ -22,6 +22,7 @@ import anyio
 
 from vertex_stdio import __version__
 from vertex_stdio.app import signin as commands
+from vertex_stdio.app.arguments import CLIENT_AUTH
 from vertex_stdio.bridge.leanoffer import remember_answers
 from vertex_stdio.bridge.offer import LISTS, OfferCache
 from vertex_stdio.bridge.proxy import Proxy
@@ -43,6 +44,7 @@ from vertex_stdio.oauth.protocol.unattended import CrossApp, Machine
 from vertex_stdio.vertexsms.settings import Settings
 
 log = logging.getLogger(__name__)
+_AUTH_FLAG = {method: flag for flag, method in CLIENT_AUTH.items()}
 
 
 def connect_settings(settings: Settings) -> ConnectSettings:
@@ -60,12 +62,15 @@ def profile_of(
     settings: ConnectSettings,
     client_id: str | None = None,
     client_secret: str | None = None,
+    client_auth: str | None = None,
 ) -> SignInProfile:
-    """The remote's sign-in, with connect's settings (file store, port, timeouts)."""
+    """The remote's sign-in, with connect's settings (file store, port, timeouts); ``client_auth``
+    is ``--client-auth``'s method (``client_secret_basic``/``_post``), None for the server's choice."""
     return profile_for(
         remote,
         client_id=client_id,
         client_secret=client_secret,
+        client_auth=client_auth,
         allow_file_store=settings.allow_file_store,
         callback_port=settings.callback_port,
         signin_timeout=settings.signin_timeout,
@@ -82,6 +87,7 @@ def serve_connect(
     machine: Machine | None = None,
     extra: Extra | None = None,
     handover: Handover | None = None,
+    client_auth: str | None = None,
 ) -> int:
     """Serve ``remote`` over stdio until stdin closes or a signal stops it (the shared
     ``mcpio.runner``), reading no answer over ``extra.max_answer_mib`` and caching no more than
@@ -89,7 +95,7 @@ def serve_connect(
     (``app/connectfront.py``); the SDK's ``initialize`` answers for a cached offer are kept for it."""
     remember(remote)
     extra = extra or Extra()
-    profile = replace(profile_of(remote, settings, client_id, client_secret), machine=machine)
+    profile = replace(profile_of(remote, settings, client_id, client_secret, client_auth), machine=machine)
     # The link reports each token the remote accepts: a sign-in it refuses from the start counts
     # as failed, so calls that follow do not each open a browser tab.
     provider = OAuthTokenProvider(profile, client_metadata_url=metadata_url, reports_acceptance=True)
@@ -147,7 +153,7 @@ def command_for(
             return EXIT_USAGE
         try:
             secret = secret_from_env(args.client_secret_env, args.remote_client_id)
-            machine = machine_from(args, secret)
+            machine = machine_from(args, secret, client_auth(args))
             headers = headers_from(args.header)
         except ConfigError as exc:
             print(f"vertex-stdio: {exc}", file=sys.stderr)  # noqa: T201 - a usage error, before serving
@@ -162,6 +168,7 @@ def command_for(
             machine,
             extra=Extra(headers, chosen, args.max_answer_mib, args.max_cache_mib),
             handover=handover,
+            client_auth=client_auth(args),
         )
     secret = None
     if getattr(args, "ask_client_secret", False):
@@ -178,7 +185,14 @@ def command_for(
         scopes=getattr(args, "scope", None),
         no_browser=getattr(args, "no_browser", False),
         client=(getattr(args, "client_id", None), secret),
+        client_auth=client_auth(args),
     )
+
+
+def client_auth(args: argparse.Namespace) -> str | None:
+    """``--client-auth basic|post`` as the RFC 8414 method it names, None when not given."""
+    chosen = getattr(args, "client_auth", None)
+    return CLIENT_AUTH[chosen] if chosen else None
 
 
 def typed_secret(client_id: str | None, inp: TextIO | None = None) -> str:
@@ -270,7 +284,7 @@ def headers_from(options: list[str] | None) -> dict[str, str]:
     return headers
 
 
-def machine_from(args: argparse.Namespace, secret: str | None) -> Machine | None:
+def machine_from(args: argparse.Namespace, secret: str | None, auth: str | None = None) -> Machine | None:
     """The unattended sign-in the options ask for (client credentials, a key, cross-app), or None."""
     cross = (args.idp_token_endpoint, args.idp_client_id, args.idp_id_token_env)
     if not (args.client_credentials or args.private_key or any(cross)):
@@ -295,7 +309,7 @@ def machine_from(args: argparse.Namespace, secret: str | None) -> Machine | None
         )
     if key is None and secret is None:
         raise ConfigError("An unattended sign-in needs the client's --client-secret-env or --private-key.")
-    return Machine(args.remote_client_id, secret, key, cross_app)
+    return Machine(args.remote_client_id, secret, key, cross_app, auth)
 
 
 def _is_metadata_url(url: str) -> bool:
@@ -319,13 +333,14 @@ def auth_command(
     no_browser: bool = False,
     out: TextIO = sys.stdout,
     client: tuple[str | None, str | None] = (None, None),
+    client_auth: str | None = None,
 ) -> int:
     """``login`` / ``logout`` / ``status`` / ``doctor`` for one remote server.
 
     ``client`` is a pre-registered client id and the secret typed for it (``login`` keeps the
     secret once its sign-in succeeded)."""
     remember(remote)
-    profile = profile_of(remote, settings, *client)
+    profile = profile_of(remote, settings, *client, client_auth)
     if command == "login":
         code: int = anyio.run(
             lambda: commands.login(profile, scopes=scopes or [], no_browser=no_browser, out=out)
@@ -333,8 +348,9 @@ def auth_command(
         secret = client[1]
         if code == EXIT_OK and secret:
             anyio.run(lambda: keep_typed_secret(profile, secret))
+            how = f" --client-auth {_AUTH_FLAG[client_auth]}" if client_auth else ""
             again = shell_command(
-                f"connect {shlex.quote(remote.url)} --client-id {shlex.quote(str(client[0]))}"
+                f"connect {shlex.quote(remote.url)} --client-id {shlex.quote(str(client[0]))}{how}"
             )
             print(f"Kept the client secret in the secret store; `{again}` uses it.", file=out)
         return code

@@ -158,12 +158,16 @@ def stored_client(data: Mapping[str, Any] | None, issuer: str) -> Client | None:
 
 
 def configured_client(
-    client_id: str | None, metadata_url: str | None, server: ServerMetadata, secret: str | None = None
+    client_id: str | None,
+    metadata_url: str | None,
+    server: ServerMetadata,
+    secret: str | None = None,
+    auth: str | None = None,
 ) -> Client | None:
-    """The pre-registered client id (with its secret, sent as the server's metadata prefers), else
-    the CIMD URL when the server supports it, else None."""
+    """The pre-registered client id (with its secret, sent as ``auth`` says, else as the server's
+    metadata prefers), else the CIMD URL when the server supports it, else None."""
     if client_id:
-        method = secret_method(server.token_auth_methods) if secret else "none"
+        method = secret_method(server.token_auth_methods, auth) if secret else "none"
         return Client(client_id, server.issuer, None, "configured", secret, method)
     if metadata_url and server.cimd_supported:
         return Client(metadata_url, server.issuer, None, "metadata-document")
@@ -284,7 +288,7 @@ async def known_client(
     secret = profile.client_secret
     if profile.client_id and not secret:
         secret = await _kept_secret(store, Client(profile.client_id, server.issuer))
-    chosen = configured_client(profile.client_id, metadata_url, server, secret)
+    chosen = configured_client(profile.client_id, metadata_url, server, secret, profile.client_auth)
     if chosen is not None:
         return chosen
     chosen = store.client(server.issuer)

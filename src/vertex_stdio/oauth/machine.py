@@ -132,7 +132,7 @@ async def machine_tokens(
         form.update(client_assertion_type=ASSERTION_TYPE, client_assertion=assertion)
         sent.append(assertion)
     else:
-        method = secret_method(server.token_auth_methods) if machine.secret else "none"
+        method = secret_method(server.token_auth_methods, machine.auth_method) if machine.secret else "none"
         fields, headers = client_authentication(machine.client_id, machine.secret, method)
         form.update(fields)
     body = await http.post_form(server.token_endpoint, form, secrets=sent, headers=headers)

@@ -82,6 +82,9 @@ class SignInProfile:
     """A pre-registered client id (skips registration)."""
     client_secret: str | None = field(default=None, repr=False)
     """The pre-registered client's secret, if it has one (read from the environment, never argv)."""
+    client_auth: str | None = None
+    """How that secret is sent: ``client_secret_basic`` or ``client_secret_post``; None: as the
+    server's metadata prefers."""
     machine: Machine | None = field(default=None, repr=False)
     """Sign in unattended, as the client itself (``client_credentials`` or cross-app access): no browser."""
     callback_port: int = 0

@@ -13,6 +13,9 @@
 //   AS_NO_REFRESH 1: no refresh tokens (every renewal needs a new sign-in)
 //   AS_REFRESH_ALWAYS 1: a refresh token for every client allowed the grant (the library's default
 //                 issues one to a confidential client only with offline_access)
+//   AS_POST_ONLY  1: the token and revocation endpoints refuse a client authenticated with HTTP Basic
+//                 (401 invalid_client, journalled as `basic_refused`) while the metadata still lists
+//                 client_secret_basic: the library itself takes a secret either way
 // Grant journal lines carry `secrets` (the code, PKCE verifier and tokens spent or issued): test-only.
 // Prints `READY <port>` on stdout once it listens on 127.0.0.1.  The consent page is a tiny form:
 // POST /interaction/<uid>/confirm grants every requested scope, POST /interaction/<uid>/abort declines.
@@ -105,6 +108,19 @@ for (const [event, name] of [
       secrets: [params.code, params.code_verifier, params.refresh_token, params.device_code, ctx?.body?.access_token, ctx?.body?.refresh_token]
         .filter((v) => typeof v === 'string' && v),
     });
+  });
+}
+
+if (process.env.AS_POST_ONLY === '1') {
+  provider.use(async (ctx, next) => {
+    const basic = /^basic /i.test(ctx.headers.authorization || '');
+    if (basic && (ctx.path === '/token' || ctx.path === '/token/revocation')) {
+      journal({ event: 'basic_refused', path: ctx.path });
+      ctx.status = 401;
+      ctx.body = { error: 'invalid_client', error_description: 'client_secret_post only' };
+      return;
+    }
+    await next();
   });
 }
 

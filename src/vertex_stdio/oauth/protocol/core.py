@@ -180,9 +180,13 @@ def client_authentication(
     return {"client_id": client_id}, {}
 
 
-def secret_method(supported: Iterable[str]) -> str:
-    """How to send a pre-registered secret: Basic when the server lists it (or lists nothing, RFC 8414's
-    default), else in the body when it lists that, else Basic."""
+def secret_method(supported: Iterable[str], chosen: str | None = None) -> str:
+    """How to send a pre-registered secret: ``chosen`` when the person chose (the client's
+    registration may say ``client_secret_post`` at a server that lists both), else Basic when the
+    server lists it (or lists nothing, RFC 8414's default), else in the body when it lists that,
+    else Basic."""
+    if chosen is not None:
+        return chosen
     listed = tuple(supported)
     if not listed or "client_secret_basic" in listed:
         return "client_secret_basic"

@@ -25,3 +25,5 @@ class Machine:
     secret: str | None = field(default=None, repr=False)
     private_key: bytes | None = field(default=None, repr=False)
     cross_app: CrossApp | None = None
+    auth_method: str | None = None
+    """How the secret is sent (``client_secret_basic`` / ``_post``); None: as the server prefers."""
