@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters, types
 from mcp.client.session import ClientRequestContext
+from mcp.shared.exceptions import MCPDeprecationWarning
 from test_connect import _env, text
 from third_party_servers import everything_server, sdk_oauth_server, third_party_ready
 
@@ -67,6 +69,11 @@ async def test_the_everything_server_is_bridged_without_a_sign_in(tmp_path: Path
     async def on_progress(done: float, total: float | None, _message: str | None) -> None:
         progress.append((done, total))
 
+    logged: list[types.LoggingMessageNotificationParams] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logged.append(params)
+
     with everything_server(tmp_path) as url:
         async with Client(
             connect_params(url, tmp_path / "home"),
@@ -75,6 +82,7 @@ async def test_the_everything_server_is_bridged_without_a_sign_in(tmp_path: Path
             elicitation_callback=person.elicit,
             sampling_callback=person.sample,
             list_roots_callback=person.roots,
+            logging_callback=on_log,
         ) as client:
             with anyio.fail_after(120):
                 names = {tool.name for tool in (await client.list_tools()).tools}
@@ -92,6 +100,11 @@ async def test_the_everything_server_is_bridged_without_a_sign_in(tmp_path: Path
                 sampled = await client.call_tool("trigger-sampling-request", {"prompt": "six times seven?"})
                 elicited = await client.call_tool("trigger-elicitation-request", {})
                 rooted = await client.call_tool("get-roots-list", {})
+                with pytest.warns(MCPDeprecationWarning):  # deprecated in 2026-07-28; this remote is 2025
+                    await client.set_logging_level("debug")
+                toggled = await client.call_tool("toggle-simulated-logging", {})
+                while len([entry for entry in logged if "level message" in str(entry.data).lower()]) < 2:
+                    await anyio.sleep(0.2)  # one at once, then one every 5 s (bounded above)
     assert "sign_in" not in names
     assert {"echo", "get-sum", "trigger-long-running-operation"} <= names
     # What the remote registers only for a client that declared sampling, elicitation and roots:
@@ -119,6 +132,9 @@ async def test_the_everything_server_is_bridged_without_a_sign_in(tmp_path: Path
     assert "six times seven?" in json.dumps(sample_asked.model_dump(mode="json"))
     assert any(isinstance(a, types.ElicitRequestFormParams) for a in person.asked)
     assert "roots" in person.asked
+    assert not toggled.is_error
+    simulated = [entry for entry in logged if "level message" in str(entry.data).lower()]
+    assert {entry.level for entry in simulated} <= set(typing.get_args(types.LoggingLevel))
     assert not list((tmp_path / "home").rglob("*token*"))
 
 

@@ -36,6 +36,7 @@ from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
 from mcp.types import (
     INTERNAL_ERROR,
+    LoggingMessageNotification,
     PromptListChangedNotification,
     ResourceListChangedNotification,
     ResourceUpdatedNotification,
@@ -48,6 +49,7 @@ from vertex_stdio.bridge.calm import Calm
 from vertex_stdio.bridge.link import RemoteLink, Tokens
 from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, offered, size_of
 from vertex_stdio.bridge.relay import LocalPeer
+from vertex_stdio.bridge.remote_logs import LogRelay
 from vertex_stdio.bridge.selection import ToolFilter
 from vertex_stdio.bridge.servers import RemoteServer
 from vertex_stdio.bridge.wire import AnyParams, capabilities, envelope, outgoing, tool_error
@@ -99,6 +101,7 @@ class Proxy:
         self._session: ServerSession | None = None
         self._refreshed_once = False
         self._calm = Calm(self._refresh_quietly)
+        self._logs = LogRelay()
         self._raw: dict[str, Handler] = {
             "tools/list": self._list("tools"),
             "resources/list": self._list("resources"),
@@ -106,6 +109,7 @@ class Proxy:
             "prompts/list": self._list("prompts"),
             "tools/call": self._call_tool,
             **{method: self._forwarder(method) for method in FORWARDED},
+            "logging/setLevel": self._logs.set_level,
         }
 
     # -- the SDK server ---------------------------------------------------------------------
@@ -291,6 +295,8 @@ class Proxy:
             self._refreshed_once = True
             if self._tg is not None:
                 self._calm.request(self._tg)
+        elif isinstance(message, LoggingMessageNotification):
+            await self._logs.relay(self._session, message)
         elif isinstance(message, ResourceUpdatedNotification) and self._session is not None:
             params = ResourceUpdatedNotificationParams(uri=message.params.uri)
             await self._session.send_notification(ResourceUpdatedNotification(params=params))

@@ -54,5 +54,4 @@ def capabilities(remote: Mapping[str, Any]) -> ServerCapabilities:
     for name in ("tools", "resources", "prompts"):
         if name in caps and isinstance(caps[name], dict):
             caps[name] = {**caps[name], "listChanged": True}
-    caps.pop("logging", None)
     return ServerCapabilities.model_validate(caps)
