@@ -138,6 +138,39 @@ async def test_the_everything_server_is_bridged_without_a_sign_in(tmp_path: Path
     assert not list((tmp_path / "home").rglob("*token*"))
 
 
+async def test_the_everything_server_over_the_2024_sse_transport(tmp_path: Path) -> None:
+    """Its legacy HTTP+SSE mode refuses the Streamable HTTP POST: connect falls back to the
+    2024-11-05 transport and serves it the same (a call, progress, a sampling request answered)."""
+    person = Person()
+    progress: list[float] = []
+
+    async def on_progress(done: float, _total: float | None, _message: str | None) -> None:
+        progress.append(done)
+
+    with everything_server(tmp_path, "sse") as url:
+        async with Client(
+            connect_params(url, tmp_path / "home"),
+            mode="legacy",
+            read_timeout_seconds=60,
+            sampling_callback=person.sample,
+        ) as client:
+            with anyio.fail_after(120):
+                names = {tool.name for tool in (await client.list_tools()).tools}
+                echoed = await client.call_tool("echo", {"message": "over sse"})
+                long = await client.call_tool(
+                    "trigger-long-running-operation",
+                    {"duration": 1, "steps": 2},
+                    progress_callback=on_progress,
+                )
+                sampled = await client.call_tool("trigger-sampling-request", {"prompt": "hello"})
+    assert "sign_in" not in names
+    assert text(echoed) == "Echo: over sse"
+    assert not long.is_error
+    assert progress == [1, 2]
+    assert "forty-two" in text(sampled)
+    assert "trigger-elicitation-request" not in names  # not declared by this client, so not offered
+
+
 async def test_the_sdk_example_server_signs_in_then_starts_offline_from_the_cache(
     browser: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

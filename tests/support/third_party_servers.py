@@ -76,10 +76,12 @@ def node_server(
 
 
 @contextmanager
-def everything_server(tmp: Path) -> Iterator[str]:
-    """``@modelcontextprotocol/server-everything`` over Streamable HTTP; yields its MCP URL."""
-    with node_server(EVERYTHING, ["streamableHttp"], {"PORT": "0"}, tmp / "everything.log", 1) as ports:
-        yield f"http://127.0.0.1:{ports[0]}/mcp"
+def everything_server(tmp: Path, transport: str = "streamableHttp") -> Iterator[str]:
+    """``@modelcontextprotocol/server-everything`` over Streamable HTTP (or ``sse``, the 2024-11-05
+    HTTP+SSE transport); yields its URL."""
+    path = "sse" if transport == "sse" else "mcp"
+    with node_server(EVERYTHING, [transport], {"PORT": "0"}, tmp / f"everything-{path}.log", 1) as ports:
+        yield f"http://127.0.0.1:{ports[0]}/{path}"
 
 
 @contextmanager
