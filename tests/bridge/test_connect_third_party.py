@@ -182,20 +182,26 @@ async def test_the_sdk_example_server_signs_in_then_starts_offline_from_the_cach
     opens = tmp_path / "opens.log"
     monkeypatch.setenv("TEST_BROWSER_OPENS", str(opens))
     home = tmp_path / "home"
+    person = Person()
     with sdk_oauth_server(tmp_path) as url:
         async with Client(
-            connect_params(url, home, _env(home, browser)), mode="legacy", read_timeout_seconds=60
+            connect_params(url, home, _env(home, browser)),
+            mode="legacy",
+            read_timeout_seconds=60,
+            elicitation_callback=person.elicit,
         ) as first:
             with anyio.fail_after(120):
                 offered = {tool.name for tool in (await first.list_tools()).tools}
                 signed = await first.call_tool("sign_in", {})
                 greeted = await first.call_tool("greet", {"name": "Ada"})
+                collected = await first.call_tool("collect-user-info", {"infoType": "contact"})
                 tools = {tool.name for tool in (await first.list_tools()).tools}
         assert offered == {"sign_in"}
         assert not signed.is_error, text(signed)
         assert not greeted.is_error, text(greeted)
         assert "Hello, Ada!" in text(greeted)
         assert {"greet", "multi-greet"} <= tools
+        assert "Ada Lovelace" in text(collected)  # its elicitation, answered by the local client
         assert opens.read_text().count("opened") == 1
         async with Client(
             connect_params(url, home, _env(home, browser)), mode="legacy", read_timeout_seconds=60
