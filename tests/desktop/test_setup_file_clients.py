@@ -243,6 +243,25 @@ def test_connect_gives_an_entry_running_connect(home: Path, client: str) -> None
     assert printed["remote"]["args"][-4:] == ["connect", URL, "--name", "remote"]
 
 
+@pytest.mark.slow
+def test_connect_entry_carries_client_id_and_client_auth(home: Path) -> None:
+    """``--client-id`` and ``--client-auth`` go into the connect entry's args; ``--client-auth``
+    without ``--client-id`` or without ``--connect`` is a usage error."""
+    connected = _setup(
+        home, "claude-desktop", "--connect", URL, "--client-id", "app-7", "--client-auth", "post"
+    )
+    assert connected.returncode == 0, connected.stderr
+    entry = _servers("claude-desktop", _read("claude-desktop", connected.stdout))
+    [args] = [server["args"] for server in entry.values()]
+    assert args[-4:] == ["--client-id", "app-7", "--client-auth", "post"]
+    alone = _setup(home, "claude-desktop", "--connect", URL, "--client-auth", "post")
+    assert alone.returncode == 2
+    assert "needs --client-id" in alone.stderr
+    vertexsms = _setup(home, "claude-desktop", "--client-id", "app-7", "--client-auth", "post")
+    assert vertexsms.returncode == 2
+    assert "for a remote server" in vertexsms.stderr
+
+
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
     with Emulator(tokens={TOKEN: ALL_SCOPES}) as emu:

@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="an entry for `vertex-stdio connect URL` instead (a remote MCP server)",
     )
+    setup.add_argument("--client-auth", choices=CLIENT_AUTH, help="with --connect: connect's --client-auth")
     history = _command(
         sub,
         "history",

@@ -98,8 +98,8 @@ def _misused(command: str, args: argparse.Namespace) -> str | None:
     if asked and not args.server:
         return "--ask-client-secret is for `login --server NAME --client-id ID`."
     if getattr(args, "client_auth", None):
-        if command != "connect" and not args.server:
-            return "--client-auth is for a remote server: `connect URL` or `--server NAME`."
+        if command != "connect" and not (getattr(args, "server", None) or getattr(args, "connect", None)):
+            return "--client-auth is for a remote server: `connect URL`, `--server NAME` or `setup --connect URL`."
         if not getattr(args, "client_id", getattr(args, "remote_client_id", None)):
             return "--client-auth says how a pre-registered client's secret is sent: it needs --client-id."
     if command == "login" and getattr(args, "server", None) and args.token is not False:
@@ -201,6 +201,8 @@ def _setup_target(args: argparse.Namespace) -> tuple[dict[str, str], str | None,
     server_args = ["connect", remote.url, "--name", remote.name]
     if getattr(args, "client_id", None):
         server_args += ["--client-id", args.client_id]
+    if args.client_auth:
+        server_args += ["--client-auth", args.client_auth]
     if args.setup_token is not None:
         raise ConfigError(
             f"--api-token is a VertexSMS setting; an entry for `{printed('connect ' + shlex.quote(remote.url))}` "
