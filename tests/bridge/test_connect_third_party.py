@@ -17,7 +17,7 @@ from mcp import Client, StdioServerParameters, types
 from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPDeprecationWarning
 from test_connect import _env, text
-from third_party_servers import everything_server, sdk_oauth_server, third_party_ready
+from third_party_servers import everything_server, sdk_example, sdk_oauth_server, third_party_ready
 
 from bridge import process_env
 
@@ -169,6 +169,44 @@ async def test_the_everything_server_over_the_2024_sse_transport(tmp_path: Path)
     assert progress == [1, 2]
     assert "forty-two" in text(sampled)
     assert "trigger-elicitation-request" not in names  # not declared by this client, so not offered
+
+
+async def test_a_stream_the_server_closes_mid_call_is_resumed(tmp_path: Path) -> None:
+    """The SDK's ``ssePollingExample`` (SEP-1699): while ``long-task`` runs, the server closes the
+    call's event stream (with ``retry``) and goes on; connect reconnects with ``Last-Event-ID`` and
+    gets the rest: every log message, those sent while it was away too, and the result."""
+    logged: list[object] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logged.append(params.data)
+
+    with sdk_example(tmp_path, "ssePollingExample") as url:
+        async with Client(
+            connect_params(url, tmp_path / "home"),
+            mode="legacy",
+            read_timeout_seconds=60,
+            logging_callback=on_log,
+        ) as client:
+            with anyio.fail_after(60):
+                done = await client.call_tool("long-task", {})
+                while len(logged) < 4:
+                    await anyio.sleep(0.1)
+    assert text(done) == "Long task completed successfully!"
+    assert [str(data).split(" - ")[0] for data in logged] == [f"Progress: {n}%" for n in (25, 50, 75, 100)]
+    assert "Closing SSE stream" in (tmp_path / "ssePollingExample.log").read_text()
+
+
+async def test_a_server_answering_json_not_event_streams(tmp_path: Path) -> None:
+    """The SDK's ``jsonResponseStreamableHttp`` answers each POST with one JSON body."""
+    with sdk_example(tmp_path, "jsonResponseStreamableHttp") as url:
+        async with Client(
+            connect_params(url, tmp_path / "home"), mode="legacy", read_timeout_seconds=60
+        ) as client:
+            with anyio.fail_after(60):
+                names = {tool.name for tool in (await client.list_tools()).tools}
+                greeted = await client.call_tool("greet", {"name": "Ada"})
+    assert names == {"greet", "multi-greet"}
+    assert text(greeted) == "Hello, Ada!"
 
 
 async def test_the_sdk_example_server_signs_in_then_starts_offline_from_the_cache(

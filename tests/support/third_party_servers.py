@@ -20,7 +20,8 @@ from oauth_server.harness import stop
 HERE = Path(__file__).parent / "third_party"
 MODULES = HERE / "node_modules" / "@modelcontextprotocol"
 EVERYTHING = MODULES / "server-everything" / "dist" / "index.js"
-SDK_EXAMPLE = MODULES / "sdk" / "dist" / "esm" / "examples" / "server" / "simpleStreamableHttp.js"
+SDK_EXAMPLES = MODULES / "sdk" / "dist" / "esm" / "examples" / "server"
+SDK_EXAMPLE = SDK_EXAMPLES / "simpleStreamableHttp.js"
 
 
 def third_party_ready() -> str | None:
@@ -94,3 +95,12 @@ def sdk_oauth_server(tmp: Path, *, strict: bool = True) -> Iterator[str]:
     flags = ["--oauth", "--oauth-strict"] if strict else ["--oauth"]
     with node_server(SDK_EXAMPLE, flags, env, tmp / "sdk-example.log", 2):
         yield f"http://localhost:{mcp}/mcp"
+
+
+@contextmanager
+def sdk_example(tmp: Path, name: str) -> Iterator[str]:
+    """One of the TypeScript SDK's example servers without OAuth (``name``: its file's stem), on a
+    port of the system's choosing (the examples hard-code theirs); yields its MCP URL."""
+    env = {"LOOPBACK_ANY_PORT": "1"}
+    with node_server(SDK_EXAMPLES / f"{name}.js", [], env, tmp / f"{name}.log", 1) as ports:
+        yield f"http://127.0.0.1:{ports[0]}/mcp"
