@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from bridge import process_env
+from vertex_stdio.bridge import signin_tool
 from vertex_stdio.bridge.offer import Offer, OfferCache
-from vertex_stdio.bridge.servers import profile_for, remember, resolve
+from vertex_stdio.bridge.servers import RemoteServer, profile_for, remember, resolve
 from vertex_stdio.bridge.wire import capabilities, outgoing
-from vertex_stdio.core.errors import ConfigError
+from vertex_stdio.core.errors import AuthRequired, ConfigError, NotFound
 
 VOCCI = "https://mcp.vocci.ai/mcp"
 
@@ -133,3 +134,30 @@ def test_a_client_secret_comes_only_from_a_named_environment_variable(
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "s3cr3t-value" not in done.stderr + done.stdout
+
+
+def test_the_sign_in_answer_names_twenty_tools_and_counts_the_rest() -> None:
+    """``sign_in``'s answer: every list counted; tool names clipped to 64 characters, twenty shown."""
+    tools = [{"name": f"t{i}"} for i in range(23)] + [{"name": "x" * 100}]
+    offer = Offer({}, {}, None).with_list("tools", tools).with_list("prompts", [{"name": "p"}])
+    answer = signin_tool.signed_in("mcp.vocci.ai", offer)
+    assert answer["structuredContent"] == {"tools": 24, "resources": 0, "templates": 0, "prompts": 1}
+    text = answer["content"][0]["text"]
+    assert text.startswith("Signed in to mcp.vocci.ai. It offers 24 tools (t0, t1,")
+    assert "t19 and 4 more), 0 resources" in text
+    assert "t20" not in text
+    empty = signin_tool.signed_in("mcp.vocci.ai", Offer({}, {}, None))["content"][0]["text"]
+    assert "It offers 0 tools (none)" in empty
+
+
+def test_auth_errors_carry_this_servers_sign_in_and_other_errors_pass_as_they_are() -> None:
+    """The link the sign-in gave wins over the server's URL; the advice names the remembered server."""
+    remote = RemoteServer(VOCCI, "vocci")
+    bare = signin_tool.worded(AuthRequired("not signed in"), remote).extra
+    assert bare["signin_url"] == VOCCI
+    assert bare["how_to_sign_in"].startswith("Call the sign_in tool, or run `")
+    assert bare["how_to_sign_in"].endswith("login --server vocci`.")
+    linked = signin_tool.worded(AuthRequired("x", authorization_url="http://127.0.0.1:9/a"), remote)
+    assert linked.extra["signin_url"] == "http://127.0.0.1:9/a"
+    other = NotFound("no such tool")
+    assert signin_tool.worded(other, remote).envelope() == NotFound("no such tool").envelope()

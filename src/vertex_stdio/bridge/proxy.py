@@ -45,6 +45,7 @@ from mcp.types import (
 )
 
 from vertex_stdio import __version__
+from vertex_stdio.bridge import signin_tool
 from vertex_stdio.bridge.calm import Calm
 from vertex_stdio.bridge.link import RemoteLink, Tokens
 from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, offered, size_of
@@ -54,15 +55,13 @@ from vertex_stdio.bridge.selection import ToolFilter
 from vertex_stdio.bridge.servers import RemoteServer
 from vertex_stdio.bridge.wire import AnyParams, capabilities, envelope, outgoing, tool_error
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES
-from vertex_stdio.core.errors import AuthError, AuthRequired, NotFound, VertexError
-from vertex_stdio.core.launcher import command
+from vertex_stdio.core.errors import AuthRequired, NotFound, VertexError
 from vertex_stdio.mcpio.prompt import RequestPrompt, progress_relay
 
 log = logging.getLogger(__name__)
 
 Ctx = ServerRequestContext[Any, Any]
 Handler = Callable[[Ctx, dict[str, Any]], Awaitable[dict[str, Any]]]
-SIGN_IN = "sign_in"
 FORWARDED = (
     "resources/read",
     "prompts/get",
@@ -129,11 +128,7 @@ class Proxy:
                 server_name=f"vertex-stdio connect {self.remote.host}",
                 server_version=__version__,
                 capabilities=capabilities({"tools": {}, "resources": {}, "prompts": {}}),
-                instructions=(
-                    f"Tools, resources and prompts of {self.remote.host}. If it needs a sign-in and "
-                    f"you are not signed in yet, its tools list offers {SIGN_IN}: call it to sign in "
-                    "with your browser; then its tools appear."
-                ),
+                instructions=signin_tool.instructions(self.remote.host),
             )
         info = offer.server_info
         return InitializationOptions(
@@ -194,24 +189,11 @@ class Proxy:
             else:
                 self._start_refresh()
             if self.offer is None:
-                return {key: [self._sign_in_tool()] if name == "tools" else []}
+                return {key: [signin_tool.sign_in_tool(self.remote.host)] if name == "tools" else []}
             items = self.offer.items(name)
             return {key: self._filter.tools(items) if name == "tools" else items}
 
         return answer
-
-    def _sign_in_tool(self) -> dict[str, Any]:
-        host = self.remote.host
-        return {
-            "name": SIGN_IN,
-            "title": f"Sign in to {host}",
-            "description": (
-                f"Sign in to {host} with your browser (vertex-stdio keeps the sign-in in the OS keyring). "
-                f"Call this first: {host}'s own tools, resources and prompts appear once you are signed in."
-            ),
-            "inputSchema": {"type": "object", "properties": {}, "additionalProperties": False},
-            "annotations": {"readOnlyHint": True, "openWorldHint": True},
-        }
 
     async def _fetch_first(self) -> None:
         """No cache yet: one fetch with what is at hand (no browser), waited for up to the timeout."""
@@ -307,7 +289,7 @@ class Proxy:
         name = params.get("name")
         known = self.offer.tool(str(name)) if self.offer is not None else None
         try:
-            if known is None and name == SIGN_IN:
+            if known is None and name == signin_tool.SIGN_IN:
                 return await self._sign_in(ctx)
             if not self._filter.allows(str(name)):
                 raise NotFound(
@@ -330,20 +312,10 @@ class Proxy:
             )
         except VertexError as error:
             log.info("%s failed: %s", name, error.code)
-            return tool_error(self._worded(error))
+            return tool_error(signin_tool.worded(error, self.remote))
 
     async def _sign_in(self, ctx: Ctx) -> dict[str, Any]:
-        offer = await self.refresh(interactive=True, ctx=ctx)
-        counts = {name: len(offer.items(name)) for name in LISTS}
-        names = [str(t.get("name"))[:64] for t in offer.items("tools")]
-        more = f" and {len(names) - 20} more" if len(names) > 20 else ""
-        tools = ", ".join(names[:20]) + more or "none"
-        text = (
-            f"Signed in to {self.remote.host}. It offers {counts['tools']} tools ({tools}), "
-            f"{counts['resources']} resources, {counts['templates']} resource templates and "
-            f"{counts['prompts']} prompts; the lists have been updated."
-        )
-        return {"content": [{"type": "text", "text": text}], "structuredContent": counts, "isError": False}
+        return signin_tool.signed_in(self.remote.host, await self.refresh(interactive=True, ctx=ctx))
 
     def _unreachable(self) -> VertexError | None:
         """Why the first fetch failed when it was not for a sign-in (network, TLS); the next call
@@ -362,12 +334,7 @@ class Proxy:
             with anyio.move_on_after(10.0):
                 while url is None:  # the sign-in starts in its own task: poll briefly for its link
                     url = await wait_for_url(0.1)
-        where = f"Open {url} to sign in, then call the tool again (or call {SIGN_IN})." if url else ""
-        return AuthRequired(
-            f"You are not signed in to {self.remote.host}, so its tools are not known yet. "
-            f"{where or f'Call {SIGN_IN}, then call the tool again.'}",
-            authorization_url=url,
-        )
+        return signin_tool.not_signed_in(self.remote.host, url)
 
     async def _sign_in_in_background(self) -> None:
         try:
@@ -386,15 +353,7 @@ class Proxy:
                     progress=progress_relay(ctx),
                 )
             except VertexError as error:
-                worded = self._worded(error)
+                worded = signin_tool.worded(error, self.remote)
                 raise MCPError(INTERNAL_ERROR, worded.message, envelope(worded)) from error
 
         return forward
-
-    def _worded(self, error: VertexError) -> VertexError:
-        """Auth errors carry this server's sign-in link and how to sign in to it."""
-        if isinstance(error, AuthError):
-            advice = f"Call the {SIGN_IN} tool, or run `{command('login ' + self.remote.server_option)}`."
-            signin = error.extra.get("authorization_url") or self.remote.url
-            error.extra.update(signin_url=signin, how_to_sign_in=advice)
-        return error
