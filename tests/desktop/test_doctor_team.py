@@ -69,7 +69,8 @@ def test_an_unreachable_database_fails_with_advice(postgres: Postgres, tmp_path:
     assert "could not be reached" in team["detail"]
     assert "billable tools refuse" in team["detail"]
     assert "running and reachable" in team["fix"]
-    assert "keyring set 'vertex-stdio journal' 'postgresql://vertex@127.0.0.1:" in team["fix"]
+    keyring = f"-m keyring set 'vertex-stdio journal' postgresql://vertex@127.0.0.1:{url.rsplit(':', 1)[1]}"
+    assert keyring in team["fix"]
     assert checks["clock vs database"]["status"] == "skip"
     assert postgres.password not in said
 
@@ -83,8 +84,13 @@ def test_a_wrong_password_fails_naming_the_places_it_is_read_from(postgres: Post
     )
     code, checks, said = doctor(env)
     assert code == 1
-    assert "password authentication failed" in checks["team journal"]["detail"]
-    assert "PGPASSWORD, ~/.pgpass" in checks["team journal"]["fix"]
+    team = checks["team journal"]
+    assert "refused this machine (connection failed" in team["detail"]
+    assert "password authentication failed" in team["detail"]
+    assert "PGPASSWORD in the environment" in team["fix"]
+    assert "~/.pgpass" in team["fix"]
+    assert "a wrong password there is corrected there" in team["fix"]
+    assert "running and reachable" not in team["fix"]  # it was reached: it said no
     assert postgres.password not in said
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from vertex_stdio.desktop.report import Check
 from vertex_stdio.vertexsms.journal.records import CLOCK_SKEW
 from vertex_stdio.vertexsms.journal.store import JournalStoreError
-from vertex_stdio.vertexsms.journal.where import KEYRING_SERVICE, TeamExtraMissing, install_command
+from vertex_stdio.vertexsms.journal.where import TeamExtraMissing, install_command, password_advice
 
 CONNECTION = "team journal"
 SCHEMA = "team journal schema"
@@ -41,7 +41,7 @@ def check_team_journal(
                 CONNECTION,
                 "fail",
                 f"{exc}; billable tools refuse to run (nothing is sent), free tools work",
-                _reach_fix(url),
+                exc.advice or _reach_fix(url),
             ),
             Check(SCHEMA, "skip", "the database could not be reached"),
             Check(CLOCK, "skip", "the database could not be reached"),
@@ -57,9 +57,8 @@ def _reach_fix(url: str) -> str:
     from vertex_stdio.core.urls import redacted_url
 
     return (
-        "check that the database server is running and reachable from this machine (host, port, "
-        "firewall, sslmode) and that the password is set: PGPASSWORD, ~/.pgpass, a service file, or "
-        f"keyring set '{KEYRING_SERVICE}' '{redacted_url(url)}'"
+        f"check that the database server of {redacted_url(url)} is running and reachable from this "
+        f"machine (host, port, firewall, sslmode); if it asks for a password, {password_advice(url)}"
     )
 
 

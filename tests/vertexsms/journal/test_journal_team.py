@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -237,7 +239,8 @@ def test_the_password_comes_from_the_keyring_when_libpq_has_none(
 ) -> None:
     """No password in the URL, no PGPASSWORD, no ~/.pgpass: the keyring's entry (service
     ``vertex-stdio journal``, user the URL) is used; without that entry the send is refused,
-    not_sent, and nothing reaches VertexSMS."""
+    not_sent, not retryable, and nothing reaches VertexSMS; the keyring command the refusal prints
+    works as printed."""
     from oauth_server.filekeyring import FileKeyring
 
     url = postgres.fresh_database("keyring")
@@ -252,13 +255,49 @@ def test_the_password_comes_from_the_keyring_when_libpq_has_none(
     )
     refused = error_of(send(env, message="no password anywhere"))
     assert (refused["code"], refused["outcome"]) == ("UPSTREAM_ERROR", "not_sent")
+    assert refused["retryable"] is False  # nothing changes by trying again until a password is given
+    assert "no password supplied" in refused["message"]
     assert posts(emulator) == 0
+    # The keyring command the message prints, run as printed (the password piped in).
+    printed = re.search(r"put it there with: (.+?)\. Free tools keep working", refused["message"])
+    assert printed is not None, refused["message"]
+    assert printed.group(1).endswith(f"-m keyring set 'vertex-stdio journal' {url}")
+    kept = subprocess.run(
+        shlex.split(printed.group(1)),
+        env=env,
+        input=postgres.password,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert kept.returncode == 0, kept.stderr
     monkeypatch.setenv("TEST_KEYRING_FILE", str(keyfile))
-    FileKeyring().set_password("vertex-stdio journal", url, postgres.password)
+    assert FileKeyring().get_password("vertex-stdio journal", url) == postgres.password
     done = send(env, message="password from the keyring")
     assert done.returncode == 0, done.stdout + done.stderr
     assert posts(emulator) == 1
     assert postgres.password not in done.stdout + done.stderr
+
+
+def test_a_wrong_password_is_not_retryable_and_says_where_the_password_goes(
+    emulator: Emulator, journal: dict[str, str], tmp_path: Path
+) -> None:
+    """A wrong password (in PGPASSWORD, or in the URL itself) is refused by the server: the send
+    answers not_sent with retryable false (trying again changes nothing until a person fixes
+    it) and where the password is read from; the wrong password shows nowhere."""
+    wrong = "wrong-" + journal["PGPASSWORD"]
+    url = journal["VERTEXSMS_JOURNAL_URL"]
+    in_url = url.replace("vertex@", f"vertex:{wrong}@")
+    for given in ({"VERTEXSMS_JOURNAL_URL": url, "PGPASSWORD": wrong}, {"VERTEXSMS_JOURNAL_URL": in_url}):
+        done = send(laptop(tmp_path / "laptop", emulator, given), message="wrong password")
+        error = error_of(done)
+        assert (error["code"], error["outcome"], error["retryable"]) == ("UPSTREAM_ERROR", "not_sent", False)
+        assert "password authentication failed" in error["message"]
+        assert "PGPASSWORD in the environment" in error["message"]
+        assert "up and reachable" not in error["message"]  # the server answered: it said no
+        assert wrong not in done.stdout + done.stderr
+        assert wrong[-8:] not in done.stdout + done.stderr
+    assert posts(emulator) == 0
 
 
 def test_an_edit_by_hand_in_the_database_shows_in_verify(

@@ -35,7 +35,7 @@ def run_verify(journal: Path | Place, *, out: TextIO, err: TextIO) -> int:
             assert store is not None
             finding, count = store.verify()
     except JournalStoreError as exc:
-        err.write(f"vertex-stdio history: {exc}. To fix: {remedy(place.where)}.\n")
+        err.write(f"vertex-stdio history: {exc}. To fix: {remedy(place.where, exc)}.\n")
         return EXIT_FIXABLE
     if finding is not None:
         out.write(f"The send journal {place.where} was edited: {finding.what}.\n")
@@ -59,7 +59,7 @@ def run_export(journal: Path | Place, fmt: str, since: str | None, *, out: TextI
         with place.opened() as store:
             found = [] if store is None else store.chained(start)
     except JournalStoreError as exc:
-        err.write(f"vertex-stdio history: {exc}. To fix: {remedy(place.where)}.\n")
+        err.write(f"vertex-stdio history: {exc}. To fix: {remedy(place.where, exc)}.\n")
         return EXIT_FIXABLE
     rows = [_row(record, chain) for record, chain in found]
     if fmt == "jsonl":

@@ -138,7 +138,7 @@ def run_history(
     try:
         records, day_records = _read(place, start, now, pending)
     except JournalStoreError as exc:
-        err.write(f"vertex-stdio history: {exc}. To fix: {remedy(place.where)}.\n")
+        err.write(f"vertex-stdio history: {exc}. To fix: {remedy(place.where, exc)}.\n")
         return EXIT_FIXABLE
     kinds = ["real", *sorted({r.kind for r in day_records} - {"real"})]
     limits = limits_of(settings)

@@ -41,7 +41,7 @@ def run_optout(
                 store.set_optout(wanted, action == "add", time.time())
             listed = store.optouts()
     except JournalStoreError as exc:
-        err.write(f"vertex-stdio optout: {exc}. To fix: {remedy(place.where)}.\n")
+        err.write(f"vertex-stdio optout: {exc}. To fix: {remedy(place.where, exc)}.\n")
         return EXIT_FIXABLE
     if action == "add":
         err.write(f"On the opt-out list (send_sms refuses them): {', '.join(wanted)}\n")

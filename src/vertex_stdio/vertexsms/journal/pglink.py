@@ -25,7 +25,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from vertex_stdio.core.redact import redact, register_secret
 from vertex_stdio.core.urls import redacted_url
-from vertex_stdio.vertexsms.journal.store import JournalStoreError, Unreachable
+from vertex_stdio.vertexsms.journal.store import JournalStoreError, Rejected, Unreachable
+from vertex_stdio.vertexsms.journal.where import refusal_advice
 
 T = TypeVar("T")
 Connection = psycopg.Connection[Any]
@@ -139,10 +140,14 @@ class Link:
             if isinstance(exc, psycopg.OperationalError):
                 self._drop()
             said = cut(redact(" ".join(str(exc).split()), also=self._secrets), self._secrets)
-            # Not reached, or lost: the server may be back later.  Anything else (a schema or a
-            # permission problem) stays until someone fixes it.
+            why = f"the team journal {self.where} could not be {doing} ({said})"
+            # Refused (the password, the role, TLS): until a person fixes it.  Not reached, or
+            # lost: the server may be back later.  Anything else (a schema problem) stays.
+            advice = refusal_advice(self._url, said) if isinstance(exc, psycopg.OperationalError) else None
+            if advice is not None:
+                raise Rejected(why, advice) from None
             kind = Unreachable if isinstance(exc, psycopg.OperationalError) else JournalStoreError
-            raise kind(f"the team journal {self.where} could not be {doing} ({said})") from None
+            raise kind(why) from None
 
 
 def _batched(db: Connection) -> contextlib.AbstractContextManager[Any]:

@@ -133,7 +133,7 @@ class SendJournal:
                     store = await anyio.to_thread.run_sync(self._opener)
                     await anyio.to_thread.run_sync(prune_old, store, self._clock(), self._retention)
                 except JournalStoreError as exc:
-                    raise unavailable(str(exc), self._where, exc.transient) from exc
+                    raise unavailable(str(exc), self._where, exc.transient, exc.advice) from exc
                 self._store = store
             return self._store
 
@@ -156,7 +156,7 @@ class SendJournal:
                 raise await refuse(store, new, refused.verdict) from None
             raise refusal(refused, tool, self.kind, self._where) from None
         except JournalStoreError as exc:
-            raise unavailable(str(exc), self._where, exc.transient) from exc
+            raise unavailable(str(exc), self._where, exc.transient, exc.advice) from exc
         ticket = Ticket(record_id)
         self.in_flight += 1
         try:

@@ -41,12 +41,25 @@ class JournalStoreError(Exception):
     by itself, so a call refused for it may be tried again later (nothing was sent)."""
 
     transient = False
+    advice: str | None = (
+        None  # what a person does about it, when the store knows better than ``where.remedy``
+    )
 
 
 class Unreachable(JournalStoreError):
     """A team database that could not be reached, or was lost before anything was committed."""
 
     transient = True
+
+
+class Rejected(JournalStoreError):
+    """A team database that answered but refused this machine (a wrong or missing password, an
+    unknown role or database, a TLS or ``pg_hba.conf`` refusal): nothing changes by trying again
+    until a person fixes it, as ``advice`` says."""
+
+    def __init__(self, message: str, advice: str) -> None:
+        super().__init__(message)
+        self.advice = advice
 
 
 class Busy(JournalStoreError):

@@ -12,8 +12,13 @@ from typing import Any
 
 from vertex_stdio.core.redact import redact, register_secret
 from vertex_stdio.core.urls import redacted_url
-from vertex_stdio.vertexsms.journal.store import JournalStoreError
-from vertex_stdio.vertexsms.journal.where import TeamExtraMissing, install_command, keyring_password
+from vertex_stdio.vertexsms.journal.store import JournalStoreError, Rejected
+from vertex_stdio.vertexsms.journal.where import (
+    TeamExtraMissing,
+    install_command,
+    keyring_password,
+    refusal_advice,
+)
 
 CONNECT_TIMEOUT_S = 5
 
@@ -33,8 +38,9 @@ class Probe:
 def probe(url: str, env: Mapping[str, str], clock: Callable[[], float] = time.time) -> Probe:
     """Connect to ``url`` as the journal would and read its version and the server's clock.
 
-    Raises ``TeamExtraMissing`` (naming the install command) or ``JournalStoreError`` (why, with
-    no password in it)."""
+    Raises ``TeamExtraMissing`` (naming the install command), ``Rejected`` (the server refused
+    the password, the role or TLS; its ``advice`` says what to fix) or ``JournalStoreError`` (not
+    reached), each saying why with no password in it."""
     where = redacted_url(url)
     try:
         import psycopg
@@ -70,6 +76,9 @@ def probe(url: str, env: Mapping[str, str], clock: Callable[[], float] = time.ti
         said = redact(" ".join(str(exc).split()), also=secrets)
         for secret in secrets:
             said = said.replace(secret, "[redacted]") if secret else said
+        advice = refusal_advice(url, said) if isinstance(exc, psycopg.OperationalError) else None
+        if advice is not None:
+            raise Rejected(f"the team journal {where} refused this machine ({said})", advice) from None
         raise JournalStoreError(f"the team journal {where} could not be reached ({said})") from None
     server_now = float(row[0]) if row else (before + after) / 2
     return Probe(where, version, server_now - (before + after) / 2, (after - before) / 2)

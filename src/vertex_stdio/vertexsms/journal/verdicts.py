@@ -121,10 +121,14 @@ def over(verdict: OverLimit, kind: Kind = "real") -> SpendLimit:
     )
 
 
-def unavailable(why: str, where: str = "", transient: bool = False) -> JournalUnavailable:
+def unavailable(
+    why: str, where: str = "", transient: bool = False, advice: str | None = None
+) -> JournalUnavailable:
+    """``advice``: what to do, when the store knows (else ``remedy``'s word for ``where``)."""
     return JournalUnavailable(
         f"Not sent: {why}. Calls that cost money or change the account are made only when they can "
-        f"be recorded first. Run `{command('doctor')}` to see the journal's state; {remedy(where)}. "
+        f"be recorded first. Run `{command('doctor')}` to see the journal's state; "
+        f"{advice or remedy(where)}. "
         "Free tools keep working.",
         outcome="not_sent",
         retryable=transient,  # a database that was down may be back; a damaged file is not

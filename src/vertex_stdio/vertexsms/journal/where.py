@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,12 @@ from vertex_stdio.vertexsms.policy import load as load_policy
 log = logging.getLogger(__name__)
 
 URL_VARIABLE = "VERTEXSMS_JOURNAL_URL"
+# libpq's words (its own, or the server's at sign-in) for a connection refused for good: the same
+# answer comes back until a person changes the password, the URL or the server's settings.  Words
+# in another language are not recognised: such a refusal is then answered as the server being
+# unreachable (retryable), never the other way round.
+_PASSWORD_REFUSED = ("password authentication failed", "no password supplied", "authentication failed")
+_SETUP_REFUSED = ("pg_hba.conf", "does not exist", "permission denied", "does not support ssl", "certificate")
 SCHEMES = ("postgresql", "postgres")
 KEYRING_SERVICE = "vertex-stdio journal"
 
@@ -50,8 +57,11 @@ def describe(policy: Policy, path: Path) -> str:
     return str(path) if url is None else redacted_url(url)
 
 
-def remedy(where: str) -> str:
-    """What a person does about a journal that cannot be used, by where it is."""
+def remedy(where: str, exc: JournalStoreError | None = None) -> str:
+    """What a person does about a journal that cannot be used: ``exc``'s own advice when it has
+    one (a refused password), else by where it is."""
+    if exc is not None and exc.advice:
+        return exc.advice
     if where.startswith(tuple(f"{scheme}:" for scheme in SCHEMES)):
         return "check that the team database is up and reachable from this machine"
     return "move a damaged file aside (a new one is created) or fix its permissions"
@@ -142,3 +152,36 @@ def _libpq_has_password(url: str, env: Mapping[str, str]) -> bool:
         return True
     passfile = env.get("PGPASSFILE") or str(Path.home() / ".pgpass")
     return Path(passfile).is_file()
+
+
+def refusal_advice(url: str, said: str) -> str | None:
+    """What to do when libpq's ``said`` is the database refusing this machine for good (a wrong or
+    missing password, an unknown role or database, ``pg_hba.conf``, TLS); None: not a refusal
+    (the server may simply be down or out of reach)."""
+    low = said.lower()
+    if any(words in low for words in _PASSWORD_REFUSED):
+        return password_advice(url)
+    if any(words in low for words in _SETUP_REFUSED):
+        return (
+            f"check the user, the database name and sslmode in {redacted_url(url)}, and that the "
+            "database server lets that user in from this machine (its pg_hba.conf)"
+        )
+    return None
+
+
+def password_advice(url: str) -> str:
+    """Where this machine's password for the team database goes (libpq's places, then the keyring)."""
+    return (
+        "give this machine the database password, the libpq way: PGPASSWORD in the environment "
+        "vertex-stdio runs in (the client's settings), a line host:port:database:user:password in "
+        "~/.pgpass (mode 0600), or a service file (service=NAME in the URL); a wrong password there is "
+        "corrected there. When none of these is set, the OS keyring is read; put it there with: "
+        f"{keyring_command(url)}"
+    )
+
+
+def keyring_command(url: str) -> str:
+    """The command that puts the journal's password in the keyring where ``keyring_password`` reads
+    it (it asks for the password, or reads it from a pipe), with the Python that runs vertex-stdio,
+    so it works whether or not a ``keyring`` command is on PATH."""
+    return shlex.join([sys.executable, "-m", "keyring", "set", KEYRING_SERVICE, redacted_url(url)])
