@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bridge import process_env, rpc
-from vertex_stdio.vertexsms.tools import TOOL_NAMES
+from vertex_stdio.vertexsms.tools.catalog import TOOL_NAMES
 
 INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
 SESSION = (

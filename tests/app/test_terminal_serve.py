@@ -20,7 +20,7 @@ from clis import FOLDER, installed
 
 from bridge import process_env, rpc
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
-from vertex_stdio.vertexsms.tools import TOOL_NAMES
+from vertex_stdio.vertexsms.tools.catalog import TOOL_NAMES
 
 INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
 COMMAND = [sys.executable, "-m", "vertex_stdio"]

@@ -16,7 +16,7 @@ from vertex_stdio.core.credentials import NoTokenProvider
 from vertex_stdio.desktop.manifest import first_sentence, manifest_tools
 from vertex_stdio.vertexsms.server import build_server
 from vertex_stdio.vertexsms.settings import Settings
-from vertex_stdio.vertexsms.tools import TOOL_NAMES
+from vertex_stdio.vertexsms.tools.catalog import TOOL_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))

@@ -13,8 +13,8 @@ from mcp.types import jsonrpc_message_adapter
 from stdio_server import SEND, Server
 
 from bridge import process_env, rpc
+from vertex_stdio.mcpio.checks import check_line
 from vertex_stdio.mcpio.lines import LineSplitter, Rejected
-from vertex_stdio.mcpio.stdio import check_line
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
 
 

@@ -20,7 +20,7 @@ from vertex_stdio.core.credentials import TokenProvider
 from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from vertex_stdio.core.launcher import command
 from vertex_stdio.core.tasks import hosting
-from vertex_stdio.mcpio.stdio import bounded_int
+from vertex_stdio.mcpio.checks import bounded_int
 from vertex_stdio.vertexsms.settings import Settings
 
 

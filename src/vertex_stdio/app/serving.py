@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from vertex_stdio import __version__
@@ -23,7 +23,9 @@ from vertex_stdio.vertexsms.settings import Settings
 
 if TYPE_CHECKING:
     from vertex_stdio.mcpio.lean import Handover, Manifest
+    from vertex_stdio.mcpio.leancalls import ToolCalls
     from vertex_stdio.mcpio.runner import Ended
+    from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
     from vertex_stdio.vertexsms.server import VertexServer
 
 log = logging.getLogger("vertex_stdio")
@@ -79,8 +81,8 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
             from vertex_stdio.app.call import serve_hint
 
             serve_hint(sys.stderr)
-        with Loading(settings, config_error, wake=False) as (server, tokens):
-            ended = _run(server, tokens)
+        with Loading(settings, config_error, wake=False) as made:
+            ended = _run(made)
         return runner.leave(ended)
     from vertex_stdio.mcpio.pipes import claimed_stdin, claimed_stdout
 
@@ -94,18 +96,21 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
             return runner.leave(runner.Ended())
         if handover.ended is not None:  # a signal: nothing is in flight, so exit now
             return runner.leave(runner.Ended(handover.ended))
-        with loading as (server, tokens):
-            ended = _run(server, tokens, handover)
+        with loading as made:
+            ended = _run(made, handover)
     return runner.leave(ended)
 
 
-def _run(server: VertexServer, tokens: TokenProvider, handover: Handover | None = None) -> Ended:
+def _run(made: Made, handover: Handover | None = None) -> Ended:
     from vertex_stdio.core.tasks import hosted
     from vertex_stdio.mcpio import runner
 
+    tokens = made.tokens
+    session = runner.Session(
+        made.server, aclose=made.aclose, handover=handover, hosted=hosted(tokens), lean=made.lean
+    )
     return runner.run(
-        runner.Session(server, aclose=tokens.aclose, handover=handover, hosted=hosted(tokens)),
-        first_line=f"vertex-stdio {__version__} serving over stdio (tokens: {tokens.source})",
+        session, first_line=f"vertex-stdio {__version__} serving over stdio (tokens: {tokens.source})"
     )
 
 
@@ -117,6 +122,29 @@ def lean_manifest(settings: Settings) -> Manifest | None:
     from vertex_stdio.vertexsms.manifest import load
 
     return load(sandbox=settings.sandbox)
+
+
+def lean_calls_on() -> bool:
+    """Whether the hosted tools' plain calls skip the SDK's server (``vertexsms.leancall``); off
+    with the front (``VERTEX_STDIO_LEAN=0``) or alone (``VERTEX_STDIO_LEAN_CALLS=0``: that lever
+    measured alone)."""
+    return os.environ.get("VERTEX_STDIO_LEAN") != "0" and os.environ.get("VERTEX_STDIO_LEAN_CALLS") != "0"
+
+
+@dataclass
+class Made:
+    """What ``Loading`` makes: the server, its tokens, the lean call path (None: off) and the
+    clean-up of what the server does not own."""
+
+    server: VertexServer
+    tokens: TokenProvider
+    lean: ToolCalls | None = None
+    hosted: HostedMcpUpstream | None = None
+
+    async def aclose(self) -> None:
+        if self.hosted is not None:
+            await self.hosted.aclose()
+        await self.tokens.aclose()
 
 
 def front_until_stopped(in_fd: int, out_fd: int, manifest: Manifest, wake_fd: int) -> Handover:
@@ -143,7 +171,7 @@ class Loading:
     def __init__(self, settings: Settings, config_error: str | None, *, wake: bool = True) -> None:
         self._settings, self._config_error = settings, config_error
         self._stack = contextlib.ExitStack()
-        self._made: tuple[VertexServer, TokenProvider] | None = None
+        self._made: Made | None = None
         self._failed: BaseException | None = None
         self.wake_fd, self._woken = os.pipe() if wake else (-1, -1)
         self._thread = threading.Thread(target=self._make, name="vertex-stdio-loading", daemon=True)
@@ -155,20 +183,19 @@ class Loading:
     def _make(self) -> None:
         try:
             from vertex_stdio.mcpio import runner, stdio  # noqa: F401 -- the wire's imports, loaded here too
-            from vertex_stdio.vertexsms.server import build_server
 
             runner.event_loop()
             config_error = self._config_error
             upstream = _unconfigured(self._settings) if config_error else upstream_for(self._settings)
             effective, tokens = self._stack.enter_context(upstream)
-            self._made = build_server(effective, tokens, config_error=config_error), tokens
+            self._made = _made(effective, tokens, config_error)
         except BaseException as exc:  # noqa: BLE001 -- re-raised where the server is wanted
             self._failed = exc
         finally:
             if self._woken >= 0:
                 os.write(self._woken, b"!")
 
-    def __enter__(self) -> tuple[VertexServer, TokenProvider]:
+    def __enter__(self) -> Made:
         if self._thread.ident is not None:
             self._thread.join()
         if self._failed is not None:
@@ -184,6 +211,20 @@ class Loading:
         """The session ended before the server was wanted: wait for the thread, close what it opened."""
         self._thread.join()
         self._stack.close()
+
+
+def _made(settings: Settings, tokens: TokenProvider, config_error: str | None) -> Made:
+    """The server; with the lean call path on, it shares its hosted-MCP connection with it."""
+    from vertex_stdio.vertexsms.server import build_server
+
+    if config_error or not lean_calls_on():
+        return Made(build_server(settings, tokens, config_error=config_error), tokens)
+    from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
+    from vertex_stdio.vertexsms.leancall import HostedCalls
+
+    hosted = HostedMcpUpstream(settings.mcp_url, tokens, timeout=settings.http_timeout)
+    server = build_server(settings, tokens, hosted=hosted)
+    return Made(server, tokens, HostedCalls(hosted, tokens, sandbox=settings.sandbox), hosted)
 
 
 @contextlib.contextmanager

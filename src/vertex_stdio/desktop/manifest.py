@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from vertex_stdio.vertexsms.tools import TOOLS, ToolSpec
+from vertex_stdio.vertexsms.tools.catalog import TOOLS, ToolSpec
 
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.")
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")

@@ -19,8 +19,8 @@ from mcp.server.runner import serve_dual_era_loop
 from mcp.shared.message import SessionMessage
 from mcp.types import JSONRPCRequest
 
+from vertex_stdio.mcpio.checks import check_line
 from vertex_stdio.mcpio.lines import Rejected
-from vertex_stdio.mcpio.stdio import check_line
 
 
 async def sdk_answers(

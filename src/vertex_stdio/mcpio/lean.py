@@ -7,7 +7,7 @@ the real server and checked in (a test regenerates them and compares, so they ca
 Plain Python only: nothing here imports the SDK, pydantic, httpx2 or anyio.
 
 No weaker validation: the front answers a message only when it has the one plain shape the
-SDK is known to accept (``_is_initialize``, ``_is_tools_list``: a test feeds the same messages,
+SDK is known to accept (``is_initialize``, ``_is_tools_list``: a test feeds the same messages,
 typed every way, to both and proves every answer the front gives is the SDK's).  At the first
 message it does not answer -- anything else, or any doubt -- it stops reading, and the SDK
 answers that message and everything after it.  The SDK also sees what the front answered,
@@ -127,11 +127,11 @@ class _Front:
         if message is None:
             return b"" if not line.strip() else None
         if self._version is None:
-            if not _is_initialize(message):
+            if not is_initialize(message):
                 return None
             self._version = self._manifest.negotiated(message["params"]["protocolVersion"])
             return self._answer(message, self._manifest.initialize[self._version])
-        if _is_initialized(message):
+        if is_initialized(message):
             self._done.replay.append(line.strip() + b"\n")
             return b""
         if _is_tools_list(message):
@@ -192,16 +192,16 @@ def _text(value: Any) -> bool:
     return True
 
 
-def _request(message: dict[str, Any], method: str) -> bool:
+def is_request(message: dict[str, Any], method: str) -> bool:
     id_ = message.get("id")
     good_id = _text(id_) or (type(id_) is int and abs(id_) < _MAX_ID)
     return good_id and message.get("jsonrpc") == "2.0" and message.get("method") == method
 
 
-def _is_initialize(message: dict[str, Any]) -> bool:
+def is_initialize(message: dict[str, Any]) -> bool:
     """An ``initialize`` request of the plain shape: version, capabilities and client info, no more."""
     params = message.get("params")
-    if set(message) != {"jsonrpc", "id", "method", "params"} or not _request(message, "initialize"):
+    if set(message) != {"jsonrpc", "id", "method", "params"} or not is_request(message, "initialize"):
         return False
     if not isinstance(params, dict) or set(params) != _INITIALIZE or not _text(params["protocolVersion"]):
         return False
@@ -229,7 +229,7 @@ def _plain_capabilities(capabilities: Any) -> bool:
     )
 
 
-def _is_initialized(message: dict[str, Any]) -> bool:
+def is_initialized(message: dict[str, Any]) -> bool:
     plain = {"jsonrpc": "2.0", "method": "notifications/initialized"}
     return message == plain or message == {**plain, "params": {}}
 
@@ -239,4 +239,4 @@ def _is_tools_list(message: dict[str, Any]) -> bool:
     plain = set(message) == {"jsonrpc", "id", "method"} or (
         set(message) == {"jsonrpc", "id", "method", "params"} and message["params"] == {}
     )
-    return plain and _request(message, "tools/list")
+    return plain and is_request(message, "tools/list")

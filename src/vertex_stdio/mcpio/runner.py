@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mcp.server.models import InitializationOptions
 
     from vertex_stdio.mcpio.lean import Handover
+    from vertex_stdio.mcpio.leancalls import ToolCalls
     from vertex_stdio.mcpio.stdio import EofHook
 
 log = logging.getLogger("vertex_stdio")
@@ -43,8 +44,9 @@ CLOSE_WITHIN = 5.0  # seconds ``aclose`` may take at exit
 @dataclass(frozen=True)
 class Session:
     """What one run serves: the SDK server, what ``initialize`` answers, the EOF hook, the clean-up,
-    where the lean front stopped (``mcpio.lean``), when one answered first, and who starts work
-    beyond its requests (given the run's task group before serving)."""
+    where the lean front stopped (``mcpio.lean``), when one answered first, who starts work
+    beyond its requests (given the run's task group before serving), and the tools answered on
+    the lean call path (``mcpio.leancalls``)."""
 
     server: MCPServer[Any] | Server[Any]
     options: InitializationOptions | None = None
@@ -52,6 +54,7 @@ class Session:
     aclose: Callable[[], Awaitable[None]] | None = None
     handover: Handover | None = None
     hosted: Hosted | None = None
+    lean: ToolCalls | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ async def _serve_then_close(session: Session, stopped: list[str]) -> None:
                 on_eof=session.on_eof,
                 stop=stop,
                 handover=session.handover,
+                lean=session.lean,
             )
             tg.cancel_scope.cancel()
     finally:

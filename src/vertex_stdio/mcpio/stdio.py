@@ -24,15 +24,14 @@ into memory; and it hops to a worker thread for every read, write and flush.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server import MCPServer, Server
 from mcp.server.models import InitializationOptions
@@ -45,18 +44,13 @@ from mcp.types import (
     JSONRPCRequest,
     JSONRPCResponse,
     RequestId,
-    jsonrpc_message_adapter,
 )
 
+from vertex_stdio.mcpio.checks import check_line
 from vertex_stdio.mcpio.discover import discover_answer
 from vertex_stdio.mcpio.lean import Handover
-from vertex_stdio.mcpio.lines import (
-    INVALID_REQUEST,
-    MAX_LINE_BYTES,
-    PARSE_ERROR,
-    LineSplitter,
-    Rejected,
-)
+from vertex_stdio.mcpio.leancalls import LeanGate, LeanRequest, ToolCalls, answer_line
+from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, LineSplitter, Rejected
 from vertex_stdio.mcpio.pipes import FdPipe, claimed_stdin, claimed_stdout
 
 log = logging.getLogger(__name__)
@@ -65,79 +59,17 @@ MAX_IN_FLIGHT = 256  # wider than any burst a client sends (benchmarks/: 200 at 
 MAX_QUEUED = 16_384  # answers waiting for the writer; a refusal is ~150 bytes
 BUSY = -32000
 _CHUNK = 64 * 1024
-MAX_INT_DIGITS = 4300  # Python's default int-to-str limit (sys.get_int_max_str_digits())
 
 
-def check_line(line: bytes) -> JSONRPCMessage | Rejected | None:
-    """The line's message (validated), the reason it is refused, or None for a blank line."""
-    try:
-        text = line.decode("utf-8").removeprefix("\ufeff").strip()
-    except UnicodeDecodeError:
-        guess = _parsed(line.decode("utf-8", errors="replace"))
-        return Rejected(PARSE_ERROR, "Parse error: the message is not valid UTF-8.", _id_of(guess))
-    if not text:
-        return None
-    try:
-        message = jsonrpc_message_adapter.validate_json(text, by_name=False)
-    except ValueError:  # pydantic's ValidationError is a ValueError
-        pass
-    else:
-        # The SDK reads a request whose id is neither a string nor a number as a notification
-        # (never answered); JSON-RPC calls it an invalid request.
-        if isinstance(message, JSONRPCNotification) and '"id"' in text and "id" in (_parsed(text) or {}):
-            return Rejected(INVALID_REQUEST, "Invalid Request: the id must be a string or an integer.")
-        return message
-    huge: list[str] = []
-    parsed = _parsed(text, huge)
-    if parsed is None:
-        return Rejected(PARSE_ERROR, "Parse error: the message is not JSON.")
-    if isinstance(parsed, dict) and huge:
-        with suppress(ValueError):
-            # Valid JSON that pydantic's parser refused for a number beyond its range (4,301
-            # digits and more, which _parsed reads as an infinity): the tool's own check answers it.
-            message = jsonrpc_message_adapter.validate_python(parsed, by_name=False)
-            if not isinstance(message, JSONRPCNotification) or "id" not in parsed:
-                return message
-    if isinstance(parsed, list):
-        return Rejected(
-            INVALID_REQUEST, "Invalid Request: batches are not supported; send one message per line."
-        )
-    return Rejected(INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message.", _id_of(parsed))
+@dataclass(frozen=True)
+class LeanAnswer:
+    """The answer to a request the lean path ran (``leancalls``), as its wire line."""
+
+    id: RequestId
+    line: bytes
 
 
-def _parsed(text: str, huge: list[str] | None = None) -> Any:
-    """The JSON value of ``text``, or None.  A number beyond every bound (an integer of over 4,300
-    digits, which ``int()`` refuses as quadratic work, or a float past 1e308) becomes an infinity
-    of its sign, and is noted in ``huge``."""
-
-    def number(digits: str) -> int | float:
-        value = bounded_int(digits) if digits.lstrip("-").isdigit() else float(digits)
-        if huge is not None and isinstance(value, float) and math.isinf(value):
-            huge.append(digits[:20])
-        return value
-
-    try:
-        return json.loads(text, parse_int=number, parse_float=number)
-    except (ValueError, RecursionError):
-        return None
-
-
-def bounded_int(digits: str) -> int | float:
-    """``json.loads``'s ``parse_int``: ``int(digits)``, or an infinity past ``MAX_INT_DIGITS``."""
-    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
-        return float("-inf") if digits.startswith("-") else float("inf")
-    return int(digits)
-
-
-def _id_of(message: Any) -> RequestId | None:
-    """The message's id, when it is one a response can carry (a string or an integer)."""
-    found = message.get("id") if isinstance(message, dict) else None
-    if isinstance(found, str) or (isinstance(found, int) and not isinstance(found, bool)):
-        return found
-    return None
-
-
-Outgoing = SessionMessage | bytes  # the server's messages, and our own refusals as wire lines
+Outgoing = SessionMessage | bytes | LeanAnswer  # the server's messages, our refusals, lean answers
 
 
 def _refusal(rejected: Rejected) -> JSONRPCError:
@@ -169,8 +101,12 @@ class Wire:
         max_in_flight: int,
         discover: dict[str, Any] | None = None,
         handover: Handover | None = None,
+        lean: ToolCalls | None = None,
     ) -> None:
         self._stdin = stdin
+        self._lean = LeanGate(lean) if lean is not None else None
+        self._lean_calls: dict[RequestId, anyio.CancelScope] = {}  # running, by id: a cancel reaches it
+        self.lean_counts = [0, 0]  # lean calls answered, and left to the SDK
         # what the lean front answered (replayed first, its answers not written) and left unread
         self._handover = handover or Handover()
         self._discover = discover  # answers a server/discover that comes before any other request
@@ -194,6 +130,10 @@ class Wire:
             while True:
                 chunk, opening = opening or await self._read(), b""
                 for item in splitter.feed(chunk) if chunk else splitter.end():
+                    lean = self._lean.take(item) if self._lean and isinstance(item, bytes) else None
+                    if lean is not None:
+                        await self._admit_lean(lean, answers)
+                        continue
                     checked = item if isinstance(item, Rejected) else check_line(item)
                     if isinstance(checked, Rejected):
                         log.warning(
@@ -225,8 +165,56 @@ class Wire:
             self._in_flight.add(message.id)
         elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
             # a cancelled request is never answered: it no longer counts
-            self._finished((message.params or {}).get("requestId"))
+            cancelled = (message.params or {}).get("requestId")
+            self._finished(cancelled)
+            if cancelled in self._lean_calls:
+                self._lean_calls[cancelled].cancel()
         await to_server.send(SessionMessage(message))
+
+    def run_lean_calls(
+        self,
+        tasks: TaskGroup,
+        to_server: MemoryObjectSendStream[SessionMessage],
+        outgoing: MemoryObjectSendStream[Outgoing],
+    ) -> None:
+        """Where lean calls run (``tasks``), hand what they are unsure of (``to_server``) and answer
+        (``outgoing``); each is closed when the session ends, and what comes later is dropped."""
+        self._tasks, self._to_sdk, self._out = tasks, to_server, outgoing
+
+    def cancel_lean_calls(self) -> None:
+        """The session ends: the lean calls still running are cancelled, and never answered."""
+        for scope in self._lean_calls.values():
+            scope.cancel()
+
+    async def _admit_lean(self, request: LeanRequest, answers: MemoryObjectSendStream[Outgoing]) -> None:
+        self._opened = True
+        if len(self._in_flight) >= self._max_in_flight:
+            log.warning("stdin: %d requests in flight; answered one more as busy", len(self._in_flight))
+            await answers.send(_line(_busy(request.id, self._max_in_flight)))
+            return
+        self._in_flight.add(request.id)
+        self._tasks.start_soon(self._run_lean, request)
+
+    async def _run_lean(self, request: LeanRequest) -> None:
+        """Run one lean call; its answer, or the request itself to the SDK when the call is unsure."""
+        with anyio.CancelScope() as scope:
+            self._lean_calls[request.id] = scope
+            try:
+                result = await request.run()
+            finally:
+                self._lean_calls.pop(request.id, None)
+        if scope.cancel_called:  # the client cancelled it: never answered
+            return
+        try:
+            self.lean_counts[result is None] += 1
+            if result is None:
+                message = check_line(request.line)
+                assert isinstance(message, JSONRPCRequest)  # the gate takes only plain requests
+                await self._to_sdk.send(SessionMessage(message))
+            else:
+                await self._out.send(LeanAnswer(request.id, answer_line(request.id, result)))
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._finished(request.id)  # the session has ended
 
     async def answered(self) -> None:
         """Return once every request passed on has been answered (or cancelled)."""
@@ -262,6 +250,10 @@ class Wire:
             if isinstance(item, bytes):
                 lines.append(item)
                 continue
+            if isinstance(item, LeanAnswer):
+                self._finished(item.id)
+                lines.append(item.line)
+                continue
             message = item.message
             if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
                 self._finished(message.id)
@@ -294,6 +286,7 @@ async def serve_stdio(
     eof_grace: float = 10.0,
     stop: anyio.Event | None = None,
     handover: Handover | None = None,
+    lean: ToolCalls | None = None,
 ) -> None:
     """Serve ``server`` over stdin/stdout until stdin closes (or ``stop`` is set), answering malformed input.
 
@@ -306,7 +299,8 @@ async def serve_stdio(
     ``stop`` set (SIGTERM, Ctrl-C) ends reading as end of input does, but the requests in flight
     get the whole ``eof_grace`` to be answered, not just ``eof_drain``.
     ``handover`` is where the lean front stopped: its descriptors are used as they are (claimed
-    by the caller), and its messages come first (``lean.py``).
+    by the caller), and its messages come first (``lean.py``).  ``lean`` are the tools whose plain
+    calls are answered without the SDK's server (``leancalls.py``).
     """
     # what MCPServer.run_stdio_async runs, over our streams
     lowlevel = server._lowlevel_server if isinstance(server, MCPServer) else server
@@ -316,10 +310,17 @@ async def serve_stdio(
         stdin, stdout = FdPipe(in_fd, name="stdin"), FdPipe(out_fd, name="stdout")
         discover = discover_answer(lowlevel, options)
         wire = Wire(
-            stdin, stdout, limit=limit, max_in_flight=max_in_flight, discover=discover, handover=handover
+            stdin,
+            stdout,
+            limit=limit,
+            max_in_flight=max_in_flight,
+            discover=discover,
+            handover=handover,
+            lean=lean,
         )
         try:
             async with anyio.create_task_group() as tg:
+                wire.run_lean_calls(tg, to_server, outgoing)
                 tg.start_soon(wire.write, to_write)
                 ends = _Ending(eof_drain, on_eof, eof_grace, stop)
                 tg.start_soon(_read_then_close, wire, to_server, outgoing.clone(), ends)
@@ -331,6 +332,8 @@ async def serve_stdio(
         finally:
             stdin.close()
             stdout.close()
+            if lean is not None:
+                log.debug("the lean call path answered %d calls and left %d to the SDK", *wire.lean_counts)
 
 
 @contextmanager
@@ -361,6 +364,7 @@ async def _read_then_close(
         if ending.on_eof is not None:
             with anyio.move_on_after(ending.grace):
                 await ending.on_eof()
+        wire.cancel_lean_calls()  # as the SDK's calls still running are, when its input closes
 
 
 async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -11,7 +10,6 @@ from typing import Any
 
 import anyio
 import httpx2
-import pydantic_core
 from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -22,15 +20,14 @@ from pydantic import BaseModel, ValidationError
 from vertex_stdio import __version__
 from vertex_stdio.core.credentials import TokenProvider
 from vertex_stdio.core.errors import InvalidInput, UpstreamError, VertexError
-from vertex_stdio.core.redact import redact
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import RestUpstream
 from vertex_stdio.vertexsms.approval import Approvals
 from vertex_stdio.vertexsms.journal import SendJournal, journal_for
-from vertex_stdio.vertexsms.links import with_links
+from vertex_stdio.vertexsms.results import SANDBOX_META, SANDBOX_NOTE, error_text, result_parts
 from vertex_stdio.vertexsms.settings import Settings
-from vertex_stdio.vertexsms.tools import TOOL_NAMES, TOOLS
 from vertex_stdio.vertexsms.tools.base import Services
+from vertex_stdio.vertexsms.tools.catalog import TOOL_NAMES, TOOLS
 from vertex_stdio.vertexsms.tools.rates import RateCard
 
 log = logging.getLogger(__name__)
@@ -42,10 +39,6 @@ with quote_sms (free), prices with get_sms_rates, and clean up numbers with corr
 first; "sent" means accepted, not delivered: get_sms_status tells delivery. Errors are JSON: {"error": {"code", "message", "retryable"}}; \
 follow the message's advice."""
 
-SANDBOX_NOTE = (
-    "[SANDBOX] This result comes from vertex-stdio's built-in VertexSMS emulator: "
-    "no message was sent, nothing was charged, and the data is sample data."
-)
 TEST_MODE_NOTE = (
     "[TEST MODE] VERTEXSMS_TEST_MODE={mode} is set: VertexSMS emulated the delivery "
     "({outcome}); no real SMS was sent."
@@ -115,8 +108,7 @@ class VertexServer(MCPServer[Services]):
         result = await tool.run(arguments, context)
         meta = tool.fn_metadata
         if isinstance(result, BaseModel) and type(result) is meta.output_model and not meta.wrap_output:
-            text = pydantic_core.to_json(result, fallback=str, indent=2).decode()  # as the SDK writes it
-            structured = result.model_dump(mode="json", by_alias=True)
+            text, structured = result_parts(result)  # as the SDK writes it
             return CallToolResult(
                 content=[TextContent(type="text", text=text)], structured_content=structured
             )
@@ -130,7 +122,7 @@ class VertexServer(MCPServer[Services]):
         settings = self._vertex_settings
         if settings.sandbox:
             result.content.append(TextContent(type="text", text=SANDBOX_NOTE))
-            result.meta = {**(result.meta or {}), "vertex-stdio/sandbox": True}
+            result.meta = {**(result.meta or {}), SANDBOX_META: True}
         elif settings.test_mode and name == "send_sms":
             outcome = "delivered" if settings.test_mode == "1" else "failed"
             note = TEST_MODE_NOTE.format(mode=settings.test_mode, outcome=outcome)
@@ -151,14 +143,8 @@ def misconfigured(problem: str) -> InvalidInput:
 
 
 def _error_result(name: str, error: VertexError, *, sandbox: bool = False) -> CallToolResult:
-    """The contract's tool error for ``error``; in the sandbox its message starts ``[SANDBOX]``
-    (the emulator answered, so nobody mistakes it for VertexSMS's own refusal)."""
-    log.info("%s failed: %s", name, error.code)
-    envelope = with_links(error).envelope()
-    if sandbox:
-        envelope["error"]["message"] = "[SANDBOX] " + envelope["error"]["message"]
-    # An upstream's words are quoted in messages; some echo the token they rejected.
-    text = redact(json.dumps(envelope, ensure_ascii=False))
+    """The contract's tool error for ``error`` (``results.error_text``)."""
+    text = error_text(name, error, sandbox=sandbox)
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
@@ -221,15 +207,17 @@ def make_lifespan(
     transport: httpx2.AsyncBaseTransport | None = None,
     journal: SendJournal | None = None,
     approvals: Approvals | None = None,
+    hosted: HostedMcpUpstream | None = None,
 ) -> Lifespan:
     """Services for the process: one REST client, one hosted-MCP connection, one rate card,
     one send journal (``journal``, default: the settings' in the state directory), one set of
-    browser approvals (``approvals``, default: opened in the system browser)."""
+    browser approvals (``approvals``, default: opened in the system browser).  A ``hosted``
+    connection given (shared with the lean call path) is its giver's to close."""
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
         rest = RestUpstream(settings.api_url, tokens, timeout=settings.http_timeout, transport=transport)
-        hosted = HostedMcpUpstream(
+        upstream = hosted or HostedMcpUpstream(
             settings.mcp_url, tokens, timeout=settings.http_timeout, transport=transport
         )
         sends = journal or journal_for(settings)
@@ -239,7 +227,7 @@ def make_lifespan(
                 watching.start_soon(sends.watch)
                 try:
                     yield Services(
-                        settings, tokens, rest, hosted, RateCard(rest, tokens), sends, approvals=pages
+                        settings, tokens, rest, upstream, RateCard(rest, tokens), sends, approvals=pages
                     )
                 finally:
                     watching.cancel_scope.cancel()
@@ -247,7 +235,8 @@ def make_lifespan(
             with anyio.CancelScope(shield=True):
                 await pages.aclose()
                 await sends.aclose()
-                await hosted.aclose()
+                if hosted is None:
+                    await upstream.aclose()
                 await rest.aclose()
 
     return lifespan
@@ -261,11 +250,13 @@ def build_server(
     journal: SendJournal | None = None,
     config_error: str | None = None,
     approvals: Approvals | None = None,
+    hosted: HostedMcpUpstream | None = None,
 ) -> VertexServer:
     """The MCP server with the ten tools; nothing touches the network until a tool is called.
 
     With ``config_error`` (a setting that did not validate) the tools are listed as usual and
-    every call answers that error, so the person sees it in their client.
+    every call answers that error, so the person sees it in their client.  ``hosted`` is a
+    hosted-MCP connection to share (``make_lifespan``).
     """
     sandbox = " (sandbox)" if settings.sandbox else ""
     server = VertexServer(
@@ -276,7 +267,7 @@ def build_server(
         version=__version__,
         instructions=(SANDBOX_NOTE + "\n\n" if settings.sandbox else "") + INSTRUCTIONS,
         website_url="https://vertexsms.com",
-        lifespan=make_lifespan(settings, tokens, transport, journal, approvals),
+        lifespan=make_lifespan(settings, tokens, transport, journal, approvals, hosted),
     )
     for spec in TOOLS:
         description = ("[SANDBOX: emulated, nothing is sent or billed] " if settings.sandbox else "") + (

@@ -18,7 +18,7 @@ from vertex_stdio.core.errors import UpstreamError, UpstreamUnavailable, VertexE
 from vertex_stdio.vertexsms.api.outcomes import Operation
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.sandbox.hosted import correct_phone_number
-from vertex_stdio.vertexsms.tools.numbers import CORRECT
+from vertex_stdio.vertexsms.tools.hosted import CORRECT
 
 pytestmark = pytest.mark.anyio
 NUMBERS = {"numbers": [{"number": "861860698", "country": "LT"}]}

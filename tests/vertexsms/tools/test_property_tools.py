@@ -16,7 +16,7 @@ from mcp import Client
 
 from bridge import connected, envelope, ok
 from vertex_stdio.vertexsms.sandbox import Emulator
-from vertex_stdio.vertexsms.tools import TOOL_NAMES
+from vertex_stdio.vertexsms.tools.catalog import TOOL_NAMES
 
 EXAMPLES = 50
 EXTRA_KEYS = ["ctx", "from_", "self", "__proto__", "testMode", "token", "arguments", ""]

@@ -12,7 +12,7 @@ from vertex_stdio.core.credentials import NoTokenProvider
 from vertex_stdio.vertexsms.links import not_signed_in
 from vertex_stdio.vertexsms.sandbox import Emulator
 from vertex_stdio.vertexsms.sandbox.rest import mccmnc_rows
-from vertex_stdio.vertexsms.tools import TOOL_NAMES
+from vertex_stdio.vertexsms.tools.catalog import TOOL_NAMES
 
 pytestmark = pytest.mark.anyio
 

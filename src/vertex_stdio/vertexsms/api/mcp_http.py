@@ -17,7 +17,8 @@ jsonschema check of every result -- costs more CPU than the forwarding itself
 
 HTTP statuses, transport failures and the size cap are the ``httpx2.AsyncClient``'s
 business (its transport and auth come from the caller); a JSON-RPC error answer is raised
-as ``mcp.MCPError``.
+as ``RpcError``.  It does not import the SDK: the lean call path (``vertexsms/leancall.py``)
+answers a hosted tool call before the SDK is loaded.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from typing import Any
 
 import anyio
 import httpx2
-from mcp import MCPError
-from mcp.types import ErrorData
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,15 @@ PROTOCOL_VERSION = "2025-11-25"
 ACCEPT = "application/json, text/event-stream"
 CLIENT_INFO = {"name": "vertex-stdio", "version": "1"}
 STREAM_END_WAIT = 1.0  # seconds an event stream may stay open after our answer
+CONNECTION_CLOSED = -32000  # the MCP SDK's code for "Connection closed" (and any server error)
+
+
+class RpcError(Exception):
+    """The server answered the request with a JSON-RPC error (``code``, ``message``)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
 
 
 class SessionLost(Exception):
@@ -97,7 +105,10 @@ class McpHttpSession:
             raise McpHttpError(f"the server accepted {method} without answering it")
         error = answer.get("error")
         if isinstance(error, dict):
-            raise MCPError.from_error_data(ErrorData.model_validate(error))
+            code, message = error.get("code"), error.get("message")
+            if type(code) is not int or not isinstance(message, str):
+                raise McpHttpError("the server's error answer is not a JSON-RPC error")
+            raise RpcError(code, message)
         result = answer.get("result")
         if not isinstance(result, dict):
             raise McpHttpError("the server's answer has no result")

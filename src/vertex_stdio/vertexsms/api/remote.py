@@ -19,8 +19,6 @@ from typing import Any
 
 import anyio
 import httpx2
-from mcp import MCPError
-from mcp.types import CONNECTION_CLOSED
 
 from vertex_stdio import __version__
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES, AnswerTooLarge, BearerAuth, CallRecord, recording
@@ -28,7 +26,14 @@ from vertex_stdio.core.credentials import SignInPrompt, TokenProvider
 from vertex_stdio.core.errors import UpstreamError, VertexError, error_from_envelope
 from vertex_stdio.core.http import make_client
 from vertex_stdio.core.redact import clip
-from vertex_stdio.vertexsms.api.mcp_http import AnswerLost, McpHttpError, McpHttpSession, SessionLost
+from vertex_stdio.vertexsms.api.mcp_http import (
+    CONNECTION_CLOSED,
+    AnswerLost,
+    McpHttpError,
+    McpHttpSession,
+    RpcError,
+    SessionLost,
+)
 from vertex_stdio.vertexsms.api.outcomes import Operation, error_for_status, unavailable, without_sent
 
 log = logging.getLogger(__name__)
@@ -69,7 +74,7 @@ class HostedMcpUpstream:
                         result = await self._connected().request("tools/call", params)
                     return _structured(op, result, record.sent)
                 except (
-                    MCPError,
+                    RpcError,
                     McpHttpError,
                     SessionLost,
                     httpx2.HTTPError,
@@ -123,15 +128,15 @@ def _worth_reconnecting(record: CallRecord, exc: BaseException) -> bool:
     more try; a refusal or an answer is not."""
     if record.status is not None and record.status < 500:
         return False
-    if isinstance(exc, MCPError) and record.failure is None:
+    if isinstance(exc, RpcError) and record.failure is None:
         return _session_closed(exc)
     return True
 
 
-def _session_closed(exc: MCPError) -> bool:
+def _session_closed(exc: RpcError) -> bool:
     """The SDK server's answer to calls in flight when their session ends (``-32000`` alone is
     any server error: the words decide)."""
-    return exc.error.code == CONNECTION_CLOSED and exc.error.message.strip().lower() == "connection closed"
+    return exc.code == CONNECTION_CLOSED and exc.message.strip().lower() == "connection closed"
 
 
 def _error_from(op: Operation, record: CallRecord, exc: BaseException) -> VertexError:
@@ -153,19 +158,19 @@ def _error_from(op: Operation, record: CallRecord, exc: BaseException) -> Vertex
             f"The hosted VertexSMS MCP server's answer could not be used ({clip(str(exc), 300, record.sent)}). "
             "Try again later."
         )
-    if record.failure is not None or not isinstance(exc, MCPError):
+    if record.failure is not None or not isinstance(exc, RpcError):
         failure = record.failure or exc
         if isinstance(failure, httpx2.TimeoutException | TimeoutError):
             return unavailable(op, "The hosted VertexSMS MCP server did not answer in time.")
         return unavailable(
             op, f"The hosted VertexSMS MCP server could not be reached ({type(failure).__name__})."
         )
-    if exc.error.code == -32001 or "timed out" in exc.error.message.lower():
+    if exc.code == -32001 or "timed out" in exc.message.lower():
         return unavailable(op, "The hosted VertexSMS MCP server did not answer in time.")
     if _session_closed(exc):
         return unavailable(op, "The hosted VertexSMS MCP server closed the session during the call.")
     return UpstreamError(
-        f"The hosted VertexSMS MCP server failed the call: {clip(exc.error.message, 200, record.sent)}"
+        f"The hosted VertexSMS MCP server failed the call: {clip(exc.message, 200, record.sent)}"
     )
 
 

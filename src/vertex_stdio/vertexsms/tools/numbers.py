@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from vertex_stdio.core.errors import UpstreamError
 from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
@@ -17,6 +17,7 @@ from vertex_stdio.vertexsms.tools.base import (
     client_name,
     services,
 )
+from vertex_stdio.vertexsms.tools.hosted import NumbersToCorrect, corrected_numbers, mobile_prefixes
 from vertex_stdio.vertexsms.tools.models import (
     CorrectionResult,
     CountryCode,
@@ -25,7 +26,6 @@ from vertex_stdio.vertexsms.tools.models import (
     MccMncItem,
     MccMncPage,
     MobilePrefixesResult,
-    NumberToCorrect,
     OperatorResult,
     PhoneNumber,
 )
@@ -34,8 +34,6 @@ from vertex_stdio.vertexsms.tools.pricing import require_price
 HLR = Operation(tool="lookup_hlr", scope="hlr:lookup", costs_or_changes=True)
 OPERATOR = Operation(tool="get_operator", scope="numbers:read", costs_or_changes=False)
 MCCMNC = Operation(tool="get_mcc_mnc_list", scope="numbers:read", costs_or_changes=False)
-PREFIXES = Operation(tool="get_mobile_prefixes", scope="numbers:read", costs_or_changes=False)
-CORRECT = Operation(tool="correct_phone_number", scope="numbers:read", costs_or_changes=False)
 
 LOOKUP_HLR_DESCRIPTION = """Start an HLR lookup: ask the mobile network whether a number is live, \
 which operator serves it now and whether it was ported. BILLABLE: each lookup costs money, so call \
@@ -153,31 +151,8 @@ def _mccmnc(row: dict[str, Any], country: str) -> MccMncItem:
 
 
 async def get_mobile_prefixes(country: CountryCode, ctx: AnyContext) -> MobilePrefixesResult:
-    svc = services(ctx)
-    data = await svc.hosted.call_tool(PREFIXES, {"country": country}, ContextPrompt(ctx))
-    return _validated(MobilePrefixesResult, data, PREFIXES)
+    return await mobile_prefixes(services(ctx).hosted, country, ContextPrompt(ctx))
 
 
-async def correct_phone_number(
-    numbers: Annotated[
-        list[NumberToCorrect],
-        Field(min_length=1, max_length=100, description="1 to 100 numbers, each with its country."),
-    ],
-    ctx: AnyContext,
-) -> CorrectionResult:
-    svc = services(ctx)
-    payload = {"numbers": [n.model_dump() for n in numbers]}
-    data = await svc.hosted.call_tool(CORRECT, payload, ContextPrompt(ctx))
-    return _validated(CorrectionResult, data, CORRECT)
-
-
-_M = TypeVar("_M", MobilePrefixesResult, CorrectionResult)
-
-
-def _validated(model: type[_M], data: dict[str, Any], op: Operation) -> _M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise UpstreamError(
-            f"The hosted VertexSMS MCP server answered {op.tool} in an unexpected shape; try again later."
-        ) from exc
+async def correct_phone_number(numbers: NumbersToCorrect, ctx: AnyContext) -> CorrectionResult:
+    return await corrected_numbers(services(ctx).hosted, numbers, ContextPrompt(ctx))

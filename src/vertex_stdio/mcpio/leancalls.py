@@ -1,0 +1,124 @@
+"""The lean call path: a plain ``tools/call`` answered without the SDK's server.
+
+For a tool whose work is one HTTP exchange, the SDK's server side (a pydantic model of every
+message, routing, a task group and cancel scope per request, the result model dumped and
+validated) costs more CPU than the exchange itself.  A product offers such tools as
+``ToolCalls``; ``LeanGate`` picks the requests it may answer, and the wire (``stdio.Wire``)
+runs them beside the SDK, writing their answers with the SDK's own.
+
+No weaker validation, identical answers: the gate takes only the one plain shape
+(``{"jsonrpc", "id", "method": "tools/call", "params": {"name", "arguments"}}``, nothing more:
+no ``_meta``, so no progress token) in a session opened by a plain ``initialize`` and
+``notifications/initialized`` of a version whose answers are proven equal
+(tests/mcpio/test_lean_calls.py).  ``ToolCalls.prepare`` validates the arguments with the
+tool's own types and says None when unsure; a prepared call may still answer None (a sign-in
+needed, a failure it does not own), and the SDK then gets the request whole, as it was read.
+Nothing here imports the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pydantic_core
+
+from vertex_stdio.mcpio.lean import is_initialize, is_initialized, is_request
+from vertex_stdio.mcpio.lines import RequestId
+
+Result = dict[str, Any]
+Prepared = Callable[[], Awaitable[Result | None]]
+
+# The versions whose tools/call answers tests/mcpio/test_lean_calls.py proves equal to the SDK's.
+VERSIONS = frozenset({"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"})
+# A \uD800-\uDFFF escape: Python's parser takes a lone surrogate the SDK's parser refuses.
+_SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+
+
+class ToolCalls(Protocol):
+    """The tools a product answers on the lean path."""
+
+    def prepare(self, name: str, arguments: dict[str, Any]) -> Prepared | None:
+        """The call of ``name`` with these (validated) arguments, or None: the SDK answers it.
+
+        The prepared call returns the ``tools/call`` result as the SDK writes it (its keys in
+        the SDK's order), or None when the SDK must answer the request after all.
+        """
+
+
+@dataclass(frozen=True)
+class LeanRequest:
+    """A request the lean path runs: its id, its line as read (for the SDK, when it is unsure)."""
+
+    id: RequestId
+    line: bytes
+    run: Prepared
+
+
+class LeanGate:
+    """Watches a session's opening, then takes the plain ``tools/call`` requests ``tools`` prepares."""
+
+    def __init__(self, tools: ToolCalls) -> None:
+        self._tools = tools
+        self._initialize: bool | None = None  # None: not seen; else whether it was plain, of a known version
+        self._open = False
+
+    def take(self, line: bytes) -> LeanRequest | None:
+        """The lean request on ``line``, or None: the line goes the SDK's way."""
+        if not self._open:
+            self._watch(line)
+            return None
+        if b'"tools/call"' not in line or _SURROGATE.search(line):
+            return None
+        message = _parsed(line)
+        if message is None or set(message) != {"jsonrpc", "id", "method", "params"}:
+            return None
+        params = message["params"]
+        if not is_request(message, "tools/call") or not isinstance(params, dict):
+            return None
+        if set(params) != {"name", "arguments"} or not isinstance(params["name"], str):
+            return None
+        arguments = params["arguments"]
+        prepared = self._tools.prepare(params["name"], arguments) if isinstance(arguments, dict) else None
+        return None if prepared is None else LeanRequest(message["id"], line, prepared)
+
+    def _watch(self, line: bytes) -> None:
+        """Open after a plain ``initialize`` then ``notifications/initialized``; never after another."""
+        if self._initialize is None and b'"initialize"' in line:
+            message = _parsed(line)
+            if message is not None and message.get("method") == "initialize":
+                plain = is_initialize(message) and message["params"]["protocolVersion"] in VERSIONS
+                self._initialize = plain and not _SURROGATE.search(line)
+        elif self._initialize and b"notifications/initialized" in line:
+            message = _parsed(line)
+            self._open = message is not None and is_initialized(message)
+
+
+def answer_line(id_: RequestId, result: Result) -> bytes:
+    """The JSON-RPC answer carrying ``result``, written as the SDK writes it (pydantic's JSON)."""
+    return pydantic_core.to_json({"jsonrpc": "2.0", "id": id_, "result": result}) + b"\n"
+
+
+def _parsed(line: bytes) -> dict[str, Any] | None:
+    """The line's JSON object; None when it is not one, or holds what the SDK's parser refuses
+    (a key twice, NaN or Infinity, an integer past 4,300 digits)."""
+    try:
+        text = line.decode("utf-8").removeprefix("\ufeff").strip()
+        found = json.loads(text, object_pairs_hook=_unique, parse_constant=_refuse)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a key appears twice")
+    return found
+
+
+def _refuse(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")

@@ -1,0 +1,179 @@
+"""HostedCalls (the lean call path's hosted tools): what it answers, and what it leaves to the SDK.
+
+In process, with the upstream's transport injected; the answers' equality with the SDK's is
+proven through the real process in tests/mcpio/test_lean_calls.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import httpx2
+import pytest
+
+from vertex_stdio.core.credentials import (
+    Challenge,
+    NoTokenProvider,
+    SignInPrompt,
+    StaticTokenProvider,
+    TokenProvider,
+)
+from vertex_stdio.core.errors import AuthRequired
+from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
+from vertex_stdio.vertexsms.leancall import HostedCalls
+
+pytestmark = pytest.mark.anyio
+NUMBERS = {"numbers": [{"number": "861860698", "country": "LT"}]}
+CORRECTED = {
+    "count": 1,
+    "results": [
+        {
+            "input_number": "861860698",
+            "country": "LT",
+            "number_type": "mobile",
+            "mobile": True,
+            "number_e164": "+37061860698",
+            "error": None,
+        }
+    ],
+}
+
+
+def _hosted(answer: dict[str, Any] | None, tokens: TokenProvider) -> tuple[HostedMcpUpstream, list[str]]:
+    """An upstream whose server answers every tools/call with ``answer`` (None: HTTP 401)."""
+    seen: list[str] = []
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        seen.append(body.get("method", ""))
+        if body["method"] == "initialize":
+            result = {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "serverInfo": {"name": "s", "version": "1"},
+            }
+            return httpx2.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": result})
+        if "id" not in body:
+            return httpx2.Response(202)
+        if answer is None:
+            return httpx2.Response(401, headers={"www-authenticate": 'Bearer error="invalid_token"'})
+        return httpx2.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": answer})
+
+    upstream = HostedMcpUpstream("https://mcp.example/mcp", tokens, transport=httpx2.MockTransport(handle))
+    return upstream, seen
+
+
+def _result(data: dict[str, Any]) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": json.dumps(data)}], "structuredContent": data}
+
+
+async def test_a_plain_call_is_answered_with_the_sdks_result_shape() -> None:
+    tokens = StaticTokenProvider("tok")
+    upstream, seen = _hosted(_result(CORRECTED), tokens)
+    run = HostedCalls(upstream, tokens, sandbox=False).prepare("correct_phone_number", NUMBERS)
+    assert run is not None
+    answer = await run()
+    assert answer is not None
+    assert list(answer) == ["content", "isError", "structuredContent"]
+    assert answer["structuredContent"] == CORRECTED
+    assert json.loads(answer["content"][0]["text"]) == CORRECTED
+    assert seen.count("tools/call") == 1
+    await upstream.aclose()
+
+
+async def test_the_sandbox_marks_its_answers() -> None:
+    tokens = StaticTokenProvider("sandbox", source="sandbox")
+    upstream, _ = _hosted(_result(CORRECTED), tokens)
+    run = HostedCalls(upstream, tokens, sandbox=True).prepare("correct_phone_number", NUMBERS)
+    assert run is not None
+    answer = await run()
+    assert answer is not None
+    assert answer["_meta"] == {"vertex-stdio/sandbox": True}
+    assert answer["content"][1]["text"].startswith("[SANDBOX]")
+    await upstream.aclose()
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("correct_phone_number", {"numbers": []}),
+        ("correct_phone_number", {"numbers": "[]"}),
+        ("correct_phone_number", {**NUMBERS, "extra": 1}),
+        ("correct_phone_number", {}),
+        ("get_mobile_prefixes", {"country": "lt"}),
+        ("get_mobile_prefixes", {"country": 1}),
+        ("send_sms", {"to": "+37061860698", "text": "hi"}),
+        ("lookup_hlr", {"msisdn": "+37061860698", "callBackUrl": "https://x.example"}),
+    ],
+)
+async def test_anything_but_valid_arguments_of_a_hosted_tool_is_the_sdks(
+    name: str, arguments: dict[str, Any]
+) -> None:
+    tokens = StaticTokenProvider("tok")
+    upstream, _ = _hosted(_result(CORRECTED), tokens)
+    assert HostedCalls(upstream, tokens, sandbox=False).prepare(name, arguments) is None
+
+
+class _Signing:
+    """A provider with no token at hand that would prompt for a sign-in."""
+
+    source = "oauth"
+
+    def __init__(self, at_hand: str | None) -> None:
+        self.at_hand = at_hand
+        self.asked = 0
+
+    async def silent_token(self) -> str | None:
+        return self.at_hand
+
+    async def token(self, scopes: Sequence[str], prompt: SignInPrompt | None = None) -> str:
+        self.asked += 1
+        if self.at_hand is not None:
+            return self.at_hand
+        assert prompt is not None
+        await prompt.progress("Waiting for the sign-in", 0.0, None)
+        raise AuthRequired("not reached")
+
+    async def rejected(self, token: str, challenge: Challenge) -> bool:
+        self.at_hand = None
+        return True
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_no_token_at_hand_leaves_the_call_to_the_sdk_before_anything_is_sent() -> None:
+    for tokens in (NoTokenProvider(), _Signing(None)):
+        upstream, seen = _hosted(_result(CORRECTED), tokens)
+        run = HostedCalls(upstream, tokens, sandbox=False).prepare("correct_phone_number", NUMBERS)
+        assert run is not None
+        assert await run() is None
+        assert seen == []
+        await upstream.aclose()
+
+
+async def test_a_call_that_would_prompt_midway_is_left_to_the_sdk() -> None:
+    tokens = _Signing("expired")
+    upstream, seen = _hosted(None, tokens)  # the token is refused: renewing it needs a sign-in
+    run = HostedCalls(upstream, tokens, sandbox=False).prepare("get_mobile_prefixes", {"country": "LT"})
+    assert run is not None
+    assert await run() is None
+    assert "tools/call" in seen
+    await upstream.aclose()
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_the_lean_call_path_imports_no_sdk() -> None:
+    script = (
+        "import sys\n"
+        "import vertex_stdio.vertexsms.leancall, vertex_stdio.mcpio.leancalls\n"
+        "print([m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'mcp_types'))])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
