@@ -4,7 +4,8 @@ Every bridge forwards ``correct_phone_number`` to the same loopback Streamable H
 (``mcp_upstream.py``: the SDK's server with its defaults, sessions and event-stream answers).
 Baseline in the same run: the SDK's Streamable HTTP client calling that server directly from
 this process.  Per bridge: start-up to ``tools/list`` and to the first ``tools/call`` answer
-(``serve`` also not signed in, in the sandbox and with the lean front off); sequential calls from the SDK client
+(``serve`` also not signed in, in the sandbox, with the lean front off and with the lean call
+path off, the last in every round); sequential calls from the SDK client
 over stdio (interleaved blocks, the order rotated each round); bursts from a raw-pipe client
 (all requests written at once, then every answer read: the SDK client itself caps a burst at
 about 20x); CPU seconds per call and peak RSS from /proc.  mcp-remote comes from
@@ -146,7 +147,8 @@ async def raw_pipe(bridge: Bridge) -> AsyncIterator[tuple[Process, BufferedByteR
 
 def variants(ours: Bridge) -> list[Bridge]:
     """``serve`` at start-up as people meet it: not signed in (OAuth, no token yet), the sandbox,
-    and with the lean front off (``VERTEX_STDIO_LEAN=0``: that lever measured alone)."""
+    and with the lean front off (``VERTEX_STDIO_LEAN=0``: that lever measured alone); and, in
+    every round, with the lean call path off (``VERTEX_STDIO_LEAN_CALLS=0``: that lever alone)."""
     no_token = {k: v for k, v in ours.env.items() if k != "VERTEXSMS_API_TOKEN"}
     return [
         Bridge("vertex-stdio, not signed in", ours.argv, no_token, startup_only=True),
@@ -158,6 +160,12 @@ def variants(ours: Bridge) -> list[Bridge]:
             ours.argv,
             {**ours.env, "VERTEX_STDIO_LEAN": "0"},
             startup_only=True,
+        ),
+        # its own command line (an -X option Python ignores), so its pid is told from ours by argv
+        Bridge(
+            "vertex-stdio, lean calls off",
+            [ours.argv[0], "-X", "variant=lean-calls-off", *ours.argv[1:]],
+            {**ours.env, "VERTEX_STDIO_LEAN_CALLS": "0"},
         ),
     ]
 

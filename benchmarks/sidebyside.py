@@ -3,8 +3,8 @@
 The targets (issue 22, and issue 13's before it) are ratios of medians measured in one
 interleaved run: ours over mcp-remote's.  Start-up counts from spawn to the ``tools/list``
 answer and to the first ``tools/call`` answer; ``serve`` is judged signed in, not signed in and
-in the sandbox, ``connect`` from its cache.  The "before" bridge and the lean-front-off variant
-are figures only (the second shows what the lean front alone is worth).
+in the sandbox, ``connect`` from its cache.  The "before" bridge and the lean-front-off and
+lean-calls-off variants are figures only (each shows what that lever alone is worth).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ echoes its numbers.  Each session is its own: two processes see the same script.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import Any
 
@@ -32,6 +33,7 @@ BEHAVIOURS = {
     "DE": "wrong shape",
     "ES": "no data",
     "CZ": "slow but in time",
+    "AT": "held until released",
 }
 
 
@@ -52,6 +54,7 @@ class HostedScript:
     def __init__(self) -> None:
         self.calls = 0
         self.lost: set[str] = set()
+        self.release = threading.Event()  # "held until released" answers once it is set
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -154,6 +157,10 @@ class HostedScript:
         elif behaviour == "slow but in time":
             await anyio.sleep(1.5)
             await _respond(send, 200, _tool_result(request, _prefixes("CZ")))
+        elif behaviour == "held until released":
+            while not self.release.is_set():
+                await anyio.sleep(0.02)
+            await _respond(send, 200, _tool_result(request, _prefixes("AT")))
         elif behaviour == "wrong shape":
             await _respond(send, 200, _tool_result(request, {"country": 5}))
         elif behaviour == "no data":
