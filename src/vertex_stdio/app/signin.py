@@ -8,10 +8,11 @@ import contextlib
 import logging
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import TextIO
 
+import anyio
 import keyring
 
 from vertex_stdio.app.status import _say, _sessions
@@ -22,8 +23,8 @@ from vertex_stdio.oauth.device import DeviceFlow
 from vertex_stdio.oauth.discovery import known_client
 from vertex_stdio.oauth.grants import revoke
 from vertex_stdio.oauth.profile import SignInProfile
-from vertex_stdio.oauth.protocol.core import Tokens
 from vertex_stdio.oauth.provider import OAuthTokenProvider
+from vertex_stdio.oauth.running import SignInTask
 from vertex_stdio.oauth.signin import Flow
 from vertex_stdio.oauth.storage.anywhere import Found, every_store, find
 from vertex_stdio.oauth.storage.secrets import keyring_problem
@@ -87,16 +88,15 @@ async def _login(
         if headless and not (device or no_browser):
             device = (await provider.target()).server.device_authorization_endpoint is not None
             _say(out, f"Signing in without opening a browser: {headless}.")
-        job = asyncio.create_task(provider.signin(profile.scopes or (), device=device))
+        job = await provider.start_signin(profile.scopes or (), device=device)  # in the run's group
         url = await _first(provider, job)
         flow = provider.flow
         if url and flow is not None:
             link = flow.authorization_url if isinstance(flow, Flow) and quiet else url
             _say(out, _instructions(flow, link, name, opened=not quiet))
         if url and isinstance(flow, Flow) and quiet:
-            tokens = await _take_pasted(provider, job, inp or sys.stdin, out)
-        else:
-            tokens = await job
+            await _take_pasted(provider, job, inp or sys.stdin, out)
+        tokens = await provider.finish_signin(job)
         kept = await provider.kept()
     except VertexError as exc:
         _say(out, f"Not signed in: {exc.message}")
@@ -166,27 +166,22 @@ def _instructions(flow: Flow | DeviceFlow, url: str, name: str, *, opened: bool)
     )
 
 
-async def _take_pasted(
-    provider: OAuthTokenProvider, job: asyncio.Task[Tokens], inp: TextIO, out: TextIO
-) -> Tokens:
-    """Feed pasted lines to the sign-in until it ends (the browser's redirect may still win)."""
+async def _take_pasted(provider: OAuthTokenProvider, job: SignInTask, inp: TextIO, out: TextIO) -> None:
+    """Feed pasted lines to the sign-in until it ends, takes an answer, or input ends (then the
+    browser's redirect may still win)."""
     lines = _lines(inp)
-    while True:
-        line = asyncio.ensure_future(lines.get())
-        await asyncio.wait({job, line}, return_when=asyncio.FIRST_COMPLETED)
-        if job.done():
-            line.cancel()
-            return job.result()
-        text = line.result()
-        if text is None:
-            return await job  # end of input: the loopback redirect can still finish it
-        if not text.strip():
-            continue
-        problem = provider.paste(text)
-        if problem is None:
-            _say(out, "Checking the answer…")
-            return await job
-        _say(out, f"{problem} Paste it again (Ctrl-C to stop):")
+    async with _until_done(job):
+        while True:
+            text = await lines.get()
+            if text is None or job.done():
+                return  # end of input: the loopback redirect can still finish it
+            if not text.strip():
+                continue
+            problem = provider.paste(text)
+            if problem is None:
+                _say(out, "Checking the answer…")
+                return
+            _say(out, f"{problem} Paste it again (Ctrl-C to stop):")
 
 
 def _lines(inp: TextIO) -> asyncio.Queue[str | None]:
@@ -207,13 +202,27 @@ def _lines(inp: TextIO) -> asyncio.Queue[str | None]:
     return queue
 
 
-async def _first(provider: OAuthTokenProvider, job: asyncio.Task[Tokens]) -> str | None:
-    waiter = asyncio.create_task(provider.wait_for_url(60.0))
-    await asyncio.wait({job, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    if not waiter.done():
-        waiter.cancel()
-        return None
-    return waiter.result()
+async def _first(provider: OAuthTokenProvider, job: SignInTask) -> str | None:
+    """The sign-in's link once it has one; None when the sign-in ended first or none came in 60 s."""
+    async with _until_done(job):
+        return await provider.wait_for_url(60.0)
+    return None  # the job ended first
+
+
+@contextlib.asynccontextmanager
+async def _until_done(job: SignInTask) -> AsyncIterator[None]:
+    """A block that is cancelled (and ends quietly) once ``job`` has ended."""
+    async with anyio.create_task_group() as group:
+
+        async def stop() -> None:
+            await job.wait()
+            group.cancel_scope.cancel()
+
+        group.start_soon(stop)
+        try:
+            yield
+        finally:
+            group.cancel_scope.cancel()
 
 
 async def logout(

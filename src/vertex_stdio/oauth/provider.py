@@ -156,13 +156,22 @@ class OAuthTokenProvider(SilentTokens):
     async def signin(
         self, scopes: Sequence[str], *, wait: float | None = None, device: bool = False
     ) -> Tokens:
-        """Run a sign-in now (``vertex-stdio login``): ignores the retry pause; waits ``wait`` seconds.
+        """Run a sign-in now and wait ``wait`` seconds for it (``start_signin``, ``finish_signin``)."""
+        return await self.finish_signin(await self.start_signin(scopes, device=device), wait=wait)
+
+    async def start_signin(self, scopes: Sequence[str], *, device: bool = False) -> SignInTask:
+        """Start a sign-in now (``vertex-stdio login``), ignoring the retry pause; it runs in the
+        run's task group, and ``wait_for_url`` gives its link from now on.
 
         ``device`` uses the device authorization grant (RFC 8628) instead of the loopback redirect.
         """
         async with self._lock:
             self._s, self._device = replace(self._s, failed_at=None), device
-            task = self._start_signin(tuple(scopes), forced=True)
+            return self._start_signin(tuple(scopes), forced=True)
+
+    async def finish_signin(self, task: SignInTask, *, wait: float | None = None) -> Tokens:
+        """The tokens of ``task`` (from ``start_signin``) once it ends; ``AuthRequired`` after
+        ``wait`` seconds (by default the sign-in's lifetime); its own error when it failed."""
         return await self._wait(task, None, wait or self._lifetime, needs_person=False)
 
     @property
