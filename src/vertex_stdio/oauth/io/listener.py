@@ -88,6 +88,15 @@ class LoopbackListener:
         if self._serving:
             await asyncio.wait(set(self._serving), timeout=1.0)
 
+    async def read_head(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+        """The request head, up to its blank line (``asyncio.LimitOverrunError`` past ``limit``).
+        The connection stops counting as idle in the same step: one whose head was read is never
+        shed."""
+        try:
+            return await reader.readuntil(b"\r\n\r\n")
+        finally:
+            self.idle.spoke(writer)
+
     def _resume(self) -> None:
         if self._sock is not None and not self._reading:
             asyncio.get_running_loop().add_reader(self._sock.fileno(), self._accept)

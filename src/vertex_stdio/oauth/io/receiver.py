@@ -28,12 +28,13 @@ import logging
 import os
 from collections.abc import Callable
 from typing import Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.core.launcher import command
 from vertex_stdio.oauth.io.listener import LoopbackListener
 from vertex_stdio.oauth.io.peer import from_another_account
+from vertex_stdio.oauth.io.request_head import parse_head
 from vertex_stdio.oauth.protocol.core import new_state, same_secret
 
 log = logging.getLogger(__name__)
@@ -112,14 +113,6 @@ def _response(status: str, body: bytes, extra: str = "") -> bytes:
 def _refused_account() -> Answer:
     log.warning("another local account tried to use this sign-in; it was refused")
     return "403 Forbidden", "other-browser", ""
-
-
-def _cookie(headers: dict[str, str]) -> str | None:
-    for part in headers.get("cookie", "").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == COOKIE:
-            return value
-    return None
 
 
 class CallbackPortUnavailable(AuthRequired):
@@ -233,7 +226,7 @@ class Receiver:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await asyncio.wait_for(self._head(reader, writer), READ_TIMEOUT)
+            head = await asyncio.wait_for(self._listener.read_head(reader, writer), READ_TIMEOUT)
             if writer.transport.is_closing():
                 return  # dropped as idle: its request is not answered, nor acted on
 
@@ -256,37 +249,26 @@ class Receiver:
         finally:
             writer.close()
 
-    async def _head(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
-        try:
-            return await reader.readuntil(b"\r\n\r\n")
-        finally:  # in the same step: a connection whose head was read is never dropped as idle
-            self._listener.idle.spoke(writer)
-
     async def _route(self, head: bytes, foreign: Callable[[], bool] = lambda: False) -> Answer:
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3:
+        request = parse_head(head)
+        if request is None:
             return "400 Bad Request", "not-found", ""
-        method, target, _ = parts
-        headers = {
-            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
-        }
-        url = urlsplit(target)
-        is_start = url.path.startswith(START_PREFIX)
-        if not (url.path == CALLBACK_PATH or is_start) or headers.get("host") != f"127.0.0.1:{self._port}":
+        path = request.path
+        is_start = path.startswith(START_PREFIX)
+        if not (path == CALLBACK_PATH or is_start) or not request.for_port(self._port):
             return "404 Not Found", "not-found", ""
-        if method != "GET":
+        if request.method != "GET":
             return "405 Method Not Allowed", "not-found", ""
         if is_start:
-            return self._start(url.path[len(START_PREFIX) :], foreign)
+            return self._start(path[len(START_PREFIX) :], foreign)
         if self._callback is None or self._callback.done():
             return "400 Bad Request", "stale", ""
-        if not (self._started and same_secret(self._binding, _cookie(headers))):
+        if not (self._started and same_secret(self._binding, request.cookie(COOKIE))):
             log.warning("a sign-in callback came without the starting browser's cookie; it was ignored")
             return "400 Bad Request", "other-browser", ""
         if foreign():
             return _refused_account()
-        if not self.deliver(parse_query(url.query)):
+        if not self.deliver(parse_query(request.query)):
             return "400 Bad Request", "stale", ""
         status, kind = await self._await_verdict()
         return status, kind, ""

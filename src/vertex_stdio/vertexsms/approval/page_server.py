@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from vertex_stdio.oauth.io.listener import LoopbackListener
 from vertex_stdio.oauth.io.peer import from_another_account
+from vertex_stdio.oauth.io.request_head import RequestHead, parse_head
 from vertex_stdio.vertexsms.approval.desk import Approval, Desk, same_secret
 from vertex_stdio.vertexsms.approval.page import CSP, form, static
 
@@ -41,14 +42,6 @@ def _response(status: str, body: bytes, extra: str = "") -> bytes:
         f"X-Frame-Options: DENY\r\nContent-Security-Policy: {CSP}\r\n{extra}Connection: close\r\n\r\n"
     )
     return head.encode("ascii") + body
-
-
-def _cookie(headers: dict[str, str]) -> str | None:
-    for part in headers.get("cookie", "").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == COOKIE:
-            return value
-    return None
 
 
 class PageServer:
@@ -85,10 +78,7 @@ class PageServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
-            finally:
-                self._listener.idle.spoke(writer)
+            head = await asyncio.wait_for(self._listener.read_head(reader, writer), READ_TIMEOUT)
             if writer.transport.is_closing():
                 return
             status, page, extra = await self._route(head, reader, writer)
@@ -105,28 +95,25 @@ class PageServer:
             writer.close()
 
     async def _route(self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Answer:
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3:
+        request = parse_head(head)
+        if request is None:
             return "400 Bad Request", static("not-found"), ""
-        method, target, _ = parts
-        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
-        path = urlsplit(target).path
+        path = request.path
         approval = self._desk.by_nonce(path[len(PREFIX) :]) if path.startswith(PREFIX) else None
-        if approval is None or headers.get("host") != f"127.0.0.1:{self.port}":
+        if approval is None or not request.for_port(self.port):
             return "404 Not Found", static("not-found"), ""
         if self._another_account(writer.get_extra_info("peername"), writer.get_extra_info("sockname")):
             log.warning("another local account tried to open an SMS approval; it was refused")
             return "403 Forbidden", static("other-browser"), ""
-        if method == "GET":
-            return self._show(approval, _cookie(headers))
-        if method != "POST":
+        if request.method == "GET":
+            return self._show(approval, request.cookie(COOKIE))
+        if request.method != "POST":
             return "405 Method Not Allowed", static("not-found"), ""
-        length = headers.get("content-length", "")
+        length = request.headers.get("content-length", "")
         if not length.isdigit() or int(length) > MAX_BODY:
             return "400 Bad Request", static("forbidden"), ""
         body = await asyncio.wait_for(reader.readexactly(int(length)), READ_TIMEOUT)
-        return self._decide(approval, headers, body.decode("latin-1"))
+        return self._decide(approval, request, body.decode("latin-1"))
 
     def _show(self, approval: Approval, cookie: str | None) -> Answer:
         if not self._desk.live(approval):
@@ -145,12 +132,12 @@ class PageServer:
             return "409 Conflict", static("used"), ""
         return "200 OK", form(approval, approval.expires - self._desk.clock()), ""
 
-    def _decide(self, approval: Approval, headers: dict[str, str], body: str) -> Answer:
+    def _decide(self, approval: Approval, request: RequestHead, body: str) -> Answer:
         fields = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
-        origin = headers.get("origin")
+        origin = request.headers.get("origin")
         if (
             not approval.opened
-            or not same_secret(approval.binding, _cookie(headers))
+            or not same_secret(approval.binding, request.cookie(COOKIE))
             or not same_secret(approval.csrf, fields.get("csrf"))
             or (origin is not None and origin != f"http://127.0.0.1:{self.port}")
             or fields.get("decision") not in ("approve", "decline")
