@@ -22,7 +22,8 @@ from vertex_stdio.desktop.clients import (
     install_spec,
     server_command,
 )
-from vertex_stdio.desktop.setup import merge_entry, run_setup
+from vertex_stdio.desktop.merge import merge_entry
+from vertex_stdio.desktop.setup import run_setup
 from vertex_stdio.vertexsms.apitoken import Stored, TokenRefused
 
 OTHER = {"command": "/usr/bin/other", "args": ["--flag"], "env": {"X": "1"}}

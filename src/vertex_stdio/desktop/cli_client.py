@@ -30,6 +30,7 @@ from vertex_stdio.core.errors import EXIT_FIXABLE, EXIT_OK
 from vertex_stdio.desktop import clients, codex, gemini
 from vertex_stdio.desktop.clients import Client
 from vertex_stdio.desktop.files import MergeResult, SetupError, backup_file
+from vertex_stdio.desktop.merge import report
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def run_cli_client(
             )
             command = None
         if command is None or exe is None:
-            _report(err, name, spec.merge(path, name, entry))
+            report(err, name, spec.merge(path, name, entry))
         elif not _run(exe, command, name, path, err):
             return EXIT_FIXABLE
     except SetupError as exc:
@@ -146,13 +147,3 @@ def _run(exe: str, command: list[str], name: str, path: Path, err: TextIO) -> bo
     if saved is not None:
         err.write(f"The previous file is saved as {saved}.\n")
     return True
-
-
-def _report(err: TextIO, name: str, result: MergeResult) -> None:
-    if not result.changed:
-        err.write(f"{result.path} already has this {name} entry; nothing changed.\n")
-        return
-    verb = "Created" if result.created else "Updated"
-    err.write(f"{verb} {result.path} with the {name} entry.\n")
-    if result.backup:
-        err.write(f"The previous file is saved as {result.backup}.\n")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vertex_stdio.desktop.files import MergeResult
+from vertex_stdio.desktop.merge import load_config, merge_entry
 
 SERVERS_KEY = "mcpServers"
 
@@ -42,14 +43,10 @@ def snippet(name: str, entry: Mapping[str, Any]) -> str:
 
 def merge(path: Path, name: str, entry: Mapping[str, Any]) -> MergeResult:
     """Merge ``entry`` into ``settings.json`` as ``setup`` does for every JSON client (comments kept)."""
-    from vertex_stdio.desktop.setup import merge_entry  # setup dispatches to us: import when used
-
     return merge_entry(path, SERVERS_KEY, name, dict(entry), comments=True)
 
 
 def has_entry(path: Path, name: str, entry: Mapping[str, Any]) -> bool:
     """True when ``path`` already holds exactly this entry under ``name``."""
-    from vertex_stdio.desktop.setup import load_config
-
     data = load_config(path, SERVERS_KEY, comments=True)
     return data is not None and data.get(SERVERS_KEY, {}).get(name) == dict(entry)

@@ -23,7 +23,7 @@ from vertex_stdio.desktop import clients
 from vertex_stdio.desktop.files import SetupError
 from vertex_stdio.desktop.formats import entries, places
 from vertex_stdio.desktop.formats.places import JETBRAINS_SETTINGS
-from vertex_stdio.desktop.setup import merge_entry
+from vertex_stdio.desktop.merge import merge_entry
 from vertex_stdio.vertexsms.apitoken import Stored
 
 _YAML_CLIENTS = ("goose", "continue")
