@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from vertex_stdio.bridge.settings import ConnectSettings
 from vertex_stdio.core.errors import ConfigError
 from vertex_stdio.core.launcher import command
 from vertex_stdio.core.privatefs import private_dir, write_private
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 NAMES_FILE = "connect-servers.json"
 NAMES_LOCK_TIMEOUT = 10.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_SETTINGS = ConnectSettings()
 
 
 @dataclass(frozen=True)
@@ -147,16 +149,14 @@ def advice_for(server: RemoteServer) -> Advice:
 
 def profile_for(
     server: RemoteServer,
+    settings: ConnectSettings = DEFAULT_SETTINGS,
     *,
     client_id: str | None = None,
     client_secret: str | None = None,
     client_auth: str | None = None,
-    allow_file_store: bool = False,
-    callback_port: int = 0,
-    signin_timeout: float = 120.0,
-    http_timeout: float = 30.0,
 ) -> SignInProfile:
-    """The sign-in for ``server``: its own namespace, its host as the name people see."""
+    """The sign-in for ``server``: its own namespace, its host as the name people see, and
+    connect's ``settings`` (file store, redirect port, timeouts)."""
     return SignInProfile(
         resource_url=server.url,
         display_name=server.host,
@@ -165,9 +165,9 @@ def profile_for(
         client_id=client_id,
         client_secret=client_secret,
         client_auth=client_auth,
-        callback_port=callback_port,
-        signin_timeout=signin_timeout,
-        http_timeout=http_timeout,
-        allow_file_store=allow_file_store,
+        callback_port=settings.callback_port,
+        signin_timeout=settings.signin_timeout,
+        http_timeout=settings.http_timeout,
+        allow_file_store=settings.allow_file_store,
         namespace=server.namespace,
     )
