@@ -46,6 +46,13 @@ STEPS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE optout (number text PRIMARY KEY, added double precision NOT NULL)",
         "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)",
     ),
+    (
+        # ``sent_to``: whether a number was ever sent to (a new recipient needs a person's yes),
+        # without reading the table.  ``begin``'s counts are served by ``calls_started`` (a day's
+        # or a month's records are a range of it, and lie together in the table, written in time
+        # order), the duplicate by ``calls_digest``, the opt-out list by its key.
+        "CREATE INDEX calls_sent_to ON calls (recipient, kind) WHERE outcome = 'sent'",
+    ),
 )
 SCHEMA_VERSION = len(STEPS)
 

@@ -23,7 +23,16 @@ import json
 from typing import Any
 
 from vertex_stdio.vertexsms.journal import chain, pglink, pgquery, pgschema
-from vertex_stdio.vertexsms.journal.records import Finish, NewCall, Record, Rules, clock_check, decide
+from vertex_stdio.vertexsms.journal.records import (
+    Finish,
+    Kind,
+    NewCall,
+    Record,
+    Rules,
+    Verdict,
+    clock_check,
+    decide,
+)
 from vertex_stdio.vertexsms.journal.sqlite import INSERTED
 from vertex_stdio.vertexsms.journal.store import Busy, Refused, StoreFacts
 from vertex_stdio.vertexsms.policy import Breach, counted_breach, opted_out
@@ -31,6 +40,8 @@ from vertex_stdio.vertexsms.policy import Breach, counted_breach, opted_out
 FIELDS = chain.FIELDS
 _FLOATS = frozenset({"started", "price_eur", "finished"})
 _INTS = frozenset({"id", "parts", "pid"})
+# Served by the partial index ``calls_sent_to`` (``pgschema``).
+SENT_TO = "SELECT EXISTS (SELECT 1 FROM calls WHERE recipient = %s AND kind = %s AND outcome = 'sent')"
 
 
 class PgStore:
@@ -55,15 +66,9 @@ class PgStore:
             raise Busy(f"the team journal {self.where} is reached over the network")
 
         def body(db: pglink.Connection) -> int:
-            found = pgquery.check(db, new, rules)
-            jumped = clock_check(found.newest, new.started)
-            if jumped is not None:
-                raise Refused(jumped)
-            if rules is not None:
-                earlier = pgquery.fetch(db, found.duplicate) if found.duplicate is not None else None
-                verdict = decide(new, found.window(earlier), rules) or _capped(new, rules, found)
-                if verdict is not None:
-                    raise Refused(verdict)
+            verdict = _verdict(db, new, rules)
+            if verdict is not None:
+                raise Refused(verdict)
             row = db.execute(
                 f"INSERT INTO calls (outcome, {', '.join(INSERTED)}) "  # noqa: S608
                 f"VALUES ('pending', {', '.join('%s' for _ in INSERTED)}) RETURNING id, "
@@ -83,6 +88,13 @@ class PgStore:
             return record_id
 
         return self._link.write(body, "written")
+
+    def judge(self, new: NewCall, rules: Rules) -> Verdict:
+        return self._link.read(lambda db: _verdict(db, new, rules))
+
+    def sent_to(self, recipient: str, kind: Kind) -> bool:
+        found = self._link.read(lambda db: db.execute(SENT_TO, (recipient, kind)).fetchone())
+        return bool(found and found[0])
 
     def finish(self, record_id: int, finish: Finish, when: float, *, wait: bool = True) -> None:
         if not wait:
@@ -197,6 +209,16 @@ class PgStore:
 
     def close(self) -> None:
         self._link.close()
+
+
+def _verdict(db: pglink.Connection, new: NewCall, rules: Rules | None) -> Verdict:
+    """``begin``'s check: one statement counted by PostgreSQL (and the duplicate's row, if any)."""
+    found = pgquery.check(db, new, rules)
+    jumped = clock_check(found.newest, new.started)
+    if jumped is not None or rules is None:
+        return jumped
+    earlier = pgquery.fetch(db, found.duplicate) if found.duplicate is not None else None
+    return decide(new, found.window(earlier), rules) or _capped(new, rules, found)
 
 
 def _capped(new: NewCall, rules: Rules, found: pgquery.Check) -> Breach | None:

@@ -11,10 +11,9 @@ import anyio.to_thread
 
 from vertex_stdio.core.errors import PolicyRefused
 from vertex_stdio.core.launcher import command
-from vertex_stdio.vertexsms.journal.records import DAY, Finish, Kind, NewCall, Record
+from vertex_stdio.vertexsms.journal.records import Finish, Kind, NewCall
 from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, Refused
-from vertex_stdio.vertexsms.journal.usage import month_start, usage_of
-from vertex_stdio.vertexsms.policy import Breach, Policy, counted_breach, needs_confirmation, static_breach
+from vertex_stdio.vertexsms.policy import Breach, Policy, needs_confirmation, static_breach
 
 if TYPE_CHECKING:
     from vertex_stdio.vertexsms.journal.safety import CallFacts, SendJournal
@@ -22,9 +21,7 @@ if TYPE_CHECKING:
 
 async def check_static(store: JournalStore, new: NewCall, policy: Policy | None) -> None:
     """``PolicyRefused`` (the refusal recorded) when a rule that needs no counting says no."""
-    if policy is None:
-        return
-    breach = static_breach(policy, new.tool, new.recipient, new.started)
+    breach = static_refusal(policy, new)
     if breach is not None:
         raise await refuse(store, new, breach)
 
@@ -59,19 +56,9 @@ def policy_refused(breach: Breach, tool: str, kind: Kind) -> PolicyRefused:
     )
 
 
-def refuses(policy: Policy | None, new: NewCall, recent: list[Record]) -> bool:
-    """Whether the policy would refuse ``new`` given ``recent`` (a read-only hint)."""
-    if policy is None:
-        return False
-    if static_breach(policy, new.tool, new.recipient, new.started) is not None:
-        return True
-    return counted_breach(policy, new.price_eur, usage_of(recent, new)) is not None
-
-
-def since_for(policy: Policy | None, now: float, span: float) -> float:
-    """Where the hint's records start: ``span`` before ``now``, or the month's start for the caps."""
-    start = now - max(DAY, span)
-    return start if policy is None else min(start, month_start(now))
+def static_refusal(policy: Policy | None, new: NewCall) -> Breach | None:
+    """The policy's rule that refuses ``new`` without counting anything (None: none does)."""
+    return None if policy is None else static_breach(policy, new.tool, new.recipient, new.started)
 
 
 async def needs_yes(journal: SendJournal, facts: CallFacts) -> bool:
@@ -86,5 +73,4 @@ async def needs_yes(journal: SendJournal, facts: CallFacts) -> bool:
 
 async def _sent_to(journal: SendJournal, recipient: str) -> bool:
     store = await journal.store()
-    sent = await anyio.to_thread.run_sync(lambda: store.records(0.0, outcomes=("sent",)))
-    return any(r.recipient == recipient and r.kind == journal.kind for r in sent)
+    return await anyio.to_thread.run_sync(store.sent_to, recipient, journal.kind)

@@ -27,7 +27,7 @@ import anyio.to_thread
 
 from vertex_stdio.core.errors import JournalUnavailable, VertexError
 from vertex_stdio.vertexsms.journal import origin
-from vertex_stdio.vertexsms.journal.policing import check_static, refuse, refuses, since_for
+from vertex_stdio.vertexsms.journal.policing import check_static, refuse, static_refusal
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
     Finish,
@@ -37,9 +37,6 @@ from vertex_stdio.vertexsms.journal.records import (
     OverLimit,
     Record,
     Rules,
-    clock_check,
-    decide,
-    summarize,
 )
 from vertex_stdio.vertexsms.journal.store import Busy, JournalStore, JournalStoreError, Refused, prune_old
 from vertex_stdio.vertexsms.journal.verdicts import over, refusal, text_free_detail, unavailable
@@ -201,17 +198,12 @@ class SendJournal:
         except JournalUnavailable:
             return True
         new = _new_call(tool, self.kind, self._clock(), facts)
-        try:
-            recent = await anyio.to_thread.run_sync(
-                store.records, since_for(self.rules.policy, new.started, self.rules.duplicate_window)
-            )
+        if static_refusal(self.rules.policy, new) is not None:
+            return True
+        try:  # counted by the store (in SQL for SQLite and PostgreSQL), no records loaded
+            return await anyio.to_thread.run_sync(store.judge, new, self.rules) is not None
         except JournalStoreError:
             return True
-        if clock_check(max((r.started for r in recent), default=None), new.started) is not None:
-            return True
-        day = [r for r in recent if r.started >= new.started - max(DAY, self.rules.duplicate_window)]
-        verdict = decide(new, summarize(new, day, self.rules), self.rules)
-        return verdict is not None or refuses(self.rules.policy, new, recent)
 
     async def find(self, message_id: str) -> Record | None:
         """The journal's record of ``message_id``; None when absent or the journal is unusable."""

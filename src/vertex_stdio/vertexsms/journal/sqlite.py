@@ -30,9 +30,11 @@ from vertex_stdio.vertexsms.journal import chain
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
     Finish,
+    Kind,
     NewCall,
     Record,
     Rules,
+    Verdict,
     Window,
     clock_check,
     counted_with,
@@ -69,13 +71,9 @@ class SqliteStore:
 
     def begin(self, new: NewCall, rules: Rules | None, *, wait: bool = True) -> int:
         with self._transaction(wait) as db:
-            jumped = clock_check(db.execute("SELECT MAX(started) FROM calls").fetchone()[0], new.started)
-            if jumped is not None:
-                raise Refused(jumped)
-            if rules is not None:
-                verdict = decide(new, _window(db, new, rules), rules) or _capped(db, new, rules)
-                if verdict is not None:
-                    raise Refused(verdict)
+            verdict = _verdict(db, new, rules)
+            if verdict is not None:
+                raise Refused(verdict)
             cursor = db.execute(
                 f"INSERT INTO calls (outcome, {', '.join(INSERTED)}) "  # noqa: S608
                 f"VALUES ('pending', {', '.join('?' for _ in INSERTED)})",
@@ -85,6 +83,19 @@ class SqliteStore:
             chain.rechain(db, record_id)
             self._begun.add(record_id)
             return record_id
+
+    def judge(self, new: NewCall, rules: Rules) -> Verdict:
+        with self._reading() as db:
+            db.execute("BEGIN")  # one snapshot for the several statements
+            try:
+                return _verdict(db, new, rules)
+            finally:
+                db.execute("ROLLBACK")
+
+    def sent_to(self, recipient: str, kind: Kind) -> bool:
+        query = "SELECT EXISTS (SELECT 1 FROM calls WHERE recipient = ? AND kind = ? AND outcome = 'sent')"
+        with self._reading() as db:
+            return bool(db.execute(query, (recipient, kind)).fetchone()[0])
 
     def finish(self, record_id: int, finish: Finish, when: float, *, wait: bool = True) -> None:
         with self._transaction(wait) as db:
@@ -225,6 +236,14 @@ class SqliteStore:
         self._moved = {k: copies.get(v) for k, v in earlier.items()}
         self._moved.update({k: copies.get(k) for k in self._begun})
         self._begun = set()
+
+
+def _verdict(db: sqlite3.Connection, new: NewCall, rules: Rules | None) -> Verdict:
+    """``begin``'s check, counted by SQLite in the caller's transaction."""
+    jumped = clock_check(db.execute("SELECT MAX(started) FROM calls").fetchone()[0], new.started)
+    if jumped is not None or rules is None:
+        return jumped
+    return decide(new, _window(db, new, rules), rules) or _capped(db, new, rules)
 
 
 def _window(db: sqlite3.Connection, new: NewCall, rules: Rules) -> Window:

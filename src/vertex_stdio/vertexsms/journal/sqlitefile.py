@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS calls (
 CREATE INDEX IF NOT EXISTS calls_started ON calls (started);
 CREATE INDEX IF NOT EXISTS calls_message_id ON calls (message_id);
 CREATE INDEX IF NOT EXISTS calls_digest ON calls (digest);
+CREATE INDEX IF NOT EXISTS calls_recipient ON calls (recipient);
 CREATE TABLE IF NOT EXISTS optout (number TEXT PRIMARY KEY, added REAL NOT NULL);
 """
 # Columns added since the first release, put in place on open in a journal made before them.

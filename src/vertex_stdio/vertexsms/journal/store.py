@@ -21,6 +21,7 @@ from vertex_stdio.vertexsms.journal import chain
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
     Finish,
+    Kind,
     NewCall,
     Record,
     Rules,
@@ -103,6 +104,17 @@ class JournalStore(Protocol):
         """Record how the call ended (``wait`` as for ``begin``)."""
         ...
 
+    def judge(self, new: NewCall, rules: Rules) -> Verdict:
+        """What ``begin(new, rules)`` would say now (None: it would record the call), recording
+        nothing: the clock, the guard, the limits, the opt-out list and the policy's counted caps,
+        counted by the store (in SQL where it has it), not by loading records.  A read-only hint
+        (another process may write in between); the check that counts is ``begin``'s."""
+        ...
+
+    def sent_to(self, recipient: str, kind: Kind) -> bool:
+        """Whether the journal holds a ``sent`` call of ``kind`` to ``recipient`` (ever)."""
+        ...
+
     def records(self, since: float, *, outcomes: tuple[str, ...] | None = None) -> list[Record]:
         """Records started at or after ``since``, newest first (only ``outcomes`` when given)."""
         ...
@@ -158,19 +170,9 @@ class MemoryStore:
 
     def begin(self, new: NewCall, rules: Rules | None, *, wait: bool = True) -> int:
         with self._lock:
-            newest = max((r.started for r in self._rows.values()), default=None)
-            jumped = clock_check(newest, new.started)
-            if jumped is not None:
-                raise Refused(jumped)
-            if rules is not None:
-                recent = [r for r in self._rows.values() if r.started >= new.started - DAY]
-                verdict = decide(new, summarize(new, recent, rules), rules)
-                if verdict is None and new.tool == "send_sms" and new.recipient in self._optout:
-                    verdict = opted_out(new.recipient or "")
-                if verdict is None and rules.policy is not None:
-                    verdict = counted_breach(rules.policy, new.price_eur, usage_of(self._rows.values(), new))
-                if verdict is not None:
-                    raise Refused(verdict)
+            verdict = self._verdict(new, rules)
+            if verdict is not None:
+                raise Refused(verdict)
             record_id = next(self._ids)
             fields = {
                 f.name: getattr(new, f.name) for f in dataclasses.fields(Record) if hasattr(new, f.name)
@@ -178,6 +180,30 @@ class MemoryStore:
             self._rows[record_id] = Record(id=record_id, outcome="pending", **fields)
             self._rechain(record_id)
             return record_id
+
+    def judge(self, new: NewCall, rules: Rules) -> Verdict:
+        with self._lock:
+            return self._verdict(new, rules)
+
+    def sent_to(self, recipient: str, kind: Kind) -> bool:
+        with self._lock:
+            return any(
+                r.recipient == recipient and r.kind == kind and r.outcome == "sent"
+                for r in self._rows.values()
+            )
+
+    def _verdict(self, new: NewCall, rules: Rules | None) -> Verdict:
+        """``begin``'s check (the caller holds the lock)."""
+        jumped = clock_check(max((r.started for r in self._rows.values()), default=None), new.started)
+        if jumped is not None or rules is None:
+            return jumped
+        recent = [r for r in self._rows.values() if r.started >= new.started - DAY]
+        verdict = decide(new, summarize(new, recent, rules), rules)
+        if verdict is None and new.tool == "send_sms" and new.recipient in self._optout:
+            verdict = opted_out(new.recipient or "")
+        if verdict is None and rules.policy is not None:
+            verdict = counted_breach(rules.policy, new.price_eur, usage_of(self._rows.values(), new))
+        return verdict
 
     def finish(self, record_id: int, finish: Finish, when: float, *, wait: bool = True) -> None:
         with self._lock:
