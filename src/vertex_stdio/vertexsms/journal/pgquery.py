@@ -7,7 +7,7 @@ SQLite's ``IS`` does, with ``IS NOT DISTINCT FROM``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from vertex_stdio.vertexsms.journal.chain import FIELDS
@@ -36,6 +36,10 @@ class Check:
     sums: tuple[Any, ...] = (0, 0, 0.0, False, 0, 0.0)
     listed: bool = False
     usage: Usage | None = None
+    # Asked only for an insert (``begin``): the id the record will have, and the chain it follows
+    # (the newest record's, else the anchor; None: the journal never held a record).
+    next_id: int | None = None
+    previous: str | None = None
 
     def window(self, earlier: Record | None) -> Window:
         messages, recipients, eur, known, unpriced, top = self.sums
@@ -44,10 +48,22 @@ class Check:
         )
 
 
-def check(conn: Any, new: NewCall, rules: Rules | None) -> Check:
-    """Everything ``begin`` needs, in one statement; only the journal's newest start without rules."""
+# The id of the record about to be inserted and the chain it follows: read together with the
+# check, under the journal's lock, so the insert needs no answer from the server.
+FOR_INSERT = (
+    "nextval(pg_get_serial_sequence('calls', 'id')), COALESCE((SELECT chain FROM calls "
+    "ORDER BY id DESC LIMIT 1), (SELECT value FROM meta WHERE key = 'anchor')), "
+)
+
+
+def check(conn: Any, new: NewCall, rules: Rules | None, *, inserting: bool = False) -> Check:
+    """Everything ``begin`` needs, in one statement; only the journal's newest start without
+    rules.  ``inserting``: also the new record's id and the chain it follows (``Check.next_id``,
+    ``Check.previous``; the id is used up even when the call is refused)."""
+    extra = FOR_INSERT if inserting else ""
     if rules is None:
-        return Check(conn.execute("SELECT MAX(started) FROM calls").fetchone()[0])
+        row = conn.execute(f"SELECT {extra}(SELECT MAX(started) FROM calls)").fetchone()  # noqa: S608
+        return _inserting(Check(row[-1]), row) if inserting else Check(row[0])
     guarded = rules.duplicate_window > 0 and not new.allow_duplicate
     duplicate = (
         f"(SELECT id FROM calls WHERE digest {SAME} AND recipient {SAME} AND sender {SAME} AND tool = %s "  # noqa: S608
@@ -62,7 +78,7 @@ def check(conn: Any, new: NewCall, rules: Rules | None) -> Check:
     )
     usage_sql, usage_args = _usage(new) if rules.policy is not None else ("SELECT", [])
     row = conn.execute(
-        f"SELECT (SELECT MAX(started) FROM calls), {duplicate}, "  # noqa: S608
+        f"SELECT {extra}(SELECT MAX(started) FROM calls), {duplicate}, "  # noqa: S608
         "EXISTS (SELECT 1 FROM optout WHERE number = %s::text), w.*, u.* FROM ("
         f"SELECT COUNT(*), COUNT(DISTINCT recipient), COALESCE(SUM(price_eur), 0), "
         f"COALESCE(bool_or(recipient {SAME}), false), "
@@ -79,8 +95,14 @@ def check(conn: Any, new: NewCall, rules: Rules | None) -> Check:
             *usage_args,
         ],
     ).fetchone()
-    usage = _usage_of(row[9:], new) if rules.policy is not None else None
-    return Check(row[0], row[1], tuple(row[3:9]), bool(row[2]), usage)
+    found = row[2:] if inserting else row
+    usage = _usage_of(found[9:], new) if rules.policy is not None else None
+    checked = Check(found[0], found[1], tuple(found[3:9]), bool(found[2]), usage)
+    return _inserting(checked, row) if inserting else checked
+
+
+def _inserting(checked: Check, row: tuple[Any, ...]) -> Check:
+    return replace(checked, next_id=int(row[0]), previous=None if row[1] is None else str(row[1]))
 
 
 def fetch(conn: Any, record_id: int) -> Record | None:

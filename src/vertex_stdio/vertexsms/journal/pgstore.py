@@ -4,22 +4,25 @@ Every write is one short transaction that first takes this journal's advisory lo
 (``pg_advisory_xact_lock``, its key derived from the database and schema: one journal, one
 account), so the duplicate check, the limits (counted in SQL, ``pgquery.py``) and the
 ``pending`` insert are one step for every process on every machine; the commit releases the
-lock.  The audit chain is kept as ``chain.py`` keeps it, under the same lock.  ``begin`` is
-three round trips (the check; the insert, which also returns the chain it follows; the chain,
-head and commit together), ``finish`` two (``pglink.py`` batches statements in pipeline mode).
+lock.  The audit chain is kept as ``chain.py`` keeps it, under the same lock.  ``pglink.py``
+sends statements in pipeline mode, so ``begin`` is two round trips: the check (which also reads
+the new record's id and the chain it follows), then the insert with its chain, the head and
+the commit together.  ``finish`` is one while its record is still the journal's newest and
+follows the chain it was begun after (the update is conditional on that, in SQL); else two,
+every later record's chain read and recomputed.
 
-``finish`` commits without waiting for the server's disk flush (``synchronous_commit = off``
-for that transaction only): a database crash in the next fraction of a second may forget an
-outcome, leaving its record ``pending`` (shown by ``history --pending``, and blocking a repeat:
-the safe side), never a ``pending`` record itself, which ``begin`` commits durably before the
-call leaves.  ``wait=False`` always answers ``Busy``: a network round trip never runs on the
-event loop.  Imports ``psycopg``: load this module only for a postgresql:// URL.
+Both commit durably, as the server is set to (its ``synchronous_commit``, never lowered here):
+a ``pending`` record and an outcome (the message id, the price) are money records, the
+journal's answer to "what went out, and what did it cost".  ``wait=False`` always answers
+``Busy``: a network round trip never runs on the event loop.  Imports ``psycopg``: load this
+module only for a postgresql:// URL.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from typing import Any
 
 from vertex_stdio.vertexsms.journal import chain, pglink, pgquery, pgschema
@@ -40,6 +43,18 @@ from vertex_stdio.vertexsms.policy import Breach, counted_breach, opted_out
 FIELDS = chain.FIELDS
 _FLOATS = frozenset({"started", "price_eur", "finished"})
 _INTS = frozenset({"id", "parts", "pid"})
+# ``finish`` of the journal's newest record, when it still follows the chain it was begun after
+# (args: id, id, that chain, the genesis; the new fields and chain; id; the new head).
+FINISH_NEWEST = (
+    "WITH fits AS (SELECT NOT EXISTS (SELECT 1 FROM calls WHERE id > %s) AND COALESCE("
+    "(SELECT chain FROM calls WHERE id < %s ORDER BY id DESC LIMIT 1), "
+    "(SELECT value FROM meta WHERE key = 'anchor')) IS NOT DISTINCT FROM NULLIF(%s, %s) AS ok), "
+    "changed AS (UPDATE calls SET outcome = %s, message_id = %s, parts = COALESCE(%s, parts), "
+    "price_eur = COALESCE(%s, price_eur), detail = %s, finished = %s, chain = %s "
+    "WHERE id = %s AND (SELECT ok FROM fits) RETURNING id), "
+    "head AS (UPDATE meta SET value = %s WHERE key = 'head' AND EXISTS (SELECT 1 FROM changed)) "
+    "SELECT count(*) FROM changed"
+)
 # Served by the partial index ``calls_sent_to`` (``pgschema``).
 SENT_TO = "SELECT EXISTS (SELECT 1 FROM calls WHERE recipient = %s AND kind = %s AND outcome = 'sent')"
 
@@ -52,6 +67,9 @@ class PgStore:
     def __init__(self, url: str, *, password: str | None = None) -> None:
         self._link = pglink.Link(url, password)
         self.where = self._link.where
+        self._lock = threading.Lock()
+        # Records this store began and has not finished: as begun, and the chain they follow.
+        self._begun: dict[int, tuple[Record, str]] = {}
 
         def open_journal(db: pglink.Connection) -> None:
             names = db.execute("SELECT current_database(), current_schema()").fetchone()
@@ -65,29 +83,31 @@ class PgStore:
         if not wait:
             raise Busy(f"the team journal {self.where} is reached over the network")
 
-        def body(db: pglink.Connection) -> int:
-            verdict = _verdict(db, new, rules)
+        def body(db: pglink.Connection) -> tuple[Record, str]:
+            found = pgquery.check(db, new, rules, inserting=True)
+            verdict = _judged(db, new, rules, found)
             if verdict is not None:
                 raise Refused(verdict)
-            row = db.execute(
-                f"INSERT INTO calls (outcome, {', '.join(INSERTED)}) "  # noqa: S608
-                f"VALUES ('pending', {', '.join('%s' for _ in INSERTED)}) RETURNING id, "
-                "(SELECT chain FROM calls ORDER BY id DESC LIMIT 1), (SELECT value FROM meta WHERE key = 'anchor')",
-                [getattr(new, name) for name in INSERTED],
-            ).fetchone()
-            if row is None:
-                raise AssertionError("INSERT ... RETURNING returned no row")
-            record_id, before, anchor = int(row[0]), row[1], row[2]
+            assert found.next_id is not None
             fields = {
                 f.name: getattr(new, f.name) for f in dataclasses.fields(Record) if hasattr(new, f.name)
             }
-            fresh = Record(id=record_id, outcome="pending", **fields)
-            (link,) = chain.relink(before or anchor or chain.GENESIS, [_as_stored(fresh)])
-            db.execute("UPDATE calls SET chain = %s WHERE id = %s", (link, record_id))
-            _set(db, "head", json.dumps([record_id, link]))
-            return record_id
+            fresh = Record(id=found.next_id, outcome="pending", **fields)
+            previous = found.previous or chain.GENESIS
+            (link,) = chain.relink(previous, [_as_stored(fresh)])
+            # Sent with the COMMIT, unanswered: the check's one round trip, then this one.
+            db.execute(
+                f"INSERT INTO calls (id, outcome, chain, {', '.join(INSERTED)}) "  # noqa: S608
+                f"VALUES (%s, 'pending', %s, {', '.join('%s' for _ in INSERTED)})",
+                [found.next_id, link, *(getattr(new, name) for name in INSERTED)],
+            )
+            _set(db, "head", json.dumps([found.next_id, link]))
+            return fresh, previous
 
-        return self._link.write(body, "written")
+        fresh, previous = self._link.write(body, "written")
+        with self._lock:
+            self._begun[fresh.id] = (fresh, previous)
+        return fresh.id
 
     def judge(self, new: NewCall, rules: Rules) -> Verdict:
         return self._link.read(lambda db: _verdict(db, new, rules))
@@ -100,8 +120,12 @@ class PgStore:
         if not wait:
             raise Busy(f"the team journal {self.where} is reached over the network")
 
+        with self._lock:
+            begun = self._begun.pop(record_id, None)
+        if begun is not None and self._finished_newest(record_id, finish, when, *begun):
+            return
+
         def body(db: pglink.Connection) -> None:
-            db.execute("SET LOCAL synchronous_commit = off")
             before = db.execute(
                 "SELECT (SELECT chain FROM calls WHERE id < %s ORDER BY id DESC LIMIT 1), "
                 "(SELECT value FROM meta WHERE key = 'anchor')",
@@ -127,6 +151,33 @@ class PgStore:
             _relink(db, previous or anchor or chain.GENESIS, rows.fetchall())
 
         self._link.write(body, "written")
+
+    def _finished_newest(
+        self, record_id: int, finish: Finish, when: float, begun: Record, previous: str
+    ) -> bool:
+        """``finish`` in one round trip for the usual case: the record is still the journal's
+        newest and still follows ``previous`` (the chain it was begun after), so its new chain is
+        known here.  False (nothing changed) when another record came after it or the one before
+        it changed: then every later chain must be read and recomputed."""
+        done = dataclasses.replace(
+            begun,
+            outcome=finish.outcome,
+            message_id=finish.message_id,
+            parts=begun.parts if finish.parts is None else finish.parts,
+            price_eur=begun.price_eur if finish.price_eur is None else finish.price_eur,
+            detail=finish.detail,
+            finished=when,
+        )
+        (link,) = chain.relink(previous, [_as_stored(done)])
+        args = (record_id, record_id, previous, chain.GENESIS)
+        values = (done.outcome, done.message_id, finish.parts, finish.price_eur, done.detail, when, link)
+
+        def body(db: pglink.Connection) -> Any:
+            # Unanswered until the COMMIT's: one round trip.
+            return db.execute(FINISH_NEWEST, (*args, *values, record_id, json.dumps([record_id, link])))
+
+        counted = self._link.write(body, "written").fetchone()
+        return bool(counted and counted[0])
 
     def records(self, since: float, *, outcomes: tuple[str, ...] | None = None) -> list[Record]:
         query = f"SELECT {FIELDS} FROM calls WHERE started >= %s"  # noqa: S608
@@ -213,7 +264,10 @@ class PgStore:
 
 def _verdict(db: pglink.Connection, new: NewCall, rules: Rules | None) -> Verdict:
     """``begin``'s check: one statement counted by PostgreSQL (and the duplicate's row, if any)."""
-    found = pgquery.check(db, new, rules)
+    return _judged(db, new, rules, pgquery.check(db, new, rules))
+
+
+def _judged(db: pglink.Connection, new: NewCall, rules: Rules | None, found: pgquery.Check) -> Verdict:
     jumped = clock_check(found.newest, new.started)
     if jumped is not None or rules is None:
         return jumped
