@@ -53,6 +53,9 @@ def test_two_accounts_in_one_database_are_apart_and_do_not_wait_for_each_other(
         }
         return laptop(tmp_path / f"{schema}-{machine}", emulator, journal, **extra)
 
+    missing = error_of(send(account("gamma", "laptop")))  # a schema nobody created
+    assert (missing["outcome"], missing["retryable"]) == ("not_sent", False)
+    assert "create the schema the URL names" in missing["message"]
     acme, beta = account("acme", "laptop"), account("beta", "laptop")
     # The same send in each account: each account's guard sees only its own journal.
     for env in (acme, beta):

@@ -143,11 +143,22 @@ class Link:
             why = f"the team journal {self.where} could not be {doing} ({said})"
             # Refused (the password, the role, TLS): until a person fixes it.  Not reached, or
             # lost: the server may be back later.  Anything else (a schema problem) stays.
-            advice = refusal_advice(self._url, said) if isinstance(exc, psycopg.OperationalError) else None
+            if isinstance(exc, psycopg.OperationalError):
+                advice = refusal_advice(self._url, said)
+            else:
+                advice = _SETUP_ADVICE.get(exc.sqlstate or "")
             if advice is not None:
                 raise Rejected(why, advice) from None
             kind = Unreachable if isinstance(exc, psycopg.OperationalError) else JournalStoreError
             raise kind(why) from None
+
+
+# What a person does about the database's answer when the journal's tables cannot be made or
+# written there (by SQLSTATE): these stay until someone changes the database or the URL.
+_SETUP_ADVICE = {
+    "3F000": "create the schema the URL names (options=-csearch_path=NAME) first, CREATE SCHEMA NAME;, or correct its name",
+    "42501": "give the URL's user the right to create tables and write in that database and schema (e.g. make it their owner)",
+}
 
 
 def _batched(db: Connection) -> contextlib.AbstractContextManager[Any]:
