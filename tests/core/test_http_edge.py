@@ -4,8 +4,12 @@ the bearer flow (renew once, step up, no replay), the recorder and the size cap.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
@@ -65,6 +69,30 @@ async def test_a_proxy_named_by_the_environment_carries_requests_except_for_no_p
             direct = (await client.get(f"{origin}/x")).json()
     assert proxied == {"who": "proxy", "target": f"{origin}/x"}
     assert direct == {"who": "origin", "target": "/x"}
+
+
+async def test_the_proxy_choice_is_kept_per_host_and_a_new_client_reads_the_environment_again(
+    no_proxies: pytest.MonkeyPatch,
+) -> None:
+    """Each host keeps its own choice however often it is asked (the choice is cached per scheme,
+    host and port); the environment is read when a client is made, so a change reaches the next
+    client, not one already made."""
+    with (
+        serve_in_thread(_named("proxy"), lifespan="off") as proxy,
+        serve_in_thread(_named("origin"), lifespan="off") as origin,
+    ):
+        by_name = origin.replace("127.0.0.1", "localhost")
+        no_proxies.setenv("HTTP_PROXY", proxy)
+        no_proxies.setenv("NO_PROXY", "localhost")
+        async with make_client(timeout=10.0) as client:
+            first = [(await client.get(f"{url}/x")).json()["who"] for url in (origin, by_name) * 3]
+            no_proxies.setenv("NO_PROXY", "localhost,127.0.0.1")
+            same_client = (await client.get(f"{origin}/x")).json()["who"]
+            async with make_client(timeout=10.0) as fresh:
+                new_client = (await fresh.get(f"{origin}/x")).json()["who"]
+    assert first == ["proxy", "origin"] * 3
+    assert same_client == "proxy"
+    assert new_client == "origin"
 
 
 async def test_ssl_cert_file_is_trusted_in_addition_to_the_system_store(
@@ -263,3 +291,70 @@ async def test_a_connection_failure_is_recorded_for_the_call(no_proxies: pytest.
         with recording(CallRecord()) as record, pytest.raises(httpx2.ConnectError):
             await client.get(base)
     assert isinstance(record.failure, httpx2.ConnectError)
+
+
+def _chunked(body: bytes, size: int = 1000) -> bytes:
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+# Raw answers uvicorn would never send: lengths that lie, or that a Transfer-Encoding overrides.
+RAW = {
+    b"/declared": b"Content-Length: 100\r\n\r\n" + b"x" * 100,
+    b"/longer-than-declared": b"Content-Length: 100\r\n\r\n" + b"x" * 100_000,
+    b"/declared-over-cap": b"Content-Length: 5000\r\n\r\n" + b"x" * 5000,
+    b"/chunked-beats-length": b"Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + _chunked(b"x" * 100_000),
+}
+
+
+@contextmanager
+def _raw_server() -> Iterator[str]:
+    """A loopback HTTP/1.1 server that writes ``RAW[path]`` as it is, then closes the connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(10)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            path = head.split(b" ", 2)[1]
+            with contextlib.suppress(OSError):  # the client may stop reading and close first
+                conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n" + RAW[path])
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            answer(conn)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+
+
+async def test_the_cap_holds_whatever_length_an_answer_declares(no_proxies: pytest.MonkeyPatch) -> None:
+    """An answer whose Content-Length is within the cap is not counted again (the connection
+    reads no more than it declares: never past it, even when more bytes follow); a declared
+    length past the cap, or one a Transfer-Encoding overrides, is still cut off at the cap."""
+    with _raw_server() as base:
+        async with make_client(timeout=10.0, max_answer=4096) as client:
+            assert (await client.get(f"{base}/declared")).content == b"x" * 100
+            assert (await client.get(f"{base}/longer-than-declared")).content == b"x" * 100
+            for path in ("/declared-over-cap", "/chunked-beats-length"):
+                with recording(CallRecord()) as record, pytest.raises(AnswerTooLarge):
+                    await client.get(f"{base}{path}")
+                assert record.oversized, path

@@ -72,15 +72,22 @@ _CURRENT: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar(
 )
 
 
-@contextmanager
-def recording(record: CallRecord) -> Iterator[CallRecord]:
+class recording:  # lower case: used as a function, ``with recording(record) as record:``
     """Make ``record`` the current call's record for the block (per task: concurrent calls each
-    have their own)."""
-    reset = _CURRENT.set(record)
-    try:
-        yield record
-    finally:
-        _CURRENT.reset(reset)
+    have their own).  A class, not a generator: it is entered on every call, and costs half
+    (0.4 against 0.9 µs)."""
+
+    __slots__ = ("_record", "_reset")
+
+    def __init__(self, record: CallRecord) -> None:
+        self._record = record
+
+    def __enter__(self) -> CallRecord:
+        self._reset = _CURRENT.set(self._record)
+        return self._record
+
+    def __exit__(self, *_exc: object) -> None:
+        _CURRENT.reset(self._reset)
 
 
 def current() -> CallRecord | None:
@@ -106,11 +113,19 @@ class AnswerTooLarge(httpx2.StreamError):
 
 
 class Edge(httpx2.AsyncBaseTransport):
-    """Wraps the real transport: notes errors into the current record, caps every answer."""
+    """Wraps the real transport: notes errors into the current record, caps every answer.
 
-    def __init__(self, inner: httpx2.AsyncBaseTransport, max_answer: int = MAX_ANSWER_BYTES) -> None:
+    With ``framed`` (the inner transport never yields more body than the ``Content-Length`` it
+    was given: httpcore2's HTTP/1.1 and HTTP/2), an answer that declares a length within the cap
+    is within it, so it is not counted again byte by byte; any other answer is.
+    """
+
+    def __init__(
+        self, inner: httpx2.AsyncBaseTransport, max_answer: int = MAX_ANSWER_BYTES, *, framed: bool = False
+    ) -> None:
         self._inner = inner
         self._max = max_answer
+        self._framed = framed
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         record = _CURRENT.get()
@@ -124,9 +139,26 @@ class Edge(httpx2.AsyncBaseTransport):
             record.status = response.status_code
             record.headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
         if isinstance(response.stream, httpx2.AsyncByteStream):
-            per_event = "text/event-stream" in response.headers.get("content-type", "")
-            response.stream = _Capped(response.stream, record, self._max, per_event)
+            per_event, within = self._framing(response.headers.raw)
+            if per_event or not within:
+                response.stream = _Capped(response.stream, record, self._max, per_event)
         return response
+
+    def _framing(self, raw: list[tuple[bytes, bytes]]) -> tuple[bool, bool]:
+        """Whether the answer is an event stream, and whether it declares a length within the cap
+        that the transport keeps to (a ``Transfer-Encoding`` beats ``Content-Length``: then the
+        length says nothing).  One pass over the raw headers: ``Headers.get`` decodes them all."""
+        per_event, declared, encoded = False, b"", False
+        for name, value in raw:
+            name = name.lower()
+            if name == b"content-type":
+                per_event = per_event or b"text/event-stream" in value
+            elif name == b"content-length":
+                declared = value if not declared else b"?"  # two lengths: trust neither
+            elif name == b"transfer-encoding":
+                encoded = True
+        within = self._framed and not encoded and declared.isdigit() and int(declared) <= self._max
+        return per_event, within
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -29,6 +29,7 @@ import httpx2
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES, Edge
 
 KEEPALIVE_EXPIRY = 4.0  # seconds; below the common 5 s server keep-alive timeout
+CHOICES_KEPT = 64  # proxy choices kept per client (scheme, host, port)
 
 
 def pool_limits(*, max_connections: int = 100, kept: int = 100) -> httpx2.Limits:
@@ -64,7 +65,9 @@ class _Routes(httpx2.AsyncBaseTransport):
     """Sends each request directly, or through the proxy the environment names for its URL.
 
     ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` (either case) and ``NO_PROXY`` are read once,
-    when the client is made, as the standard library reads them.
+    when the client is made, as the standard library reads them; so the choice for one scheme,
+    host and port never changes for this client, and is made once (the standard library parses
+    ``NO_PROXY`` again on every question).
     """
 
     def __init__(self, limits: httpx2.Limits) -> None:
@@ -72,6 +75,7 @@ class _Routes(httpx2.AsyncBaseTransport):
         self._proxies = urllib.request.getproxies_environment()
         self._direct: httpx2.AsyncHTTPTransport | None = None
         self._via: dict[str, httpx2.AsyncHTTPTransport] = {}
+        self._chosen: dict[tuple[str, str, int | None], str | None] = {}
 
     def _transport(self, proxy: str | None) -> httpx2.AsyncHTTPTransport:
         # Built on first use: a transport loads the TLS context, which start-up need not wait for.
@@ -87,6 +91,16 @@ class _Routes(httpx2.AsyncBaseTransport):
 
     def proxy_for(self, url: httpx2.URL) -> str | None:
         """The proxy URL for ``url``, or None to go direct."""
+        if not self._proxies:
+            return None
+        where = (url.scheme, url.host, url.port)
+        if where not in self._chosen:
+            if len(self._chosen) >= CHOICES_KEPT:  # a client talks to a handful of hosts
+                self._chosen.clear()
+            self._chosen[where] = self._choose(url)
+        return self._chosen[where]
+
+    def _choose(self, url: httpx2.URL) -> str | None:
         proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
         if not proxy:
             return None
@@ -123,7 +137,9 @@ def make_client(
     """
     limits = pool_limits(max_connections=max_connections, kept=kept)
     return httpx2.AsyncClient(
-        transport=Edge(transport or _Routes(limits), max_answer),
+        # our own transport frames bodies by Content-Length (h11/h2 never read past it); one a
+        # caller gives may not, so its every answer is counted
+        transport=Edge(transport or _Routes(limits), max_answer, framed=transport is None),
         limits=limits,
         auth=auth,
         timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
