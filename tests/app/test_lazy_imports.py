@@ -101,3 +101,19 @@ def test_the_lean_front_answers_with_neither_the_sdk_nor_pydantic_nor_http() -> 
     """
     heavy = ("mcp", "mcp_types", "httpx2", "pydantic", *OPTIONAL)
     assert _imported_after(code, heavy) == []
+
+
+def test_serving_loads_neither_rich_nor_sqlite_before_they_are_used() -> None:
+    """With our logging in place the SDK's own set-up (rich, ~1.4 MB) is skipped, and SQLite
+    (~0.9 MB) loads with the journal's store, at the first call that records a send."""
+    code = """
+        from vertex_stdio.core import logs
+        from vertex_stdio.app.serving import token_provider
+        from vertex_stdio.vertexsms.settings import Settings
+        from vertex_stdio.vertexsms.server import build_server
+
+        logs.configure("INFO", to_file=False)
+        settings = Settings(api_token="lazy-import-test-token").validated()
+        build_server(settings, token_provider(settings))
+    """
+    assert _imported_after(code, ("rich", "sqlite3")) == []

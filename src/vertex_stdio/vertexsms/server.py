@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from vertex_stdio import __version__
 from vertex_stdio.core.credentials import TokenProvider
 from vertex_stdio.core.errors import InvalidInput, UpstreamError, VertexError
+from vertex_stdio.mcpio.sdklogging import sdk_logging_skipped
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import RestUpstream
 from vertex_stdio.vertexsms.approval import Approvals
@@ -259,16 +260,17 @@ def build_server(
     hosted-MCP connection to share (``make_lifespan``).
     """
     sandbox = " (sandbox)" if settings.sandbox else ""
-    server = VertexServer(
-        settings,
-        config_error=config_error,
-        name="vertex-stdio",
-        title="VertexSMS" + sandbox,
-        version=__version__,
-        instructions=(SANDBOX_NOTE + "\n\n" if settings.sandbox else "") + INSTRUCTIONS,
-        website_url="https://vertexsms.com",
-        lifespan=make_lifespan(settings, tokens, transport, journal, approvals, hosted),
-    )
+    with sdk_logging_skipped():  # our logs are set up: the SDK's would only import rich
+        server = VertexServer(
+            settings,
+            config_error=config_error,
+            name="vertex-stdio",
+            title="VertexSMS" + sandbox,
+            version=__version__,
+            instructions=(SANDBOX_NOTE + "\n\n" if settings.sandbox else "") + INSTRUCTIONS,
+            website_url="https://vertexsms.com",
+            lifespan=make_lifespan(settings, tokens, transport, journal, approvals, hosted),
+        )
     for spec in TOOLS:
         description = ("[SANDBOX: emulated, nothing is sent or billed] " if settings.sandbox else "") + (
             spec.description

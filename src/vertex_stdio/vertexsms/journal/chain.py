@@ -22,12 +22,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vertex_stdio.vertexsms.journal.records import Record
+
+if TYPE_CHECKING:  # loaded with the SQLite store, not by every server that may never send
+    import sqlite3
 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64

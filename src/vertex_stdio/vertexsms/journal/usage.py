@@ -8,12 +8,15 @@ the highest price per part known, never as €0 (as the daily EUR limit counts i
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from vertex_stdio.vertexsms.journal.records import DAY, MAY_HAVE_GONE, NewCall, Record, counted_with
 from vertex_stdio.vertexsms.policy import Usage
+
+if TYPE_CHECKING:  # loaded with the SQLite store, not by every server that may never send
+    import sqlite3
 
 HOUR = 3600.0
 # A record's parts (at least 1: a lookup, a PIN SMS) price its share when it has no price.
