@@ -133,10 +133,12 @@ def _raw_answers(server: Server) -> dict[str, list[bytes]]:
 
 
 def _counts(log: str) -> tuple[int, int]:
-    """The lean calls the process answered, and left to the SDK (its last word on it)."""
+    """The lean calls the process answered (before the SDK was loaded and after), and left to the SDK."""
     found = re.findall(r"the lean call path answered (\d+) calls and left (\d+) to the SDK", log)
-    assert found, log[-3000:]
-    return int(found[-1][0]), int(found[-1][1])
+    early = re.findall(r"the lean call path answered (\d+) calls before the SDK was wanted", log)
+    assert found or early, log[-3000:]
+    answered, left = (int(found[-1][0]), int(found[-1][1])) if found else (0, 0)
+    return answered + (int(early[-1]) if early else 0), left
 
 
 def _session(

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -87,10 +87,18 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     from vertex_stdio.mcpio.pipes import claimed_stdin, claimed_stdout
 
     with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
-        loading = Loading(settings, config_error)
-        handover = front_until_stopped(in_fd, out_fd, manifest, loading.wake_fd)
+        early = config_error is None and early_calls_on(settings)
+        if early:  # the lean call path's imports, while the front answers the opening
+            threading.Thread(target=_warm, name="vertex-stdio-warm", daemon=True).start()
+        loading = Loading(settings, config_error, start=not early)  # else: once the front is idle
+        handover = front_until_stopped(in_fd, out_fd, manifest, loading.wake_fd, loading.start)
         del manifest  # not needed from here on: the SDK answers
         log.debug("the lean front answered %d requests", handover.answered)
+        if early and handover.ended is None and not loading.ready:
+            answered = _early(settings, handover, loading)
+            log.debug("the lean call path answered %d calls before the SDK was wanted", answered)
+        if handover.ended is None:
+            loading.start()
         if handover.ended == "eof":
             loading.abandon()
             return runner.leave(runner.Ended())
@@ -147,7 +155,40 @@ class Made:
         await self.tokens.aclose()
 
 
-def front_until_stopped(in_fd: int, out_fd: int, manifest: Manifest, wake_fd: int) -> Handover:
+def early_calls_on(settings: Settings) -> bool:
+    """Whether the first hosted calls may be answered before the SDK is loaded (``mcpio.early``):
+    with the lean call path on and a token given (``VERTEXSMS_API_TOKEN``), which needs no
+    sign-in and no keyring.  Not in the sandbox: its hosted server is the SDK's own."""
+    return lean_calls_on() and bool(settings.api_token) and not settings.sandbox
+
+
+def _warm() -> None:
+    """Import what the first lean call needs (~0.1 s), so it does not wait for it: the front
+    mostly waits on its input meanwhile, and a client sends its first call right after
+    ``tools/list``."""
+    import uvloop  # noqa: F401
+
+    import vertex_stdio.mcpio.early
+    import vertex_stdio.vertexsms.leancall  # noqa: F401
+
+
+def _early(settings: Settings, handover: Handover, loading: Loading) -> int:
+    """The lean call path from where the front stopped, over its own connection (closed after:
+    its event loop ends there), until the SDK is wanted or ready."""
+    from vertex_stdio.mcpio.early import Early, run_early
+    from vertex_stdio.mcpio.runner import event_loop
+    from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
+    from vertex_stdio.vertexsms.leancall import HostedCalls
+
+    tokens = token_provider(settings)
+    hosted = HostedMcpUpstream(settings.mcp_url, tokens, timeout=settings.http_timeout)
+    tools = HostedCalls(hosted, tokens, sandbox=False)
+    return run_early(handover, Early(tools, loading.start, loading.wake_fd, hosted.aclose), event_loop()[1])
+
+
+def front_until_stopped(
+    in_fd: int, out_fd: int, manifest: Manifest, wake_fd: int, idle: Callable[[], None] | None = None
+) -> Handover:
     """The lean front, with SIGTERM ending it as it ends a session (Ctrl-C does so by itself)."""
     from vertex_stdio.mcpio.lean import Stopped, front
 
@@ -156,7 +197,7 @@ def front_until_stopped(in_fd: int, out_fd: int, manifest: Manifest, wake_fd: in
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        return front(in_fd, out_fd, manifest, wake_fd)
+        return front(in_fd, out_fd, manifest, wake_fd, idle)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -168,17 +209,25 @@ class Loading:
     raises what failed; leaving closes the upstream.  With ``wake=False`` it all runs here.
     """
 
-    def __init__(self, settings: Settings, config_error: str | None, *, wake: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, config_error: str | None, *, wake: bool = True, start: bool = True
+    ) -> None:
         self._settings, self._config_error = settings, config_error
         self._stack = contextlib.ExitStack()
         self._made: Made | None = None
         self._failed: BaseException | None = None
+        self.ready = False
         self.wake_fd, self._woken = os.pipe() if wake else (-1, -1)
         self._thread = threading.Thread(target=self._make, name="vertex-stdio-loading", daemon=True)
-        if wake:
-            self._thread.start()
-        else:
+        if not wake:
             self._make()
+        elif start:
+            self.start()
+
+    def start(self) -> None:
+        """Start loading on the worker thread, unless it has started."""
+        if self._thread.ident is None:
+            self._thread.start()
 
     def _make(self) -> None:
         try:
@@ -192,6 +241,7 @@ class Loading:
         except BaseException as exc:  # noqa: BLE001 -- re-raised where the server is wanted
             self._failed = exc
         finally:
+            self.ready = True
             if self._woken >= 0:
                 os.write(self._woken, b"!")
 
@@ -208,8 +258,10 @@ class Loading:
         self._stack.close()
 
     def abandon(self) -> None:
-        """The session ended before the server was wanted: wait for the thread, close what it opened."""
-        self._thread.join()
+        """The session ended before the server was wanted: wait for the thread (if it started),
+        close what it opened."""
+        if self._thread.ident is not None:
+            self._thread.join()
         self._stack.close()
 
 

@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import os
 import select
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, RequestId
 
 _PRIVATE_ID = "vertex-stdio/lean/{}"
+IDLE = 0.05  # seconds without a message before a waiting SDK starts loading (``mcpio.early``)
 _MAX_ID = 2**53  # larger integer ids go to the SDK
 _CLIENT_INFO = frozenset({"name", "version", "title"})
 _INITIALIZE = frozenset({"protocolVersion", "capabilities", "clientInfo"})
@@ -82,18 +84,25 @@ class Stopped(Exception):
         self.name = name
 
 
-def front(in_fd: int, out_fd: int, manifest: Manifest, wake_fd: int) -> Handover:
+def front(
+    in_fd: int, out_fd: int, manifest: Manifest, wake_fd: int, idle: Callable[[], None] | None = None
+) -> Handover:
     """Answer what the manifest can, until a message it cannot, end of input, or ``wake_fd`` is readable.
 
     Blocking reads and writes on the caller's thread; a signal handler raising ``Stopped`` (or
-    Ctrl-C's ``KeyboardInterrupt``) ends it with ``ended`` set.
+    Ctrl-C's ``KeyboardInterrupt``) ends it with ``ended`` set.  ``idle`` (the SDK's loader, when
+    it waits) is called once nothing has come for ``IDLE`` seconds.
     """
     state = _Front(manifest)
     state.handover(b"").fds = (in_fd, out_fd)
     buffer = b""
     try:
         while True:
-            ready = select.select([in_fd, wake_fd], [], [])[0]
+            ready = select.select([in_fd, wake_fd], [], [], None if idle is None else IDLE)[0]
+            if not ready and idle is not None:
+                idle()
+                idle = None
+                continue
             if wake_fd in ready:
                 return state.handover(buffer)
             chunk = os.read(in_fd, 64 * 1024)

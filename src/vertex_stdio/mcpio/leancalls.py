@@ -85,6 +85,20 @@ class LeanGate:
         prepared = self._tools.prepare(params["name"], arguments) if isinstance(arguments, dict) else None
         return None if prepared is None else LeanRequest(message["id"], line, prepared)
 
+    def cancelled(self, line: bytes) -> RequestId | None:
+        """The request a plain ``notifications/cancelled`` on ``line`` cancels, else None."""
+        message = _parsed(line) if self._open and not _SURROGATE.search(line) else None
+        if message is None or set(message) != {"jsonrpc", "method", "params"}:
+            return None
+        params = message["params"]
+        if message["jsonrpc"] != "2.0" or message["method"] != "notifications/cancelled":
+            return None
+        if not isinstance(params, dict) or not {"requestId"} <= set(params) <= {"requestId", "reason"}:
+            return None
+        found = params["requestId"]
+        plain_id = isinstance(found, str) or (type(found) is int and abs(found) < 2**53)
+        return found if plain_id and isinstance(params.get("reason", ""), str) else None
+
     def _watch(self, line: bytes) -> None:
         """Open after a plain ``initialize`` then ``notifications/initialized``; never after another."""
         if self._initialize is None and b'"initialize"' in line:

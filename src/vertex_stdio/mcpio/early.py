@@ -1,0 +1,235 @@
+"""The lean call path before the SDK is loaded: the first hosted calls answered while it loads.
+
+The lean front (``lean.py``) answers ``initialize`` and ``tools/list``; a client's first
+``tools/call`` then used to wait for the SDK's import and the server's build.  When the front
+stops at a call the lean call path can answer (``leancalls.LeanGate``), ``run_early`` answers
+it, and every later one, on an event loop of its own, until:
+
+- a message the SDK must answer (it is left in ``Handover.preface``, whole), or a lean call
+  that is unsure after all (its line joins ``Handover.replay``, so the SDK runs it);
+- the SDK is ready (``wake_fd`` readable);
+- end of input (calls in flight get ``eof_drain``), or SIGTERM / Ctrl-C (they get ``grace``;
+  ``Handover.ended`` then says which, and the process exits as a session does).
+
+The calls in flight are answered before it returns (one writer writes every answer).  The
+SDK's loader is started by ``start_loading`` once nothing has happened for ``idle`` seconds:
+importing it on another thread would take the GIL from the first call (2 cores, measured in
+benchmarks/README.md), and a person's first question comes seconds after ``tools/list``.
+Up to ``MAX_IN_FLIGHT`` calls run at once, as in the SDK's session.  Nothing here imports the SDK.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import pydantic_core
+from anyio.abc import TaskGroup
+
+from vertex_stdio.mcpio.lean import IDLE, Handover
+from vertex_stdio.mcpio.leancalls import LeanGate, LeanRequest, ToolCalls, answer_line
+from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, RequestId
+from vertex_stdio.mcpio.pipes import FdPipe
+
+MAX_IN_FLIGHT = 256  # as stdio.MAX_IN_FLIGHT
+_CHUNK = 64 * 1024
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Early:
+    """What the early session needs: the lean tools, the SDK's loader and its ready signal."""
+
+    tools: ToolCalls
+    start_loading: Callable[[], None]
+    wake_fd: int
+    aclose: Callable[[], Awaitable[None]]  # closes what ``tools`` opened, at the end
+    idle: float = IDLE
+    eof_drain: float = 1.0
+    grace: float = 10.0
+
+
+def run_early(handover: Handover, early: Early, backend_options: dict[str, Any]) -> int:
+    """Answer lean calls from where the front stopped (see the module's docstring); update
+    ``handover`` for the SDK.  Returns how many calls were answered."""
+    session = _Early(handover, early)
+    anyio.run(session.run, backend="asyncio", backend_options=backend_options)
+    return session.answered
+
+
+class _Early:
+    def __init__(self, handover: Handover, early: Early) -> None:
+        self._h, self._e = handover, early
+        self._gate = LeanGate(early.tools)
+        for line in handover.replay:  # the opening the front read: the gate sees the session open
+            self._gate.take(line)
+        self._buffer, handover.preface = handover.preface, b""
+        self._calls: dict[RequestId, anyio.CancelScope] = {}
+        self._emptied = anyio.Event()
+        self._reading: anyio.CancelScope | None = None
+        self._stopped = False
+        self._eof = False
+        self.answered = 0
+
+    async def run(self) -> None:
+        assert self._h.fds is not None
+        stdin, stdout = FdPipe(self._h.fds[0], name="stdin"), FdPipe(self._h.fds[1], name="stdout")
+        self._out, outgoing = anyio.create_memory_object_stream[bytes](MAX_IN_FLIGHT * 4)
+        self._active = anyio.current_time()
+        try:
+            async with anyio.create_task_group() as watching:
+                watching.start_soon(self._wake)
+                watching.start_soon(self._signals, watching)
+                watching.start_soon(self._idle)
+                async with anyio.create_task_group() as calls:
+                    calls.start_soon(_write, stdout, outgoing)
+                    self._tasks = calls
+                    await self._read(stdin)
+                    await self._drain()
+                    await self._out.aclose()
+                watching.cancel_scope.cancel()
+        finally:
+            stdin.close()
+            stdout.close()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(3.0):
+                await self._e.aclose()
+        self._h.preface = self._buffer
+        if self._eof and self._h.ended is None and not self._buffer.strip():
+            self._h.ended = "eof"
+        self._h.answered += self.answered
+
+    async def _read(self, stdin: FdPipe) -> None:
+        while not self._stopped:
+            while b"\n" in self._buffer:
+                line, _, rest = self._buffer.partition(b"\n")
+                if line.strip() and not await self._take(line):
+                    return  # the SDK answers this line and what follows
+                self._buffer = rest
+            if len(self._buffer) > MAX_LINE_BYTES:
+                return
+            chunk = None
+            with anyio.CancelScope() as self._reading:
+                chunk = await stdin.read(_CHUNK)
+            if chunk is None:
+                return  # stopped while waiting
+            if not chunk:
+                self._eof = True
+                return
+            self._active = anyio.current_time()
+            self._buffer += chunk
+
+    async def _take(self, line: bytes) -> bool:
+        """Run or refuse ``line``'s call, or consume the cancellation of one; False: not ours."""
+        if b"notifications/cancelled" in line:
+            return self._cancelled(line)
+        request = self._gate.take(line)
+        if request is None:
+            return False
+        if len(self._calls) >= MAX_IN_FLIGHT:
+            await self._out.send(_busy(request.id))
+            return True
+        self._calls[request.id] = scope = anyio.CancelScope()
+        self._tasks.start_soon(self._call, request, scope)
+        return True
+
+    def _cancelled(self, line: bytes) -> bool:
+        found = self._gate.cancelled(line)
+        if found is None or found not in self._calls:
+            return False
+        self._calls[found].cancel()
+        return True
+
+    async def _call(self, request: LeanRequest, scope: anyio.CancelScope) -> None:
+        result = None
+        try:
+            with scope:
+                result = await request.run()
+                if result is None:  # unsure: the SDK runs it, and answers what follows
+                    self._h.replay.append(request.line.strip() + b"\n")
+                    self._stop()
+                    self._e.start_loading()
+                else:
+                    await self._out.send(answer_line(request.id, result))
+                    self.answered += 1
+                    if self.answered == 1:
+                        loaded = "mcp" in sys.modules
+                        log.debug(
+                            "the first lean call is answered; the SDK is %simported", "" if loaded else "not "
+                        )
+        finally:
+            del self._calls[request.id]
+            self._active = anyio.current_time()
+            if not self._calls:
+                self._emptied.set()
+
+    async def _drain(self) -> None:
+        """The calls in flight are answered: within ``grace`` after a signal, ``eof_drain`` at
+        end of input, else all of them; the rest are cancelled, never answered."""
+        limit = self._e.grace if self._h.ended else self._e.eof_drain if self._eof else None
+        with anyio.move_on_after(limit):
+            while self._calls:
+                self._emptied = anyio.Event()
+                await self._emptied.wait()
+        for scope in self._calls.values():
+            scope.cancel()
+
+    def _stop(self) -> None:
+        self._stopped = True
+        if self._reading is not None:
+            self._reading.cancel()
+
+    async def _wake(self) -> None:
+        await anyio.wait_readable(self._e.wake_fd)
+        self._stop()
+
+    async def _idle(self) -> None:
+        while True:
+            await anyio.sleep(self._e.idle)
+            if not self._calls and anyio.current_time() - self._active >= self._e.idle:
+                self._e.start_loading()
+                return
+
+    async def _signals(self, watching: TaskGroup) -> None:
+        """SIGTERM or Ctrl-C: stop reading, let the calls in flight answer; a second: stop now."""
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                if self._h.ended is not None:
+                    for scope in self._calls.values():
+                        scope.cancel()
+                    return
+                self._h.ended = signal.Signals(signum).name
+                self._stop()
+
+
+async def _write(stdout: FdPipe, outgoing: Any) -> None:
+    """Write every answer, each batch in one write; after a broken pipe, drop them."""
+    broken = False
+    async with outgoing:
+        async for first in outgoing:
+            batch = [first]
+            while len(batch) < 64:
+                try:
+                    batch.append(outgoing.receive_nowait())
+                except anyio.WouldBlock:
+                    break
+            if not broken:
+                try:
+                    await stdout.write(b"".join(batch))
+                except OSError:
+                    broken = True
+
+
+def _busy(id_: RequestId) -> bytes:
+    """The SDK session's busy answer (stdio._busy), as it writes it."""
+    message = (
+        f"Server busy: {MAX_IN_FLIGHT} requests are already in flight. Wait for their answers, then send "
+        "this request again."
+    )
+    error = {"jsonrpc": "2.0", "id": id_, "error": {"code": -32000, "message": message}}
+    return pydantic_core.to_json(error) + b"\n"
