@@ -163,13 +163,16 @@ def early_calls_on(settings: Settings) -> bool:
 
 
 def _warm() -> None:
-    """Import what the first lean call needs (~0.1 s), so it does not wait for it: the front
-    mostly waits on its input meanwhile, and a client sends its first call right after
-    ``tools/list``."""
+    """Import what the first lean call needs (~0.1 s) and load the TLS trust store it will use
+    (cached for the process), so the call does not wait for them: the front mostly waits on its
+    input meanwhile, and a client sends its first call right after ``tools/list``."""
     import uvloop  # noqa: F401
 
-    import vertex_stdio.mcpio.early
+    import vertex_stdio.mcpio.early  # noqa: F401
     import vertex_stdio.vertexsms.leancall  # noqa: F401
+    from vertex_stdio.core.http import tls_context
+
+    tls_context()
 
 
 def _early(settings: Settings, handover: Handover, loading: Loading) -> int:
