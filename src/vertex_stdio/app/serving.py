@@ -168,7 +168,7 @@ def _warm() -> None:
     input meanwhile, and a client sends its first call right after ``tools/list``."""
     import uvloop  # noqa: F401
 
-    import vertex_stdio.mcpio.early  # noqa: F401
+    import vertex_stdio.mcpio.early
     import vertex_stdio.vertexsms.leancall  # noqa: F401
     from vertex_stdio.core.http import tls_context
 
