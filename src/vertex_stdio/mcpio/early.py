@@ -14,7 +14,8 @@ it, and every later one, on an event loop of its own, until:
 The calls in flight are answered before it returns (one writer writes every answer).  The
 SDK's loader is started by ``start_loading`` once nothing has happened for ``idle`` seconds:
 importing it on another thread would take the GIL from the first call (2 cores: measured in
-benchmarks/README.md, "When the SDK's loader starts"), and a person's first question comes seconds after ``tools/list``.
+benchmarks/README.md, "When the SDK's loader starts"), and a person's first question comes
+seconds after ``tools/list``.
 Up to ``MAX_IN_FLIGHT`` calls run at once, as in the SDK's session.  Nothing here imports the SDK.
 """
 
