@@ -9,39 +9,22 @@ too; the call after the opening goes to the remote in every run.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from oauth_server.harness import first_line, stop
 from stdio_server import INIT, Server
+from test_connect import remote
 
 from bridge import process_env, rpc
 
 pytestmark = pytest.mark.slow
-TESTS = Path(__file__).resolve().parents[1] / "support"
 
 
-@contextmanager
-def open_remote(tmp: Path) -> Iterator[str]:
+def open_remote(tmp: Path) -> AbstractContextManager[str]:
     """The remote without OAuth or key; yields its MCP URL."""
-    proc = subprocess.Popen(
-        [sys.executable, str(TESTS / "remote_mcp.py"), "none", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "REMOTE_LOG": str(tmp / "remote.log")},
-    )
-    try:
-        line = first_line(proc, 30.0)
-        assert line.startswith(b"READY "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}/mcp"
-    finally:
-        stop(proc)
+    return remote("none", tmp)
 
 
 def run(home: Path, url: str, lean: str, *args: str) -> tuple[list[dict[str, Any]], str]:

@@ -6,80 +6,22 @@ declared none of those capabilities gets the spec's error back at the remote, no
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters, types
-from mcp.client.session import ClientRequestContext
-from oauth_server.harness import first_line, stop
-from test_connect import TESTS, text
-
-from bridge import process_env
+from local_client import Person, connect_params
+from mcp import Client, types
+from test_connect import remote, text
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 
-@contextmanager
-def asking_remote(tmp: Path) -> Iterator[str]:
+def asking_remote(tmp: Path) -> AbstractContextManager[str]:
     """The remote without OAuth, of the 2025 spec (the 2026-07-28 one has no server-to-client
     requests outside a tool's input-required result, and no ping), with its ``ask`` tool."""
-    proc = subprocess.Popen(
-        [sys.executable, str(TESTS / "remote_mcp.py"), "none", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env={
-            **os.environ,
-            "REMOTE_LOG": str(tmp / "remote.log"),
-            "REMOTE_ASK_TOOLS": "1",
-            "REMOTE_LEGACY_ERA": "1",
-        },
-    )
-    try:
-        line = first_line(proc, 30.0)
-        assert line.startswith(b"READY "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}/mcp"
-    finally:
-        stop(proc)
-
-
-class Person:
-    """The local client's answers, and every request it was asked (as it arrived)."""
-
-    def __init__(self) -> None:
-        self.asked: list[Any] = []
-
-    async def elicit(
-        self, _ctx: ClientRequestContext, params: types.ElicitRequestParams
-    ) -> types.ElicitResult:
-        self.asked.append(params)
-        if isinstance(params, types.ElicitRequestURLParams):
-            return types.ElicitResult(action="accept")
-        return types.ElicitResult(action="accept", content={"name": "Ada"})
-
-    async def sample(
-        self, _ctx: ClientRequestContext, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult:
-        self.asked.append(params)
-        return types.CreateMessageResult(
-            role="assistant", content=types.TextContent(type="text", text="4"), model="local-model"
-        )
-
-    async def roots(self, _ctx: ClientRequestContext) -> types.ListRootsResult:
-        self.asked.append("roots")
-        return types.ListRootsResult(roots=[types.Root(uri="file:///home/ada/notes", name="notes")])
-
-
-def params(url: str, home: Path) -> StdioServerParameters:
-    return StdioServerParameters(
-        command=sys.executable, args=["-m", "vertex_stdio", "connect", url], env=process_env(home)
-    )
+    return remote("none", tmp, REMOTE_ASK_TOOLS="1", REMOTE_LEGACY_ERA="1")
 
 
 async def ask(client: Client, what: str) -> str:
@@ -90,10 +32,10 @@ async def ask(client: Client, what: str) -> str:
 
 
 async def test_the_remote_asks_and_the_local_client_answers(tmp_path: Path) -> None:
-    person = Person()
+    person = Person(form={"name": "Ada"}, sampled="4")
     with asking_remote(tmp_path) as url:
         async with Client(
-            params(url, tmp_path / "home"),
+            connect_params(url, tmp_path / "home"),
             mode="legacy",
             read_timeout_seconds=60,
             elicitation_callback=person.elicit,
@@ -127,7 +69,9 @@ async def test_a_local_client_without_the_capabilities_gets_errors_not_a_hang(tm
     """No elicitation, sampling or roots declared: connect declares none upstream either, and each
     such request from the remote is answered with a JSON-RPC error at once; ping still answers."""
     with asking_remote(tmp_path) as url:
-        async with Client(params(url, tmp_path / "home"), mode="legacy", read_timeout_seconds=60) as client:
+        async with Client(
+            connect_params(url, tmp_path / "home"), mode="legacy", read_timeout_seconds=60
+        ) as client:
             assert await ask(client, "ping") == "ok {}"
             answers = {what: await ask(client, what) for what in ("form", "url", "sample", "roots")}
     for what, answer in answers.items():

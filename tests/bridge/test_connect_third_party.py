@@ -6,20 +6,16 @@ TypeScript SDK's example server with its demo OAuth provider."""
 from __future__ import annotations
 
 import json
-import sys
 import typing
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters, types
-from mcp.client.session import ClientRequestContext
+from local_client import Person, connect_params
+from mcp import Client, types
 from mcp.shared.exceptions import MCPDeprecationWarning
 from test_connect import _env, text
 from third_party_servers import everything_server, sdk_example, sdk_oauth_server, third_party_ready
-
-from bridge import process_env
 
 pytest_plugins = ["oauth_server.fixtures"]
 pytestmark = [
@@ -29,41 +25,10 @@ pytestmark = [
 ]
 
 
-class Person:
-    """The local client's answers to what the remote asks, and what it was asked."""
-
-    def __init__(self) -> None:
-        self.asked: list[Any] = []
-
-    async def elicit(
-        self, _ctx: ClientRequestContext, params: types.ElicitRequestParams
-    ) -> types.ElicitResult:
-        self.asked.append(params)
-        return types.ElicitResult(action="accept", content={"name": "Ada Lovelace", "check": True})
-
-    async def sample(
-        self, _ctx: ClientRequestContext, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult:
-        self.asked.append(params)
-        return types.CreateMessageResult(
-            role="assistant", content=types.TextContent(type="text", text="forty-two"), model="local-model"
-        )
-
-    async def roots(self, _ctx: ClientRequestContext) -> types.ListRootsResult:
-        self.asked.append("roots")
-        return types.ListRootsResult(roots=[types.Root(uri="file:///home/ada/notes", name="notes")])
-
-
-def connect_params(url: str, home: Path, env: dict[str, str] | None = None) -> StdioServerParameters:
-    return StdioServerParameters(
-        command=sys.executable, args=["-m", "vertex_stdio", "connect", url], env=env or process_env(home)
-    )
-
-
 async def test_the_everything_server_is_bridged_without_a_sign_in(tmp_path: Path) -> None:
     """Tools, a call, resources, prompts, progress, and the remote's sampling, elicitation and
     roots requests relayed to the local client; no sign-in, no ``sign_in`` tool."""
-    person = Person()
+    person = Person(form={"name": "Ada Lovelace", "check": True}, sampled="forty-two")
     progress: list[tuple[float, float | None]] = []
 
     async def on_progress(done: float, total: float | None, _message: str | None) -> None:
@@ -141,7 +106,7 @@ async def test_the_everything_server_is_bridged_without_a_sign_in(tmp_path: Path
 async def test_the_everything_server_over_the_2024_sse_transport(tmp_path: Path) -> None:
     """Its legacy HTTP+SSE mode refuses the Streamable HTTP POST: connect falls back to the
     2024-11-05 transport and serves it the same (a call, progress, a sampling request answered)."""
-    person = Person()
+    person = Person(form={"name": "Ada Lovelace", "check": True}, sampled="forty-two")
     progress: list[float] = []
 
     async def on_progress(done: float, _total: float | None, _message: str | None) -> None:
@@ -220,7 +185,7 @@ async def test_the_sdk_example_server_signs_in_then_starts_offline_from_the_cach
     opens = tmp_path / "opens.log"
     monkeypatch.setenv("TEST_BROWSER_OPENS", str(opens))
     home = tmp_path / "home"
-    person = Person()
+    person = Person(form={"name": "Ada Lovelace", "check": True}, sampled="forty-two")
     with sdk_oauth_server(tmp_path) as url:
         async with Client(
             connect_params(url, home, _env(home, browser)),
