@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -15,37 +14,13 @@ from typing import Any
 
 import pytest
 from clis import installed
+from setup_command import setup_env, setup_in
 
 from vertex_stdio.app.arguments import build_parser, setting_env, setting_options, settings_from
 from vertex_stdio.vertexsms.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "tok-abcdef-123456789"
-
-
-def _env(home: Path, path_prefix: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VERTEXSMS_") or k == "VERTEXSMS_LOG_DIR"}
-    env["HOME"] = str(home)
-    env["DISABLE_AUTOUPDATER"] = "1"
-    env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1"
-    if path_prefix is not None:
-        env["PATH"] = f"{path_prefix}{os.pathsep}{env['PATH']}"
-    return env
-
-
-def _setup(
-    home: Path, *args: str, cwd: Path | None = None, path_prefix: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``vertex-stdio setup ARGS`` as a real process in a temporary home."""
-    return subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "setup", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd or home,
-        env=_env(home, path_prefix),
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -82,7 +57,7 @@ def test_every_setting_option_is_carried_into_the_entry(home: Path) -> None:
     and the server started from that entry reads the same settings as the command line gave."""
     flags = [word for action in _setting_actions() for word in _sample(action)]
     config = home / ".cursor" / "mcp.json"
-    done = _setup(home, "cursor", "--write", "--config", str(config), *flags)
+    done = setup_in(home, "cursor", "--write", "--config", str(config), *flags)
     assert done.returncode == 0, done.stderr
     entry = json.loads(config.read_text())["mcpServers"]["vertexsms-sandbox"]
     expected = {f"VERTEXSMS_{a.dest.upper()}" for a in _setting_actions()}
@@ -97,7 +72,7 @@ def test_every_setting_option_is_carried_into_the_entry(home: Path) -> None:
 def test_test_mode_and_log_level_survive(home: Path) -> None:
     """The issue's case: ``setup cursor --test-mode 2 --log-level DEBUG --api-url ...`` keeps them all."""
     config = home / ".cursor" / "mcp.json"
-    done = _setup(
+    done = setup_in(
         home,
         "cursor",
         "--write",
@@ -132,7 +107,7 @@ def test_vscode_asks_for_the_token_with_a_password_prompt(home: Path) -> None:
     config.parent.mkdir(parents=True)
     theirs = {"id": "other", "type": "promptString", "description": "x"}
     config.write_text(json.dumps({"inputs": [theirs], "servers": {}}))
-    done = _setup(home, "vscode", "--write", "--api-token", TOKEN, cwd=work)
+    done = setup_in(home, "vscode", "--write", "--api-token", TOKEN, cwd=work)
     assert done.returncode == 0, done.stderr
     data = json.loads(config.read_text())
     assert data["inputs"] == [
@@ -147,7 +122,7 @@ def test_vscode_asks_for_the_token_with_a_password_prompt(home: Path) -> None:
     assert data["servers"]["vertexsms"]["env"] == {"VERTEXSMS_API_TOKEN": "${input:vertexsms-token}"}
     assert TOKEN not in config.read_text() + done.stdout + done.stderr
     assert "password prompt" in done.stderr
-    again = _setup(home, "vscode", "--write", "--api-token", TOKEN, cwd=work)
+    again = setup_in(home, "vscode", "--write", "--api-token", TOKEN, cwd=work)
     assert "nothing changed" in again.stderr
     assert len(list(config.parent.glob("*.bak"))) == 1
 
@@ -155,7 +130,7 @@ def test_vscode_asks_for_the_token_with_a_password_prompt(home: Path) -> None:
 @pytest.mark.slow
 def test_vscode_refuses_the_home_folder_and_names_the_file_it_reads(home: Path) -> None:
     """From the home directory, ~/.vscode/mcp.json is refused; the printed alternative works."""
-    done = _setup(home, "vscode", "--write", cwd=home)
+    done = setup_in(home, "vscode", "--write", cwd=home)
     assert done.returncode == 1
     assert not (home / ".vscode").exists()
     command = done.stderr.split("use your user-level file: ", 1)[1].strip()
@@ -163,7 +138,7 @@ def test_vscode_refuses_the_home_folder_and_names_the_file_it_reads(home: Path) 
     assert Path(words[0]).is_absolute()
     assert words[1] == "setup"
     again = subprocess.run(
-        words, capture_output=True, text=True, timeout=120, cwd=home, env=_env(home), check=False
+        words, capture_output=True, text=True, timeout=120, cwd=home, env=setup_env(home), check=False
     )
     assert again.returncode == 0, again.stderr
     user_file = Path(words[-1])
@@ -175,7 +150,7 @@ def test_vscode_refuses_the_home_folder_and_names_the_file_it_reads(home: Path) 
 @pytest.mark.slow
 def test_a_file_the_client_never_reads_is_warned_about(home: Path) -> None:
     """An explicit --config that the client does not read is written, with a warning naming the right one."""
-    done = _setup(home, "cursor", "--write", "--config", str(home / "cursor.json"))
+    done = setup_in(home, "cursor", "--write", "--config", str(home / "cursor.json"))
     assert done.returncode == 0, done.stderr
     assert "Cursor reads ~/.cursor/mcp.json" in done.stderr
 
@@ -184,14 +159,14 @@ def test_a_file_the_client_never_reads_is_warned_about(home: Path) -> None:
 def test_name_keeps_a_sandbox_entry_beside_the_real_one(home: Path) -> None:
     """``--write --sandbox`` adds ``vertexsms-sandbox``; ``--name`` picks any other name."""
     config = home / ".cursor" / "mcp.json"
-    assert _setup(home, "cursor", "--write").returncode == 0
-    assert _setup(home, "cursor", "--write", "--sandbox").returncode == 0
-    assert _setup(home, "cursor", "--write", "--name", "vertex-test", "--test-mode", "1").returncode == 0
+    assert setup_in(home, "cursor", "--write").returncode == 0
+    assert setup_in(home, "cursor", "--write", "--sandbox").returncode == 0
+    assert setup_in(home, "cursor", "--write", "--name", "vertex-test", "--test-mode", "1").returncode == 0
     servers = json.loads(config.read_text())["mcpServers"]
     assert list(servers) == ["vertexsms", "vertexsms-sandbox", "vertex-test"]
     assert "env" not in servers["vertexsms"]
     assert servers["vertexsms-sandbox"]["env"] == {"VERTEXSMS_SANDBOX": "1"}
-    bad = _setup(home, "cursor", "--name", "no spaces")
+    bad = setup_in(home, "cursor", "--name", "no spaces")
     assert bad.returncode == 2
     assert "--name" in bad.stderr
 
@@ -215,7 +190,7 @@ def _claude(claude_bin: Path, home: Path, *args: str) -> subprocess.CompletedPro
         # `claude mcp list` health-checks each server within MCP_TIMEOUT (ms; honoured up to 60 s,
         # anthropics/claude-code#16837). The test asks whether the entry works, not how fast it
         # starts on a loaded machine (that is benchmarks/run.py's), so it gets the longest wait.
-        env={**_env(home), "MCP_TIMEOUT": "60000"},
+        env={**setup_env(home), "MCP_TIMEOUT": "60000"},
         stdin=subprocess.DEVNULL,
         check=False,
     )
@@ -229,7 +204,7 @@ def _claude_servers(home: Path) -> dict[str, Any]:
 @pytest.mark.slow
 def test_claude_accepts_the_printed_command(claude_bin: Path, home: Path) -> None:
     """The printed ``claude mcp add`` line, run by the real claude, registers our entry with its env."""
-    done = _setup(home, "claude-code", "--sandbox", "--test-mode", "2")
+    done = setup_in(home, "claude-code", "--sandbox", "--test-mode", "2")
     assert done.returncode == 0, done.stderr
     words = shlex.split(done.stdout.strip())
     assert words[0] == "claude"
@@ -244,9 +219,9 @@ def test_claude_accepts_the_printed_command(claude_bin: Path, home: Path) -> Non
 def test_write_runs_claude_and_the_server_connects(claude_bin: Path, home: Path) -> None:
     """``--write`` runs claude mcp add (replacing our entry on a re-run); claude then starts the
     server and reports it connected."""
-    first = _setup(home, "claude-code", "--write", "--sandbox", path_prefix=claude_bin.parent)
+    first = setup_in(home, "claude-code", "--write", "--sandbox", path_prefix=claude_bin.parent)
     assert first.returncode == 0, first.stderr
-    again = _setup(
+    again = setup_in(
         home, "claude-code", "--write", "--sandbox", "--log-level", "DEBUG", path_prefix=claude_bin.parent
     )
     assert again.returncode == 0, again.stderr
@@ -259,7 +234,7 @@ def test_write_runs_claude_and_the_server_connects(claude_bin: Path, home: Path)
 @pytest.mark.slow
 def test_write_without_claude_says_so(home: Path, tmp_path: Path) -> None:
     """No ``claude`` on PATH: --write exits 1 and says to run the printed command."""
-    env = _env(home)
+    env = setup_env(home)
     env["PATH"] = str(Path(sys.executable).parent)
     done = subprocess.run(
         [sys.executable, "-m", "vertex_stdio", "setup", "claude-code", "--write"],
@@ -303,7 +278,7 @@ def test_uvx_from_a_wheel_keeps_the_wheel(home: Path, wheel: Path) -> None:
         pytest.skip("uvx is not installed")
     config = home / ".cursor" / "mcp.json"
     run = [uvx, "--from", str(wheel), "vertex-stdio", "setup", "cursor", "--write", "--test-mode", "2"]
-    done = subprocess.run(run, capture_output=True, text=True, timeout=300, env=_env(home), check=False)
+    done = subprocess.run(run, capture_output=True, text=True, timeout=300, env=setup_env(home), check=False)
     if _unresolvable(done):
         pytest.skip(f"uvx could not install the wheel's dependencies: {done.stderr[-200:]}")
     assert done.returncode == 0, done.stderr
@@ -326,7 +301,7 @@ def test_a_uv_tool_install_is_launched_from_its_bin_link(home: Path, wheel: Path
     """After ``uv tool install``, setup names the stable bin link (not the tool's inner venv), which starts."""
     uv = shutil.which("uv")
     assert uv is not None
-    env = _env(home) | {"UV_TOOL_DIR": str(tmp_path / "tools"), "UV_TOOL_BIN_DIR": str(tmp_path / "bin")}
+    env = setup_env(home) | {"UV_TOOL_DIR": str(tmp_path / "tools"), "UV_TOOL_BIN_DIR": str(tmp_path / "bin")}
     done = subprocess.run(
         [uv, "tool", "install", "-q", str(wheel)],
         capture_output=True,

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 from secrets_absent import assert_no_secret, assert_no_secret_in_files
+from setup_command import run_setup, setup_env
 
 from bridge import process_env
 from vertex_stdio.desktop import jsonc
@@ -106,22 +107,9 @@ MALFORMED |= {"goose": "extensions:\n  a: [unclosed\n", "continue": "mcpServers:
 _MOVED = ("XDG_CONFIG_HOME", "FLATPAK_XDG_CONFIG_HOME", "APPDATA", "CONTINUE_GLOBAL_DIR")
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VERTEXSMS_") and k not in _MOVED}
-    return env | {"HOME": str(home)}
-
-
 def _setup(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``vertex-stdio setup ARGS`` as a real process in a temporary home."""
-    return subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "setup", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=home,
-        env=_env(home),
-        check=False,
-    )
+    """``vertex-stdio setup ARGS`` in ``home``, the clients' own config folders left out."""
+    return run_setup(setup_env(home, drop=_MOVED), *args)
 
 
 @pytest.fixture

@@ -5,40 +5,18 @@ booleans the server reads, a replaced Claude Code entry kept, a JSONC ``mcp.json
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clis import installed
+from setup_command import setup_env, setup_in
 
 from vertex_stdio.desktop import jsonc
 from vertex_stdio.vertexsms.settings import Settings
-
-
-def _env(home: Path, path_prefix: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VERTEXSMS_") or k == "VERTEXSMS_LOG_DIR"}
-    env |= {"HOME": str(home), "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
-    env.pop("CLAUDE_CONFIG_DIR", None)
-    if path_prefix is not None:
-        env["PATH"] = f"{path_prefix}{os.pathsep}{env['PATH']}"
-    return env
-
-
-def _setup(home: Path, *args: str, path_prefix: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "setup", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=home,
-        env=_env(home, path_prefix),
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -67,7 +45,7 @@ def test_booleans_are_written_as_the_server_reads_them(home: Path, client: str) 
         client, "claude_desktop_config.json"
     )
     for flags, variable, field, intended in SWITCHES:
-        done = _setup(home, client, "--write", "--config", str(config), "--name", "v", *flags)
+        done = setup_in(home, client, "--write", "--config", str(config), "--name", "v", *flags)
         assert done.returncode == 0, done.stderr
         data = json.loads(config.read_text())
         env = data["servers" if client == "vscode" else "mcpServers"]["v"]["env"]
@@ -77,7 +55,7 @@ def test_booleans_are_written_as_the_server_reads_them(home: Path, client: str) 
 
 @pytest.mark.slow
 def test_claude_code_command_carries_zero_not_false(home: Path) -> None:
-    done = _setup(home, "claude-code", "--confirm-sends", "off")
+    done = setup_in(home, "claude-code", "--confirm-sends", "off")
     assert done.returncode == 0, done.stderr
     words = shlex.split(done.stdout)
     assert words[words.index("-e") + 1] == "VERTEXSMS_CONFIRM_SENDS=0"
@@ -103,7 +81,7 @@ def test_claude_code_command_carries_zero_not_false(home: Path) -> None:
 def test_connect_refuses_vertexsms_only_options(home: Path, flags: list[str]) -> None:
     """A usage error (exit 2) naming the option, and no file written."""
     config = home / ".cursor" / "mcp.json"
-    done = _setup(
+    done = setup_in(
         home,
         "cursor",
         "--write",
@@ -123,7 +101,7 @@ def test_connect_refuses_vertexsms_only_options(home: Path, flags: list[str]) ->
 def test_connect_keeps_its_own_options(home: Path) -> None:
     """Options connect itself takes still go into its entry."""
     config = home / ".cursor" / "mcp.json"
-    done = _setup(
+    done = setup_in(
         home,
         "cursor",
         "--write",
@@ -178,7 +156,7 @@ def test_vscode_keeps_a_commented_mcp_json(home: Path, name: str) -> None:
     config.write_text(USER_JSONC)
     before = jsonc.loads(USER_JSONC)
     flags = ["--sandbox"] if name == "vertexsms-sandbox" else []
-    done = _setup(
+    done = setup_in(
         home, "vscode", "--write", "--config", str(config), "--api-token", "tok-abcdef-123456789", *flags
     )
     assert done.returncode == 0, done.stderr
@@ -195,7 +173,7 @@ def test_vscode_keeps_a_commented_mcp_json(home: Path, name: str) -> None:
     assert "tok-abcdef" not in text
     (backup,) = config.parent.glob("mcp.json.*.bak")
     assert backup.read_text() == USER_JSONC
-    again = _setup(
+    again = setup_in(
         home, "vscode", "--write", "--config", str(config), "--api-token", "tok-abcdef-123456789", *flags
     )
     assert "nothing changed" in again.stderr
@@ -214,7 +192,7 @@ def test_a_file_malformed_even_as_jsonc_is_still_refused(home: Path) -> None:
     config = home / "work" / ".vscode" / "mcp.json"
     config.parent.mkdir(parents=True)
     config.write_text('{"servers": {/* open comment\n')
-    done = _setup(home, "vscode", "--write", "--config", str(config))
+    done = setup_in(home, "vscode", "--write", "--config", str(config))
     assert done.returncode == 1
     assert "left untouched" in done.stderr
     assert config.read_text() == '{"servers": {/* open comment\n'
@@ -233,7 +211,7 @@ def claude_bin() -> Path:
 def test_claude_code_replacement_is_reported_and_the_old_entry_kept(claude_bin: Path, home: Path) -> None:
     """The user's own ``vertexsms`` entry, added with the real claude, is saved before replacement;
     the message names it and the restore command puts it back."""
-    env = _env(home)
+    env = setup_env(home)
     run = {"capture_output": True, "text": True, "timeout": 120, "cwd": home, "env": env, "check": False}
     added = subprocess.run(
         [str(claude_bin), "mcp", "add", "--scope", "user", "vertexsms", "-e", "MINE=1", "--", "/my/own", "x"],
@@ -242,7 +220,7 @@ def test_claude_code_replacement_is_reported_and_the_old_entry_kept(claude_bin: 
     )  # type: ignore[call-overload]
     assert added.returncode == 0, added.stderr
     mine = json.loads((home / ".claude.json").read_text())["mcpServers"]["vertexsms"]
-    done = _setup(home, "claude-code", "--write", path_prefix=claude_bin.parent)
+    done = setup_in(home, "claude-code", "--write", path_prefix=claude_bin.parent)
     assert done.returncode == 0, done.stderr
     assert "existing user-scope 'vertexsms' entry" in done.stderr
     (saved,) = home.glob(".claude.json.vertexsms.*.bak")
@@ -252,7 +230,7 @@ def test_claude_code_replacement_is_reported_and_the_old_entry_kept(claude_bin: 
     now = json.loads((home / ".claude.json").read_text())["mcpServers"]["vertexsms"]
     assert now["command"] != "/my/own"
     restore = done.stderr.split("To put it back: ", 1)[1].splitlines()[0]
-    run["env"] = _env(home, claude_bin.parent)
+    run["env"] = setup_env(home, claude_bin.parent)
     back = subprocess.run([shutil.which("sh") or "/bin/sh", "-c", restore], **run)  # type: ignore[call-overload]
     assert back.returncode == 0, back.stderr
     assert json.loads((home / ".claude.json").read_text())["mcpServers"]["vertexsms"] == mine

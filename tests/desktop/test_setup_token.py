@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from clis import installed
 from secrets_absent import assert_no_secret, assert_no_secret_in_files
+from setup_command import run_setup
 
 from bridge import process_env
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
@@ -44,21 +44,6 @@ def _env(home: Path, emulator: Emulator, **extra: str) -> dict[str, str]:
     )
 
 
-def _setup(
-    env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "setup", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=cwd or env["HOME"],
-        check=False,
-    )
-
-
 def _run_entry(entry: dict[str, object], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The written entry's command and env, with ``call`` in place of serving: the same settings."""
     command = [str(entry["command"]), *map(str, entry["args"])]  # type: ignore[call-overload]
@@ -84,7 +69,7 @@ def test_a_piped_token_is_kept_and_no_file_holds_it(tmp_path: Path, emulator: Em
         / ("claude_desktop_config.json" if client == "claude-desktop" else ".cursor/mcp.json")
     )
     emulator.clear_journal()
-    done = _setup(env, client, "--write", "--config", str(config), "--api-token", stdin=TOKEN + "\n")
+    done = run_setup(env, client, "--write", "--config", str(config), "--api-token", stdin=TOKEN + "\n")
     assert done.returncode == 0, done.stderr
     assert [(s.method, s.path) for s in emulator.journal] == [("GET", "/rates/")]
     entry = json.loads(config.read_text())["mcpServers"]["vertexsms"]
@@ -105,7 +90,7 @@ def test_a_token_on_the_command_line_is_kept_not_written_with_a_note(
     """`--api-token VALUE` still works, but the value goes to the keyring, never the file."""
     env = _env(tmp_path, emulator)
     config = tmp_path / "claude_desktop_config.json"
-    done = _setup(env, "claude-desktop", "--write", "--config", str(config), "--api-token", TOKEN)
+    done = run_setup(env, "claude-desktop", "--write", "--config", str(config), "--api-token", TOKEN)
     assert done.returncode == 0, done.stderr
     assert "visible to other users" in done.stderr
     assert "env" not in json.loads(config.read_text())["mcpServers"]["vertexsms"]
@@ -118,7 +103,7 @@ def test_a_refused_token_writes_nothing(tmp_path: Path, emulator: Emulator) -> N
     env = _env(tmp_path, emulator)
     config = tmp_path / "claude_desktop_config.json"
     wrong = "vx-wrong-0000111122223333"
-    done = _setup(env, "claude-desktop", "--write", "--config", str(config), "--api-token", stdin=wrong)
+    done = run_setup(env, "claude-desktop", "--write", "--config", str(config), "--api-token", stdin=wrong)
     assert done.returncode == 1
     assert "VertexSMS refused this token (HTTP 401)" in done.stderr
     assert not config.exists()
@@ -130,7 +115,7 @@ def test_the_environment_token_is_never_copied(tmp_path: Path, emulator: Emulato
     """A token in setup's own environment (no --api-token) goes nowhere: not the file, not the keyring."""
     env = _env(tmp_path, emulator, VERTEXSMS_API_TOKEN=TOKEN)
     config = tmp_path / ".cursor" / "mcp.json"
-    done = _setup(env, "cursor", "--write", "--config", str(config))
+    done = run_setup(env, "cursor", "--write", "--config", str(config))
     assert done.returncode == 0, done.stderr
     assert "env" not in json.loads(config.read_text())["mcpServers"]["vertexsms"]
     assert not (tmp_path / "keyring.json").exists()
@@ -143,11 +128,11 @@ def test_without_a_keyring_the_file_store_is_named_in_the_entry(tmp_path: Path, 
     VERTEXSMS_ALLOW_FILE_STORE=1 (no token) and its server reads the token from the 0600 file."""
     env = _env(tmp_path, emulator, keyring="keyring.backends.fail.Keyring")
     config = tmp_path / ".cursor" / "mcp.json"
-    refused = _setup(env, "cursor", "--write", "--config", str(config), "--api-token", stdin=TOKEN)
+    refused = run_setup(env, "cursor", "--write", "--config", str(config), "--api-token", stdin=TOKEN)
     assert refused.returncode == 1
     assert "--allow-file-store" in refused.stderr
     assert not config.exists()
-    done = _setup(
+    done = run_setup(
         env, "cursor", "--write", "--config", str(config), "--api-token", "--allow-file-store", stdin=TOKEN
     )
     assert done.returncode == 0, done.stderr
@@ -165,7 +150,7 @@ def test_vscode_still_asks_with_its_own_password_prompt(tmp_path: Path, emulator
     env = _env(tmp_path, emulator)
     work = tmp_path / "project"
     work.mkdir()
-    done = _setup(env, "vscode", "--write", "--api-token", stdin=TOKEN, cwd=work)
+    done = run_setup(env, "vscode", "--write", "--api-token", stdin=TOKEN, cwd=work)
     assert done.returncode == 0, done.stderr
     data = json.loads((work / ".vscode" / "mcp.json").read_text())
     assert data["servers"]["vertexsms"]["env"] == {"VERTEXSMS_API_TOKEN": "${input:vertexsms-token}"}
@@ -184,7 +169,7 @@ def test_claude_code_gets_no_token_in_argv_or_its_config(tmp_path: Path, emulato
         DISABLE_AUTOUPDATER="1",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
     )
-    done = _setup(env, "claude-code", "--write", "--api-token", stdin=TOKEN)
+    done = run_setup(env, "claude-code", "--write", "--api-token", stdin=TOKEN)
     assert done.returncode == 0, done.stderr
     assert "VERTEXSMS_API_TOKEN" not in done.stdout  # the argv claude was run with
     entry = json.loads((tmp_path / ".claude.json").read_text())["mcpServers"]["vertexsms"]
