@@ -10,27 +10,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from journal_stores import STORES, journal_store
 
 from vertex_stdio.vertexsms.journal import CallFacts, Rules, SendJournal
 from vertex_stdio.vertexsms.journal.records import Finish, NewCall
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
-from vertex_stdio.vertexsms.journal.store import JournalStore, MemoryStore
+from vertex_stdio.vertexsms.journal.store import JournalStore
 
 T0 = 1_800_000_000.0
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JournalStore]:
-    made: JournalStore
-    if request.param == "postgresql":
-        from vertex_stdio.vertexsms.journal.pgstore import PgStore
-
-        server = request.getfixturevalue("postgres")
-        made = PgStore(server.fresh_database("origin"), password=server.password)
-    else:
-        made = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "j.sqlite3")
-    yield made
-    made.close()
+    with journal_store(request, tmp_path, "origin") as made:
+        yield made
 
 
 def test_machine_and_user_round_trip_and_are_chained(store: JournalStore) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from journal_stores import STORES, journal_store
 from privileges import REPO, overrides_file_modes, rerun_without_override
 
 from vertex_stdio.vertexsms.journal.records import (
@@ -26,7 +27,7 @@ from vertex_stdio.vertexsms.journal.records import (
     totals,
 )
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
-from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, MemoryStore, Refused
+from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, Refused
 from vertex_stdio.vertexsms.policy import Breach, parse
 
 T0 = 1_800_000_000.0
@@ -45,18 +46,10 @@ def send(at: float, to: str = "+37060000001", text: str = "d1", **extra: object)
     return NewCall(tool="send_sms", kind="real", started=at, **fields)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JournalStore]:
-    made: JournalStore
-    if request.param == "postgresql":
-        from vertex_stdio.vertexsms.journal.pgstore import PgStore
-
-        server = request.getfixturevalue("postgres")
-        made = PgStore(server.fresh_database("contract"), password=server.password)
-    else:
-        made = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "j.sqlite3")
-    yield made
-    made.close()
+    with journal_store(request, tmp_path, "contract") as made:
+        yield made
 
 
 def test_begin_records_pending_and_finish_records_the_outcome(store: JournalStore) -> None:
