@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from clis import FOLDER, installed
 
-from bridge import process_env, rpc
+from bridge import emulator_env, process_env, rpc
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
 from vertex_stdio.vertexsms.tools.catalog import TOOL_NAMES
 
@@ -80,11 +80,9 @@ def test_initialize_advertises_only_tools(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_unknown_arguments_are_refused_over_stdio(emulator: Emulator, tmp_path: Path) -> None:
     """tools/call with arguments the schema does not declare: INVALID_INPUT naming them, nothing sent."""
-    env = process_env(
+    env = emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
     )
     send = {"to": "+37069912345", "from": "ACME", "message": "hi", "testMode": "1", "dlrUrl": "x"}
     answers, _, _ = session(

@@ -12,21 +12,19 @@ import pytest
 from mcp.types import jsonrpc_message_adapter
 from stdio_server import SEND, Server
 
-from bridge import process_env, rpc
+from bridge import emulator_env, rpc
 from vertex_stdio.mcpio.checks import check_line
 from vertex_stdio.mcpio.lines import LineSplitter, Rejected
-from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
+from vertex_stdio.vertexsms.sandbox import Emulator, Fault
 
 
 @pytest.fixture
 def server(emulator: Emulator, tmp_path: Path) -> Iterator[Server]:
     emulator.clear_faults()
     emulator.clear_journal()
-    env = process_env(
+    env = emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         VERTEXSMS_HTTP_TIMEOUT="3",
     )
     proc = Server(env, tmp_path)

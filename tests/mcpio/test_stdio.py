@@ -12,7 +12,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import TextContent
 
-from bridge import ok, process_env, rpc
+from bridge import emulator_env, ok, process_env, rpc
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
 
 pytestmark = pytest.mark.anyio
@@ -34,11 +34,9 @@ def assert_all_jsonrpc(stdout: bytes) -> list[dict[str, object]]:
 @pytest.mark.slow
 def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: Path) -> None:
     """A scripted session: every stdout line is JSON-RPC, logs go to stderr, EOF ends the process."""
-    env = process_env(
+    env = emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         VERTEXSMS_LOG_LEVEL="DEBUG",
     )
     stderr_path = tmp_path / "stderr.txt"
@@ -103,11 +101,9 @@ def test_raw_session_stdout_is_pure_and_eof_exits(emulator: Emulator, tmp_path: 
 async def test_sdk_client_over_stdio_with_tee(emulator: Emulator, tmp_path: Path) -> None:
     """The SDK's own stdio client lists and calls tools; the captured stdout is pure JSON-RPC."""
     copy = tmp_path / "stdout.bin"
-    env = process_env(
+    env = emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         TEE_STDOUT_FILE=str(copy),
     )
     params = StdioServerParameters(command=sys.executable, args=[str(TESTS / "stdio_tee.py")], env=env)

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from bridge import process_env, rpc
+from bridge import emulator_env, rpc
 from vertex_stdio.mcpio.lines import leading_id
 from vertex_stdio.mcpio.stdio import BUSY, MAX_IN_FLIGHT
-from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
+from vertex_stdio.vertexsms.sandbox import Emulator, Fault
 
 INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
 TOTAL = 20_000  # tools/list requests from a client that stops reading: more than the bridge queues
@@ -28,11 +28,9 @@ class Process:
     """``python -m vertex_stdio`` with raw pipes; the test decides when stdout is read."""
 
     def __init__(self, emulator: Emulator, home: Path) -> None:
-        env = process_env(
+        env = emulator_env(
             home,
-            VERTEXSMS_API_URL=emulator.api_url,
-            VERTEXSMS_MCP_URL=emulator.mcp_url,
-            VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+            emulator,
             VERTEXSMS_HTTP_TIMEOUT="10",
         )
         self.stderr = (home / "stderr.txt").open("wb")

@@ -103,6 +103,18 @@ def process_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def emulator_env(home: Path, emulator: Emulator, **extra: str) -> dict[str, str]:
+    """``process_env`` for a real process on ``emulator`` (its REST and hosted MCP URLs) with
+    the sandbox's API token; ``extra`` adds or overrides variables."""
+    return process_env(
+        home,
+        VERTEXSMS_API_URL=emulator.api_url,
+        VERTEXSMS_MCP_URL=emulator.mcp_url,
+        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        **extra,
+    )
+
+
 def no_recipient_caps(home: Path) -> dict[str, str]:
     """``VERTEXSMS_POLICY`` naming a policy file (in ``home``) with the per-recipient caps off,
     for tests that text one number many times on purpose (the caps are tested in tests/vertexsms/policy)."""

@@ -18,9 +18,9 @@ import pytest
 from chromium import Chromium, chromium_path
 from mcp import Client, StdioServerParameters
 
-from bridge import envelope, ok, process_env
+from bridge import emulator_env, envelope, ok
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
-from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
+from vertex_stdio.vertexsms.sandbox import Emulator
 
 pytestmark = [
     pytest.mark.anyio,
@@ -41,11 +41,9 @@ def _env(tmp_path: Path, emulator: Emulator, browser_works: bool) -> dict[str, s
     script.chmod(0o755)
     policy = tmp_path / "policy.toml"
     policy.write_text("confirm_above_eur = 0\n", encoding="utf-8")  # every send is asked about
-    return process_env(
+    return emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         VERTEXSMS_CONFIRM_SENDS="1",
         BROWSER=str(script),
         VERTEXSMS_POLICY=str(policy),

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from bridge import ok, process_env
-from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
+from bridge import emulator_env, ok
+from vertex_stdio.vertexsms.sandbox import Emulator
 
 pytestmark = pytest.mark.slow
 
@@ -30,11 +30,9 @@ def vertex(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 async def test_a_journal_edited_by_hand_is_named_by_history_verify(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    env = process_env(
+    env = emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
     )
     params = StdioServerParameters(command=sys.executable, args=["-m", "vertex_stdio"], env=env)
     async with Client(params, mode="legacy") as client:

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from bridge import envelope, no_recipient_caps, ok, process_env
+from bridge import emulator_env, envelope, no_recipient_caps, ok
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
-from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
+from vertex_stdio.vertexsms.sandbox import Emulator, Fault
 from vertex_stdio.vertexsms.sandbox.rest import rate_rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # each test starts vertex-stdio processes
@@ -32,11 +32,9 @@ US_RATE = 0.0085  # the sandbox rate card's rate for every US operator
 @pytest.fixture
 def env(emulator: Emulator, tmp_path: Path) -> dict[str, str]:
     """A process environment on the emulator, with one home (so one journal) for every process."""
-    return process_env(
+    return emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         VERTEXSMS_HTTP_TIMEOUT="5",
         **no_recipient_caps(tmp_path),  # these tests text one number many times on purpose
     )

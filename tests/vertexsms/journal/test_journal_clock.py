@@ -22,7 +22,7 @@ import pytest
 from mcp import Client
 from stdio_server import Server
 
-from bridge import envelope, ok, process_env, rpc, settings_for
+from bridge import emulator_env, envelope, ok, rpc, settings_for
 from vertex_stdio.core.credentials import StaticTokenProvider
 from vertex_stdio.vertexsms.journal import journal_for
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
@@ -131,11 +131,9 @@ async def test_a_clock_behind_the_journal_prunes_nothing(emulator: Emulator, tmp
 
 @pytest.fixture
 def env(emulator: Emulator, tmp_path: Path) -> dict[str, str]:
-    return process_env(
+    return emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         VERTEXSMS_HTTP_TIMEOUT="5",
     )
 

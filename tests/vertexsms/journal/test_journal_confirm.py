@@ -10,7 +10,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from bridge import envelope, ok, process_env, settings_for
+from bridge import emulator_env, envelope, ok, settings_for
 from vertex_stdio.core.credentials import StaticTokenProvider
 from vertex_stdio.vertexsms.journal import journal_for
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
@@ -118,11 +118,9 @@ async def test_the_question_shows_the_whole_text_as_sent_with_hidden_characters_
     tail = "URGENT: your bank card is blocked, confirm at https://example.invalid/verify now. "
     text = "See you at the usual place!\t\u200b" + tail * 4 + "Love,\u00a0Mum 👩\u200d👧 "
     args = {"to": "060000001", "correctBy": "LT", "from": "ACME ", "message": text}
-    env = process_env(
+    env = emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         VERTEXSMS_CONFIRM_SENDS="1",
     )
     person = Person("accept")

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from stdio_server import Server
 
-from bridge import connected, envelope, no_recipient_caps, ok, process_env, rpc
+from bridge import connected, emulator_env, envelope, no_recipient_caps, ok, rpc
 from vertex_stdio.core.errors import InvalidInput
 from vertex_stdio.vertexsms.outgoing import OutgoingSms, destination, outgoing, sms_text
-from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
+from vertex_stdio.vertexsms.sandbox import Emulator, Fault
 
 TEXT = "Your table at Café Žalias is ready"
 BASE = {"to": "+37060000001", "from": "Test", "message": TEXT}
@@ -122,11 +122,9 @@ async def test_quote_sms_reads_the_number_as_send_sms_does(emulator: Emulator) -
 
 
 def _env(emulator: Emulator, home: Path) -> dict[str, str]:
-    return process_env(
+    return emulator_env(
         home,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         VERTEXSMS_HTTP_TIMEOUT="5",
         **no_recipient_caps(home),
     )

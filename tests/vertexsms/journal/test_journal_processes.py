@@ -15,8 +15,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from stdio_server import Server
 
-from bridge import no_recipient_caps, process_env, rpc
-from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
+from bridge import emulator_env, no_recipient_caps, process_env, rpc
+from vertex_stdio.vertexsms.sandbox import Emulator, Fault
 
 SEND = {"to": "+37060000001", "from": "ACME", "message": "Your table is ready"}
 
@@ -24,11 +24,9 @@ SEND = {"to": "+37060000001", "from": "ACME", "message": "Your table is ready"}
 @pytest.fixture
 def env(emulator: Emulator, tmp_path: Path) -> dict[str, str]:
     """A process environment on the emulator, with one home (so one journal) for every process."""
-    return process_env(
+    return emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         VERTEXSMS_HTTP_TIMEOUT="5",
     )
 

@@ -22,12 +22,12 @@ import pytest
 from mcp import Client, StdioServerParameters
 from postgres import Postgres
 
-from bridge import no_recipient_caps, process_env
+from bridge import emulator_env, no_recipient_caps
 from vertex_stdio.vertexsms.journal import pgschema
 from vertex_stdio.vertexsms.journal.pgstore import PgStore
 from vertex_stdio.vertexsms.journal.records import NewCall
 from vertex_stdio.vertexsms.journal.store import JournalStoreError
-from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator, Fault
+from vertex_stdio.vertexsms.sandbox import Emulator, Fault
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +37,9 @@ SEND = {"to": "+37060000001", "from": "ACME", "message": "Team standup moved to 
 def laptop(home: Path, emulator: Emulator, journal: dict[str, str], **extra: str) -> dict[str, str]:
     """One machine's environment: its own HOME, the shared journal, VertexSMS = the emulator."""
     home.mkdir(parents=True, exist_ok=True)
-    return process_env(
+    return emulator_env(
         home,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         VERTEXSMS_HTTP_TIMEOUT="5",
         **journal,
         **extra,

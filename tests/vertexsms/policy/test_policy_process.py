@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from mcp import Client, StdioServerParameters
 
-from bridge import envelope, ok, process_env
+from bridge import emulator_env, envelope, ok, process_env
 from vertex_stdio.core.launcher import command
-from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
+from vertex_stdio.vertexsms.sandbox import Emulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -33,11 +33,9 @@ def send(to: str, text: str = "Your table is ready") -> dict[str, Any]:
 @pytest.fixture
 def env(emulator: Emulator, tmp_path: Path) -> dict[str, str]:
     """One home (so one journal and one opt-out list) for every process; no policy file yet."""
-    return process_env(
+    return emulator_env(
         tmp_path,
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
+        emulator,
         VERTEXSMS_HTTP_TIMEOUT="5",
     )
 
