@@ -154,77 +154,124 @@ CLIENT_AUTH = {"basic": "client_secret_basic", "post": "client_secret_post"}
 """``--client-auth`` choices and the RFC 8414 method each names."""
 
 
-def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) -> None:
-    """``connect URL`` (no token or header options, by design) and ``--server`` on the sign-in commands."""
-    connect = _command(sub, "connect", "serve any OAuth-protected remote MCP server over stdio", frozenset())
-    connect.add_argument("url", help="the remote MCP server's URL, e.g. https://mcp.vocci.ai/mcp")
-    connect.add_argument("--name", help="a short name for it (default: its host), for --server NAME")
-    connect.add_argument("--client-id", dest="remote_client_id", help="a pre-registered OAuth client id")
-    connect.add_argument(
+def _mib(text: str) -> float:
+    """A size in MiB for connect's caps: a number from 0.0625 (64 KiB) to 1024."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of MiB, got {text!r}") from None
+    if not 0.0625 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"must be from 0.0625 to 1024 (MiB), got {text}")
+    return value
+
+
+Option = tuple[str | None, str, dict[str, Any]]
+"""(the --help section, None for the options; the flag; ``add_argument``'s keywords)."""
+
+
+def _option(flag: str, about: str, section: str | None = None, **keywords: Any) -> Option:
+    return section, flag, {"help": about, **keywords}
+
+
+_SETTINGS = "settings (each overrides the VERTEXSMS_* variable of the same name)"
+_UNATTENDED = "unattended sign-in (no browser; the client signs in as itself)"
+_HIDDEN = {"default": argparse.SUPPRESS}  # a setting not given keeps the variable's value
+CONNECT_OPTIONS: tuple[Option, ...] = (
+    _option("--name", "a short name for it (default: its host), for --server NAME"),
+    _option("--client-id", "a pre-registered OAuth client id", dest="remote_client_id"),
+    _option(
         "--max-answer-mib",
+        "the largest answer read from the server, and the largest list served (default 4)",
         type=_mib,
         default=4.0,
         metavar="N",
-        help="the largest answer read from the server, and the largest list served (default 4)",
-    )
-    connect.add_argument(
+    ),
+    _option(
         "--max-cache-mib",
+        "the most kept of what the server offers, all lists together (default 8)",
         type=_mib,
         default=8.0,
         metavar="N",
-        help="the most kept of what the server offers, all lists together (default 8)",
-    )
-    _connect_settings(connect)
-    connect.add_argument(
+    ),
+    # connect's own settings (``bridge.settings``), as options of ``connect`` itself
+    _option(
+        "--allow-file-store",
+        "without a usable keyring, keep the sign-in in a 0600 file",
+        _SETTINGS,
+        action="store_true",
+        **_HIDDEN,
+    ),
+    _option("--callback-port", "loopback redirect port", _SETTINGS, type=int, **_HIDDEN),
+    _option("--signin-timeout", "seconds a call waits for a sign-in", _SETTINGS, type=float, **_HIDDEN),
+    _option("--log-level", "DEBUG, INFO, WARNING or ERROR", _SETTINGS, **_HIDDEN),
+    _option(
         "--client-secret-env",
+        "the environment variable holding the pre-registered client's secret (never the secret itself)",
         metavar="VAR",
-        help="the environment variable holding the pre-registered client's secret (never the secret itself)",
-    )
-    connect.add_argument(
+    ),
+    _option(
         "--header",
+        "send header NAME with the value of environment variable VAR (an API key, say); repeatable",
         action="append",
         metavar="NAME=VAR",
-        help="send header NAME with the value of environment variable VAR (an API key, say); repeatable",
-    )
-    connect.add_argument(
+    ),
+    _option(
         "--tools",
+        "serve only the tools matching these globs (comma-separated)",
         action="append",
         metavar="GLOBS",
-        help="serve only the tools matching these globs (comma-separated)",
-    )
-    connect.add_argument(
-        "--exclude-tools",
-        action="append",
-        metavar="GLOBS",
-        help="do not serve the tools matching these globs",
-    )
-    unattended = connect.add_argument_group("unattended sign-in (no browser; the client signs in as itself)")
-    unattended.add_argument(
+    ),
+    _option(
+        "--exclude-tools", "do not serve the tools matching these globs", action="append", metavar="GLOBS"
+    ),
+    _option(
         "--client-credentials",
+        "OAuth client_credentials with --client-id and --client-secret-env, or --private-key",
+        _UNATTENDED,
         action="store_true",
-        help="OAuth client_credentials with --client-id and --client-secret-env, or --private-key",
-    )
-    unattended.add_argument(
-        "--private-key", metavar="FILE", help="the client's PEM private key, for private_key_jwt (RFC 7523)"
-    )
-    unattended.add_argument(
+    ),
+    _option(
+        "--private-key",
+        "the client's PEM private key, for private_key_jwt (RFC 7523)",
+        _UNATTENDED,
+        metavar="FILE",
+    ),
+    _option(
         "--idp-token-endpoint",
+        "cross-app access: your identity provider's token endpoint",
+        _UNATTENDED,
         metavar="URL",
-        help="cross-app access: your identity provider's token endpoint",
-    )
-    unattended.add_argument(
-        "--idp-client-id", metavar="ID", help="cross-app access: this app's id at the identity provider"
-    )
-    unattended.add_argument(
+    ),
+    _option(
+        "--idp-client-id",
+        "cross-app access: this app's id at the identity provider",
+        _UNATTENDED,
+        metavar="ID",
+    ),
+    _option(
         "--idp-id-token-env",
+        "cross-app access: the environment variable holding your ID token",
+        _UNATTENDED,
         metavar="VAR",
-        help="cross-app access: the environment variable holding your ID token",
-    )
-    connect.add_argument(
+    ),
+    _option(
         "--client-metadata-url",
+        "an https URL of this client's metadata document, used as client id where the server supports it",
         metavar="URL",
-        help="an https URL of this client's metadata document, used as client id where the server supports it",
-    )
+    ),
+)
+"""``connect``'s options, in the order its --help lists them (no token option, by design)."""
+
+
+def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) -> None:
+    """``connect URL`` (``CONNECT_OPTIONS``) and ``--server`` on the sign-in commands."""
+    connect = _command(sub, "connect", "serve any OAuth-protected remote MCP server over stdio", frozenset())
+    connect.add_argument("url", help="the remote MCP server's URL, e.g. https://mcp.vocci.ai/mcp")
+    sections: dict[str, Any] = {}
+    for section, flag, keywords in CONNECT_OPTIONS:
+        if section is not None and section not in sections:
+            sections[section] = connect.add_argument_group(section)
+        (connect if section is None else sections[section]).add_argument(flag, **keywords)
     for parser in (connect, *per_server):
         parser.add_argument(
             "--client-auth",
@@ -244,41 +291,6 @@ def _connect_options(sub: Any, per_server: Sequence[argparse.ArgumentParser]) ->
         help="with --server and --client-id: ask for the client's secret (hidden, or one line on stdin) "
         "and keep it in the keyring for connect",
     )
-
-
-def _mib(text: str) -> float:
-    """A size in MiB for connect's caps: a number from 0.0625 (64 KiB) to 1024."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of MiB, got {text!r}") from None
-    if not 0.0625 <= value <= 1024:
-        raise argparse.ArgumentTypeError(f"must be from 0.0625 to 1024 (MiB), got {text}")
-    return value
-
-
-def _connect_settings(connect: argparse.ArgumentParser) -> None:
-    """connect's own settings (``bridge.settings``), as options of ``connect`` itself."""
-    g = connect.add_argument_group("settings (each overrides the VERTEXSMS_* variable of the same name)")
-    s = argparse.SUPPRESS
-    g.add_argument(
-        "--allow-file-store",
-        dest="allow_file_store",
-        action="store_true",
-        default=s,
-        help="without a usable keyring, keep the sign-in in a 0600 file",
-    )
-    g.add_argument(
-        "--callback-port", dest="callback_port", type=int, default=s, help="loopback redirect port"
-    )
-    g.add_argument(
-        "--signin-timeout",
-        dest="signin_timeout",
-        type=float,
-        default=s,
-        help="seconds a call waits for a sign-in",
-    )
-    g.add_argument("--log-level", dest="log_level", default=s, help="DEBUG, INFO, WARNING or ERROR")
 
 
 def _policy_commands(sub: Any) -> None:
