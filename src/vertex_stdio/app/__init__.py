@@ -1,1 +1,1 @@
-"""The command line: dispatch, options, the serve runner, `call` and the sign-in commands. May import every package; none imports it."""
+"""The command line: dispatch, options, `serve` and `connect` (run on ``mcpio.runner``), `call` and the sign-in commands. May import every package; none imports it."""

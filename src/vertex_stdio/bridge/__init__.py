@@ -2,5 +2,5 @@
 
 ``servers`` names the remote and builds its sign-in profile; ``offer`` caches what it offers;
 ``link`` keeps the connection to it; ``proxy`` is the local stdio server that forwards to it,
-passing on the shapes in ``wire`` and saying what ``signin_tool`` words about signing in.
+passing on the shapes in ``wire``; ``signin_tool`` is what it says about signing in.
 """
