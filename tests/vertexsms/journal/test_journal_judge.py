@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from test_journal_store import RULES, T0, send, store  # noqa: F401 - ``store`` is the contract's fixture
 
+from vertex_stdio.vertexsms.journal.policing import needs_yes
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
     ClockBehind,
@@ -19,7 +20,8 @@ from vertex_stdio.vertexsms.journal.records import (
     Unpriced,
     Verdict,
 )
-from vertex_stdio.vertexsms.journal.store import JournalStore, Refused
+from vertex_stdio.vertexsms.journal.safety import CallFacts, SendJournal
+from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, Refused
 from vertex_stdio.vertexsms.policy import Breach, parse
 
 
@@ -120,3 +122,16 @@ def test_sent_to_is_a_sent_record_of_the_kind(store: JournalStore, kind: str) ->
             store.finish(record, Finish(outcome), T0 + n)  # type: ignore[arg-type]
     known = [store.sent_to(f"+3706000000{n}", kind) for n in range(5)]  # type: ignore[arg-type]
     assert known == [kind == "real", False, False, False, False]
+
+
+@pytest.mark.anyio
+async def test_a_journal_that_cannot_be_read_makes_every_recipient_new() -> None:
+    """``needs_yes`` when the journal cannot be opened: the recipient counts as new, so the
+    person is asked (the safe side); nothing escapes as an unexpected error."""
+
+    def broken() -> JournalStore:
+        raise JournalStoreError("the team journal postgresql://vertex@db/journal could not be opened (down)")
+
+    policy = parse("confirm_new_recipients = true\nconfirm_above_eur = 10\n", None, {})
+    journal = SendJournal(broken, rules=Rules(policy=policy))
+    assert await needs_yes(journal, CallFacts("+37060000001", "ACME", "hi", 1, 0.05))

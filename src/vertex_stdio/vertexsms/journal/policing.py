@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
-from vertex_stdio.core.errors import PolicyRefused
+from vertex_stdio.core.errors import JournalUnavailable, PolicyRefused
 from vertex_stdio.core.launcher import command
 from vertex_stdio.vertexsms.journal.records import Finish, Kind, NewCall
 from vertex_stdio.vertexsms.journal.store import JournalStore, JournalStoreError, Refused
@@ -72,5 +72,11 @@ async def needs_yes(journal: SendJournal, facts: CallFacts) -> bool:
 
 
 async def _sent_to(journal: SendJournal, recipient: str) -> bool:
-    store = await journal.store()
-    return await anyio.to_thread.run_sync(store.sent_to, recipient, journal.kind)
+    """Whether the journal knows a send to ``recipient``; False when it cannot be read (the
+    recipient counts as new, so a yes is asked: the safe side; ``begin`` then refuses the send
+    itself while the journal stays unusable)."""
+    try:
+        store = await journal.store()
+        return await anyio.to_thread.run_sync(store.sent_to, recipient, journal.kind)
+    except (JournalUnavailable, JournalStoreError):
+        return False
