@@ -272,7 +272,12 @@ HOSTED_FAULTS = {
 
 
 @pytest.mark.parametrize("tool_args", HOSTED, ids=[t for t, _ in HOSTED])
-@pytest.mark.parametrize("case", HOSTED_FAULTS, ids=list(HOSTED_FAULTS))
+@pytest.mark.parametrize(
+    "case",
+    # "delay" waits out the 1 s HTTP timeout on the real clock: slow
+    [pytest.param(case, marks=pytest.mark.slow) if case == "delay" else case for case in HOSTED_FAULTS],
+    ids=list(HOSTED_FAULTS),
+)
 async def test_hosted_call_under_fault(
     emulator: Emulator, case: str, tool_args: tuple[str, dict[str, Any]], record_property: Any
 ) -> None:

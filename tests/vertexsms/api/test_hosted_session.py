@@ -116,6 +116,7 @@ async def test_event_stream_answers_over_one_session(sdk_server: tuple[str, Coun
     assert counting.deletes == 1  # the session is ended at shutdown
 
 
+@pytest.mark.slow  # waits 1.5 s on the real clock, past the server's idle timeout
 @pytest.mark.parametrize("sdk_server", [0.5], indirect=True)
 async def test_a_session_the_server_ended_is_opened_again(sdk_server: tuple[str, Counting]) -> None:
     """The server forgets an idle session (404): the next call opens a new one and succeeds."""
