@@ -226,6 +226,8 @@ class BearerAuth(httpx2.Auth):
     the request sent once more (nothing was authorised, so even a non-replayable one).  With
     ``step_up_replays`` a 403 ``insufficient_scope`` (RFC 6750 §3.1: refused for the token's
     scope, not acted on) is stepped up and sent again even when the record says ``replay=False``.
+    A refusal is read whole before the flow waits for a token (``_release``: its connection is
+    then under the pool's keep-alive rule during a sign-in, not reused as the server closes it).
     """
 
     def __init__(
@@ -283,6 +285,7 @@ class BearerAuth(httpx2.Auth):
                 response = yield request
                 if response.status_code != 401:
                     return  # served without a sign-in
+                await _release(response)  # before the sign-in it prompts
                 if record.auth_error is None:
                     self._challenged(parse_challenge(response.headers.get("www-authenticate")))
                     with _lifted(record):
@@ -330,6 +333,7 @@ class BearerAuth(httpx2.Auth):
             if self._accepted is not None:
                 self._accepted(token)
             return False
+        await _release(response)  # before the renewal, which may be a sign-in
         record.challenge = challenge = parse_challenge(response.headers.get("www-authenticate"))
         step_up = self._step_up_replays and response.status_code == 403
         if not record.replay and record.sending and request.method not in _REPLAYABLE and not step_up:
@@ -341,6 +345,20 @@ class BearerAuth(httpx2.Auth):
 
     def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
         raise RuntimeError("our HTTP clients are async only")
+
+
+async def _release(refusal: httpx2.Response) -> None:
+    """Read a refusal whole (it is small, and capped) before waiting for a token.
+
+    Until its body is read an answer holds its connection, and the pool's keep-alive clock
+    (``core.http.KEEPALIVE_EXPIRY``) starts only when the connection is released.  Held through
+    a sign-in of about the server's keep-alive timeout (6 s for Node 22), the retry was written into
+    that connection just as the server closed it: ``ReadError``, seen in the MCP conformance
+    suite under load.  Released at once, the connection is idle by our clock for the whole
+    sign-in, so the retry goes on a new one whenever the server may have closed this one.
+    (httpx2 reads the refusal before sending the retry anyway; only the moment changes.)
+    """
+    await refusal.aread()
 
 
 @contextmanager

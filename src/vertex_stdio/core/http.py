@@ -8,7 +8,10 @@
   5 s, so the two race at the same instant: measured on loopback, 16 of 600 requests after a
   4.9-5.1 s pause failed with 5 s here and none with 4 s.  So connections idle for 4 s are closed
   on our side first.  Servers with longer timeouts (nginx 75 s, load balancers 60 s) lose nothing
-  but reuse after 4 s of quiet.
+  but reuse after 4 s of quiet.  (Node 22.23, the conformance suite's, says ``timeout=5`` and
+  closes after 5 s plus its 1 s ``keepAliveTimeoutBuffer``.)  Our clock starts when an answer is read or closed, the server's when it was sent: an
+  answer held unread across a long wait keeps its connection out of the rule, so whoever waits
+  after an answer (``core.calls.BearerAuth`` for a sign-in) reads it first.
 - **Proxies from the environment on every path.**  httpx2 reads ``HTTPS_PROXY``/``NO_PROXY``
   only for a client that builds its own transport; ours wrap theirs (to record and cap), so the
   routing is done here, per request, by the standard library's reading of the environment.
