@@ -28,6 +28,7 @@ from vertex_stdio.core.tasks import Hosted
 
 if TYPE_CHECKING:
     import anyio
+    import anyio.abc
     from mcp.server.lowlevel.server import Server
     from mcp.server.mcpserver import MCPServer
     from mcp.server.models import InitializationOptions
@@ -87,11 +88,11 @@ def run(session: Session, *, first_line: str) -> Ended:
 
     loop, options = event_loop()
     if first_line.endswith(")"):
-        log.info("%s; event loop: %s)", first_line[:-1], loop)
+        first_line = f"{first_line[:-1]}; event loop: {loop})"
     else:
-        log.info("%s (event loop: %s)", first_line, loop)
+        first_line = f"{first_line} (event loop: {loop})"
     stopped: list[str] = []
-    anyio.run(_serve_then_close, session, stopped, backend_options=options)
+    anyio.run(_serve_then_close, session, stopped, first_line, backend_options=options)
     return Ended(stopped[0] if stopped else None)
 
 
@@ -109,7 +110,7 @@ def leave(ended: Ended, name: str = "vertex-stdio") -> int:
     os._exit(ended.code)
 
 
-async def _serve_then_close(session: Session, stopped: list[str]) -> None:
+async def _serve_then_close(session: Session, stopped: list[str], first_line: str) -> None:
     import anyio
 
     from vertex_stdio.mcpio.stdio import serve_stdio
@@ -117,7 +118,10 @@ async def _serve_then_close(session: Session, stopped: list[str]) -> None:
     stop = anyio.Event()
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_stop_on_signals, stop, tg.cancel_scope, stopped)
+            await tg.start(_stop_on_signals, stop, tg.cancel_scope, stopped)
+            # Logged once the signals are ours: a SIGINT after this line is a clean stop, never a
+            # KeyboardInterrupt inside the task group (a supervisor may wait for this line).
+            log.info("%s", first_line)
             if session.hosted is not None:
                 session.hosted.run_tasks_in(tg)
             await serve_stdio(
@@ -135,12 +139,20 @@ async def _serve_then_close(session: Session, stopped: list[str]) -> None:
                 await session.aclose()
 
 
-async def _stop_on_signals(stop: anyio.Event, scope: anyio.CancelScope, stopped: list[str]) -> None:
-    """The first SIGTERM or SIGINT stops reading (calls in flight finish); a second stops at once."""
+async def _stop_on_signals(
+    stop: anyio.Event,
+    scope: anyio.CancelScope,
+    stopped: list[str],
+    *,
+    task_status: anyio.abc.TaskStatus[None],
+) -> None:
+    """The first SIGTERM or SIGINT stops reading (calls in flight finish); a second stops at once.
+    Started (``task_status``) once the signals are received here."""
     import anyio
 
     try:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            task_status.started()
             async for signum in signals:
                 name = signal.Signals(signum).name
                 if stopped:
@@ -151,4 +163,5 @@ async def _stop_on_signals(stop: anyio.Event, scope: anyio.CancelScope, stopped:
                 stopped.append(name)
                 stop.set()
     except NotImplementedError:  # no signal receivers on this platform's loop (Windows)
+        task_status.started()
         return
