@@ -1,1 +1,1 @@
-"""MCP over stdio: the stdio transport and its pipes, the one serve runner, the sign-in prompt adapter, the lean front. May import core (and the MCP SDK), never oauth."""
+"""MCP over stdio: the stdio transport and its pipes, the one serve runner, the sign-in prompt adapter, the lean front, the SDK's logging set-up skipped while ours is in place. May import core (and the MCP SDK), never oauth."""
