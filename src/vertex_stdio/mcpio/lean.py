@@ -50,7 +50,8 @@ class Manifest:
         lists = data["tools_lists"]
         return cls(
             tuple(data["versions"]),
-            {v: {**data["initialize"], "protocolVersion": v} for v in data["versions"]},
+            # the SDK writes an initialize result's keys sorted: the same bytes, not just the same JSON
+            {v: dict(sorted({**data["initialize"], "protocolVersion": v}.items())) for v in data["versions"]},
             {v: lists[data["tools_list_of"][v]] for v in data["versions"]},
         )
 
