@@ -55,6 +55,28 @@ async def test_a_call_that_is_not_read_only_is_never_sent_twice_after_a_401(
 
 
 @pytest.mark.anyio
+async def test_a_call_that_is_not_read_only_whose_connection_drops_is_never_called_retryable(
+    browser: Path, tmp_path: Path
+) -> None:
+    """The remote acts, then its connection drops unanswered: not sent again, outcome unknown."""
+    drop = tmp_path / "drop"
+    with (
+        auth_server(tmp_path) as as_server,
+        remote(as_server.issuer, tmp_path, REMOTE_DROP=str(drop), REMOTE_CALM_TOOLS="1") as url,
+    ):
+        async with connect(url, tmp_path) as client:
+            assert not (await client.call_tool("sign_in", {})).is_error
+            drop.touch()
+            error = envelope(await client.call_tool("act", {"what": "once"}))
+    log = _lines(tmp_path / "remote.log")
+    assert log.count("acted once") == 1, "\n".join(log)
+    assert error["code"] == "UPSTREAM_UNAVAILABLE"
+    assert error["outcome"] == "unknown"
+    assert error["retryable"] is False
+    assert "not sent again" in error["message"]
+
+
+@pytest.mark.anyio
 async def test_a_sign_in_the_remote_refuses_pauses_new_ones_and_401s_are_envelopes(
     browser: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,6 +24,8 @@ For the bounds and calm of ``connect``:
 - While the file named by ``REMOTE_REFUSE`` exists, every MCP request is answered 401 whatever its
   token, a ``tools/call`` only after acting on it (``acted <what>``), as a remote that changed its
   mind about the sign-in might.
+- While the file named by ``REMOTE_DROP`` exists, a signed-in ``tools/call`` is acted on
+  (``acted <what>``) and then the process exits without answering, as a remote that crashed.
 - ``REMOTE_TOOLS_BYTES=N``: ``tools/list`` is answered by this wrapper, as JSON streamed in chunks,
   with about N bytes of tools; with ``REMOTE_TOOLS_PAGES=P``, N bytes on each of P pages.
 """
@@ -228,6 +230,11 @@ class Guard:
             )
         if isinstance(message.get("method"), str):
             _note(message["method"])
+        dropping = Path(os.environ.get("REMOTE_DROP", "/nonexistent")).exists()
+        if dropping and message.get("method") == "tools/call":
+            params = message.get("params") or {}
+            _note(f"acted {(params.get('arguments') or {}).get('what') or params.get('name')}")
+            os._exit(3)  # the connection drops with the call acted on and unanswered
         if message.get("method") == "tools/list" and os.environ.get("REMOTE_TOOLS_BYTES"):
             return await _big_tools(send, message)
         if scope["method"] != "POST":

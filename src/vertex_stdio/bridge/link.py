@@ -18,7 +18,8 @@ to the token provider, which renews (refresh, step-up or a new sign-in) and the 
 once more, as for VertexSMS -- except a request sent with ``retry=False`` (a tool that is not
 read-only) refused with 401: the remote may have acted before refusing it, so it is never sent
 twice; its error carries ``outcome: unknown``.  (A 403 ``insufficient_scope`` was refused for the
-token's scope, RFC 6750 §3.1: it is stepped up and sent again.)
+token's scope, RFC 6750 §3.1: it is stepped up and sent again.)  So does such a request whose
+connection failed once it went out: never "retryable", since the remote may have acted.
 
 The upstream ``initialize`` names vertex-stdio and its version and declares what the local client
 declared (``relay.LocalPeer``), whose elicitation, sampling and roots requests are relayed to it;
@@ -230,9 +231,17 @@ class RemoteLink:
             return auth_failure(host, call)
         if call is not None and call.auth_error is not None:
             return call.auth_error
+        failure = (call.failure if call is not None else None) or exc
+        if call is not None and call.sending and not call.replay and not _never_sent(failure):
+            return UpstreamUnavailable(
+                f"The connection to {host} failed after the call went out ({type(failure).__name__}). "
+                f"It was not sent again: it is not read-only, and {host} may have acted on it. "
+                f"Check in {host} whether it took effect before calling it again.",
+                outcome="unknown",
+                retryable=False,
+            )
         if isinstance(exc, MCPError) and exc.error.code == REQUEST_TIMEOUT:
             return UpstreamUnavailable(f"{host} did not answer in time. Try again.")
-        failure = (call.failure if call is not None else None) or exc
         untrusted = _certificate_refused(failure)
         if untrusted is not None:
             return UpstreamUnavailable(
@@ -368,6 +377,16 @@ def _first(group: BaseException) -> BaseException:
     while isinstance(group, BaseExceptionGroup):
         group = group.exceptions[0]
     return group
+
+
+def _never_sent(exc: BaseException | None) -> bool:
+    """True when ``exc`` proves the request never went out: no connection was made (TLS included)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _certificate_refused(exc: BaseException | None) -> str | None:
