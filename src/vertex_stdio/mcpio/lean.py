@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, RequestId
+from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, RequestId, json_object
 
 _PRIVATE_ID = "vertex-stdio/lean/{}"
 IDLE = 0.05  # seconds without a message before a waiting SDK starts loading (``mcpio.early``)
@@ -133,7 +133,7 @@ class _Front:
 
     def take(self, line: bytes) -> bytes | None:
         """The answer to ``line`` (``b""``: none due), or None when the SDK must answer it."""
-        message = _parsed(line)
+        message = json_object(line)
         if message is None:
             return b"" if not line.strip() else None
         if self._version is None:
@@ -172,23 +172,6 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view) :]
         except BlockingIOError:
             select.select([], [fd], [])
-
-
-def _parsed(line: bytes) -> dict[str, Any] | None:
-    """The line's JSON object, or None: not UTF-8, not JSON, not an object, or a key twice."""
-    try:
-        text = line.decode("utf-8").removeprefix("\ufeff").strip()
-        found = json.loads(text, object_pairs_hook=_unique) if text else None
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return None
-    return found if isinstance(found, dict) else None
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        raise ValueError("a key appears twice")
-    return found
 
 
 def _text(value: Any) -> bool:

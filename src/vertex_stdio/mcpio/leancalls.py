@@ -18,7 +18,6 @@ Nothing here imports the SDK.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from typing import Any, Protocol
 import pydantic_core
 
 from vertex_stdio.mcpio.lean import is_initialize, is_initialized, is_request
-from vertex_stdio.mcpio.lines import RequestId
+from vertex_stdio.mcpio.lines import RequestId, json_object
 
 Result = dict[str, Any]
 Prepared = Callable[[], Awaitable[Result | None]]
@@ -73,7 +72,7 @@ class LeanGate:
             return None
         if b'"tools/call"' not in line or _SURROGATE.search(line):
             return None
-        message = _parsed(line)
+        message = json_object(line)
         if message is None or set(message) != {"jsonrpc", "id", "method", "params"}:
             return None
         params = message["params"]
@@ -87,7 +86,7 @@ class LeanGate:
 
     def cancelled(self, line: bytes) -> RequestId | None:
         """The request a plain ``notifications/cancelled`` on ``line`` cancels, else None."""
-        message = _parsed(line) if self._open and not _SURROGATE.search(line) else None
+        message = json_object(line) if self._open and not _SURROGATE.search(line) else None
         if message is None or set(message) != {"jsonrpc", "method", "params"}:
             return None
         params = message["params"]
@@ -102,37 +101,15 @@ class LeanGate:
     def _watch(self, line: bytes) -> None:
         """Open after a plain ``initialize`` then ``notifications/initialized``; never after another."""
         if self._initialize is None and b'"initialize"' in line:
-            message = _parsed(line)
+            message = json_object(line)
             if message is not None and message.get("method") == "initialize":
                 plain = is_initialize(message) and message["params"]["protocolVersion"] in VERSIONS
                 self._initialize = plain and not _SURROGATE.search(line)
         elif self._initialize and b"notifications/initialized" in line:
-            message = _parsed(line)
+            message = json_object(line)
             self._open = message is not None and is_initialized(message)
 
 
 def answer_line(id_: RequestId, result: Result) -> bytes:
     """The JSON-RPC answer carrying ``result``, written as the SDK writes it (pydantic's JSON)."""
     return pydantic_core.to_json({"jsonrpc": "2.0", "id": id_, "result": result}) + b"\n"
-
-
-def _parsed(line: bytes) -> dict[str, Any] | None:
-    """The line's JSON object; None when it is not one, or holds what the SDK's parser refuses
-    (a key twice, NaN or Infinity, an integer past 4,300 digits)."""
-    try:
-        text = line.decode("utf-8").removeprefix("\ufeff").strip()
-        found = json.loads(text, object_pairs_hook=_unique, parse_constant=_refuse)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return None
-    return found if isinstance(found, dict) else None
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        raise ValueError("a key appears twice")
-    return found
-
-
-def _refuse(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")

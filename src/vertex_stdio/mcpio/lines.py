@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 RequestId = str | int
 MAX_LINE_BYTES = 4 * 1024 * 1024
@@ -93,3 +94,26 @@ def leading_id(prefix: bytes) -> RequestId | None:
         depth -= char in (b"}", b"]")
         i += 1
     return None
+
+
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """The line's JSON object; None when it is not one, or holds what the SDK's parser refuses
+    (not UTF-8, a key twice, NaN or Infinity, an integer past 4,300 digits).  The lean front and
+    the lean call path read a line only through this, so neither takes a line the SDK would not."""
+    try:
+        text = line.decode("utf-8").removeprefix("\ufeff").strip()
+        found = json.loads(text, object_pairs_hook=_unique, parse_constant=_refuse)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a key appears twice")
+    return found
+
+
+def _refuse(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
