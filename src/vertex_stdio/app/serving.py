@@ -76,6 +76,9 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     from vertex_stdio.mcpio import runner
 
     manifest = None if sys.stdin.isatty() else lean_manifest(settings)
+    early = manifest is not None and config_error is None and early_calls_on(settings)
+    if early:  # the lean call path's TLS store and imports, while the front answers the opening
+        threading.Thread(target=_warm, name="vertex-stdio-warm", daemon=True).start()
     if manifest is None:
         if sys.stdin.isatty():
             from vertex_stdio.app.call import serve_hint
@@ -87,9 +90,6 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     from vertex_stdio.mcpio.pipes import claimed_stdin, claimed_stdout
 
     with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
-        early = config_error is None and early_calls_on(settings)
-        if early:  # the lean call path's imports, while the front answers the opening
-            threading.Thread(target=_warm, name="vertex-stdio-warm", daemon=True).start()
         loading = Loading(settings, config_error, start=not early)  # else: once the front is idle
         handover = front_until_stopped(in_fd, out_fd, manifest, loading.wake_fd, loading.start)
         del manifest  # not needed from here on: the SDK answers
@@ -163,16 +163,19 @@ def early_calls_on(settings: Settings) -> bool:
 
 
 def _warm() -> None:
-    """Import what the first lean call needs (~0.1 s) and load the TLS trust store it will use
-    (cached for the process), so the call does not wait for them: the front mostly waits on its
-    input meanwhile, and a client sends its first call right after ``tools/list``."""
+    """Load the TLS trust store the first lean call will use, then import what that call needs,
+    so the call does not wait for them (the front mostly waits on its input meanwhile, and a
+    client sends its first call right after ``tools/list``).  The store first: loading it (~20-40
+    ms, cached for the process) runs mostly outside the GIL, so started at once it overlaps the
+    imports instead of following them."""
+    from vertex_stdio.core.http import tls_context
+
+    tls_context()
+    import anyio._backends._asyncio  # noqa: F401 -- what ``anyio.run`` imports at the call
     import uvloop  # noqa: F401
 
     import vertex_stdio.mcpio.early
     import vertex_stdio.vertexsms.leancall  # noqa: F401
-    from vertex_stdio.core.http import tls_context
-
-    tls_context()
 
 
 def _early(settings: Settings, handover: Handover, loading: Loading) -> int:

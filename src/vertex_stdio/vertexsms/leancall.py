@@ -35,7 +35,7 @@ from vertex_stdio.vertexsms.tools.hosted import (
     corrected_numbers,
     mobile_prefixes,
 )
-from vertex_stdio.vertexsms.tools.models import CountryCode
+from vertex_stdio.vertexsms.tools.numbermodels import CountryCode
 
 log = logging.getLogger(__name__)
 

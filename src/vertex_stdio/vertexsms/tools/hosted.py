@@ -15,7 +15,7 @@ from vertex_stdio.core.credentials import SignInPrompt
 from vertex_stdio.core.errors import UpstreamError
 from vertex_stdio.vertexsms.api.outcomes import Operation
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
-from vertex_stdio.vertexsms.tools.models import (
+from vertex_stdio.vertexsms.tools.numbermodels import (
     CorrectionResult,
     CountryCode,
     MobilePrefixesResult,

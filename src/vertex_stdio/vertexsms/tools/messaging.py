@@ -23,13 +23,13 @@ from vertex_stdio.vertexsms.tools.base import (
 from vertex_stdio.vertexsms.tools.confirm import Confirmation, ask_to_send, require_yes
 from vertex_stdio.vertexsms.tools.models import (
     CorrectBy,
-    CountryCode,
     Rate,
     RatesResult,
     Recipient,
     SenderFrom,
     SendSmsResult,
 )
+from vertex_stdio.vertexsms.tools.numbermodels import CountryCode
 from vertex_stdio.vertexsms.tools.pricing import require_price
 from vertex_stdio.vertexsms.tools.rates import field, text_or_none
 

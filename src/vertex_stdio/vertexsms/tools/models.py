@@ -1,4 +1,5 @@
-"""Typed inputs and outputs of the ten tools: the schemas the model sees come from here."""
+"""Typed inputs and outputs of the ten tools: the schemas the model sees come from here (the
+hosted number tools' from ``numbermodels.py``)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,10 @@ import socket
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 # --- inputs -------------------------------------------------------------------------
 
-CountryCode = Annotated[
-    str,
-    Field(
-        pattern=r"^[A-Z]{2}$",
-        description="ISO 3166-1 alpha-2 country code in capitals, e.g. LT, GB, US.",
-        examples=["LT"],
-    ),
-]
 PhoneNumber = Annotated[
     str,
     Field(
@@ -177,32 +170,6 @@ class RatesResult(BaseModel):
     cache_age_seconds: int = Field(description="How old the cached rate card is (it is kept for an hour).")
 
 
-class NumberToCorrect(BaseModel):
-    number: Annotated[
-        str,
-        Field(min_length=1, max_length=40, description="The number as written: national or international."),
-    ]
-    country: CountryCode
-
-
-class CorrectedNumber(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    input_number: str
-    country: str
-    number_type: Literal["mobile", "landline", "unknown"]
-    mobile: bool
-    number_e164: str | None = Field(description="The number in E.164 form, or null if it is invalid.")
-    error: str | None = Field(description="Why the number is invalid, or null.")
-
-
-class CorrectionResult(BaseModel):
-    """Validated and normalised numbers, in the order given."""
-
-    count: int
-    results: list[CorrectedNumber]
-
-
 class OperatorResult(BaseModel):
     """A mobile operator known to VertexSMS."""
 
@@ -227,21 +194,6 @@ class MccMncPage(BaseModel):
     page: int
     items: list[MccMncItem]
     next_page: int | None = Field(description="The page to ask for next, or null when this page is empty.")
-
-
-class MobilePrefix(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    prefix: str = Field(description="International prefix digits without '+', e.g. 3706.")
-
-
-class MobilePrefixesResult(BaseModel):
-    """The mobile number prefixes of one country."""
-
-    model_config = ConfigDict(extra="allow")
-
-    country: str
-    prefixes: list[MobilePrefix]
 
 
 class SenderIdResult(BaseModel):

@@ -19,16 +19,14 @@ from vertex_stdio.vertexsms.tools.base import (
 )
 from vertex_stdio.vertexsms.tools.hosted import NumbersToCorrect, corrected_numbers, mobile_prefixes
 from vertex_stdio.vertexsms.tools.models import (
-    CorrectionResult,
-    CountryCode,
     HlrResult,
     HttpsUrl,
     MccMncItem,
     MccMncPage,
-    MobilePrefixesResult,
     OperatorResult,
     PhoneNumber,
 )
+from vertex_stdio.vertexsms.tools.numbermodels import CorrectionResult, CountryCode, MobilePrefixesResult
 from vertex_stdio.vertexsms.tools.pricing import require_price
 
 HLR = Operation(tool="lookup_hlr", scope="hlr:lookup", costs_or_changes=True)
