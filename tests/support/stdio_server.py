@@ -21,7 +21,9 @@ INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"nam
 class Server:
     """``python -m vertex_stdio`` with piped stdio; stdout lines are parsed as they arrive."""
 
-    def __init__(self, env: dict[str, str], home: Path, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, env: dict[str, str], home: Path, args: tuple[str, ...] = (), *, reading: bool = True
+    ) -> None:
         self.stderr_path = home / "stderr.txt"
         self.log_path = Path(env["VERTEXSMS_LOG_DIR"]) / "vertex-stdio.log"
         with self.stderr_path.open("wb") as stderr:
@@ -32,18 +34,36 @@ class Server:
                 stderr=stderr,
                 env=env,
             )
-        self.raw = bytearray()  # every byte written to stdout
+        self.raw = bytearray()  # every line written to stdout
+        self.tail = b""  # bytes after the last line: a line cut off when the process ended
+        self.cut_off_allowed = False  # finish() fails on a cut-off line unless a test allows it
         self.messages: list[dict[str, Any]] = []
         self._inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._reading = threading.Event()  # cleared: stdout is not read (a client that stalls)
+        if reading:
+            self._reading.set()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
+        self._reading.wait()
         for line in iter(self.proc.stdout.readline, b""):
+            if not line.endswith(b"\n"):
+                self.tail = line
+                break
             self.raw += line
             self._inbox.put(json.loads(line))
+            self._reading.wait()
         self._inbox.put(None)
+
+    def stop_reading(self) -> None:
+        """Read no more of stdout (beyond the line being read and what its buffer already
+        holds, at most 8 KiB) until ``read_again``: stdout's pipe fills as a stalled client's does."""
+        self._reading.clear()
+
+    def read_again(self) -> None:
+        self._reading.set()
 
     def send(self, data: bytes) -> None:
         assert self.proc.stdin is not None
@@ -96,6 +116,7 @@ class Server:
 
     def finish(self) -> None:
         """Kill if still running, close every pipe, and check stdout was pure JSON-RPC."""
+        self._reading.set()
         with contextlib.suppress(OSError):
             self.proc.kill()
         self.proc.wait(timeout=15)
@@ -105,6 +126,7 @@ class Server:
                 with contextlib.suppress(OSError):
                     pipe.close()
         assert_pure(bytes(self.raw))
+        assert self.cut_off_allowed or not self.tail, f"a line cut off: {self.tail[:200]!r}"
 
     @property
     def diagnostics(self) -> str:

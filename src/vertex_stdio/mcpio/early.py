@@ -31,11 +31,12 @@ from typing import Any
 import anyio
 import pydantic_core
 from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from vertex_stdio.mcpio.lean import IDLE, Handover
 from vertex_stdio.mcpio.leancalls import LeanGate, LeanRequest, ToolCalls, answer_line
 from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, RequestId
-from vertex_stdio.mcpio.pipes import FdPipe
+from vertex_stdio.mcpio.pipes import FdPipe, batches
 
 MAX_IN_FLIGHT = 256  # as stdio.MAX_IN_FLIGHT
 _CHUNK = 64 * 1024
@@ -71,7 +72,8 @@ class _Early:
         for line in handover.replay:  # the opening the front read: the gate sees the session open
             self._gate.take(line)
         self._buffer, handover.preface = handover.preface, b""
-        self._calls: dict[RequestId, anyio.CancelScope] = {}
+        self._calls: dict[RequestId, anyio.CancelScope] = {}  # running, by id: a cancellation reaches it
+        self._open: set[RequestId] = set()  # in flight: admitted, and not yet answered on stdout
         self._emptied = anyio.Event()
         self._reading: anyio.CancelScope | None = None
         self._stopped = False
@@ -81,7 +83,9 @@ class _Early:
     async def run(self) -> None:
         assert self._h.fds is not None
         stdin, stdout = FdPipe(self._h.fds[0], name="stdin"), FdPipe(self._h.fds[1], name="stdout")
-        self._out, outgoing = anyio.create_memory_object_stream[bytes](MAX_IN_FLIGHT * 4)
+        # answers (with the id they count for) and busy refusals (None): room for every call in flight
+        self._out, outgoing = anyio.create_memory_object_stream[_Answer](MAX_IN_FLIGHT * 4)
+        self._ending = anyio.CancelScope()  # cancelled by a signal, even while a busy answer waits for room
         self._active = anyio.current_time()
         try:
             async with anyio.create_task_group() as watching:
@@ -89,11 +93,14 @@ class _Early:
                 watching.start_soon(self._signals, watching)
                 watching.start_soon(self._idle)
                 async with anyio.create_task_group() as calls:
-                    calls.start_soon(_write, stdout, outgoing)
+                    calls.start_soon(_write, stdout, outgoing, self._written)
                     self._tasks = calls
-                    await self._read(stdin)
+                    with self._ending:  # a signal ends the reading wherever it waits
+                        await self._read(stdin)
                     await self._drain()
                     await self._out.aclose()
+                    if self._h.ended or self._eof:  # the session ends: the last answers, briefly (as stdio's)
+                        calls.cancel_scope.deadline = anyio.current_time() + 1.0
                 watching.cancel_scope.cancel()
         finally:
             stdin.close()
@@ -107,7 +114,7 @@ class _Early:
 
     async def _read(self, stdin: FdPipe) -> None:
         while not self._stopped:
-            while b"\n" in self._buffer:
+            while b"\n" in self._buffer and not self._stopped:
                 line, _, rest = self._buffer.partition(b"\n")
                 if line.strip() and not await self._take(line):
                     return  # the SDK answers this line and what follows
@@ -132,9 +139,10 @@ class _Early:
         request = self._gate.take(line)
         if request is None:
             return False
-        if len(self._calls) >= MAX_IN_FLIGHT:
-            await self._out.send(_busy(request.id))
+        if len(self._open) >= MAX_IN_FLIGHT:  # answers not yet written count, so at most this many are held
+            await self._out.send((None, _busy(request.id)))
             return True
+        self._open.add(request.id)
         self._calls[request.id] = scope = anyio.CancelScope()
         self._tasks.start_soon(self._call, request, scope)
         return True
@@ -147,7 +155,7 @@ class _Early:
         return True
 
     async def _call(self, request: LeanRequest, scope: anyio.CancelScope) -> None:
-        result = None
+        queued = False
         try:
             with scope:
                 result = await request.run()
@@ -156,7 +164,8 @@ class _Early:
                     self._stop()
                     self._e.start_loading()
                 else:
-                    await self._out.send(answer_line(request.id, result))
+                    await self._out.send((request.id, answer_line(request.id, result)))
+                    queued = True  # in flight until the writer has written it
                     self.answered += 1
                     if self.answered == 1:
                         loaded = "mcp" in sys.modules
@@ -164,7 +173,9 @@ class _Early:
                             "the first lean call is answered; the SDK is %simported", "" if loaded else "not "
                         )
         finally:
-            del self._calls[request.id]
+            self._calls.pop(request.id, None)
+            if not queued:
+                self._open.discard(request.id)
             self._active = anyio.current_time()
             if not self._calls:
                 self._emptied.set()
@@ -180,6 +191,10 @@ class _Early:
         for scope in self._calls.values():
             scope.cancel()
 
+    def _written(self, id_: RequestId) -> None:
+        self._open.discard(id_)
+        self._active = anyio.current_time()
+
     def _stop(self) -> None:
         self._stopped = True
         if self._reading is not None:
@@ -192,7 +207,7 @@ class _Early:
     async def _idle(self) -> None:
         while True:
             await anyio.sleep(self._e.idle)
-            if not self._calls and anyio.current_time() - self._active >= self._e.idle:
+            if not self._open and anyio.current_time() - self._active >= self._e.idle:
                 self._e.start_loading()
                 return
 
@@ -206,24 +221,27 @@ class _Early:
                     return
                 self._h.ended = signal.Signals(signum).name
                 self._stop()
+                self._ending.cancel()
 
 
-async def _write(stdout: FdPipe, outgoing: Any) -> None:
-    """Write every answer, each batch in one write; after a broken pipe, drop them."""
+_Answer = tuple[RequestId | None, bytes]  # a line, and the call it answers (None: a busy refusal)
+
+
+async def _write(
+    stdout: FdPipe, outgoing: MemoryObjectReceiveStream[_Answer], written: Callable[[RequestId], None]
+) -> None:
+    """Write every answer, each batch in one write, and say which calls are answered; after a
+    broken pipe, drop them."""
     broken = False
-    async with outgoing:
-        async for first in outgoing:
-            batch = [first]
-            while len(batch) < 64:
-                try:
-                    batch.append(outgoing.receive_nowait())
-                except anyio.WouldBlock:
-                    break
-            if not broken:
-                try:
-                    await stdout.write(b"".join(batch))
-                except OSError:
-                    broken = True
+    async for batch in batches(outgoing):
+        if not broken:
+            try:
+                await stdout.write(b"".join(line for _, line in batch))
+            except OSError:
+                broken = True
+        for id_, _ in batch:
+            if id_ is not None:
+                written(id_)
 
 
 def _busy(id_: RequestId) -> bytes:

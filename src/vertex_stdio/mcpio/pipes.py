@@ -19,12 +19,28 @@ import logging
 import os
 import stat
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
+from typing import TypeVar
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+async def batches(queued: MemoryObjectReceiveStream[_T], most: int = 64) -> AsyncIterator[list[_T]]:
+    """What ``queued`` holds, up to ``most`` items at a time (one write each), until its senders
+    have closed and it is empty.  Items still queued when the senders close are all yielded."""
+    async with queued:
+        async for first in queued:
+            batch = [first]
+            with suppress(anyio.WouldBlock, anyio.EndOfStream):  # EndOfStream: closed, now empty
+                while len(batch) < most:
+                    batch.append(queued.receive_nowait())
+            yield batch
 
 
 class FdPipe:

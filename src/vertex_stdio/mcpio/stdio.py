@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,7 @@ from vertex_stdio.mcpio.discover import discover_answer
 from vertex_stdio.mcpio.lean import Handover
 from vertex_stdio.mcpio.leancalls import LeanGate, LeanRequest, ToolCalls, answer_line
 from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, LineSplitter, Rejected
-from vertex_stdio.mcpio.pipes import FdPipe, claimed_stdin, claimed_stdout
+from vertex_stdio.mcpio.pipes import FdPipe, batches, claimed_stdin, claimed_stdout
 
 log = logging.getLogger(__name__)
 
@@ -236,13 +236,8 @@ class Wire:
 
     async def write(self, outgoing: MemoryObjectReceiveStream[Outgoing]) -> None:
         """Write every message, one per line, each batch in one write, until the senders close."""
-        async with outgoing:
-            async for first in outgoing:
-                batch = [first]
-                with suppress(anyio.WouldBlock):
-                    while len(batch) < 64:
-                        batch.append(outgoing.receive_nowait())
-                await self._write(batch)
+        async for batch in batches(outgoing):
+            await self._write(batch)
 
     async def _write(self, batch: list[Outgoing]) -> None:
         lines = []
