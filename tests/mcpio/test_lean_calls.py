@@ -10,18 +10,18 @@ get the same bytes, and the lean process must have answered the plain ones itsel
 from __future__ import annotations
 
 import json
-import re
 import signal
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hosted_script import BEHAVIOURS, TOKEN, HostedScript
-from loopback import serve_in_thread
-from stdio_server import INIT, Server
+from hosted_script import BEHAVIOURS, TOKEN
+from lean_session import Hosted, hosted_server, lean_counts, lean_server, opening
+from stdio_server import Server
 
-from bridge import process_env, rpc
+from bridge import rpc
 
 pytestmark = pytest.mark.slow
 
@@ -106,22 +106,14 @@ def _cases() -> list[tuple[Any, bytes]]:
 
 
 @pytest.fixture(scope="module")
-def hosted() -> Iterator[tuple[str, HostedScript]]:
-    script = HostedScript()
-    with serve_in_thread(script) as url:
-        yield url + "/mcp", script
+def hosted() -> Iterator[Hosted]:
+    with hosted_server() as found:
+        yield found
 
 
-def _env(home: Path, url: str, lean: str, **extra: str) -> dict[str, str]:
-    settings = {
-        "VERTEXSMS_MCP_URL": url,
-        "VERTEXSMS_API_URL": url.removesuffix("/mcp"),  # get_operator stays on this machine
-        "VERTEXSMS_API_TOKEN": TOKEN,
-        "VERTEXSMS_HTTP_TIMEOUT": "1",
-        "VERTEX_STDIO_LEAN": lean,
-        "VERTEXSMS_LOG_LEVEL": "DEBUG",
-    }
-    return process_env(home, **{**settings, **extra})
+def _server(home: Path, url: str, lean: str, timeout: str = "1") -> AbstractContextManager[Server]:
+    """``lean_server`` with the lean paths on ("1") or off ("0": the SDK answers everything)."""
+    return lean_server(home, url, VERTEX_STDIO_LEAN=lean, VERTEXSMS_HTTP_TIMEOUT=timeout)
 
 
 def _raw_answers(server: Server) -> dict[str, list[bytes]]:
@@ -132,40 +124,23 @@ def _raw_answers(server: Server) -> dict[str, list[bytes]]:
     return {key: sorted(lines) for key, lines in found.items()}
 
 
-def _counts(log: str) -> tuple[int, int]:
-    """The lean calls the process answered (before the SDK was loaded and after), and left to the SDK."""
-    found = re.findall(r"the lean call path answered (\d+) calls and left (\d+) to the SDK", log)
-    early = re.findall(r"the lean call path answered (\d+) calls before the SDK was wanted", log)
-    assert found or early, log[-3000:]
-    answered, left = (int(found[-1][0]), int(found[-1][1])) if found else (0, 0)
-    return answered + (int(early[-1]) if early else 0), left
-
-
 def _session(
     home: Path, url: str, lean: str, lines: list[bytes], version: str = "2025-11-25"
 ) -> tuple[dict[str, list[bytes]], str]:
     """Every answer of one session that opens, sends ``lines`` and closes stdin."""
     home.mkdir()
-    server = Server(_env(home, url, lean), home)
-    try:
-        server.send(
-            rpc("init", "initialize", {**INIT, "protocolVersion": version})
-            + rpc(None, "notifications/initialized")
-        )
+    with _server(home, url, lean) as server:
+        server.send(opening(version))
         server.send(b"".join(lines))
         for _ in range(len(lines) + 1):  # every answer, before stdin closes
             assert server.next_message(timeout=60) is not None
         assert server.close_stdin() < 15
         assert server.proc.returncode == 0
         return _raw_answers(server), server.diagnostics
-    finally:
-        server.finish()
 
 
-def test_every_call_typed_every_way_gets_the_sdks_bytes(
-    tmp_path: Path, hosted: tuple[str, HostedScript]
-) -> None:
-    url, script = hosted
+def test_every_call_typed_every_way_gets_the_sdks_bytes(tmp_path: Path, hosted: Hosted) -> None:
+    url, script = hosted.url, hosted.script
     cases = _cases()
     lines = [line for _, line in cases]
     lean, lean_log = _session(tmp_path / "lean", url, "1", lines)
@@ -177,16 +152,14 @@ def test_every_call_typed_every_way_gets_the_sdks_bytes(
     assert TOKEN not in b"".join(b"".join(v) for v in lean.values()).decode()
     # the lean path answered every plain call: each country the script knows but DK, seven of the
     # ids (2**53 is the SDK's), the escaped, BOM and spaced lines, and three corrections
-    assert _counts(lean_log) == (len(PLAIN_COUNTRIES) + 7 + 3 + 3, 0)
+    assert lean_counts(lean_log) == (len(PLAIN_COUNTRIES) + 7 + 3 + 3, 0)
     assert "the lean call path" not in sdk_log
     assert script.calls > 0
 
 
 @pytest.mark.parametrize("version", ["2024-11-05", "2025-03-26", "2025-06-18", "1999-01-01"])
-def test_every_protocol_version_gets_the_same_bytes(
-    tmp_path: Path, hosted: tuple[str, HostedScript], version: str
-) -> None:
-    url, _ = hosted
+def test_every_protocol_version_gets_the_same_bytes(tmp_path: Path, hosted: Hosted, version: str) -> None:
+    url = hosted.url
     lines = [
         _call(1, "get_mobile_prefixes", {"country": "LT"}),
         _call(2, "get_mobile_prefixes", {"country": "EE"}),
@@ -195,24 +168,23 @@ def test_every_protocol_version_gets_the_same_bytes(
     sdk, _ = _session(tmp_path / "sdk", url, "0", lines, version)
     assert lean == sdk
     # a 1999 session is answered with the latest version: the SDK answers all of it, as any unknown one
-    assert _counts(lean_log) == ((0, 0) if version == "1999-01-01" else (2, 0))
+    assert lean_counts(lean_log) == ((0, 0) if version == "1999-01-01" else (2, 0))
     assert b'"isError":false' in lean["1"][0]
 
 
-def test_a_timeout_is_the_sdks_words(tmp_path: Path, hosted: tuple[str, HostedScript]) -> None:
-    url, _ = hosted
+def test_a_timeout_is_the_sdks_words(tmp_path: Path, hosted: Hosted) -> None:
+    url = hosted.url
     lines = [_call("dk", "get_mobile_prefixes", {"country": "DK"})]
     lean, lean_log = _session(tmp_path / "lean", url, "1", lines)
     sdk, _ = _session(tmp_path / "sdk", url, "0", lines)
     assert lean == sdk
     assert b"did not answer in time" in lean['"dk"'][0]
-    assert _counts(lean_log) == (1, 0)
+    assert lean_counts(lean_log) == (1, 0)
 
 
-def test_a_cancelled_lean_call_is_never_answered(tmp_path: Path, hosted: tuple[str, HostedScript]) -> None:
-    url, _ = hosted
-    server = Server(_env(tmp_path, url, "1", VERTEXSMS_HTTP_TIMEOUT="30"), tmp_path)
-    try:
+def test_a_cancelled_lean_call_is_never_answered(tmp_path: Path, hosted: Hosted) -> None:
+    url = hosted.url
+    with _server(tmp_path, url, "1", timeout="30") as server:
         server.initialize()
         server.send(_call("slow", "get_mobile_prefixes", {"country": "CZ"}))
         server.send(
@@ -223,18 +195,15 @@ def test_a_cancelled_lean_call_is_never_answered(tmp_path: Path, hosted: tuple[s
         assert server.close_stdin() < 15
         assert server.proc.returncode == 0
         assert all(m.get("id") != "slow" for m in server.messages)
-        assert _counts(server.diagnostics) == (1, 0)
-    finally:
-        server.finish()
+        assert lean_counts(server.diagnostics) == (1, 0)
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
 def test_a_signal_lets_the_lean_calls_in_flight_answer(
-    tmp_path: Path, hosted: tuple[str, HostedScript], signum: signal.Signals, status: int
+    tmp_path: Path, hosted: Hosted, signum: signal.Signals, status: int
 ) -> None:
-    url, _ = hosted
-    server = Server(_env(tmp_path, url, "1", VERTEXSMS_HTTP_TIMEOUT="30"), tmp_path)
-    try:
+    url = hosted.url
+    with _server(tmp_path, url, "1", timeout="30") as server:
         server.initialize()
         server.send(_call("slow", "get_mobile_prefixes", {"country": "CZ"}))
         server.send(rpc("list", "tools/list"))
@@ -242,26 +211,26 @@ def test_a_signal_lets_the_lean_calls_in_flight_answer(
         server.proc.send_signal(signum)
         assert server.proc.wait(timeout=15) == status
         assert server.answers({"slow"})["slow"]["result"]["isError"] is False
-    finally:
-        server.finish()
 
 
-def test_the_in_flight_limit_counts_lean_calls(tmp_path: Path, hosted: tuple[str, HostedScript]) -> None:
-    url, script = hosted
-    server = Server(_env(tmp_path, url, "1", VERTEXSMS_HTTP_TIMEOUT="60"), tmp_path)
+def test_the_in_flight_limit_counts_lean_calls(tmp_path: Path, hosted: Hosted) -> None:
+    url, script = hosted.url, hosted.script
     try:
-        server.initialize()
-        ids = [f"c{i}" for i in range(300)]
-        script.release.clear()
-        server.send(b"".join(_call(i, "get_mobile_prefixes", {"country": "AT"}) for i in ids))
-        busy = [server.next_message(timeout=60) for _ in range(300 - 256)]  # the hosted server holds the rest
-        assert {m["error"]["code"] for m in busy if m is not None} == {-32000}
-        script.release.set()
-        found = server.answers(set(ids), timeout=60)
-        assert sorted(i for i in ids if "error" in found[i]) == sorted(m["id"] for m in busy if m is not None)
-        assert all(found[i]["result"]["isError"] is False for i in ids if "result" in found[i])
-        assert sum("result" in found[i] for i in ids) == 256
-        assert server.close_stdin() < 15
+        with _server(tmp_path, url, "1", timeout="60") as server:
+            server.initialize()
+            ids = [f"c{i}" for i in range(300)]
+            script.release.clear()
+            server.send(b"".join(_call(i, "get_mobile_prefixes", {"country": "AT"}) for i in ids))
+            # the hosted server holds the rest
+            busy = [server.next_message(timeout=60) for _ in range(300 - 256)]
+            assert {m["error"]["code"] for m in busy if m is not None} == {-32000}
+            script.release.set()
+            found = server.answers(set(ids), timeout=60)
+            assert sorted(i for i in ids if "error" in found[i]) == sorted(
+                m["id"] for m in busy if m is not None
+            )
+            assert all(found[i]["result"]["isError"] is False for i in ids if "result" in found[i])
+            assert sum("result" in found[i] for i in ids) == 256
+            assert server.close_stdin() < 15
     finally:
         script.release.set()
-        server.finish()

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hosted_script import TOKEN, HostedScript
-from loopback import serve_in_thread
+from hosted_script import HostedScript
+from lean_session import Hosted, call, hosted_server, lean_server, opening
 from stdio_server import Server
 
-from bridge import process_env, rpc
+from bridge import rpc
 
 pytestmark = pytest.mark.slow
 
@@ -31,28 +31,25 @@ FAST = {"country": "LT"}
 
 
 @pytest.fixture
-def hosted() -> Iterator[tuple[str, HostedScript]]:
-    script = HostedScript()
-    with serve_in_thread(script) as url:
-        try:
-            yield url + "/mcp", script
-        finally:
-            script.release.set()
+def hosted() -> Iterator[Hosted]:
+    with hosted_server() as found:
+        yield found
 
 
-def _server(home: Path, url: str) -> Server:
-    env = process_env(
-        home,
-        VERTEXSMS_MCP_URL=url,
-        VERTEXSMS_API_URL=url.removesuffix("/mcp"),
-        VERTEXSMS_API_TOKEN=TOKEN,
-        VERTEXSMS_LOG_LEVEL="DEBUG",
-    )
-    return Server(env, home)
+@pytest.fixture
+def script(hosted: Hosted) -> HostedScript:
+    return hosted.script
+
+
+@pytest.fixture
+def server(tmp_path: Path, hosted: Hosted) -> Iterator[Server]:
+    """The process, serving with the token pasted; its stdout is checked pure when it ends."""
+    with lean_server(tmp_path, hosted.url) as found:
+        yield found
 
 
 def _call(id_: Any, arguments: dict[str, Any]) -> bytes:
-    return rpc(id_, "tools/call", {"name": "get_mobile_prefixes", "arguments": arguments})
+    return call(id_, "get_mobile_prefixes", arguments)
 
 
 def _held(script: HostedScript, calls: int) -> None:
@@ -64,123 +61,88 @@ def _held(script: HostedScript, calls: int) -> None:
 
 
 def _opening() -> bytes:
-    init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-    return (
-        rpc("init", "initialize", init) + rpc(None, "notifications/initialized") + rpc("list", "tools/list")
-    )
+    return opening() + rpc("list", "tools/list")
 
 
-def test_the_first_call_is_answered_before_the_sdk_is_imported(
-    tmp_path: Path, hosted: tuple[str, HostedScript]
-) -> None:
-    url, _ = hosted
-    server = _server(tmp_path, url)
-    try:
-        server.send(_opening() + _call(1, FAST))
-        assert server.answers({1})[1]["result"]["isError"] is False
-        server.send(rpc(2, "ping"))  # the SDK's: the lean path hands the session over
-        assert server.answers({2})[2]["result"] == {}
-        server.send(_call(3, FAST))
-        assert server.answers({3})[3]["result"]["isError"] is False
-        assert server.close_stdin() < 15
-        assert server.proc.returncode == 0
-        log = server.diagnostics
-        assert "the first lean call is answered; the SDK is not imported" in log
-        assert "the lean call path answered 1 calls before the SDK was wanted" in log
-        assert "the lean call path answered 1 calls and left 0 to the SDK" in log  # id 3, after
-    finally:
-        server.finish()
+def test_the_first_call_is_answered_before_the_sdk_is_imported(server: Server) -> None:
+    server.send(_opening() + _call(1, FAST))
+    assert server.answers({1})[1]["result"]["isError"] is False
+    server.send(rpc(2, "ping"))  # the SDK's: the lean path hands the session over
+    assert server.answers({2})[2]["result"] == {}
+    server.send(_call(3, FAST))
+    assert server.answers({3})[3]["result"]["isError"] is False
+    assert server.close_stdin() < 15
+    assert server.proc.returncode == 0
+    log = server.diagnostics
+    assert "the first lean call is answered; the SDK is not imported" in log
+    assert "the lean call path answered 1 calls before the SDK was wanted" in log
+    assert "the lean call path answered 1 calls and left 0 to the SDK" in log  # id 3, after
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
 def test_a_signal_lets_the_call_in_flight_answer_then_exits(
-    tmp_path: Path, hosted: tuple[str, HostedScript], signum: signal.Signals, status: int
+    server: Server, script: HostedScript, signum: signal.Signals, status: int
 ) -> None:
-    url, script = hosted
-    server = _server(tmp_path, url)
-    try:
-        server.send(_opening() + _call("held", HELD))
-        _held(script, 1)
-        server.proc.send_signal(signum)
-        script.release.set()
-        assert server.proc.wait(timeout=30) == status
-        assert server.answers({"held"})["held"]["result"]["isError"] is False
-        assert "the SDK is not imported" in server.diagnostics
-    finally:
-        server.finish()
+    server.send(_opening() + _call("held", HELD))
+    _held(script, 1)
+    server.proc.send_signal(signum)
+    script.release.set()
+    assert server.proc.wait(timeout=30) == status
+    assert server.answers({"held"})["held"]["result"]["isError"] is False
+    assert "the SDK is not imported" in server.diagnostics
 
 
-def test_end_of_input_with_a_call_held_exits_after_the_drain(
-    tmp_path: Path, hosted: tuple[str, HostedScript]
-) -> None:
-    url, script = hosted
-    server = _server(tmp_path, url)
-    try:
-        server.send(_opening() + _call("held", HELD))
-        _held(script, 1)
-        assert server.close_stdin() < 15
-        assert server.proc.returncode == 0
-        assert all(m.get("id") != "held" for m in server.messages)  # cancelled after the drain, unanswered
-    finally:
-        server.finish()
+def test_end_of_input_with_a_call_held_exits_after_the_drain(server: Server, script: HostedScript) -> None:
+    server.send(_opening() + _call("held", HELD))
+    _held(script, 1)
+    assert server.close_stdin() < 15
+    assert server.proc.returncode == 0
+    assert all(m.get("id") != "held" for m in server.messages)  # cancelled after the drain, unanswered
 
 
-def test_a_cancelled_call_is_never_answered_and_the_next_is(
-    tmp_path: Path, hosted: tuple[str, HostedScript]
-) -> None:
-    url, script = hosted
-    server = _server(tmp_path, url)
-    try:
-        server.send(_opening() + _call("held", HELD))
-        _held(script, 1)
-        server.send(rpc(None, "notifications/cancelled", {"requestId": "held", "reason": "moved on"}))
-        server.send(_call("next", FAST))
-        assert server.answers({"next"})["next"]["result"]["isError"] is False
-        script.release.set()
-        assert server.close_stdin() < 15
-        assert all(m.get("id") != "held" for m in server.messages)
-    finally:
-        server.finish()
+def test_a_cancelled_call_is_never_answered_and_the_next_is(server: Server, script: HostedScript) -> None:
+    server.send(_opening() + _call("held", HELD))
+    _held(script, 1)
+    server.send(rpc(None, "notifications/cancelled", {"requestId": "held", "reason": "moved on"}))
+    server.send(_call("next", FAST))
+    assert server.answers({"next"})["next"]["result"]["isError"] is False
+    script.release.set()
+    assert server.close_stdin() < 15
+    assert all(m.get("id") != "held" for m in server.messages)
 
 
 @pytest.mark.parametrize("first", ["lean", "sdk"])
 def test_the_in_flight_limit_holds_before_and_after_the_sdk_loads(
-    tmp_path: Path, hosted: tuple[str, HostedScript], first: str
+    server: Server, script: HostedScript, first: str
 ) -> None:
     """``lean``: the 300 calls come before the SDK is wanted; ``sdk``: a ping hands the session
     to the SDK first, and the wire's lean path takes them."""
-    url, script = hosted
-    server = _server(tmp_path, url)
-    try:
-        server.send(_opening() + (rpc("ping", "ping") if first == "sdk" else b""))
-        if first == "sdk":
-            assert "result" in server.answers({"ping"})["ping"]
-        ids = [f"c{i}" for i in range(300)]
-        server.send(b"".join(_call(i, HELD) for i in ids))
-        while sum("error" in m for m in server.messages) < 300 - 256:
-            assert server.next_message(timeout=60) is not None
-        script.release.set()
-        found = server.answers(set(ids), timeout=60)
-        busy = sum(found[i].get("error", {}).get("code") == -32000 for i in ids)
-        # after the SDK's replay, its answers to the replayed opening may still count for a moment
-        assert busy == 300 - 256 if first == "lean" else 300 - 256 <= busy <= 300 - 256 + 3
-        assert sum(found[i].get("result", {}).get("isError") is False for i in ids) == 300 - busy
-        assert server.close_stdin() < 15
-    finally:
-        server.finish()
+    server.send(_opening() + (rpc("ping", "ping") if first == "sdk" else b""))
+    if first == "sdk":
+        assert "result" in server.answers({"ping"})["ping"]
+    ids = [f"c{i}" for i in range(300)]
+    server.send(b"".join(_call(i, HELD) for i in ids))
+    while sum("error" in m for m in server.messages) < 300 - 256:
+        assert server.next_message(timeout=60) is not None
+    script.release.set()
+    found = server.answers(set(ids), timeout=60)
+    busy = sum(found[i].get("error", {}).get("code") == -32000 for i in ids)
+    # after the SDK's replay, its answers to the replayed opening may still count for a moment
+    assert busy == 300 - 256 if first == "lean" else 300 - 256 <= busy <= 300 - 256 + 3
+    assert sum(found[i].get("result", {}).get("isError") is False for i in ids) == 300 - busy
+    assert server.close_stdin() < 15
 
 
-def test_busy_answers_are_the_sdks_bytes(tmp_path: Path, hosted: tuple[str, HostedScript]) -> None:
+def test_busy_answers_are_the_sdks_bytes(tmp_path: Path, hosted: Hosted) -> None:
     """The first busy answer of each path, its id aside (which call is refused depends on when
     the replayed opening's answers are written)."""
-    url, script = hosted
+    script = hosted.script
     lines = {}
     for first in ("lean", "sdk"):
         script.release.clear()
         home = tmp_path / first
         home.mkdir()
-        server = _server(home, url)
-        try:
+        with lean_server(home, hosted.url) as server:
             server.send(_opening() + (rpc("ping", "ping") if first == "sdk" else b""))
             server.send(b"".join(_call(f"c{i}", HELD) for i in range(257)))
             while not any("error" in m for m in server.messages):
@@ -189,7 +151,5 @@ def test_busy_answers_are_the_sdks_bytes(tmp_path: Path, hosted: tuple[str, Host
             raw = next(r for r in bytes(server.raw).splitlines() if json.loads(r).get("id") == busy["id"])
             lines[first] = raw.replace(json.dumps(busy["id"]).encode(), b'"ID"')
             script.release.set()
-        finally:
-            server.finish()
     assert lines["lean"] == lines["sdk"]
     assert json.loads(lines["lean"])["error"]["code"] == -32000
