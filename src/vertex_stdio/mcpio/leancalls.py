@@ -44,7 +44,8 @@ class ToolCalls(Protocol):
         """The call of ``name`` with these (validated) arguments, or None: the SDK answers it.
 
         The prepared call returns the ``tools/call`` result as the SDK writes it (its keys in
-        the SDK's order), or None when the SDK must answer the request after all.
+        the SDK's order), or None when the SDK must answer the request after all; or it raises
+        ``LeanError``: its answer is that JSON-RPC error.
         """
 
 
@@ -108,6 +109,20 @@ class LeanGate:
         elif self._initialize and b"notifications/initialized" in line:
             message = json_object(line)
             self._open = message is not None and is_initialized(message)
+
+
+class LeanError(Exception):
+    """A prepared call's answer is this JSON-RPC error (``error``: code, message and, when given,
+    data, in that order, as the SDK writes an error a handler raised)."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message"))
+        self.error = error
+
+
+def error_line(id_: RequestId, error: dict[str, Any]) -> bytes:
+    """The JSON-RPC error answer carrying ``error``, written as the SDK writes it."""
+    return pydantic_core.to_json({"jsonrpc": "2.0", "id": id_, "error": error}) + b"\n"
 
 
 def answer_line(id_: RequestId, result: Result) -> bytes:

@@ -49,7 +49,7 @@ from mcp.types import (
 from vertex_stdio.mcpio.checks import check_line
 from vertex_stdio.mcpio.discover import discover_answer
 from vertex_stdio.mcpio.lean import Handover
-from vertex_stdio.mcpio.leancalls import LeanGate, LeanRequest, ToolCalls, answer_line
+from vertex_stdio.mcpio.leancalls import LeanError, LeanGate, LeanRequest, ToolCalls, answer_line, error_line
 from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, LineSplitter, Rejected
 from vertex_stdio.mcpio.pipes import FdPipe, batches, claimed_stdin, claimed_stdout
 
@@ -197,22 +197,26 @@ class Wire:
 
     async def _run_lean(self, request: LeanRequest) -> None:
         """Run one lean call; its answer, or the request itself to the SDK when the call is unsure."""
+        line: bytes | None = None
         with anyio.CancelScope() as scope:
             self._lean_calls[request.id] = scope
             try:
                 result = await request.run()
+                line = None if result is None else answer_line(request.id, result)
+            except LeanError as error:
+                line = error_line(request.id, error.error)
             finally:
                 self._lean_calls.pop(request.id, None)
         if scope.cancel_called:  # the client cancelled it: never answered
             return
         try:
-            self.lean_counts[result is None] += 1
-            if result is None:
+            self.lean_counts[line is None] += 1
+            if line is None:
                 message = check_line(request.line)
                 assert isinstance(message, JSONRPCRequest)  # the gate takes only plain requests
                 await self._to_sdk.send(SessionMessage(message))
             else:
-                await self._out.send(LeanAnswer(request.id, answer_line(request.id, result)))
+                await self._out.send(LeanAnswer(request.id, line))
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._finished(request.id)  # the session has ended
 

@@ -26,7 +26,7 @@ from vertex_stdio.core.credentials import SignInPrompt, TokenProvider
 from vertex_stdio.core.errors import UpstreamError, VertexError, error_from_envelope
 from vertex_stdio.core.http import make_client
 from vertex_stdio.core.redact import clip
-from vertex_stdio.vertexsms.api.mcp_http import (
+from vertex_stdio.mcpio.mcp_http import (
     CONNECTION_CLOSED,
     AnswerLost,
     McpHttpError,

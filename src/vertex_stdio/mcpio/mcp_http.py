@@ -1,0 +1,327 @@
+"""A small MCP Streamable HTTP caller: one session, one POST per request, nothing else.
+
+What the SDK's ``Client`` does for a tool call -- a task group, memory streams and a
+dispatcher per session, a task per request, a ``tools/list`` to learn output schemas and a
+jsonschema check of every result -- costs more CPU than the forwarding itself
+(benchmarks/README.md).  This caller does only what the protocol needs
+(the MCP spec's "Streamable HTTP" transport, 2025-03-26 and later):
+
+- ``initialize`` once, keeping the ``Mcp-Session-Id`` the server gives (if any) and sending
+  it and ``MCP-Protocol-Version`` with every later request; ``notifications/initialized``;
+- each request is one POST accepting ``application/json`` or ``text/event-stream``; an event
+  stream is read until the answer to that request, skipping notifications and answering a
+  server's ``ping`` (any other server request gets "method not found");
+- a 404 to a request that carried a session id means the server ended the session:
+  ``SessionLost``, and the next request opens a new one;
+- ``close()`` ends the session with a DELETE, bounded.
+
+A session another client opened can be joined (``joined``: its ``Mcp-Session-Id`` and
+``MCP-Protocol-Version``): ``connect``'s lean calls (``bridge/leancall.py``) go on the
+session its SDK link opened, with ids of their own (``id_prefix``) so they never meet the
+link's; the remote's notifications and requests mid-call go to ``on_notification`` and
+``on_request``; ``auth`` and ``timeout`` replace the HTTP client's for its POSTs.  An HTTP error status is ``HttpStatus`` (with a JSON body, when it came with
+one); a 202 to a request is ``Accepted``; an answer that is neither JSON nor an event stream is
+``UnexpectedType`` -- each raised before anything of the answer was taken as the result.
+
+HTTP statuses, transport failures and the size cap are the ``httpx2.AsyncClient``'s
+business (its transport and auth come from the caller); a JSON-RPC error answer is raised
+as ``RpcError``.  It does not import the SDK: the lean call path (``vertexsms/leancall.py``)
+answers a hosted tool call before the SDK is loaded; ``connect``'s lean calls do too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio
+import httpx2
+import pydantic_core
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = "2025-11-25"
+ACCEPT = "application/json, text/event-stream"
+CLIENT_INFO = {"name": "vertex-stdio", "version": "1"}
+STREAM_END_WAIT = 1.0  # seconds an event stream may stay open after our answer
+CONNECTION_CLOSED = -32000  # the MCP SDK's code for "Connection closed" (and any server error)
+
+
+Message = dict[str, Any]
+OnNotification = Callable[[Message], Awaitable[None]]
+OnRequest = Callable[[Message], Awaitable[Message]]  # a server request -> our answer's body
+
+
+class RpcError(Exception):
+    """The server answered the request with a JSON-RPC error (``code``, ``message``, ``error``:
+    the error object as the server wrote it, ``data`` included when it sent one)."""
+
+    def __init__(self, code: int, message: str, error: Message | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+        self.error = error if error is not None else {"code": code, "message": message}
+
+
+class SessionLost(Exception):
+    """The server no longer knows our session (HTTP 404 to a request that carried its id)."""
+
+
+class McpHttpError(Exception):
+    """The server answered with an HTTP error status or something that is not MCP."""
+
+
+class AnswerLost(McpHttpError):
+    """The server took the request but its event stream ended before the answer (the call may have run)."""
+
+
+class HttpStatus(McpHttpError):
+    """An HTTP error status (``status``); ``body`` is the answer's JSON object when it was one."""
+
+    def __init__(self, status: int, body: Message | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status, self.body = status, body
+
+
+class Accepted(McpHttpError):
+    """The server answered a request with 202 Accepted: no answer will come."""
+
+
+class UnexpectedType(McpHttpError):
+    """The answer to a request is neither ``application/json`` nor ``text/event-stream``."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"Unexpected content type: {kind}")
+        self.kind = kind
+
+
+class McpHttpSession:
+    """One Streamable HTTP session with an MCP server at ``url``, shared by concurrent callers."""
+
+    def __init__(
+        self,
+        url: str,
+        http: httpx2.AsyncClient,
+        client_info: dict[str, str] | None = None,
+        *,
+        joined: dict[str, str] | None = None,
+        id_prefix: str = "",
+        on_notification: OnNotification | None = None,
+        on_request: OnRequest | None = None,
+        auth: httpx2.Auth | None = None,
+        timeout: httpx2.Timeout | None = None,
+    ) -> None:
+        self._url = url
+        self._http = http
+        self._auth: Any = auth or httpx2.USE_CLIENT_DEFAULT  # the client's own, unless given
+        self._timeout: Any = timeout or httpx2.USE_CLIENT_DEFAULT
+        self._client_info = client_info or CLIENT_INFO
+        self._ids = itertools.count(1)
+        self._prefix = id_prefix
+        self._on_notification = on_notification
+        self._on_request = on_request or _answer_ping
+        # set once initialized, or the headers of the session joined
+        self._headers: dict[str, str] | None = {"Accept": ACCEPT, **joined} if joined is not None else None
+        self._joined = joined is not None  # a session joined is never opened (nor forgotten) here
+        self._lock = anyio.Lock()
+
+    async def request(
+        self, method: str, params: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The ``result`` of one request (with ``headers`` too); initializes the session first if needed."""
+        session = self._headers or await self._initialized()
+        return await self._exchange(method, params, {**session, **headers} if headers else session)
+
+    async def _initialized(self) -> dict[str, str]:
+        async with self._lock:
+            if self._headers is not None:
+                return self._headers
+            headers = {"Accept": ACCEPT}
+            params = {
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": self._client_info,
+            }
+            result, session_id = await self._post(self._message("initialize", params), headers)
+            if result is None or not isinstance(result.get("result"), dict):
+                raise McpHttpError("the server did not answer initialize")
+            version = result["result"].get("protocolVersion")
+            if isinstance(version, str):
+                headers["MCP-Protocol-Version"] = version
+            if session_id:
+                headers["Mcp-Session-Id"] = session_id
+            await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"}, headers)
+            self._headers = headers
+            return headers
+
+    async def _exchange(self, method: str, params: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        answer, _ = await self._post(self._message(method, params), headers)
+        if answer is None:
+            raise McpHttpError(f"the server accepted {method} without answering it")
+        error = rpc_error(answer)
+        if error is not None:
+            raise error
+        result = answer.get("result")
+        if not isinstance(result, dict):
+            raise McpHttpError("the server's answer has no result")
+        return result
+
+    def _message(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        id_: int | str = f"{self._prefix}{next(self._ids)}" if self._prefix else next(self._ids)
+        return {"jsonrpc": "2.0", "id": id_, "method": method, "params": params}
+
+    async def _post(
+        self, message: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """POST one message; its answer (None for a notification) and the session id header."""
+        body = json.dumps(message, separators=(",", ":")).encode()
+        request_headers = {**headers, "Content-Type": "application/json"}
+        async with self._http.stream(
+            "POST", self._url, content=body, headers=request_headers, auth=self._auth, timeout=self._timeout
+        ) as response:
+            if "method" not in message:
+                return None, None  # our answer to the server's request: its status says nothing to us
+            if response.status_code == 404 and "Mcp-Session-Id" in headers:
+                self._forget(headers)
+                raise SessionLost("the MCP server ended the session")
+            kind = response.headers.get("content-type", "").lower()
+            if response.status_code >= 400:
+                json_body = kind.startswith("application/json")
+                raise HttpStatus(
+                    response.status_code, _maybe_object(await response.aread()) if json_body else None
+                )
+            session_id = response.headers.get("mcp-session-id")
+            if "id" not in message:
+                return None, session_id  # a notification: accepted
+            if response.status_code == 202:
+                raise Accepted("the server answered a request with 202 Accepted")
+            if kind.startswith("text/event-stream"):
+                return await self._from_events(response, message["id"], headers), session_id
+            if not kind.startswith("application/json"):
+                raise UnexpectedType(kind)
+            return _json_object(await response.aread()), session_id
+
+    async def _from_events(
+        self, response: httpx2.Response, id_: int, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        events = _event_data(response)
+        async for data in events:
+            if not data:
+                continue  # a priming event (an id for resuming, no message)
+            message = _json_object(data.encode())
+            if message.get("id") == id_ and "method" not in message:
+                # The server ends the stream after the answer: read to its end, briefly, so the
+                # connection goes back to the pool instead of being dropped half-read.
+                with anyio.move_on_after(STREAM_END_WAIT):
+                    async for _ in events:
+                        pass
+                return message
+            if "method" in message and "id" in message:  # a request from the server, mid-call
+                await self._post(
+                    {"jsonrpc": "2.0", "id": message["id"], **await self._on_request(message)}, headers
+                )
+            elif "method" in message and self._on_notification is not None:
+                await self._on_notification(message)
+        raise AnswerLost("the event stream ended before the answer")
+
+    def _forget(self, headers: dict[str, str]) -> None:
+        if self._headers is headers and not self._joined:
+            self._headers = None
+
+    async def close(self) -> None:
+        """End the session on the server (DELETE, at most 2 s); the HTTP client is the caller's."""
+        headers, self._headers = self._headers, None
+        if headers is None or "Mcp-Session-Id" not in headers:
+            return
+        with anyio.move_on_after(2.0), _quietly():
+            await self._http.delete(self._url, headers=headers)
+
+
+class _quietly:
+    """Ignore what a goodbye can meet (the server gone, a refusal): nothing waits on it."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        return kind is not None and issubclass(kind, httpx2.HTTPError | OSError)
+
+
+async def _answer_ping(request: Message) -> Message:
+    """What this client answers a server's request: ``ping``, else "method not found"."""
+    if request["method"] == "ping":
+        return {"result": {}}
+    log.info("the MCP server asked for %s, which this client does not offer", request["method"])
+    return {"error": {"code": -32601, "message": f"Method not found: {request['method']}"}}
+
+
+def rpc_error(answer: Message) -> RpcError | None:
+    """The JSON-RPC error ``answer`` carries, None when it carries none; ``McpHttpError`` when its
+    error is not one."""
+    error = answer.get("error")
+    if error is None and "error" not in answer:
+        return None
+    code, message = error.get("code") if isinstance(error, dict) else None, None
+    if isinstance(error, dict):
+        message = error.get("message")
+    if type(code) is not int or not isinstance(message, str):
+        raise McpHttpError("the server's error answer is not a JSON-RPC error")
+    return RpcError(code, message, error)
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    # pydantic's parser, as the SDK's: the same numbers and strings as the SDK path reads them
+    try:
+        message = pydantic_core.from_json(data)
+    except ValueError as exc:
+        raise McpHttpError("the server's answer is not JSON") from exc
+    if not isinstance(message, dict):
+        raise McpHttpError("the server's answer is not a JSON-RPC message")
+    return message
+
+
+def _maybe_object(data: bytes) -> Message | None:
+    try:
+        return _json_object(data)
+    except McpHttpError:
+        return None
+
+
+async def _event_data(response: httpx2.Response) -> AsyncIterator[str]:
+    """The ``data`` of each ``message`` event of a ``text/event-stream`` body (WHATWG server-sent
+    events; an event of another type is not a JSON-RPC message, as for the SDK)."""
+    data: list[str] = []
+    event = "message"
+    async for line in _sse_lines(response):
+        if not line:
+            if data and event == "message":
+                yield "\n".join(data)
+            data, event = [], "message"
+        elif line.startswith("data:"):
+            value = line[5:]
+            data.append(value[1:] if value.startswith(" ") else value)
+        elif line.startswith("event:"):
+            event = line[6:].strip() or "message"
+    if data and event == "message":
+        yield "\n".join(data)
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+async def _sse_lines(response: httpx2.Response) -> AsyncIterator[str]:
+    """The lines of an event stream: ended by CR LF, CR or LF only (``aiter_lines`` also ends
+    them at U+2028 and the like, which JSON carries raw in a string)."""
+    buffer = ""
+    async for text in response.aiter_text():
+        buffer += text
+        held = "\r" if buffer.endswith("\r") else ""  # a CR LF may be split between chunks
+        *lines, buffer = _LINE_END.split(buffer[: len(buffer) - len(held)])
+        buffer += held
+        for line in lines:
+            yield line
+    if buffer:
+        yield buffer.removesuffix("\r")
