@@ -21,6 +21,7 @@ import anyio
 from vertex_stdio import __version__
 from vertex_stdio.app.arguments import CLIENT_AUTH
 from vertex_stdio.app.server_signin import auth_command, profile_of, typed_secret
+from vertex_stdio.app.serving import lean_calls_on
 from vertex_stdio.bridge.leanoffer import remember_answers
 from vertex_stdio.bridge.offer import OfferCache
 from vertex_stdio.bridge.proxy import Proxy
@@ -82,7 +83,11 @@ def serve_connect(
         headers=extra.headers,
     )
     session = runner.Session(
-        proxy.server(), options=proxy.initialization_options(), aclose=provider.aclose, hosted=provider
+        proxy.server(),
+        options=proxy.initialization_options(),
+        aclose=provider.aclose,
+        hosted=provider,
+        lean=proxy.lean() if lean_calls_on() else None,  # VERTEX_STDIO_LEAN_CALLS=0: the SDK path only
     )
     ended = runner.run(
         _fronted(session, remote, proxy, handover),

@@ -6,12 +6,25 @@ the caller's context); ``RemoteLink`` reads it back and these functions word the
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from typing import Protocol
 
+import httpx2
+from mcp import MCPError
+from mcp.types import REQUEST_TIMEOUT
+
 from vertex_stdio.core.calls import CallRecord
 from vertex_stdio.core.credentials import Challenge, SignInPrompt
-from vertex_stdio.core.errors import AuthError, AuthInvalid, AuthRequired, InsufficientScope
+from vertex_stdio.core.errors import (
+    AuthError,
+    AuthInvalid,
+    AuthRequired,
+    InsufficientScope,
+    UpstreamError,
+    UpstreamUnavailable,
+    VertexError,
+)
 
 
 class Tokens(Protocol):
@@ -63,3 +76,76 @@ def refused_after_renewal(refused: AuthInvalid, renewal: AuthRequired, call: Cal
     if not call.replay:
         error.extra.setdefault("outcome", "refused")
     return error
+
+
+def failure_of(host: str, max_answer: int, call: CallRecord | None, exc: BaseException) -> VertexError:
+    """The contract's error for a request to ``host`` that failed with ``exc`` (what HTTP said is
+    on ``call``): too large, refused sign-in, no connection -- or, for a call not to be sent twice
+    that may have gone out, ``outcome: unknown`` and never retryable."""
+    if call is not None and call.oversized:
+        mib = max_answer / 1_048_576
+        return UpstreamError(
+            f"{host}'s answer is larger than {mib:g} MiB, so it was not read. Ask for less "
+            f"(a narrower query, fewer items), or start connect with a larger --max-answer-mib."
+        )
+    if call is not None and call.status in (401, 403):
+        return auth_failure(host, call)
+    if call is not None and call.auth_error is not None:
+        return call.auth_error
+    failure = (call.failure if call is not None else None) or exc
+    # Whichever timer fired first (the call's, the HTTP read's: they race), a timeout is one.
+    timed_out = _timed_out(exc) or _timed_out(failure)
+    if call is not None and call.sending and not call.replay and not never_sent(failure):
+        why = "no answer in time" if timed_out else type(failure).__name__
+        return UpstreamUnavailable(
+            f"The connection to {host} failed after the call went out ({why}). "
+            f"It was not sent again: it is not read-only, and {host} may have acted on it. "
+            f"Check in {host} whether it took effect before calling it again.",
+            outcome="unknown",
+            retryable=False,
+        )
+    if timed_out:
+        return UpstreamUnavailable(f"{host} did not answer in time. Try again.")
+    untrusted = _certificate_refused(failure)
+    if untrusted is not None:
+        return UpstreamUnavailable(
+            f"The certificate of {host} is not trusted ({untrusted}). If your network has its own "
+            "certificate authority, set SSL_CERT_FILE to its PEM file (trusted beside the system's)."
+        )
+    return UpstreamUnavailable(
+        f"Could not reach {host} ({type(failure).__name__}). Check your network and try again."
+    )
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, httpx2.TimeoutException)
+        and not isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout)
+    ) or (isinstance(exc, MCPError) and exc.error.code == REQUEST_TIMEOUT)
+
+
+def first_of(group: BaseException) -> BaseException:
+    """The first exception inside ``group`` (itself when it is not a group)."""
+    while isinstance(group, BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group
+
+
+def never_sent(exc: BaseException | None) -> bool:
+    """True when ``exc`` proves the request never went out: no connection was made (TLS included)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _certificate_refused(exc: BaseException | None) -> str | None:
+    """The verifier's reason when ``exc`` (or what caused it) is a refused TLS certificate."""
+    seen = 0
+    while exc is not None and seen < 8:  # a short chain: httpx2 wraps the ssl error once or twice
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return str(exc.verify_message or "certificate verify failed")
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -50,12 +49,13 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import SubscriptionLost
 from mcp.shared.dispatcher import ProgressFnT as Progress
 from mcp.shared.subscriptions import event_to_notification
-from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, Implementation, Request
+from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, Implementation
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter, ValidationError
 
 from vertex_stdio import __version__
-from vertex_stdio.bridge.edge import Tokens, auth_failure, refused_after_renewal
+from vertex_stdio.bridge.edge import Tokens, failure_of, first_of, refused_after_renewal
+from vertex_stdio.bridge.joined import Joined, RawRequest
 from vertex_stdio.bridge.relay import LocalPeer
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES, BearerAuth, CallRecord, current, recording
 from vertex_stdio.core.credentials import SignInPrompt
@@ -69,14 +69,12 @@ from vertex_stdio.core.errors import (
 from vertex_stdio.core.http import make_client
 from vertex_stdio.core.redact import clip
 
-__all__ = ["RemoteLink", "Session", "Tokens"]
+__all__ = ["Joined", "RemoteLink", "Session", "Tokens"]
 
 log = logging.getLogger(__name__)
 
 Notify = Callable[[Any], Awaitable[None]]
 _RAW = TypeAdapter(dict[str, Any])
-_RawRequest = Request[dict[str, Any] | None, str]
-"""A request whose params are sent as given (an unparameterised ``Request`` would drop them)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +118,10 @@ class RemoteLink:
         self._session: Session | None = None
         self._closed: anyio.Event | None = None
         self._lock = anyio.Lock()
+        # the open connection's HTTP client and session headers (``joined``)
+        self._joining: httpx2.AsyncClient | None = None
+        self._noted: dict[str, str] | None = None
+        self._declared = False
 
     async def session(self, *, interactive: bool, prompt: SignInPrompt | None = None) -> Session:
         """The open connection (opening it, signing in first when ``interactive`` allows)."""
@@ -177,7 +179,7 @@ class RemoteLink:
     ) -> dict[str, Any]:
         session = await self._connected()
         call.sending = True
-        message = _RawRequest(method=method, params=dict(params or {}) or None)
+        message = RawRequest(method=method, params=dict(params or {}) or None)
         # A TypeAdapter of dict takes the result as the remote wrote it (the SDK accepts any adapter).
         raw: dict[str, Any] = await session.client.session.send_request(
             message, cast(Any, _RAW), request_read_timeout_seconds=self._timeout, progress_callback=progress
@@ -190,9 +192,19 @@ class RemoteLink:
             return await step()
         except VertexError:
             raise
-        except MCPError as exc:
+        except Exception as exc:
+            failure = await self.failure(exc, call)
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    async def failure(self, exc: Exception, call: CallRecord | None) -> Exception:
+        """What a request's failure ``exc`` is to its caller: the remote's own JSON-RPC error (an
+        ``MCPError``) as it is, else the contract's error; a broken connection is dropped first.
+        The lean calls (``bridge/leancall.py``) give theirs here too, as the SDK would raise them."""
+        if isinstance(exc, MCPError):
             if call is not None and call.oversized:  # that answer was cut; the connection is fine
-                raise self._ours(call, exc) from exc
+                return failure_of(self._host, self._max_answer, call, exc)
             noted = call is not None and (call.failure or call.status in (401, 403) or call.auth_error)
             if exc.error.code not in (CONNECTION_CLOSED, REQUEST_TIMEOUT) and not noted:
                 log.info(
@@ -201,56 +213,28 @@ class RemoteLink:
                     exc.error.code,
                     clip(exc.error.message, 100),
                 )
-                raise  # the remote's own JSON-RPC error: passed back as it wrote it
-            await self._drop()
-            raise self._ours(call, exc) from exc
-        except ValidationError as exc:  # the SDK checks the remote's results against the protocol
-            raise UpstreamError(
+                return exc  # the remote's own JSON-RPC error: passed back as it wrote it
+        elif isinstance(exc, ValidationError):  # the SDK checks the remote's results against the protocol
+            return UpstreamError(
                 f"{self._host} answered with something that is not valid MCP "
                 f"({exc.error_count()} problems), so it was not used. Try again later."
-            ) from exc
-        except (httpx2.HTTPError, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-            await self._drop()
-            raise self._ours(call, exc) from exc
-        except ExceptionGroup as group:
-            await self._drop()
-            auth = group.subgroup(AuthRequired)
+            )
+        elif not isinstance(
+            exc,
+            httpx2.HTTPError
+            | anyio.BrokenResourceError
+            | anyio.ClosedResourceError
+            | OSError
+            | ExceptionGroup,
+        ):
+            return exc
+        await self._drop()
+        if isinstance(exc, ExceptionGroup):
+            auth = exc.subgroup(AuthRequired)
             if auth is not None:
-                raise _first(auth) from group
-            raise self._ours(call, _first(group)) from group
-
-    def _ours(self, call: CallRecord | None, exc: BaseException) -> VertexError:
-        host = self._host
-        if call is not None and call.oversized:
-            mib = self._max_answer / 1_048_576
-            return UpstreamError(
-                f"{host}'s answer is larger than {mib:g} MiB, so it was not read. Ask for less "
-                f"(a narrower query, fewer items), or start connect with a larger --max-answer-mib."
-            )
-        if call is not None and call.status in (401, 403):
-            return auth_failure(host, call)
-        if call is not None and call.auth_error is not None:
-            return call.auth_error
-        failure = (call.failure if call is not None else None) or exc
-        if call is not None and call.sending and not call.replay and not _never_sent(failure):
-            return UpstreamUnavailable(
-                f"The connection to {host} failed after the call went out ({type(failure).__name__}). "
-                f"It was not sent again: it is not read-only, and {host} may have acted on it. "
-                f"Check in {host} whether it took effect before calling it again.",
-                outcome="unknown",
-                retryable=False,
-            )
-        if isinstance(exc, MCPError) and exc.error.code == REQUEST_TIMEOUT:
-            return UpstreamUnavailable(f"{host} did not answer in time. Try again.")
-        untrusted = _certificate_refused(failure)
-        if untrusted is not None:
-            return UpstreamUnavailable(
-                f"The certificate of {host} is not trusted ({untrusted}). If your network has its own "
-                "certificate authority, set SSL_CERT_FILE to its PEM file (trusted beside the system's)."
-            )
-        return UpstreamUnavailable(
-            f"Could not reach {host} ({type(failure).__name__}). Check your network and try again."
-        )
+                return cast(Exception, first_of(auth))
+            exc = cast(Exception, first_of(exc))
+        return failure_of(self._host, self._max_answer, call, exc)
 
     async def _connected(self) -> Session:
         async with self._lock:
@@ -295,20 +279,40 @@ class RemoteLink:
             factory = cast(Any, lambda headers=None, timeout=None, auth=None: self._http_client())
             return sse_client(self._url, httpx_client_factory=factory), contextlib.nullcontext()
         http = self._http_client()
+        self._noted = None
+        http.event_hooks["request"].append(self._note_session)
         # The SDK's own per-event cap sits just above ours, so ours (which is noted) acts first.
         stream = streamable_http_client(
             self._url, http_client=http, max_sse_event_size=self._max_answer + 65536
         )
         return stream, http
 
+    async def _note_session(self, request: httpx2.Request) -> None:
+        """Note the session's id as the SDK client sends it, once past its opening (``joined``)."""
+        if "mcp-protocol-version" in request.headers:
+            session_id = request.headers.get("mcp-session-id")
+            noted = {"Mcp-Session-Id": session_id} if session_id is not None else {}
+            if noted != self._noted:
+                self._noted = noted
+
+    def joined(self) -> Joined | None:
+        """The open Streamable HTTP connection, for requests sent beside the SDK client on its
+        session (``bridge/leancall.py``); None while none is open or past its opening, or when the
+        local client declared what the remote may ask it (elicitation, sampling, roots: only the
+        SDK client relays those)."""
+        if self._joining is None or self._noted is None or self._declared or self._session is None:
+            return None
+        return Joined(self._joining, self._noted, self._session.client)
+
     async def _own_connection(self, *, task_status: TaskStatus[Session]) -> None:
         closed = anyio.Event()
         transport, http = self._transport_stream()
+        callbacks = self._local.callbacks() if self._local is not None else {}
         client = Client(
             transport,
             message_handler=self._incoming,
             client_info=Implementation(name="vertex-stdio", version=__version__),
-            **(self._local.callbacks() if self._local is not None else {}),
+            **callbacks,
             read_timeout_seconds=self._timeout,
             cache=None,
         )
@@ -317,6 +321,8 @@ class RemoteLink:
             with anyio.CancelScope() as scope:
                 async with http, client, anyio.create_task_group() as listening:
                     self._closed = closed
+                    if isinstance(http, httpx2.AsyncClient):
+                        self._joining, self._declared = http, bool(callbacks)
                     task_status.started(_describe(client))
                     started = True
                     if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
@@ -332,7 +338,7 @@ class RemoteLink:
             log.warning("the connection to %s ended (%s)", self._host, type(exc).__name__)
         finally:
             if self._closed is closed:
-                self._session, self._closed = None, None
+                self._session, self._closed, self._joining = None, None, None
 
     async def _listen(self, client: Client) -> None:
         """On a 2026-07-28 connection list changes come on a ``subscriptions/listen`` stream."""
@@ -356,7 +362,7 @@ class RemoteLink:
         async with self._lock:
             if self._closed is not None:
                 self._closed.set()
-            self._session, self._closed = None, None
+            self._session, self._closed, self._joining = None, None, None
 
     async def aclose(self) -> None:
         """Close the kept connection (at shutdown)."""
@@ -371,29 +377,3 @@ def _describe(client: Client) -> Session:
         server_info=info.model_dump(by_alias=True, mode="json", exclude_none=True) if info else {},
         instructions=client.instructions,
     )
-
-
-def _first(group: BaseException) -> BaseException:
-    while isinstance(group, BaseExceptionGroup):
-        group = group.exceptions[0]
-    return group
-
-
-def _never_sent(exc: BaseException | None) -> bool:
-    """True when ``exc`` proves the request never went out: no connection was made (TLS included)."""
-    seen = 0
-    while exc is not None and seen < 8:
-        if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
-
-
-def _certificate_refused(exc: BaseException | None) -> str | None:
-    """The verifier's reason when ``exc`` (or what caused it) is a refused TLS certificate."""
-    seen = 0
-    while exc is not None and seen < 8:  # a short chain: httpx2 wraps the ssl error once or twice
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return str(exc.verify_message or "certificate verify failed")
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None

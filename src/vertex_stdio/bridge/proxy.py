@@ -47,6 +47,7 @@ from mcp.types import (
 from vertex_stdio import __version__
 from vertex_stdio.bridge import signin_tool
 from vertex_stdio.bridge.calm import Calm
+from vertex_stdio.bridge.leancall import LeanLink
 from vertex_stdio.bridge.link import RemoteLink, Tokens
 from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, offered, size_of
 from vertex_stdio.bridge.relay import LocalPeer
@@ -284,6 +285,30 @@ class Proxy:
             await self._session.send_notification(ResourceUpdatedNotification(params=params))
 
     # -- calls ---------------------------------------------------------------------------
+
+    def lean(self) -> LeanLink:
+        """The plain calls this proxy answers beside the SDK server (``bridge/leancall.py``)."""
+        return LeanLink(
+            lambda: self.link,
+            self.remote.url,
+            self._lean_served,
+            lambda error: signin_tool.worded(error, self.remote),
+            self._from_remote,
+            self._tokens,
+            timeout=self._timeout,
+        )
+
+    def _lean_served(self, name: str) -> bool | None:
+        """Whether the link path would forward a call of ``name`` at once, as it is (its lists cached,
+        the tool served, not the sign-in tool, a local session there for the remote's messages):
+        None when not; else whether it is read-only (sent again after a broken connection)."""
+        if self.offer is None or self._session is None or self._link is None or not self._filter.allows(name):
+            return None
+        known = self.offer.tool(name)
+        if known is None and name == signin_tool.SIGN_IN:
+            return None
+        annotations = (known or {}).get("annotations")
+        return isinstance(annotations, dict) and annotations.get("readOnlyHint") is True
 
     async def _call_tool(self, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("name")

@@ -1,0 +1,158 @@
+"""``connect``'s lean call path through the real process: the link path's answers, byte for byte.
+
+Two ``vertex-stdio connect`` processes against the SDK's own Streamable HTTP server
+(``connect_script``: sessions, event-stream or JSON answers, a gate that fails on request): the
+lean call path on, and ``VERTEX_STDIO_LEAN_CALLS=0`` (every call through the SDK and the link).
+The same calls, typed every way -- arguments of every JSON kind, ids of every kind, escapes,
+``_meta``, unknown and hidden tools -- and every kind of upstream failure must get the same bytes
+(answers and the notifications between them), the remote must have received the same arguments
+(``echo``) and the same answers to its own requests, a call that is not read-only must reach it
+once whatever happens, and the lean process must have answered the plain calls itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from connect_script import Script
+from loopback import serve_in_thread
+from stdio_server import INIT, Server
+from third_party_servers import everything_server, third_party_ready
+
+from bridge import process_env, rpc
+
+pytestmark = pytest.mark.slow
+
+HOWS = (
+    "ok", "structured", "tool-error", "log", "ping", "big", "rpc-error", "rpc-error-null-data",
+    "rpc-error-400", "rpc-error-closed", "500", "503", "404", "202", "text", "sse-unanswered",
+    "asks", "drop", "slow",
+)  # fmt: skip
+VALUES: list[Any] = [
+    1, -0, 2**60, 1.0, 1.5e300, -1e-7, None, True, "", "ü🙂 \u2028 \\ \"", [[], {}], {"a": None},
+    {"deep": [{"x": [None, 1]}]}, "x" * 20_000,
+]  # fmt: skip
+
+
+def _call(id_: Any, name: str, arguments: Any, **extra: Any) -> bytes:
+    message = {
+        "jsonrpc": "2.0",
+        "id": id_,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments, **extra},
+    }
+    return json.dumps(message, ensure_ascii=False).encode() + b"\n"
+
+
+def _cases() -> list[bytes]:
+    lines = [_call(f"echo{i}", "echo", {"value": v}) for i, v in enumerate(VALUES)]
+    lines += [_call(f"act-{how}", "act", {"how": how}) for how in HOWS]
+    lines += [_call(f"look-{how}", "look", {"how": how}) for how in HOWS]
+    ids: list[Any] = [0, -1, 2**53 - 1, "", "ü🙂", 'a"b\\c', "x" * 300]
+    lines += [_call(id_, "echo", {"value": "id"}) for id_ in ids]
+    lines += [
+        _call("two", "echo", {"value": 1, "other": {"k": [1]}}),
+        _call("none", "echo", {}),
+        _call("unknown-arg", "echo", {"nope": 1}),
+        _call("wrong-type", "act", {"how": 1}),
+        _call("unknown-tool", "nope", {}),
+        _call("sign-in", "sign_in", {}),
+        _call("meta", "echo", {"value": 1}, _meta={"progressToken": "t"}),
+        _call("meta-own", "echo", {"value": 1}, _meta={"k": "v"}),
+        _call("args-null", "echo", None),
+        json.dumps({"jsonrpc": "2.0", "id": "ascii-ü", "method": "tools/call", "params": {"name": "echo", "arguments": {"value": "ü\U0001f642"}}}).encode() + b"\n",
+        b'{"jsonrpc":"2.0","id":"twice","method":"tools/call","params":{"name":"echo","arguments":{"value":1,"value":2}}}\n',
+        b'  { "jsonrpc" : "2.0" , "id" : "spaced" , "method" : "tools/call" , "params" : { "name" : "echo" , "arguments" : { "value" : 3 } } }  \r\n',
+    ]  # fmt: skip
+    return lines
+
+
+@pytest.fixture(params=["sse", "json"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _counts(log: str) -> tuple[int, int]:
+    found = re.findall(r"the lean call path answered (\d+) calls and left (\d+) to the SDK", log)
+    assert found, log[-3000:]
+    return int(found[-1][0]), int(found[-1][1])
+
+
+def _session(home: Path, url: str, lean: str, lines: list[bytes], *args: str) -> tuple[list[bytes], str]:
+    """One ``connect`` process: the opening and the list, then every line sent once the one before
+    was answered; stdout as written after the list's answer, and the log."""
+    home.mkdir()
+    env = process_env(
+        home,
+        VERTEXSMS_ALLOW_FILE_STORE="1",
+        VERTEXSMS_HTTP_TIMEOUT="2",
+        VERTEX_STDIO_LEAN_CALLS=lean,
+        VERTEXSMS_LOG_LEVEL="DEBUG",
+    )
+    server = Server(env, home, ("connect", url, "--max-answer-mib", "0.1", *args))
+    try:
+        server.send(rpc("init", "initialize", INIT) + rpc(None, "notifications/initialized"))
+        server.send(rpc("list", "tools/list"))
+        assert "result" in server.answers({"list"}, timeout=30)["list"]
+        start = len(server.raw)
+        for line in lines:
+            id_ = json.loads(line)["id"]
+            server.send(line)
+            assert id_ in server.answers({id_}, timeout=30)
+        assert server.close_stdin() < 15
+        assert server.proc.returncode == 0
+        return bytes(server.raw[start:]).splitlines(), server.diagnostics
+    finally:
+        server.finish()
+
+
+def _scripted(home: Path, kind: str, lean: str, lines: list[bytes]) -> tuple[list[bytes], Script, str]:
+    """``_session`` against its own scripted remote (``kind``: event-stream or JSON answers)."""
+    script = Script(json_response=kind == "json")
+    with serve_in_thread(script) as url:
+        out, log = _session(home, f"{url}/mcp", lean, lines)
+    return out, script, log
+
+
+def test_every_call_typed_every_way_gets_the_link_paths_bytes(tmp_path: Path, kind: str) -> None:
+    lines = _cases()
+    lean, lean_remote, lean_log = _scripted(tmp_path / "lean", kind, "1", lines)
+    off, off_remote, off_log = _scripted(tmp_path / "off", kind, "0", lines)
+    assert len(lean) >= len(lines)
+    for mine, theirs in zip(lean, off, strict=True):
+        assert mine.decode() == theirs.decode()
+    assert lean_remote.answers == off_remote.answers  # its requests mid-call: answered alike
+    for how in HOWS:  # not read-only: reached the remote once, lean or not, whatever happened
+        assert lean_remote.seen[f"act:{how}"] == off_remote.seen[f"act:{how}"] == 1, how
+    # every plain call but those whose line the gate leaves to the SDK (a _meta, arguments null, an
+    # escaped surrogate pair, a duplicate key) and the sign-in tool, all answered without a hand-over
+    assert _counts(lean_log) == (len(lines) - 6, 0)
+    assert len(lean_remote.answers) == 6  # the remote asked three things in act and look: answered here
+    assert "the lean call path" not in off_log
+    assert b'"data":"bye"' in b"".join(lean)  # the remote's notification mid-call, relayed
+    unknown = {json.loads(line)["id"] for line in lean if b'\\"outcome\\": \\"unknown\\"' in line}
+    assert unknown == {"act-drop", "act-sse-unanswered", "act-rpc-error-closed", "act-slow"}
+
+
+def test_a_third_party_server_gets_the_same_calls_and_answers(tmp_path: Path) -> None:
+    """``@modelcontextprotocol/server-everything``: a 2025 session with an ``Mcp-Session-Id``."""
+    problem = third_party_ready()
+    if problem:
+        pytest.skip(problem)
+    messages: list[Any] = ["hello", "ü🙂 \u2028", "", "x" * 5000, 1, None, ["a"]]
+    lines = [_call(f"echo{i}", "echo", {"message": m}) for i, m in enumerate(messages)]
+    sums: list[Any] = [(2, 40), (1.5, 2**60), ("2", 3), (None, 1)]
+    lines += [_call(f"sum{i}", "get-sum", {"a": a, "b": b}) for i, (a, b) in enumerate(sums)]
+    lines += [_call("unknown", "no-such-tool", {}), _call("no-args", "get-sum", {})]
+    with everything_server(tmp_path) as url:
+        lean, lean_log = _session(tmp_path / "lean", url, "1", lines)
+        off, off_log = _session(tmp_path / "off", url, "0", lines)
+    for mine, theirs in zip(lean, off, strict=True):
+        assert mine.decode() == theirs.decode()
+    assert _counts(lean_log) == (len(lines), 0)
+    assert "the lean call path" not in off_log
+    assert b'"text":"Echo: hello"' in b"".join(lean)

@@ -1,0 +1,185 @@
+"""A remote MCP server for ``connect``'s lean calls: the SDK's own Streamable HTTP server (sessions;
+event-stream answers, or JSON with ``json=True``), with a gate in front that fails on request.
+
+Tools: ``echo`` (read-only: the arguments it received, as JSON), ``act`` and ``look`` (the same
+script, not read-only and read-only).  ``act``/``look`` take ``how``; the tool itself answers
+``ok``, ``structured``, ``tool-error``, ``log`` (two log messages first), ``ping`` (pings the
+client first) and ``big``; the gate answers the rest before the server sees them -- an HTTP status, a
+JSON-RPC error, a dropped connection, a slow answer, a request to the client mid-call -- so each
+is the same every time.  ``Script.seen`` counts the calls of each ``tool:how`` that reached the gate;
+``Script.answers`` keeps what the client answered the remote's own requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
+
+BIG = 200_000  # characters: over a --max-answer-mib of 0.1
+
+
+def _server() -> MCPServer:
+    mcp: MCPServer = MCPServer(name="scripted-remote", version="9.9")
+
+    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def echo(value: Any = None, other: Any = None) -> str:
+        """The arguments as received."""
+        return json.dumps({"value": value, "other": other}, ensure_ascii=False, sort_keys=True)
+
+    async def scripted(how: str, ctx: Context) -> Any:
+        if how == "structured":
+            return {"answer": 42, "nested": {"list": [1, 2.5, None, "ü"]}}
+        if how == "tool-error":
+            raise ValueError("the tool failed, as asked")
+        if how == "log":
+            await ctx.info("first message")
+            await ctx.warning("second message")
+        if how == "ping":
+            await ctx.session.send_ping()
+        if how == "big":
+            return "x" * BIG
+        return f"done: {how}"
+
+    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False))
+    async def act(how: str, ctx: Context) -> Any:
+        """The script, not read-only."""
+        return await scripted(how, ctx)
+
+    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    async def look(how: str, ctx: Context) -> Any:
+        """The script, read-only."""
+        return await scripted(how, ctx)
+
+    return mcp
+
+
+class Script:
+    """The ASGI app: the gate in front of the SDK's server."""
+
+    def __init__(self, *, json_response: bool = False) -> None:
+        self._app = _server().streamable_http_app(streamable_http_path="/mcp", json_response=json_response)
+        self.seen: Counter[str] = Counter()
+        self.answers: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        body = await _body(receive)
+        message = _json(body)
+        how = _how(message)
+        if "method" not in message and "id" in message:
+            self.answers.append(message)
+        if how is not None:
+            self.seen[f"{message['params']['name']}:{how}"] += 1
+            if await _gate(how, message, send):
+                return
+        await self._app(scope, _replay(body, receive), send)
+
+
+async def _gate(how: str, message: dict[str, Any], send: Any) -> bool:
+    """Answer ``how`` here (True), or let the server answer it (False)."""
+    id_ = message.get("id")
+    error = {"code": -32099, "message": "refused by the remote", "data": {"why": [1, None, "ü"]}}
+    if how == "rpc-error":
+        await _answer(send, 200, {"jsonrpc": "2.0", "id": id_, "error": error})
+    elif how == "rpc-error-null-data":
+        await _answer(send, 200, {"jsonrpc": "2.0", "id": id_, "error": {**error, "data": None}})
+    elif how == "rpc-error-400":
+        await _answer(send, 400, {"jsonrpc": "2.0", "id": id_, "error": {"code": -32602, "message": "bad"}})
+    elif how == "rpc-error-closed":  # the SDK's own code for a closed connection, from the remote
+        await _answer(send, 200, {"jsonrpc": "2.0", "id": id_, "error": {"code": -32000, "message": "x"}})
+    elif how in ("500", "503", "404", "202"):
+        await _raw(send, int(how), b"text/plain", b"no" if how != "202" else b"")
+    elif how == "text":
+        await _raw(send, 200, b"text/plain", b"hello")
+    elif how == "sse-unanswered":
+        await _raw(
+            send,
+            200,
+            b"text/event-stream",
+            b'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"bye"}}\n\n',
+        )
+    elif how == "asks":  # a request to the client mid-call (its answer is kept), then the answer
+        ask = {"jsonrpc": "2.0", "id": "ask-1", "method": "roots/list"}
+        sample = {"jsonrpc": "2.0", "id": "ask-2", "method": "sampling/createMessage", "params": {}}
+        unknown = {"jsonrpc": "2.0", "id": "ask-3", "method": "x/unknown"}
+        result = {"content": [{"type": "text", "text": "asked"}], "isError": False}
+        events = [ask, sample, unknown, {"jsonrpc": "2.0", "id": id_, "result": result}]
+        await _raw(
+            send,
+            200,
+            b"text/event-stream",
+            b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events),
+        )
+    elif how == "drop":
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"{", "more_body": False})
+    elif how == "slow":
+        await asyncio.sleep(4)
+        return False
+    else:
+        return False
+    return True
+
+
+def _how(message: dict[str, Any]) -> str | None:
+    params = message.get("params")
+    if message.get("method") != "tools/call" or not isinstance(params, dict):
+        return None
+    arguments = params.get("arguments")
+    how = arguments.get("how") if isinstance(arguments, dict) else None
+    return how if isinstance(how, str) else None
+
+
+async def _answer(send: Any, status: int, body: dict[str, Any]) -> None:
+    await _raw(send, status, b"application/json", json.dumps(body).encode())
+
+
+async def _raw(send: Any, status: int, kind: bytes, body: bytes) -> None:
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        event = await receive()
+        chunks.append(event.get("body", b""))
+        if not event.get("more_body"):
+            return b"".join(chunks)
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    """A ``receive`` that gives ``body`` (already read) once, then the connection's own events."""
+    given = False
+
+    async def again() -> dict[str, Any]:
+        nonlocal given
+        if given:
+            return dict(await receive())
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
