@@ -7,6 +7,7 @@ proven through the real process in tests/mcpio/test_lean_calls.py.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from vertex_stdio.core.credentials import (
     TokenProvider,
 )
 from vertex_stdio.core.errors import AuthRequired
+from vertex_stdio.vertexsms.api.outcomes import Operation
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.leancall import HostedCalls
 
@@ -43,8 +45,11 @@ CORRECTED = {
 }
 
 
-def _hosted(answer: dict[str, Any] | None, tokens: TokenProvider) -> tuple[HostedMcpUpstream, list[str]]:
-    """An upstream whose server answers every tools/call with ``answer`` (None: HTTP 401)."""
+def _hosted(
+    answer: dict[str, Any] | Exception | None, tokens: TokenProvider
+) -> tuple[HostedMcpUpstream, list[str]]:
+    """An upstream whose server answers every tools/call with ``answer`` (None: HTTP 401; an
+    exception: the transport raises it once the call has gone out, as a defect would)."""
     seen: list[str] = []
 
     def handle(request: httpx2.Request) -> httpx2.Response:
@@ -59,6 +64,8 @@ def _hosted(answer: dict[str, Any] | None, tokens: TokenProvider) -> tuple[Hoste
             return httpx2.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": result})
         if "id" not in body:
             return httpx2.Response(202)
+        if isinstance(answer, Exception):
+            raise answer
         if answer is None:
             return httpx2.Response(401, headers={"www-authenticate": 'Bearer error="invalid_token"'})
         return httpx2.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": answer})
@@ -156,14 +163,58 @@ async def test_no_token_at_hand_leaves_the_call_to_the_sdk_before_anything_is_se
         await upstream.aclose()
 
 
-async def test_a_call_that_would_prompt_midway_is_left_to_the_sdk() -> None:
+async def test_a_call_that_would_prompt_midway_is_left_to_the_sdk(caplog: pytest.LogCaptureFixture) -> None:
     tokens = _Signing("expired")
     upstream, seen = _hosted(None, tokens)  # the token is refused: renewing it needs a sign-in
     run = HostedCalls(upstream, tokens, sandbox=False).prepare("get_mobile_prefixes", {"country": "LT"})
     assert run is not None
-    assert await run() is None
+    with caplog.at_level(logging.DEBUG, logger="vertex_stdio.vertexsms.leancall"):
+        assert await run() is None
     assert "tools/call" in seen
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # expected: no defect reported
     await upstream.aclose()
+
+
+async def test_a_defect_in_a_free_call_is_left_to_the_sdk_and_said(caplog: pytest.LogCaptureFixture) -> None:
+    """A failure the lean path does not expect, after the request went out: the call is read-only
+    and free, so the SDK path runs it again (nothing is lost to the defect), and a warning says so."""
+    tokens = StaticTokenProvider("tok")
+    upstream, seen = _hosted(RuntimeError("a defect"), tokens)
+    run = HostedCalls(upstream, tokens, sandbox=False).prepare("correct_phone_number", NUMBERS)
+    assert run is not None
+    with caplog.at_level(logging.WARNING, logger="vertex_stdio.vertexsms.leancall"):
+        assert await run() is None
+    assert "tools/call" in seen
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "correct_phone_number failed on the lean call path (RuntimeError)" in record.getMessage()
+    assert "the SDK path runs it again" in record.getMessage()
+    await upstream.aclose()
+
+
+async def test_a_defect_in_a_call_that_costs_is_never_sent_again(caplog: pytest.LogCaptureFixture) -> None:
+    """No such tool takes the lean path today (both are free reads); were one to, a defect after
+    its request went out is answered as of unknown outcome, never handed to the SDK to send again."""
+    tokens = StaticTokenProvider("tok")
+    upstream, _ = _hosted(_result(CORRECTED), tokens)
+    calls = HostedCalls(upstream, tokens, sandbox=False)
+    costly = Operation(tool="send_sms", scope="sms:send", costs_or_changes=True, is_send=True)
+    sent: list[str] = []
+
+    async def goes_out_then_fails() -> Any:
+        sent.append("POST")
+        raise KeyError("a defect")
+
+    with caplog.at_level(logging.ERROR, logger="vertex_stdio.vertexsms.leancall"):
+        answer = await calls._answer(costly, goes_out_then_fails)
+    assert answer is not None
+    assert answer["isError"] is True
+    envelope = json.loads(answer["content"][0]["text"])["error"]
+    assert envelope["outcome"] == "unknown"
+    assert envelope["retryable"] is False
+    assert "not retried" in envelope["message"]
+    assert sent == ["POST"]
+    assert "send_sms failed on the lean call path; it is not sent again" in caplog.text
 
 
 @pytest.mark.slow  # a fresh interpreter

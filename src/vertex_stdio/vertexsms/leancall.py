@@ -9,15 +9,19 @@ which then runs the call whole -- anything it is unsure of:
 - arguments that are not exactly the tool's, or that its types refuse (the SDK words the error);
 - no token at hand without a sign-in (a sign-in prompts through the request's SDK context), or
   a call that would prompt after all (``_NoPrompt``);
-- a failure that is not one of ours (the SDK reports a crash as it does for every tool).
+- a failure that is not one of ours: a defect (the SDK reports a crash as it does for every
+  tool, and the call is not lost to the defect; logged as a warning, so it is seen and fixed).
 
 Running such a call twice is harmless: it costs nothing and changes nothing.  Billable tools
-never come here.  Nothing here imports ``mcp``.
+never come here, and were one to come, a failure after it may have gone out would be answered
+as of unknown outcome, never handed to the SDK to run again (``_crashed``).  Nothing here
+imports ``mcp``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -26,6 +30,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from vertex_stdio.core.credentials import NoTokenProvider, TokenProvider
 from vertex_stdio.core.errors import AuthRequired, VertexError
 from vertex_stdio.mcpio.leancalls import Prepared, Result
+from vertex_stdio.vertexsms.api.outcomes import Operation, unavailable
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.results import SANDBOX_META, SANDBOX_NOTE, error_text, result_parts
 from vertex_stdio.vertexsms.tools.hosted import (
@@ -75,34 +80,54 @@ class HostedCalls:
             if name == CORRECT.tool and set(arguments) == {"numbers"}:
                 numbers = _NUMBERS.validate_python(arguments["numbers"])
                 return lambda: self._answer(
-                    CORRECT.tool, corrected_numbers(self._hosted, numbers, _NoPrompt())
+                    CORRECT, lambda: corrected_numbers(self._hosted, numbers, _NoPrompt())
                 )
             if name == PREFIXES.tool and set(arguments) == {"country"}:
                 country = _COUNTRY.validate_python(arguments["country"])
                 return lambda: self._answer(
-                    PREFIXES.tool, mobile_prefixes(self._hosted, country, _NoPrompt())
+                    PREFIXES, lambda: mobile_prefixes(self._hosted, country, _NoPrompt())
                 )
         except ValidationError:
             return None  # the SDK words the refusal
         return None
 
-    async def _answer(self, name: str, call: Any) -> Result | None:
+    async def _answer(self, op: Operation, call: Callable[[], Awaitable[BaseModel]]) -> Result | None:
+        """The result of ``op``'s call, its error as the SDK words it, or None: the SDK runs it."""
         try:
             if not await self._token_at_hand():
-                call.close()
                 return None
             self._at_once = self._at_once or anyio.Semaphore(AT_ONCE)
             async with self._at_once:
-                result: BaseModel = await call
-        except AuthRequired:
+                result = await call()
+        except (AuthRequired, _NeedsPrompt):
+            # a sign-in is wanted, before the call went out or after VertexSMS refused it (nothing
+            # was done either way): only the SDK's request context can prompt for it
             return None
         except VertexError as error:
-            text = error_text(name, error, sandbox=self._sandbox)
-            return {"content": [{"text": text, "type": "text"}], "isError": True}
-        except Exception:
-            log.debug("%s: left to the SDK", name, exc_info=True)
-            return None
+            return self._error(op, error)
+        except Exception as exc:  # noqa: BLE001 -- a defect must not lose the call (see _crashed)
+            return self._crashed(op, exc)
         return self._success(result)
+
+    def _crashed(self, op: Operation, exc: Exception) -> Result | None:
+        """A failure none of the above: a defect.  A call that costs and changes nothing goes to
+        the SDK, which runs it again (it may have gone out: harmless) and reports a crash as it
+        does for every tool.  One that costs or changes something may have gone out, so it is
+        never run again: it is answered as of unknown outcome."""
+        if op.costs_or_changes:
+            log.error("%s failed on the lean call path; it is not sent again", op.tool, exc_info=exc)
+            return self._error(op, unavailable(op, "The call failed inside vertex-stdio."))
+        log.warning(
+            "%s failed on the lean call path (%s); the SDK path runs it again",
+            op.tool,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        return None
+
+    def _error(self, op: Operation, error: VertexError) -> Result:
+        text = error_text(op.tool, error, sandbox=self._sandbox)
+        return {"content": [{"text": text, "type": "text"}], "isError": True}
 
     def _success(self, result: BaseModel) -> Result:
         """As ``VertexServer._run_tool`` and ``_annotate`` write it (keys in the SDK's order)."""
