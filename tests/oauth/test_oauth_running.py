@@ -5,6 +5,7 @@ cancelled when the run ends."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import anyio
 import pytest
@@ -13,6 +14,7 @@ from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.core.tasks import LooseTasks, hosting
 from vertex_stdio.oauth.protocol.core import Tokens
 from vertex_stdio.oauth.running import RunningSignIn, SignInTask
+from vertex_stdio.oauth.waiting import Waiting
 
 pytestmark = pytest.mark.anyio
 
@@ -116,3 +118,60 @@ async def test_hosting_raises_the_blocks_own_error_as_itself() -> None:
     with pytest.raises(AuthRequired, match="nope"):
         async with hosting(Hosted(), object()):
             raise AuthRequired("nope")
+
+
+class _HeldOffer:
+    """A client that shows the sign-in link and holds the offer open until it is withdrawn."""
+
+    def __init__(self) -> None:
+        self.offered = anyio.Event()
+        self.withdrawn = False
+
+    async def progress(self, message: str, elapsed: float, total: float | None) -> None:
+        return None
+
+    async def offer_url(self, url: str, message: str) -> str:
+        self.offered.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            self.withdrawn = True
+        raise AssertionError("unreachable")
+
+
+def _waiting(prompt: _HeldOffer) -> Waiting:
+    return Waiting(prompt, 600.0, time.monotonic, brand="VertexSMS", needs_person=False)
+
+
+def _auth_required(why: str) -> AuthRequired:
+    return AuthRequired(why)
+
+
+@pytest.mark.parametrize("ends", ["the sign-in ends", "the waiting call is cancelled"])
+async def test_a_link_still_offered_is_withdrawn_before_the_wait_returns(ends: str) -> None:
+    """The offer runs in the wait's own task group: however the wait ends, the offer has ended by
+    then (it used to be a loose task, cancelled but still pending when the wait returned)."""
+    running, answer, prompt = RunningSignIn(), anyio.Event(), _HeldOffer()
+    tokens = Tokens("access")
+
+    async def sign_in() -> Tokens:
+        await answer.wait()
+        return tokens
+
+    async with anyio.create_task_group() as run:
+        task = running.start(run, sign_in, lambda _: None)
+        running.url = "https://as.example/authorize?state=s"  # the link, as ``showing`` sets it
+        with anyio.CancelScope() as call:
+
+            async def end_once_offered() -> None:
+                await prompt.offered.wait()
+                if ends == "the sign-in ends":
+                    answer.set()
+                else:
+                    call.cancel()
+
+            run.start_soon(end_once_offered)
+            got = await running.wait(task, _waiting(prompt), _auth_required)
+        assert prompt.withdrawn  # checked at once: nothing of the wait runs on
+        assert (got is tokens) if ends == "the sign-in ends" else call.cancelled_caught
+        answer.set()

@@ -10,7 +10,6 @@ that task group, and ending the run cancels it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
@@ -32,8 +31,8 @@ class SignInTask:
     """One sign-in running in a spawner's task group: its outcome, shared by all who wait for it."""
 
     def __init__(self) -> None:
-        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        """Done when the sign-in has ended, however (wait on it with ``asyncio.wait`` or ``wait``)."""
+        self.finished = anyio.Event()
+        """Set when the sign-in has ended, however (cancelling a wait on it leaves the sign-in running)."""
         self._scope = anyio.CancelScope()
         self._tokens: Tokens | None = None
         self._error: Exception | None = None
@@ -48,12 +47,11 @@ class SignInTask:
         except Exception as exc:  # noqa: BLE001 - the waiters' answer, never the run's task group's failure
             self._error = exc
         finally:
-            if not self.finished.done():
-                self.finished.set_result(None)
+            self.finished.set()
             ended(self)
 
     def done(self) -> bool:
-        return self.finished.done()
+        return self.finished.is_set()
 
     def cancelled(self) -> bool:
         """Ended without tokens or an error: cancelled (``cancel``, or the run ended)."""
@@ -76,7 +74,7 @@ class SignInTask:
 
     async def wait(self) -> None:
         """Until the sign-in has ended (cancelling this wait leaves the sign-in running)."""
-        await asyncio.shield(self.finished)
+        await self.finished.wait()
 
     def __await__(self) -> Generator[Any, None, Tokens]:
         return self._outcome().__await__()
@@ -158,7 +156,8 @@ class RunningSignIn:
         late: Callable[[], AuthRequired],
     ) -> Tokens | Exception:
         try:
-            return await asyncio.wait_for(flow.complete(clock), lifetime)
+            with anyio.fail_after(lifetime):
+                return await flow.complete(clock)
         except TimeoutError:
             return late()
         except Exception as exc:  # noqa: BLE001 - raised by ``complete``, outside the opener's task group
@@ -185,8 +184,8 @@ class RunningSignIn:
 
     async def wait_for_url(self, within: float) -> str | None:
         """The running sign-in's link once it is ready (None after ``within`` seconds)."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._url_ready.wait(), within)
+        with anyio.move_on_after(within):
+            await self._url_ready.wait()
         return self.url
 
     async def cancel(self) -> None:
@@ -201,12 +200,13 @@ class RunningSignIn:
         waiting: Waiting,
         auth_required: Callable[[str], AuthRequired],
     ) -> Tokens:
-        """Wait for ``task`` as ``waiting`` allows; ``AuthRequired`` when it gives up."""
-        try:
-            while not await waiting.step(task.finished, self.url, self.opened):
+        """Wait for ``task`` as ``waiting`` allows; ``AuthRequired`` when it gives up.  The link
+        offered through the client is offered in this wait's task group: an offer still open when
+        the wait ends is withdrawn, and has ended, by the time this returns or raises."""
+        async with anyio.create_task_group() as offers:
+            while not await waiting.step(task.finished, self.url, self.opened, offers):
                 pass
-        finally:
-            waiting.close()
+            offers.cancel_scope.cancel()
         if waiting.gave_up_because is not None:
             raise auth_required(waiting.gave_up_because)
         return task.result()

@@ -9,11 +9,12 @@ background, so the link still works.  Progress never says "in your browser" unle
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
 
 from vertex_stdio.core.credentials import SignInPrompt
 
@@ -23,14 +24,6 @@ STEP = 0.2
 PROGRESS_EVERY = 3.0
 NO_BROWSER = "No browser could be opened here, so this call was not made. Open the sign-in link yourself."
 DECLINED = "You declined the sign-in link, so this call was not made."
-
-
-def _offer_failed(offer: asyncio.Task[str]) -> None:
-    if not offer.cancelled() and offer.exception() is not None:
-        log.info(
-            "The client could not show the sign-in link (%s); it is on stderr",
-            type(offer.exception()).__name__,
-        )
 
 
 class Waiting:
@@ -54,28 +47,29 @@ class Waiting:
         self._started = clock()
         self._deadline = time.monotonic() + limit
         self._last_progress = time.monotonic()
-        self._offer: asyncio.Task[str] | None = None
+        self._offered = False  # the link was offered through the client
+        self._answered = False  # the client answered the offer (or could not show it)
+        self._answer: str | None = None
+        self._pause: anyio.CancelScope | None = None  # a step's wait, cut short by the answer
 
-    async def step(self, task: asyncio.Future[None], url: str | None, opened: bool | None) -> bool:
-        """Wait a moment for ``task`` (done when the sign-in ended); True when done waiting (it
-        ended, or see ``gave_up_because``)."""
+    async def step(self, ended: anyio.Event, url: str | None, opened: bool | None, offers: TaskGroup) -> bool:
+        """Wait a moment for ``ended`` (set when the sign-in ended) or the client's answer to the
+        link offered (in ``offers``, the caller's task group); True when done waiting (it ended,
+        or see ``gave_up_because``)."""
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             self.gave_up_because = "The sign-in was not completed in time."
             return True
-        pending: set[asyncio.Future[Any]] = {task} | (
-            {self._offer} if self._offer is not None and not self._offer.done() else set()
-        )
-        await asyncio.wait(pending, timeout=min(STEP, remaining), return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
+        with anyio.move_on_after(min(STEP, remaining)) as self._pause:
+            await ended.wait()
+        self._pause = None
+        if ended.is_set():
             return True
-        if self._prompt is not None and self._offer is None and url:
+        if self._prompt is not None and not self._offered and url:
             # The client may hold the offer open until the person answers it: it runs beside the wait.
-            self._offer = asyncio.ensure_future(
-                self._prompt.offer_url(url, f"Sign in to {self._brand} to continue.")
-            )
-            self._offer.add_done_callback(_offer_failed)
-        answer = self._answer()
+            self._offered = True
+            offers.start_soon(self._offer, self._prompt, url)
+        answer = self._answer
         if answer in ("decline", "cancel"):
             self.gave_up_because = DECLINED
             return True
@@ -85,19 +79,22 @@ class Waiting:
         await self._progress(opened, answer)
         return False
 
-    def _answer(self) -> str | None:
-        """The client's answer to the offer: None while it is open or not made yet."""
-        offer = self._offer
-        if offer is None or not offer.done():
-            return None
-        if offer.cancelled() or offer.exception() is not None:
-            return "unsupported"
-        return offer.result()
+    async def _offer(self, prompt: SignInPrompt, url: str) -> None:
+        """Offer the link; ``_answer`` is the client's answer ("unsupported" when it could not
+        show it), None while the offer is open."""
+        try:
+            self._answer = await prompt.offer_url(url, f"Sign in to {self._brand} to continue.")
+        except Exception as exc:  # noqa: BLE001 -- the link is on stderr still; the wait goes on
+            log.info("The client could not show the sign-in link (%s); it is on stderr", type(exc).__name__)
+            self._answer = "unsupported"
+        self._answered = True
+        if self._pause is not None:
+            self._pause.cancel()  # the answer may end the wait: the step looks at it now
 
     def _unreachable(self, answer: str | None) -> bool:
         if self._prompt is None:
             return True
-        return self._offer is not None and self._offer.done() and answer != "accept"
+        return self._answered and answer != "accept"
 
     async def _progress(self, opened: bool | None, answer: str | None) -> None:
         if self._prompt is None or time.monotonic() - self._last_progress < PROGRESS_EVERY:
@@ -111,8 +108,3 @@ class Waiting:
         await self._prompt.progress(
             f"Waiting for you to sign in to {self._brand}{where}…", self._clock() - self._started, self._limit
         )
-
-    def close(self) -> None:
-        """Withdraw an offer still open in the client."""
-        if self._offer is not None and not self._offer.done():
-            self._offer.cancel()
