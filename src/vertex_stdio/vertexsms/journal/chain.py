@@ -19,14 +19,13 @@ chains and verifies its records by the same rule; the SQL below is SQLite's.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vertex_stdio.vertexsms.journal.records import Record
+from vertex_stdio.vertexsms.journal.records import COLUMNS
 
 if TYPE_CHECKING:  # loaded with the SQLite store, not by every server that may never send
     import sqlite3
@@ -34,7 +33,7 @@ if TYPE_CHECKING:  # loaded with the SQLite store, not by every server that may 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
 # The fields a record's chain covers: all but the chain itself, in ``Record``'s order.
-FIELDS = ", ".join(f.name for f in dataclasses.fields(Record))
+FIELDS = ", ".join(COLUMNS)
 # The fields of the first chained release; a field added since counts only when it holds
 # something, so a record chained before it existed keeps its chain.
 FIRST_FIELDS = 17

@@ -27,6 +27,8 @@ from typing import Any
 
 from vertex_stdio.vertexsms.journal import chain, pglink, pgquery, pgschema
 from vertex_stdio.vertexsms.journal.records import (
+    COLUMNS,
+    INSERTED,
     Finish,
     Kind,
     NewCall,
@@ -36,14 +38,12 @@ from vertex_stdio.vertexsms.journal.records import (
     clock_check,
     decide,
 )
-from vertex_stdio.vertexsms.journal.sqlite import INSERTED
 from vertex_stdio.vertexsms.journal.store import Busy, Refused, StoreFacts
 from vertex_stdio.vertexsms.policy import Breach, counted_breach, opted_out
 
 FIELDS = chain.FIELDS
 _FLOATS = frozenset({"started", "price_eur", "finished"})
 _INTS = frozenset({"id", "parts", "pid"})
-_NAMES = tuple(f.name for f in dataclasses.fields(Record))
 # ``finish`` of the journal's newest record, when it still follows the chain it was begun after
 # (args: id, id, that chain, the genesis; the new fields and chain; id; the new head).
 FINISH_NEWEST = (
@@ -288,7 +288,7 @@ def _capped(new: NewCall, rules: Rules, found: pgquery.Check) -> Breach | None:
 def _as_stored(record: Record) -> tuple[Any, ...]:
     """``record``'s fields as PostgreSQL gives them back (a price given as 1 reads as 1.0), so the
     chain computed before the row is read again is the chain ``verify`` recomputes from it."""
-    values = {name: getattr(record, name) for name in _NAMES}  # flat: no deep copies (asdict's)
+    values = {name: getattr(record, name) for name in COLUMNS}  # flat: no deep copies (asdict's)
     for name, value in values.items():
         if value is not None and name in _FLOATS:
             values[name] = float(value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from vertex_stdio.vertexsms.policy import Breach, Policy
@@ -86,6 +86,13 @@ class Record:
     price_source: str | None = None
     machine: str = ""
     os_user: str = ""
+
+
+# A record's columns, in ``Record``'s order (the chain covers them in this order), and those a
+# new call writes with its ``pending`` insert (not the id, the outcome, nor what ``finish`` adds):
+# one list for every store.
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Record))
+INSERTED: tuple[str, ...] = tuple(f.name for f in fields(NewCall) if f.name in COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ with ``JournalStoreError`` and nothing is sent.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import sqlite3
@@ -29,6 +28,7 @@ from typing import Any
 from vertex_stdio.vertexsms.journal import chain
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
+    INSERTED,
     Finish,
     Kind,
     NewCall,
@@ -49,8 +49,6 @@ log = logging.getLogger(__name__)
 
 LIVE = "outcome IN ('pending', 'sent', 'unknown')"
 COLUMNS = chain.FIELDS  # every ``Record`` field, in its order
-# What ``begin`` writes: the new call's fields that a record keeps (not the id nor the outcome).
-INSERTED = tuple(f.name for f in dataclasses.fields(NewCall) if f.name in COLUMNS.split(", "))
 
 
 class SqliteStore:
