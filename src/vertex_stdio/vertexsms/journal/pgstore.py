@@ -56,6 +56,15 @@ FINISH_NEWEST = (
     "head AS (UPDATE meta SET value = %s WHERE key = 'head' AND EXISTS (SELECT 1 FROM changed)) "
     "SELECT count(*) FROM changed"
 )
+# ``begin``'s insert of the ``pending`` record with its chain, and the journal's new head, in one
+# statement (args: the head; the id, the chain and ``INSERTED``'s values).
+# Column names from ``Record``; every value a parameter.
+INSERT_PENDING = (
+    "WITH head AS (INSERT INTO meta (key, value) VALUES ('head', %s) "  # noqa: S608
+    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value) "
+    f"INSERT INTO calls (id, outcome, chain, {', '.join(INSERTED)}) "
+    f"VALUES (%s, 'pending', %s, {', '.join('%s' for _ in INSERTED)})"
+)
 # Served by the partial index ``calls_sent_to`` (``pgschema``).
 SENT_TO = "SELECT EXISTS (SELECT 1 FROM calls WHERE recipient = %s AND kind = %s AND outcome = 'sent')"
 
@@ -97,12 +106,16 @@ class PgStore:
             previous = found.previous or chain.GENESIS
             (link,) = chain.relink(previous, [_as_stored(fresh)])
             # Sent with the COMMIT, unanswered: the check's one round trip, then this one.
+            # One statement (the head set in a CTE): each statement costs the client CPU.
             db.execute(
-                f"INSERT INTO calls (id, outcome, chain, {', '.join(INSERTED)}) "  # noqa: S608
-                f"VALUES (%s, 'pending', %s, {', '.join('%s' for _ in INSERTED)})",
-                [found.next_id, link, *(getattr(new, name) for name in INSERTED)],
+                INSERT_PENDING,
+                [
+                    json.dumps([found.next_id, link]),
+                    found.next_id,
+                    link,
+                    *(getattr(new, name) for name in INSERTED),
+                ],
             )
-            _set(db, "head", json.dumps([found.next_id, link]))
             return fresh, previous
 
         fresh, previous = self._link.write(body, "written")

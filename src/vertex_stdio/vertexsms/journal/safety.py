@@ -27,6 +27,7 @@ import anyio.to_thread
 
 from vertex_stdio.core.errors import JournalUnavailable, VertexError
 from vertex_stdio.vertexsms.journal import origin
+from vertex_stdio.vertexsms.journal.lane import Lane
 from vertex_stdio.vertexsms.journal.policing import check_static, refuse, static_refusal
 from vertex_stdio.vertexsms.journal.records import (
     DAY,
@@ -106,6 +107,7 @@ class SendJournal:
         self._where = where
         self._store: JournalStore | None = None
         self._lock = anyio.Lock()
+        self._lane = Lane()  # the store's writes that must wait, off the event loop
         self.in_flight = 0
 
     @classmethod
@@ -147,7 +149,7 @@ class SendJournal:
         if guard:
             await check_static(store, new, self.rules.policy)
         try:
-            record_id = await _quick(store.begin, new, self.rules if guard else None)
+            record_id = await self._quick(store.begin, new, self.rules if guard else None)
         except Refused as refused:
             if isinstance(refused.verdict, Breach):
                 raise await refuse(store, new, refused.verdict) from None
@@ -184,7 +186,7 @@ class SendJournal:
         # Its own shield: the call's grace may have run out, and this record must still be made.
         with anyio.CancelScope(shield=True), anyio.move_on_after(10):
             try:
-                await _quick(store.finish, record_id, finish, self._clock())
+                await self._quick(store.finish, record_id, finish, self._clock())
             except JournalStoreError as exc:
                 log.error("%s: could not record the outcome in the journal: %s", tool, exc)
 
@@ -234,15 +236,16 @@ class SendJournal:
         if self._store is not None:
             await anyio.to_thread.run_sync(self._store.close)
             self._store = None
+        self._lane.close()
 
-
-async def _quick(fn: Callable[..., T], *args: object) -> T:
-    """Run a store write here when it need not wait (the usual case: a fraction of a
-    millisecond), else on a worker thread, where waiting for another process's lock is fine."""
-    try:
-        return fn(*args, wait=False)
-    except Busy:
-        return await anyio.to_thread.run_sync(lambda: fn(*args))
+    async def _quick(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a store write here when it need not wait (the usual case for SQLite: a fraction of
+        a millisecond), else on the journal's lane (``lane.py``), where waiting for another
+        process's lock or a database's round trips is fine."""
+        try:
+            return fn(*args, wait=False)
+        except Busy:
+            return await self._lane.run(lambda: fn(*args))
 
 
 def _new_call(tool: str, kind: Kind, now: float, facts: CallFacts) -> NewCall:
