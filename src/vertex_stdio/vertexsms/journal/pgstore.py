@@ -57,8 +57,8 @@ FINISH_NEWEST = (
     "SELECT count(*) FROM changed"
 )
 # ``begin``'s insert of the ``pending`` record with its chain, and the journal's new head, in one
-# statement (args: the head; the id, the chain and ``INSERTED``'s values).
-# Column names from ``Record``; every value a parameter.
+# statement (args: the head; the id, the chain and ``INSERTED``'s values).  Column names from
+# ``Record``; every value a parameter.
 INSERT_PENDING = (
     "WITH head AS (INSERT INTO meta (key, value) VALUES ('head', %s) "  # noqa: S608
     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value) "
@@ -105,8 +105,8 @@ class PgStore:
             fresh = Record(id=found.next_id, outcome="pending", **fields)
             previous = found.previous or chain.GENESIS
             (link,) = chain.relink(previous, [_as_stored(fresh)])
-            # Sent with the COMMIT, unanswered: the check's one round trip, then this one.
-            # One statement (the head set in a CTE): each statement costs the client CPU.
+            # Sent with the COMMIT, unanswered: the check's one round trip, then this one; one
+            # statement with the head (a CTE), as each statement costs the client CPU.
             db.execute(
                 INSERT_PENDING,
                 [
