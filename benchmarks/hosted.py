@@ -5,7 +5,7 @@ Every bridge forwards ``correct_phone_number`` to the same loopback Streamable H
 Baseline in the same run: the SDK's Streamable HTTP client calling that server directly from
 this process.  Per bridge: start-up to ``tools/list`` and to the first ``tools/call`` answer
 (``serve`` also not signed in, in the sandbox, with the lean front off and with the lean call
-path off, the last in every round); sequential calls from the SDK client
+path off, the last in every round, as ``connect`` with its lean call path off); sequential calls from the SDK client
 over stdio (interleaved blocks, the order rotated each round); bursts from a raw-pipe client
 (all requests written at once, then every answer read: the SDK client itself caps a burst at
 about 20x); CPU seconds per call and peak RSS from /proc.  mcp-remote comes from
@@ -109,8 +109,17 @@ def bridges(
         "XDG_STATE_HOME": str(home / "connect" / "state"),
         "VERTEXSMS_ALLOW_FILE_STORE": "1",
     }
-    found.append(Bridge("vertex-stdio connect", seed(url, home / "connect"), connect_env))
+    connect = Bridge("vertex-stdio connect", seed(url, home / "connect"), connect_env)
+    found.append(connect)
     found += variants(found[0])
+    # connect's lean call path off (that lever alone); its own argv, so its pid is told apart
+    found.append(
+        Bridge(
+            "vertex-stdio connect, lean calls off",
+            [connect.argv[0], "-X", "variant=connect-lean-calls-off", *connect.argv[1:]],
+            {**connect.env, "VERTEX_STDIO_LEAN_CALLS": "0"},
+        )
+    )
     peer = mcp_remote()
     if isinstance(peer, str):
         return found, peer
