@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stalled_client import Flood, wait_stalled
 
 from bridge import emulator_env, rpc
 from vertex_stdio.mcpio.lines import leading_id
@@ -104,49 +105,50 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="
 
 
 @pytest.mark.slow
-def test_a_client_that_stops_reading_does_not_grow_memory(process: Process, record_property: Any) -> None:
-    """Requests keep coming while nobody reads stdout: the bridge stops reading stdin instead of queueing answers."""
-    process.send(rpc("warm", "tools/list"))
+@pytest.mark.parametrize("warm", ["ping", "tools/list"])
+def test_a_client_that_stops_reading_does_not_grow_memory(
+    process: Process, record_property: Any, warm: str
+) -> None:
+    """Requests keep coming while nobody reads stdout: the bridge stops reading stdin instead of
+    queueing answers (a state the kernel reports: ``stalled_client.wait_stalled``, not a time).
+    After a ``ping`` (the SDK's) the SDK's session answers the flood, and stops once its queue
+    is full; after a ``tools/list`` the lean front still answers it, and stops at the first
+    answer it cannot write."""
+    process.send(rpc("warm", warm))
     process.answers({"warm"})
     before = process.rss_mb()
-    written = [0]
-
-    def flood() -> None:  # blocks for good once the bridge stops reading
-        with contextlib.suppress(OSError):
-            for start in range(0, TOTAL, 1000):  # about 300 MB of answers if all were queued
-                process.send(b"".join(rpc(f"list-{n}", "tools/list") for n in range(start, start + 1000)))
-                written[0] += 1000
-
-    writer = threading.Thread(target=flood, daemon=True)
-    writer.start()
-    writer.join(8)
-    stalled = writer.is_alive()
+    # about 300 MB of answers if all were queued
+    flood = Flood(process.stdin.fileno(), b"".join(rpc(f"list-{n}", "tools/list") for n in range(TOTAL)))
+    stalled = wait_stalled(process.proc.pid, flood, process.stdin.fileno())
     peak = process.rss_mb()
     record_property("rss_before_mb", round(before, 1))
     record_property("rss_peak_mb", round(peak, 1))
-    record_property("requests_written", written[0])
-    assert stalled, "the bridge read every request although no answer was read"
-    assert written[0] < TOTAL
+    record_property("bytes_read_when_stalled", stalled.consumed)
+    assert stalled.consumed < flood.total
     assert peak - before < 100, f"peak RSS grew from {before:.0f} MB to {peak:.0f} MB"
     # the client reads again: everything it wrote is answered, each once, and the bridge still serves
     seen: dict[Any, dict[str, Any]] = {}
+    twice: list[Any] = []
 
     def drain() -> None:  # until the process closes stdout
         with contextlib.suppress(ValueError, OSError):
             for line in iter(process.stdout.readline, b""):
                 message = json.loads(line)
+                if message.get("id") in seen:
+                    twice.append(message.get("id"))
                 seen[message.get("id")] = message
 
     threading.Thread(target=drain, daemon=True).start()
-    writer.join(120)  # generous: the machine may be busy; this checks completion, not speed
-    assert not writer.is_alive()
+    assert flood.done.wait(120)  # generous: the machine may be busy; this checks completion, not speed
+    assert flood.written == flood.total
     process.send(rpc("after", "ping"))
     deadline = time.monotonic() + 60
     while "after" not in seen and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "after" in seen
     answered = {k for k in seen if isinstance(k, str) and k.startswith("list-")}
-    assert len(answered) == written[0] == TOTAL
+    assert len(answered) == TOTAL
+    assert not twice
     assert all("result" in seen[k] or seen[k]["error"]["code"] == BUSY for k in answered)
 
 
