@@ -49,10 +49,13 @@ def _prefixes(country: str) -> dict[str, Any]:
 
 
 class HostedScript:
-    """The ASGI app; ``calls`` counts the tools/call requests it received."""
+    """The ASGI app; ``calls`` counts the tools/call requests it received, ``most_at_once`` the
+    most it held at one time (received, their answer not yet started)."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.at_once = 0  # tools/call requests being answered now
+        self.most_at_once = 0
         self.lost: set[str] = set()
         self.release = threading.Event()  # "held until released" answers once it is set
 
@@ -86,7 +89,18 @@ class HostedScript:
             await _respond(send, 200, _answer(request, result), {"mcp-session-id": sid})
             return
         self.calls += 1
-        await self._call(request, headers.get("mcp-session-id", ""), send)
+        self.at_once += 1
+        self.most_at_once = max(self.most_at_once, self.at_once)
+        answering = False
+
+        async def answer(message: dict[str, Any]) -> None:
+            nonlocal answering
+            if not answering:  # counted until its answer starts: the client cannot send again sooner
+                answering = True
+                self.at_once -= 1
+            await send(message)
+
+        await self._call(request, headers.get("mcp-session-id", ""), answer)
 
     async def _call(self, request: dict[str, Any], sid: str, send: Any) -> None:
         params = request["params"]

@@ -16,7 +16,9 @@ SDK's loader is started by ``start_loading`` once nothing has happened for ``idl
 importing it on another thread would take the GIL from the first call (2 cores: measured in
 benchmarks/README.md, "When the SDK's loader starts"), and a person's first question comes
 seconds after ``tools/list``.
-Up to ``MAX_IN_FLIGHT`` calls run at once, as in the SDK's session.  Nothing here imports the SDK.
+Up to ``MAX_IN_FLIGHT`` calls are in flight at once, as in the SDK's session; ``AT_ONCE`` of
+them run, the others wait their turn as requests (``leancalls.Waiting``, as in ``stdio.Wire``).
+Nothing here imports the SDK.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from vertex_stdio.mcpio.lean import IDLE, Handover
-from vertex_stdio.mcpio.leancalls import LeanGate, LeanRequest, ToolCalls, answer_line
+from vertex_stdio.mcpio.leancalls import LeanGate, LeanRequest, ToolCalls, Waiting, answer_line
 from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, RequestId
 from vertex_stdio.mcpio.pipes import FdPipe, batches
 
@@ -73,6 +75,7 @@ class _Early:
             self._gate.take(line)
         self._buffer, handover.preface = handover.preface, b""
         self._calls: dict[RequestId, anyio.CancelScope] = {}  # running, by id: a cancellation reaches it
+        self._waiting = Waiting()  # admitted beyond ``AT_ONCE`` running, waiting their turn
         self._open: set[RequestId] = set()  # in flight: admitted, and not yet answered on stdout
         self._emptied = anyio.Event()
         self._reading: anyio.CancelScope | None = None
@@ -143,19 +146,25 @@ class _Early:
             await self._out.send((None, _busy(request.id)))
             return True
         self._open.add(request.id)
-        self._calls[request.id] = scope = anyio.CancelScope()
-        self._tasks.start_soon(self._call, request, scope)
+        if self._waiting.start(request):
+            self._calls[request.id] = anyio.CancelScope()  # a cancellation reaches it from now on
+            self._tasks.start_soon(self._waiting.run, request, self._call)
         return True
 
     def _cancelled(self, line: bytes) -> bool:
         found = self._gate.cancelled(line)
-        if found is None or found not in self._calls:
-            return False
-        self._calls[found].cancel()
-        return True
+        if found is not None and found in self._calls:
+            self._calls[found].cancel()
+            return True
+        if found is not None and self._waiting.drop(found):
+            self._open.discard(found)  # never run, never answered
+            self._emptied.set()
+            return True
+        return False
 
-    async def _call(self, request: LeanRequest, scope: anyio.CancelScope) -> None:
+    async def _call(self, request: LeanRequest) -> None:
         queued = False
+        scope = self._calls.setdefault(request.id, anyio.CancelScope())  # made here when it waited
         try:
             with scope:
                 result = await request.run()
@@ -177,7 +186,7 @@ class _Early:
             if not queued:
                 self._open.discard(request.id)
             self._active = anyio.current_time()
-            if not self._calls:
+            if not self._calls and not self._waiting:
                 self._emptied.set()
 
     async def _drain(self) -> None:
@@ -185,9 +194,15 @@ class _Early:
         end of input, else all of them; the rest are cancelled, never answered."""
         limit = self._e.grace if self._h.ended else self._e.eof_drain if self._eof else None
         with anyio.move_on_after(limit):
-            while self._calls:
+            while self._calls or self._waiting:
                 self._emptied = anyio.Event()
                 await self._emptied.wait()
+        self._cancel_all()
+
+    def _cancel_all(self) -> None:
+        """The calls running are cancelled and those waiting dropped: none of them is answered."""
+        for waiting in self._waiting.clear():
+            self._open.discard(waiting.id)
         for scope in self._calls.values():
             scope.cancel()
 
@@ -216,8 +231,7 @@ class _Early:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for signum in signals:
                 if self._h.ended is not None:
-                    for scope in self._calls.values():
-                        scope.cancel()
+                    self._cancel_all()
                     return
                 self._h.ended = signal.Signals(signum).name
                 self._stop()

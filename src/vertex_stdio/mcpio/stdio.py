@@ -49,7 +49,15 @@ from mcp.types import (
 from vertex_stdio.mcpio.checks import check_line
 from vertex_stdio.mcpio.discover import discover_answer
 from vertex_stdio.mcpio.lean import Handover
-from vertex_stdio.mcpio.leancalls import LeanError, LeanGate, LeanRequest, ToolCalls, answer_line, error_line
+from vertex_stdio.mcpio.leancalls import (
+    LeanError,
+    LeanGate,
+    LeanRequest,
+    ToolCalls,
+    Waiting,
+    answer_line,
+    error_line,
+)
 from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, LineSplitter, Rejected
 from vertex_stdio.mcpio.pipes import FdPipe, batches, claimed_stdin, claimed_stdout
 
@@ -106,6 +114,7 @@ class Wire:
         self._stdin = stdin
         self._lean = LeanGate(lean) if lean is not None else None
         self._lean_calls: dict[RequestId, anyio.CancelScope] = {}  # running, by id: a cancel reaches it
+        self._waiting = Waiting()  # the lean calls beyond ``AT_ONCE``, waiting their turn
         self.lean_counts = [0, 0]  # lean calls answered, and left to the SDK
         # what the lean front answered (replayed first, its answers not written) and left unread
         self._handover = handover or Handover()
@@ -169,6 +178,8 @@ class Wire:
             self._finished(cancelled)
             if cancelled in self._lean_calls:
                 self._lean_calls[cancelled].cancel()
+            elif cancelled is not None:
+                self._waiting.drop(cancelled)  # never run, never answered
         await to_server.send(SessionMessage(message))
 
     def run_lean_calls(
@@ -182,7 +193,9 @@ class Wire:
         self._tasks, self._to_sdk, self._out = tasks, to_server, outgoing
 
     def cancel_lean_calls(self) -> None:
-        """The session ends: the lean calls still running are cancelled, and never answered."""
+        """The session ends: the lean calls still running are cancelled, and never answered (nor
+        are those still waiting)."""
+        self._waiting.clear()
         for scope in self._lean_calls.values():
             scope.cancel()
 
@@ -193,7 +206,8 @@ class Wire:
             await answers.send(_line(_busy(request.id, self._max_in_flight)))
             return
         self._in_flight.add(request.id)
-        self._tasks.start_soon(self._run_lean, request)
+        if self._waiting.start(request):
+            self._tasks.start_soon(self._waiting.run, request, self._run_lean)
 
     async def _run_lean(self, request: LeanRequest) -> None:
         """Run one lean call; its answer, or the request itself to the SDK when the call is unsure."""

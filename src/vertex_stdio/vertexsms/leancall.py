@@ -24,7 +24,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from vertex_stdio.core.credentials import NoTokenProvider, TokenProvider
@@ -44,10 +43,6 @@ from vertex_stdio.vertexsms.tools.numbermodels import CountryCode
 
 log = logging.getLogger(__name__)
 
-# Hosted calls on their way at once; a burst beyond waits its turn.  The hosted server answers a
-# burst no sooner for more at once, and each costs memory and CPU while it waits on the pool
-# (200 at once from benchmarks/: unbounded 90.5 MB peak and 1.5 s CPU, 16 at once 85 MB and 1.25 s).
-AT_ONCE = 16
 _NUMBERS: TypeAdapter[Any] = TypeAdapter(NumbersToCorrect)
 _COUNTRY: TypeAdapter[str] = TypeAdapter(CountryCode)
 
@@ -73,7 +68,6 @@ class HostedCalls:
         self._hosted = hosted
         self._tokens = tokens
         self._sandbox = sandbox
-        self._at_once: anyio.Semaphore | None = None  # made on the event loop, at the first call
 
     def prepare(self, name: str, arguments: dict[str, Any]) -> Prepared | None:
         try:
@@ -96,9 +90,7 @@ class HostedCalls:
         try:
             if not await self._token_at_hand():
                 return None
-            self._at_once = self._at_once or anyio.Semaphore(AT_ONCE)
-            async with self._at_once:
-                result = await call()
+            result = await call()  # how many at once is the wire's (``leancalls.Waiting``)
         except (AuthRequired, _NeedsPrompt):
             # a sign-in is wanted, before the call went out or after VertexSMS refused it (nothing
             # was done either way): only the SDK's request context can prompt for it
