@@ -15,8 +15,9 @@
 - **Proxies from the environment on every path.**  httpx2 reads ``HTTPS_PROXY``/``NO_PROXY``
   only for a client that builds its own transport; ours wrap theirs (to record and cap), so the
   routing is done here, per request, by the standard library's reading of the environment.
-- **TLS**: the system trust store (the operating system's on Windows and macOS) plus, when set,
-  ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (a company CA): added to the system's, never instead of it.
+- **TLS**: the system trust store (the operating system's on Windows and macOS; on Linux its
+  CA folder alone when that holds exactly the bundle's certificates: ``core.castore``) plus, when
+  set, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (a company CA): added to the system's, never instead of it.
 - **The recorder and the size cap** (``core.calls``) sit on every transport, proxied or not.
 """
 
@@ -30,6 +31,7 @@ from functools import lru_cache
 import httpx2
 
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES, Edge
+from vertex_stdio.core.castore import system_context
 
 KEEPALIVE_EXPIRY = 4.0  # seconds; below the common 5 s server keep-alive timeout
 CHOICES_KEPT = 64  # proxy choices kept per client (scheme, host, port)
@@ -55,8 +57,8 @@ def tls_context() -> ssl.SSLContext:
 def _tls_context(cafile: str, capath: str) -> ssl.SSLContext:
     # httpx2's own default replaces the system store when SSL_CERT_FILE is set; without the
     # environment it is the system store (truststore on Windows and macOS, which also trusts
-    # what load_verify_locations adds).
-    context = httpx2.create_ssl_context(trust_env=False)
+    # what load_verify_locations adds; on Linux read as handshakes need it when it can be: castore).
+    context = system_context()
     extra_file = cafile if os.path.isfile(cafile) else None
     extra_dir = capath if os.path.isdir(capath) else None
     if extra_file or extra_dir:
