@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -78,7 +78,9 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     manifest = None if sys.stdin.isatty() else lean_manifest(settings)
     early = manifest is not None and config_error is None and early_calls_on(settings)
     if early:  # the lean call path's TLS store and imports, while the front answers the opening
-        threading.Thread(target=_warm, name="vertex-stdio-warm", daemon=True).start()
+        threading.Thread(
+            target=_warm, args=(settings.sandbox,), name="vertex-stdio-warm", daemon=True
+        ).start()
     if manifest is None:
         if sys.stdin.isatty():
             from vertex_stdio.app.call import serve_hint
@@ -157,39 +159,62 @@ class Made:
 
 def early_calls_on(settings: Settings) -> bool:
     """Whether the first hosted calls may be answered before the SDK is loaded (``mcpio.early``):
-    with the lean call path on and a token given (``VERTEXSMS_API_TOKEN``), which needs no
-    sign-in and no keyring.  Not in the sandbox: its hosted server is the SDK's own."""
-    return lean_calls_on() and bool(settings.api_token) and not settings.sandbox
+    with the lean call path on, and a token given (``VERTEXSMS_API_TOKEN``: no sign-in, no
+    keyring) or the sandbox (its hosted tools answered in this process until the emulator is up:
+    ``vertexsms/sandboxcalls.py``)."""
+    return lean_calls_on() and (settings.sandbox or bool(settings.api_token))
 
 
-def _warm() -> None:
+def _warm(sandbox: bool) -> None:
     """Load the TLS trust store the first lean call will use, then import what that call needs,
     so the call does not wait for them (the front mostly waits on its input meanwhile, and a
     client sends its first call right after ``tools/list``).  The store first: loading it (~20-40
     ms, cached for the process) runs mostly outside the GIL, so started at once it overlaps the
-    imports instead of following them."""
-    from vertex_stdio.core.http import tls_context
+    imports instead of following them.  The sandbox's first calls need no network."""
+    if not sandbox:
+        from vertex_stdio.core.http import tls_context
 
-    tls_context()
+        tls_context()
     import anyio._backends._asyncio  # noqa: F401 -- what ``anyio.run`` imports at the call
     import uvloop  # noqa: F401
 
     import vertex_stdio.mcpio.early
-    import vertex_stdio.vertexsms.leancall  # noqa: F401
+    import vertex_stdio.vertexsms.leancall
+
+    if sandbox:
+        import vertex_stdio.vertexsms.sandboxcalls
+    else:
+        import vertex_stdio.vertexsms.api.remote  # noqa: F401
 
 
 def _early(settings: Settings, handover: Handover, loading: Loading) -> int:
     """The lean call path from where the front stopped, over its own connection (closed after:
-    its event loop ends there), until the SDK is wanted or ready."""
+    its event loop ends there) or, in the sandbox, in this process, until the SDK is wanted or
+    ready."""
     from vertex_stdio.mcpio.early import Early, run_early
     from vertex_stdio.mcpio.runner import event_loop
-    from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
+
+    tools, aclose = _early_tools(settings)
+    return run_early(handover, Early(tools, loading.start, loading.wake_fd, aclose), event_loop()[1])
+
+
+def _early_tools(settings: Settings) -> tuple[ToolCalls, Callable[[], Awaitable[None]]]:
+    """The hosted tools for the early calls, and what closes them."""
     from vertex_stdio.vertexsms.leancall import HostedCalls
+
+    if settings.sandbox:
+        from vertex_stdio.vertexsms.sandbox.tokens import SANDBOX_TOKEN
+        from vertex_stdio.vertexsms.sandboxcalls import InProcessHosted
+
+        local = InProcessHosted()  # what the emulator's /mcp answers its own token
+        return HostedCalls(
+            local, StaticTokenProvider(SANDBOX_TOKEN, source="sandbox"), sandbox=True
+        ), local.aclose
+    from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 
     tokens = token_provider(settings)
     hosted = HostedMcpUpstream(settings.mcp_url, tokens, timeout=settings.http_timeout)
-    tools = HostedCalls(hosted, tokens, sandbox=False)
-    return run_early(handover, Early(tools, loading.start, loading.wake_fd, hosted.aclose), event_loop()[1])
+    return HostedCalls(hosted, tokens, sandbox=False), hosted.aclose
 
 
 def front_until_stopped(

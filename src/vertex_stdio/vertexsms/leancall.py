@@ -9,6 +9,8 @@ which then runs the call whole -- anything it is unsure of:
 - arguments that are not exactly the tool's, or that its types refuse (the SDK words the error);
 - no token at hand without a sign-in (a sign-in prompts through the request's SDK context), or
   a call that would prompt after all (``_NoPrompt``);
+- a call its ``HostedTools`` cannot run here (``LeftToSdk``: the sandbox's in-process tools,
+  for arguments the emulator's server would refuse);
 - a failure that is not one of ours: a defect (the SDK reports a crash as it does for every
   tool, and the call is not lost to the defect; logged as a warning, so it is seen and fixed).
 
@@ -30,11 +32,11 @@ from vertex_stdio.core.credentials import NoTokenProvider, TokenProvider
 from vertex_stdio.core.errors import AuthRequired, VertexError
 from vertex_stdio.mcpio.leancalls import Prepared, Result
 from vertex_stdio.vertexsms.api.outcomes import Operation, unavailable
-from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.results import SANDBOX_META, SANDBOX_NOTE, error_text, result_parts
 from vertex_stdio.vertexsms.tools.hosted import (
     CORRECT,
     PREFIXES,
+    HostedTools,
     NumbersToCorrect,
     corrected_numbers,
     mobile_prefixes,
@@ -51,6 +53,11 @@ class _NeedsPrompt(Exception):
     """The call wants to prompt the person (a sign-in): the SDK runs it, with the request's context."""
 
 
+class LeftToSdk(Exception):
+    """A ``HostedTools`` cannot run this call here, and nothing went out: the SDK path runs it
+    (the sandbox's in-process tools, for arguments the emulator's server would refuse)."""
+
+
 class _NoPrompt:
     """The ``SignInPrompt`` of a lean call: it cannot reach the client, so it hands the call back."""
 
@@ -64,7 +71,7 @@ class _NoPrompt:
 class HostedCalls:
     """``mcpio.leancalls.ToolCalls`` for the two hosted tools, over the server's own upstream."""
 
-    def __init__(self, hosted: HostedMcpUpstream, tokens: TokenProvider, *, sandbox: bool) -> None:
+    def __init__(self, hosted: HostedTools, tokens: TokenProvider, *, sandbox: bool) -> None:
         self._hosted = hosted
         self._tokens = tokens
         self._sandbox = sandbox
@@ -94,6 +101,8 @@ class HostedCalls:
         except (AuthRequired, _NeedsPrompt):
             # a sign-in is wanted, before the call went out or after VertexSMS refused it (nothing
             # was done either way): only the SDK's request context can prompt for it
+            return None
+        except LeftToSdk:
             return None
         except VertexError as error:
             return self._error(op, error)

@@ -72,7 +72,7 @@ class HostedMcpUpstream:
                     with recording(record), anyio.fail_after(max(0.0, ends - anyio.current_time())) as scope:
                         record.deadline = scope  # a sign-in while renewing restarts it
                         result = await self._connected().request("tools/call", params)
-                    return _structured(op, result, record.sent)
+                    return tool_result_data(op, result, record.sent)
                 except (
                     RpcError,
                     McpHttpError,
@@ -174,8 +174,10 @@ def _error_from(op: Operation, record: CallRecord, exc: BaseException) -> Vertex
     )
 
 
-def _structured(op: Operation, result: dict[str, Any], sent: Sequence[str]) -> dict[str, Any]:
-    """A ``tools/call`` result's data, or its error as ours (redacted before it is clipped)."""
+def tool_result_data(op: Operation, result: dict[str, Any], sent: Sequence[str]) -> dict[str, Any]:
+    """A ``tools/call`` result's data, or its error as ours (redacted before it is clipped);
+    ``sent``: the tokens sent with the call.  Also the sandbox's in-process answers'
+    (``sandbox/inprocess.py``), so they read a result as this upstream reads the emulator's."""
     blocks = result.get("content")
     texts = (
         [b.get("text") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]

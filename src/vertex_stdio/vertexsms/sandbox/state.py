@@ -14,12 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 import anyio.to_thread
 
 from vertex_stdio.vertexsms.sandbox.book import SANDBOX_PIN, ApiError, Book, MemoryBook, Sender
+from vertex_stdio.vertexsms.sandbox.tokens import ALL_SCOPES, SANDBOX_TOKEN, SCOPE_ORDER
 
-SANDBOX_TOKEN = "vertex-sandbox-token"  # noqa: S105 - the emulator's fixed, public sample token
-ALL_SCOPES: frozenset[str] = frozenset(
-    {"sms:send", "sms:rates", "sender:write", "hlr:lookup", "numbers:read"}
-)
-SCOPE_ORDER = ("sms:send", "sms:rates", "sender:write", "hlr:lookup", "numbers:read")
 DELIVERY_SECONDS = 2.0  # how long an emulated message stays pending before its delivery report
 
 TokenCheck = Callable[[str], frozenset[str] | None]
@@ -87,4 +83,4 @@ class SandboxState:
         self.book.confirm_sender(sender_id, code)
 
 
-__all__ = ["SANDBOX_PIN", "ApiError", "Sender"]
+__all__ = ["ALL_SCOPES", "SANDBOX_PIN", "SANDBOX_TOKEN", "SCOPE_ORDER", "ApiError", "Sender"]
