@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -76,11 +76,6 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     from vertex_stdio.mcpio import runner
 
     manifest = None if sys.stdin.isatty() else lean_manifest(settings)
-    early = manifest is not None and config_error is None and early_calls_on(settings)
-    if early:  # the lean call path's TLS store and imports, while the front answers the opening
-        threading.Thread(
-            target=_warm, args=(settings.sandbox,), name="vertex-stdio-warm", daemon=True
-        ).start()
     if manifest is None:
         if sys.stdin.isatty():
             from vertex_stdio.app.call import serve_hint
@@ -89,15 +84,18 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
         with Loading(settings, config_error, wake=False) as made:
             ended = _run(made)
         return runner.leave(ended)
+    from vertex_stdio.app.earlyserve import Warm, early_calls_on, run_early_calls
     from vertex_stdio.mcpio.pipes import claimed_stdin, claimed_stdout
 
     with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
-        loading = Loading(settings, config_error, start=not early)  # else: once the front is idle
+        early = config_error is None and early_calls_on()
+        loading = Loading(settings, config_error, start=not early)  # else: once idle, or by Warm
+        warm = Warm(settings, loading) if early else None
         handover = front_until_stopped(in_fd, out_fd, manifest, loading.wake_fd, loading.start)
         del manifest  # not needed from here on: the SDK answers
         log.debug("the lean front answered %d requests", handover.answered)
-        if early and handover.ended is None and not loading.ready:
-            answered = _early(settings, handover, loading)
+        if warm is not None and handover.ended is None and not loading.ready and warm.on():
+            answered = run_early_calls(settings, handover, loading)
             log.debug("the lean call path answered %d calls before the SDK was wanted", answered)
         if handover.ended is None:
             loading.start()
@@ -157,66 +155,6 @@ class Made:
         await self.tokens.aclose()
 
 
-def early_calls_on(settings: Settings) -> bool:
-    """Whether the first hosted calls may be answered before the SDK is loaded (``mcpio.early``):
-    with the lean call path on, and a token given (``VERTEXSMS_API_TOKEN``: no sign-in, no
-    keyring) or the sandbox (its hosted tools answered in this process until the emulator is up:
-    ``vertexsms/sandboxcalls.py``)."""
-    return lean_calls_on() and (settings.sandbox or bool(settings.api_token))
-
-
-def _warm(sandbox: bool) -> None:
-    """Load the TLS trust store the first lean call will use, then import what that call needs,
-    so the call does not wait for them (the front mostly waits on its input meanwhile, and a
-    client sends its first call right after ``tools/list``).  The store first: loading it (~20-40
-    ms, cached for the process) runs mostly outside the GIL, so started at once it overlaps the
-    imports instead of following them.  The sandbox's first calls need no network."""
-    if not sandbox:
-        from vertex_stdio.core.http import tls_context
-
-        tls_context()
-    import anyio._backends._asyncio  # noqa: F401 -- what ``anyio.run`` imports at the call
-    import uvloop  # noqa: F401
-
-    import vertex_stdio.mcpio.early
-    import vertex_stdio.vertexsms.leancall
-
-    if sandbox:
-        import vertex_stdio.vertexsms.sandboxcalls
-    else:
-        import vertex_stdio.vertexsms.api.remote  # noqa: F401
-
-
-def _early(settings: Settings, handover: Handover, loading: Loading) -> int:
-    """The lean call path from where the front stopped, over its own connection (closed after:
-    its event loop ends there) or, in the sandbox, in this process, until the SDK is wanted or
-    ready."""
-    from vertex_stdio.mcpio.early import Early, run_early
-    from vertex_stdio.mcpio.runner import event_loop
-
-    tools, aclose = _early_tools(settings)
-    return run_early(handover, Early(tools, loading.start, loading.wake_fd, aclose), event_loop()[1])
-
-
-def _early_tools(settings: Settings) -> tuple[ToolCalls, Callable[[], Awaitable[None]]]:
-    """The hosted tools for the early calls, and what closes them."""
-    from vertex_stdio.vertexsms.leancall import HostedCalls
-
-    if settings.sandbox:
-        from vertex_stdio.vertexsms.sandbox.tokens import SANDBOX_TOKEN
-        from vertex_stdio.vertexsms.sandboxcalls import InProcessHosted
-
-        local = InProcessHosted()  # what the emulator's /mcp answers its own token
-        return HostedCalls(
-            local, StaticTokenProvider(SANDBOX_TOKEN, source="sandbox"), sandbox=True
-        ), local.aclose
-    from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
-
-    tokens = token_provider(settings)
-    hosted = HostedMcpUpstream(settings.mcp_url, tokens, timeout=settings.http_timeout)
-    return HostedCalls(hosted, tokens, sandbox=False), hosted.aclose
-
-
 def front_until_stopped(
     in_fd: int, out_fd: int, manifest: Manifest, wake_fd: int, idle: Callable[[], None] | None = None
 ) -> Handover:
@@ -250,15 +188,17 @@ class Loading:
         self.ready = False
         self.wake_fd, self._woken = os.pipe() if wake else (-1, -1)
         self._thread = threading.Thread(target=self._make, name="vertex-stdio-loading", daemon=True)
+        self._starting = threading.Lock()
         if not wake:
             self._make()
         elif start:
             self.start()
 
     def start(self) -> None:
-        """Start loading on the worker thread, unless it has started."""
-        if self._thread.ident is None:
-            self._thread.start()
+        """Start loading on the worker thread, unless it has started (from any thread)."""
+        with self._starting:
+            if self._thread.ident is None:
+                self._thread.start()
 
     def _make(self) -> None:
         try:
