@@ -4,8 +4,9 @@ Every bridge forwards ``correct_phone_number`` to the same loopback Streamable H
 (``mcp_upstream.py``: the SDK's server with its defaults, sessions and event-stream answers).
 Baseline in the same run: the SDK's Streamable HTTP client calling that server directly from
 this process.  Per bridge: start-up to ``tools/list`` and to the first ``tools/call`` answer
-(``serve`` also not signed in, in the sandbox, with the lean front off and with the lean call
-path off, the last in every round, as ``connect`` with its lean call path off); sequential calls from the SDK client
+(``serve`` also not signed in, signed in with ``login --token``, in the sandbox with and without
+the lean call path, with the lean front off and with the lean call path off, the last in every
+round, as ``connect`` with its lean call path off); sequential calls from the SDK client
 over stdio (interleaved blocks, the order rotated each round); bursts from a raw-pipe client
 (all requests written at once, then every answer read: the SDK client itself caps a burst at
 about 20x); CPU seconds per call and peak RSS from /proc.  mcp-remote comes from
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -40,8 +42,13 @@ from peers import mcp_remote
 from sidebyside import Bridge, report_hosted
 from stats import Report, percentile
 
+from vertex_stdio.oauth.storage.secrets import FileSecrets
+from vertex_stdio.oauth.storage.store import PLAIN_FILE, TokenStore
+from vertex_stdio.vertexsms.apitoken import keep
+
 HERE = Path(__file__).resolve().parent
 TOOL = "correct_phone_number"
+KEPT = "vertex-stdio, login --token"
 ARGUMENTS = {"numbers": [{"number": "861860698", "country": "LT"}]}
 INIT = {
     "protocolVersion": "2025-11-25",
@@ -111,7 +118,7 @@ def bridges(
     }
     connect = Bridge("vertex-stdio connect", seed(url, home / "connect"), connect_env)
     found.append(connect)
-    found += variants(found[0])
+    found += variants(found[0], home)
     # connect's lean call path off (that lever alone); its own argv, so its pid is told apart
     found.append(
         Bridge(
@@ -154,15 +161,23 @@ async def raw_pipe(bridge: Bridge) -> AsyncIterator[tuple[Process, BufferedByteR
                 await proc.wait()
 
 
-def variants(ours: Bridge) -> list[Bridge]:
-    """``serve`` at start-up as people meet it: not signed in (OAuth, no token yet), the sandbox,
-    and with the lean front off (``VERTEX_STDIO_LEAN=0``: that lever measured alone); and, in
-    every round, with the lean call path off (``VERTEX_STDIO_LEAN_CALLS=0``: that lever alone)."""
+def variants(ours: Bridge, home: Path) -> list[Bridge]:
+    """``serve`` at start-up as people meet it: not signed in (OAuth, no token yet), signed in with
+    ``login --token`` (``kept_token``), the sandbox (and the sandbox with the lean call path off:
+    its in-process first calls measured alone), and with the lean front off
+    (``VERTEX_STDIO_LEAN=0``: that lever measured alone); and, in every round, with the lean call
+    path off (``VERTEX_STDIO_LEAN_CALLS=0``: that lever alone)."""
     no_token = {k: v for k, v in ours.env.items() if k != "VERTEXSMS_API_TOKEN"}
+    sandbox = {**ours.env, "VERTEXSMS_SANDBOX": "1"}
     return [
         Bridge("vertex-stdio, not signed in", ours.argv, no_token, startup_only=True),
+        Bridge(KEPT, ours.argv, kept_token(no_token, home / "kept"), startup_only=True),
+        Bridge("vertex-stdio --sandbox", ours.argv, sandbox, startup_only=True),
         Bridge(
-            "vertex-stdio --sandbox", ours.argv, {**ours.env, "VERTEXSMS_SANDBOX": "1"}, startup_only=True
+            "vertex-stdio --sandbox, lean calls off",
+            ours.argv,
+            {**sandbox, "VERTEX_STDIO_LEAN_CALLS": "0"},
+            startup_only=True,
         ),
         Bridge(
             "vertex-stdio, lean front off",
@@ -177,6 +192,17 @@ def variants(ours: Bridge) -> list[Bridge]:
             {**ours.env, "VERTEX_STDIO_LEAN_CALLS": "0"},
         ),
     ]
+
+
+def kept_token(env: dict[str, str], home: Path) -> dict[str, str]:
+    """``env`` signed in with ``login --token``: the token kept by the product's own ``keep``
+    (the command itself checks the token on ``/rates/``, which the loopback server lacks) in the
+    opt-in 0600 file store (no keyring here), and the record saying so; read at the first call."""
+    state = home / "state" / "vertex-stdio"  # what XDG_STATE_HOME=home/state gives platformdirs
+    store = TokenStore(state, FileSecrets(state / PLAIN_FILE))
+    with ThreadPoolExecutor(1) as pool:  # called from inside the benchmark's event loop
+        pool.submit(anyio.run, keep, store, TOKEN).result()
+    return {**env, "XDG_STATE_HOME": str(home / "state"), "VERTEXSMS_ALLOW_FILE_STORE": "1"}
 
 
 async def startup(bridge: Bridge) -> tuple[float, float]:
