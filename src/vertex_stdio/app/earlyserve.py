@@ -11,6 +11,7 @@ the first call (keyring, and a refresh of the access token when due), never at s
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -28,14 +29,6 @@ log = logging.getLogger("vertex_stdio")
 DECIDE_WAIT = 10.0  # seconds the first call waits for ``Warm``'s look at the state files, at most
 
 
-def early_calls_on() -> bool:
-    """Whether the first hosted calls may be answered before the SDK is loaded: with the lean
-    call path on (``serving.lean_calls_on``); whether a token is at hand, ``Warm`` finds out."""
-    from vertex_stdio.app.serving import lean_calls_on
-
-    return lean_calls_on()
-
-
 class Warm:
     """A thread that prepares the first lean call while the front answers the opening.
 
@@ -48,11 +41,27 @@ class Warm:
     them (a client sends its first call right after ``tools/list``).  The sandbox's need no network.
     """
 
-    def __init__(self, settings: Settings, loading: Loading) -> None:
-        self._settings, self._loading = settings, loading
-        self._decided = threading.Event()
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._decided, self._attached = threading.Event(), threading.Event()
+        self._loading: Loading | None = None
         self._on = True
         threading.Thread(target=self._run, name="vertex-stdio-warm", daemon=True).start()
+
+    @classmethod
+    def started(cls, settings: Settings, config_error: str | None) -> Warm | None:
+        """A ``Warm`` at work when the early path can run: the lean call path on
+        (``lean_calls_on``), settings without error, not Windows (no lean front there)."""
+        from vertex_stdio.app.serving import lean_calls_on
+
+        if config_error is not None or sys.platform == "win32" or not lean_calls_on():
+            return None
+        return cls(settings)
+
+    def attach(self, loading: Loading | None) -> None:
+        """The SDK's loader this thread starts when no token is at hand (None: none to start)."""
+        self._loading = loading
+        self._attached.set()
 
     def on(self) -> bool:
         """Whether the early path runs (waits, bounded, for the look at the state files)."""
@@ -66,7 +75,9 @@ class Warm:
         finally:
             self._decided.set()
         if not self._on:
-            self._loading.start()
+            self._attached.wait()  # the loader starts once stdin and stdout are the wire's
+            if self._loading is not None:
+                self._loading.start()
             return
         if not settings.sandbox:
             from vertex_stdio.core.http import tls_context
@@ -107,6 +118,8 @@ def run_early_calls(settings: Settings, handover: Handover, loading: Loading) ->
     """The lean call path from where the front stopped, over its own connection (closed after:
     its event loop ends there) or, in the sandbox, in this process, until the SDK is wanted or
     ready.  Returns how many calls it answered."""
+    if not settings.sandbox:  # first what the TLS store needs (``Warm`` is loading it, and then
+        import vertex_stdio.core.http  # noqa: F401 -- the store): waits for it, not beside it
     from vertex_stdio.mcpio.early import Early, run_early
     from vertex_stdio.mcpio.runner import event_loop
 

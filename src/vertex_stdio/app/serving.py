@@ -73,10 +73,10 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     The lean front (``mcpio.lean``) answers ``initialize`` and ``tools/list`` from the manifest
     while the SDK, the server and its upstream load on a worker thread (``Loading``).
     """
-    from vertex_stdio.mcpio import runner
-
     manifest = None if sys.stdin.isatty() else lean_manifest(settings)
     if manifest is None:
+        from vertex_stdio.mcpio import runner
+
         if sys.stdin.isatty():
             from vertex_stdio.app.call import serve_hint
 
@@ -84,16 +84,19 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
         with Loading(settings, config_error, wake=False) as made:
             ended = _run(made)
         return runner.leave(ended)
-    from vertex_stdio.app.earlyserve import Warm, early_calls_on, run_early_calls
+    from vertex_stdio.app.earlyserve import Warm, run_early_calls
     from vertex_stdio.mcpio.pipes import claimed_stdin, claimed_stdout
 
     with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
-        early = config_error is None and early_calls_on()
-        loading = Loading(settings, config_error, start=not early)  # else: once idle, or by Warm
-        warm = Warm(settings, loading) if early else None
+        warm = Warm.started(settings, config_error)
+        loading = Loading(settings, config_error, start=warm is None)  # else: once idle, or by Warm
+        if warm is not None:
+            warm.attach(loading)
         handover = front_until_stopped(in_fd, out_fd, manifest, loading.wake_fd, loading.start)
         del manifest  # not needed from here on: the SDK answers
         log.debug("the lean front answered %d requests", handover.answered)
+        from vertex_stdio.mcpio import runner  # after the front: asyncio is not needed before
+
         if warm is not None and handover.ended is None and not loading.ready and warm.on():
             answered = run_early_calls(settings, handover, loading)
             log.debug("the lean call path answered %d calls before the SDK was wanted", answered)
