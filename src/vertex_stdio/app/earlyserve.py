@@ -71,7 +71,10 @@ class Warm:
         settings = self._settings
         try:
             if not (settings.sandbox or settings.api_token):
+                self._on = False  # unless a sign-in is found
                 self._on = sign_in_kept(settings)
+        except Exception:  # unsure: the SDK's session finds out, and says it
+            log.debug("could not tell whether a sign-in is kept", exc_info=True)
         finally:
             self._decided.set()
         if not self._on:
