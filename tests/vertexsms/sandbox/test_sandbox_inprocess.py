@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from vertex_stdio.core.errors import InvalidInput
+from vertex_stdio.vertexsms.leancall import LeftToSdk
 from vertex_stdio.vertexsms.sandbox.inprocess import Unsure, answer
 from vertex_stdio.vertexsms.sandboxcalls import InProcessHosted
 from vertex_stdio.vertexsms.tools.hosted import CORRECT, PREFIXES
@@ -46,3 +47,8 @@ async def test_a_tools_refusal_is_the_contracts_error_and_a_result_its_data() ->
     prefixes = await hosted.call_tool(PREFIXES, {"country": "EE"})
     assert prefixes["country"] == "EE"
     assert all(row["prefix"].startswith("372") for row in prefixes["prefixes"])
+
+
+async def test_a_call_the_emulator_would_refuse_is_handed_to_the_sdk_path() -> None:
+    with pytest.raises(LeftToSdk):
+        await InProcessHosted().call_tool(CORRECT, {"numbers": []})
