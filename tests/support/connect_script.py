@@ -17,6 +17,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from asgi_body import json_object, read_body, replaying
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
@@ -71,8 +72,8 @@ class Script:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
-        body = await _body(receive)
-        message = _json(body)
+        body = await read_body(receive)
+        message = json_object(body)
         how = _how(message)
         if "method" not in message and "id" in message:
             self.answers.append(message)
@@ -80,7 +81,7 @@ class Script:
             self.seen[f"{message['params']['name']}:{how}"] += 1
             if await _gate(how, message, send):
                 return
-        await self._app(scope, _replay(body, receive), send)
+        await self._app(scope, replaying(body, receive), send)
 
 
 async def _gate(how: str, message: dict[str, Any], send: Any) -> bool:
@@ -152,34 +153,3 @@ async def _raw(send: Any, status: int, kind: bytes, body: bytes) -> None:
     headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _body(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        event = await receive()
-        chunks.append(event.get("body", b""))
-        if not event.get("more_body"):
-            return b"".join(chunks)
-
-
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return {}
-    return message if isinstance(message, dict) else {}
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    """A ``receive`` that gives ``body`` (already read) once, then the connection's own events."""
-    given = False
-
-    async def again() -> dict[str, Any]:
-        nonlocal given
-        if given:
-            return dict(await receive())
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return again

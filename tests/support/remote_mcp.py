@@ -41,6 +41,7 @@ from typing import Any
 import anyio
 import httpx2
 import uvicorn
+from asgi_body import json_object, read_body, replaying
 from mcp import MCPError, types
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -196,12 +197,12 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if os.environ.get("REMOTE_LEGACY_ERA") == "1" and scope["method"] == "POST":
-            body = await _body(receive)
-            message = _message(body)
+            body = await read_body(receive)
+            message = json_object(body)
             if message.get("method") == "server/discover":  # a 2025-era server: initialize instead
                 error = {"code": -32601, "message": "Method not found"}
                 return await _json(send, 200, {"jsonrpc": "2.0", "id": message.get("id"), "error": error})
-            receive = _replaying(body, receive)
+            receive = replaying(body, receive)
         if self.issuer == "none":
             return await self._keyed(scope, receive, send)
         path = scope["path"]
@@ -216,8 +217,8 @@ class Guard:
             return await _json(send, 200, routes[path])
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode()
-        body = await _body(receive) if scope["method"] == "POST" else b""
-        message = _message(body)
+        body = await read_body(receive) if scope["method"] == "POST" else b""
+        message = json_object(body)
         refuse = Path(os.environ.get("REMOTE_REFUSE", "/nonexistent")).exists()
         if refuse and message.get("method") == "tools/call":
             params = message.get("params") or {}
@@ -239,16 +240,7 @@ class Guard:
             return await _big_tools(send, message)
         if scope["method"] != "POST":
             return await self.app(scope, receive, send)
-        replayed = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if replayed:
-                return dict(await receive())
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        return await self.app(scope, replay, send)
+        return await self.app(scope, replaying(body, receive), send)
 
     async def _keyed(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """No OAuth: served as is, or only with the right ``X-Api-Key`` when one is set."""
@@ -266,37 +258,6 @@ class Guard:
             timeout=10,
         ).json()
         return bool(answer.get("active"))
-
-
-def _replaying(body: bytes, receive: Any) -> Any:
-    """A ``receive`` that gives ``body`` (already read) once, then the connection's own events."""
-    given = False
-
-    async def again() -> dict[str, Any]:
-        nonlocal given
-        if given:
-            return dict(await receive())
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return again
-
-
-async def _body(receive: Any) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        event = await receive()
-        chunks.append(event.get("body", b""))
-        if not event.get("more_body"):
-            return b"".join(chunks)
-
-
-def _message(body: bytes) -> dict[str, Any]:
-    try:
-        message = json.loads(body) if body else {}
-    except ValueError:
-        return {}
-    return message if isinstance(message, dict) else {}
 
 
 async def _big_tools(send: Any, message: dict[str, Any]) -> None:
