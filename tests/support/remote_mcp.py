@@ -16,7 +16,9 @@ With ``REMOTE_ASK_TOOLS=1`` a tool ``ask`` sends the client a request of its own
 in form or URL mode, sampling, roots) while the call is open and answers what came back.
 If the file named by ``REMOTE_EXTRA_TOOL`` exists at start, a fourth tool ``extra`` is offered.
 With ``REMOTE_TLS_CERT`` and ``REMOTE_TLS_KEY`` (PEM files) it serves HTTPS (its metadata names https URLs).
-``REMOTE_LOG`` receives one line per MCP request (method, or ``401``).  Prints ``READY <port>``.
+``REMOTE_LOG`` receives one line per MCP request (method, or ``401``); without OAuth, one per
+``tools/call`` that reached it (``received <what>``, its ``what`` or ``query``, else the tool's
+name), whatever it was answered.  Prints ``READY <port>``.
 
 For the bounds and calm of ``connect``:
 - With ``REMOTE_CALM_TOOLS=1``, two more tools: ``act``, not read-only (it notes ``acted <what>``
@@ -248,7 +250,15 @@ class Guard:
         if self.api_key is not None and given != self.api_key:
             _note("401")
             return await _json(send, 401, {"error": "api key required"})
-        return await self.app(scope, receive, send)
+        if scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        body = await read_body(receive)
+        message = json_object(body)
+        params = message.get("params")
+        if message.get("method") == "tools/call" and isinstance(params, dict):
+            arguments = params.get("arguments") or {}
+            _note(f"received {arguments.get('what') or arguments.get('query') or params.get('name')}")
+        return await self.app(scope, replaying(body, receive), send)
 
     def _active(self, token: str) -> bool:
         answer = httpx2.post(
@@ -295,6 +305,7 @@ def main() -> None:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    sock.listen(128)  # before READY: a connection made at once then waits instead of being refused
     port = sock.getsockname()[1]
     server = build(issuer)
     # REMOTE_LEGACY_SSE: the 2024-11-05 HTTP+SSE transport (GET /sse, POST /messages/) instead.
