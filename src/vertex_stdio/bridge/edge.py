@@ -6,6 +6,7 @@ the caller's context); ``RemoteLink`` reads it back and these functions word the
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import Sequence
 from typing import Protocol
@@ -14,7 +15,7 @@ import httpx2
 from mcp import MCPError
 from mcp.types import REQUEST_TIMEOUT
 
-from vertex_stdio.core.calls import CallRecord
+from vertex_stdio.core.calls import CallRecord, current
 from vertex_stdio.core.credentials import Challenge, SignInPrompt
 from vertex_stdio.core.errors import (
     AuthError,
@@ -68,6 +69,41 @@ def auth_failure(host: str, call: CallRecord) -> AuthError:
         words += f" {call.auth_error.message}"
         extra = dict(call.auth_error.extra)
     return kind(words, outcome=outcome, **extra)
+
+
+class SessionEnded(UpstreamUnavailable):
+    """The remote no longer knows the session a request went on, so it did not run it."""
+
+
+def session_ended(host: str, call: CallRecord) -> SessionEnded:
+    """A 404 to a request that carried the session's id: the remote restarted or expired the
+    session and did not run the request (the MCP spec, Streamable HTTP "Session Management": it
+    MUST answer 404 to a session it ended, and the client then starts a new one).  So a call not
+    to be sent twice was ``refused`` and may be called again: it never ran."""
+    return SessionEnded(
+        f"{host} ended the session this call was sent on (HTTP 404 to its session id: the remote "
+        "restarted or expired it), so it did not run the call. A new session opens with the next "
+        "request: call it again.",
+        outcome=None if call.replay else "refused",
+        retryable=True,
+    )
+
+
+async def note_ended(response: httpx2.Response) -> None:
+    """A 404 to a request (a method and an id) that carried a session id: the remote no longer
+    knows that session (the MCP spec, Streamable HTTP "Session Management"); noted on the call's
+    record.  Without a session id a 404 is the HTTP spelling of "method not found", as before."""
+    if response.status_code != 404:
+        return
+    call, session_id = current(), response.request.headers.get("mcp-session-id")
+    if call is None or session_id is None:
+        return
+    try:
+        message = json.loads(response.request.content)
+    except (httpx2.RequestNotRead, ValueError):
+        return
+    if isinstance(message, dict) and "method" in message and "id" in message:
+        call.ended = session_id
 
 
 def refused_after_renewal(refused: AuthInvalid, renewal: AuthRequired, call: CallRecord) -> AuthInvalid:

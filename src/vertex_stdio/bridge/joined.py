@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import httpx2
@@ -60,3 +61,43 @@ class Joined:
         options: dict[str, Any] = {}
         self.client.session._stamp(data, cast(Any, options))  # the SDK client stamps its requests so
         return data.get("params") or {}, {**self.headers, **options.get("headers", {})}
+
+
+class SessionNote:
+    """The session id header of the link's newest Streamable HTTP connection (``headers``: None
+    until known; ``{}`` for a connection without a session), from hooks on its HTTP client.
+
+    Known once ``initialize`` is answered: the id the remote gave then (kept so by the SDK
+    client), or, on a connection without ``initialize`` (2026-07-28), the one its later requests
+    carry (none).  Only the newest connection is noted: an earlier one's late requests (its
+    goodbye, a DELETE on the session the remote forgot) never are.
+    """
+
+    def __init__(self) -> None:
+        self.headers: dict[str, str] | None = None
+        self._http: httpx2.AsyncClient | None = None
+
+    def watch(self, http: httpx2.AsyncClient) -> None:
+        """Note ``http``'s session from now on: it is the newest connection's client."""
+        self.headers, self._http = None, http
+        http.event_hooks["request"].append(partial(self._sent, http))
+        http.event_hooks["response"].append(partial(self._answered, http))
+
+    def on(self, session_id: str) -> bool:
+        """Whether the newest connection is on the session ``session_id``."""
+        return (self.headers or {}).get("Mcp-Session-Id") == session_id
+
+    async def _sent(self, http: httpx2.AsyncClient, request: httpx2.Request) -> None:
+        if http is self._http and "mcp-protocol-version" in request.headers:  # past its opening
+            self._note(request.headers.get("mcp-session-id"))
+
+    async def _answered(self, http: httpx2.AsyncClient, response: httpx2.Response) -> None:
+        request = response.request  # ``initialize``: the one POST without a protocol version
+        opening = request.method == "POST" and "mcp-protocol-version" not in request.headers
+        if http is self._http and opening and response.is_success:
+            self._note(response.headers.get("mcp-session-id"))
+
+    def _note(self, session_id: str | None) -> None:
+        noted = {"Mcp-Session-Id": session_id} if session_id is not None else {}
+        if noted != self.headers:
+            self.headers = noted

@@ -15,8 +15,10 @@ open connection, a local client that declared elicitation, sampling or roots (on
 client relays the remote's requests).  A call that went out and failed in a way the link path
 would send again or sign in for -- a read-only call whose connection failed, a refusal (401,
 403) of a request nothing was authorised for -- goes to the SDK path whole; one not read-only is
-never sent twice: its broken connection is ``outcome: unknown``, as on the link path.  The
-remote's notifications mid-call go where the link's go (``Proxy.from_remote``); its requests
+never sent twice: its broken connection is ``outcome: unknown``, as on the link path.  A session
+the remote forgot (a 404 to its id: ``SessionEnded``; the link drops it) is worded as there: a
+read-only call is sent once more on a new session, one that is not is ``outcome: refused``.
+The remote's notifications mid-call go where the link's go (``Proxy.from_remote``); its requests
 mid-call get the SDK client's answers for a client that declared nothing.
 """
 
@@ -41,7 +43,7 @@ from mcp_types import server_notification_adapter
 from mcp_types.methods import SERVER_REQUESTS
 from pydantic import ValidationError
 
-from vertex_stdio.bridge.edge import Tokens
+from vertex_stdio.bridge.edge import SessionEnded, Tokens
 from vertex_stdio.bridge.link import Joined, RemoteLink
 from vertex_stdio.bridge.wire import tool_error
 from vertex_stdio.core.calls import AnswerTooLarge, CallRecord, current, recording
@@ -136,7 +138,8 @@ class LeanLink:
             failure = outcome
             if not (attempt == 1 and read_only and isinstance(failure, UpstreamUnavailable)):
                 break
-            log.info("%s: the connection to the remote dropped; reconnecting once", name)
+            what = "ended the session" if isinstance(failure, SessionEnded) else "dropped the connection"
+            log.info("%s: the remote %s; sending it once more on a new one", name, what)
         if _signs_in(failure):
             log.debug("%s: left to the SDK path after %s", name, failure.code)
             return None

@@ -2,8 +2,11 @@
 
 One connection is kept for the process; a dedicated task owns the SDK ``Client`` (its context
 must be entered and left in one task) and callers share it.  A dropped connection is forgotten
-and the next request opens a new one.  Requests go out as the caller's JSON (method + params)
-and come back as the remote's JSON result, never rebuilt into models here.
+and the next request opens a new one; so is a session the remote forgot (restarted, expired: a
+404 to its ``Mcp-Session-Id``), and the request that met the 404 was not run: a read-only one is
+sent once more on the new session, one that is not gets ``SessionEnded`` (``outcome: refused``,
+retryable).  Requests go out as the caller's JSON (method + params) and come back as the
+remote's JSON result, never rebuilt into models here.
 
 The SDK client negotiates the protocol era (``server/discover``, else ``initialize``), so the
 remote may speak any version the SDK client supports; on a 2026-07-28 connection the remote's
@@ -54,8 +57,16 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter, ValidationError
 
 from vertex_stdio import __version__
-from vertex_stdio.bridge.edge import Tokens, failure_of, first_of, refused_after_renewal
-from vertex_stdio.bridge.joined import Joined, RawRequest
+from vertex_stdio.bridge.edge import (
+    SessionEnded,
+    Tokens,
+    failure_of,
+    first_of,
+    note_ended,
+    refused_after_renewal,
+    session_ended,
+)
+from vertex_stdio.bridge.joined import Joined, RawRequest, SessionNote
 from vertex_stdio.bridge.relay import LocalPeer
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES, BearerAuth, CallRecord, current, recording
 from vertex_stdio.core.credentials import SignInPrompt
@@ -120,7 +131,7 @@ class RemoteLink:
         self._lock = anyio.Lock()
         # the open connection's HTTP client and session headers (``joined``)
         self._joining: httpx2.AsyncClient | None = None
-        self._noted: dict[str, str] | None = None
+        self._noted = SessionNote()
         self._declared = False
 
     async def session(self, *, interactive: bool, prompt: SignInPrompt | None = None) -> Session:
@@ -155,11 +166,12 @@ class RemoteLink:
                         lambda: self._send(method, params, progress, call), call
                     )
                     return result
-                except UpstreamUnavailable:
+                except UpstreamUnavailable as exc:
                     if attempt == 2 or not retry:
                         raise
-                    log.info("%s: the connection to %s dropped; reconnecting once", method, self._host)
-                    call.failure = None
+                    what = "ended the session" if isinstance(exc, SessionEnded) else "dropped the connection"
+                    log.info("%s: %s %s; sending it once more on a new one", method, self._host, what)
+                    call.forget_answer()
                 except AuthInvalid as exc:
                     # Refused (401) even after renewing, e.g. while another request was renewing
                     # the same token: sign in (again) and send it once more -- unless it went out.
@@ -205,8 +217,12 @@ class RemoteLink:
         if isinstance(exc, MCPError):
             if call is not None and call.oversized:  # that answer was cut; the connection is fine
                 return failure_of(self._host, self._max_answer, call, exc)
+            answered = exc.error.code not in (CONNECTION_CLOSED, REQUEST_TIMEOUT)
+            if answered and call is not None and call.ended is not None and call.status == 404:
+                await self._drop(call.ended)  # the remote forgot the session: this 404 was the answer
+                return session_ended(self._host, call)
             noted = call is not None and (call.failure or call.status in (401, 403) or call.auth_error)
-            if exc.error.code not in (CONNECTION_CLOSED, REQUEST_TIMEOUT) and not noted:
+            if answered and not noted:
                 log.info(
                     "%s answered JSON-RPC error %s (%s)",
                     self._host,
@@ -279,30 +295,23 @@ class RemoteLink:
             factory = cast(Any, lambda headers=None, timeout=None, auth=None: self._http_client())
             return sse_client(self._url, httpx_client_factory=factory), contextlib.nullcontext()
         http = self._http_client()
-        self._noted = None
-        http.event_hooks["request"].append(self._note_session)
+        self._noted.watch(http)
+        http.event_hooks["response"].append(note_ended)
         # The SDK's own per-event cap sits just above ours, so ours (which is noted) acts first.
         stream = streamable_http_client(
             self._url, http_client=http, max_sse_event_size=self._max_answer + 65536
         )
         return stream, http
 
-    async def _note_session(self, request: httpx2.Request) -> None:
-        """Note the session's id as the SDK client sends it, once past its opening (``joined``)."""
-        if "mcp-protocol-version" in request.headers:
-            session_id = request.headers.get("mcp-session-id")
-            noted = {"Mcp-Session-Id": session_id} if session_id is not None else {}
-            if noted != self._noted:
-                self._noted = noted
-
     def joined(self) -> Joined | None:
         """The open Streamable HTTP connection, for requests sent beside the SDK client on its
         session (``bridge/leancall.py``); None while none is open or past its opening, or when the
         local client declared what the remote may ask it (elicitation, sampling, roots: only the
         SDK client relays those)."""
-        if self._joining is None or self._noted is None or self._declared or self._session is None:
+        noted = self._noted.headers
+        if self._joining is None or noted is None or self._declared or self._session is None:
             return None
-        return Joined(self._joining, self._noted, self._session.client)
+        return Joined(self._joining, noted, self._session.client)
 
     async def _own_connection(self, *, task_status: TaskStatus[Session]) -> None:
         closed = anyio.Event()
@@ -358,8 +367,12 @@ class RemoteLink:
         if self._notify is not None:
             await self._notify(message)
 
-    async def _drop(self) -> None:
+    async def _drop(self, ended: str | None = None) -> None:
+        """Close the open connection; with ``ended`` (a session the remote forgot) only while it
+        is on that session: a new one (another request met the 404 first) stays open."""
         async with self._lock:
+            if ended is not None and not self._noted.on(ended):
+                return
             if self._closed is not None:
                 self._closed.set()
             self._session, self._closed, self._joining = None, None, None

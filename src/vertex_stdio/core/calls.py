@@ -42,8 +42,10 @@ class CallRecord:
     session sets it when the call's own request goes).  ``status``/``headers`` are those of the
     last error answer (4xx/5xx); ``refused`` is the token a 401/403 refused when the request was
     not to be replayed (with ``challenge``, for the caller to renew with); ``sent`` every token
-    sent, to scrub from any text kept.  ``deadline``, when set, is the
-    call's time limit: lifted while a renewal signs in, then restarted with ``budget`` seconds.
+    sent, to scrub from any text kept.  ``ended`` is the session a server said it no longer
+    knows (noted by whoever keeps sessions above the edge, which knows none).  ``deadline``, when
+    set, is the call's time limit: lifted while a renewal signs in, then restarted with ``budget``
+    seconds.
     """
 
     scopes: Sequence[str] = ()
@@ -61,10 +63,12 @@ class CallRecord:
     oversized: bool = False
     auth_error: AuthRequired | None = None
     sent: list[str] = field(default_factory=list)
+    ended: str | None = None
 
     def forget_answer(self) -> None:
         """Clear what the last attempt heard (before the call sends again)."""
         self.status, self.headers, self.challenge, self.failure, self.oversized = None, {}, None, None, False
+        self.ended = None
 
 
 _CURRENT: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar(
