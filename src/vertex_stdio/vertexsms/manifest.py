@@ -65,6 +65,7 @@ async def _variant(sandbox: bool) -> dict[str, Any]:
     from vertex_stdio.vertexsms.settings import Settings
 
     server = build_server(Settings(sandbox=sandbox), NoTokenProvider())
+    server.offer_all()  # the SDK's own answer, never the manifest's
     initialize: dict[str, Any] | None = None
     lists: list[dict[str, Any]] = []
     list_of: dict[str, int] = {}

@@ -1,10 +1,16 @@
-"""build_server(): the MCP server with the ten tools, its services and its error envelope."""
+"""build_server(): the MCP server with the ten tools, its services and its error envelope.
+
+A tool is registered with the SDK (its argument and result models built: ~1.5 MB of a
+``serve`` process, issue 22) when it is first called, not at start-up; ``tools/list`` is
+answered from the tools manifest, which tests/vertexsms/test_tools_manifest.py proves equal to
+what the SDK answers with every tool registered (``VertexServer.offer_all``).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -15,6 +21,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from mcp.types import Tool as MCPTool
 from pydantic import BaseModel, ValidationError
 
 from vertex_stdio import __version__
@@ -28,7 +35,7 @@ from vertex_stdio.vertexsms.journal import SendJournal, journal_for
 from vertex_stdio.vertexsms.results import SANDBOX_META, SANDBOX_NOTE, error_text, result_parts
 from vertex_stdio.vertexsms.settings import Settings
 from vertex_stdio.vertexsms.tools.base import Services
-from vertex_stdio.vertexsms.tools.catalog import TOOL_NAMES, TOOLS
+from vertex_stdio.vertexsms.tools.catalog import TOOL_NAMES, TOOLS, ToolSpec
 from vertex_stdio.vertexsms.tools.rates import RateCard
 
 log = logging.getLogger(__name__)
@@ -47,18 +54,67 @@ TEST_MODE_NOTE = (
 
 
 class VertexServer(MCPServer[Services]):
-    """MCPServer whose every tool failure is the contract's JSON envelope, and nothing else."""
+    """MCPServer whose every tool failure is the contract's JSON envelope, and nothing else.
 
-    def __init__(self, settings: Settings, *, config_error: str | None = None, **kwargs: Any) -> None:
+    ``specs`` (our tools) are registered with the SDK one by one as they are first called (``offer``);
+    ``tools/list`` answers the manifest's list while any is not (see the module's docstring).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        config_error: str | None = None,
+        specs: Sequence[ToolSpec] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._vertex_settings = settings
         self._config_error = misconfigured(config_error) if config_error else None
         self._arguments: dict[str, frozenset[str]] | None = None
+        self._order = [spec.name for spec in specs]
+        self._unoffered = {spec.name: spec for spec in specs}
+        self._listed: list[MCPTool] | None = None
         _advertise_tools_only(self)
+
+    def offer(self, name: str) -> None:
+        """Register the tool ``name`` with the SDK, unless it is (or is not one of ours)."""
+        spec = self._unoffered.pop(name, None)
+        if spec is None:
+            return
+        prefix = "[SANDBOX: emulated, nothing is sent or billed] " if self._vertex_settings.sandbox else ""
+        self.add_tool(
+            spec.fn,
+            name=spec.name,
+            title=spec.title,
+            description=prefix + spec.description,
+            annotations=spec.annotations,
+            meta={"vertex-stdio/scope": spec.scope},
+            structured_output=True,
+        )
+
+    def offer_all(self) -> None:
+        """Register every tool (what the manifest is generated from)."""
+        for name in self._order:
+            self.offer(name)
+
+    async def list_tools(self) -> list[MCPTool]:
+        """The manifest's tools while some are not registered (no model built for them); else,
+        or with no manifest for this version, the SDK's, every tool registered, in ``TOOLS``' order."""
+        if self._unoffered:
+            if self._listed is None:
+                self._listed = _manifest_tools(self._vertex_settings.sandbox)
+            if self._listed:
+                return list(self._listed)
+            self.offer_all()
+        listed = await super().list_tools()
+        order = {name: index for index, name in enumerate(self._order)}
+        return sorted(listed, key=lambda tool: order.get(tool.name, len(order)))
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Services, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        self.offer(name)
         sandbox = self._vertex_settings.sandbox
         refusal = self._config_error or await self._unknown_arguments(name, arguments)
         if refusal:
@@ -128,6 +184,17 @@ class VertexServer(MCPServer[Services]):
             outcome = "delivered" if settings.test_mode == "1" else "failed"
             note = TEST_MODE_NOTE.format(mode=settings.test_mode, outcome=outcome)
             result.content.append(TextContent(type="text", text=note))
+
+
+def _manifest_tools(sandbox: bool) -> list[MCPTool]:
+    """The tools of the manifest written for this version (the latest protocol version's list:
+    the SDK's own model of a tool is the same for all), or [] when there is none."""
+    from vertex_stdio.vertexsms.manifest import load
+
+    manifest = load(sandbox=sandbox)
+    if manifest is None:
+        return []
+    return [MCPTool.model_validate(tool) for tool in manifest.tools[manifest.versions[-1]]["tools"]]
 
 
 def misconfigured(problem: str) -> InvalidInput:
@@ -253,7 +320,8 @@ def build_server(
     approvals: Approvals | None = None,
     hosted: HostedMcpUpstream | None = None,
 ) -> VertexServer:
-    """The MCP server with the ten tools; nothing touches the network until a tool is called.
+    """The MCP server with the ten tools (each registered with the SDK at its first call:
+    ``VertexServer.offer``); nothing touches the network until a tool is called.
 
     With ``config_error`` (a setting that did not validate) the tools are listed as usual and
     every call answers that error, so the person sees it in their client.  ``hosted`` is a
@@ -270,18 +338,6 @@ def build_server(
             instructions=(SANDBOX_NOTE + "\n\n" if settings.sandbox else "") + INSTRUCTIONS,
             website_url="https://vertexsms.com",
             lifespan=make_lifespan(settings, tokens, transport, journal, approvals, hosted),
-        )
-    for spec in TOOLS:
-        description = ("[SANDBOX: emulated, nothing is sent or billed] " if settings.sandbox else "") + (
-            spec.description
-        )
-        server.add_tool(
-            spec.fn,
-            name=spec.name,
-            title=spec.title,
-            description=description,
-            annotations=spec.annotations,
-            meta={"vertex-stdio/scope": spec.scope},
-            structured_output=True,
+            specs=TOOLS,
         )
     return server
