@@ -30,6 +30,7 @@ from spending import measure_policy
 from stats import Figure, Report, Target, percentile, render
 from team_journal import measure_team_journal
 from tokenwork import measure_tokens
+from trustlayout import INSIDE, run_with_bundle_only, trust_store
 
 SECTION = "1. Start-up (spawn -> answer, or -> imported for baselines; seconds)"
 FLOORS = {
@@ -164,6 +165,20 @@ def _load() -> list[float] | None:
         return None
 
 
+def _without_trust(argv: list[str]) -> list[str]:
+    """``argv`` without its ``--trust X`` / ``--trust=X`` (the run in the namespace is that run)."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip or arg.startswith("--trust="):
+            skip = False
+            continue
+        skip = arg == "--trust"
+        if not skip:
+            kept.append(arg)
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -182,7 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=["hosted", "journal"], help="run one section only (while developing)"
     )
+    parser.add_argument(
+        "--trust",
+        choices=["bundle"],
+        help="run where the CA bundle is parsed, as on Fedora (trustlayout.py; Linux, unshare)",
+    )
     args = parser.parse_args(argv)
+    if args.trust == "bundle" and not os.environ.get(INSIDE):
+        return run_with_bundle_only(_without_trust(list(sys.argv[1:] if argv is None else argv)))
     plan = Plan.of(args.quick, args.delay)
     report = Report(
         info={
@@ -191,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "os": sys.platform,
             "load average at start (1, 5, 15 min)": _load(),
+            "trust store": trust_store(),
         }
     )
     began = time.perf_counter()
@@ -221,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(
         f"\nupstream delay {plan.delay * 1000:g} ms; {os.cpu_count()} CPUs; took {report.info['seconds']} s; "
         f"load average (1, 5, 15 min) {start} at the start, {end} at the end\n"
+        f"trust store: {report.info['trust store']}\n"
     )
     if args.json:
         args.json.write_text(json.dumps(report.as_json(), indent=2) + "\n")
