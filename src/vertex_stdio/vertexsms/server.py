@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
@@ -30,13 +30,15 @@ from vertex_stdio.core.errors import InvalidInput, UpstreamError, VertexError
 from vertex_stdio.mcpio.sdklogging import sdk_logging_skipped
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import RestUpstream
-from vertex_stdio.vertexsms.approval import Approvals
-from vertex_stdio.vertexsms.journal import SendJournal, journal_for
 from vertex_stdio.vertexsms.results import SANDBOX_META, SANDBOX_NOTE, error_text, result_parts
 from vertex_stdio.vertexsms.settings import Settings
 from vertex_stdio.vertexsms.tools.base import Services
 from vertex_stdio.vertexsms.tools.catalog import TOOL_NAMES, TOOLS, ToolSpec
 from vertex_stdio.vertexsms.tools.rates import RateCard
+
+if TYPE_CHECKING:  # loaded at their first use (``Services``): a session that never sends never does
+    from vertex_stdio.vertexsms.approval import Approvals
+    from vertex_stdio.vertexsms.journal import SendJournal
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +281,9 @@ def make_lifespan(
 ) -> Lifespan:
     """Services for the process: one REST client, one hosted-MCP connection, one rate card,
     one send journal (``journal``, default: the settings' in the state directory), one set of
-    browser approvals (``approvals``, default: opened in the system browser).  A ``hosted``
-    connection given (shared with the lean call path) is its giver's to close."""
+    browser approvals (``approvals``, default: opened in the system browser), those two made
+    (and their modules imported) at their first use.  A ``hosted`` connection given (shared
+    with the lean call path) is its giver's to close."""
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
@@ -288,26 +291,56 @@ def make_lifespan(
         upstream = hosted or HostedMcpUpstream(
             settings.mcp_url, tokens, timeout=settings.http_timeout, transport=transport
         )
-        sends = journal or journal_for(settings)
-        pages = approvals or Approvals()
+        sends, pages = journal, approvals  # given, or made at the first call that asks for them
         try:
             async with anyio.create_task_group() as watching:
-                watching.start_soon(sends.watch)
+
+                def journal_of() -> SendJournal:
+                    nonlocal sends
+                    sends = _settings_journal(settings) if sends is None else sends
+                    watching.start_soon(sends.watch)
+                    return sends
+
+                def approvals_of() -> Approvals:
+                    nonlocal pages
+                    pages = _browser_approvals() if pages is None else pages
+                    return pages
+
                 try:
                     yield Services(
-                        settings, tokens, rest, upstream, RateCard(rest, tokens), sends, approvals=pages
+                        settings,
+                        tokens,
+                        rest,
+                        upstream,
+                        RateCard(rest, tokens),
+                        journal_of,
+                        approvals_of=approvals_of,
                     )
                 finally:
                     watching.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
-                await pages.aclose()
-                await sends.aclose()
+                if pages is not None:
+                    await pages.aclose()
+                if sends is not None:
+                    await sends.aclose()
                 if hosted is None:
                     await upstream.aclose()
                 await rest.aclose()
 
     return lifespan
+
+
+def _settings_journal(settings: Settings) -> SendJournal:
+    from vertex_stdio.vertexsms.journal import journal_for
+
+    return journal_for(settings)
+
+
+def _browser_approvals() -> Approvals:
+    from vertex_stdio.vertexsms.approval import Approvals
+
+    return Approvals()
 
 
 def build_server(

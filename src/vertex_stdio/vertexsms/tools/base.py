@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp.server.mcpserver import Context
 
@@ -16,11 +16,13 @@ from vertex_stdio.mcpio.prompt import RequestPrompt
 from vertex_stdio.vertexsms.api.outcomes import Operation
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.api.rest import RestUpstream
-from vertex_stdio.vertexsms.approval import Approvals
-from vertex_stdio.vertexsms.journal import CallFacts, SendJournal, Ticket
 from vertex_stdio.vertexsms.settings import Settings
 from vertex_stdio.vertexsms.tools.pricing import PriceBook
 from vertex_stdio.vertexsms.tools.rates import RateCard
+
+if TYPE_CHECKING:  # imported with the journal, at its first use (``Services.journal``)
+    from vertex_stdio.vertexsms.approval import Approvals
+    from vertex_stdio.vertexsms.journal import CallFacts, SendJournal, Ticket
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,16 +30,44 @@ T = TypeVar("T")
 
 @dataclass
 class Services:
-    """Built once per process by the server's lifespan; shared by every call."""
+    """Built once per process by the server's lifespan; shared by every call.
+
+    The send journal and the browser approvals are made at their first use (``journal_of``,
+    ``approvals_of``), so a session that never sends never imports the journal, policy and
+    approval modules (issue 22).  A billable call asks for the journal before anything leaves
+    (``billable_attempts``): it is made, and its store opened, before the call is recorded.
+    """
 
     settings: Settings
     tokens: TokenProvider
     rest: RestUpstream
     hosted: HostedMcpUpstream
     rates: RateCard
-    journal: SendJournal
+    journal_of: Callable[[], SendJournal]
     prices: PriceBook = field(default_factory=PriceBook)
-    approvals: Approvals = field(default_factory=Approvals)
+    approvals_of: Callable[[], Approvals] = field(default=lambda: _approvals())
+    _journal: SendJournal | None = field(default=None, init=False, repr=False)
+    _approvals: Approvals | None = field(default=None, init=False, repr=False)
+
+    @property
+    def journal(self) -> SendJournal:
+        """The process's send journal (made at the first call that asks for it)."""
+        if self._journal is None:
+            self._journal = self.journal_of()
+        return self._journal
+
+    @property
+    def approvals(self) -> Approvals:
+        """The browser approvals (made at the first send that needs one)."""
+        if self._approvals is None:
+            self._approvals = self.approvals_of()
+        return self._approvals
+
+
+def _approvals() -> Approvals:
+    from vertex_stdio.vertexsms.approval import Approvals
+
+    return Approvals()
 
 
 AnyContext = Context[Any, Any]

@@ -1,29 +1,42 @@
-"""The ten VertexSMS tools and our two (quote_sms, get_sms_status), declared once."""
+"""The ten VertexSMS tools and our two (quote_sms, get_sms_status), declared once.
+
+A tool's module is imported when its function or description is first asked for
+(``ToolSpec.fn``): the server registers a tool at its first call, so a session that never sends
+never imports the send tools, nor the journal, policy and approval modules they need (issue 22).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mcp.types import ToolAnnotations
 
-from vertex_stdio.vertexsms.tools import delivery, messaging, numbers, quotes, senders
-
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """How one tool is offered to the model."""
+    """How one tool is offered to the model: ``name`` is its function in ``vertexsms.tools.<module>``,
+    described by that module's ``<NAME>_DESCRIPTION``."""
 
-    fn: Callable[..., Any]
+    name: str
+    module: str
     title: str
-    description: str
     scope: str
     annotations: ToolAnnotations
 
     @property
-    def name(self) -> str:
-        return self.fn.__name__
+    def fn(self) -> Callable[..., Any]:
+        found: Callable[..., Any] = getattr(self._module(), self.name)
+        return found
+
+    @property
+    def description(self) -> str:
+        return str(getattr(self._module(), self.name.upper() + "_DESCRIPTION"))
+
+    def _module(self) -> Any:
+        return importlib.import_module(f"vertex_stdio.vertexsms.tools.{self.module}")
 
 
 def _reads(title: str) -> ToolAnnotations:
@@ -42,86 +55,86 @@ def _changes(title: str) -> ToolAnnotations:
 
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
-        messaging.send_sms,
+        "send_sms",
+        "messaging",
         "Send SMS (billable)",
-        messaging.SEND_SMS_DESCRIPTION,
         "sms:send",
         _changes("Send SMS (billable)"),
     ),
     ToolSpec(
-        messaging.get_sms_rates,
+        "get_sms_rates",
+        "messaging",
         "Get SMS rates",
-        messaging.GET_SMS_RATES_DESCRIPTION,
         "sms:rates",
         _reads("Get SMS rates"),
     ),
     ToolSpec(
-        quotes.quote_sms,
+        "quote_sms",
+        "quotes",
         "Quote SMS price (free)",
-        quotes.QUOTE_SMS_DESCRIPTION,
         "sms:send",
         _reads("Quote SMS price (free)"),
     ),
     ToolSpec(
-        delivery.get_sms_status,
+        "get_sms_status",
+        "delivery",
         "Get SMS delivery status",
-        delivery.GET_SMS_STATUS_DESCRIPTION,
         "sms:send",
         _reads("Get SMS delivery status"),
     ),
     ToolSpec(
-        senders.register_sender_id,
+        "register_sender_id",
+        "senders",
         "Register sender ID",
-        senders.REGISTER_SENDER_ID_DESCRIPTION,
         "sender:write",
         _changes("Register sender ID"),
     ),
     ToolSpec(
-        senders.register_msisdn_sender,
+        "register_msisdn_sender",
+        "senders",
         "Register phone number as sender",
-        senders.REGISTER_MSISDN_SENDER_DESCRIPTION,
         "sender:write",
         _changes("Register phone number as sender"),
     ),
     ToolSpec(
-        senders.confirm_msisdn_sender,
+        "confirm_msisdn_sender",
+        "senders",
         "Confirm phone-number sender",
-        senders.CONFIRM_MSISDN_SENDER_DESCRIPTION,
         "sender:write",
         _changes("Confirm phone-number sender"),
     ),
     ToolSpec(
-        numbers.lookup_hlr,
+        "lookup_hlr",
+        "numbers",
         "HLR lookup (billable)",
-        numbers.LOOKUP_HLR_DESCRIPTION,
         "hlr:lookup",
         _changes("HLR lookup (billable)"),
     ),
     ToolSpec(
-        numbers.get_operator,
+        "get_operator",
+        "numbers",
         "Get operator",
-        numbers.GET_OPERATOR_DESCRIPTION,
         "numbers:read",
         _reads("Get operator"),
     ),
     ToolSpec(
-        numbers.get_mcc_mnc_list,
+        "get_mcc_mnc_list",
+        "numbers",
         "List MCC/MNC codes",
-        numbers.GET_MCC_MNC_LIST_DESCRIPTION,
         "numbers:read",
         _reads("List MCC/MNC codes"),
     ),
     ToolSpec(
-        numbers.get_mobile_prefixes,
+        "get_mobile_prefixes",
+        "numbers",
         "Get mobile prefixes",
-        numbers.GET_MOBILE_PREFIXES_DESCRIPTION,
         "numbers:read",
         _reads("Get mobile prefixes"),
     ),
     ToolSpec(
-        numbers.correct_phone_number,
+        "correct_phone_number",
+        "numbers",
         "Correct phone numbers",
-        numbers.CORRECT_PHONE_NUMBER_DESCRIPTION,
         "numbers:read",
         _reads("Correct phone numbers"),
     ),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
 from vertex_stdio.core.errors import UpstreamError
 from vertex_stdio.vertexsms.api.outcomes import Operation, unreadable_success
-from vertex_stdio.vertexsms.journal import CallFacts, Ticket
 from vertex_stdio.vertexsms.outgoing import destination
 from vertex_stdio.vertexsms.tools.base import (
     AnyContext,
@@ -28,6 +27,9 @@ from vertex_stdio.vertexsms.tools.models import (
 )
 from vertex_stdio.vertexsms.tools.numbermodels import CorrectionResult, CountryCode, MobilePrefixesResult
 from vertex_stdio.vertexsms.tools.pricing import require_price
+
+if TYPE_CHECKING:
+    from vertex_stdio.vertexsms.journal import Ticket
 
 HLR = Operation(tool="lookup_hlr", scope="hlr:lookup", costs_or_changes=True)
 OPERATOR = Operation(tool="get_operator", scope="numbers:read", costs_or_changes=False)
@@ -72,6 +74,8 @@ async def lookup_hlr(
     await svc.tokens.token([HLR.scope], prompt)  # sign in before pricing: the call is not cancellable
     price = await svc.prices.of_one_part(svc, digits, prompt)
     require_price(svc, price, HLR.tool)
+    from vertex_stdio.vertexsms.journal import CallFacts  # the journal's, loaded at the first billable call
+
     facts = CallFacts(
         recipient="+" + digits,
         parts=1,

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vertex_stdio.vertexsms.journal.verdicts import unpriced
-
 if TYPE_CHECKING:
     from vertex_stdio.vertexsms.tools.base import ContextPrompt, Services
     from vertex_stdio.vertexsms.tools.models import QuoteResult
@@ -119,4 +117,6 @@ def require_price(svc: Services, price: Price, tool: str) -> None:
         why = "VertexSMS gave no quote and the rate card has no rate for " + (
             f"country {price.country}" if price.country else "the number's country"
         )
+        from vertex_stdio.vertexsms.journal.verdicts import unpriced  # with the journal, when needed
+
         raise unpriced(tool, why, limit)
