@@ -20,12 +20,11 @@ import pytest
 from secrets_absent import assert_no_secret
 from stdio_server import INIT, Server
 
-from bridge import process_env, rpc
+from bridge import file_keyring_env, rpc
 from vertex_stdio.app.earlyserve import sign_in_kept
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 from vertex_stdio.vertexsms.settings import Settings
 
-SUPPORT = Path(__file__).resolve().parents[1] / "support"
 TOKEN = "vx-live-51f0e9d8c7b6a5948372"
 EARLY = "the lean call path answered 1 calls before the SDK was wanted"
 
@@ -37,13 +36,9 @@ def emulator() -> Iterator[Emulator]:
 
 
 def _env(home: Path, emulator: Emulator, **extra: str) -> dict[str, str]:
-    return process_env(
+    return file_keyring_env(
         home,
-        PYTHON_KEYRING_BACKEND="os_keyring.FileOsKeyring",
-        TEST_KEYRING_FILE=str(home / "keyring.json"),
-        PYTHONPATH=str(SUPPORT),
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
+        emulator,
         VERTEXSMS_LOG_LEVEL="DEBUG",
         BROWSER="false",
         **extra,

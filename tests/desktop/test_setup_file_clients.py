@@ -35,12 +35,11 @@ from ruamel.yaml import YAML
 from secrets_absent import assert_no_secret, assert_no_secret_in_files
 from setup_command import run_setup, setup_env
 
-from bridge import process_env
+from bridge import file_keyring_env
 from vertex_stdio.desktop import jsonc
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 
 TOKEN = "vx-files-7c6b5a4f3e2d1c0b9a8f"
-SUPPORT = Path(__file__).resolve().parents[1] / "support"
 URL = "https://mcp.example.test/mcp"
 
 # Where each client reads its servers, relative to HOME on Linux (places.py has every OS).
@@ -261,14 +260,7 @@ def emulator() -> Iterator[Emulator]:
 def test_a_pasted_token_is_kept_and_no_file_holds_it(home: Path, emulator: Emulator, client: str) -> None:
     """``setup CLIENT --api-token`` with the token piped in: checked with VertexSMS (the emulator),
     kept in the keyring, and neither the written file nor anything printed holds it or a piece of it."""
-    env = process_env(
-        home,
-        PYTHON_KEYRING_BACKEND="os_keyring.FileOsKeyring",
-        TEST_KEYRING_FILE=str(home / "keyring.json"),
-        PYTHONPATH=str(SUPPORT),
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-    )
+    env = file_keyring_env(home, emulator)
     env = {k: v for k, v in env.items() if k not in _MOVED}
     write = ["--write"] if client != "jetbrains" else []
     done = subprocess.run(

@@ -16,12 +16,11 @@ from clis import installed
 from secrets_absent import assert_no_secret, assert_no_secret_in_files
 from setup_command import run_setup
 
-from bridge import process_env
+from bridge import file_keyring_env, process_env
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 
 pytestmark = pytest.mark.slow
 
-SUPPORT = Path(__file__).resolve().parents[1] / "support"
 TOKEN = "vx-setup-5e4d3c2b1a0f9e8d7c6b"
 
 
@@ -32,13 +31,10 @@ def emulator() -> Iterator[Emulator]:
 
 
 def _env(home: Path, emulator: Emulator, **extra: str) -> dict[str, str]:
-    return process_env(
+    return file_keyring_env(
         home,
+        emulator,
         PYTHON_KEYRING_BACKEND=extra.pop("keyring", "os_keyring.FileOsKeyring"),
-        TEST_KEYRING_FILE=str(home / "keyring.json"),
-        PYTHONPATH=str(SUPPORT),
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
         BROWSER="false",
         **extra,
     )

@@ -18,6 +18,8 @@ from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
 from vertex_stdio.vertexsms.server import build_server
 from vertex_stdio.vertexsms.settings import Settings
 
+SUPPORT = Path(__file__).resolve().parent
+
 
 def settings_for(emulator: Emulator, **changes: Any) -> Settings:
     """Settings pointing at the emulator, with short timeouts for tests.
@@ -113,6 +115,23 @@ def emulator_env(home: Path, emulator: Emulator, **extra: str) -> dict[str, str]
         VERTEXSMS_API_TOKEN=SANDBOX_TOKEN,
         **extra,
     )
+
+
+def file_keyring_env(home: Path, emulator: Emulator, **extra: str) -> dict[str, str]:
+    """``process_env`` for a real process on ``emulator`` with no token given and a file-backed
+    keyring that passes for the OS keyring (``os_keyring.FileOsKeyring``, kept in
+    ``home/keyring.json``; tests/support on ``PYTHONPATH`` so the process finds it): secrets are
+    kept "in the keyring" as on a desktop.  ``extra`` adds or overrides variables (another
+    ``PYTHON_KEYRING_BACKEND`` too)."""
+    variables = {
+        "PYTHON_KEYRING_BACKEND": "os_keyring.FileOsKeyring",
+        "TEST_KEYRING_FILE": str(home / "keyring.json"),
+        "PYTHONPATH": str(SUPPORT),
+        "VERTEXSMS_API_URL": emulator.api_url,
+        "VERTEXSMS_MCP_URL": emulator.mcp_url,
+        **extra,
+    }
+    return process_env(home, **variables)
 
 
 def no_recipient_caps(home: Path) -> dict[str, str]:
