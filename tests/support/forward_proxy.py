@@ -14,7 +14,7 @@ import http.client
 import select
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +35,12 @@ HOP = {
 class ForwardProxy:
     url: str
     seen: list[str] = field(default_factory=list)
+    note: Callable[[str], object] | None = None  # also told each request line, as it arrives
+
+    def saw(self, line: str) -> None:
+        self.seen.append(line)
+        if self.note is not None:
+            self.note(line)
 
 
 def _handler(proxy: ForwardProxy) -> type[BaseHTTPRequestHandler]:
@@ -49,7 +55,7 @@ def _handler(proxy: ForwardProxy) -> type[BaseHTTPRequestHandler]:
             if target.scheme != "http" or not target.hostname:
                 self.send_error(501, "only absolute http:// targets")
                 return
-            proxy.seen.append(f"{self.command} {self.path}")
+            proxy.saw(f"{self.command} {self.path}")
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else None
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
@@ -77,7 +83,7 @@ def _handler(proxy: ForwardProxy) -> type[BaseHTTPRequestHandler]:
 
         def do_CONNECT(self) -> None:
             host, _, port = self.path.rpartition(":")
-            proxy.seen.append(f"CONNECT {self.path}")
+            proxy.saw(f"CONNECT {self.path}")
             self.close_connection = True
             try:
                 upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=30)
@@ -110,8 +116,9 @@ def _tunnel(client: socket.socket, upstream: socket.socket) -> None:
 
 
 @contextmanager
-def forward_proxy() -> Iterator[ForwardProxy]:
-    proxy = ForwardProxy("")
+def forward_proxy(note: Callable[[str], object] | None = None) -> Iterator[ForwardProxy]:
+    """``note``: told each request line as it arrives (e.g. to write it into a shared log)."""
+    proxy = ForwardProxy("", note=note)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
     server.daemon_threads = True
     proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
