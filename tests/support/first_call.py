@@ -25,7 +25,7 @@ from vertex_stdio.vertexsms.sandbox import Emulator
 
 CALL = {"name": "get_mobile_prefixes", "arguments": {"country": "LT"}}
 EARLY = "the lean call path answered 1 calls before the SDK was wanted"
-SDK_LOADED = "serving over stdio"  # the SDK's session is up (logged once it took over)
+SDK_LOADED = " over stdio ("  # "serving [URL] over stdio (...)": the SDK's session is up
 SETTLE_WAIT = 60.0  # seconds, at most, for the SDK to load while the client is idle
 
 
@@ -70,14 +70,21 @@ def recording_proxy(watch: Watch) -> Iterator[str]:
 
 
 def observe_first_call(
-    env: dict[str, str], home: Path, watch: Watch, label: str, *, settle: bool = False
+    env: dict[str, str],
+    home: Path,
+    watch: Watch,
+    label: str,
+    *,
+    settle: bool = False,
+    args: tuple[str, ...] = (),
+    call: dict[str, Any] = CALL,
 ) -> Observed:
-    """Spawn ``vertex-stdio`` (``env`` names the proxy), open the session and list the tools as a
-    client does; then, with ``settle``, wait (bounded) until the SDK has loaded while the client is
-    idle; then send the first call (``CALL``) and read its answer.  Logs go to ``home/logs-LABEL``."""
+    """Spawn ``vertex-stdio ARGS`` (``env`` names the proxy), open the session and list the tools
+    as a client does; then, with ``settle``, wait (bounded) until the SDK has loaded while the
+    client is idle; then send the first call and read its answer.  Logs go to ``home/logs-LABEL``."""
     env = {**env, "VERTEXSMS_LOG_DIR": str(home / f"logs-{label}")}
     spawned = watch.mark(f"{label}: spawned")
-    server = Server(env, home)
+    server = Server(env, home, args)
     try:
         opening = rpc("init", "initialize", INIT) + rpc(None, "notifications/initialized")
         server.send(opening + rpc("list", "tools/list"))
@@ -85,7 +92,7 @@ def observe_first_call(
         if settle:
             _wait_for(lambda: SDK_LOADED in server.diagnostics, SETTLE_WAIT, server)
         listed = watch.mark(f"{label}: tools/list answered" + (", SDK loaded" if settle else ""))
-        server.send(rpc("first", "tools/call", CALL))
+        server.send(rpc("first", "tools/call", call))
         assert "result" in server.answers({"first"}, timeout=60)["first"]
         called = watch.mark(f"{label}: first call answered")
         assert server.close_stdin() < 15
