@@ -47,6 +47,12 @@ class Observed:
         rows = [e for e in self.at_call if e["kind"] == "keyring" and (op is None or e["op"] == op)]
         return [(e["op"], e["service"], e["username"]) for e in rows]
 
+    def read_first(self) -> list[tuple[str, str, str]]:
+        """The keyring uses at the first call before its first request went out."""
+        sent = next((e["seq"] for e in self.at_call if e["kind"] == "http"), None)
+        rows = [e for e in self.at_call if e["kind"] == "keyring" and (sent is None or e["seq"] < sent)]
+        return [(e["op"], e["service"], e["username"]) for e in rows]
+
     def requests(self) -> list[str]:
         """The requests at the first call (``POST http://host:port/path``)."""
         return [e["request"] for e in self.at_call if e["kind"] == "http"]
