@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 from first_call import EARLY, Observed, observe_first_call, recording_proxy, watched_env
+from oauth_server.filekeyring import FileKeyring
 from oauth_server.harness import AuthServer, auth_server, node_ready
-from os_keyring import FileOsKeyring
 from secrets_absent import assert_no_secret
-from watched_keyring import Watch
+from watch_log import Watch
 
 from vertex_stdio.core.launcher import launcher
 from vertex_stdio.oauth.storage.sealed import SealedSecrets
@@ -131,7 +131,7 @@ def _kept_session(home: Path) -> tuple[str, str]:
     data = json.loads(state.read_text())
     [account] = data["sessions"]
     [client] = data["clients"].values()
-    sealed = SealedSecrets(state.parent / SEALED_FILE, KeyringSecrets(FileOsKeyring()))
+    sealed = SealedSecrets(state.parent / SEALED_FILE, KeyringSecrets(FileKeyring()))
     stored = sealed.get(account)
     assert stored is not None
     return str(json.loads(stored)["refresh_token"]), str(client["client_id"])

@@ -21,7 +21,7 @@ import pytest
 from first_call import EARLY, Observed, observe_first_call, recording_proxy, watched_env
 from oauth_server.harness import AuthServer, auth_server, node_ready
 from secrets_absent import assert_no_secret
-from watched_keyring import Watch
+from watch_log import Watch
 
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 

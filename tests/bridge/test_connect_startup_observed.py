@@ -23,7 +23,7 @@ from oauth_server.harness import AuthServer, auth_server, node_ready
 from secrets_absent import assert_no_secret
 from stdio_server import Server
 from test_connect import remote
-from watched_keyring import WATCH_FILE, Watch
+from watch_log import WATCH_FILE, Watch
 
 from bridge import process_env, rpc
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from forward_proxy import forward_proxy
 from stdio_server import INIT, Server
-from watched_keyring import WATCH_FILE, Watch
+from watch_log import WATCH_FILE, Watch
 
 from bridge import file_keyring_env, rpc
 from vertex_stdio.vertexsms.sandbox import Emulator
