@@ -73,7 +73,6 @@ class VertexServer(MCPServer[Services]):
         super().__init__(**kwargs)
         self._vertex_settings = settings
         self._config_error = misconfigured(config_error) if config_error else None
-        self._arguments: dict[str, frozenset[str]] | None = None
         self._order = [spec.name for spec in specs]
         self._unoffered = {spec.name: spec for spec in specs}
         self._listed: list[MCPTool] | None = None
@@ -118,7 +117,7 @@ class VertexServer(MCPServer[Services]):
     ) -> CallToolResult | InputRequiredResult:
         self.offer(name)
         sandbox = self._vertex_settings.sandbox
-        refusal = self._config_error or await self._unknown_arguments(name, arguments)
+        refusal = self._config_error or self._unknown_arguments(name, arguments)
         if refusal:
             return _error_result(name, refusal, sandbox=sandbox)
         try:
@@ -131,17 +130,14 @@ class VertexServer(MCPServer[Services]):
             self._annotate(name, result)
         return result
 
-    async def _unknown_arguments(self, name: str, arguments: dict[str, Any]) -> InvalidInput | None:
+    def _unknown_arguments(self, name: str, arguments: dict[str, Any]) -> InvalidInput | None:
         """``INVALID_INPUT`` naming the arguments ``name``'s input schema does not declare.
 
-        Read from ``tools/list`` itself, so an argument a tool gains is allowed with no change here.
+        Read from the registered tool's input schema (what ``tools/list`` lists), so an argument
+        a tool gains is allowed with no change here.
         """
-        if self._arguments is None:
-            self._arguments = {
-                tool.name: frozenset(tool.input_schema.get("properties", {}))
-                for tool in await self.list_tools()
-            }
-        known = self._arguments.get(name)
+        tool = self._tool_manager.get_tool(name)  # ``call_tool`` offered it first
+        known = frozenset(tool.parameters.get("properties", {})) if tool is not None else None
         extra = sorted(set(arguments) - known) if known is not None else []
         if not extra:
             return None
