@@ -368,18 +368,26 @@ class RemoteLink:
             await self._notify(message)
 
     async def _drop(self, ended: str | None = None) -> None:
-        """Close the open connection; with ``ended`` (a session the remote forgot) only while it
-        is on that session: a new one (another request met the 404 first) stays open."""
+        """Close the open connection.  With ``ended`` (a session the remote forgot), only while it
+        is on that session (a new one stays open), and only once its requests in flight had time
+        to meet their own 404 (``timeout``): closed at once, they would fail as dropped."""
         async with self._lock:
             if ended is not None and not self._noted.on(ended):
                 return
-            if self._closed is not None:
+            if self._closed is not None and ended is not None:
+                self._tg.start_soon(_set_after, self._closed, self._timeout)
+            elif self._closed is not None:
                 self._closed.set()
             self._session, self._closed, self._joining = None, None, None
 
     async def aclose(self) -> None:
         """Close the kept connection (at shutdown)."""
         await self._drop()
+
+
+async def _set_after(event: anyio.Event, seconds: float) -> None:
+    await anyio.sleep(seconds)
+    event.set()
 
 
 def _describe(client: Client) -> Session:

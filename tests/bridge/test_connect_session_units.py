@@ -1,0 +1,175 @@
+"""``RemoteLink`` when the remote ends its session, in-process against the SDK's own stateful
+Streamable HTTP server (on loopback, in a thread; a 2025 session: it refuses ``server/discover``).
+
+The server ends the session as a client would end it (DELETE), so the link's next requests meet
+HTTP 404 to its session id.  Many reads meeting it at once open one new session between them
+(none closes the one another just opened); a call that is not read-only is not sent again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from asgi_body import json_object, read_body, replaying
+from loopback import serve_in_thread
+from mcp.server import MCPServer
+from mcp.types import ToolAnnotations
+
+from vertex_stdio.bridge.edge import SessionEnded
+from vertex_stdio.bridge.link import RemoteLink
+from vertex_stdio.core.credentials import Challenge, SignInPrompt
+from vertex_stdio.core.errors import AuthRequired
+
+pytestmark = pytest.mark.anyio
+
+
+class NoSignIn:
+    """A remote that needs no sign-in: no token, ever."""
+
+    async def token(self, scopes: Sequence[str], prompt: SignInPrompt | None = None) -> str:
+        raise AuthRequired("no sign-in here")
+
+    async def silent_token(self) -> str | None:
+        return None
+
+    def challenged(self, challenge: Challenge) -> None:
+        return None
+
+    async def rejected(self, token: str, challenge: Challenge) -> bool:
+        return False
+
+    def accepted(self, token: str) -> None:
+        return None
+
+
+class Remote:
+    """The SDK's server behind a gate that refuses ``server/discover`` (a 2025 server) and counts
+    ``initialize``s, the session ids calls carried and the calls each tool ran."""
+
+    def __init__(self) -> None:
+        server: MCPServer[Any] = MCPServer(name="forgetful")
+        self.ran: Counter[str] = Counter()
+        self.initializes = 0
+        self.sessions: list[str] = []
+
+        @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+        async def look(n: int) -> str:
+            """Read-only."""
+            self.ran[f"look {n}"] += 1
+            return f"looked {n}"
+
+        @server.tool(annotations=ToolAnnotations(read_only_hint=False))
+        async def act(what: str) -> str:
+            """Not read-only."""
+            self.ran[f"act {what}"] += 1
+            return f"did {what}"
+
+        self._app = server.streamable_http_app(streamable_http_path="/mcp")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self._app(scope, receive, send)
+        body = await read_body(receive)
+        message = json_object(body)
+        if message.get("method") == "server/discover":
+            error = {"jsonrpc": "2.0", "id": message.get("id"), "error": {"code": -32601, "message": "no"}}
+            data = json.dumps(error).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            return await send({"type": "http.response.body", "body": data})
+        if message.get("method") == "initialize":
+            self.initializes += 1
+        session = dict(scope["headers"]).get(b"mcp-session-id")
+        if message.get("method") == "tools/call" and session:
+            self.sessions.append(session.decode())
+        return await self._app(scope, replaying(body, receive), send)
+
+
+@pytest.fixture
+def remote() -> Iterator[tuple[str, Remote]]:
+    app = Remote()
+    with serve_in_thread(app, lifespan="on") as base:
+        yield f"{base}/mcp", app
+
+
+@pytest.fixture
+async def link(remote: tuple[str, Remote]) -> AsyncIterator[RemoteLink]:
+    async with anyio.create_task_group() as tg:
+        kept = RemoteLink(remote[0], NoSignIn(), tg, host="127.0.0.1", timeout=10.0)
+        try:
+            yield kept
+        finally:
+            await kept.aclose()
+            tg.cancel_scope.cancel()  # as the proxy does: a forgotten session's connection closes too
+
+
+async def _look(link: RemoteLink, n: int) -> str:
+    result = await link.request(
+        "tools/call", {"name": "look", "arguments": {"n": n}}, interactive=False, retry=True
+    )
+    text: str = result["content"][0]["text"]
+    return text
+
+
+async def _forget(url: str, app: Remote) -> None:
+    """End the session the calls so far went on, as the server does when it expires one."""
+    headers = {"mcp-session-id": app.sessions[-1], "mcp-protocol-version": "2025-11-25"}
+    async with httpx2.AsyncClient() as client:
+        assert (await client.delete(url, headers=headers)).status_code == 200
+
+
+async def test_reads_that_meet_the_404_together_open_one_new_session(
+    remote: tuple[str, Remote], link: RemoteLink
+) -> None:
+    url, app = remote
+    assert await _look(link, 0) == "looked 0"
+    await _forget(url, app)
+    answers: dict[int, str] = {}
+
+    async def look(n: int) -> None:
+        answers[n] = await _look(link, n)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for n in range(1, 9):
+                tg.start_soon(look, n)
+    assert answers == {n: f"looked {n}" for n in range(1, 9)}
+    assert app.initializes == 2  # one new session for all eight: none closed another's
+    assert len(set(app.sessions)) == 2
+    assert all(app.ran[f"look {n}"] == 1 for n in range(1, 9))  # each ran once, on the new session
+
+
+async def test_a_call_that_is_not_read_only_is_not_sent_again(
+    remote: tuple[str, Remote], link: RemoteLink
+) -> None:
+    url, app = remote
+    assert await _look(link, 0) == "looked 0"
+    await _forget(url, app)
+    with pytest.raises(SessionEnded) as ended:
+        await link.request(
+            "tools/call", {"name": "act", "arguments": {"what": "x"}}, interactive=False, retry=False
+        )
+    assert app.ran["act x"] == 0
+    assert app.sessions.count(app.sessions[0]) == 2  # the look, then the act that met the 404
+    envelope = ended.value.envelope()["error"]
+    assert (envelope["code"], envelope["outcome"], envelope["retryable"]) == (
+        "UPSTREAM_UNAVAILABLE",
+        "refused",
+        True,
+    )
+    result = await link.request(
+        "tools/call", {"name": "act", "arguments": {"what": "y"}}, interactive=False, retry=False
+    )
+    assert result["content"][0]["text"] == "did y"
+    assert app.initializes == 2
