@@ -26,6 +26,8 @@ FAILING = Operation(tool="failing", scope="numbers:read", costs_or_changes=False
 SLOW_READ = Operation(tool="slow_once", scope="numbers:read", costs_or_changes=False)
 SLOW_CHANGE = Operation(tool="slow_once", scope="numbers:read", costs_or_changes=True)
 SLOW_CALLS: list[int] = []
+COUNTED_CHANGE = Operation(tool="counted", scope="numbers:read", costs_or_changes=True)
+COUNTED: list[int] = []
 
 
 class Counting:
@@ -82,6 +84,13 @@ def _server(idle_timeout: float | None) -> Counting:
         return "done"
 
     server.add_tool(slow_once)
+
+    async def counted() -> str:
+        """Counts the calls it ran."""
+        COUNTED.append(1)
+        return "counted"
+
+    server.add_tool(counted)
     app = server.streamable_http_app(streamable_http_path="/mcp", session_idle_timeout=idle_timeout)
     return Counting(app)
 
@@ -352,3 +361,32 @@ async def test_idle_connections_are_dropped_before_a_5_s_server_drops_them(
     first, reused, fresh = counting.client_ports
     assert reused == first
     assert fresh != first
+
+
+async def test_a_change_whose_session_the_server_forgot_is_not_sent_again(
+    sdk_server: tuple[str, Counting],
+) -> None:
+    """The server no longer knows the session (404): a call that costs or changes something is
+    not sent again by itself (it was not run: ``refused``, call it again); the next call runs."""
+    url, counting = sdk_server
+    COUNTED.clear()
+    hosted = HostedMcpUpstream(url, StaticTokenProvider("any-token"), timeout=5.0)
+    try:
+        await hosted.call_tool(CORRECT, NUMBERS)
+        first = counting.session_ids[0] or ""
+        async with httpx2.AsyncClient() as client:  # the server ends it, as on an expiry
+            headers = {"mcp-session-id": first, "mcp-protocol-version": "2025-11-25"}
+            assert (await client.delete(url, headers=headers)).status_code == 200
+        with pytest.raises(UpstreamUnavailable) as caught:
+            await hosted.call_tool(COUNTED_CHANGE, {})
+        assert COUNTED == []
+        assert counting.session_ids == [first, first]  # the read, and the change that met the 404
+        await hosted.call_tool(COUNTED_CHANGE, {})
+    finally:
+        await hosted.aclose()
+    assert COUNTED == [1]
+    error = caught.value
+    assert (error.extra.get("outcome"), error.retryable) == ("refused", True)
+    assert "was NOT made" in error.message
+    assert "Call it again" in error.message
+    assert counting.initializes == 2

@@ -4,8 +4,10 @@ Two tools have no documented REST endpoint (``correct_phone_number`` and
 ``get_mobile_prefixes``), so they are forwarded as MCP ``tools/call`` through
 ``mcp_http.McpHttpSession`` (one POST per call; why not the SDK's ``Client``: see
 benchmarks/README.md).  One session and one pooled HTTP client are kept for the process
-and shared by concurrent calls; a session the server ended is opened again, and a read
-that lost its connection is tried once more within the same deadline.  HTTP outcomes (401,
+and shared by concurrent calls; a session the server ended (a 404 to its id: the call was not
+run) is opened again, a read sent once more on it, a call that costs or changes something never
+(``outcome: refused``, call it again); a read that lost its connection is tried once more within
+the same deadline.  HTTP outcomes (401,
 403, 429, 5xx, refused connections, oversized answers) are observed per call by a transport
 call's ``CallRecord`` at the HTTP edge (core/calls.py).
 """
@@ -23,7 +25,7 @@ import httpx2
 from vertex_stdio import __version__
 from vertex_stdio.core.calls import MAX_ANSWER_BYTES, AnswerTooLarge, BearerAuth, CallRecord, recording
 from vertex_stdio.core.credentials import SignInPrompt, TokenProvider
-from vertex_stdio.core.errors import UpstreamError, VertexError, error_from_envelope
+from vertex_stdio.core.errors import UpstreamError, UpstreamUnavailable, VertexError, error_from_envelope
 from vertex_stdio.core.http import make_client
 from vertex_stdio.core.redact import clip
 from vertex_stdio.mcpio.mcp_http import (
@@ -85,9 +87,8 @@ class HostedMcpUpstream:
                     error = _error_from(op, record, exc)
                     if anyio.current_time() >= ends:
                         raise error from exc
-                    if isinstance(exc, SessionLost) and not reopened:
-                        # the server no longer knew the session: nothing was done, any call may go again
-                        reopened = True
+                    if isinstance(exc, SessionLost) and not reopened and not op.costs_or_changes:
+                        reopened = True  # the server no longer knew the session: the read was not run
                     elif not op.costs_or_changes and not retried and _worth_reconnecting(record, exc):
                         retried = True  # only reads are tried again after a lost connection or stream
                     else:
@@ -140,7 +141,15 @@ def _session_closed(exc: RpcError) -> bool:
 
 
 def _error_from(op: Operation, record: CallRecord, exc: BaseException) -> VertexError:
-    if isinstance(exc, SessionLost):  # a 404 to our session id: the call was not taken
+    if isinstance(exc, SessionLost) and op.costs_or_changes:  # a 404 to our session id: not run
+        return UpstreamUnavailable(
+            "The hosted VertexSMS MCP server ended the session (HTTP 404 to its id: a restart or "
+            f"an expiry), so {op.what} was NOT made, and it was not sent again by itself. Call it "
+            "again: a new session opens.",
+            outcome="refused",
+            retryable=True,
+        )
+    if isinstance(exc, SessionLost):  # a read: sent once more on a new session, then this
         return unavailable(op, "The hosted VertexSMS MCP server ended the session.", reached=False)
     if record.status is not None:
         return error_for_status(op, record.status, record.headers, b"")
