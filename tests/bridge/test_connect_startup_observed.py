@@ -4,7 +4,7 @@ reaches the remote.  Observed, not assumed.
 
 Real processes over stdio against the Vocci-shaped remote (``remote_mcp.py``) and its real
 authorization server (node-oidc-provider), signed in once through ``connect`` itself with the
-scripted browser.  The keyring is ``watched_keyring.WatchedKeyring`` (selected as keyring documents,
+scripted browser, then served once from the cache (so the lean front has its kept answers).  The keyring is ``watched_keyring.WatchedKeyring`` (selected as keyring documents,
 ``PYTHON_KEYRING_BACKEND``): it writes every opening, read, write and delete (never the secret) into
 one ordered log, beside every request the process sends through a recording forward proxy
 (``HTTP_PROXY``) and the test's own marks.  Today's ``connect`` answers its first call on the SDK's
@@ -75,6 +75,20 @@ def _sign_in_once(env: dict[str, str], home: Path, url: str) -> None:
         server.finish()
 
 
+def _served_from_cache(env: dict[str, str], home: Path, url: str) -> None:
+    """One session served from the cache, as the next start finds it: it keeps the SDK's
+    ``initialize`` answer beside the offer, which the lean front needs (else ``connect`` starts as before)."""
+    server = Server(
+        {**env, "BROWSER": "false", "VERTEXSMS_LOG_DIR": str(home / "logs-cached")}, home, ("connect", url)
+    )
+    try:
+        server.initialize()
+        assert server.close_stdin() < 15
+    finally:
+        server.finish()
+    assert list(home.rglob("answers.json"))
+
+
 @pytest.mark.parametrize("idle", [False, True], ids=["call-at-once", "idle-until-sdk"])
 def test_connect_starts_from_its_cache_without_keyring_or_network(
     tmp_path: Path, remote_url: str, as_server: AuthServer, idle: bool
@@ -82,6 +96,7 @@ def test_connect_starts_from_its_cache_without_keyring_or_network(
     watch = Watch(tmp_path / "watch.jsonl")
     env = _env(tmp_path, watch)
     _sign_in_once(env, tmp_path, remote_url)
+    _served_from_cache(env, tmp_path, remote_url)
     signed_in = watch.mark("signed in")
     key = ("get", next(e["service"] for e in watch.events("keyring") if e["op"] == "set"), "sealing-key")
     with recording_proxy(watch) as proxy:
@@ -95,6 +110,7 @@ def test_connect_starts_from_its_cache_without_keyring_or_network(
             call=FETCH,
         )
     assert seen.opening == [], seen.opening  # no keyring, no request: the cached offer answered
+    assert "the lean front answered 2 requests" in seen.log  # initialize and tools/list, SDK-free
     assert seen.result["isError"] is False
     # By the first call's answer the sign-in's key was read, once, and the remote reached (today
     # the link opens once the SDK has loaded: at the call, or before it when the client is idle).
