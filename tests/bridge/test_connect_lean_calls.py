@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.slow
 HOWS = (
     "ok", "structured", "tool-error", "log", "ping", "big", "rpc-error", "rpc-error-null-data",
     "rpc-error-400", "rpc-error-closed", "500", "503", "404", "202", "text", "sse-unanswered",
-    "asks", "drop", "slow",
+    "asks", "input-required", "drop", "slow",
 )  # fmt: skip
 VALUES: list[Any] = [
     1, -0, 2**60, 1.0, 1.5e300, -1e-7, None, True, "", "ü🙂 \u2028 \\ \"", [[], {}], {"a": None},
@@ -174,3 +175,129 @@ def test_a_third_party_server_gets_the_same_calls_and_answers(tmp_path: Path) ->
     assert _counts(lean_log) == (len(lines), 0)
     assert "the lean call path" not in off_log
     assert b'"text":"Echo: hello"' in b"".join(lean)
+
+
+ROOTS_ONLY = {"roots": {"listChanged": True}}
+ASKED_FOR = {"sampling": {}, "elicitation": {}}
+ANSWERS: dict[str, dict[str, Any]] = {  # what the local client answers, valid and not
+    "roots/list": {"roots": [{"uri": "file:///home/ü/project", "name": "project"}]},
+    "sampling/createMessage": {
+        "role": "assistant", "content": {"type": "text", "text": "hello ü"}, "model": "m", "stopReason": "endTurn",
+    },
+    "elicitation/create": {"action": "accept", "content": {"name": "Ülle"}},
+}  # fmt: skip
+INVALID: dict[str, dict[str, Any]] = {
+    "roots/list": {"roots": "none"},
+    "sampling/createMessage": {"role": "robot", "content": {"type": "text"}},
+    "elicitation/create": {"action": "maybe"},
+}
+REFUSAL = {"code": -32042, "message": "no, thanks", "data": {"why": [1, None, "ü"]}}
+
+
+def _reply(request: dict[str, Any], how: str) -> bytes:
+    """The local client's answer to a relayed request, ``how`` it is asked to answer."""
+    method = request["method"]
+    if how == "error":
+        body: dict[str, Any] = {"error": REFUSAL}
+    elif how == "invalid":
+        body = {"result": INVALID[method]}
+    else:
+        body = {"result": ANSWERS[method]}
+    return json.dumps({"jsonrpc": "2.0", "id": request["id"], **body}, ensure_ascii=False).encode() + b"\n"
+
+
+def _dialogue(
+    home: Path, url: str, lean: str, capabilities: dict[str, Any], calls: list[tuple[str, str, str]]
+) -> tuple[list[bytes], list[dict[str, Any]], str]:
+    """One ``connect`` process whose local client declares ``capabilities`` and answers what the
+    remote asks it through ``connect`` (``calls``: the call's id, what ``ask`` asks, and how the
+    local client answers: ``valid``, ``invalid``, ``error``, ``slow``, ``never`` (not before the
+    call's answer), ``cancel`` (the call is cancelled, then the request answered)).  Stdout after
+    the list's answer, the requests the local client was sent, and the log."""
+    home.mkdir()
+    env = process_env(
+        home, VERTEXSMS_ALLOW_FILE_STORE="1", VERTEXSMS_HTTP_TIMEOUT="4", VERTEX_STDIO_LEAN_CALLS=lean,
+        VERTEXSMS_LOG_LEVEL="DEBUG",
+    )  # fmt: skip
+    server = Server(env, home, ("connect", url))
+    asked: list[dict[str, Any]] = []
+    try:
+        server.send(rpc("init", "initialize", {**INIT, "capabilities": capabilities}))
+        server.send(rpc(None, "notifications/initialized") + rpc("list", "tools/list"))
+        assert "result" in server.answers({"list"}, timeout=30)["list"]
+        start = len(server.raw)
+        server.send(rpc(None, "notifications/roots/list_changed"))
+        for id_, what, how in calls:
+            server.send(
+                _call(id_, "ask", {"what": what}) if what in WHATS else _call(id_, "look", {"how": what})
+            )
+            end = id_
+            while True:
+                message = server.next_message(timeout=30)
+                assert message is not None, server.diagnostics[-3000:]
+                if message.get("id") == end and "method" not in message:
+                    break
+                if "method" not in message or "id" not in message:
+                    continue
+                asked.append(message)
+                if how == "slow":
+                    time.sleep(0.5)
+                if how == "cancel":
+                    cancel = {"requestId": id_, "reason": "changed my mind"}
+                    end = f"{id_}-after"
+                    server.send(rpc(None, "notifications/cancelled", cancel) + rpc(end, "ping"))
+                if how != "never":
+                    server.send(_reply(message, how))
+        assert server.close_stdin() < 15
+        return bytes(server.raw[start:]).splitlines(), asked, server.diagnostics
+    finally:
+        server.finish()
+
+
+WHATS = ("roots", "sample", "elicit", "all")
+HOWS_LOCAL = ("valid", "invalid", "error", "slow")
+
+
+@pytest.mark.parametrize("era", ["2025", "2026"])
+@pytest.mark.parametrize("declared", ["roots", "sampling+elicitation", "nothing"])
+def test_a_client_that_declares_what_the_remote_asks_gets_the_link_paths_bytes(
+    tmp_path: Path, era: str, declared: str
+) -> None:
+    """The remote's requests mid-call relayed to a local client that declared roots (or sampling and
+    elicitation, or nothing), answered every way: the same bytes to the local client (answers and
+    the requests relayed), the same answers and notifications (a timed-out call's cancel) at the
+    remote; in the 2026-07-28 era the remote has no back-channel (and an ``input_required``)."""
+    capabilities = {"roots": ROOTS_ONLY, "sampling+elicitation": ASKED_FOR, "nothing": {}}[declared]
+    calls = [(f"{what}-{how}", what, how) for what in WHATS for how in HOWS_LOCAL]
+    calls += [
+        ("sample-cancel", "sample", "cancel"),
+        ("roots-never", "roots", "never"),
+        ("again", "roots", "valid"),
+        ("input", "input-required", "valid"),
+    ]
+    found = {}
+    for lean in ("1", "0"):
+        script = Script(era=None if era == "2026" else era)
+        with serve_in_thread(script) as url:
+            out, asked, log = _dialogue(tmp_path / lean, f"{url}/mcp", lean, capabilities, calls)
+        found[lean] = (out, asked, log, script)
+    (lean_out, lean_asked, lean_log, lean_remote), (off_out, off_asked, off_log, off_remote) = (
+        found["1"],
+        found["0"],
+    )
+    _same(lean_out, off_out)
+    assert lean_asked == off_asked
+    assert sorted(map(repr, lean_remote.answers)) == sorted(map(repr, off_remote.answers))
+    assert sorted(map(repr, lean_remote.notes)) == sorted(map(repr, off_remote.notes))
+    relayed = {
+        "roots": {"roots/list"},
+        "sampling+elicitation": {"sampling/createMessage", "elicitation/create"},
+    }
+    assert {m["method"] for m in lean_asked} == (relayed.get(declared, set()) if era == "2025" else set())
+    # the lean process answered the calls itself: all but the one cancelled mid-relay (never
+    # answered, so not counted), and left to the SDK at most the call after the timed-out call's
+    # dropped connection, while the next connection opens
+    answered, left = _counts(lean_log)
+    assert answered + left == len(calls) - (era == "2025" and declared == "sampling+elicitation")
+    assert left <= 1
+    assert "the lean call path" not in off_log

@@ -6,8 +6,12 @@ script, not read-only and read-only).  ``act``/``look`` take ``how``; the tool i
 ``ok``, ``structured``, ``tool-error``, ``log`` (two log messages first), ``ping`` (pings the
 client first) and ``big``; the gate answers the rest before the server sees them -- an HTTP status, a
 JSON-RPC error, a dropped connection, a slow answer, a request to the client mid-call -- so each
-is the same every time.  ``Script.seen`` counts the calls of each ``tool:how`` that reached the gate;
-``Script.answers`` keeps what the client answered the remote's own requests.
+is the same every time.  ``ask`` (not read-only) sends the client the request ``what`` names --
+``roots``, ``sample``, ``elicit`` or ``all`` (each in turn) -- on the call's own stream and says
+what came back (a result, or the error).  ``Script.seen`` counts the calls of each ``tool:how``
+that reached the gate; ``Script.answers`` keeps what the client answered the remote's own requests,
+``Script.notes`` the notifications it sent (a cancel's ``requestId`` left out: each path numbers
+its own); ``era="2025"`` refuses ``server/discover``, so the client speaks 2025-11-25.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from collections import Counter
 from typing import Any
 
 from asgi_body import json_object, read_body, replaying
+from mcp import MCPError, types
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.shared.message import ServerMessageMetadata
 from mcp.types import ToolAnnotations
+from pydantic import BaseModel
 
 BIG = 200_000  # characters: over a --max-answer-mib of 0.1
 
@@ -57,16 +64,68 @@ def _server() -> MCPServer:
         """The script, read-only."""
         return await scripted(how, ctx)
 
+    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False))
+    async def ask(what: str, ctx: Context) -> str:
+        """Ask the client ``what`` mid-call; what came back, as JSON."""
+        found = [
+            await _ask(one, ctx) for one in (("roots", "sample", "elicit") if what == "all" else (what,))
+        ]
+        return json.dumps(found, ensure_ascii=False, sort_keys=True)
+
     return mcp
+
+
+class _Name(BaseModel):
+    name: str
+
+
+_ASKED: dict[str, tuple[Any, Any]] = {
+    "roots": (types.ListRootsRequest(), types.ListRootsResult),
+    "sample": (
+        types.CreateMessageRequest(
+            params=types.CreateMessageRequestParams(
+                messages=[
+                    types.SamplingMessage(role="user", content=types.TextContent(type="text", text="hi ü"))
+                ],
+                max_tokens=5,
+            )
+        ),
+        types.CreateMessageResult,
+    ),
+    "elicit": (
+        types.ElicitRequest(
+            params=types.ElicitRequestFormParams(
+                message="Your name?",
+                requested_schema=_Name.model_json_schema(),  # type: ignore[arg-type]
+            )
+        ),
+        types.ElicitResult,
+    ),
+}
+
+
+async def _ask(what: str, ctx: Context) -> Any:
+    """The client's answer to ``what``, sent on the call's stream (related to the call)."""
+    request, result = _ASKED[what]
+    related = ServerMessageMetadata(related_request_id=ctx.request_id)
+    try:
+        answer = await ctx.request_context.session.send_request(request, result, metadata=related)
+    except MCPError as exc:
+        return {"error": exc.error.model_dump(mode="json", exclude_none=True)}
+    except Exception as exc:  # noqa: BLE001 - what the remote made of the answer is what is compared
+        return {"failed": type(exc).__name__}
+    return answer.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 class Script:
     """The ASGI app: the gate in front of the SDK's server."""
 
-    def __init__(self, *, json_response: bool = False) -> None:
+    def __init__(self, *, json_response: bool = False, era: str | None = None) -> None:
         self._app = _server().streamable_http_app(streamable_http_path="/mcp", json_response=json_response)
+        self._era = era
         self.seen: Counter[str] = Counter()
         self.answers: list[dict[str, Any]] = []
+        self.notes: list[dict[str, Any]] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -77,6 +136,13 @@ class Script:
         how = _how(message)
         if "method" not in message and "id" in message:
             self.answers.append(message)
+        elif "id" not in message and "method" in message:
+            params = {k: v for k, v in (message.get("params") or {}).items() if k != "requestId"}
+            self.notes.append({"method": message["method"], "params": params})
+        elif self._era == "2025" and message.get("method") == "server/discover":
+            refused = {"code": -32601, "message": "Method not found"}
+            await _answer(send, 200, {"jsonrpc": "2.0", "id": message.get("id"), "error": refused})
+            return
         if how is not None:
             self.seen[f"{message['params']['name']}:{how}"] += 1
             if await _gate(how, message, send):
@@ -119,6 +185,10 @@ async def _gate(how: str, message: dict[str, Any], send: Any) -> bool:
             b"text/event-stream",
             b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events),
         )
+    elif how == "input-required":  # a 2026-07-28 multi-round-trip answer: what the client needs first
+        asks = {"roots": {"method": "roots/list"}}
+        result = {"resultType": "input_required", "inputRequests": asks, "requestState": "s-ü"}
+        await _answer(send, 200, {"jsonrpc": "2.0", "id": id_, "result": result})
     elif how == "drop":
         await send(
             {

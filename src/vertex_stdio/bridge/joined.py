@@ -6,12 +6,20 @@ steps for what a request carries (``message``: its model's JSON, stamped for the
 protocol version) and what an answer must be (``result``: checked and trimmed as the SDK client
 does).  Those steps are the SDK's own private functions, so a new SDK changes both paths alike;
 tests/bridge/test_connect_lean_calls.py compares the two byte for byte.
+
+The remote's requests mid-call (``answer``) are answered by the SDK client's own handler: its
+callbacks (``relay.LocalPeer``'s, for what the local client declared; the SDK's defaults for the
+rest), its check of the request against the session's version and of the callback's answer, and
+its dispatcher's way of turning a failure into the JSON-RPC error it writes -- from the SDK
+client's own task group (``answer_in``), so an answer outlives the call, and ends with the
+connection, as the SDK client's do.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -19,8 +27,20 @@ from typing import Any, cast
 import httpx2
 from mcp import Client
 from mcp.client import session as sdk_session
-from mcp.types import Request
+from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
+from mcp.types import (
+    ErrorData,
+    JSONRPCError,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    Request,
+    RequestId,
+    jsonrpc_message_adapter,
+)
 from mcp_types.methods import validate_server_result
+from pydantic import ValidationError
+
+log = logging.getLogger(__name__)
 
 RawRequest = Request[dict[str, Any] | None, str]
 """A request whose params are sent as given (an unparameterised ``Request`` would drop them)."""
@@ -61,6 +81,48 @@ class Joined:
         options: dict[str, Any] = {}
         self.client.session._stamp(data, cast(Any, options))  # the SDK client stamps its requests so
         return data.get("params") or {}, {**self.headers, **options.get("headers", {})}
+
+    async def answer(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The SDK client's answer to the remote's ``request`` on this session (its ``result`` or
+        ``error``, as its dispatcher writes it); None for a message its transport would not take
+        as a request (it answers none)."""
+        try:
+            parsed = jsonrpc_message_adapter.validate_python(request, by_name=False)
+        except ValidationError:
+            parsed = None
+        if not isinstance(parsed, JSONRPCRequest):
+            log.debug("the remote sent a request that is not JSON-RPC; left unanswered")
+            return None
+        answer: JSONRPCResponse | JSONRPCError
+        try:
+            context = cast(Any, _Dispatched(parsed.id))
+            result = await self.client.session._on_request(context, parsed.method, parsed.params)
+            answer = JSONRPCResponse(jsonrpc="2.0", id=parsed.id, result=result)
+        except Exception as exc:  # noqa: BLE001 - the dispatcher's one exception-to-wire boundary, as there
+            error = handler_exception_to_error_data(exc)
+            if error is None:
+                log.warning("the answer to the remote's %s failed (%s)", parsed.method, type(exc).__name__)
+                error = ErrorData(code=0, message=str(exc))  # the SDK client's dispatcher's catch-all
+            answer = JSONRPCError(jsonrpc="2.0", id=parsed.id, error=error)
+        # the transport posts what the dispatcher wrote as its model's JSON, so: exclude_unset
+        dumped = answer.model_dump(by_alias=True, mode="json", exclude_unset=True)
+        return {key: value for key, value in dumped.items() if key in ("result", "error")}
+
+    def answer_in(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``task`` (an ``answer``, and its delivery) where the SDK client runs its own: in its
+        session's task group, so it ends with the connection (when that is gone: not at all)."""
+        group = self.client.session._task_group
+        if group is None:
+            log.debug("the connection closed before the remote's request could be answered")
+            return
+        group.start_soon(task)
+
+
+@dataclass(frozen=True)
+class _Dispatched:
+    """What the SDK client's request handler reads of its dispatcher's context: the request's id."""
+
+    request_id: RequestId
 
 
 class SessionNote:

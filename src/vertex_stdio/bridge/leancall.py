@@ -11,15 +11,17 @@ SDK would have raised it, so it is worded, and the connection dropped, as there.
 
 What only the link path does, it keeps (``prepare`` says None, before anything is sent): no
 cached lists yet, a tool not served (``--tools``), the sign-in tool, no local session yet, no
-open connection, a local client that declared elicitation, sampling or roots (only the SDK
-client relays the remote's requests).  A call that went out and failed in a way the link path
+open connection.  A call that went out and failed in a way the link path
 would send again or sign in for -- a read-only call whose connection failed, a refusal (401,
 403) of a request nothing was authorised for -- goes to the SDK path whole; one not read-only is
 never sent twice: its broken connection is ``outcome: unknown``, as on the link path.  A session
 the remote forgot (a 404 to its id: ``SessionEnded``; the link drops it) is worded as there: a
 read-only call is sent once more on a new session, one that is not is ``outcome: refused``.
 The remote's notifications mid-call go where the link's go (``Proxy.from_remote``); its requests
-mid-call get the SDK client's answers for a client that declared nothing.
+mid-call are answered by the SDK client's own handler (``Joined.answer``): relayed to the local
+client for what it declared (``relay.LocalPeer``, as on the link path), the SDK's answers for
+the rest, each from the SDK client's task group, so the call's stream is read on meanwhile (a
+``notifications/cancelled`` of the request stops it unanswered) and an answer outlives the call.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from mcp.types import (
 )
 from mcp.types import REQUEST_TIMEOUT as TIMED_OUT
 from mcp_types import server_notification_adapter
-from mcp_types.methods import SERVER_REQUESTS
 from pydantic import ValidationError
 
 from vertex_stdio.bridge.edge import SessionEnded, Tokens
@@ -66,11 +67,6 @@ from vertex_stdio.mcpio.mcp_http import (
 log = logging.getLogger(__name__)
 
 ID_PREFIX = "vertex-stdio-"  # the link's SDK client numbers its requests 0, 1, 2...: never these
-_NOT_SUPPORTED = {  # the SDK client's answers when the local client declared none of these
-    "sampling/createMessage": "Sampling not supported",
-    "elicitation/create": "Elicitation not supported",
-    "roots/list": "List roots not supported",
-}
 
 
 class LeanLink:
@@ -110,7 +106,8 @@ class LeanLink:
                 joined=joined.headers,
                 id_prefix=ID_PREFIX,
                 on_notification=self._notification,
-                on_request=_Unasked(joined.version).answer,
+                on_request=joined.answer,
+                answer_in=joined.answer_in,
                 auth=self._auth,
                 # the call's own deadline (``_attempt``) acts first, as the SDK client's does there
                 timeout=httpx2.Timeout(self._timeout + 5.0, connect=min(10.0, self._timeout)),
@@ -152,12 +149,19 @@ class LeanLink:
         """One POST: the result, or the failure as the link words it (None: the SDK path runs it)."""
         params, headers = joined.message("tools/call", {"name": name, "arguments": arguments})
         call = CallRecord(interactive=False, replay=read_only)  # no sign-in here: the SDK path signs in
+        id_ = session.next_id()
         with recording(call):
             try:
                 with anyio.fail_after(self._timeout):
-                    raw = await session.request("tools/call", params, headers)
+                    raw = await session.request("tools/call", params, headers, id_=id_)
                 return joined.result("tools/call", raw)
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True):
+                    await _abandoned(session, id_, "caller cancelled", headers)
+                raise
             except Exception as exc:  # noqa: BLE001 - each is worded by the link, as on its path
+                if isinstance(exc, TimeoutError):
+                    await _abandoned(session, id_, f"timed out after {self._timeout}s", headers)
                 if call.status in (401, 403) and call.refused is None:
                     return None  # refused before it could act: the SDK path renews (or signs in), sends
                 failure = await self._link().failure(_as_sdk(exc, self._timeout, call), call)
@@ -217,6 +221,17 @@ class AtHand(httpx2.Auth):
         raise RuntimeError("async only")
 
 
+async def _abandoned(session: McpHttpSession, id_: int | str, reason: str, headers: dict[str, str]) -> None:
+    """Tell the remote a call is given up (timed out, or cancelled by the local client), as the SDK
+    client's courtesy ``notifications/cancelled`` does, so it stops work the answer of which no one
+    awaits -- and the requests it sent the local client for it (bounded, as there: 5 s)."""
+    with anyio.move_on_after(5.0):
+        try:
+            await session.notify("notifications/cancelled", {"requestId": id_, "reason": reason}, headers)
+        except Exception as exc:  # noqa: BLE001 - a courtesy: the call's own failure is what is told
+            log.debug("the cancel of a lean call was not delivered (%s)", type(exc).__name__)
+
+
 def _signs_in(failure: VertexError) -> bool:
     """Whether the link path would sign in for the call (no token at hand): the SDK path runs it."""
     return isinstance(failure, AuthRequired)
@@ -255,21 +270,3 @@ def _as_sdk(exc: Exception, timeout: float, call: CallRecord) -> Exception:
     if isinstance(exc, McpHttpError):
         return MCPError(PARSE_ERROR, f"Failed to parse JSON response: {exc}")
     return exc
-
-
-class _Unasked:
-    """The SDK client's answers to the remote's requests when the local client declared nothing:
-    ``ping`` answered, what the session's version does not have "method not found", the rest
-    "not supported" (``mcp.client.session``'s defaults)."""
-
-    def __init__(self, version: str | None) -> None:
-        self._version = version
-
-    async def answer(self, request: Message) -> Message:
-        method = request.get("method")
-        if self._version is None or (method, self._version) not in SERVER_REQUESTS:
-            return {"error": {"code": METHOD_NOT_FOUND, "message": "Method not found", "data": method}}
-        if method == "ping":
-            return {"result": {}}
-        message = _NOT_SUPPORTED.get(str(method), "Method not found")
-        return {"error": {"code": INVALID_REQUEST, "message": message}}

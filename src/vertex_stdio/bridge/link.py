@@ -132,7 +132,6 @@ class RemoteLink:
         # the open connection's HTTP client and session headers (``joined``)
         self._joining: httpx2.AsyncClient | None = None
         self._noted = SessionNote()
-        self._declared = False
 
     async def session(self, *, interactive: bool, prompt: SignInPrompt | None = None) -> Session:
         """The open connection (opening it, signing in first when ``interactive`` allows)."""
@@ -305,11 +304,10 @@ class RemoteLink:
 
     def joined(self) -> Joined | None:
         """The open Streamable HTTP connection, for requests sent beside the SDK client on its
-        session (``bridge/leancall.py``); None while none is open or past its opening, or when the
-        local client declared what the remote may ask it (elicitation, sampling, roots: only the
-        SDK client relays those)."""
+        session (``bridge/leancall.py``, which answers the remote's requests mid-call with the SDK
+        client's own handler); None while none is open or past its opening."""
         noted = self._noted.headers
-        if self._joining is None or noted is None or self._declared or self._session is None:
+        if self._joining is None or noted is None or self._session is None:
             return None
         return Joined(self._joining, noted, self._session.client)
 
@@ -331,7 +329,7 @@ class RemoteLink:
                 async with http, client, anyio.create_task_group() as listening:
                     self._closed = closed
                     if isinstance(http, httpx2.AsyncClient):
-                        self._joining, self._declared = http, bool(callbacks)
+                        self._joining = http
                     task_status.started(_describe(client))
                     started = True
                     if client.protocol_version in MODERN_PROTOCOL_VERSIONS:

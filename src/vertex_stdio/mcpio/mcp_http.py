@@ -19,8 +19,10 @@ A session another client opened can be joined (``joined``: its ``Mcp-Session-Id`
 ``MCP-Protocol-Version``): ``connect``'s lean calls (``bridge/leancall.py``) go on the
 session its SDK link opened, with ids of their own (``id_prefix``) so they never meet the
 link's; the remote's notifications and requests mid-call go to ``on_notification`` and
-``on_request``; ``auth`` and ``timeout`` replace the HTTP client's for its POSTs.  An HTTP error status is ``HttpStatus`` (with a JSON body, when it came with
-one); a 202 to a request is ``Accepted``; an answer that is neither JSON nor an event stream is
+``on_request`` (its answer, or None for none; run where ``answer_in`` puts it, so the call's
+stream is read on meanwhile and a ``notifications/cancelled`` naming the request stops it
+unanswered, as JSON-RPC peers do); ``auth`` and ``timeout`` replace the HTTP client's for its
+POSTs.  An HTTP error status is ``HttpStatus`` (with a JSON body, when it came with one); a 202 to a request is ``Accepted``; an answer that is neither JSON nor an event stream is
 ``UnexpectedType`` -- each raised before anything of the answer was taken as the result.
 
 HTTP statuses, transport failures and the size cap are the ``httpx2.AsyncClient``'s
@@ -31,11 +33,12 @@ answers a hosted tool call before the SDK is loaded; ``connect``'s lean calls do
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -49,11 +52,15 @@ ACCEPT = "application/json, text/event-stream"
 CLIENT_INFO = {"name": "vertex-stdio", "version": "1"}
 STREAM_END_WAIT = 1.0  # seconds an event stream may stay open after our answer
 CONNECTION_CLOSED = -32000  # the MCP SDK's code for "Connection closed" (and any server error)
+CLOSED = {"code": CONNECTION_CLOSED, "message": "Connection closed"}
 
 
 Message = dict[str, Any]
 OnNotification = Callable[[Message], Awaitable[None]]
-OnRequest = Callable[[Message], Awaitable[Message]]  # a server request -> our answer's body
+OnRequest = Callable[[Message], Awaitable[Message | None]]  # a server request -> our answer (None: none)
+Spawn = Callable[
+    [Callable[[], Coroutine[Any, Any, None]]], None
+]  # runs a task beside the caller (start_soon)
 
 
 class RpcError(Exception):
@@ -113,6 +120,7 @@ class McpHttpSession:
         on_request: OnRequest | None = None,
         auth: httpx2.Auth | None = None,
         timeout: httpx2.Timeout | None = None,
+        answer_in: Spawn | None = None,
     ) -> None:
         self._url = url
         self._http = http
@@ -123,17 +131,37 @@ class McpHttpSession:
         self._prefix = id_prefix
         self._on_notification = on_notification
         self._on_request = on_request or _answer_ping
+        self._answer_in = answer_in
+        self._answering: dict[str, anyio.CancelScope] = {}  # the server's requests being answered
         # set once initialized, or the headers of the session joined
         self._headers: dict[str, str] | None = {"Accept": ACCEPT, **joined} if joined is not None else None
         self._joined = joined is not None  # a session joined is never opened (nor forgotten) here
         self._lock = anyio.Lock()
 
     async def request(
-        self, method: str, params: dict[str, Any], headers: dict[str, str] | None = None
+        self,
+        method: str,
+        params: dict[str, Any],
+        headers: dict[str, str] | None = None,
+        *,
+        id_: int | str | None = None,
     ) -> dict[str, Any]:
-        """The ``result`` of one request (with ``headers`` too); initializes the session first if needed."""
+        """The ``result`` of one request (with ``headers`` too, and ``id_`` from ``next_id`` when
+        the caller must know it); initializes the session first if needed."""
         session = self._headers or await self._initialized()
-        return await self._exchange(method, params, {**session, **headers} if headers else session)
+        return await self._exchange(method, params, {**session, **headers} if headers else session, id_)
+
+    def next_id(self) -> int | str:
+        """The id of the next request (``request``'s ``id_``)."""
+        return f"{self._prefix}{next(self._ids)}" if self._prefix else next(self._ids)
+
+    async def notify(
+        self, method: str, params: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        """Send one notification on the session (with ``headers`` too)."""
+        session = self._headers or await self._initialized()
+        message = {"jsonrpc": "2.0", "method": method, "params": params}
+        await self._post(message, {**session, **headers} if headers else session)
 
     async def _initialized(self) -> dict[str, str]:
         async with self._lock:
@@ -157,8 +185,13 @@ class McpHttpSession:
             self._headers = headers
             return headers
 
-    async def _exchange(self, method: str, params: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-        answer, _ = await self._post(self._message(method, params), headers)
+    async def _exchange(
+        self, method: str, params: dict[str, Any], headers: dict[str, str], id_: int | str | None
+    ) -> dict[str, Any]:
+        message = (
+            {"jsonrpc": "2.0", "id": id_, "method": method, "params": params} if id_ is not None else None
+        )
+        answer, _ = await self._post(message or self._message(method, params), headers)
         if answer is None:
             raise McpHttpError(f"the server accepted {method} without answering it")
         error = rpc_error(answer)
@@ -170,8 +203,7 @@ class McpHttpSession:
         return result
 
     def _message(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        id_: int | str = f"{self._prefix}{next(self._ids)}" if self._prefix else next(self._ids)
-        return {"jsonrpc": "2.0", "id": id_, "method": method, "params": params}
+        return {"jsonrpc": "2.0", "id": self.next_id(), "method": method, "params": params}
 
     async def _post(
         self, message: dict[str, Any], headers: dict[str, str]
@@ -205,7 +237,7 @@ class McpHttpSession:
             return _json_object(await response.aread()), session_id
 
     async def _from_events(
-        self, response: httpx2.Response, id_: int, headers: dict[str, str]
+        self, response: httpx2.Response, id_: int | str, headers: dict[str, str]
     ) -> dict[str, Any]:
         events = _event_data(response)
         async for data in events:
@@ -220,12 +252,52 @@ class McpHttpSession:
                         pass
                 return message
             if "method" in message and "id" in message:  # a request from the server, mid-call
-                await self._post(
-                    {"jsonrpc": "2.0", "id": message["id"], **await self._on_request(message)}, headers
-                )
-            elif "method" in message and self._on_notification is not None:
-                await self._on_notification(message)
+                if self._answer_in is None:
+                    await self._answer(message, headers)
+                else:
+                    self._answer_in(functools.partial(self._answer, message, headers))
+            elif "method" in message:
+                self._cancelled(message)
+                if self._on_notification is not None:
+                    await self._on_notification(message)
         raise AnswerLost("the event stream ended before the answer")
+
+    async def _answer(self, request: Message, headers: dict[str, str]) -> None:
+        """Answer the server's ``request`` (``on_request``), unless it cancels it first; ended from
+        outside (the connection closing), it is answered "Connection closed", as a JSON-RPC peer
+        going away answers (the MCP SDK's dispatcher: so the server is not left waiting)."""
+        key, answer, scope = str(request["id"]), None, anyio.CancelScope()
+        self._answering[key] = scope
+        try:
+            with scope:
+                answer = await self._on_request(request)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
+                await self._deliver(request, {"error": CLOSED}, headers)
+            raise
+        finally:
+            if self._answering.get(key) is scope:
+                del self._answering[key]
+        if answer is not None:  # None: cancelled by the server, or left unanswered by ``on_request``
+            await self._deliver(request, answer, headers)
+
+    async def _deliver(self, request: Message, answer: Message, headers: dict[str, str]) -> None:
+        """POST our answer to the server's ``request``; failing that is the server's to notice."""
+        try:
+            await self._post({"jsonrpc": "2.0", "id": request["id"], **answer}, headers)
+        except Exception as exc:  # noqa: BLE001 - it may run in another's task group: never end it
+            log.info(
+                "the answer to the server's %s was not delivered (%s)", request["method"], type(exc).__name__
+            )
+
+    def _cancelled(self, message: Message) -> None:
+        """A ``notifications/cancelled`` of a server request being answered: stopped, never answered
+        (the key is the id as text, so a stringified id still correlates)."""
+        params = message.get("params")
+        if message["method"] == "notifications/cancelled" and isinstance(params, dict):
+            scope = self._answering.get(str(params.get("requestId")))
+            if scope is not None:
+                scope.cancel()
 
     def _forget(self, headers: dict[str, str]) -> None:
         if self._headers is headers and not self._joined:
