@@ -38,6 +38,7 @@ from harness import TOKEN, Before, Plan
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ListRootsResult
 from peers import mcp_remote
 from sidebyside import Bridge, report_hosted
 from stats import Report, percentile
@@ -127,6 +128,16 @@ def bridges(
             {**connect.env, "VERTEX_STDIO_LEAN_CALLS": "0"},
         )
     )
+    # connect for a client that declares roots, as many desktop clients do (roots-relay: its calls
+    # take the lean path too, the remote's requests mid-call relayed by the SDK client's handler)
+    found.append(
+        Bridge(
+            "vertex-stdio connect, client declares roots",
+            [connect.argv[0], "-X", "variant=connect-roots", *connect.argv[1:]],
+            connect.env,
+            declares={"roots": {"listChanged": True}},
+        )
+    )
     peer = mcp_remote()
     if isinstance(peer, str):
         return found, peer
@@ -149,7 +160,7 @@ async def raw_pipe(bridge: Bridge) -> AsyncIterator[tuple[Process, BufferedByteR
         assert proc.stdin is not None
         assert proc.stdout is not None
         out = BufferedByteReceiveStream(proc.stdout)
-        await proc.stdin.send(_line(0, "initialize", INIT))
+        await proc.stdin.send(_line(0, "initialize", {**INIT, "capabilities": bridge.declares}))
         with anyio.fail_after(60):
             await _read_answer(out, 0)
         await proc.stdin.send(_line(None, "notifications/initialized"))
@@ -258,7 +269,9 @@ async def _calls(client: Client, n: int, failed: list[str]) -> list[float]:
 async def _sequential(plan: Plan, found: list[Bridge], url: str) -> Bridge:
     """Interleaved blocks of sequential calls over the SDK client; returns the direct baseline."""
     direct = Bridge("the direct SDK client", [], {})
-    params = [StdioServerParameters(command=b.argv[0], args=b.argv[1:], env=b.env) for b in found]
+    params = [
+        (StdioServerParameters(command=b.argv[0], args=b.argv[1:], env=b.env), b.declares) for b in found
+    ]
     async with Client(streamable_http_client(url), mode="legacy") as direct_client:
         await _run_blocks(plan, found, params, direct_client, direct)
     return direct
@@ -267,7 +280,7 @@ async def _sequential(plan: Plan, found: list[Bridge], url: str) -> Bridge:
 async def _run_blocks(
     plan: Plan,
     found: list[Bridge],
-    params: list[StdioServerParameters],
+    params: list[tuple[StdioServerParameters, dict[str, object]]],
     direct_client: Client,
     direct: Bridge,
 ) -> None:
@@ -298,15 +311,23 @@ async def _run_blocks(
 
 
 @asynccontextmanager
-async def _clients(params: list[StdioServerParameters], errlog: object) -> AsyncIterator[list[Client]]:
+async def _clients(
+    params: list[tuple[StdioServerParameters, dict[str, object]]], errlog: object
+) -> AsyncIterator[list[Client]]:
     from contextlib import AsyncExitStack
 
     async with AsyncExitStack() as stack:
         clients = []
-        for p in params:
-            client = Client(stdio_client(p, errlog=errlog), mode="legacy")  # type: ignore[arg-type]
+        for p, declares in params:
+            # the SDK client declares roots when given a callback for them
+            roots = {"list_roots_callback": _no_roots} if "roots" in declares else {}
+            client = Client(stdio_client(p, errlog=errlog), mode="legacy", **roots)  # type: ignore[arg-type]
             clients.append(await stack.enter_async_context(client))
         yield clients
+
+
+async def _no_roots(_context: object) -> ListRootsResult:
+    return ListRootsResult(roots=[])
 
 
 async def _bursts(plan: Plan, found: list[Bridge]) -> None:

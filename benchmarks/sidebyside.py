@@ -38,6 +38,7 @@ class Bridge:
     argv: list[str]
     env: dict[str, str]
     startup_only: bool = False  # a start-up variant: not in the call and burst rounds
+    declares: dict[str, object] = field(default_factory=dict)  # the client's capabilities
     startup: list[float] = field(default_factory=list)  # spawn -> tools/list answered, s
     first_call: list[float] = field(default_factory=list)  # spawn -> first tools/call answered, s
     p50: list[float] = field(default_factory=list)  # per block, ms

@@ -207,13 +207,20 @@ def _reply(request: dict[str, Any], how: str) -> bytes:
 
 
 def _dialogue(
-    home: Path, url: str, lean: str, capabilities: dict[str, Any], calls: list[tuple[str, str, str]]
+    home: Path,
+    url: str,
+    lean: str,
+    capabilities: dict[str, Any],
+    calls: list[tuple[str, bytes, str]],
+    *,
+    first: int = 0,
 ) -> tuple[list[bytes], list[dict[str, Any]], str]:
     """One ``connect`` process whose local client declares ``capabilities`` and answers what the
-    remote asks it through ``connect`` (``calls``: the call's id, what ``ask`` asks, and how the
-    local client answers: ``valid``, ``invalid``, ``error``, ``slow``, ``never`` (not before the
-    call's answer), ``cancel`` (the call is cancelled, then the request answered)).  Stdout after
-    the list's answer, the requests the local client was sent, and the log."""
+    remote asks it through ``connect`` (``calls``: the call's id, its line, and how the local client
+    answers: ``valid``, ``invalid``, ``error``, ``slow``, ``never`` (not before the call's answer),
+    ``cancel`` (the call is cancelled, then the request answered)); ``first``: how many requests the
+    remote sends on its own once the list is answered (answered validly before the calls).  Stdout
+    from the list's answer on, the requests the local client was sent, and the log."""
     home.mkdir()
     env = process_env(
         home, VERTEXSMS_ALLOW_FILE_STORE="1", VERTEXSMS_HTTP_TIMEOUT="4", VERTEX_STDIO_LEAN_CALLS=lean,
@@ -226,36 +233,49 @@ def _dialogue(
         server.send(rpc(None, "notifications/initialized") + rpc("list", "tools/list"))
         assert "result" in server.answers({"list"}, timeout=30)["list"]
         start = len(server.raw)
+        while len(asked) < first:
+            _answered(server, None, "valid", asked)
+        for id_, line, how in calls:
+            server.send(line)
+            _answered(server, id_, how, asked)
         server.send(rpc(None, "notifications/roots/list_changed"))
-        for id_, what, how in calls:
-            server.send(
-                _call(id_, "ask", {"what": what}) if what in WHATS else _call(id_, "look", {"how": what})
-            )
-            end = id_
-            while True:
-                message = server.next_message(timeout=30)
-                assert message is not None, server.diagnostics[-3000:]
-                if message.get("id") == end and "method" not in message:
-                    break
-                if "method" not in message or "id" not in message:
-                    continue
-                asked.append(message)
-                if how == "slow":
-                    time.sleep(0.5)
-                if how == "cancel":
-                    cancel = {"requestId": id_, "reason": "changed my mind"}
-                    end = f"{id_}-after"
-                    server.send(rpc(None, "notifications/cancelled", cancel) + rpc(end, "ping"))
-                if how != "never":
-                    server.send(_reply(message, how))
         assert server.close_stdin() < 15
         return bytes(server.raw[start:]).splitlines(), asked, server.diagnostics
     finally:
         server.finish()
 
 
+def _answered(server: Server, id_: str | None, how: str, asked: list[dict[str, Any]]) -> None:
+    """Answer the requests relayed to the local client ``how`` it is told until the call ``id_`` is
+    answered (None: until one request was); each request is kept in ``asked``."""
+    end = id_
+    while True:
+        message = server.next_message(timeout=30)
+        assert message is not None, server.diagnostics[-3000:]
+        if end is not None and message.get("id") == end and "method" not in message:
+            return
+        if "method" not in message or "id" not in message:
+            continue
+        asked.append(message)
+        if how == "slow":
+            time.sleep(0.5)
+        if how == "cancel":
+            end = f"{id_}-after"
+            cancel = {"requestId": id_, "reason": "changed my mind"}
+            server.send(rpc(None, "notifications/cancelled", cancel) + rpc(end, "ping"))
+        if how != "never":
+            server.send(_reply(message, how))
+        if id_ is None:
+            return
+
+
 WHATS = ("roots", "sample", "elicit", "all")
 HOWS_LOCAL = ("valid", "invalid", "error", "slow")
+
+
+def _ask(id_: str, what: str) -> bytes:
+    """A call of ``ask`` (the remote asks ``what``), or of ``look`` for a gate's ``how``."""
+    return _call(id_, "ask", {"what": what}) if what in WHATS else _call(id_, "look", {"how": what})
 
 
 @pytest.mark.parametrize("era", ["2025", "2026"])
@@ -275,11 +295,12 @@ def test_a_client_that_declares_what_the_remote_asks_gets_the_link_paths_bytes(
         ("again", "roots", "valid"),
         ("input", "input-required", "valid"),
     ]
+    lines = [(id_, _ask(id_, what), how) for id_, what, how in calls]
     found = {}
     for lean in ("1", "0"):
         script = Script(era=None if era == "2026" else era)
         with serve_in_thread(script) as url:
-            out, asked, log = _dialogue(tmp_path / lean, f"{url}/mcp", lean, capabilities, calls)
+            out, asked, log = _dialogue(tmp_path / lean, f"{url}/mcp", lean, capabilities, lines)
         found[lean] = (out, asked, log, script)
     (lean_out, lean_asked, lean_log, lean_remote), (off_out, off_asked, off_log, off_remote) = (
         found["1"],
@@ -300,4 +321,40 @@ def test_a_client_that_declares_what_the_remote_asks_gets_the_link_paths_bytes(
     answered, left = _counts(lean_log)
     assert answered + left == len(calls) - (era == "2025" and declared == "sampling+elicitation")
     assert left <= 1
+    assert "the lean call path" not in off_log
+
+
+def test_a_third_party_server_asks_a_client_that_declares_roots_sampling_and_elicitation(
+    tmp_path: Path,
+) -> None:
+    """``server-everything`` registers its sampling, elicitation and roots tools for a client that
+    declares them, and asks it for roots on its own once initialized (on its GET stream: the SDK
+    client relays that one on either path); its tools' requests come mid-call, on the call's
+    stream.  Answered every way, the local client and the tools' answers see the same bytes."""
+    problem = third_party_ready()
+    if problem:
+        pytest.skip(problem)
+    capabilities = {**ROOTS_ONLY, **ASKED_FOR}
+    sample = {"prompt": "ü🙂", "maxTokens": 7}
+    calls = [
+        (f"sample-{how}", _call(f"sample-{how}", "trigger-sampling-request", sample), how)
+        for how in HOWS_LOCAL
+    ]
+    calls += [
+        (f"elicit-{how}", _call(f"elicit-{how}", "trigger-elicitation-request", {}), how)
+        for how in HOWS_LOCAL
+    ]
+    calls += [("sample-cancel", _call("sample-cancel", "trigger-sampling-request", sample), "cancel")]
+    calls += [("roots", _call("roots", "get-roots-list", {}), "valid")]
+    with everything_server(tmp_path) as url:
+        lean, lean_asked, lean_log = _dialogue(tmp_path / "lean", url, "1", capabilities, calls, first=1)
+        off, off_asked, off_log = _dialogue(tmp_path / "off", url, "0", capabilities, calls, first=1)
+    _same(lean, off)
+    assert lean_asked == off_asked
+    assert [m["method"] for m in lean_asked] == ["roots/list"] + ["sampling/createMessage"] * 4 + [
+        "elicitation/create"
+    ] * 4 + ["sampling/createMessage"]
+    assert b"hello \\u00fc" in b"".join(lean) or "hello ü".encode() in b"".join(lean)
+    answered, left = _counts(lean_log)
+    assert (answered, left) == (len(calls) - 1, 0)  # the cancelled call is never answered
     assert "the lean call path" not in off_log
