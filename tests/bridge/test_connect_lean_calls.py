@@ -214,13 +214,15 @@ def _dialogue(
     calls: list[tuple[str, bytes, str]],
     *,
     first: int = 0,
+    again: int = 0,
 ) -> tuple[list[bytes], list[dict[str, Any]], str]:
     """One ``connect`` process whose local client declares ``capabilities`` and answers what the
     remote asks it through ``connect`` (``calls``: the call's id, its line, and how the local client
     answers: ``valid``, ``invalid``, ``error``, ``slow``, ``never`` (not before the call's answer),
     ``cancel`` (the call is cancelled, then the request answered)); ``first``: how many requests the
-    remote sends on its own once the list is answered (answered validly before the calls).  Stdout
-    from the list's answer on, the requests the local client was sent, and the log."""
+    remote sends on its own once the list is answered, ``again`` once told the roots changed (each
+    answered validly before the calls).  Stdout from the list's answer on, the requests the local
+    client was sent, and the log."""
     home.mkdir()
     env = process_env(
         home, VERTEXSMS_ALLOW_FILE_STORE="1", VERTEXSMS_HTTP_TIMEOUT="4", VERTEX_STDIO_LEAN_CALLS=lean,
@@ -235,10 +237,12 @@ def _dialogue(
         start = len(server.raw)
         while len(asked) < first:
             _answered(server, None, "valid", asked)
+        server.send(rpc(None, "notifications/roots/list_changed"))  # the remote may ask again
+        while len(asked) < first + again:
+            _answered(server, None, "valid", asked)
         for id_, line, how in calls:
             server.send(line)
             _answered(server, id_, how, asked)
-        server.send(rpc(None, "notifications/roots/list_changed"))
         assert server.close_stdin() < 15
         return bytes(server.raw[start:]).splitlines(), asked, server.diagnostics
     finally:
@@ -315,6 +319,9 @@ def test_a_client_that_declares_what_the_remote_asks_gets_the_link_paths_bytes(
         "sampling+elicitation": {"sampling/createMessage", "elicitation/create"},
     }
     assert {m["method"] for m in lean_asked} == (relayed.get(declared, set()) if era == "2025" else set())
+    # the local client's roots/list_changed reached the remote, as the roots capability promised
+    changed = {"method": "notifications/roots/list_changed", "params": {}}
+    assert (changed in lean_remote.notes) == (declared == "roots" and era == "2025")
     # the lean process answered the calls itself: all but the one cancelled mid-relay (never
     # answered, so not counted), and left to the SDK at most the call after the timed-out call's
     # dropped connection, while the next connection opens
@@ -347,11 +354,14 @@ def test_a_third_party_server_asks_a_client_that_declares_roots_sampling_and_eli
     calls += [("sample-cancel", _call("sample-cancel", "trigger-sampling-request", sample), "cancel")]
     calls += [("roots", _call("roots", "get-roots-list", {}), "valid")]
     with everything_server(tmp_path) as url:
-        lean, lean_asked, lean_log = _dialogue(tmp_path / "lean", url, "1", capabilities, calls, first=1)
-        off, off_asked, off_log = _dialogue(tmp_path / "off", url, "0", capabilities, calls, first=1)
+        lean, lean_asked, lean_log = _dialogue(
+            tmp_path / "lean", url, "1", capabilities, calls, first=1, again=1
+        )
+        off, off_asked, off_log = _dialogue(tmp_path / "off", url, "0", capabilities, calls, first=1, again=1)
     _same(lean, off)
     assert lean_asked == off_asked
-    assert [m["method"] for m in lean_asked] == ["roots/list"] + ["sampling/createMessage"] * 4 + [
+    # its own roots/list once initialized, and again once told the roots changed; then its tools'
+    assert [m["method"] for m in lean_asked] == ["roots/list"] * 2 + ["sampling/createMessage"] * 4 + [
         "elicitation/create"
     ] * 4 + ["sampling/createMessage"]
     assert b"hello \\u00fc" in b"".join(lean) or "hello ü".encode() in b"".join(lean)

@@ -302,6 +302,11 @@ class RemoteLink:
         )
         return stream, http
 
+    @property
+    def opened(self) -> Client | None:
+        """The open connection's SDK client (None: none is open; this opens none)."""
+        return self._session.client if self._session is not None else None
+
     def joined(self) -> Joined | None:
         """The open Streamable HTTP connection, for requests sent beside the SDK client on its
         session (``bridge/leancall.py``, which answers the remote's requests mid-call with the SDK

@@ -13,7 +13,8 @@ the remote wrote (``RAW_METHODS``), so results are passed on as they came, never
   asks for a sign-in (401) gets one tool, ``sign_in``; its call runs the browser sign-in, fetches
   and caches the lists, sends ``list_changed`` and says what the server offers.
 - Only the tools ``--tools`` / ``--exclude-tools`` select are listed and callable (``selection``).
-- The remote's elicitation, sampling and roots requests reach the local client (``relay``).
+- The remote's elicitation, sampling and roots requests reach the local client (``relay``), and
+  the local client's ``notifications/roots/list_changed`` the remote.
 - ``tools/call``, ``resources/read``, ``prompts/get``, ``completion/complete`` and the resource
   subscriptions are forwarded (signing in on the first that needs it); remote tool errors pass
   through as written; our own failures are the contract's JSON envelope (with no
@@ -50,7 +51,7 @@ from vertex_stdio.bridge.calm import Calm
 from vertex_stdio.bridge.leancall import LeanLink
 from vertex_stdio.bridge.link import RemoteLink, Tokens
 from vertex_stdio.bridge.offer import LISTS, Offer, OfferCache, fetch_list, offered, size_of
-from vertex_stdio.bridge.relay import LocalPeer
+from vertex_stdio.bridge.relay import LocalPeer, roots_changed
 from vertex_stdio.bridge.remote_logs import LogRelay
 from vertex_stdio.bridge.selection import ToolFilter
 from vertex_stdio.bridge.servers import RemoteServer
@@ -118,6 +119,7 @@ class Proxy:
         server: Server[Any] = Server("vertex-stdio-connect", version=__version__, lifespan=self._lifespan)
         for method in self._raw:
             server.add_request_handler(method, AnyParams, self._typed(method))
+        server.add_notification_handler("notifications/roots/list_changed", AnyParams, self._roots_changed)
         server.middleware.append(self._middleware)
         return server
 
@@ -160,6 +162,10 @@ class Proxy:
             finally:
                 await self._link.aclose()
                 tg.cancel_scope.cancel()
+
+    async def _roots_changed(self, ctx: Ctx, _params: AnyParams) -> None:
+        if self._link is not None:
+            await roots_changed(ctx.session, self._link.opened)
 
     def _typed(self, method: str) -> Callable[[Ctx, AnyParams], Awaitable[HandlerResult]]:
         async def handler(ctx: Ctx, _params: AnyParams) -> HandlerResult:

@@ -6,6 +6,8 @@ capabilities the local client declared (the SDK client declares one for each cal
 the remote asks only what the person's client can answer; each request is sent to the local
 client as the remote wrote it and its answer (or its JSON-RPC error) goes back unchanged.  A
 request the local client cannot take (no back-channel, gone) answers the spec's error, never hangs.
+The local client's ``notifications/roots/list_changed`` goes on to the remote (``roots_changed``),
+as the roots capability declared for it (always with ``listChanged``) promises.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from mcp import MCPError, types
+from mcp import Client, MCPError, types
 from mcp.client.session import ClientRequestContext
 from mcp.server.session import ServerSession
+from mcp_types.methods import CLIENT_NOTIFICATIONS
 from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger(__name__)
@@ -84,3 +87,16 @@ class LocalPeer:
             )
         log.info("relayed %s from the remote to the local client", method)
         return answer
+
+
+async def roots_changed(local: ServerSession, remote: Client | None) -> None:
+    """The local client's roots changed: told to the remote on the open connection (``remote``;
+    none is opened for it) when the local client declared roots -- so the connection declared them,
+    with ``listChanged`` (the SDK client always says so) -- and its version has the notification."""
+    caps = local.client_capabilities
+    if remote is None or caps is None or caps.roots is None:
+        return
+    if ("notifications/roots/list_changed", remote.protocol_version or "") not in CLIENT_NOTIFICATIONS:
+        return
+    await remote.session.send_notification(types.RootsListChangedNotification())
+    log.info("told the remote that the local client's roots changed")
