@@ -10,7 +10,9 @@ jsonschema check of every result -- costs more CPU than the forwarding itself
   it and ``MCP-Protocol-Version`` with every later request; ``notifications/initialized``;
 - each request is one POST accepting ``application/json`` or ``text/event-stream``; an event
   stream is read until the answer to that request, skipping notifications and answering a
-  server's ``ping`` (any other server request gets "method not found");
+  server's ``ping`` (any other server request gets "method not found"); a stream that ends
+  before the answer, after an event id, is resumed (``sse.py``: GET with ``Last-Event-ID``,
+  after the server's ``retry``, as the MCP SDK's client does);
 - a 404 to a request that carried a session id means the server ended the session:
   ``SessionLost``, and the next request opens a new one;
 - ``close()`` ends the session with a DELETE, bounded.
@@ -37,13 +39,14 @@ import functools
 import itertools
 import json
 import logging
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import anyio
 import httpx2
 import pydantic_core
+
+from vertex_stdio.mcpio.sse import Resume, event_data
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ PROTOCOL_VERSION = "2025-11-25"
 ACCEPT = "application/json, text/event-stream"
 CLIENT_INFO = {"name": "vertex-stdio", "version": "1"}
 STREAM_END_WAIT = 1.0  # seconds an event stream may stay open after our answer
+MAX_RESUMES = 2  # resumptions of an answer's event stream in a row that bring nothing (as the SDK)
 CONNECTION_CLOSED = -32000  # the MCP SDK's code for "Connection closed" (and any server error)
 CLOSED = {"code": CONNECTION_CLOSED, "message": "Connection closed"}
 
@@ -239,7 +243,30 @@ class McpHttpSession:
     async def _from_events(
         self, response: httpx2.Response, id_: int | str, headers: dict[str, str]
     ) -> dict[str, Any]:
-        events = _event_data(response)
+        """The answer to ``id_`` from its event stream; a stream that ends before it, after an event
+        id, is resumed (a GET with ``Last-Event-ID``, after the server's ``retry``), as the SDK does."""
+        resume, tries = Resume(), 0
+        answer = await self._read_events(response, id_, headers, resume)
+        while answer is None and resume.last_id is not None and tries < MAX_RESUMES:
+            seen, tries = resume.last_id, tries + 1
+            await anyio.sleep(resume.delay)
+            resuming = {**headers, "Accept": "text/event-stream", "Last-Event-ID": resume.last_id}
+            async with self._http.stream(
+                "GET", self._url, headers=resuming, auth=self._auth, timeout=self._timeout
+            ) as resumed:
+                kind = resumed.headers.get("content-type", "").lower()
+                if resumed.status_code != 200 or not kind.startswith("text/event-stream"):
+                    break
+                answer = await self._read_events(resumed, id_, headers, resume)
+            tries = 0 if resume.last_id != seen else tries  # it went on: not a failed attempt
+        if answer is None:
+            raise AnswerLost("the event stream ended before the answer")
+        return answer
+
+    async def _read_events(
+        self, response: httpx2.Response, id_: int | str, headers: dict[str, str], resume: Resume
+    ) -> dict[str, Any] | None:
+        events = event_data(response, resume)
         async for data in events:
             if not data:
                 continue  # a priming event (an id for resuming, no message)
@@ -260,7 +287,7 @@ class McpHttpSession:
                 self._cancelled(message)
                 if self._on_notification is not None:
                     await self._on_notification(message)
-        raise AnswerLost("the event stream ended before the answer")
+        return None
 
     async def _answer(self, request: Message, headers: dict[str, str]) -> None:
         """Answer the server's ``request`` (``on_request``), unless it cancels it first; ended from
@@ -360,40 +387,3 @@ def _maybe_object(data: bytes) -> Message | None:
         return _json_object(data)
     except McpHttpError:
         return None
-
-
-async def _event_data(response: httpx2.Response) -> AsyncIterator[str]:
-    """The ``data`` of each ``message`` event of a ``text/event-stream`` body (WHATWG server-sent
-    events; an event of another type is not a JSON-RPC message, as for the SDK)."""
-    data: list[str] = []
-    event = "message"
-    async for line in _sse_lines(response):
-        if not line:
-            if data and event == "message":
-                yield "\n".join(data)
-            data, event = [], "message"
-        elif line.startswith("data:"):
-            value = line[5:]
-            data.append(value[1:] if value.startswith(" ") else value)
-        elif line.startswith("event:"):
-            event = line[6:].strip() or "message"
-    if data and event == "message":
-        yield "\n".join(data)
-
-
-_LINE_END = re.compile(r"\r\n|\r|\n")
-
-
-async def _sse_lines(response: httpx2.Response) -> AsyncIterator[str]:
-    """The lines of an event stream: ended by CR LF, CR or LF only (``aiter_lines`` also ends
-    them at U+2028 and the like, which JSON carries raw in a string)."""
-    buffer = ""
-    async for text in response.aiter_text():
-        buffer += text
-        held = "\r" if buffer.endswith("\r") else ""  # a CR LF may be split between chunks
-        *lines, buffer = _LINE_END.split(buffer[: len(buffer) - len(held)])
-        buffer += held
-        for line in lines:
-            yield line
-    if buffer:
-        yield buffer.removesuffix("\r")
