@@ -11,7 +11,8 @@ is the same every time.  ``ask`` (not read-only) sends the client the request ``
 what came back (a result, or the error).  ``Script.seen`` counts the calls of each ``tool:how``
 that reached the gate; ``Script.answers`` keeps what the client answered the remote's own requests,
 ``Script.notes`` the notifications it sent (a cancel's ``requestId`` left out: each path numbers
-its own); ``era="2025"`` refuses ``server/discover``, so the client speaks 2025-11-25.
+its own); ``era="2025"`` refuses ``server/discover``, so the client speaks 2025-11-25; ``slow``
+is how long "slow" waits.
 """
 
 from __future__ import annotations
@@ -120,9 +121,10 @@ async def _ask(what: str, ctx: Context) -> Any:
 class Script:
     """The ASGI app: the gate in front of the SDK's server."""
 
-    def __init__(self, *, json_response: bool = False, era: str | None = None) -> None:
+    def __init__(self, *, json_response: bool = False, era: str | None = None, slow: float = 4.0) -> None:
         self._app = _server().streamable_http_app(streamable_http_path="/mcp", json_response=json_response)
         self._era = era
+        self._slow = slow  # seconds "slow" waits before the server answers
         self.seen: Counter[str] = Counter()
         self.answers: list[dict[str, Any]] = []
         self.notes: list[dict[str, Any]] = []
@@ -145,12 +147,12 @@ class Script:
             return
         if how is not None:
             self.seen[f"{message['params']['name']}:{how}"] += 1
-            if await _gate(how, message, send):
+            if await _gate(how, message, send, self._slow):
                 return
         await self._app(scope, replaying(body, receive), send)
 
 
-async def _gate(how: str, message: dict[str, Any], send: Any) -> bool:
+async def _gate(how: str, message: dict[str, Any], send: Any, slow: float) -> bool:
     """Answer ``how`` here (True), or let the server answer it (False)."""
     id_ = message.get("id")
     error = {"code": -32099, "message": "refused by the remote", "data": {"why": [1, None, "ü"]}}
@@ -199,7 +201,7 @@ async def _gate(how: str, message: dict[str, Any], send: Any) -> bool:
         )
         await send({"type": "http.response.body", "body": b"{", "more_body": False})
     elif how == "slow":
-        await asyncio.sleep(4)
+        await asyncio.sleep(slow)
         return False
     else:
         return False

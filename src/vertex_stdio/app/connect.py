@@ -9,6 +9,7 @@ every command.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import re
@@ -20,8 +21,12 @@ import anyio
 
 from vertex_stdio import __version__
 from vertex_stdio.app.arguments import CLIENT_AUTH
+from vertex_stdio.app.earlyconnect import connect_settings
 from vertex_stdio.app.server_signin import auth_command, profile_of, typed_secret
 from vertex_stdio.app.serving import lean_calls_on
+from vertex_stdio.bridge import signin_tool
+from vertex_stdio.bridge.earlycall import Captured
+from vertex_stdio.bridge.earlyjudge import JudgedFirst
 from vertex_stdio.bridge.leanoffer import remember_answers
 from vertex_stdio.bridge.offer import OfferCache
 from vertex_stdio.bridge.proxy import Proxy
@@ -33,22 +38,13 @@ from vertex_stdio.core.redact import register_secret
 from vertex_stdio.core.urls import check_url
 from vertex_stdio.mcpio import runner
 from vertex_stdio.mcpio.lean import Handover
+from vertex_stdio.mcpio.leancalls import ToolCalls
 from vertex_stdio.oauth import OAuthTokenProvider
 from vertex_stdio.oauth.machine import read_private_key
 from vertex_stdio.oauth.protocol.unattended import CrossApp, Machine
 from vertex_stdio.vertexsms.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def connect_settings(settings: Settings) -> ConnectSettings:
-    """``connect``'s own settings, from the command line's options and the variables they override."""
-    return ConnectSettings(
-        allow_file_store=settings.allow_file_store,
-        callback_port=settings.callback_port,
-        signin_timeout=settings.signin_timeout,
-        http_timeout=settings.http_timeout,
-    )
 
 
 def serve_connect(
@@ -61,11 +57,13 @@ def serve_connect(
     extra: Extra | None = None,
     handover: Handover | None = None,
     client_auth: str | None = None,
+    captured: list[Captured] | None = None,
 ) -> int:
     """Serve ``remote`` over stdio until stdin closes or a signal stops it (the shared
     ``mcpio.runner``), reading no answer over ``extra.max_answer_mib`` and caching no more than
     ``extra.max_cache_mib`` of what it offers.  ``handover``: where the lean front stopped
-    (``app/connectfront.py``); the SDK's ``initialize`` answers for a cached offer are kept for it."""
+    (``app/connectfront.py``); the SDK's ``initialize`` answers for a cached offer are kept for it.
+    ``captured``: the first calls the early path left (``bridge/earlycall.py``), answered first."""
     remember(remote)
     extra = extra or Extra()
     profile = replace(profile_of(remote, settings, client_id, client_secret, client_auth), machine=machine)
@@ -87,7 +85,7 @@ def serve_connect(
         options=proxy.initialization_options(),
         aclose=provider.aclose,
         hosted=provider,
-        lean=proxy.lean() if lean_calls_on() else None,  # VERTEX_STDIO_LEAN_CALLS=0: the SDK path only
+        lean=_lean(proxy, captured, settings.http_timeout) if lean_calls_on() else None,
     )
     ended = runner.run(
         _fronted(session, remote, proxy, handover),
@@ -97,6 +95,17 @@ def serve_connect(
         ),
     )
     return runner.leave(ended, "vertex-stdio connect")
+
+
+def _lean(proxy: Proxy, captured: list[Captured] | None, timeout: float) -> ToolCalls:
+    """The lean call path (``VERTEX_STDIO_LEAN_CALLS=0``: the SDK path only), the first calls the
+    early path left answered from their outcome (``bridge/earlyjudge.py``)."""
+    if not captured:
+        return proxy.lean()
+    worded = functools.partial(signin_tool.worded, remote=proxy.remote)
+    return JudgedFirst(
+        proxy.lean(), captured, lambda serving: proxy.linked(serving=serving), worded, timeout=timeout
+    )
 
 
 def _fronted(
@@ -111,7 +120,11 @@ def _fronted(
 
 
 def command_for(
-    command: str, settings: Settings, args: argparse.Namespace, handover: Handover | None = None
+    command: str,
+    settings: Settings,
+    args: argparse.Namespace,
+    handover: Handover | None = None,
+    captured: list[Captured] | None = None,
 ) -> int:
     """``connect URL`` or a sign-in command with ``--server``, from the parsed command line."""
     try:
@@ -146,6 +159,7 @@ def command_for(
             extra=Extra(headers, chosen, args.max_answer_mib, args.max_cache_mib),
             handover=handover,
             client_auth=client_auth(args),
+            captured=captured,
         )
     secret = None
     if getattr(args, "ask_client_secret", False):

@@ -1,5 +1,6 @@
 """``connect URL`` with the lean front: its cached offer answers ``initialize`` and ``tools/list``
-while the SDK and ``app.connect`` load on a worker thread (``bridge/leanoffer.py``).
+while the SDK and ``app.connect`` load on a worker thread (``bridge/leanoffer.py``); the first
+calls may be answered before the SDK is loaded (``app/earlyconnect.py``).
 
 With no cached offer (or no kept answers for it), at a terminal, on Windows or with
 ``VERTEX_STDIO_LEAN=0``, ``connect`` starts as before.  A mistake on the command line is still
@@ -12,7 +13,6 @@ import argparse
 import logging
 import os
 import sys
-import threading
 from typing import TYPE_CHECKING
 
 from vertex_stdio.app.serving import front_until_stopped
@@ -31,23 +31,29 @@ def lean_connect(settings: Settings, args: argparse.Namespace) -> int:
         from vertex_stdio.app.connect import command_for
 
         return command_for("connect", settings, args)
+    from vertex_stdio.app.earlyconnect import Loader, declares_nothing, early_link, run_early_connect
     from vertex_stdio.mcpio import runner
     from vertex_stdio.mcpio.pipes import claimed_stdin, claimed_stdout
 
     with claimed_stdin() as in_fd, claimed_stdout() as out_fd:
-        wake_fd, woken = os.pipe()
-        loading = threading.Thread(target=_load, args=(woken,), name="vertex-stdio-loading", daemon=True)
-        loading.start()
-        handover = front_until_stopped(in_fd, out_fd, manifest, wake_fd)
+        loader = Loader()
+        early = early_link(settings, args, manifest)
+        if early is None:
+            loader.start()  # else once idle, or when a first call is left to the steady state
+        handover = front_until_stopped(in_fd, out_fd, manifest, loader.wake_fd, loader.start)
         log.debug("the lean front answered %d requests", handover.answered)
+        if early is not None and handover.ended is None and not loader.ready and declares_nothing(handover):
+            answered = run_early_connect(handover, early, loader)
+            log.debug("the early path answered %d calls before the SDK was wanted", answered)
         if handover.ended is not None and handover.ended != "eof":
             return runner.leave(runner.Ended(handover.ended), "vertex-stdio connect")
-        loading.join()
+        loader.join()
         if handover.ended == "eof":
             return runner.leave(runner.Ended(), "vertex-stdio connect")
         from vertex_stdio.app.connect import command_for
 
-        return command_for("connect", settings, args, handover=handover)
+        captured = early.captured if early is not None else None
+        return command_for("connect", settings, args, handover=handover, captured=captured)
 
 
 def _manifest(args: argparse.Namespace) -> Manifest | None:
@@ -64,14 +70,3 @@ def _manifest(args: argparse.Namespace) -> Manifest | None:
         return None  # reported as before, by command_for
     chosen = ToolFilter.of(args.tools, args.exclude_tools)
     return cached_manifest(remote.state_dir(), chosen, int(args.max_cache_mib * 1_048_576))
-
-
-def _load(woken: int) -> None:
-    """Import what serving ``connect`` needs, then wake the front (which then hands over)."""
-    try:
-        from vertex_stdio.app import connect  # noqa: F401 -- imported for its import time
-        from vertex_stdio.mcpio import runner, stdio  # noqa: F401 -- the same
-
-        runner.event_loop()
-    finally:
-        os.write(woken, b"!")

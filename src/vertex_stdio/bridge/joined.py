@@ -60,17 +60,8 @@ class Joined:
         return self.client.protocol_version
 
     def result(self, method: str, raw: dict[str, Any]) -> dict[str, Any]:
-        """``raw`` as the SDK client's ``send_request`` gives it back: checked against the session's
-        version (``ValidationError``), a later revision's fields dropped (its own steps, so a
-        new SDK's changes reach both paths; tests/bridge/test_connect_lean_calls.py compares)."""
-        sdk_session._clamp_inbound_ttl(raw)
-        version = self.client.session._negotiated_version or "2025-11-25"
-        with contextlib.suppress(KeyError):
-            validate_server_result(method, version, raw)
-        foreign = sdk_session._later_revision_fields(method, version)
-        if not foreign.isdisjoint(raw):
-            raw = {key: value for key, value in raw.items() if key not in foreign}
-        return raw
+        """``raw`` as the SDK client's ``send_request`` gives it back (``sdk_result``)."""
+        return sdk_result(method, raw, self.client.session._negotiated_version)
 
     def message(self, method: str, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         """The params and headers the SDK client would send ``method`` with on this session (its
@@ -163,3 +154,17 @@ class SessionNote:
         noted = {"Mcp-Session-Id": session_id} if session_id is not None else {}
         if noted != self.headers:
             self.headers = noted
+
+
+def sdk_result(method: str, raw: dict[str, Any], version: str | None) -> dict[str, Any]:
+    """``raw`` as the SDK client's ``send_request`` gives it back on a session of ``version``:
+    checked against it (``ValidationError``), a later revision's fields dropped (its own steps,
+    so a new SDK's changes reach both paths; tests/bridge/test_connect_lean_calls.py compares)."""
+    sdk_session._clamp_inbound_ttl(raw)
+    version = version or "2025-11-25"
+    with contextlib.suppress(KeyError):
+        validate_server_result(method, version, raw)
+    foreign = sdk_session._later_revision_fields(method, version)
+    if not foreign.isdisjoint(raw):
+        raw = {key: value for key, value in raw.items() if key not in foreign}
+    return raw

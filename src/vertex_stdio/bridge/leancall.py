@@ -27,7 +27,7 @@ the rest, each from the SDK client's task group, so the call's stream is read on
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -44,11 +44,11 @@ from mcp.types import REQUEST_TIMEOUT as TIMED_OUT
 from mcp_types import server_notification_adapter
 from pydantic import ValidationError
 
+from vertex_stdio.bridge.athand import AtHand
 from vertex_stdio.bridge.edge import SessionEnded, Tokens
 from vertex_stdio.bridge.link import Joined, RemoteLink
 from vertex_stdio.bridge.wire import tool_error
-from vertex_stdio.core.calls import AnswerTooLarge, CallRecord, current, recording
-from vertex_stdio.core.credentials import parse_challenge
+from vertex_stdio.core.calls import AnswerTooLarge, CallRecord, recording
 from vertex_stdio.core.errors import AuthRequired, UpstreamUnavailable, VertexError
 from vertex_stdio.mcpio.leancalls import LeanError, Prepared, Result
 from vertex_stdio.mcpio.mcp_http import (
@@ -172,6 +172,10 @@ class LeanLink:
             return UpstreamUnavailable(f"The call failed ({type(failure).__name__}). Try again.")
         return failure
 
+    async def relay(self, message: Message) -> None:
+        """The remote's notification, passed where the link's go (``earlyjudge``'s too)."""
+        await self._notification(message)
+
     async def _notification(self, message: Message) -> None:
         try:
             notification = server_notification_adapter.validate_python(
@@ -181,44 +185,6 @@ class LeanLink:
             log.debug("the remote sent a notification that is not MCP; dropped")
             return
         await self._notified(notification)
-
-
-class AtHand(httpx2.Auth):
-    """A lean call's bearer: the token at hand (never a sign-in, never a renewal), and the provider
-    told of it as the link's ``BearerAuth`` tells it when it does not send the request again.
-
-    Accepted: ``accepted``.  Refused (401) when it is not to be sent again: noted on the record
-    (``refused``, ``challenge``) and ``rejected``, as there.  Any other refusal is left untold: the
-    call then goes the SDK path's way, whose own refusal is told and renewed once, as always.
-    """
-
-    def __init__(self, tokens: Tokens) -> None:
-        self._tokens = tokens
-
-    async def async_auth_flow(
-        self, request: httpx2.Request
-    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        record = current() or CallRecord()
-        try:
-            token = await self._tokens.silent_token()
-        except AuthRequired:
-            token = None
-        if token is not None:
-            record.sent.append(token)
-            request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if token is None:
-            return
-        if response.status_code not in (401, 403):
-            self._tokens.accepted(token)
-        elif response.status_code == 401 and not record.replay:
-            await response.aread()
-            record.challenge = challenge = parse_challenge(response.headers.get("www-authenticate"))
-            record.refused = token
-            await self._tokens.rejected(token, challenge)
-
-    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        raise RuntimeError("async only")
 
 
 async def _abandoned(session: McpHttpSession, id_: int | str, reason: str, headers: dict[str, str]) -> None:

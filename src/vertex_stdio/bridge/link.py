@@ -209,10 +209,12 @@ class RemoteLink:
                 raise
             raise failure from exc
 
-    async def failure(self, exc: Exception, call: CallRecord | None) -> Exception:
+    async def failure(self, exc: Exception, call: CallRecord | None, *, drop: bool = True) -> Exception:
         """What a request's failure ``exc`` is to its caller: the remote's own JSON-RPC error (an
-        ``MCPError``) as it is, else the contract's error; a broken connection is dropped first.
-        The lean calls (``bridge/leancall.py``) give theirs here too, as the SDK would raise them."""
+        ``MCPError``) as it is, else the contract's error; a broken connection is dropped first
+        (unless ``drop`` is False: connect's first calls failed on a connection of their own,
+        ``bridge/earlyjudge.py``).  The lean calls (``bridge/leancall.py``) give theirs here too,
+        as the SDK would raise them."""
         if isinstance(exc, MCPError):
             if call is not None and call.oversized:  # that answer was cut; the connection is fine
                 return failure_of(self._host, self._max_answer, call, exc)
@@ -243,7 +245,8 @@ class RemoteLink:
             | ExceptionGroup,
         ):
             return exc
-        await self._drop()
+        if drop:
+            await self._drop()
         if isinstance(exc, ExceptionGroup):
             auth = exc.subgroup(AuthRequired)
             if auth is not None:

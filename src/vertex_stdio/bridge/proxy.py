@@ -179,6 +179,11 @@ class Proxy:
         self._session = ctx.session
         return await self._raw[ctx.method](ctx, dict(ctx.params or {}))
 
+    def linked(self, *, serving: bool = False) -> RemoteLink | None:
+        """The link once the lifespan made it (and, with ``serving``, once a local session is there
+        for the remote's messages); None before."""
+        return None if serving and self._session is None else self._link
+
     @property
     def link(self) -> RemoteLink:
         if self._link is None:

@@ -46,6 +46,7 @@ import anyio
 import httpx2
 import pydantic_core
 
+from vertex_stdio.mcpio import mcp_era
 from vertex_stdio.mcpio.sse import Resume, event_data
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class McpHttpSession:
         auth: httpx2.Auth | None = None,
         timeout: httpx2.Timeout | None = None,
         answer_in: Spawn | None = None,
+        era: str | None = None,
     ) -> None:
         self._url = url
         self._http = http
@@ -141,6 +143,8 @@ class McpHttpSession:
         self._headers: dict[str, str] | None = {"Accept": ACCEPT, **joined} if joined is not None else None
         self._joined = joined is not None  # a session joined is never opened (nor forgotten) here
         self._lock = anyio.Lock()
+        self._era = era  # "auto": opened as the SDK's ``Client(mode="auto")`` opens (``mcp_open``)
+        self.version: str | None = None  # the version negotiated (``era="auto"``), once opened
 
     async def request(
         self,
@@ -170,6 +174,11 @@ class McpHttpSession:
     async def _initialized(self) -> dict[str, str]:
         async with self._lock:
             if self._headers is not None:
+                return self._headers
+            if self._era == "auto":
+                from vertex_stdio.mcpio.mcp_open import negotiated
+
+                self.version, self._headers = await negotiated(self)
                 return self._headers
             headers = {"Accept": ACCEPT}
             params = {
@@ -311,7 +320,9 @@ class McpHttpSession:
     async def _deliver(self, request: Message, answer: Message, headers: dict[str, str]) -> None:
         """POST our answer to the server's ``request``; failing that is the server's to notice."""
         try:
-            await self._post({"jsonrpc": "2.0", "id": request["id"], **answer}, headers)
+            await self._post(
+                {"jsonrpc": "2.0", "id": request["id"], **answer}, mcp_era.answer_headers(headers)
+            )
         except Exception as exc:  # noqa: BLE001 - it may run in another's task group: never end it
             log.info(
                 "the answer to the server's %s was not delivered (%s)", request["method"], type(exc).__name__

@@ -1,0 +1,173 @@
+"""``connect``'s first calls, answered before the SDK is loaded (``bridge/earlycall.py``, run by
+``mcpio.early``), and what prepares them while the lean front answers the opening.
+
+On when the lean call path is (``lean_calls_on``: ``VERTEX_STDIO_LEAN_CALLS=0`` or
+``VERTEX_STDIO_LEAN=0`` turn it off), the cached offer answered the front (so never on Windows
+nor at a terminal), and the command line asks nothing the early session does not do yet
+(``--header``, a client secret, an unattended sign-in, ``--client-metadata-url``: the link does
+those).  It stays off for a local client that declared elicitation, sampling or roots (only the
+link's SDK client relays the remote's requests).  The token is read at the first call (keyring,
+and a refresh when due), never at start-up.  The SDK's loader starts once nothing has happened
+for ``IDLE`` seconds (importing it beside the first call would take the GIL from it), or when a
+call is left to the steady state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from vertex_stdio.bridge.settings import ConnectSettings
+from vertex_stdio.mcpio.lines import json_object
+from vertex_stdio.vertexsms.settings import Settings
+
+if TYPE_CHECKING:
+    from vertex_stdio.bridge.earlycall import EarlyLink
+    from vertex_stdio.mcpio.lean import Handover, Manifest
+
+log = logging.getLogger("vertex_stdio")
+
+_UNATTENDED = ("client_credentials", "private_key", "idp_token_endpoint", "idp_client_id", "idp_id_token_env")
+_RELAYED = frozenset({"elicitation", "sampling", "roots"})  # what only the link's SDK client relays
+
+
+def connect_settings(settings: Settings) -> ConnectSettings:
+    """``connect``'s own settings, from the command line's options and the variables they override."""
+    return ConnectSettings(
+        allow_file_store=settings.allow_file_store,
+        callback_port=settings.callback_port,
+        signin_timeout=settings.signin_timeout,
+        http_timeout=settings.http_timeout,
+    )
+
+
+class Loader:
+    """Imports what serving ``connect`` needs on a worker thread, then wakes the front (``wake_fd``)."""
+
+    def __init__(self) -> None:
+        self.wake_fd, self._woken = os.pipe()
+        self._thread = threading.Thread(target=self._load, name="vertex-stdio-loading", daemon=True)
+        self._starting = threading.Lock()
+        self.ready = False
+
+    def start(self) -> None:
+        """Start loading, unless it has started (from any thread)."""
+        with self._starting:
+            if self._thread.ident is None:
+                self._thread.start()
+
+    def join(self) -> None:
+        self.start()
+        self._thread.join()
+
+    def _load(self) -> None:
+        try:
+            from vertex_stdio.app import connect  # noqa: F401 -- imported for its import time
+            from vertex_stdio.mcpio import runner, stdio  # noqa: F401 -- the same
+
+            runner.event_loop()
+        finally:
+            self.ready = True
+            os.write(self._woken, b"!")
+
+
+def early_link(settings: Settings, args: argparse.Namespace, manifest: Manifest) -> EarlyLink | None:
+    """The first calls' tools when the early path may run (see the module's docstring), else None;
+    a thread starts warming what the first call needs."""
+    from vertex_stdio.app.serving import lean_calls_on
+
+    if not lean_calls_on() or args.header or args.client_secret_env or args.client_metadata_url:
+        return None
+    if any(getattr(args, option, None) for option in _UNATTENDED):
+        return None
+    from vertex_stdio.bridge.earlycall import EarlyLink
+    from vertex_stdio.bridge.servers import profile_for, resolve
+
+    remote = resolve(args.url, args.name)  # resolved already by the front: no error here
+    chosen = connect_settings(settings)
+    client_id = args.remote_client_id
+
+    def tokens() -> Any:
+        from vertex_stdio.oauth import OAuthTokenProvider
+
+        profile = profile_for(remote, chosen, client_id=client_id)
+        return OAuthTokenProvider(profile, reports_acceptance=True)
+
+    served = _served(manifest)
+    threading.Thread(target=_warm, name="vertex-stdio-warm", daemon=True).start()
+    return EarlyLink(
+        remote.url,
+        served,
+        tokens,
+        timeout=chosen.http_timeout,
+        max_answer=int(args.max_answer_mib * 1_048_576),
+    )
+
+
+def _served(manifest: Manifest) -> dict[str, bool]:
+    """The tools the front listed (the cached offer's, as ``--tools`` chose), each read-only or not."""
+    served: dict[str, bool] = {}
+    for listed in manifest.tools.values():
+        for tool in listed.get("tools", []):
+            if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                annotations = tool.get("annotations")
+                served[tool["name"]] = (
+                    isinstance(annotations, dict) and annotations.get("readOnlyHint") is True
+                )
+    return served
+
+
+def _warm() -> None:
+    """While the front answers: the TLS trust store first (it loads mostly outside the GIL, so it
+    overlaps the imports), then what the first call imports."""
+    from vertex_stdio.core.http import tls_context
+
+    tls_context()
+    import anyio._backends._asyncio  # noqa: F401 -- what ``anyio.run`` imports at the call
+    import uvloop  # noqa: F401
+
+    import vertex_stdio.bridge.earlycall
+    import vertex_stdio.mcpio.early
+    import vertex_stdio.oauth  # noqa: F401
+
+    _keyring_backends()
+    log.debug("the first call's imports are warm")
+
+
+def _keyring_backends() -> None:
+    """Import the keyring's backend modules (~65 ms: ``macOS.api`` looks for its library even
+    elsewhere) without loading any backend: the store loads them at the first call, and reads
+    nothing before it."""
+    import importlib
+    from importlib import metadata
+
+    for entry in metadata.entry_points(group="keyring.backends"):
+        with contextlib.suppress(Exception):  # a broken plugin: the keyring says so when loaded
+            importlib.import_module(entry.module)
+
+
+def declares_nothing(handover: Handover) -> bool:
+    """Whether the local client's ``initialize`` (replayed for the SDK) declared none of what only
+    the link's SDK client relays (elicitation, sampling, roots)."""
+    for line in handover.replay:
+        if b'"initialize"' not in line:
+            continue
+        message = json_object(line)
+        params = message.get("params") if message is not None else None
+        if isinstance(params, dict) and message is not None and message.get("method") == "initialize":
+            capabilities = params.get("capabilities")
+            return isinstance(capabilities, dict) and _RELAYED.isdisjoint(capabilities)
+    return False
+
+
+def run_early_connect(handover: Handover, link: EarlyLink, loader: Loader) -> int:
+    """The first calls from where the front stopped, until the SDK is wanted or ready; how many it answered."""
+    import vertex_stdio.core.http  # noqa: F401 -- first what the TLS store needs: waits for the warming
+    from vertex_stdio.mcpio.early import Early, run_early
+    from vertex_stdio.mcpio.runner import event_loop
+
+    return run_early(handover, Early(link, loader.start, loader.wake_fd, link.aclose), event_loop()[1])

@@ -1,0 +1,291 @@
+"""``connect``'s first calls, sent before the SDK is loaded (``mcpio.early`` runs them).
+
+A person's first question used to wait for the SDK's import, the proxy's set-up and the link's
+SDK client opening its session.  ``EarlyLink`` sends the plain calls the link path would
+forward at once (a tool of the cached offer, served by ``--tools``/``--exclude-tools``, its
+``readOnlyHint`` known) on a session of its own, opened without the SDK as the SDK's
+``Client(mode="auto")`` opens one (``mcpio.mcp_era``: ``server/discover``, else
+``initialize``), each request stamped as the SDK stamps it for the era, with the token of the
+kept sign-in read at the first call (``AtHand``: never a sign-in, never a renewal by refusal;
+a due access token is refreshed by ``silent_token``).
+
+What comes back decides (money rule: a call that is not read-only reaches the remote at most once):
+
+- a result of the plain shape the SDK client accepts as it is (``plain_result``) is the answer,
+  byte for byte the link path's (it passes the remote's result on as written);
+- anything else that came after the call went out -- a result this cannot prove valid, a
+  JSON-RPC error, an HTTP status, a broken connection, a timeout -- is ``Captured`` with its
+  outcome, and once the SDK is loaded the steady-state code words that same outcome
+  (``bridge/earlyjudge.py``): the call is never sent twice, and the words are the link's own;
+- nothing of the call sent (the opening failed or went where this does not follow the SDK), or
+  a refusal before anything was authorised (401 with no token sent or to a read-only call,
+  any 403), or a read-only call whose connection broke: ``Whole``, the steady state runs it.
+
+The session is closed when the early event loop ends (``aclose``): a 2025 session gets its
+DELETE before the link's SDK client opens its own, so a stateful remote sees one session after
+another, never two at once.  Nothing here imports the SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx2
+
+from vertex_stdio import __version__
+from vertex_stdio.bridge.athand import AtHand
+from vertex_stdio.core.calls import CallRecord, current, recording
+from vertex_stdio.core.http import make_client
+from vertex_stdio.mcpio import mcp_open
+from vertex_stdio.mcpio.leancalls import Prepared, Result
+from vertex_stdio.mcpio.mcp_era import HANDSHAKE_VERSIONS
+from vertex_stdio.mcpio.mcp_http import AnswerLost, McpHttpSession, Message, SessionLost
+
+if TYPE_CHECKING:
+    from vertex_stdio.oauth import OAuthTokenProvider
+
+log = logging.getLogger(__name__)
+
+CLIENT_INFO = {"name": "vertex-stdio", "version": __version__}
+
+
+@dataclass
+class Captured:
+    """A call that went out, and its outcome for the steady state to word: the result as the
+    remote wrote it (``raw``) or the failure (``failure``), what HTTP said (``call``), and the
+    session's version.  ``None`` for both: left whole (nothing acted), the steady state runs it."""
+
+    name: str
+    arguments: dict[str, Any]
+    version: str | None = None
+    raw: dict[str, Any] | None = None
+    failure: Exception | None = None
+    call: CallRecord = field(default_factory=CallRecord)
+    notifications: list[Message] = field(default_factory=list)  # the remote's, mid-call: relayed first
+
+    @property
+    def whole(self) -> bool:
+        return self.raw is None and self.failure is None
+
+
+class EarlyLink:
+    """``mcpio.leancalls.ToolCalls`` for ``connect``'s first calls (see the module's docstring).
+
+    ``served``: the tools of the cached offer this process serves, each with whether it is
+    read-only; ``tokens``: makes the token provider at the first call; ``captured``: each call
+    left to the steady state, in the order its line is handed over (``Handover.replay``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        served: dict[str, bool],
+        tokens: Callable[[], OAuthTokenProvider],
+        *,
+        timeout: float,
+        max_answer: int,
+    ) -> None:
+        self._url, self._served, self._make_tokens = url, served, tokens
+        self._timeout, self._max_answer = timeout, max_answer
+        self._tokens: OAuthTokenProvider | None = None
+        self._http: httpx2.AsyncClient | None = None
+        self._session: McpHttpSession | None = None
+        self._listening: asyncio.Task[None] | None = None
+        self.captured: list[Captured] = []
+
+    def prepare(self, name: str, arguments: dict[str, Any]) -> Prepared | None:
+        read_only = self._served.get(name)
+        if read_only is None:
+            return None
+        return lambda: self._call(name, arguments, read_only)
+
+    def _opened_session(self) -> McpHttpSession:
+        if self._session is None:
+            self._tokens = tokens = self._make_tokens()  # the kept sign-in, read at its first use
+            auth = AtHand(tokens)
+            self._http = make_client(
+                timeout=self._timeout,
+                auth=auth,  # the session's DELETE carries the bearer too, as the SDK client's does
+                headers={"User-Agent": f"vertex-stdio/{__version__}"},
+                max_answer=self._max_answer,
+            )
+            self._http.event_hooks["response"].append(_note_ended)
+            self._session = McpHttpSession(
+                self._url,
+                self._http,
+                CLIENT_INFO,
+                auth=auth,
+                timeout=httpx2.Timeout(self._timeout + 5.0, connect=min(10.0, self._timeout)),
+                era="auto",
+                on_notification=_noted,
+                on_request=self._unasked,
+            )
+        return self._session
+
+    async def _unasked(self, request: Message) -> Message:
+        version = self._session.version if self._session is not None else None
+        return unasked(request, version)
+
+    async def _call(self, name: str, arguments: dict[str, Any], read_only: bool) -> Result | None:
+        """The answer, or None: the call is ``captured`` for the steady state."""
+        session = self._opened_session()
+        try:
+            with recording(CallRecord(interactive=False, replay=True)):  # the opening: nothing acts
+                await mcp_open.opened(session)
+            self._listen(session)
+        except Exception as exc:  # noqa: BLE001 -- nothing of the call went out: the steady state runs it
+            log.debug("%s: the early session did not open (%s); left whole", name, type(exc).__name__)
+            return self._left(Captured(name, arguments))
+        params, headers = mcp_open.stamped(session, "tools/call", {"name": name, "arguments": arguments})
+        call = CallRecord(interactive=False, replay=read_only)  # no sign-in here: the SDK path signs in
+        notes: list[Message] = []
+        _NOTES.set(notes)  # this call's task: the notifications on its stream are noted here
+        with recording(call):
+            try:
+                with anyio.fail_after(self._timeout):
+                    raw = await session.request("tools/call", params, headers)
+            except Exception as exc:  # noqa: BLE001 -- each is worded by the steady state
+                if call.status in (401, 403) and call.refused is None:
+                    return self._left(Captured(name, arguments))  # refused before it could act
+                if read_only and (isinstance(exc, SessionLost) or (call.status is None and _broken(exc))):
+                    return self._left(Captured(name, arguments))  # read-only: sent again there
+                return self._left(Captured(name, arguments, session.version, None, exc, call, notes))
+        if plain_result(raw, session.version) and not notes:
+            return raw
+        return self._left(Captured(name, arguments, session.version, raw, None, call, notes))
+
+    def _listen(self, session: McpHttpSession) -> None:
+        """A 2025 session's own event stream, as the SDK client opens it (a server answering in JSON
+        sends its requests mid-call there); in a context of its own, so what comes on it is no
+        call's.  Its notifications are dropped: nothing local is there to take them yet."""
+        if self._listening is None and not mcp_open.modern(session):
+            listening = mcp_open.listen(session)
+            self._listening = asyncio.get_running_loop().create_task(listening, context=contextvars.Context())
+
+    def _left(self, captured: Captured) -> Result | None:
+        """None, ``captured`` kept for the steady state (its line follows in ``Handover.replay``)."""
+        log.debug(
+            "%s: left to the steady state (%s)",
+            captured.name,
+            "whole" if captured.whole else "its outcome captured",
+        )
+        self.captured.append(captured)
+        return None
+
+    async def aclose(self) -> None:
+        """End the session (a 2025 session's DELETE, then its own stream) and close the connections
+        and the provider."""
+        session, http, tokens = self._session, self._http, self._tokens
+        self._session = self._http = self._tokens = None
+        with anyio.CancelScope(shield=True):
+            if session is not None:
+                await session.close()
+            if self._listening is not None:
+                self._listening.cancel()
+                with contextlib.suppress(BaseException):  # its end, whatever it was: nothing waits on it
+                    await self._listening
+            if http is not None:
+                await http.aclose()
+            if tokens is not None:
+                await tokens.aclose()
+        log.debug("the early session is closed")
+
+
+_NOTES: contextvars.ContextVar[list[Message]] = contextvars.ContextVar("vertex_stdio_early_notes")
+_NOT_SUPPORTED = {  # the SDK client's answers when the local client declared none of these
+    "sampling/createMessage": "Sampling not supported",
+    "elicitation/create": "Elicitation not supported",
+    "roots/list": "List roots not supported",
+}
+# (method, version) the SDK client knows as a server's request (``mcp_types.methods.SERVER_REQUESTS``)
+_ASKED = {
+    *((m, v) for m in ("ping", "roots/list", "sampling/createMessage") for v in HANDSHAKE_VERSIONS),
+    ("elicitation/create", "2025-06-18"),
+    ("elicitation/create", "2025-11-25"),
+}
+
+
+async def _noted(message: Message) -> None:
+    """A notification on a call's stream, noted for that call (``Captured.notifications``)."""
+    _NOTES.get([]).append(message)
+
+
+def unasked(request: Message, version: str | None) -> Message:
+    """What the SDK client declaring nothing answers the remote's ``request`` on a session of
+    ``version``: "method not found" for what the version does not have, ``ping`` answered, the
+    rest "not supported" (the SDK client's own, ``Joined.answer``) -- or, first, "invalid params" for
+    params its model would refuse (checked here for the fields a server cannot leave out)."""
+    method = request.get("method")
+    if version is None or (method, version) not in _ASKED:
+        return {"error": {"code": -32601, "message": "Method not found", "data": method}}
+    if not _valid_params(str(method), request.get("params")):
+        return {"error": {"code": -32602, "message": "Invalid request parameters", "data": ""}}
+    if method == "ping":
+        return {"result": {}}
+    return {"error": {"code": -32600, "message": _NOT_SUPPORTED.get(str(method), "Method not found")}}
+
+
+def _valid_params(method: str, params: Any) -> bool:
+    if params is None:
+        return method in ("ping", "roots/list")
+    if not isinstance(params, dict) or not isinstance(params.get("_meta", {}), dict):
+        return False
+    if method == "sampling/createMessage":
+        tokens = params.get("maxTokens")
+        return isinstance(params.get("messages"), list) and type(tokens) is int
+    if method == "elicitation/create":
+        return isinstance(params.get("message"), str)
+    return True
+
+
+async def _note_ended(response: httpx2.Response) -> None:
+    """A 404 to a request on a session: the session the server ended, noted on the call's record
+    (``call.ended``) as the link's ``edge.note_ended`` notes it, so its wording is the link's."""
+    session_id = response.request.headers.get("mcp-session-id")
+    call = current()
+    if response.status_code == 404 and session_id is not None and call is not None:
+        try:
+            message = json.loads(response.request.content)
+        except (httpx2.RequestNotRead, ValueError):
+            return
+        if isinstance(message, dict) and "method" in message and "id" in message:
+            call.ended = session_id
+
+
+def _broken(exc: BaseException) -> bool:
+    """A connection broken or a call timed out with no HTTP answer: the link path sends a
+    read-only call again after those."""
+    return isinstance(exc, httpx2.TransportError | OSError | TimeoutError | AnswerLost)
+
+
+_TEXT = frozenset({"type", "text"})
+
+
+def plain_result(raw: dict[str, Any], version: str | None) -> bool:
+    """Whether the SDK client takes ``raw`` as it is for ``version`` (conservatively: text blocks
+    only, nothing a later revision declares): then ``Joined.result`` -- the SDK's
+    ``_clamp_inbound_ttl``, ``validate_server_result`` and ``_later_revision_fields`` -- gives it
+    back unchanged (tests/bridge/test_earlycall.py holds the two to each other)."""
+    modern = version == "2026-07-28"
+    keys = {"content", "structuredContent", "isError", "_meta"} | ({"resultType"} if modern else set())
+    if version is None or not set(raw) <= keys or (modern and raw.get("resultType") != "complete"):
+        return False
+    content = raw.get("content")
+    if not isinstance(content, list) or not all(
+        isinstance(b, dict) and set(b) == _TEXT and b["type"] == "text" and isinstance(b["text"], str)
+        for b in content
+    ):
+        return False
+    if "isError" in raw and not isinstance(raw["isError"], bool):
+        return False
+    if "_meta" in raw and not isinstance(raw["_meta"], dict):  # any object, in every version
+        return False
+    return "structuredContent" not in raw or isinstance(raw["structuredContent"], dict)

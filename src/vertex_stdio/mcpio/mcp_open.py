@@ -1,0 +1,97 @@
+"""How ``McpHttpSession(era="auto")`` opens its session (``mcp_era.negotiate`` over its POSTs) and,
+for a 2025 session, its own event stream (``listen``), as the SDK's client does both; how a request
+is stamped for the era negotiated (``stamped``).  SDK-free."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx2
+
+from vertex_stdio.mcpio import mcp_era
+from vertex_stdio.mcpio.sse import Resume, event_data
+
+if TYPE_CHECKING:
+    from vertex_stdio.mcpio.mcp_http import McpHttpSession
+
+Message = dict[str, Any]
+
+
+async def negotiated(session: McpHttpSession) -> tuple[str, dict[str, str]]:
+    """The version ``session`` negotiated and its headers from then on (a 2025 session: its id and
+    version; a modern one: none, each request is stamped)."""
+    from vertex_stdio.mcpio.mcp_http import ACCEPT, HttpStatus, McpHttpError, rpc_error
+
+    kept: dict[str, str] = {}
+
+    async def exchange(method: str, params: Message | None, extra: dict[str, str]) -> Message:
+        message = session._message(method, params or {})
+        try:
+            with anyio.fail_after(mcp_era.DISCOVER_TIMEOUT if method == "server/discover" else None):
+                answer, session_id = await session._post(message, {"Accept": ACCEPT, **extra})
+        except HttpStatus as exc:  # the SDK's transport passes a JSON-RPC error on, else makes one
+            try:
+                carried = rpc_error(exc.body) if exc.body is not None else None
+            except McpHttpError:
+                carried = None
+            raise mcp_era.Refused(carried.error if carried is not None else None) from exc
+        if answer is None:
+            raise mcp_era.Unsure(f"no answer to {method}")
+        result = answer.get("result")
+        if method == "initialize" and isinstance(result, dict):
+            if session_id:
+                kept["Mcp-Session-Id"] = session_id
+            if result.get("protocolVersion") in mcp_era.HANDSHAKE_VERSIONS:
+                kept[mcp_era.VERSION_HEADER] = str(result["protocolVersion"])
+                initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+                await session._post(initialized, {"Accept": ACCEPT, **kept})
+        return answer
+
+    version, _ = await mcp_era.negotiate(exchange, session._client_info, {})
+    return version, {"Accept": ACCEPT, **({} if version in mcp_era.MODERN_VERSIONS else kept)}
+
+
+def modern(session: McpHttpSession) -> bool:
+    """Whether ``session`` speaks a modern (2026-07-28) version: every request is stamped."""
+    return session.version in mcp_era.MODERN_VERSIONS
+
+
+def stamped(session: McpHttpSession, method: str, params: Message) -> tuple[Message, dict[str, str]]:
+    """``params`` and the headers of a request as the SDK client stamps it for ``session``'s era
+    (modern: the ``_meta`` envelope and the MCP headers; else the session's headers only)."""
+    if session.version is None or not modern(session):
+        return params, {}
+    return mcp_era.modern_stamp(session.version, method, params, session._client_info, {})
+
+
+async def opened(session: McpHttpSession) -> None:
+    """Open ``session`` now (negotiated, with ``era="auto"``) unless it is open."""
+    if session._headers is None:
+        await session._initialized()
+
+
+async def listen(session: McpHttpSession) -> None:
+    """The session's own event stream (a GET), as the SDK client opens one once a 2025 session is
+    initialized: the server's requests on it answered, its notifications given to the session's
+    ``on_notification``.  Returns when the server ends or refuses it; cancel to stop."""
+    headers = session._headers
+    if headers is None or "Mcp-Session-Id" not in headers:
+        return
+    get = {**headers, "Accept": "text/event-stream"}
+    timeout = httpx2.Timeout(30.0, read=None)  # the stream stays open, idle, between messages
+    async with session._http.stream(
+        "GET", session._url, headers=get, auth=session._auth, timeout=timeout
+    ) as got:
+        if got.status_code != 200:
+            return
+        from vertex_stdio.mcpio.mcp_http import _maybe_object
+
+        async for data in event_data(got, Resume()):
+            message = _maybe_object(data.encode()) if data else None
+            if message is None or "method" not in message:
+                continue
+            if "id" in message:
+                await session._answer(message, headers)
+            elif session._on_notification is not None:
+                await session._on_notification(message)
