@@ -306,14 +306,12 @@ class RemoteLink:
         return stream, http
 
     @property
-    def opened(self) -> Client | None:
-        """The open connection's SDK client (None: none is open; this opens none)."""
+    def opened(self) -> Client | None:  # the open connection's SDK client (None: none; opens none)
         return self._session.client if self._session is not None else None
 
     def joined(self) -> Joined | None:
         """The open Streamable HTTP connection, for requests sent beside the SDK client on its
-        session (``bridge/leancall.py``, which answers the remote's requests mid-call with the SDK
-        client's own handler); None while none is open or past its opening."""
+        session (``bridge/leancall.py``); None while none is open or past its opening."""
         noted = self._noted.headers
         if self._joining is None or noted is None or self._session is None:
             return None
