@@ -1,11 +1,15 @@
-"""A lean call's bearer (``AtHand``): the token at hand, never a sign-in, never a renewal.
+"""A lean call's bearer (``AtHand``): the token at hand, never a sign-in, never a renewal; and
+``note_ended``, the 404 to a session noted on the call's record.
 
 SDK-free: ``connect``'s calls on the steady lean path (``leancall.py``) and its first calls
-before the SDK is loaded (``earlycall.py``) both send with it.
+before the SDK is loaded (``earlycall.py``) both send with ``AtHand``; the first calls and the
+link's SDK client (``link.py``) both note a session's end with ``note_ended``, so the steady
+state words it alike (``edge.session_ended``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator, Generator
 from typing import TYPE_CHECKING
 
@@ -55,3 +59,21 @@ class AtHand(httpx2.Auth):
 
     def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
         raise RuntimeError("async only")
+
+
+async def note_ended(response: httpx2.Response) -> None:
+    """A 404 to a request (a method and an id) that carried a session id: the remote no longer
+    knows that session (the MCP spec, Streamable HTTP "Session Management"); noted on the call's
+    record (``call.ended``).  Without a session id a 404 is the HTTP spelling of "method not
+    found", as before.  An ``httpx2`` response hook."""
+    if response.status_code != 404:
+        return
+    call, session_id = current(), response.request.headers.get("mcp-session-id")
+    if call is None or session_id is None:
+        return
+    try:
+        message = json.loads(response.request.content)
+    except (httpx2.RequestNotRead, ValueError):
+        return
+    if isinstance(message, dict) and "method" in message and "id" in message:
+        call.ended = session_id

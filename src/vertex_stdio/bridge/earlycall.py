@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,8 +40,8 @@ import anyio
 import httpx2
 
 from vertex_stdio import __version__
-from vertex_stdio.bridge.athand import AtHand
-from vertex_stdio.core.calls import CallRecord, current, recording
+from vertex_stdio.bridge.athand import AtHand, note_ended
+from vertex_stdio.core.calls import CallRecord, recording
 from vertex_stdio.core.http import make_client
 from vertex_stdio.mcpio import mcp_open
 from vertex_stdio.mcpio.leancalls import Prepared, Result
@@ -117,7 +116,7 @@ class EarlyLink:
                 headers={"User-Agent": f"vertex-stdio/{__version__}"},
                 max_answer=self._max_answer,
             )
-            self._http.event_hooks["response"].append(_note_ended)
+            self._http.event_hooks["response"].append(note_ended)
             self._session = McpHttpSession(
                 self._url,
                 self._http,
@@ -244,20 +243,6 @@ def _valid_params(method: str, params: Any) -> bool:
     if method == "elicitation/create":
         return isinstance(params.get("message"), str)
     return True
-
-
-async def _note_ended(response: httpx2.Response) -> None:
-    """A 404 to a request on a session: the session the server ended, noted on the call's record
-    (``call.ended``) as the link's ``edge.note_ended`` notes it, so its wording is the link's."""
-    session_id = response.request.headers.get("mcp-session-id")
-    call = current()
-    if response.status_code == 404 and session_id is not None and call is not None:
-        try:
-            message = json.loads(response.request.content)
-        except (httpx2.RequestNotRead, ValueError):
-            return
-        if isinstance(message, dict) and "method" in message and "id" in message:
-            call.ended = session_id
 
 
 def _broken(exc: BaseException) -> bool:

@@ -6,7 +6,6 @@ the caller's context); ``RemoteLink`` reads it back and these functions word the
 
 from __future__ import annotations
 
-import json
 import ssl
 from collections.abc import Sequence
 from typing import Protocol
@@ -15,7 +14,7 @@ import httpx2
 from mcp import MCPError
 from mcp.types import REQUEST_TIMEOUT
 
-from vertex_stdio.core.calls import CallRecord, current
+from vertex_stdio.core.calls import CallRecord
 from vertex_stdio.core.credentials import Challenge, SignInPrompt
 from vertex_stdio.core.errors import (
     AuthError,
@@ -87,23 +86,6 @@ def session_ended(host: str, call: CallRecord) -> SessionEnded:
         outcome=None if call.replay else "refused",
         retryable=True,
     )
-
-
-async def note_ended(response: httpx2.Response) -> None:
-    """A 404 to a request (a method and an id) that carried a session id: the remote no longer
-    knows that session (the MCP spec, Streamable HTTP "Session Management"); noted on the call's
-    record.  Without a session id a 404 is the HTTP spelling of "method not found", as before."""
-    if response.status_code != 404:
-        return
-    call, session_id = current(), response.request.headers.get("mcp-session-id")
-    if call is None or session_id is None:
-        return
-    try:
-        message = json.loads(response.request.content)
-    except (httpx2.RequestNotRead, ValueError):
-        return
-    if isinstance(message, dict) and "method" in message and "id" in message:
-        call.ended = session_id
 
 
 def refused_after_renewal(refused: AuthInvalid, renewal: AuthRequired, call: CallRecord) -> AuthInvalid:

@@ -57,12 +57,12 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter, ValidationError
 
 from vertex_stdio import __version__
+from vertex_stdio.bridge.athand import note_ended
 from vertex_stdio.bridge.edge import (
     SessionEnded,
     Tokens,
     failure_of,
     first_of,
-    note_ended,
     refused_after_renewal,
     session_ended,
 )
