@@ -29,6 +29,8 @@ PLANTS = {
         "from vertex_stdio.vertexsms.api import rest",
         "inside vertexsms",
     ),
+    # the contract names its modules: the plant replaces one (in the copy)
+    "bridge/earlycall.py": ("import mcp", "connect's first calls never import the MCP SDK"),
 }
 
 
