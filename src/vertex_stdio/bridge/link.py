@@ -28,7 +28,8 @@ The upstream ``initialize`` names vertex-stdio and its version and declares what
 declared (``relay.LocalPeer``), whose elicitation, sampling and roots requests are relayed to it;
 ``headers`` (``--header``) go with every request.  A remote that refuses the Streamable HTTP POST
 outright (404/405 while the connection opens) is a 2024-11-05 server: the link then speaks the
-HTTP+SSE transport to it (GET the event stream, POST to the endpoint it names).
+HTTP+SSE transport to it (GET the event stream, POST to the endpoint it names).  Each
+connection's HTTP client and SDK transport are built by ``opening.py``.
 
 Bounds: every answer (a JSON body, or one event of a stream) is read only up to ``max_answer``
 bytes; a larger one fails that request with ``UPSTREAM_ERROR`` and is never held in memory.
@@ -36,19 +37,14 @@ bytes; a larger one fails that request with ``UPSTREAM_ERROR`` and is never held
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any, cast
 
 import anyio
 import httpx2
 from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client, MCPError
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import SubscriptionLost
 from mcp.shared.dispatcher import ProgressFnT as Progress
 from mcp.shared.subscriptions import event_to_notification
@@ -57,7 +53,6 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter, ValidationError
 
 from vertex_stdio import __version__
-from vertex_stdio.bridge.athand import note_ended
 from vertex_stdio.bridge.edge import (
     SessionEnded,
     Tokens,
@@ -67,8 +62,9 @@ from vertex_stdio.bridge.edge import (
     session_ended,
 )
 from vertex_stdio.bridge.joined import Joined, RawRequest, SessionNote
+from vertex_stdio.bridge.opening import Opening, Session, describe
 from vertex_stdio.bridge.relay import LocalPeer
-from vertex_stdio.core.calls import MAX_ANSWER_BYTES, BearerAuth, CallRecord, current, recording
+from vertex_stdio.core.calls import MAX_ANSWER_BYTES, CallRecord, current, recording
 from vertex_stdio.core.credentials import SignInPrompt
 from vertex_stdio.core.errors import (
     AuthInvalid,
@@ -77,7 +73,6 @@ from vertex_stdio.core.errors import (
     UpstreamUnavailable,
     VertexError,
 )
-from vertex_stdio.core.http import make_client
 from vertex_stdio.core.redact import clip
 
 __all__ = ["Joined", "RemoteLink", "Session", "Tokens"]
@@ -86,16 +81,6 @@ log = logging.getLogger(__name__)
 
 Notify = Callable[[Any], Awaitable[None]]
 _RAW = TypeAdapter(dict[str, Any])
-
-
-@dataclass(frozen=True)
-class Session:
-    """What the remote said about itself when the connection opened."""
-
-    client: Client
-    capabilities: dict[str, Any]
-    server_info: dict[str, Any]
-    instructions: str | None
 
 
 class RemoteLink:
@@ -115,16 +100,13 @@ class RemoteLink:
         local: LocalPeer | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self._url = url
+        self._opening = Opening(url, tokens, timeout, transport, dict(headers or {}), max_answer)
         self._max_answer = max_answer
         self._host = host
-        self._tokens = tokens
         self._tg = task_group
         self._timeout = timeout
         self._notify = on_notification
-        self._transport = transport
         self._local = local
-        self._headers = dict(headers or {})
         self._legacy = False
         self._session: Session | None = None
         self._closed: anyio.Event | None = None
@@ -272,39 +254,6 @@ class RemoteLink:
                     self._session = await self._tg.start(self._own_connection)
             return self._session
 
-    def _http_client(self) -> httpx2.AsyncClient:
-        return make_client(
-            timeout=self._timeout,
-            transport=self._transport,
-            # Quiet: an exception from the flow would surface from deep inside the SDK's transport.
-            auth=BearerAuth(
-                self._tokens,
-                silent=self._tokens.silent_token,
-                quiet=True,
-                accepted=self._tokens.accepted,
-                challenged=self._tokens.challenged,
-                step_up_replays=True,
-            ),
-            headers={"User-Agent": f"vertex-stdio/{__version__}", **self._headers},
-            max_answer=self._max_answer,
-        )
-
-    def _transport_stream(self) -> tuple[Any, AbstractAsyncContextManager[Any]]:
-        """The SDK transport (Streamable HTTP, or the 2024-11-05 HTTP+SSE one once the remote
-        refused a Streamable POST) and the HTTP client this link must close itself (if any)."""
-        if self._legacy:
-            # sse_client opens and closes the client its factory builds.
-            factory = cast(Any, lambda headers=None, timeout=None, auth=None: self._http_client())
-            return sse_client(self._url, httpx_client_factory=factory), contextlib.nullcontext()
-        http = self._http_client()
-        self._noted.watch(http)
-        http.event_hooks["response"].append(note_ended)
-        # The SDK's own per-event cap sits just above ours, so ours (which is noted) acts first.
-        stream = streamable_http_client(
-            self._url, http_client=http, max_sse_event_size=self._max_answer + 65536
-        )
-        return stream, http
-
     @property
     def opened(self) -> Client | None:  # the open connection's SDK client (None: none; opens none)
         return self._session.client if self._session is not None else None
@@ -319,7 +268,7 @@ class RemoteLink:
 
     async def _own_connection(self, *, task_status: TaskStatus[Session]) -> None:
         closed = anyio.Event()
-        transport, http = self._transport_stream()
+        transport, http = self._opening.stream(legacy=self._legacy, noted=self._noted)
         callbacks = self._local.callbacks() if self._local is not None else {}
         client = Client(
             transport,
@@ -336,7 +285,7 @@ class RemoteLink:
                     self._closed = closed
                     if isinstance(http, httpx2.AsyncClient):
                         self._joining = http
-                    task_status.started(_describe(client))
+                    task_status.started(describe(client))
                     started = True
                     if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
                         listening.start_soon(self._listen, client)
@@ -392,13 +341,3 @@ class RemoteLink:
 async def _set_after(event: anyio.Event, seconds: float) -> None:
     await anyio.sleep(seconds)
     event.set()
-
-
-def _describe(client: Client) -> Session:
-    info = client.server_info
-    return Session(
-        client=client,
-        capabilities=client.server_capabilities.model_dump(by_alias=True, mode="json", exclude_none=True),
-        server_info=info.model_dump(by_alias=True, mode="json", exclude_none=True) if info else {},
-        instructions=client.instructions,
-    )
