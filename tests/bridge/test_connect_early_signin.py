@@ -20,6 +20,7 @@ import pytest
 from oauth_server.harness import AuthServer, auth_server, node_ready
 from stdio_server import INIT, Server
 from test_connect import remote
+from test_connect_secret import CLIENT_ID, SECRET, confidential, free_port
 
 from bridge import process_env, rpc
 
@@ -48,7 +49,7 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
     )
 
 
-def _signed_in(env: dict[str, str], home: Path, url: str) -> float:
+def _signed_in(env: dict[str, str], home: Path, url: str, *args: str) -> float:
     """``connect URL`` and its ``sign_in`` tool, the scripted browser consenting; then one more run
     (the SDK's answers for the cached offer are kept).  Returns when the token was issued."""
     script = home / "browser.sh"
@@ -57,7 +58,7 @@ def _signed_in(env: dict[str, str], home: Path, url: str) -> float:
     )
     script.chmod(0o700)
     browsing = {**env, "BROWSER": str(script), "TEST_BROWSER_MODE": "consent"}
-    server = Server(browsing, home, ("connect", url))
+    server = Server(browsing, home, ("connect", url, *args))
     try:
         server.initialize()
         server.send(rpc("sign-in", "tools/call", {"name": "sign_in", "arguments": {}}))
@@ -66,7 +67,7 @@ def _signed_in(env: dict[str, str], home: Path, url: str) -> float:
         assert server.close_stdin() < 15
     finally:
         server.finish()
-    again = Server(env, home, ("connect", url))
+    again = Server(env, home, ("connect", url, *args))
     try:
         again.initialize()
         assert again.close_stdin() < 15
@@ -75,9 +76,9 @@ def _signed_in(env: dict[str, str], home: Path, url: str) -> float:
     return issued
 
 
-def _first_call(env: dict[str, str], home: Path, url: str) -> tuple[bytes, str]:
+def _first_call(env: dict[str, str], home: Path, url: str, *args: str) -> tuple[bytes, str]:
     """A fresh ``connect``: the opening, the list, the first call; its answer line and its log."""
-    server = Server(env, home, ("connect", url))
+    server = Server(env, home, ("connect", url, *args))
     try:
         server.send(rpc("init", "initialize", INIT) + rpc(None, "notifications/initialized"))
         server.send(rpc("list", "tools/list"))
@@ -114,5 +115,47 @@ def test_a_due_access_token_is_refreshed_at_the_early_first_call_which_answers_a
             issued = time.monotonic()  # the refresh at this call issued a new token
             assert len(short_as.journal("grant", grant_type="refresh_token")) == refreshes + 1, label
             assert (EARLY in log) is (label == "early"), log[-3000:]
+    assert answers["early"] == answers["link"]
+    assert json.loads(answers["early"])["result"]["isError"] is False
+
+
+def test_a_confidential_clients_due_token_is_refreshed_with_its_secret_at_the_early_first_call(
+    tmp_path: Path,
+) -> None:
+    """``--client-id ID --client-secret-env VAR --client-auth post`` at a server that knows the client
+    with ``client_secret_post`` only (``AS_POST_ONLY``: Basic is refused and journalled): the early
+    first call's refresh is granted (so it sent the secret, in the body) exactly as the link's is,
+    and the secret never appears in the log at DEBUG."""
+    port = free_port()
+    clients = confidential(port, "client_secret_post")
+    with (
+        auth_server(
+            tmp_path,
+            AS_AT_TTL=str(TTL),
+            AS_NO_REGISTRATION="1",
+            AS_REFRESH_ALWAYS="1",
+            AS_CLIENTS=clients,
+            AS_POST_ONLY="1",
+        ) as as_server,
+        remote(as_server.issuer, tmp_path) as url,
+    ):
+        env = _env(tmp_path, VERTEXSMS_CALLBACK_PORT=str(port), CONF_SECRET=SECRET)
+        args = ("--client-id", CLIENT_ID, "--client-secret-env", "CONF_SECRET", "--client-auth", "post")
+        issued = _signed_in(env, tmp_path, url, *args)
+        answers: dict[str, bytes] = {}
+        for label, lean in (("early", "1"), ("link", "0")):
+            refreshes = len(as_server.journal("grant", grant_type="refresh_token", client_id=CLIENT_ID))
+            _due(issued)
+            logs = str(tmp_path / f"logs-{label}")
+            answers[label], log = _first_call(
+                {**env, "VERTEX_STDIO_LEAN_CALLS": lean, "VERTEXSMS_LOG_DIR": logs}, tmp_path, url, *args
+            )
+            issued = time.monotonic()
+            granted = as_server.journal("grant", grant_type="refresh_token", client_id=CLIENT_ID)
+            assert len(granted) == refreshes + 1, label
+            assert (EARLY in log) is (label == "early"), log[-3000:]
+            assert SECRET not in log
+        assert as_server.journal("grant_error") == []
+        assert as_server.journal("basic_refused") == []
     assert answers["early"] == answers["link"]
     assert json.loads(answers["early"])["result"]["isError"] is False

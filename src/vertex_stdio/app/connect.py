@@ -12,17 +12,21 @@ import argparse
 import functools
 import logging
 import os
-import re
 import sys
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
 
 import anyio
 
 from vertex_stdio import __version__
-from vertex_stdio.app.arguments import CLIENT_AUTH
+from vertex_stdio.app.connectoptions import (
+    client_auth,
+    headers_from,
+    is_metadata_url,
+    secret_from_env,
+    token_provider,
+)
 from vertex_stdio.app.earlyconnect import connect_settings
-from vertex_stdio.app.server_signin import auth_command, profile_of, typed_secret
+from vertex_stdio.app.server_signin import auth_command, typed_secret
 from vertex_stdio.app.serving import lean_calls_on
 from vertex_stdio.bridge import signin_tool
 from vertex_stdio.bridge.earlycall import Captured
@@ -50,26 +54,19 @@ log = logging.getLogger(__name__)
 def serve_connect(
     remote: RemoteServer,
     settings: ConnectSettings,
-    client_id: str | None,
-    metadata_url: str | None = None,
-    client_secret: str | None = None,
-    machine: Machine | None = None,
+    provider: OAuthTokenProvider,
     extra: Extra | None = None,
     handover: Handover | None = None,
-    client_auth: str | None = None,
     captured: list[Captured] | None = None,
 ) -> int:
     """Serve ``remote`` over stdio until stdin closes or a signal stops it (the shared
-    ``mcpio.runner``), reading no answer over ``extra.max_answer_mib`` and caching no more than
-    ``extra.max_cache_mib`` of what it offers.  ``handover``: where the lean front stopped
-    (``app/connectfront.py``); the SDK's ``initialize`` answers for a cached offer are kept for it.
-    ``captured``: the first calls the early path left (``bridge/earlycall.py``), answered first."""
+    ``mcpio.runner``), signed in by ``provider`` (``connectoptions.token_provider``), reading no
+    answer over ``extra.max_answer_mib`` and caching no more than ``extra.max_cache_mib`` of what
+    it offers.  ``handover``: where the lean front stopped (``app/connectfront.py``); the SDK's
+    ``initialize`` answers for a cached offer are kept for it.  ``captured``: the first calls the
+    early path left (``bridge/earlycall.py``), answered first."""
     remember(remote)
     extra = extra or Extra()
-    profile = replace(profile_of(remote, settings, client_id, client_secret, client_auth), machine=machine)
-    # The link reports each token the remote accepts: a sign-in it refuses from the start counts
-    # as failed, so calls that follow do not each open a browser tab.
-    provider = OAuthTokenProvider(profile, client_metadata_url=metadata_url, reports_acceptance=True)
     cache = OfferCache(remote.state_dir(), max_bytes=int(extra.max_cache_mib * 1_048_576))
     proxy = Proxy(
         remote,
@@ -134,7 +131,7 @@ def command_for(
         return EXIT_USAGE
     if command == "connect":
         metadata_url = args.client_metadata_url
-        if metadata_url is not None and not _is_metadata_url(metadata_url):
+        if metadata_url is not None and not is_metadata_url(metadata_url):
             print(  # noqa: T201 - a usage error, before serving
                 "vertex-stdio: --client-metadata-url must be an https URL with a path "
                 f"(a client ID metadata document), got {metadata_url!r}",
@@ -149,16 +146,13 @@ def command_for(
             print(f"vertex-stdio: {exc}", file=sys.stderr)  # noqa: T201 - a usage error, before serving
             return EXIT_USAGE
         chosen = ToolFilter.of(args.tools, args.exclude_tools)
+        settings_chosen = connect_settings(settings)
         return serve_connect(
             remote,
-            connect_settings(settings),
-            args.remote_client_id,
-            metadata_url,
-            secret,
-            machine,
+            settings_chosen,
+            token_provider(remote, settings_chosen, args, secret, machine),
             extra=Extra(headers, chosen, args.max_answer_mib, args.max_cache_mib),
             handover=handover,
-            client_auth=client_auth(args),
             captured=captured,
         )
     secret = None
@@ -180,30 +174,6 @@ def command_for(
     )
 
 
-def client_auth(args: argparse.Namespace) -> str | None:
-    """``--client-auth basic|post`` as the RFC 8414 method it names, None when not given."""
-    chosen = getattr(args, "client_auth", None)
-    return CLIENT_AUTH[chosen] if chosen else None
-
-
-def secret_from_env(variable: str | None, client_id: str | None) -> str | None:
-    """The client secret from the environment variable named by ``--client-secret-env`` (registered
-    for redaction); ``ConfigError`` when it is unset or there is no ``--client-id`` it belongs to."""
-    if variable is None:
-        return None
-    if not client_id:
-        raise ConfigError(
-            "--client-secret-env needs --client-id: the secret belongs to a pre-registered client."
-        )
-    secret = os.environ.get(variable, "").strip()
-    if not secret:
-        raise ConfigError(
-            f"--client-secret-env names {variable}, which is not set (or empty) in the environment."
-        )
-    register_secret(secret)
-    return secret
-
-
 @dataclass(frozen=True)
 class Extra:
     """What else the person asked of the connection: headers (values from the environment), tools, caps."""
@@ -212,35 +182,6 @@ class Extra:
     tools: ToolFilter = field(default_factory=ToolFilter)
     max_answer_mib: float = 4.0
     max_cache_mib: float = 8.0
-
-
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_OURS = frozenset(
-    {"host", "content-length", "content-type", "accept", "mcp-session-id", "mcp-protocol-version"}
-)
-
-
-def headers_from(options: list[str] | None) -> dict[str, str]:
-    """``--header NAME=VAR``: NAME with the value of environment variable VAR (registered for
-    redaction; never given literally in argv); ``ConfigError`` for a malformed or unset one."""
-    headers: dict[str, str] = {}
-    for option in options or ():
-        name, sep, variable = option.partition("=")
-        name, variable = name.strip(), variable.strip()
-        if not sep or not _HEADER_NAME.match(name) or not variable:
-            raise ConfigError(
-                f"--header takes NAME=VAR (VAR: an environment variable holding the value), got {option!r}."
-            )
-        if name.lower() in _OURS:
-            raise ConfigError(f"--header {name}: this header belongs to the MCP transport and cannot be set.")
-        value = os.environ.get(variable, "").strip()
-        if not value or any(c in value for c in "\r\n\x00"):
-            raise ConfigError(
-                f"--header {name}={variable}: {variable} is not set in the environment (or is not one line)."
-            )
-        register_secret(value)
-        headers[name] = value
-    return headers
 
 
 def machine_from(args: argparse.Namespace, secret: str | None, auth: str | None = None) -> Machine | None:
@@ -269,14 +210,3 @@ def machine_from(args: argparse.Namespace, secret: str | None, auth: str | None 
     if key is None and secret is None:
         raise ConfigError("An unattended sign-in needs the client's --client-secret-env or --private-key.")
     return Machine(args.remote_client_id, secret, key, cross_app, auth)
-
-
-def _is_metadata_url(url: str) -> bool:
-    """A client ID metadata document's URL: https, a host, a path (draft-ietf-oauth-client-id-metadata-document)."""
-    parts = urlsplit(url)
-    return (
-        parts.scheme == "https"
-        and bool(parts.hostname)
-        and parts.path not in ("", "/")
-        and not parts.fragment
-    )

@@ -3,11 +3,13 @@
 
 On when the lean call path is (``lean_calls_on``: ``VERTEX_STDIO_LEAN_CALLS=0`` or
 ``VERTEX_STDIO_LEAN=0`` turn it off), the cached offer answered the front (so never on Windows
-nor at a terminal), and the command line asks nothing the early session does not do yet
-(``--header``, a client secret, an unattended sign-in, ``--client-metadata-url``: the link does
-those).  It stays off for a local client that declared elicitation, sampling or roots (only the
-link's SDK client relays the remote's requests).  The token is read at the first call (keyring,
-and a refresh when due), never at start-up.  The SDK's loader starts once nothing has happened
+nor at a terminal), and the command line asks nothing the early session does not do yet (an
+unattended sign-in, ``--client-metadata-url``: the link does those) nor anything ``command_for``
+refuses.  ``--header`` and ``--client-secret-env`` are read with the link's own functions
+(``connectoptions``): the early requests carry the link's headers, and the token provider made at
+the first call is the link's, secret included.  It stays off for a local client that declared
+elicitation, sampling or roots (only the link's SDK client relays the remote's requests).  The
+token is read at the first call (keyring, and a refresh when due), never at start-up.  The SDK's loader starts once nothing has happened
 for ``IDLE`` seconds (importing it beside the first call would take the GIL from it), or when a
 call is left to the steady state.
 """
@@ -22,6 +24,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from vertex_stdio.bridge.settings import ConnectSettings
+from vertex_stdio.core.errors import ConfigError
 from vertex_stdio.mcpio.lines import json_object
 from vertex_stdio.vertexsms.settings import Settings
 
@@ -80,22 +83,25 @@ def early_link(settings: Settings, args: argparse.Namespace, manifest: Manifest)
     a thread starts warming what the first call needs."""
     from vertex_stdio.app.serving import lean_calls_on
 
-    if not lean_calls_on() or args.header or args.client_secret_env or args.client_metadata_url:
+    if not lean_calls_on() or any(getattr(args, option, None) for option in _UNATTENDED):
         return None
-    if any(getattr(args, option, None) for option in _UNATTENDED):
-        return None
+    from vertex_stdio.app.connectoptions import headers_from, secret_from_env, token_provider
     from vertex_stdio.bridge.earlycall import EarlyLink
-    from vertex_stdio.bridge.servers import profile_for, resolve
+    from vertex_stdio.bridge.servers import resolve
 
+    try:
+        headers = headers_from(args.header)  # the link's own (values registered for redaction)
+    except ConfigError:
+        return None  # a usage error, which ``command_for`` reports: nothing goes out
+    if not _options_usable(args):
+        return None
     remote = resolve(args.url, args.name)  # resolved already by the front: no error here
     chosen = connect_settings(settings)
-    client_id = args.remote_client_id
 
     def tokens() -> Any:
-        from vertex_stdio.oauth import OAuthTokenProvider
-
-        profile = profile_for(remote, chosen, client_id=client_id)
-        return OAuthTokenProvider(profile, reports_acceptance=True)
+        # the link's provider (``connectoptions.token_provider``), its secret read at the first call
+        secret = secret_from_env(args.client_secret_env, args.remote_client_id)
+        return token_provider(remote, chosen, args, secret)
 
     served = _served(manifest)
     threading.Thread(target=_warm, name="vertex-stdio-warm", daemon=True).start()
@@ -103,9 +109,21 @@ def early_link(settings: Settings, args: argparse.Namespace, manifest: Manifest)
         remote.url,
         served,
         tokens,
+        headers=headers,
         timeout=chosen.http_timeout,
         max_answer=int(args.max_answer_mib * 1_048_576),
     )
+
+
+def _options_usable(args: argparse.Namespace) -> bool:
+    """Whether the early path may sign in as ``command_for`` will: never with
+    ``--client-metadata-url`` (not early yet); with ``--client-secret-env`` only when its variable
+    is set and ``--client-id`` given (else ``command_for`` reports a usage error, and nothing may go
+    out before it).  The secret itself is read at the first call."""
+    variable = args.client_secret_env
+    if variable is not None and not (args.remote_client_id and os.environ.get(variable, "").strip()):
+        return False
+    return args.client_metadata_url is None
 
 
 def _served(manifest: Manifest) -> dict[str, bool]:

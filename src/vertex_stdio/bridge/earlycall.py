@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,8 @@ class EarlyLink:
     """``mcpio.leancalls.ToolCalls`` for ``connect``'s first calls (see the module's docstring).
 
     ``served``: the tools of the cached offer this process serves, each with whether it is
-    read-only; ``tokens``: makes the token provider at the first call; ``captured``: each call
+    read-only; ``tokens``: makes the token provider at the first call; ``headers``: the
+    ``--header``s, sent with every request as the link sends them; ``captured``: each call
     left to the steady state, in the order its line is handed over (``Handover.replay``).
     """
 
@@ -89,10 +90,12 @@ class EarlyLink:
         served: dict[str, bool],
         tokens: Callable[[], OAuthTokenProvider],
         *,
+        headers: Mapping[str, str] | None = None,
         timeout: float,
         max_answer: int,
     ) -> None:
         self._url, self._served, self._make_tokens = url, served, tokens
+        self._headers = dict(headers or {})
         self._timeout, self._max_answer = timeout, max_answer
         self._tokens: OAuthTokenProvider | None = None
         self._http: httpx2.AsyncClient | None = None
@@ -113,7 +116,8 @@ class EarlyLink:
             self._http = make_client(
                 timeout=self._timeout,
                 auth=auth,  # the session's DELETE carries the bearer too, as the SDK client's does
-                headers={"User-Agent": f"vertex-stdio/{__version__}"},
+                # the link's (``RemoteLink._http_client``): every early request carries ``--header``s
+                headers={"User-Agent": f"vertex-stdio/{__version__}", **self._headers},
                 max_answer=self._max_answer,
             )
             self._http.event_hooks["response"].append(note_ended)
