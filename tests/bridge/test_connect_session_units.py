@@ -3,7 +3,9 @@ Streamable HTTP server (on loopback, in a thread; a 2025 session: it refuses ``s
 
 The server ends the session as a client would end it (DELETE), so the link's next requests meet
 HTTP 404 to its session id.  Many reads meeting it at once open one new session between them
-(none closes the one another just opened); a call that is not read-only is not sent again.
+(none closes the one another just opened); a call that is not read-only is not sent again.  And
+when an answer's stream breaks and the link drops the connection, the remote's notifications
+before it are still relayed (``connect_script``'s ``sse-unanswered``).
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ import anyio
 import httpx2
 import pytest
 from asgi_body import json_object, read_body, replaying
+from connect_script import Script
 from loopback import serve_in_thread
 from mcp.server import MCPServer
-from mcp.types import ToolAnnotations
+from mcp.types import LoggingMessageNotification, ToolAnnotations
 
 from vertex_stdio.bridge.edge import SessionEnded
 from vertex_stdio.bridge.link import RemoteLink
 from vertex_stdio.core.credentials import Challenge, SignInPrompt
-from vertex_stdio.core.errors import AuthRequired
+from vertex_stdio.core.errors import AuthRequired, UpstreamUnavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -173,3 +176,35 @@ async def test_a_call_that_is_not_read_only_is_not_sent_again(
     )
     assert result["content"][0]["text"] == "did y"
     assert app.initializes == 2
+
+
+async def test_a_notification_sent_before_the_stream_broke_is_relayed_though_the_drop_follows() -> None:
+    """The remote's notification mid-call, then its event stream ends unanswered: the link drops the
+    connection (and sends the read-only call once more), and each notification still reaches the
+    local client, however long relaying it takes (its stdout busy: here, 50 turns of the loop).
+    The SDK relays it from its client's task group, which the drop cancels: it was lost before."""
+    script = Script()
+    relayed: list[Any] = []
+
+    async def relay(message: Any) -> None:
+        for _ in range(50):
+            await anyio.lowlevel.checkpoint()
+        relayed.append(message)
+
+    with serve_in_thread(script) as base:
+        async with anyio.create_task_group() as tg:
+            link = RemoteLink(
+                f"{base}/mcp", NoSignIn(), tg, host="127.0.0.1", timeout=5.0, on_notification=relay
+            )
+            try:
+                with pytest.raises(UpstreamUnavailable):
+                    await link.request(
+                        "tools/call",
+                        {"name": "look", "arguments": {"how": "sse-unanswered"}},
+                        interactive=False,
+                    )
+            finally:
+                await link.aclose()
+                tg.cancel_scope.cancel()
+    assert script.seen["look:sse-unanswered"] == 2
+    assert [m.params.data for m in relayed if isinstance(m, LoggingMessageNotification)] == ["bye", "bye"]

@@ -81,6 +81,7 @@ log = logging.getLogger(__name__)
 
 Notify = Callable[[Any], Awaitable[None]]
 _RAW = TypeAdapter(dict[str, Any])
+RELAY_GRACE = 2.0  # seconds a notification's relay may go on once its connection is closing
 
 
 class RemoteLink:
@@ -318,7 +319,10 @@ class RemoteLink:
             log.debug("remote transport: %s", type(message).__name__)
             return
         if self._notify is not None:
-            await self._notify(message)
+            # The SDK runs this in its client's task group, which a drop cancels: a notification the
+            # remote sent before a failure would be lost when the failure drops the connection first.
+            with anyio.move_on_after(RELAY_GRACE, shield=True):
+                await self._notify(message)
 
     async def _drop(self, ended: str | None = None) -> None:
         """Close the open connection.  With ``ended`` (a session the remote forgot), only while it
