@@ -28,6 +28,10 @@ For the bounds and calm of ``connect``:
   mind about the sign-in might.
 - While the file named by ``REMOTE_DROP`` exists, a signed-in ``tools/call`` is acted on
   (``acted <what>``) and then the process exits without answering, as a remote that crashed.
+- While the file named by ``REMOTE_HOLD`` exists, a ``tools/call`` that reached it (``received``)
+  waits there before it is run (without OAuth), so a test can break connections with calls in flight.
+- ``REMOTE_LISTEN_FD``: serve on this inherited listening socket (its port) instead of binding one;
+  the test holds it, so it keeps listening while this process is replaced by another.
 - ``REMOTE_TOOLS_BYTES=N``: ``tools/list`` is answered by this wrapper, as JSON streamed in chunks,
   with about N bytes of tools; with ``REMOTE_TOOLS_PAGES=P``, N bytes on each of P pages.
 """
@@ -258,6 +262,9 @@ class Guard:
         if message.get("method") == "tools/call" and isinstance(params, dict):
             arguments = params.get("arguments") or {}
             _note(f"received {arguments.get('what') or arguments.get('query') or params.get('name')}")
+            hold = Path(os.environ.get("REMOTE_HOLD", "/nonexistent"))
+            while hold.exists():  # the test says when, by removing the file
+                await anyio.sleep(0.02)
         return await self.app(scope, replaying(body, receive), send)
 
     def _active(self, token: str) -> bool:
@@ -302,10 +309,14 @@ def main() -> None:
     port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     import socket
 
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(128)  # before READY: a connection made at once then waits instead of being refused
+    inherited = os.environ.get("REMOTE_LISTEN_FD")
+    if inherited is not None:  # already listening, held by the test across this process's restarts
+        sock = socket.socket(fileno=int(inherited))
+    else:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)  # before READY: a connection made at once then waits instead of being refused
     port = sock.getsockname()[1]
     server = build(issuer)
     # REMOTE_LEGACY_SSE: the 2024-11-05 HTTP+SSE transport (GET /sse, POST /messages/) instead.
