@@ -148,7 +148,8 @@ class LeanLink:
     ) -> Result | VertexError | None:
         """One POST: the result, or the failure as the link words it (None: the SDK path runs it)."""
         params, headers = joined.message("tools/call", {"name": name, "arguments": arguments})
-        call = CallRecord(interactive=False, replay=read_only)  # no sign-in here: the SDK path signs in
+        # no sign-in here (the SDK path signs in); a failure drops only the link's connection it went on
+        call = CallRecord(interactive=False, replay=read_only, sent_on=joined.client)
         id_ = session.next_id()
         with recording(call):
             try:

@@ -172,7 +172,7 @@ class RemoteLink:
         self, method: str, params: Mapping[str, Any] | None, progress: Progress | None, call: CallRecord
     ) -> dict[str, Any]:
         session = await self._connected()
-        call.sending = True
+        call.sending, call.sent_on = True, session.client
         message = RawRequest(method=method, params=dict(params or {}) or None)
         # A TypeAdapter of dict takes the result as the remote wrote it (the SDK accepts any adapter).
         raw: dict[str, Any] = await session.client.session.send_request(
@@ -195,9 +195,9 @@ class RemoteLink:
     async def failure(self, exc: Exception, call: CallRecord | None, *, drop: bool = True) -> Exception:
         """What a request's failure ``exc`` is to its caller: the remote's own JSON-RPC error (an
         ``MCPError``) as it is, else the contract's error; a broken connection is dropped first
-        (unless ``drop`` is False: connect's first calls failed on a connection of their own,
-        ``bridge/earlyjudge.py``).  The lean calls (``bridge/leancall.py``) give theirs here too,
-        as the SDK would raise them."""
+        (the one the request went on, ``call.sent_on``; unless ``drop`` is False: connect's first
+        calls failed on a connection of their own, ``bridge/earlyjudge.py``).  The lean calls
+        (``bridge/leancall.py``) give theirs here too, as the SDK would raise them."""
         if isinstance(exc, MCPError):
             if call is not None and call.oversized:  # that answer was cut; the connection is fine
                 return failure_of(self._host, self._max_answer, call, exc)
@@ -228,8 +228,8 @@ class RemoteLink:
             | ExceptionGroup,
         ):
             return exc
-        if drop:
-            await self._drop()
+        if drop and call is not None and call.sent_on is not None:
+            await self._drop(on=call.sent_on)
         if isinstance(exc, ExceptionGroup):
             auth = exc.subgroup(AuthRequired)
             if auth is not None:
@@ -324,12 +324,15 @@ class RemoteLink:
             with anyio.move_on_after(RELAY_GRACE, shield=True):
                 await self._notify(message)
 
-    async def _drop(self, ended: str | None = None) -> None:
-        """Close the open connection.  With ``ended`` (a session the remote forgot), only while it
-        is on that session (a new one stays open), and only once its requests in flight had time
+    async def _drop(self, ended: str | None = None, on: object | None = None) -> None:
+        """Close the open connection: with ``on`` (an SDK client), only while that one is open, so
+        a failure never closes the one another request just opened.  With ``ended`` (a session the
+        remote forgot), only while it is on that session, and once its requests in flight had time
         to meet their own 404 (``timeout``): closed at once, they would fail as dropped."""
         async with self._lock:
-            if ended is not None and not self._noted.on(ended):
+            if (ended is not None and not self._noted.on(ended)) or (
+                on is not None and self.opened is not on
+            ):
                 return
             if self._closed is not None and ended is not None:
                 self._tg.start_soon(_set_after, self._closed, self._timeout)

@@ -43,9 +43,10 @@ class CallRecord:
     last error answer (4xx/5xx); ``refused`` is the token a 401/403 refused when the request was
     not to be replayed (with ``challenge``, for the caller to renew with); ``sent`` every token
     sent, to scrub from any text kept.  ``ended`` is the session a server said it no longer
-    knows (noted by whoever keeps sessions above the edge, which knows none).  ``deadline``, when
-    set, is the call's time limit: lifted while a renewal signs in, then restarted with ``budget``
-    seconds.
+    knows (noted by whoever keeps sessions above the edge, which knows none); ``sent_on`` the
+    connection its request went out on (its sender's handle: a failure drops only that one).
+    ``deadline``, when set, is the call's time limit: lifted while a renewal signs in, then
+    restarted with ``budget`` seconds.
     """
 
     scopes: Sequence[str] = ()
@@ -64,6 +65,7 @@ class CallRecord:
     auth_error: AuthRequired | None = None
     sent: list[str] = field(default_factory=list)
     ended: str | None = None
+    sent_on: object | None = None
 
     def forget_answer(self) -> None:
         """Clear what the last attempt heard (before the call sends again)."""
