@@ -115,6 +115,7 @@ class RemoteLink:
         # the open connection's HTTP client and session headers (``joined``)
         self._joining: httpx2.AsyncClient | None = None
         self._noted = SessionNote()
+        self._before: list[tuple[str, dict[str, Any]]] = []  # calls that went out once already
 
     async def session(self, *, interactive: bool, prompt: SignInPrompt | None = None) -> Session:
         """The open connection (opening it, signing in first when ``interactive`` allows)."""
@@ -141,6 +142,7 @@ class RemoteLink:
         # Until the request itself goes (opening the connection), a refusal may be answered again.
         call = CallRecord(prompt=prompt, interactive=interactive, replay=retry, sending=False)
         refused: AuthInvalid | None = None
+        once = self._sent_before(method, params or {})
         with recording(call):
             for attempt in (1, 2):
                 try:
@@ -149,7 +151,7 @@ class RemoteLink:
                     )
                     return result
                 except UpstreamUnavailable as exc:
-                    if attempt == 2 or not retry:
+                    if attempt == 2 or not retry or once:
                         raise
                     what = "ended the session" if isinstance(exc, SessionEnded) else "dropped the connection"
                     log.info("%s: %s %s; sending it once more on a new one", method, self._host, what)
@@ -167,6 +169,18 @@ class RemoteLink:
                         raise
                     raise refused_after_renewal(refused, exc, call) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def sent_before(self, name: str, arguments: Mapping[str, Any]) -> None:
+        """The next call of tool ``name`` with ``arguments`` went out once already (connect's first
+        call, ``bridge/earlyjudge.py``): a read is not sent again after its connection fails."""
+        self._before.append((name, dict(arguments)))
+
+    def _sent_before(self, method: str, params: Mapping[str, Any]) -> bool:
+        key = (params.get("name"), params.get("arguments"))
+        if method != "tools/call" or key not in self._before:
+            return False
+        self._before.remove(key)
+        return True
 
     async def _send(
         self, method: str, params: Mapping[str, Any] | None, progress: Progress | None, call: CallRecord
