@@ -242,3 +242,25 @@ def test_a_stateful_remote_sees_the_early_session_end_before_the_links_opens(tmp
         "tools/call",
         "tools/call",
     ]
+
+
+def test_a_read_whose_connection_broke_first_reaches_the_remote_at_most_twice(
+    tmp_path: Path, remotes: tuple[Remote, Remote]
+) -> None:
+    """A read-only first call whose connection broke (or whose session got a 404) is left to the
+    steady state, which sends it once more only: the remote receives it as often as from the link
+    path alone (once, then once more), never a third time, and the answer is the same bytes."""
+    early_remote, off_remote = remotes
+    for name, remote in (("early", early_remote), ("off", off_remote)):
+        cached(tmp_path / name, remote.url)
+    for how in ("drop", "sse-unanswered", "404"):
+        answers: list[list[bytes]] = []
+        for name, remote, lean in (("early", early_remote, "1"), ("off", off_remote, "0")):
+            remote.forget()
+            out, log = first_calls(
+                tmp_path / name, remote.url, lean, [_call("r", "look", {"how": how})], at_once=True
+            )
+            answers.append(out)
+            assert remote.script.seen[f"look:{how}"] <= 2, (how, name, log[-3000:])
+        assert early_remote.script.seen[f"look:{how}"] == off_remote.script.seen[f"look:{how}"], how
+        _same(*answers)

@@ -19,7 +19,8 @@ What comes back decides (money rule: a call that is not read-only reaches the re
   (``bridge/earlyjudge.py``): the call is never sent twice, and the words are the link's own;
 - nothing of the call sent (the opening failed or went where this does not follow the SDK), or
   a refusal before anything was authorised (401 with no token sent or to a read-only call,
-  any 403), or a read-only call whose connection broke: ``Whole``, the steady state runs it.
+  any 403), or a read-only call whose connection broke: ``Whole``, the steady state runs it (the
+  read once more only: it may have reached the remote, which gets it at most twice, as from the link).
 
 The session is closed when the early event loop ends (``aclose``): a 2025 session gets its
 DELETE before the link's SDK client opens its own, so a stateful remote sees one session after
@@ -60,7 +61,8 @@ CLIENT_INFO = {"name": "vertex-stdio", "version": __version__}
 class Captured:
     """A call that went out, and its outcome for the steady state to word: the result as the
     remote wrote it (``raw``) or the failure (``failure``), what HTTP said (``call``), and the
-    session's version.  ``None`` for both: left whole (nothing acted), the steady state runs it."""
+    session's version.  ``None`` for both: left whole (nothing acted), the steady state runs it --
+    only once more when it reached the remote already (``sent``: a read whose connection broke)."""
 
     name: str
     arguments: dict[str, Any]
@@ -69,6 +71,7 @@ class Captured:
     failure: Exception | None = None
     call: CallRecord = field(default_factory=CallRecord)
     notifications: list[Message] = field(default_factory=list)  # the remote's, mid-call: relayed first
+    sent: bool = False
 
     @property
     def whole(self) -> bool:
@@ -159,7 +162,8 @@ class EarlyLink:
                 if call.status in (401, 403) and call.refused is None:
                     return self._left(Captured(name, arguments))  # refused before it could act
                 if read_only and (isinstance(exc, SessionLost) or (call.status is None and _broken(exc))):
-                    return self._left(Captured(name, arguments))  # read-only: sent again there
+                    # read-only: sent once more there (what the remote notified on its stream relayed first)
+                    return self._left(Captured(name, arguments, notifications=notes, sent=True))
                 return self._left(Captured(name, arguments, session.version, None, exc, call, notes))
         if plain_result(raw, session.version) and not notes:
             return raw

@@ -8,7 +8,8 @@ result (``_clamp_inbound_ttl``, ``validate_server_result``, ``_later_revision_fi
 ``Joined.result``), the remote's notifications mid-call passed where the link's go,
 ``RemoteLink.failure`` (after ``leancall._as_sdk``: the failure as the SDK
 would have raised it) and the proxy's wording.  A call left whole (nothing acted) is the
-steady state's own lean call again.
+steady state's own lean call again; a read whose connection broke (``Captured.sent``) is the
+SDK path's, sent once more only, so the remote receives it at most twice, as from the link alone.
 """
 
 from __future__ import annotations
@@ -54,10 +55,23 @@ class JudgedFirst:
         for index, captured in enumerate(self._captured):
             if captured.name == name and captured.arguments == arguments:
                 del self._captured[index]
+                if captured.sent:
+                    return lambda: self._once_more(captured)
                 if captured.whole:
                     break
                 return lambda: self._judged(captured)
         return self._lean.prepare(name, arguments)
+
+    async def _once_more(self, captured: Captured) -> None:
+        """A read the early path sent whose connection broke: the SDK path's, once the proxy's link
+        is there, told it went out once already (``RemoteLink.sent_before``), so it is sent once
+        more only: the remote gets it at most twice, as from the link path alone.  The remote's
+        notifications on the first try are passed on first, as the link path passes each try's."""
+        link = await self._ready_link(serving=True)
+        for notification in captured.notifications:
+            await self._lean.relay(notification)
+        if link is not None:
+            link.sent_before(captured.name, captured.arguments)
 
     async def _judged(self, captured: Captured) -> Result:
         """The captured outcome as the steady lean path answers it (never None: never sent again);
