@@ -98,23 +98,34 @@ def _due(since: float) -> None:
     time.sleep(max(0.0, since + TTL + 0.5 - time.monotonic()))
 
 
+@pytest.mark.parametrize(
+    "args",
+    [(), ("--client-metadata-url", "https://client.example/vertex-stdio.json")],
+    ids=["plain", "client-metadata-url"],
+)
 def test_a_due_access_token_is_refreshed_at_the_early_first_call_which_answers_as_the_link(
-    tmp_path: Path, short_as: AuthServer
+    tmp_path: Path, short_as: AuthServer, args: tuple[str, ...]
 ) -> None:
+    """With ``--client-metadata-url`` too (this server supports no client ID metadata documents,
+    so the sign-in registers a client: both paths' providers then refresh as that client)."""
     with remote(short_as.issuer, tmp_path) as url:
         env = _env(tmp_path)
-        issued = _signed_in(env, tmp_path, url)
+        issued = _signed_in(env, tmp_path, url, *args)
         answers: dict[str, bytes] = {}
+        clients: dict[str, object] = {}
         for label, lean in (("early", "1"), ("link", "0")):
             refreshes = len(short_as.journal("grant", grant_type="refresh_token"))
             _due(issued)
             logs = str(tmp_path / f"logs-{label}")  # each run's log of its own
             answers[label], log = _first_call(
-                {**env, "VERTEX_STDIO_LEAN_CALLS": lean, "VERTEXSMS_LOG_DIR": logs}, tmp_path, url
+                {**env, "VERTEX_STDIO_LEAN_CALLS": lean, "VERTEXSMS_LOG_DIR": logs}, tmp_path, url, *args
             )
             issued = time.monotonic()  # the refresh at this call issued a new token
-            assert len(short_as.journal("grant", grant_type="refresh_token")) == refreshes + 1, label
+            granted = short_as.journal("grant", grant_type="refresh_token")
+            assert len(granted) == refreshes + 1, label
+            clients[label] = granted[-1]["client_id"]
             assert (EARLY in log) is (label == "early"), log[-3000:]
+    assert clients["early"] == clients["link"]
     assert answers["early"] == answers["link"]
     assert json.loads(answers["early"])["result"]["isError"] is False
 

@@ -3,11 +3,12 @@
 
 On when the lean call path is (``lean_calls_on``: ``VERTEX_STDIO_LEAN_CALLS=0`` or
 ``VERTEX_STDIO_LEAN=0`` turn it off), the cached offer answered the front (so never on Windows
-nor at a terminal), and the command line asks nothing the early session does not do yet (an
-unattended sign-in, ``--client-metadata-url``: the link does those) nor anything ``command_for``
-refuses.  ``--header`` and ``--client-secret-env`` are read with the link's own functions
+nor at a terminal), and the command line asks no unattended sign-in (``--client-credentials``,
+``--private-key``, ``--idp-*``: the link gets that token itself after a 401, the early path never
+renews on a refusal) and nothing ``command_for`` refuses.  ``--header``, ``--client-secret-env``,
+``--client-auth`` and ``--client-metadata-url`` are read with the link's own functions
 (``connectoptions``): the early requests carry the link's headers, and the token provider made at
-the first call is the link's, secret included.  It stays off for a local client that declared
+the first call is the link's, secret and metadata URL included.  It stays off for a local client that declared
 elicitation, sampling or roots (only the link's SDK client relays the remote's requests).  The
 token is read at the first call (keyring, and a refresh when due), never at start-up.  The SDK's loader starts once nothing has happened
 for ``IDLE`` seconds (importing it beside the first call would take the GIL from it), or when a
@@ -116,14 +117,16 @@ def early_link(settings: Settings, args: argparse.Namespace, manifest: Manifest)
 
 
 def _options_usable(args: argparse.Namespace) -> bool:
-    """Whether the early path may sign in as ``command_for`` will: never with
-    ``--client-metadata-url`` (not early yet); with ``--client-secret-env`` only when its variable
-    is set and ``--client-id`` given (else ``command_for`` reports a usage error, and nothing may go
-    out before it).  The secret itself is read at the first call."""
+    """Whether ``command_for`` takes the client secret's and the metadata URL's options (else it
+    reports a usage error, and nothing may go out before it): the secret's variable is set, with
+    its ``--client-id``; the metadata URL is an https URL with a path.  The secret itself is read
+    at the first call."""
+    from vertex_stdio.app.connectoptions import is_metadata_url
+
     variable = args.client_secret_env
     if variable is not None and not (args.remote_client_id and os.environ.get(variable, "").strip()):
         return False
-    return args.client_metadata_url is None
+    return args.client_metadata_url is None or is_metadata_url(args.client_metadata_url)
 
 
 def _served(manifest: Manifest) -> dict[str, bool]:
