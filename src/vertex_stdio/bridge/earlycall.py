@@ -119,7 +119,7 @@ class EarlyLink:
             self._http = make_client(
                 timeout=self._timeout,
                 auth=auth,  # the session's DELETE carries the bearer too, as the SDK client's does
-                # the link's (``RemoteLink._http_client``): every early request carries ``--header``s
+                # the link's (``opening.Opening.http_client``): every early request carries ``--header``s
                 headers={"User-Agent": f"vertex-stdio/{__version__}", **self._headers},
                 max_answer=self._max_answer,
             )
