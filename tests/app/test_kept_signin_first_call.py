@@ -11,8 +11,6 @@ go to the SDK's session, which words them.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import pytest
 from secrets_absent import assert_no_secret
 from stdio_server import INIT, Server
 
-from bridge import file_keyring_env, rpc
+from bridge import file_keyring_env, kept_token_env, rpc
 from vertex_stdio.app.earlyserve import sign_in_kept
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 from vertex_stdio.vertexsms.settings import Settings
@@ -35,27 +33,10 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-def _env(home: Path, emulator: Emulator, **extra: str) -> dict[str, str]:
-    return file_keyring_env(
-        home,
-        emulator,
-        VERTEXSMS_LOG_LEVEL="DEBUG",
-        BROWSER="false",
-        **extra,
-    )
-
-
-def _login(env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "login", "--token"],
-        input=f"{TOKEN}\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+DEBUG_NO_BROWSER = {
+    "VERTEXSMS_LOG_LEVEL": "DEBUG",
+    "BROWSER": "false",
+}  # the log the tests read; no sign-in page
 
 
 def _first_call(env: dict[str, str], home: Path) -> tuple[bytes, str]:
@@ -77,8 +58,7 @@ def _first_call(env: dict[str, str], home: Path) -> tuple[bytes, str]:
 def test_the_kept_tokens_first_call_is_answered_before_the_sdk_is_imported(
     tmp_path: Path, emulator: Emulator
 ) -> None:
-    env = _env(tmp_path, emulator)
-    _login(env)
+    env = kept_token_env(tmp_path, emulator, TOKEN, **DEBUG_NO_BROWSER)
     lean, lean_log = _first_call(env, tmp_path)
     sdk, sdk_log = _first_call({**env, "VERTEX_STDIO_LEAN": "0"}, tmp_path)
     assert lean == sdk
@@ -91,8 +71,7 @@ def test_the_kept_tokens_first_call_is_answered_before_the_sdk_is_imported(
 
 @pytest.mark.slow
 def test_a_kept_token_that_cannot_be_read_is_the_sdks_answer(tmp_path: Path, emulator: Emulator) -> None:
-    env = _env(tmp_path, emulator)
-    _login(env)
+    env = kept_token_env(tmp_path, emulator, TOKEN, **DEBUG_NO_BROWSER)
     (tmp_path / "keyring.json").unlink()  # the key is gone: the sealed token cannot be opened
     lean, lean_log = _first_call(env, tmp_path)
     sdk, _ = _first_call({**env, "VERTEX_STDIO_LEAN": "0"}, tmp_path)
@@ -104,7 +83,7 @@ def test_a_kept_token_that_cannot_be_read_is_the_sdks_answer(tmp_path: Path, emu
 
 @pytest.mark.slow
 def test_with_no_sign_in_the_first_call_waits_for_the_sdk(tmp_path: Path, emulator: Emulator) -> None:
-    env = _env(tmp_path, emulator)
+    env = file_keyring_env(tmp_path, emulator, **DEBUG_NO_BROWSER)
     lean, lean_log = _first_call(env, tmp_path)
     sdk, _ = _first_call({**env, "VERTEX_STDIO_LEAN": "0"}, tmp_path)
     assert lean == sdk

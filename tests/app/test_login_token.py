@@ -22,16 +22,14 @@ import pytest
 from secrets_absent import assert_no_secret, assert_no_secret_in_files
 from stdio_server import Server
 
-from bridge import process_env, rpc
+from bridge import file_keyring_env, kept_token_env, rpc, vertex
 from vertex_stdio.core.launcher import launcher
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 
 pytestmark = pytest.mark.slow
 
-SUPPORT = Path(__file__).resolve().parents[1] / "support"
 TOKEN = "vx-live-9f8e7d6c5b4a39281706"
 OTHER = "vx-env-0a1b2c3d4e5f60718293"
-OS_KEYRING = "os_keyring.FileOsKeyring"
 
 
 @pytest.fixture(scope="module")
@@ -40,34 +38,12 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-def _env(home: Path, emulator: Emulator, keyring: str = OS_KEYRING, **extra: str) -> dict[str, str]:
-    env = process_env(
-        home,
-        PYTHON_KEYRING_BACKEND=keyring,
-        TEST_KEYRING_FILE=str(home / "keyring.json"),
-        PYTHONPATH=str(SUPPORT),
-        VERTEXSMS_API_URL=emulator.api_url,
-        VERTEXSMS_MCP_URL=emulator.mcp_url,
-        BROWSER="false",
-    )
-    env.update(extra)
-    return env
-
-
-def _run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+def _env(home: Path, emulator: Emulator, **extra: str) -> dict[str, str]:
+    return file_keyring_env(home, emulator, BROWSER="false", **extra)
 
 
 def _rates(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return _run(env, "call", "get_sms_rates", "--arg", "country=LT")
+    return vertex(env, "call", "get_sms_rates", "--arg", "country=LT")
 
 
 def _tokens_seen(emulator: Emulator) -> list[str | None]:
@@ -79,19 +55,19 @@ def test_a_piped_token_is_checked_kept_used_shown_and_forgotten(tmp_path: Path, 
     value), forgotten by `logout`; no file, output or log holds the token or a piece of it."""
     env = _env(tmp_path, emulator)
     emulator.clear_journal()
-    done = _run(env, "login", "--token", stdin=TOKEN + "\n")
+    done = vertex(env, "login", "--token", stdin=TOKEN + "\n")
     assert done.returncode == 0, done.stderr
     assert "Kept your VertexSMS API token in keyring (FileOsKeyring) key + encrypted file" in done.stdout
     assert [(s.method, s.path) for s in emulator.journal] == [("GET", "/rates/")]
     assert _tokens_seen(emulator) == [TOKEN]
 
-    status = _run(env, "status")
+    status = vertex(env, "status")
     assert status.returncode == 0, status.stdout
     assert "API token: kept in keyring (FileOsKeyring) key + encrypted file" in status.stdout
-    as_json = json.loads(_run(env, "status", "--json").stdout)
+    as_json = json.loads(vertex(env, "status", "--json").stdout)
     assert as_json["api_token_kept_in"].startswith("keyring (FileOsKeyring) key + encrypted file")
 
-    doctor = {c["name"]: c for c in json.loads(_run(env, "doctor", "--json").stdout)["checks"]}
+    doctor = {c["name"]: c for c in json.loads(vertex(env, "doctor", "--json").stdout)["checks"]}
     assert doctor["api token"]["status"] == "ok"
     assert doctor["api token"]["detail"].startswith("kept by login --token in keyring (FileOsKeyring)")
     assert doctor["sign-in"]["status"] == "skip"  # the kept token outranks it
@@ -106,17 +82,17 @@ def test_a_piped_token_is_checked_kept_used_shown_and_forgotten(tmp_path: Path, 
     assert_no_secret(TOKEN, *outputs)
     assert assert_no_secret_in_files(TOKEN, tmp_path) >= 3  # keyring, sealed file, state, logs
 
-    browser = _run(env, "login")  # a browser sign-in would never be used while a token is kept
+    browser = vertex(env, "login")  # a browser sign-in would never be used while a token is kept
     assert browser.returncode == 0
     assert f"Run `{launcher()} logout` first to sign in with your browser instead." in browser.stdout
 
-    logout = _run(env, "logout")
+    logout = vertex(env, "logout")
     assert logout.returncode == 0, logout.stdout
     assert logout.stdout.splitlines() == [
         f"Forgot the API token kept in {as_json['api_token_kept_in']}.",
         "You were not signed in with a browser; nothing to sign out of there.",
     ]
-    after = _run(env, "status", "--json")
+    after = vertex(env, "status", "--json")
     assert after.returncode == 1
     assert json.loads(after.stdout)["api_token_kept_in"] is None
     assert not (tmp_path / "state" / "vertex-stdio" / "secrets.sealed").exists()  # its only entry went
@@ -126,8 +102,7 @@ def test_a_kept_token_vertexsms_no_longer_takes_says_how_to_replace_it(tmp_path:
     """Revoked after it was kept: AUTH_INVALID naming `login --token` (and `logout` before a browser
     sign-in, which the kept token would otherwise outrank)."""
     with Emulator(tokens={TOKEN: ALL_SCOPES}) as emu:
-        env = _env(tmp_path, emu)
-        assert _run(env, "login", "--token", stdin=TOKEN).returncode == 0
+        env = kept_token_env(tmp_path, emu, TOKEN, BROWSER="false")
         emu.remove_token(TOKEN)
         call = _rates(env)
     error = json.loads(call.stdout)["error"]
@@ -140,8 +115,7 @@ def test_a_kept_token_vertexsms_no_longer_takes_says_how_to_replace_it(tmp_path:
 def test_the_server_serves_with_the_kept_token(tmp_path: Path, emulator: Emulator) -> None:
     """`serve` over stdio (what a client starts, entry without any token): its first log line
     names the kept token, a tool call reaches VertexSMS with it, and stdout stays JSON-RPC."""
-    env = _env(tmp_path, emulator)
-    assert _run(env, "login", "--token", stdin=TOKEN).returncode == 0
+    env = kept_token_env(tmp_path, emulator, TOKEN, BROWSER="false")
     emulator.clear_journal()
     server = Server(env, tmp_path)
     try:
@@ -159,12 +133,11 @@ def test_the_server_serves_with_the_kept_token(tmp_path: Path, emulator: Emulato
 
 def test_the_environment_token_wins_over_the_kept_one(tmp_path: Path, emulator: Emulator) -> None:
     """Precedence: VERTEXSMS_API_TOKEN, then the kept token (then browser sign-in)."""
-    env = _env(tmp_path, emulator)
-    assert _run(env, "login", "--token", stdin=TOKEN).returncode == 0
+    env = kept_token_env(tmp_path, emulator, TOKEN, BROWSER="false")
     emulator.clear_journal()
     assert _rates({**env, "VERTEXSMS_API_TOKEN": OTHER}).returncode == 0
     assert _tokens_seen(emulator) == [OTHER]
-    status = _run({**env, "VERTEXSMS_API_TOKEN": OTHER}, "status")
+    status = vertex({**env, "VERTEXSMS_API_TOKEN": OTHER}, "status")
     assert "VERTEXSMS_API_TOKEN is set, so the server uses it" in status.stdout
     assert_no_secret(OTHER, status.stdout, status.stderr)
 
@@ -173,7 +146,7 @@ def test_the_environment_token_wins_over_the_kept_one(tmp_path: Path, emulator: 
 def test_a_refused_token_is_not_kept(tmp_path: Path, emulator: Emulator, given: str) -> None:
     """Refused by VertexSMS (401), or not a token at all: exit 1 saying so, nothing kept anywhere."""
     env = _env(tmp_path, emulator)
-    done = _run(env, "login", "--token", stdin=given)
+    done = vertex(env, "login", "--token", stdin=given)
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr.startswith("Not kept: ")
     if given.startswith("not-a-known"):
@@ -182,7 +155,7 @@ def test_a_refused_token_is_not_kept(tmp_path: Path, emulator: Emulator, given: 
     assert not (tmp_path / "state" / "vertex-stdio" / "secrets.sealed").exists()
     for word in given.split():
         assert_no_secret(word, done.stdout, done.stderr)
-    assert json.loads(_run(env, "status", "--json").stdout)["api_token_kept_in"] is None
+    assert json.loads(vertex(env, "status", "--json").stdout)["api_token_kept_in"] is None
 
 
 @pytest.mark.parametrize("argv", [["--token", TOKEN], [f"--token={TOKEN}"]])
@@ -192,7 +165,7 @@ def test_a_token_in_argv_is_a_usage_error_saying_how_to_pipe_it(
     """Never from argv: exit 2, the way to pipe it named with this installation's launcher."""
     env = _env(tmp_path, emulator)
     emulator.clear_journal()
-    done = _run(env, "login", *argv)
+    done = vertex(env, "login", *argv)
     assert done.returncode == 2
     assert "--token takes no value" in done.stderr
     assert f"| {launcher()} login --token`" in done.stderr  # the launcher that runs here
@@ -209,7 +182,7 @@ def test_token_with_a_server_is_a_usage_error_naming_what_to_use(
     is exit 2 before anything is read or sent, naming the browser sign-in and ``--header``."""
     env = _env(tmp_path, emulator)
     emulator.clear_journal()
-    done = _run(env, "login", "--server", "http://127.0.0.1:9/mcp", *argv, stdin=f"{TOKEN}\n")
+    done = vertex(env, "login", "--server", "http://127.0.0.1:9/mcp", *argv, stdin=f"{TOKEN}\n")
     assert done.returncode == 2, done.stderr
     assert "it is not for `login --server`" in done.stderr
     assert f"`{launcher()} login --server http://127.0.0.1:9/mcp`" in done.stderr
@@ -224,19 +197,19 @@ def test_without_a_keyring_it_asks_for_the_file_store_before_reading(
 ) -> None:
     """No usable keyring: exit 1 before the token is read; with --allow-file-store it goes to the
     0600 file, and a server with VERTEXSMS_ALLOW_FILE_STORE=1 uses it."""
-    env = _env(tmp_path, emulator, keyring="keyring.backends.fail.Keyring")
+    env = _env(tmp_path, emulator, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     emulator.clear_journal()
-    refused = _run(env, "login", "--token", stdin=TOKEN)
+    refused = vertex(env, "login", "--token", stdin=TOKEN)
     assert refused.returncode == 1
     assert "--allow-file-store" in refused.stderr
     assert emulator.journal == []  # not even checked
-    kept = _run(env, "login", "--token", "--allow-file-store", stdin=TOKEN)
+    kept = vertex(env, "login", "--token", "--allow-file-store", stdin=TOKEN)
     assert kept.returncode == 0, kept.stderr
     plain = tmp_path / "state" / "vertex-stdio" / "secrets.json"
     assert f"kept your vertexsms api token in file ({plain})" in kept.stdout.lower()
     assert "VERTEXSMS_ALLOW_FILE_STORE=1" in kept.stdout
     assert oct(plain.stat().st_mode & 0o777) == "0o600"
-    status = _run(env, "status")
+    status = vertex(env, "status")
     assert f"API token: kept in file ({plain}) (since " in status.stdout
     unread = json.loads(_rates(env).stdout)["error"]  # the server without the setting
     assert unread["code"] == "AUTH_REQUIRED"
@@ -245,7 +218,7 @@ def test_without_a_keyring_it_asks_for_the_file_store_before_reading(
     assert _rates({**env, "VERTEXSMS_ALLOW_FILE_STORE": "1"}).returncode == 0
     assert _tokens_seen(emulator) == [TOKEN]
     assert_no_secret_in_files(TOKEN, tmp_path, skip=[plain])
-    assert _run(env, "logout").returncode == 0
+    assert vertex(env, "logout").returncode == 0
     assert not plain.exists()
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from bridge import process_env
+from bridge import process_env, vertex
 from vertex_stdio.app.arguments import build_parser
 from vertex_stdio.core.launcher import launcher
 from vertex_stdio.vertexsms.sandbox import Emulator
@@ -61,16 +61,7 @@ def _env(home: Path, emulator: Emulator) -> dict[str, str]:
 
 def _run(env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None) -> str:
     """One real ``vertex-stdio`` process; its stdout and stderr together."""
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env=env,
-        cwd=cwd or env["HOME"],
-        check=False,
-    )
+    done = vertex(env, *args, stdin=stdin, cwd=cwd or Path(env["HOME"]))
     return done.stdout + "\n" + done.stderr
 
 

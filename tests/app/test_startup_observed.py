@@ -12,7 +12,6 @@ it) and a client that stays idle until the SDK has loaded are watched.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from oauth_server.harness import AuthServer, auth_server, node_ready
 from secrets_absent import assert_no_secret
 from watch_log import Watch
 
+from bridge import keep_token, vertex
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 
 pytestmark = pytest.mark.slow
@@ -54,19 +54,6 @@ def protected(as_server: AuthServer) -> Iterator[Emulator]:
         yield emu
 
 
-def _vertex(env: dict[str, str], *args: str, stdin: str = "") -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-
-
 def _browser(home: Path) -> dict[str, str]:
     """BROWSER = the scripted browser, consenting."""
     script = home / "browser.sh"
@@ -86,7 +73,7 @@ def test_a_kept_token_is_read_at_the_first_call_not_at_start_up(
 ) -> None:
     watch = Watch(tmp_path / "watch.jsonl")
     env = watched_env(tmp_path, emulator, watch, BROWSER="false")
-    _vertex(env, "login", "--token", stdin=f"{TOKEN}\n")
+    keep_token(env, TOKEN)
     assert ("set", "vertex-stdio", "sealing-key") in [
         (e["op"], e["service"], e["username"]) for e in watch.events("keyring")
     ]  # the watch sees the login keep its key: it is watching
@@ -106,7 +93,8 @@ def test_a_kept_browser_sign_in_is_read_at_the_first_call_not_at_start_up(
 ) -> None:
     watch = Watch(tmp_path / "watch.jsonl")
     env = watched_env(tmp_path, protected, watch)
-    _vertex({**env, **_browser(tmp_path)}, "login")
+    signed_in = vertex({**env, **_browser(tmp_path)}, "login")
+    assert signed_in.returncode == 0, signed_in.stderr
     refreshes = len(as_server.journal("grant", grant_type="refresh_token"))
     with recording_proxy(watch) as proxy:
         seen = observe_first_call(

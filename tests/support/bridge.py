@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -132,6 +134,37 @@ def file_keyring_env(home: Path, emulator: Emulator, **extra: str) -> dict[str, 
         **extra,
     }
     return process_env(home, **variables)
+
+
+def vertex(
+    env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """One real ``vertex-stdio ARGS`` process run to its end: ``stdin`` piped in, stdout and stderr
+    kept as text, its exit status left to the caller."""
+    return subprocess.run(
+        [sys.executable, "-m", "vertex_stdio", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def keep_token(env: dict[str, str], token: str) -> None:
+    """Keep ``token`` as a person does: the real ``login --token``, the token piped in."""
+    done = vertex(env, "login", "--token", stdin=f"{token}\n")
+    assert done.returncode == 0, done.stderr
+
+
+def kept_token_env(home: Path, emulator: Emulator, token: str, **extra: str) -> dict[str, str]:
+    """``file_keyring_env`` with ``token`` kept in it by the real ``login --token`` (sealed in the
+    state directory, its key in the file-backed keyring), as a desktop keeps it."""
+    env = file_keyring_env(home, emulator, **extra)
+    keep_token(env, token)
+    return env
 
 
 def no_recipient_caps(home: Path) -> dict[str, str]:
