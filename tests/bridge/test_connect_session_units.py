@@ -125,19 +125,22 @@ async def _look(link: RemoteLink, n: int) -> str:
     return text
 
 
-async def _forget(url: str, app: Remote) -> None:
-    """End the session the calls so far went on, as the server does when it expires one."""
+@pytest.fixture
+async def forgotten(remote: tuple[str, Remote], link: RemoteLink) -> Remote:
+    """The remote once it ended the session the link's first call went on (as it ends one it
+    expires: a DELETE of its id), so the link's next requests meet HTTP 404 to that id."""
+    url, app = remote
+    assert await _look(link, 0) == "looked 0"
     headers = {"mcp-session-id": app.sessions[-1], "mcp-protocol-version": "2025-11-25"}
     async with httpx2.AsyncClient() as client:
         assert (await client.delete(url, headers=headers)).status_code == 200
+    return app
 
 
 async def test_reads_that_meet_the_404_together_open_one_new_session(
-    remote: tuple[str, Remote], link: RemoteLink
+    forgotten: Remote, link: RemoteLink
 ) -> None:
-    url, app = remote
-    assert await _look(link, 0) == "looked 0"
-    await _forget(url, app)
+    app = forgotten
     answers: dict[int, str] = {}
 
     async def look(n: int) -> None:
@@ -153,12 +156,8 @@ async def test_reads_that_meet_the_404_together_open_one_new_session(
     assert all(app.ran[f"look {n}"] == 1 for n in range(1, 9))  # each ran once, on the new session
 
 
-async def test_a_call_that_is_not_read_only_is_not_sent_again(
-    remote: tuple[str, Remote], link: RemoteLink
-) -> None:
-    url, app = remote
-    assert await _look(link, 0) == "looked 0"
-    await _forget(url, app)
+async def test_a_call_that_is_not_read_only_is_not_sent_again(forgotten: Remote, link: RemoteLink) -> None:
+    app = forgotten
     with pytest.raises(SessionEnded) as ended:
         await link.request(
             "tools/call", {"name": "act", "arguments": {"what": "x"}}, interactive=False, retry=False
