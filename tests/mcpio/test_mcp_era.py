@@ -5,13 +5,16 @@ The SDK's own Streamable HTTP server records every POST it receives (method, par
 link does (``send_request`` of a raw request), then ``McpHttpSession`` does the same; what the
 server received must be the same, for a modern server (2026-07-28, stateless) and for one that
 refuses ``server/discover`` (a 2025 session with an ``Mcp-Session-Id``), and for a server that
-answers the probe with -32022.
+answers the probe with -32022 -- for a local client that declares nothing, roots, or all of
+roots, sampling and elicitation (the link's SDK client declares for it what ``relay.LocalPeer``'s
+callbacks make it declare; ``McpHttpSession`` what ``earlycaps.upstream`` says).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx2
@@ -23,10 +26,12 @@ from mcp import Client
 from mcp.client import session as sdk_session
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server import MCPServer
-from mcp.types import Implementation, Request
+from mcp.types import ClientCapabilities, Implementation, Request
 from mcp_types import version as sdk_version
 from pydantic import TypeAdapter
 
+from vertex_stdio.bridge.earlycaps import upstream
+from vertex_stdio.bridge.relay import LocalPeer
 from vertex_stdio.mcpio import mcp_era, mcp_open
 from vertex_stdio.mcpio.mcp_http import McpHttpSession
 
@@ -95,14 +100,28 @@ def remote(request: pytest.FixtureRequest) -> Iterator[tuple[str, Recording]]:
 
 
 CALL = {"name": "echo", "arguments": {"value": ["ü🙂", {"a": None}]}}
+LOCAL: list[dict[str, Any]] = [
+    {},
+    {"roots": {}},
+    {"roots": {"listChanged": True}, "sampling": {"context": {}, "tools": {}}, "elicitation": {}},
+]
 
 
-async def _sdk(url: str) -> tuple[str | None, dict[str, Any]]:
+@pytest.fixture(params=LOCAL, ids=["declares-nothing", "roots", "roots-sampling-elicitation"])
+def local(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """What the local client declared in its ``initialize``."""
+    return cast(dict[str, Any], request.param)
+
+
+async def _sdk(url: str, local: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    caps = ClientCapabilities.model_validate(local)
+    callbacks = LocalPeer(lambda: cast(Any, SimpleNamespace(client_capabilities=caps))).callbacks()
     async with httpx2.AsyncClient() as http:
         client = Client(
             streamable_http_client(url, http_client=http),
             client_info=Implementation(**INFO),
             cache=None,
+            **callbacks,
         )
         async with client:
             raw = Request[dict[str, Any] | None, str](method="tools/call", params=dict(CALL))
@@ -110,9 +129,9 @@ async def _sdk(url: str) -> tuple[str | None, dict[str, Any]]:
             return client.protocol_version, result
 
 
-async def _ours(url: str) -> tuple[str | None, dict[str, Any]]:
+async def _ours(url: str, local: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     async with httpx2.AsyncClient() as http:
-        session = McpHttpSession(url, http, INFO, era="auto")
+        session = McpHttpSession(url, http, INFO, era="auto", capabilities=upstream(local))
         await mcp_open.opened(session)
         params, headers = mcp_open.stamped(session, "tools/call", dict(CALL))
         result = await session.request("tools/call", params, headers)
@@ -124,15 +143,18 @@ def _posts(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in post.items()} for post in seen if not post["answer"]]
 
 
-async def test_the_remote_receives_what_the_sdk_client_sends(remote: tuple[str, Recording]) -> None:
+async def test_the_remote_receives_what_the_sdk_client_sends(
+    remote: tuple[str, Recording], local: dict[str, Any]
+) -> None:
     url, recording = remote
-    sdk_version_, sdk_result = await _sdk(url)
+    sdk_version_, sdk_result = await _sdk(url, local)
     theirs, recording.seen = list(recording.seen), []
-    version, result = await _ours(url)
+    version, result = await _ours(url, local)
     ours = recording.seen
     assert version == sdk_version_ == ("2026-07-28" if recording.how == "modern" else "2025-11-25")
     assert result == sdk_result
     assert _posts(ours) == _posts(theirs)
+    assert json.dumps(_posts(ours)) == json.dumps(_posts(theirs))  # capabilities in the SDK's key order
     methods = [post["method"] for post in _posts(ours)]
     if recording.how == "modern":
         assert methods == ["server/discover", "tools/call"]
@@ -175,3 +197,18 @@ def test_a_modern_stamp_is_the_sdks() -> None:
         stamped, headers = mcp_era.modern_stamp("2026-07-28", "tools/call", params, INFO, {})
         assert json.dumps(stamped) == json.dumps(data["params"])  # the same keys in the same order
         assert headers == options["headers"]
+
+
+async def test_a_modern_only_opening_sends_the_probe_alone(remote: tuple[str, Recording]) -> None:
+    """``era="modern"`` (connect's early session for a client that declared what only the link
+    relays): where the SDK falls back to ``initialize``, nothing but the probe was sent."""
+    url, recording = remote
+    async with httpx2.AsyncClient() as http:
+        session = McpHttpSession(url, http, INFO, era="modern", capabilities={"roots": {"listChanged": True}})
+        if recording.how == "modern":
+            await mcp_open.opened(session)
+            assert session.version == "2026-07-28"
+        else:
+            with pytest.raises(mcp_era.Unsure):
+                await mcp_open.opened(session)
+            assert [post["method"] for post in recording.seen] == ["server/discover"]

@@ -31,7 +31,7 @@ def lean_connect(settings: Settings, args: argparse.Namespace) -> int:
         from vertex_stdio.app.connect import command_for
 
         return command_for("connect", settings, args)
-    from vertex_stdio.app.earlyconnect import Loader, declares_nothing, early_link, run_early_connect
+    from vertex_stdio.app.earlyconnect import Loader, declared, early_link, run_early_connect
     from vertex_stdio.mcpio import runner
     from vertex_stdio.mcpio.pipes import claimed_stdin, claimed_stdout
 
@@ -42,7 +42,8 @@ def lean_connect(settings: Settings, args: argparse.Namespace) -> int:
             loader.start()  # else once idle, or when a first call is left to the steady state
         handover = front_until_stopped(in_fd, out_fd, manifest, loader.wake_fd, loader.start)
         log.debug("the lean front answered %d requests", handover.answered)
-        if early is not None and handover.ended is None and not loader.ready and declares_nothing(handover):
+        opened = handover.ended is None and not loader.ready
+        if early is not None and opened and early.declares(declared(handover)):
             answered = run_early_connect(handover, early, loader)
             log.debug("the early path answered %d calls before the SDK was wanted", answered)
         if handover.ended is not None and handover.ended != "eof":

@@ -8,9 +8,10 @@ nor at a terminal), and the command line asks no unattended sign-in (``--client-
 renews on a refusal) and nothing ``command_for`` refuses.  ``--header``, ``--client-secret-env``,
 ``--client-auth`` and ``--client-metadata-url`` are read with the link's own functions
 (``connectoptions``): the early requests carry the link's headers, and the token provider made at
-the first call is the link's, secret and metadata URL included.  It stays off for a local client that declared
-elicitation, sampling or roots (only the link's SDK client relays the remote's requests).  The
-token is read at the first call (keyring, and a refresh when due), never at start-up.  The SDK's loader starts once nothing has happened
+the first call is the link's, secret and metadata URL included.  A local client that declared
+elicitation, sampling or roots is taken when what the link would declare upstream for it is known
+(``earlycaps.upstream``; on a 2026-07-28 session only: ``EarlyLink.declares``).  The token is read
+at the first call (keyring, and a refresh when due), never at start-up.  The SDK's loader starts once nothing has happened
 for ``IDLE`` seconds (importing it beside the first call would take the GIL from it), or when a
 call is left to the steady state.
 """
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("vertex_stdio")
 
 _UNATTENDED = ("client_credentials", "private_key", "idp_token_endpoint", "idp_client_id", "idp_id_token_env")
-_RELAYED = frozenset({"elicitation", "sampling", "roots"})  # what only the link's SDK client relays
 
 
 def connect_settings(settings: Settings) -> ConnectSettings:
@@ -171,18 +171,19 @@ def _keyring_backends() -> None:
             importlib.import_module(entry.module)
 
 
-def declares_nothing(handover: Handover) -> bool:
-    """Whether the local client's ``initialize`` (replayed for the SDK) declared none of what only
-    the link's SDK client relays (elicitation, sampling, roots)."""
+def declared(handover: Handover) -> dict[str, Any] | None:
+    """What the link's SDK client would declare upstream for the local client, from its
+    ``initialize`` (replayed for the SDK): ``earlycaps.upstream``; None when not known."""
+    from vertex_stdio.bridge.earlycaps import upstream
+
     for line in handover.replay:
         if b'"initialize"' not in line:
             continue
         message = json_object(line)
         params = message.get("params") if message is not None else None
         if isinstance(params, dict) and message is not None and message.get("method") == "initialize":
-            capabilities = params.get("capabilities")
-            return isinstance(capabilities, dict) and _RELAYED.isdisjoint(capabilities)
-    return False
+            return upstream(params.get("capabilities"))
+    return None
 
 
 def run_early_connect(handover: Handover, link: EarlyLink, loader: Loader) -> int:

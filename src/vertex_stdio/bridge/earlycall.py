@@ -22,6 +22,13 @@ What comes back decides (money rule: a call that is not read-only reaches the re
   any 403), or a read-only call whose connection broke: ``Whole``, the steady state runs it (the
   read once more only: it may have reached the remote, which gets it at most twice, as from the link).
 
+A local client that declared elicitation, sampling or roots gets the same declared upstream as
+the link's SDK client declares for it (``declares``; ``earlycaps.upstream``), on a 2026-07-28
+session only (``era="modern"``): there the SDK client's answer to any request of the remote is
+"method not found", whatever it declared (that version has no requests from the server), so
+nothing needs relaying.  A remote that wants a 2025 session would relay its requests to the local
+client, which only the link's SDK client does: the call is left whole (only the probe was sent).
+
 The session is closed when the early event loop ends (``aclose``): a 2025 session gets its
 DELETE before the link's SDK client opens its own, so a stateful remote sees one session after
 another, never two at once.  Nothing here imports the SDK.
@@ -46,7 +53,7 @@ from vertex_stdio.core.calls import CallRecord, recording
 from vertex_stdio.core.http import make_client
 from vertex_stdio.mcpio import mcp_open
 from vertex_stdio.mcpio.leancalls import Prepared, Result
-from vertex_stdio.mcpio.mcp_era import HANDSHAKE_VERSIONS
+from vertex_stdio.mcpio.mcp_era import HANDSHAKE_VERSIONS, Unsure
 from vertex_stdio.mcpio.mcp_http import AnswerLost, McpHttpSession, Message, SessionLost
 
 if TYPE_CHECKING:
@@ -104,7 +111,17 @@ class EarlyLink:
         self._http: httpx2.AsyncClient | None = None
         self._session: McpHttpSession | None = None
         self._listening: asyncio.Task[None] | None = None
+        self._capabilities: dict[str, Any] = {}
+        self._unopened = False  # the opening failed once: the later calls are left whole at once
         self.captured: list[Captured] = []
+
+    def declares(self, capabilities: dict[str, Any] | None) -> bool:
+        """Declare upstream what the link's SDK client declares for the local client
+        (``earlycaps.upstream``); False when that is not known (None): the early path stays off."""
+        if capabilities is None:
+            return False
+        self._capabilities = capabilities
+        return True
 
     def prepare(self, name: str, arguments: dict[str, Any]) -> Prepared | None:
         read_only = self._served.get(name)
@@ -130,7 +147,8 @@ class EarlyLink:
                 CLIENT_INFO,
                 auth=auth,
                 timeout=httpx2.Timeout(self._timeout + 5.0, connect=min(10.0, self._timeout)),
-                era="auto",
+                era="modern" if self._capabilities else "auto",  # see the module's docstring
+                capabilities=self._capabilities,
                 on_notification=_noted,
                 on_request=self._unasked,
             )
@@ -144,10 +162,13 @@ class EarlyLink:
         """The answer, or None: the call is ``captured`` for the steady state."""
         session = self._opened_session()
         try:
+            if self._unopened:
+                raise Unsure("the early session did not open")
             with recording(CallRecord(interactive=False, replay=True)):  # the opening: nothing acts
                 await mcp_open.opened(session)
             self._listen(session)
         except Exception as exc:  # noqa: BLE001 -- nothing of the call went out: the steady state runs it
+            self._unopened = True
             log.debug("%s: the early session did not open (%s); left whole", name, type(exc).__name__)
             return self._left(Captured(name, arguments))
         params, headers = mcp_open.stamped(session, "tools/call", {"name": name, "arguments": arguments})

@@ -114,17 +114,17 @@ async def negotiate(exchange: Exchange, client_info: Message, capabilities: Mess
                     continue
                 if supported is not None and not any(v in HANDSHAKE_VERSIONS for v in supported):
                     raise Unsure("the server speaks only modern versions this client does not") from None
-            return await _handshake(exchange, client_info)
+            return await _handshake(exchange, client_info, capabilities)
         if not _plain_discover(raw):
             raise Unsure("a discover result this cannot prove the SDK reads alike")
         if not any(v in raw["supportedVersions"] for v in MODERN_VERSIONS):
-            return await _handshake(exchange, client_info)
+            return await _handshake(exchange, client_info, capabilities)
         return [v for v in MODERN_VERSIONS if v in raw["supportedVersions"]][-1], raw
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _handshake(exchange: Exchange, client_info: Message) -> tuple[str, Message]:
-    params = {"protocolVersion": LATEST_HANDSHAKE, "capabilities": {}, "clientInfo": client_info}
+async def _handshake(exchange: Exchange, client_info: Message, capabilities: Message) -> tuple[str, Message]:
+    params = {"protocolVersion": LATEST_HANDSHAKE, "capabilities": capabilities, "clientInfo": client_info}
     try:
         raw = _result(await exchange("initialize", params, {}))
     except Refused as refused:  # the SDK re-probes after a -32022 here, or fails: it decides

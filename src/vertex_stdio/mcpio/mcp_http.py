@@ -24,7 +24,9 @@ link's; the remote's notifications and requests mid-call go to ``on_notification
 ``on_request`` (its answer, or None for none; run where ``answer_in`` puts it, so the call's
 stream is read on meanwhile and a ``notifications/cancelled`` naming the request stops it
 unanswered, as JSON-RPC peers do); ``auth`` and ``timeout`` replace the HTTP client's for its
-POSTs.  An HTTP error status is ``HttpStatus`` (with a JSON body, when it came with one); a 202 to a request is ``Accepted``; an answer that is neither JSON nor an event stream is
+POSTs; ``capabilities`` are declared in the opening (``era="auto"``, or ``"modern"``: never a
+2025 handshake, ``mcp_open``).  An HTTP error status is ``HttpStatus`` (its JSON body when it had
+one); a 202 to a request is ``Accepted``; an answer neither JSON nor an event stream is
 ``UnexpectedType`` -- each raised before anything of the answer was taken as the result.
 
 HTTP statuses, transport failures and the size cap are the ``httpx2.AsyncClient``'s
@@ -63,9 +65,7 @@ CLOSED = {"code": CONNECTION_CLOSED, "message": "Connection closed"}
 Message = dict[str, Any]
 OnNotification = Callable[[Message], Awaitable[None]]
 OnRequest = Callable[[Message], Awaitable[Message | None]]  # a server request -> our answer (None: none)
-Spawn = Callable[
-    [Callable[[], Coroutine[Any, Any, None]]], None
-]  # runs a task beside the caller (start_soon)
+Spawn = Callable[[Callable[[], Coroutine[Any, Any, None]]], None]  # runs a task beside the caller
 
 
 class RpcError(Exception):
@@ -127,6 +127,7 @@ class McpHttpSession:
         timeout: httpx2.Timeout | None = None,
         answer_in: Spawn | None = None,
         era: str | None = None,
+        capabilities: dict[str, Any] | None = None,
     ) -> None:
         self._url = url
         self._http = http
@@ -144,6 +145,7 @@ class McpHttpSession:
         self._joined = joined is not None  # a session joined is never opened (nor forgotten) here
         self._lock = anyio.Lock()
         self._era = era  # "auto": opened as the SDK's ``Client(mode="auto")`` opens (``mcp_open``)
+        self.capabilities = capabilities or {}  # declared by an ``era`` opening, as the SDK client's
         self.version: str | None = None  # the version negotiated (``era="auto"``), once opened
 
     async def request(
@@ -175,7 +177,7 @@ class McpHttpSession:
         async with self._lock:
             if self._headers is not None:
                 return self._headers
-            if self._era == "auto":
+            if self._era in ("auto", "modern"):
                 from vertex_stdio.mcpio.mcp_open import negotiated
 
                 self.version, self._headers = await negotiated(self)
@@ -234,10 +236,10 @@ class McpHttpSession:
                 raise SessionLost("the MCP server ended the session")
             kind = response.headers.get("content-type", "").lower()
             if response.status_code >= 400:
-                json_body = kind.startswith("application/json")
-                raise HttpStatus(
-                    response.status_code, _maybe_object(await response.aread()) if json_body else None
+                json_body = (
+                    _maybe_object(await response.aread()) if kind.startswith("application/json") else None
                 )
+                raise HttpStatus(response.status_code, json_body)
             session_id = response.headers.get("mcp-session-id")
             if "id" not in message:
                 return None, session_id  # a notification: accepted

@@ -1,6 +1,8 @@
 """How ``McpHttpSession(era="auto")`` opens its session (``mcp_era.negotiate`` over its POSTs) and,
 for a 2025 session, its own event stream (``listen``), as the SDK's client does both; how a request
-is stamped for the era negotiated (``stamped``).  SDK-free."""
+is stamped for the era negotiated (``stamped``), declaring the session's ``capabilities`` as the SDK
+client declares its own.  ``era="modern"``: where the SDK would fall back to ``initialize``, this
+raises ``mcp_era.Unsure`` instead (only the probe was sent).  SDK-free."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ async def negotiated(session: McpHttpSession) -> tuple[str, dict[str, str]]:
     kept: dict[str, str] = {}
 
     async def exchange(method: str, params: Message | None, extra: dict[str, str]) -> Message:
+        if method == "initialize" and session._era == "modern":  # the caller opens no 2025 session
+            raise mcp_era.Unsure("the server wants a 2025 handshake")
         message = session._message(method, params or {})
         try:
             with anyio.fail_after(mcp_era.DISCOVER_TIMEOUT if method == "server/discover" else None):
@@ -48,7 +52,7 @@ async def negotiated(session: McpHttpSession) -> tuple[str, dict[str, str]]:
                 await session._post(initialized, {"Accept": ACCEPT, **kept})
         return answer
 
-    version, _ = await mcp_era.negotiate(exchange, session._client_info, {})
+    version, _ = await mcp_era.negotiate(exchange, session._client_info, session.capabilities)
     return version, {"Accept": ACCEPT, **({} if version in mcp_era.MODERN_VERSIONS else kept)}
 
 
@@ -62,7 +66,7 @@ def stamped(session: McpHttpSession, method: str, params: Message) -> tuple[Mess
     (modern: the ``_meta`` envelope and the MCP headers; else the session's headers only)."""
     if session.version is None or not modern(session):
         return params, {}
-    return mcp_era.modern_stamp(session.version, method, params, session._client_info, {})
+    return mcp_era.modern_stamp(session.version, method, params, session._client_info, session.capabilities)
 
 
 async def opened(session: McpHttpSession) -> None:
