@@ -113,6 +113,7 @@ class EarlyLink:
         self._listening: asyncio.Task[None] | None = None
         self._capabilities: dict[str, Any] = {}
         self._unopened = False  # the opening failed once: the later calls are left whole at once
+        self._opening: anyio.Lock | None = None
         self.captured: list[Captured] = []
 
     def declares(self, capabilities: dict[str, Any] | None) -> bool:
@@ -161,14 +162,17 @@ class EarlyLink:
     async def _call(self, name: str, arguments: dict[str, Any], read_only: bool) -> Result | None:
         """The answer, or None: the call is ``captured`` for the steady state."""
         session = self._opened_session()
+        self._opening = self._opening or anyio.Lock()
         try:
-            if self._unopened:
-                raise Unsure("the early session did not open")
-            with recording(CallRecord(interactive=False, replay=True)):  # the opening: nothing acts
-                await mcp_open.opened(session)
+            async with self._opening:  # calls side by side: one opening, a failed one not tried again
+                if self._unopened:
+                    raise Unsure("the early session did not open")
+                self._unopened = True
+                with recording(CallRecord(interactive=False, replay=True)):  # the opening: nothing acts
+                    await mcp_open.opened(session)
+                self._unopened = False
             self._listen(session)
         except Exception as exc:  # noqa: BLE001 -- nothing of the call went out: the steady state runs it
-            self._unopened = True
             log.debug("%s: the early session did not open (%s); left whole", name, type(exc).__name__)
             return self._left(Captured(name, arguments))
         params, headers = mcp_open.stamped(session, "tools/call", {"name": name, "arguments": arguments})
