@@ -236,10 +236,8 @@ class McpHttpSession:
                 raise SessionLost("the MCP server ended the session")
             kind = response.headers.get("content-type", "").lower()
             if response.status_code >= 400:
-                json_body = (
-                    _maybe_object(await response.aread()) if kind.startswith("application/json") else None
-                )
-                raise HttpStatus(response.status_code, json_body)
+                read = await response.aread() if kind.startswith("application/json") else None
+                raise HttpStatus(response.status_code, _maybe_object(read) if read is not None else None)
             session_id = response.headers.get("mcp-session-id")
             if "id" not in message:
                 return None, session_id  # a notification: accepted
