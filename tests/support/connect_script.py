@@ -4,15 +4,17 @@ event-stream answers, or JSON with ``json=True``), with a gate in front that fai
 Tools: ``echo`` (read-only: the arguments it received, as JSON), ``act`` and ``look`` (the same
 script, not read-only and read-only).  ``act``/``look`` take ``how``; the tool itself answers
 ``ok``, ``structured``, ``tool-error``, ``log`` (two log messages first), ``ping`` (pings the
-client first) and ``big``; the gate answers the rest before the server sees them -- an HTTP status, a
-JSON-RPC error, a dropped connection, a slow answer, a request to the client mid-call -- so each
+client first), ``roots`` (asks the client ``roots/list`` first, unrelated to the call -- so, like
+``ping``'s, on the session's own stream -- and says what came back) and ``big``; the gate answers
+the rest before the server sees them -- an HTTP status, a JSON-RPC error, a dropped connection, a slow answer, a request to the client mid-call -- so each
 is the same every time.  ``ask`` (not read-only) sends the client the request ``what`` names --
 ``roots``, ``sample``, ``elicit`` or ``all`` (each in turn) -- on the call's own stream and says
 what came back (a result, or the error).  ``Script.seen`` counts the calls of each ``tool:how``
 that reached the gate; ``Script.answers`` keeps what the client answered the remote's own requests,
 ``Script.notes`` the notifications it sent (a cancel's ``requestId`` left out: each path numbers
 its own); ``era="2025"`` refuses ``server/discover``, so the client speaks 2025-11-25; ``slow``
-is how long "slow" waits.
+is how long "slow" waits; ``hold_get``, how long a GET (a session's own event stream) waits
+before the server takes it: a server slower to open that stream than to take a POST.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ def _server() -> MCPServer:
             await ctx.warning("second message")
         if how == "ping":
             await ctx.session.send_ping()
+        if how == "roots":
+            try:
+                asked = await ctx.session.send_request(types.ListRootsRequest(), types.ListRootsResult)
+                found = asked.model_dump(mode="json", exclude_none=True)
+            except MCPError as exc:
+                found = {"error": exc.error.model_dump(mode="json", exclude_none=True)}
+            return json.dumps(found, sort_keys=True)
         if how == "big":
             return "x" * BIG
         return f"done: {how}"
@@ -121,16 +130,21 @@ async def _ask(what: str, ctx: Context) -> Any:
 class Script:
     """The ASGI app: the gate in front of the SDK's server."""
 
-    def __init__(self, *, json_response: bool = False, era: str | None = None, slow: float = 4.0) -> None:
+    def __init__(
+        self, *, json_response: bool = False, era: str | None = None, slow: float = 4.0, hold_get: float = 0.0
+    ) -> None:
         self._app = _server().streamable_http_app(streamable_http_path="/mcp", json_response=json_response)
         self._era = era
         self._slow = slow  # seconds "slow" waits before the server answers
+        self._hold_get = hold_get
         self.seen: Counter[str] = Counter()
         self.answers: list[dict[str, Any]] = []
         self.notes: list[dict[str, Any]] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
+            if scope.get("method") == "GET" and self._hold_get:
+                await asyncio.sleep(self._hold_get)
             await self._app(scope, receive, send)
             return
         body = await read_body(receive)

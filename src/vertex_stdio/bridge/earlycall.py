@@ -114,6 +114,7 @@ class EarlyLink:
         self._capabilities: dict[str, Any] = {}
         self._unopened = False  # the opening failed once: the later calls are left whole at once
         self._opening: anyio.Lock | None = None
+        self._streamed: anyio.Event | None = None  # set once the session's own stream is answered
         self.captured: list[Captured] = []
 
     def declares(self, capabilities: dict[str, Any] | None) -> bool:
@@ -175,6 +176,9 @@ class EarlyLink:
         except Exception as exc:  # noqa: BLE001 -- nothing of the call went out: the steady state runs it
             log.debug("%s: the early session did not open (%s); left whole", name, type(exc).__name__)
             return self._left(Captured(name, arguments))
+        if self._streamed is not None:  # sent before it is open, the server's requests mid-call are lost
+            with anyio.move_on_after(mcp_open.STREAM_WAIT):
+                await self._streamed.wait()
         params, headers = mcp_open.stamped(session, "tools/call", {"name": name, "arguments": arguments})
         call = CallRecord(interactive=False, replay=read_only)  # no sign-in here: the SDK path signs in
         notes: list[Message] = []
@@ -197,9 +201,12 @@ class EarlyLink:
     def _listen(self, session: McpHttpSession) -> None:
         """A 2025 session's own event stream, as the SDK client opens it (a server answering in JSON
         sends its requests mid-call there); in a context of its own, so what comes on it is no
-        call's.  Its notifications are dropped: nothing local is there to take them yet."""
+        call's.  Its notifications are dropped: nothing local is there to take them yet.  The calls
+        wait (bounded) until the server answered it (``_streamed``): a JSON-answering server has no
+        other way to send its requests mid-call, and sends nothing on a stream not yet open."""
         if self._listening is None and not mcp_open.modern(session):
-            listening = mcp_open.listen(session)
+            self._streamed = anyio.Event()
+            listening = mcp_open.listen(session, self._streamed)
             self._listening = asyncio.get_running_loop().create_task(listening, context=contextvars.Context())
 
     def _left(self, captured: Captured) -> Result | None:

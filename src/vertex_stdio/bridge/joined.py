@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
+import anyio
 import httpx2
 from mcp import Client
 from mcp.client import session as sdk_session
@@ -37,6 +38,7 @@ from mcp.types import (
     RequestId,
     jsonrpc_message_adapter,
 )
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from mcp_types.methods import validate_server_result
 from pydantic import ValidationError
 
@@ -48,11 +50,26 @@ RawRequest = Request[dict[str, Any] | None, str]
 
 @dataclass(frozen=True)
 class Joined:
-    """An open connection's HTTP client, session id header and SDK client (``RemoteLink.joined``)."""
+    """An open connection's HTTP client, session id header and SDK client (``RemoteLink.joined``);
+    ``streamed``: set once the remote answered the SDK client's GET of the session's own stream."""
 
     http: httpx2.AsyncClient
     headers: dict[str, str]
     client: Client
+    streamed: anyio.Event | None = None
+
+    async def listened(self, bound: float) -> None:
+        """Wait, at most ``bound`` seconds, until a 2025 session's own event stream (the SDK client
+        opens it as the session is initialized, and waits for nothing) was answered: a remote
+        answering in JSON sends its requests mid-call only there, and a request sent while that
+        stream is not open yet is lost (the SDK's server keeps none), so a call sent right after
+        the connection opened would wait for its own answer until it timed out."""
+        if self.streamed is None or "Mcp-Session-Id" not in self.headers:
+            return
+        if self.version in MODERN_PROTOCOL_VERSIONS:  # no GET stream: a listen request, when asked
+            return
+        with anyio.move_on_after(bound):
+            await self.streamed.wait()
 
     @property
     def version(self) -> str | None:
@@ -128,11 +145,12 @@ class SessionNote:
 
     def __init__(self) -> None:
         self.headers: dict[str, str] | None = None
+        self.streamed: anyio.Event | None = None  # the newest connection's GET was answered
         self._http: httpx2.AsyncClient | None = None
 
     def watch(self, http: httpx2.AsyncClient) -> None:
         """Note ``http``'s session from now on: it is the newest connection's client."""
-        self.headers, self._http = None, http
+        self.headers, self._http, self.streamed = None, http, anyio.Event()
         http.event_hooks["request"].append(partial(self._sent, http))
         http.event_hooks["response"].append(partial(self._answered, http))
 
@@ -146,6 +164,8 @@ class SessionNote:
 
     async def _answered(self, http: httpx2.AsyncClient, response: httpx2.Response) -> None:
         request = response.request  # ``initialize``: the one POST without a protocol version
+        if http is self._http and request.method == "GET" and self.streamed is not None:
+            self.streamed.set()  # answered (headers, any status): the remote has it, or refused it
         opening = request.method == "POST" and "mcp-protocol-version" not in request.headers
         if http is self._http and opening and response.is_success:
             self._note(response.headers.get("mcp-session-id"))

@@ -279,7 +279,7 @@ class RemoteLink:
         noted = self._noted.headers
         if self._joining is None or noted is None or self._session is None:
             return None
-        return Joined(self._joining, noted, self._session.client)
+        return Joined(self._joining, noted, self._session.client, self._noted.streamed)
 
     async def _own_connection(self, *, task_status: TaskStatus[Session]) -> None:
         closed = anyio.Event()

@@ -75,10 +75,23 @@ async def opened(session: McpHttpSession) -> None:
         await session._initialized()
 
 
-async def listen(session: McpHttpSession) -> None:
+STREAM_WAIT = 3.0  # seconds a first call waits for its session's own event stream to be answered
+
+
+async def listen(session: McpHttpSession, answered: anyio.Event | None = None) -> None:
     """The session's own event stream (a GET), as the SDK client opens one once a 2025 session is
     initialized: the server's requests on it answered, its notifications given to the session's
-    ``on_notification``.  Returns when the server ends or refuses it; cancel to stop."""
+    ``on_notification``.  ``answered`` is set once the server answered the GET (its status and
+    headers: from then on the server has the stream to send on), refused it, or it failed -- or at
+    once when there is no stream to open.  Returns when the server ends or refuses it; cancel to stop."""
+    try:
+        await _listened(session, answered)
+    finally:
+        if answered is not None:
+            answered.set()
+
+
+async def _listened(session: McpHttpSession, answered: anyio.Event | None) -> None:
     headers = session._headers
     if headers is None or "Mcp-Session-Id" not in headers:
         return
@@ -87,6 +100,8 @@ async def listen(session: McpHttpSession) -> None:
     async with session._http.stream(
         "GET", session._url, headers=get, auth=session._auth, timeout=timeout
     ) as got:
+        if answered is not None:
+            answered.set()
         if got.status_code != 200:
             return
         from vertex_stdio.mcpio.mcp_http import _maybe_object
