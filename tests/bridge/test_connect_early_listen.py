@@ -13,8 +13,8 @@ Fresh processes, each: an ``act`` that pings and a ``look`` that asks ``roots/li
 (the early path), then a ``look`` that pings (the lean path, on the link's new connection) --
 against the same from ``VERTEX_STDIO_LEAN_CALLS=0`` (the SDK client's path, the remote taking its
 GETs at once): the same bytes, each call received once, the same answers to the server's requests.
-In-process, the lean path's first call on a link that has no connection yet (it opens one and
-sends at once): answered, received once, the ping answered.
+In-process, the lean path's and the link path's (the SDK client's) first call on a link that has
+no connection yet (it opens one and sends at once): answered, received once, the ping answered.
 """
 
 from __future__ import annotations
@@ -146,6 +146,27 @@ async def test_the_lean_paths_call_right_after_its_connection_opens_gets_the_ser
                 prepared = lean.prepare("look", {"how": "ping"})
                 assert prepared is not None
                 result = await prepared()  # no connection yet: the lean path opens it, then sends
+            finally:
+                await link.aclose()
+                tg.cancel_scope.cancel()
+    assert result == {"content": [{"type": "text", "text": "done: ping"}], "isError": False}, result
+    assert dict(script.seen) == {"look:ping": 1}
+    assert [{k: v for k, v in a.items() if k != "id"} for a in script.answers] == [
+        {"jsonrpc": "2.0", "result": {}}
+    ]
+
+
+@pytest.mark.anyio
+async def test_the_link_paths_call_right_after_its_connection_opens_gets_the_servers_ping() -> None:
+    """The SDK client starts its GET with ``notifications/initialized`` and waits for nothing: the
+    link waits for it (bounded) before a request on a connection that just opened."""
+    script = Script(json_response=True, era="2025", hold_get=HOLD)
+    with serve_in_thread(script) as base:
+        async with anyio.create_task_group() as tg:
+            link = RemoteLink(f"{base}/mcp", NoSignIn(), tg, host="127.0.0.1", timeout=TIMEOUT)
+            try:
+                params = {"name": "look", "arguments": {"how": "ping"}}
+                result = await link.request("tools/call", params, interactive=False, retry=True)
             finally:
                 await link.aclose()
                 tg.cancel_scope.cancel()

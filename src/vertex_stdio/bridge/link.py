@@ -74,6 +74,7 @@ from vertex_stdio.core.errors import (
     VertexError,
 )
 from vertex_stdio.core.redact import clip
+from vertex_stdio.mcpio.mcp_open import STREAM_WAIT
 
 __all__ = ["Joined", "RemoteLink", "Session", "Tokens"]
 
@@ -186,6 +187,9 @@ class RemoteLink:
         self, method: str, params: Mapping[str, Any] | None, progress: Progress | None, call: CallRecord
     ) -> dict[str, Any]:
         session = await self._connected()
+        joined = self.joined()
+        if joined is not None:  # a connection just opened: the remote's requests mid-call need its stream
+            await joined.listened(STREAM_WAIT)
         call.sending, call.sent_on = True, session.client
         message = RawRequest(method=method, params=dict(params or {}) or None)
         # A TypeAdapter of dict takes the result as the remote wrote it (the SDK accepts any adapter).
