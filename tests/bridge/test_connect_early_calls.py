@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,11 +114,15 @@ def _opened(home: Path, url: str, lean: str, init: dict[str, Any] = INIT) -> Ser
     return server
 
 
-def cached(home: Path, url: str) -> None:
+Opener = Callable[[Path, str, str], Server]
+"""Starts ``connect`` for (home, url, lean) and answers its opening and ``tools/list``."""
+
+
+def cached(home: Path, url: str, opened: Opener = _opened) -> None:
     """Two runs: the first caches the offer, the second the SDK's answers for it (the lean front's)."""
     home.mkdir(exist_ok=True)
     for _ in range(2):
-        server = _opened(home, url, "1")
+        server = opened(home, url, "1")
         try:
             assert server.close_stdin() < 15
         finally:
@@ -126,12 +130,19 @@ def cached(home: Path, url: str) -> None:
 
 
 def first_calls(
-    home: Path, url: str, lean: str, lines: list[bytes], *, at_once: bool, init: dict[str, Any] = INIT
+    home: Path,
+    url: str,
+    lean: str,
+    lines: list[bytes],
+    *,
+    at_once: bool,
+    init: dict[str, Any] = INIT,
+    opened: Opener | None = None,
 ) -> tuple[list[bytes], str]:
-    """A fresh process: the opening and the list, then ``lines`` (in one write ``at_once``, else
-    each once the one before was answered), then one more call; stdout after the list's answer,
-    and the log."""
-    server = _opened(home, url, lean, init)
+    """A fresh process (``opened``, else this file's, with ``init``): the opening and the list, then
+    ``lines`` (in one write ``at_once``, else each once the one before was answered), then one more
+    call; stdout after the list's answer, and the log."""
+    server = opened(home, url, lean) if opened is not None else _opened(home, url, lean, init)
     try:
         start = len(server.raw)
         for batch in [lines] if at_once else [[line] for line in lines]:

@@ -29,6 +29,7 @@ from connect_script import Script
 from loopback import serve_in_thread
 from received import Received
 from stdio_server import INIT, Server
+from test_connect_early_calls import cached
 from test_connect_session_units import NoSignIn
 
 from bridge import process_env, rpc
@@ -71,17 +72,6 @@ def _process(home: Path, url: str, lean: str) -> Server:
     return server
 
 
-def _cached(home: Path, url: str) -> None:
-    """Two runs: the first caches the offer, the second the SDK's answers for it (the lean front's)."""
-    home.mkdir(exist_ok=True)
-    for _ in range(2):
-        server = _process(home, url, "1")
-        try:
-            assert server.close_stdin() < 15
-        finally:
-            server.finish()
-
-
 def _run(home: Path, url: str, lean: str) -> tuple[dict[str, str], str]:
     """A fresh process: the first calls in one write, then the next one; each answer line by id."""
     server = _process(home, url, lean)
@@ -108,7 +98,7 @@ def test_a_first_call_the_server_pings_on_its_own_stream_is_answered(tmp_path: P
     with serve_in_thread(received["1"]) as early, serve_in_thread(received["0"]) as off:
         urls = {"1": f"{early}/mcp", "0": f"{off}/mcp"}
         for lean, url in urls.items():
-            _cached(tmp_path / lean, url)
+            cached(tmp_path / lean, url, _process)
         for run in range(PROCESSES):
             answers, asked = {}, {}
             for lean, url in urls.items():

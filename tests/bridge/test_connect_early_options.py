@@ -30,9 +30,10 @@ from test_connect_early_calls import (
     _call,
     _cases,
     _early_answered,
-    _logged,
     _requests,
     _same,
+    cached,
+    first_calls,
 )
 
 from bridge import process_env, rpc
@@ -91,51 +92,19 @@ def _opened(home: Path, url: str, lean: str, **extra: str) -> Server:
     return server
 
 
-def _cached(home: Path, url: str) -> None:
-    """Two runs: the first caches the offer, the second the SDK's answers for it (the lean front's)."""
-    home.mkdir(exist_ok=True)
-    for _ in range(2):
-        server = _opened(home, url, "1")
-        try:
-            assert server.close_stdin() < 15
-        finally:
-            server.finish()
-
-
-def _first_calls(
-    home: Path, url: str, lean: str, lines: list[bytes], *, at_once: bool
-) -> tuple[list[bytes], str]:
-    """A fresh process: the opening, the list, ``lines`` (in one write ``at_once``), one more call;
-    stdout after the list's answer, and the log (stderr and the log file)."""
-    server = _opened(home, url, lean)
-    try:
-        start = len(server.raw)
-        for batch in [lines] if at_once else [[line] for line in lines]:
-            server.send(b"".join(batch))
-            ids = {json.loads(line)["id"] for line in batch}
-            assert ids <= server.answers(ids, timeout=60).keys()
-        if lean == "1":
-            _logged(server, "the early path answered")
-        server.send(_call("after", "echo", {"value": "after"}))
-        assert "result" in server.answers({"after"}, timeout=30)["after"]
-        assert server.close_stdin() < 15
-        assert server.proc.returncode == 0
-        return bytes(server.raw[start:]).splitlines(), server.diagnostics
-    finally:
-        server.finish()
-
-
 def test_first_calls_with_headers_carry_the_links_headers_and_answer_its_bytes(
     tmp_path: Path, remotes: tuple[tuple[Remote, Noted], tuple[Remote, Noted]]
 ) -> None:
     (early_remote, early_noted), (off_remote, off_noted) = remotes
     for name, remote, noted in (("early", early_remote, early_noted), ("off", off_remote, off_noted)):
-        _cached(tmp_path / name, remote.url)
+        cached(tmp_path / name, remote.url, _opened)
         remote.forget()
         noted.seen.clear()
     lines = _cases()
-    early, early_log = _first_calls(tmp_path / "early", early_remote.url, "1", lines, at_once=True)
-    off, off_log = _first_calls(tmp_path / "off", off_remote.url, "0", lines, at_once=False)
+    early, early_log = first_calls(
+        tmp_path / "early", early_remote.url, "1", lines, at_once=True, opened=_opened
+    )
+    off, off_log = first_calls(tmp_path / "off", off_remote.url, "0", lines, at_once=False, opened=_opened)
     _same(early, off)
     assert _asked(early_remote) == _asked(off_remote)
     assert _requests(early_remote, ("tools/call",)) == _requests(off_remote, ("tools/call",))
@@ -165,7 +134,7 @@ def test_a_header_from_an_unset_variable_is_a_usage_error_before_anything_goes_o
     noted = Noted(remote.received)
     with serve_in_thread(noted) as base:
         remote.url = f"{base}/mcp"
-        _cached(tmp_path, remote.url)
+        cached(tmp_path, remote.url, _opened)
         noted.seen.clear()
         env = _env(tmp_path, "1", EO_API_KEY="")
         server = Server(env, tmp_path, ("connect", remote.url, *HEADERS))
