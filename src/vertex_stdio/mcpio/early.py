@@ -11,6 +11,12 @@ it, and every later one, on an event loop of its own, until:
 - end of input (calls in flight get ``eof_drain``), or SIGTERM / Ctrl-C (they get ``grace``;
   ``Handover.ended`` then says which, and the process exits as a session does).
 
+The early session may put requests to the local client (``asks.Asking``: ``Early.asks`` is given
+its ``ask`` at the start): the answers are read from stdin with the calls, delivered and not
+passed on.  Stopped while an ask waits or a call that may ask runs, it reads on
+(``_tail``): answers are delivered, every other line is kept, in order, for the SDK.  End of
+input, stdout broken, or the drain's limit after a signal: the asks waiting get ``LocalGone``.
+
 The calls in flight are answered before it returns (one writer writes every answer).  The
 SDK's loader is started by ``start_loading`` once nothing has happened for ``idle`` seconds:
 importing it on another thread would take the GIL from the first call (2 cores: measured in
@@ -35,6 +41,7 @@ import pydantic_core
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from vertex_stdio.mcpio.asks import Ask, Asking
 from vertex_stdio.mcpio.lean import IDLE, Handover
 from vertex_stdio.mcpio.leancalls import LeanGate, LeanRequest, ToolCalls, Waiting, answer_line
 from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, RequestId
@@ -54,6 +61,7 @@ class Early:
     start_loading: Callable[[], None]
     wake_fd: int
     aclose: Callable[[], Awaitable[None]]  # closes what ``tools`` opened, at the end
+    asks: Callable[[Ask], None] | None = None  # given, at the start, how to ask the local client
     idle: float = IDLE
     eof_drain: float = 1.0
     grace: float = 10.0
@@ -74,6 +82,7 @@ class _Early:
         for line in handover.replay:  # the opening the front read: the gate sees the session open
             self._gate.take(line)
         self._buffer, handover.preface = handover.preface, b""
+        self._kept: list[bytes] = []  # lines read after the loop stopped, for the SDK
         self._calls: dict[RequestId, anyio.CancelScope] = {}  # running, by id: a cancellation reaches it
         self._waiting = Waiting()  # admitted beyond ``AT_ONCE`` running, waiting their turn
         self._open: set[RequestId] = set()  # in flight: admitted, and not yet answered on stdout
@@ -89,6 +98,9 @@ class _Early:
         # answers (with the id they count for) and busy refusals (None): room for every call in flight
         self._out, outgoing = anyio.create_memory_object_stream[_Answer](MAX_IN_FLIGHT * 4)
         self._ending = anyio.CancelScope()  # cancelled by a signal, even while a busy answer waits for room
+        self._asks = Asking(self._send_ask, self._settled)
+        if self._e.asks is not None:
+            self._e.asks(self._asks.ask)
         self._active = anyio.current_time()
         try:
             async with anyio.create_task_group() as watching:
@@ -96,21 +108,25 @@ class _Early:
                 watching.start_soon(self._signals, watching)
                 watching.start_soon(self._idle)
                 async with anyio.create_task_group() as calls:
-                    calls.start_soon(_write, stdout, outgoing, self._written)
+                    calls.start_soon(_write, stdout, outgoing, self._written, self._broken)
                     self._tasks = calls
                     with self._ending:  # a signal ends the reading wherever it waits
                         await self._read(stdin)
-                    await self._drain()
+                    if self._eof:
+                        self._asks.gone("end of input")
+                    await self._drain(stdin)
                     await self._out.aclose()
                     if self._h.ended or self._eof:  # the session ends: the last answers, briefly (as stdio's)
                         calls.cancel_scope.deadline = anyio.current_time() + 1.0
                 watching.cancel_scope.cancel()
         finally:
+            self._asks.gone("the early session has ended")
             stdin.close()
             stdout.close()
             with anyio.CancelScope(shield=True), anyio.move_on_after(3.0):
                 await self._e.aclose()
-        self._h.preface = self._buffer
+        self._h.preface = b"".join(self._kept) + self._buffer
+        self._h.asked = self._asks.used
         if self._eof and self._h.ended is None and not self._buffer.strip():
             self._h.ended = "eof"
         self._h.answered += self.answered
@@ -136,7 +152,10 @@ class _Early:
             self._buffer += chunk
 
     async def _take(self, line: bytes) -> bool:
-        """Run or refuse ``line``'s call, or consume the cancellation of one; False: not ours."""
+        """Run or refuse ``line``'s call, deliver an answer to an ask, or consume the cancellation
+        of a call; False: not ours."""
+        if self._asks.take(line):
+            return True
         if b"notifications/cancelled" in line:
             return self._cancelled(line)
         request = self._gate.take(line)
@@ -189,22 +208,62 @@ class _Early:
             if not self._calls and not self._waiting:
                 self._emptied.set()
 
-    async def _drain(self) -> None:
-        """The calls in flight are answered: within ``grace`` after a signal, ``eof_drain`` at
-        end of input, else all of them; the rest are cancelled, never answered."""
+    async def _drain(self, stdin: FdPipe) -> None:
+        """The calls in flight are answered, and the asks waiting too: within ``grace`` after a
+        signal, ``eof_drain`` at end of input, else all of them; the rest are cancelled, never
+        answered (the asks get ``LocalGone``).  Meanwhile stdin is read on (``_tail``)."""
         limit = self._e.grace if self._h.ended else self._e.eof_drain if self._eof else None
         with anyio.move_on_after(limit):
-            while self._calls or self._waiting:
-                self._emptied = anyio.Event()
-                await self._emptied.wait()
+            async with anyio.create_task_group() as tail:
+                if not self._eof:
+                    tail.start_soon(self._tail, stdin)
+                while self._calls or self._waiting or self._asks.pending:
+                    self._emptied = anyio.Event()
+                    await self._emptied.wait()
+                tail.cancel_scope.cancel()
         self._cancel_all()
+
+    async def _tail(self, stdin: FdPipe) -> None:
+        """Stopped with calls or asks in flight: an answer to an ask is delivered, a call's
+        cancellation applied, every other line kept, in order, for the SDK (``Handover.preface``)."""
+        kept = 0
+        while True:
+            while b"\n" in self._buffer:
+                line, _, self._buffer = self._buffer.partition(b"\n")
+                if self._asks.take(line) or (b"notifications/cancelled" in line and self._cancelled(line)):
+                    continue
+                self._kept.append(line + b"\n")
+                kept += len(line) + 1
+            if kept + len(self._buffer) > MAX_LINE_BYTES:  # bounded: no more is read for the SDK
+                self._asks.gone("the local client wrote too much before answering")
+                return
+            try:
+                chunk = await stdin.read(_CHUNK)
+            except OSError:
+                chunk = b""
+            if not chunk:  # the SDK finds end of input again, when it reads
+                self._asks.gone("end of input")
+                return
+            self._active = anyio.current_time()
+            self._buffer += chunk
 
     def _cancel_all(self) -> None:
         """The calls running are cancelled and those waiting dropped: none of them is answered."""
+        self._asks.gone("the early session has ended")
         for waiting in self._waiting.clear():
             self._open.discard(waiting.id)
         for scope in self._calls.values():
             scope.cancel()
+
+    async def _send_ask(self, line: bytes) -> None:
+        await self._out.send((None, line))
+
+    def _settled(self) -> None:
+        self._active = anyio.current_time()
+        self._emptied.set()
+
+    def _broken(self) -> None:
+        self._asks.gone("stdout is broken")
 
     def _written(self, id_: RequestId) -> None:
         self._open.discard(id_)
@@ -222,7 +281,8 @@ class _Early:
     async def _idle(self) -> None:
         while True:
             await anyio.sleep(self._e.idle)
-            if not self._open and anyio.current_time() - self._active >= self._e.idle:
+            quiet = anyio.current_time() - self._active >= self._e.idle
+            if quiet and not self._open and not self._asks.pending:
                 self._e.start_loading()
                 return
 
@@ -238,14 +298,17 @@ class _Early:
                 self._ending.cancel()
 
 
-_Answer = tuple[RequestId | None, bytes]  # a line, and the call it answers (None: a busy refusal)
+_Answer = tuple[RequestId | None, bytes]  # a line, and the call it answers (None: a refusal, an ask)
 
 
 async def _write(
-    stdout: FdPipe, outgoing: MemoryObjectReceiveStream[_Answer], written: Callable[[RequestId], None]
+    stdout: FdPipe,
+    outgoing: MemoryObjectReceiveStream[_Answer],
+    written: Callable[[RequestId], None],
+    on_broken: Callable[[], None] | None = None,
 ) -> None:
     """Write every answer, each batch in one write, and say which calls are answered; after a
-    broken pipe, drop them."""
+    broken pipe (said to ``on_broken``), drop them."""
     broken = False
     async for batch in batches(outgoing):
         if not broken:
@@ -253,6 +316,8 @@ async def _write(
                 await stdout.write(b"".join(line for _, line in batch))
             except OSError:
                 broken = True
+                if on_broken is not None:
+                    on_broken()
         for id_, _ in batch:
             if id_ is not None:
                 written(id_)

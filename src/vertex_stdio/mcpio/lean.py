@@ -75,6 +75,7 @@ class Handover:
     ended: str | None = None
     answered: int = 0
     fds: tuple[int, int] | None = None  # the claimed stdin and stdout the front read and wrote
+    asked: int = 0  # request ids 1..asked were the early loop's to the client (``asks``): the SDK's follow
 
 
 class Stopped(Exception):

@@ -46,6 +46,7 @@ from mcp.types import (
     RequestId,
 )
 
+from vertex_stdio.mcpio.askids import IdShift
 from vertex_stdio.mcpio.checks import check_line
 from vertex_stdio.mcpio.discover import discover_answer
 from vertex_stdio.mcpio.lean import Handover
@@ -118,6 +119,7 @@ class Wire:
         self.lean_counts = [0, 0]  # lean calls answered, and left to the SDK
         # what the lean front answered (replayed first, its answers not written) and left unread
         self._handover = handover or Handover()
+        self._ids = IdShift(self._handover.asked)  # the SDK's requests to the client follow the early ones
         self._discover = discover  # answers a server/discover that comes before any other request
         self._opened = False  # a request reached the server: the SDK has chosen the era
         self._stdout = stdout
@@ -160,6 +162,10 @@ class Wire:
         to_server: MemoryObjectSendStream[SessionMessage],
         answers: MemoryObjectSendStream[Outgoing],
     ) -> None:
+        shifted = self._ids.incoming(message)
+        if shifted is None:
+            return  # an answer to the early session's request
+        message = shifted
         if isinstance(message, JSONRPCRequest):
             if not self._opened and message.method == "server/discover" and self._discover is not None:
                 await answers.send(
@@ -275,7 +281,7 @@ class Wire:
                     if isinstance(message, JSONRPCError):
                         log.error("the SDK refused what the lean front answered: %s", message.error.message)
                     continue
-            lines.append(_line(message))
+            lines.append(_line(self._ids.outgoing(message)))
         if self._broken:
             return
         try:
