@@ -42,6 +42,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from vertex_stdio.mcpio.asks import Ask, Asking
+from vertex_stdio.mcpio.asks import LocalGone as LocalGone  # for the relay: what an ask raises
 from vertex_stdio.mcpio.lean import IDLE, Handover
 from vertex_stdio.mcpio.leancalls import LeanGate, LeanRequest, ToolCalls, Waiting, answer_line
 from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, RequestId
