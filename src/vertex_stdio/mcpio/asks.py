@@ -94,7 +94,7 @@ class Asking:
     def take(self, line: bytes) -> bool:
         """Whether ``line`` is an answer to one of these requests: delivered to its ask when it
         waits, else consumed (its ask was cancelled or gone); other lines are not taken."""
-        if not self.used or b'"id"' not in line:
+        if not self.used or (b'"result"' not in line and b'"error"' not in line):
             return False
         message = json_object(line)
         if message is None or "method" in message or ("result" not in message and "error" not in message):
