@@ -14,13 +14,15 @@ that reached the gate; ``Script.answers`` keeps what the client answered the rem
 ``Script.notes`` the notifications it sent (a cancel's ``requestId`` left out: each path numbers
 its own); ``era="2025"`` refuses ``server/discover``, so the client speaks 2025-11-25; ``slow``
 is how long "slow" waits; ``hold_get``, how long a GET (a session's own event stream) waits
-before the server takes it: a server slower to open that stream than to take a POST.
+before the server takes it: a server slower to open that stream than to take a POST (``math.inf``:
+never answered, held until the client goes away, as by a proxy that holds it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections import Counter
 from typing import Any
 
@@ -143,6 +145,10 @@ class Script:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
+            if scope.get("method") == "GET" and self._hold_get == math.inf:
+                while (await receive())["type"] != "http.disconnect":  # never answered: held until it goes
+                    pass
+                return
             if scope.get("method") == "GET" and self._hold_get:
                 await asyncio.sleep(self._hold_get)
             await self._app(scope, receive, send)

@@ -51,7 +51,8 @@ RawRequest = Request[dict[str, Any] | None, str]
 @dataclass(frozen=True)
 class Joined:
     """An open connection's HTTP client, session id header and SDK client (``RemoteLink.joined``);
-    ``streamed``: set once the remote answered the SDK client's GET of the session's own stream."""
+    ``streamed``: set once the remote answered the SDK client's GET of the session's own stream,
+    or a request waited for that its whole bound (``listened``)."""
 
     http: httpx2.AsyncClient
     headers: dict[str, str]
@@ -70,6 +71,7 @@ class Joined:
             return
         with anyio.move_on_after(bound):
             await self.streamed.wait()
+        self.streamed.set()  # waited once: a stream never answered holds no later request
 
     @property
     def version(self) -> str | None:

@@ -63,7 +63,7 @@ from vertex_stdio.mcpio.mcp_http import (
     UnexpectedType,
     rpc_error,
 )
-from vertex_stdio.mcpio.mcp_open import STREAM_WAIT
+from vertex_stdio.mcpio.mcp_open import stream_wait
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,8 @@ class LeanLink:
         # no sign-in here (the SDK path signs in); a failure drops only the link's connection it went on
         call = CallRecord(interactive=False, replay=read_only, sent_on=joined.client)
         id_ = session.next_id()
-        await joined.listened(STREAM_WAIT)  # the remote's requests mid-call have somewhere to go
+        # the remote's requests mid-call have somewhere to go
+        await joined.listened(stream_wait(self._timeout))
         with recording(call):
             try:
                 with anyio.fail_after(self._timeout):

@@ -74,7 +74,7 @@ from vertex_stdio.core.errors import (
     VertexError,
 )
 from vertex_stdio.core.redact import clip
-from vertex_stdio.mcpio.mcp_open import STREAM_WAIT
+from vertex_stdio.mcpio.mcp_open import stream_wait
 
 __all__ = ["Joined", "RemoteLink", "Session", "Tokens"]
 
@@ -189,7 +189,7 @@ class RemoteLink:
         session = await self._connected()
         joined = self.joined()
         if joined is not None:  # a connection just opened: the remote's requests mid-call need its stream
-            await joined.listened(STREAM_WAIT)
+            await joined.listened(stream_wait(self._timeout))
         call.sending, call.sent_on = True, session.client
         message = RawRequest(method=method, params=dict(params or {}) or None)
         # A TypeAdapter of dict takes the result as the remote wrote it (the SDK accepts any adapter).

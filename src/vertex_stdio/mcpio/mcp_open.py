@@ -75,20 +75,40 @@ async def opened(session: McpHttpSession) -> None:
         await session._initialized()
 
 
-STREAM_WAIT = 3.0  # seconds a first call waits for its session's own event stream to be answered
+STREAM_WAIT = 3.0  # seconds, at most, a call on a new session waits for its own event stream
 
 
-async def listen(session: McpHttpSession, answered: anyio.Event | None = None) -> None:
+def stream_wait(timeout: float) -> float:
+    """How long a call on a new 2025 session waits for the session's own event stream to be
+    answered, with ``timeout`` the HTTP timeout: ``STREAM_WAIT``, or less when the timeout is:
+    headers slower than that are a remote (or proxy) not answering."""
+    return min(STREAM_WAIT, timeout)
+
+
+async def listen(
+    session: McpHttpSession, answered: anyio.Event | None = None, wait: float = STREAM_WAIT
+) -> None:
     """The session's own event stream (a GET), as the SDK client opens one once a 2025 session is
     initialized: the server's requests on it answered, its notifications given to the session's
     ``on_notification``.  ``answered`` is set once the server answered the GET (its status and
-    headers: from then on the server has the stream to send on), refused it, or it failed -- or at
-    once when there is no stream to open.  Returns when the server ends or refuses it; cancel to stop."""
+    headers: from then on the server has the stream to send on), refused it, or it failed; or
+    ``wait`` seconds after it was asked, so a stream never answered holds the calls that wait for
+    it once, not each; or at once when there is no stream to open.  Returns when the server ends
+    or refuses it; cancel to stop."""
     try:
-        await _listened(session, answered)
+        async with anyio.create_task_group() as waiting:
+            if answered is not None:
+                waiting.start_soon(_set_after, answered, wait)
+            await _listened(session, answered)
+            waiting.cancel_scope.cancel()
     finally:
         if answered is not None:
             answered.set()
+
+
+async def _set_after(event: anyio.Event, seconds: float) -> None:
+    await anyio.sleep(seconds)
+    event.set()
 
 
 async def _listened(session: McpHttpSession, answered: anyio.Event | None) -> None:
