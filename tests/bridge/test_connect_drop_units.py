@@ -21,10 +21,10 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from link_pair import lean_beside, lean_call, link_call, linked
 from loopback import serve_in_thread
-from test_connect_session_units import NoSignIn, Remote
+from test_connect_session_units import Remote
 
-from vertex_stdio.bridge.leancall import LeanLink
 from vertex_stdio.bridge.link import RemoteLink
 
 pytestmark = pytest.mark.anyio
@@ -92,14 +92,11 @@ def remote() -> Iterator[tuple[str, Remote]]:
 @pytest.fixture
 async def wired(remote: tuple[str, Remote]) -> AsyncIterator[tuple[RemoteLink, Breaking]]:
     breaking = Breaking()
-    async with anyio.create_task_group() as tg:
-        link = RemoteLink(remote[0], NoSignIn(), tg, host="127.0.0.1", timeout=10.0, transport=breaking)
-        try:
+    try:
+        async with linked(remote[0], timeout=10.0, transport=breaking) as link:
             yield link, breaking
-        finally:
-            await link.aclose()
-            tg.cancel_scope.cancel()
-            await breaking.shut()
+    finally:
+        await breaking.shut()
 
 
 async def _all(look: Callable[[int], Awaitable[str]]) -> dict[int, str]:
@@ -126,30 +123,8 @@ def _checked(answers: dict[int, str], app: Remote, breaking: Breaking) -> None:
         assert breaking.sent[n] == app.ran[f"look {n}"] == 2, (n, breaking.sent, app.ran)
 
 
-def _lean(link: RemoteLink, url: str) -> LeanLink:
-    async def notified(_: Any) -> None:
-        return None
-
-    def served(name: str) -> bool | None:
-        return True if name == "look" else None
-
-    return LeanLink(lambda: link, url, served, lambda error: error, notified, NoSignIn(), timeout=10.0)
-
-
-async def _lean_look(lean: LeanLink, n: int) -> str:
-    prepared = lean.prepare("look", {"n": n})
-    assert prepared is not None
-    result = await prepared()
-    assert result is not None, "left to the SDK path"
-    text: str = result["content"][0]["text"]
-    return text
-
-
-async def _link_look(link: RemoteLink, n: int) -> str:
-    result = await link.request(
-        "tools/call", {"name": "look", "arguments": {"n": n}}, interactive=False, retry=True
-    )
-    text: str = result["content"][0]["text"]
+async def _text(answer: Awaitable[dict[str, Any]]) -> str:
+    text: str = (await answer)["content"][0]["text"]
     return text
 
 
@@ -158,9 +133,9 @@ async def test_lean_reads_on_a_broken_connection_open_one_new_one(
 ) -> None:
     link, breaking = wired
     await link.session(interactive=False)
-    lean = _lean(link, remote[0])
+    lean = lean_beside(link, remote[0], timeout=10.0)
     breaking.armed = True
-    _checked(await _all(lambda n: _lean_look(lean, n)), remote[1], breaking)
+    _checked(await _all(lambda n: _text(lean_call(lean, "look", {"n": n}))), remote[1], breaking)
 
 
 async def test_link_path_reads_failing_after_a_lean_one_keep_its_new_connection(
@@ -171,8 +146,10 @@ async def test_link_path_reads_failing_after_a_lean_one_keep_its_new_connection(
     it fail as it closes, after the lean read began opening a new one: they must leave that open."""
     link, breaking = wired
     await link.session(interactive=False)
-    lean = _lean(link, remote[0])
+    lean = lean_beside(link, remote[0], timeout=10.0)
     breaking.armed = True
-    _checked(
-        await _all(lambda n: _lean_look(lean, n) if n == 1 else _link_look(link, n)), remote[1], breaking
-    )
+
+    def look(n: int) -> Awaitable[str]:
+        return _text(lean_call(lean, "look", {"n": n}) if n == 1 else link_call(link, "look", {"n": n}))
+
+    _checked(await _all(look), remote[1], breaking)

@@ -21,20 +21,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import anyio
 import pytest
 from connect_script import Script
+from link_pair import lean_beside, lean_call, link_call, linked
 from loopback import serve_in_thread
 from received import Received
 from stdio_server import INIT, Server
 from test_connect_early_calls import cached
-from test_connect_session_units import NoSignIn
 
 from bridge import process_env, rpc
-from vertex_stdio.bridge.leancall import LeanLink
-from vertex_stdio.bridge.link import RemoteLink
 
 pytestmark = pytest.mark.slow
 
@@ -116,50 +112,20 @@ def test_a_first_call_the_server_pings_on_its_own_stream_is_answered(tmp_path: P
             assert "List roots not supported" in answers["1"]["r-roots"]
 
 
+@pytest.mark.parametrize("path", ["lean", "link"])
 @pytest.mark.anyio
-async def test_the_lean_paths_call_right_after_its_connection_opens_gets_the_servers_ping() -> None:
-    script = Script(json_response=True, era="2025", hold_get=HOLD)
-
-    async def notified(_: Any) -> None:
-        return None
-
-    def served(name: str) -> bool | None:
-        return True if name == "look" else None
-
-    with serve_in_thread(script) as base:
-        async with anyio.create_task_group() as tg:
-            link = RemoteLink(f"{base}/mcp", NoSignIn(), tg, host="127.0.0.1", timeout=TIMEOUT)
-            lean = LeanLink(
-                lambda: link, f"{base}/mcp", served, lambda e: e, notified, NoSignIn(), timeout=TIMEOUT
-            )
-            try:
-                prepared = lean.prepare("look", {"how": "ping"})
-                assert prepared is not None
-                result = await prepared()  # no connection yet: the lean path opens it, then sends
-            finally:
-                await link.aclose()
-                tg.cancel_scope.cancel()
-    assert result == {"content": [{"type": "text", "text": "done: ping"}], "isError": False}, result
-    assert dict(script.seen) == {"look:ping": 1}
-    assert [{k: v for k, v in a.items() if k != "id"} for a in script.answers] == [
-        {"jsonrpc": "2.0", "result": {}}
-    ]
-
-
-@pytest.mark.anyio
-async def test_the_link_paths_call_right_after_its_connection_opens_gets_the_servers_ping() -> None:
-    """The SDK client starts its GET with ``notifications/initialized`` and waits for nothing: the
-    link waits for it (bounded) before a request on a connection that just opened."""
+async def test_a_call_right_after_its_connection_opens_gets_the_servers_ping(path: str) -> None:
+    """No connection yet: the lean path opens it, then sends; the link path's SDK client starts its
+    GET with ``notifications/initialized`` and waits for nothing, so the link waits for it (bounded)
+    before a request on a connection that just opened."""
     script = Script(json_response=True, era="2025", hold_get=HOLD)
     with serve_in_thread(script) as base:
-        async with anyio.create_task_group() as tg:
-            link = RemoteLink(f"{base}/mcp", NoSignIn(), tg, host="127.0.0.1", timeout=TIMEOUT)
-            try:
-                params = {"name": "look", "arguments": {"how": "ping"}}
-                result = await link.request("tools/call", params, interactive=False, retry=True)
-            finally:
-                await link.aclose()
-                tg.cancel_scope.cancel()
+        url = f"{base}/mcp"
+        async with linked(url, timeout=TIMEOUT) as link:
+            if path == "lean":
+                result = await lean_call(lean_beside(link, url, timeout=TIMEOUT), "look", {"how": "ping"})
+            else:
+                result = await link_call(link, "look", {"how": "ping"})
     assert result == {"content": [{"type": "text", "text": "done: ping"}], "isError": False}, result
     assert dict(script.seen) == {"look:ping": 1}
     assert [{k: v for k, v in a.items() if k != "id"} for a in script.answers] == [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
@@ -20,35 +20,16 @@ import httpx2
 import pytest
 from asgi_body import json_object, read_body, replaying
 from connect_script import Script
+from link_pair import link_call, linked
 from loopback import serve_in_thread
 from mcp.server import MCPServer
 from mcp.types import LoggingMessageNotification, ToolAnnotations
 
 from vertex_stdio.bridge.edge import SessionEnded
 from vertex_stdio.bridge.link import RemoteLink
-from vertex_stdio.core.credentials import Challenge, SignInPrompt
-from vertex_stdio.core.errors import AuthRequired, UpstreamUnavailable
+from vertex_stdio.core.errors import UpstreamUnavailable
 
 pytestmark = pytest.mark.anyio
-
-
-class NoSignIn:
-    """A remote that needs no sign-in: no token, ever."""
-
-    async def token(self, scopes: Sequence[str], prompt: SignInPrompt | None = None) -> str:
-        raise AuthRequired("no sign-in here")
-
-    async def silent_token(self) -> str | None:
-        return None
-
-    def challenged(self, challenge: Challenge) -> None:
-        return None
-
-    async def rejected(self, token: str, challenge: Challenge) -> bool:
-        return False
-
-    def accepted(self, token: str) -> None:
-        return None
 
 
 class Remote:
@@ -108,20 +89,12 @@ def remote() -> Iterator[tuple[str, Remote]]:
 
 @pytest.fixture
 async def link(remote: tuple[str, Remote]) -> AsyncIterator[RemoteLink]:
-    async with anyio.create_task_group() as tg:
-        kept = RemoteLink(remote[0], NoSignIn(), tg, host="127.0.0.1", timeout=10.0)
-        try:
-            yield kept
-        finally:
-            await kept.aclose()
-            tg.cancel_scope.cancel()  # as the proxy does: a forgotten session's connection closes too
+    async with linked(remote[0], timeout=10.0) as kept:  # closed as the proxy closes it
+        yield kept
 
 
 async def _look(link: RemoteLink, n: int) -> str:
-    result = await link.request(
-        "tools/call", {"name": "look", "arguments": {"n": n}}, interactive=False, retry=True
-    )
-    text: str = result["content"][0]["text"]
+    text: str = (await link_call(link, "look", {"n": n}))["content"][0]["text"]
     return text
 
 
@@ -191,19 +164,10 @@ async def test_a_notification_sent_before_the_stream_broke_is_relayed_though_the
         relayed.append(message)
 
     with serve_in_thread(script) as base:
-        async with anyio.create_task_group() as tg:
-            link = RemoteLink(
-                f"{base}/mcp", NoSignIn(), tg, host="127.0.0.1", timeout=5.0, on_notification=relay
-            )
-            try:
-                with pytest.raises(UpstreamUnavailable):
-                    await link.request(
-                        "tools/call",
-                        {"name": "look", "arguments": {"how": "sse-unanswered"}},
-                        interactive=False,
-                    )
-            finally:
-                await link.aclose()
-                tg.cancel_scope.cancel()
+        async with linked(f"{base}/mcp", timeout=5.0, on_notification=relay) as link:
+            with pytest.raises(UpstreamUnavailable):
+                await link.request(
+                    "tools/call", {"name": "look", "arguments": {"how": "sse-unanswered"}}, interactive=False
+                )
     assert script.seen["look:sse-unanswered"] == 2
     assert [m.params.data for m in relayed if isinstance(m, LoggingMessageNotification)] == ["bye", "bye"]

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
 import httpx2
 import pytest
 from connect_script import Script
+from link_pair import lean_beside, lean_call, link_call, linked
 from loopback import serve_in_thread
-from test_connect_session_units import NoSignIn
 
-from vertex_stdio.bridge.leancall import LeanLink
-from vertex_stdio.bridge.link import RemoteLink
 from vertex_stdio.mcpio import mcp_open
 from vertex_stdio.mcpio.mcp_http import McpHttpSession
 
@@ -34,52 +30,20 @@ TIMEOUT = 1.5  # seconds (the HTTP timeout): shorter than STREAM_WAIT, so the wa
 DONE = {"content": [{"type": "text", "text": "done: fine"}], "isError": False}
 
 
-async def _twice(base: str, call: Callable[[RemoteLink], Awaitable[Any]]) -> list[float]:
-    """How long each of two calls on a new link to ``base`` took (each answered ``DONE``)."""
+async def _twice(url: str, path: str) -> list[float]:
+    """How long each of two calls on a new link to ``url`` took (each answered ``DONE``)."""
     took = []
-    async with anyio.create_task_group() as tg:
-        link = RemoteLink(f"{base}/mcp", NoSignIn(), tg, host="127.0.0.1", timeout=TIMEOUT)
-        try:
-            for _ in range(2):
-                start = time.monotonic()
-                with anyio.fail_after(20):
-                    assert await call(link) == DONE
-                took.append(time.monotonic() - start)
-        finally:
-            await link.aclose()
-            tg.cancel_scope.cancel()
+    async with linked(url, timeout=TIMEOUT) as link:
+        lean = lean_beside(link, url, timeout=TIMEOUT)
+        for _ in range(2):
+            start = time.monotonic()
+            with anyio.fail_after(20):
+                if path == "lean":
+                    assert await lean_call(lean, "look", {"how": "fine"}) == DONE
+                else:
+                    assert await link_call(link, "look", {"how": "fine"}) == DONE
+            took.append(time.monotonic() - start)
     return took
-
-
-async def _linked(link: RemoteLink) -> Any:
-    params = {"name": "look", "arguments": {"how": "fine"}}
-    return await link.request("tools/call", params, interactive=False, retry=True)
-
-
-def _lean(base: str) -> Callable[[RemoteLink], Awaitable[Any]]:
-    async def notified(_: Any) -> None:
-        return None
-
-    made: dict[str, LeanLink] = {}
-
-    async def called(link: RemoteLink) -> Any:
-        lean = made.setdefault(
-            "lean",
-            LeanLink(
-                lambda: link,
-                f"{base}/mcp",
-                lambda _: True,
-                lambda e: e,
-                notified,
-                NoSignIn(),
-                timeout=TIMEOUT,
-            ),
-        )
-        prepared = lean.prepare("look", {"how": "fine"})
-        assert prepared is not None
-        return await prepared()
-
-    return called
 
 
 @pytest.mark.parametrize("path", ["link", "lean"])
@@ -87,7 +51,7 @@ def _lean(base: str) -> Callable[[RemoteLink], Awaitable[Any]]:
 async def test_a_stream_never_answered_costs_one_wait_no_longer_than_the_http_timeout(path: str) -> None:
     script = Script(json_response=True, era="2025", hold_get=math.inf)
     with serve_in_thread(script) as base:
-        first, second = await _twice(base, _linked if path == "link" else _lean(base))
+        first, second = await _twice(f"{base}/mcp", path)
     assert TIMEOUT <= first < mcp_open.STREAM_WAIT, first  # before: STREAM_WAIT (3 s), whatever the timeout
     assert second < TIMEOUT, second  # before: each request waited again
     assert dict(script.seen) == {"look:fine": 2}
