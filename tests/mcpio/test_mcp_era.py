@@ -164,20 +164,27 @@ async def test_the_remote_receives_what_the_sdk_client_sends(
         assert [post["session"] for post in _posts(ours)] == [False, False, True, True]
 
 
-def test_the_constants_are_the_sdks() -> None:
-    assert mcp_era.LATEST_MODERN == sdk_version.LATEST_MODERN_VERSION
-    assert mcp_era.MODERN_VERSIONS == sdk_version.MODERN_PROTOCOL_VERSIONS
-    assert mcp_era.HANDSHAKE_VERSIONS == sdk_version.HANDSHAKE_PROTOCOL_VERSIONS
-    assert mcp_era.LATEST_HANDSHAKE == sdk_session.LATEST_HANDSHAKE_VERSION
-    assert mcp_era.UNSUPPORTED_PROTOCOL_VERSION == mcp_types.UNSUPPORTED_PROTOCOL_VERSION
-    assert mcp_era.VERSION_META == mcp_types.PROTOCOL_VERSION_META_KEY
-    assert mcp_era.CLIENT_INFO_META == mcp_types.CLIENT_INFO_META_KEY
-    assert mcp_era.CAPABILITIES_META == mcp_types.CLIENT_CAPABILITIES_META_KEY
-    assert mcp_era.VERSION_HEADER == sdk_session.MCP_PROTOCOL_VERSION_HEADER
-    assert mcp_era.METHOD_HEADER == sdk_session.MCP_METHOD_HEADER
-    assert mcp_era.NAME_HEADER == sdk_session.MCP_NAME_HEADER
-    assert mcp_era.NAME_BEARING == sdk_session.NAME_BEARING_METHODS
-    assert mcp_era.DISCOVER_TIMEOUT == sdk_session.DISCOVER_TIMEOUT_SECONDS
+SAME = {  # each of mcp_era's constants: the SDK's module and name for it
+    "LATEST_MODERN": (sdk_version, "LATEST_MODERN_VERSION"),
+    "MODERN_VERSIONS": (sdk_version, "MODERN_PROTOCOL_VERSIONS"),
+    "HANDSHAKE_VERSIONS": (sdk_version, "HANDSHAKE_PROTOCOL_VERSIONS"),
+    "LATEST_HANDSHAKE": (sdk_session, "LATEST_HANDSHAKE_VERSION"),
+    "UNSUPPORTED_PROTOCOL_VERSION": (mcp_types, "UNSUPPORTED_PROTOCOL_VERSION"),
+    "VERSION_META": (mcp_types, "PROTOCOL_VERSION_META_KEY"),
+    "CLIENT_INFO_META": (mcp_types, "CLIENT_INFO_META_KEY"),
+    "CAPABILITIES_META": (mcp_types, "CLIENT_CAPABILITIES_META_KEY"),
+    "VERSION_HEADER": (sdk_session, "MCP_PROTOCOL_VERSION_HEADER"),
+    "METHOD_HEADER": (sdk_session, "MCP_METHOD_HEADER"),
+    "NAME_HEADER": (sdk_session, "MCP_NAME_HEADER"),
+    "NAME_BEARING": (sdk_session, "NAME_BEARING_METHODS"),
+    "DISCOVER_TIMEOUT": (sdk_session, "DISCOVER_TIMEOUT_SECONDS"),
+}
+
+
+@pytest.mark.parametrize("name", SAME)
+def test_the_constants_are_the_sdks(name: str) -> None:
+    module, theirs = SAME[name]
+    assert getattr(mcp_era, name) == getattr(module, theirs)
 
 
 @pytest.mark.parametrize(
