@@ -10,7 +10,6 @@ before it are still relayed (``connect_script``'s ``sse-unanswered``).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from asgi_body import json_object, read_body, replaying
+from asgi_body import json_answer, json_object, read_body, replaying
 from connect_script import Script
 from link_pair import link_call, linked
 from loopback import serve_in_thread
@@ -63,15 +62,7 @@ class Remote:
         message = json_object(body)
         if message.get("method") == "server/discover":
             error = {"jsonrpc": "2.0", "id": message.get("id"), "error": {"code": -32601, "message": "no"}}
-            data = json.dumps(error).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            return await send({"type": "http.response.body", "body": data})
+            return await json_answer(send, 200, error)
         if message.get("method") == "initialize":
             self.initializes += 1
         session = dict(scope["headers"]).get(b"mcp-session-id")

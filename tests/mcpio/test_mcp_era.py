@@ -20,7 +20,7 @@ from typing import Any, cast
 import httpx2
 import mcp_types
 import pytest
-from asgi_body import json_object, read_body, replaying
+from asgi_body import json_answer, json_object, read_body, replaying
 from loopback import serve_in_thread
 from mcp import Client
 from mcp.client import session as sdk_session
@@ -81,13 +81,7 @@ class Recording:
             if self.how == "unsupported":
                 data = {"supported": ["2025-11-25", "2025-06-18"], "requested": "2026-07-28"}
                 error = {"code": -32022, "message": "Unsupported protocol version", "data": data}
-            body = json.dumps({"jsonrpc": "2.0", "id": message["id"], "error": error}).encode()
-            headers_out = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ]
-            await send({"type": "http.response.start", "status": 200, "headers": headers_out})
-            await send({"type": "http.response.body", "body": body})
+            await json_answer(send, 200, {"jsonrpc": "2.0", "id": message["id"], "error": error})
             return
         await self._app(scope, replaying(body, receive), send)
 

@@ -1,5 +1,6 @@
-"""An ASGI request's body, read whole before the app sees it, for the test servers that look at a
-message first (``remote_mcp.py`` run as its own process, ``connect_script``)."""
+"""An ASGI request's body, read whole before the app sees it, and a whole answer written, for the
+test servers that look at a message first (``remote_mcp.py`` run as its own process,
+``connect_script``, the gates in front of the SDK's server in tests)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,23 @@ def replaying(body: bytes, receive: Any) -> Any:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return again
+
+
+async def answer(
+    send: Any,
+    status: int,
+    body: bytes,
+    kind: bytes = b"application/json",
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """One whole HTTP answer: ``body``, of content type ``kind`` (its length said), ``extra`` headers after."""
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def json_answer(
+    send: Any, status: int, message: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """``answer`` with ``message`` as JSON."""
+    await answer(send, status, json.dumps(message).encode(), extra=extra)

@@ -26,7 +26,8 @@ import math
 from collections import Counter
 from typing import Any
 
-from asgi_body import json_object, read_body, replaying
+from asgi_body import answer, json_answer, json_object, read_body, replaying
+from client_asks import ROOTS, Ask, form, sampling
 from mcp import MCPError, types
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -91,28 +92,10 @@ class _Name(BaseModel):
     name: str
 
 
-_ASKED: dict[str, tuple[Any, Any]] = {
-    "roots": (types.ListRootsRequest(), types.ListRootsResult),
-    "sample": (
-        types.CreateMessageRequest(
-            params=types.CreateMessageRequestParams(
-                messages=[
-                    types.SamplingMessage(role="user", content=types.TextContent(type="text", text="hi ü"))
-                ],
-                max_tokens=5,
-            )
-        ),
-        types.CreateMessageResult,
-    ),
-    "elicit": (
-        types.ElicitRequest(
-            params=types.ElicitRequestFormParams(
-                message="Your name?",
-                requested_schema=_Name.model_json_schema(),  # type: ignore[arg-type]
-            )
-        ),
-        types.ElicitResult,
-    ),
+_ASKED: dict[str, Ask] = {
+    "roots": ROOTS,
+    "sample": sampling("hi ü"),
+    "elicit": form("Your name?", _Name.model_json_schema()),
 }
 
 
@@ -163,7 +146,7 @@ class Script:
             self.notes.append({"method": message["method"], "params": params})
         elif self._era == "2025" and message.get("method") == "server/discover":
             refused = {"code": -32601, "message": "Method not found"}
-            await _answer(send, 200, {"jsonrpc": "2.0", "id": message.get("id"), "error": refused})
+            await json_answer(send, 200, {"jsonrpc": "2.0", "id": message.get("id"), "error": refused})
             return
         if how is not None:
             self.seen[f"{message['params']['name']}:{how}"] += 1
@@ -177,40 +160,34 @@ async def _gate(how: str, message: dict[str, Any], send: Any, slow: float) -> bo
     id_ = message.get("id")
     error = {"code": -32099, "message": "refused by the remote", "data": {"why": [1, None, "ü"]}}
     if how == "rpc-error":
-        await _answer(send, 200, {"jsonrpc": "2.0", "id": id_, "error": error})
+        await json_answer(send, 200, {"jsonrpc": "2.0", "id": id_, "error": error})
     elif how == "rpc-error-null-data":
-        await _answer(send, 200, {"jsonrpc": "2.0", "id": id_, "error": {**error, "data": None}})
+        await json_answer(send, 200, {"jsonrpc": "2.0", "id": id_, "error": {**error, "data": None}})
     elif how == "rpc-error-400":
-        await _answer(send, 400, {"jsonrpc": "2.0", "id": id_, "error": {"code": -32602, "message": "bad"}})
-    elif how == "rpc-error-closed":  # the SDK's own code for a closed connection, from the remote
-        await _answer(send, 200, {"jsonrpc": "2.0", "id": id_, "error": {"code": -32000, "message": "x"}})
-    elif how in ("500", "503", "404", "202"):
-        await _raw(send, int(how), b"text/plain", b"no" if how != "202" else b"")
-    elif how == "text":
-        await _raw(send, 200, b"text/plain", b"hello")
-    elif how == "sse-unanswered":
-        await _raw(
-            send,
-            200,
-            b"text/event-stream",
-            b'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"bye"}}\n\n',
+        await json_answer(
+            send, 400, {"jsonrpc": "2.0", "id": id_, "error": {"code": -32602, "message": "bad"}}
         )
+    elif how == "rpc-error-closed":  # the SDK's own code for a closed connection, from the remote
+        await json_answer(send, 200, {"jsonrpc": "2.0", "id": id_, "error": {"code": -32000, "message": "x"}})
+    elif how in ("500", "503", "404", "202"):
+        await answer(send, int(how), b"no" if how != "202" else b"", b"text/plain")
+    elif how == "text":
+        await answer(send, 200, b"hello", b"text/plain")
+    elif how == "sse-unanswered":
+        note = b'{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"bye"}}'
+        await answer(send, 200, b"event: message\ndata: " + note + b"\n\n", b"text/event-stream")
     elif how == "asks":  # a request to the client mid-call (its answer is kept), then the answer
         ask = {"jsonrpc": "2.0", "id": "ask-1", "method": "roots/list"}
         sample = {"jsonrpc": "2.0", "id": "ask-2", "method": "sampling/createMessage", "params": {}}
         unknown = {"jsonrpc": "2.0", "id": "ask-3", "method": "x/unknown"}
         result = {"content": [{"type": "text", "text": "asked"}], "isError": False}
         events = [ask, sample, unknown, {"jsonrpc": "2.0", "id": id_, "result": result}]
-        await _raw(
-            send,
-            200,
-            b"text/event-stream",
-            b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events),
-        )
+        stream = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+        await answer(send, 200, stream, b"text/event-stream")
     elif how == "input-required":  # a 2026-07-28 multi-round-trip answer: what the client needs first
         asks = {"roots": {"method": "roots/list"}}
         result = {"resultType": "input_required", "inputRequests": asks, "requestState": "s-ü"}
-        await _answer(send, 200, {"jsonrpc": "2.0", "id": id_, "result": result})
+        await json_answer(send, 200, {"jsonrpc": "2.0", "id": id_, "result": result})
     elif how == "drop":
         await send(
             {
@@ -235,13 +212,3 @@ def _how(message: dict[str, Any]) -> str | None:
     arguments = params.get("arguments")
     how = arguments.get("how") if isinstance(arguments, dict) else None
     return how if isinstance(how, str) else None
-
-
-async def _answer(send: Any, status: int, body: dict[str, Any]) -> None:
-    await _raw(send, status, b"application/json", json.dumps(body).encode())
-
-
-async def _raw(send: Any, status: int, kind: bytes, body: bytes) -> None:
-    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -47,7 +47,8 @@ from typing import Any
 import anyio
 import httpx2
 import uvicorn
-from asgi_body import json_object, read_body, replaying
+from asgi_body import json_answer, json_object, read_body, replaying
+from client_asks import PING, ROOTS, Ask, form, sampling
 from mcp import MCPError, types
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -141,17 +142,9 @@ def calm_tools(mcp: MCPServer) -> None:
         return f"sent {count}"
 
 
-ASKS: dict[str, tuple[Any, Any]] = {
-    "ping": (types.PingRequest(), types.EmptyResult),
-    "form": (
-        types.ElicitRequest(
-            params=types.ElicitRequestFormParams(
-                message="Your name?",
-                requested_schema={"type": "object", "properties": {"name": {"type": "string"}}},
-            )
-        ),
-        types.ElicitResult,
-    ),
+ASKS: dict[str, Ask] = {
+    "ping": PING,
+    "form": form("Your name?", {"type": "object", "properties": {"name": {"type": "string"}}}),
     "url": (
         types.ElicitRequest(
             params=types.ElicitRequestURLParams(
@@ -160,18 +153,8 @@ ASKS: dict[str, tuple[Any, Any]] = {
         ),
         types.ElicitResult,
     ),
-    "sample": (
-        types.CreateMessageRequest(
-            params=types.CreateMessageRequestParams(
-                messages=[
-                    types.SamplingMessage(role="user", content=types.TextContent(type="text", text="2+2?"))
-                ],
-                max_tokens=5,
-            )
-        ),
-        types.CreateMessageResult,
-    ),
-    "roots": (types.ListRootsRequest(), types.ListRootsResult),
+    "sample": sampling("2+2?"),
+    "roots": ROOTS,
 }
 
 
@@ -207,7 +190,9 @@ class Guard:
             message = json_object(body)
             if message.get("method") == "server/discover":  # a 2025-era server: initialize instead
                 error = {"code": -32601, "message": "Method not found"}
-                return await _json(send, 200, {"jsonrpc": "2.0", "id": message.get("id"), "error": error})
+                return await json_answer(
+                    send, 200, {"jsonrpc": "2.0", "id": message.get("id"), "error": error}
+                )
             receive = replaying(body, receive)
         if self.issuer == "none":
             return await self._keyed(scope, receive, send)
@@ -220,7 +205,7 @@ class Guard:
             "/.well-known/openid-configuration": self.as_metadata,
         }
         if path in routes:
-            return await _json(send, 200, routes[path])
+            return await json_answer(send, 200, routes[path])
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"").decode()
         body = await read_body(receive) if scope["method"] == "POST" else b""
@@ -232,7 +217,7 @@ class Guard:
         if refuse or not auth.startswith("Bearer ") or not self._active(auth[7:]):
             _note("401")
             challenge = f'Bearer resource_metadata="{self.origin}/.well-known/oauth-protected-resource/mcp"'
-            return await _json(
+            return await json_answer(
                 send, 401, {"error": "unauthorized"}, [(b"www-authenticate", challenge.encode())]
             )
         if isinstance(message.get("method"), str):
@@ -253,7 +238,7 @@ class Guard:
         given = dict(scope["headers"]).get(b"x-api-key", b"").decode()
         if self.api_key is not None and given != self.api_key:
             _note("401")
-            return await _json(send, 401, {"error": "api key required"})
+            return await json_answer(send, 401, {"error": "api key required"})
         if scope["method"] != "POST":
             return await self.app(scope, receive, send)
         body = await read_body(receive)
@@ -295,13 +280,6 @@ async def _big_tools(send: Any, message: dict[str, Any]) -> None:
     more = f',"nextCursor":"page-{page + 1}"' if page + 1 < pages else ""
     more += ',"resultType":"complete","cacheScope":"private","ttlMs":0'  # required in the 2026-07-28 era
     await send({"type": "http.response.body", "body": f"]{more}}}}}".encode(), "more_body": False})
-
-
-async def _json(send: Any, status: int, body: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
-    await send({"type": "http.response.body", "body": data})
 
 
 def main() -> None:
