@@ -12,8 +12,6 @@ import os
 import socket
 import ssl
 import stat
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bridge import process_env
+from bridge import process_env, vertex
 from vertex_stdio.desktop.doctor import collect
 from vertex_stdio.desktop.report import Check
 from vertex_stdio.vertexsms.sandbox import SANDBOX_TOKEN, Emulator
@@ -153,14 +151,7 @@ def _doctor(tmp_path: Path, emulator: Emulator, token: str) -> tuple[int, dict[s
         VERTEXSMS_MCP_URL=emulator.mcp_url,
         VERTEXSMS_API_TOKEN=token,
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "doctor", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    done = vertex(env, "doctor", "--json", timeout=60)
     return (
         done.returncode,
         {c["name"]: c for c in json.loads(done.stdout)["checks"]},
@@ -191,8 +182,8 @@ def test_doctor_leaves_nothing_open_and_does_not_warn_about_its_own_folders(tmp_
     env = process_env(tmp_path)
     del env["VERTEXSMS_LOG_DIR"]  # the default place, under the state directory
     env["XDG_STATE_HOME"] = str(tmp_path / "xdg" / "state")  # parents that do not exist yet
-    run = [sys.executable, "-m", "vertex_stdio", "doctor", "--json", "--sandbox"]
-    done = subprocess.run(run, capture_output=True, text=True, timeout=60, env=env, check=False)
+    run = ["doctor", "--json", "--sandbox"]
+    done = vertex(env, *run, timeout=60)
     checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
     created = [p for p in (tmp_path / "xdg").rglob("*")] + [tmp_path / "xdg"]
     assert created
@@ -203,12 +194,12 @@ def test_doctor_leaves_nothing_open_and_does_not_warn_about_its_own_folders(tmp_
     assert checks["state directory"]["status"] == "ok", checks["state directory"]
     state = tmp_path / "xdg" / "state" / "vertex-stdio"
     os.chmod(state, 0o755)  # noqa: S103 - as an older version left it: listable, files still private
-    again = subprocess.run(run, capture_output=True, text=True, timeout=60, env=env, check=False)
+    again = vertex(env, *run, timeout=60)
     checks = {c["name"]: c for c in json.loads(again.stdout)["checks"]}
     assert checks["state directory"]["status"] == "ok", checks["state directory"]
     (state / "notes.txt").write_text("x")
     os.chmod(state / "notes.txt", 0o644)
-    third = subprocess.run(run, capture_output=True, text=True, timeout=60, env=env, check=False)
+    third = vertex(env, *run, timeout=60)
     warned = {c["name"]: c for c in json.loads(third.stdout)["checks"]}["state directory"]
     assert warned["status"] == "warn"
     assert "notes.txt" in warned["detail"]

@@ -5,15 +5,13 @@ when the database cannot be reached.  A real server, and the real process."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from postgres import Postgres, free_port
 
-from bridge import process_env
+from bridge import process_env, vertex
 from vertex_stdio.desktop.team_check import check_team_journal
 from vertex_stdio.vertexsms.journal.pgschema import SCHEMA_VERSION
 
@@ -21,13 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def doctor(env: dict[str, str]) -> tuple[int, dict[str, dict[str, str]], str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "doctor", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    done = vertex(env, "doctor", "--json", timeout=90)
     checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
     return done.returncode, checks, done.stdout + done.stderr
 
@@ -47,12 +39,7 @@ def test_a_reachable_team_journal_is_checked_without_showing_its_password(
     assert checks["clock vs database"]["status"] == "ok"
     assert "send journal" not in checks  # the SQLite file is not the journal here
     assert postgres.password not in said
-    optout = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "optout", "add", "+37060000009"],
-        env=env,
-        capture_output=True,
-        timeout=90,
-    )
+    optout = vertex(env, "optout", "add", "+37060000009", timeout=90)
     assert optout.returncode == 0
     _, checks, said = doctor(env)
     assert checks["team journal schema"]["detail"] == f"version {SCHEMA_VERSION} (current)"

@@ -24,6 +24,7 @@ import pytest
 from clis import installed
 from secrets_absent import assert_no_secret, assert_no_secret_in_files
 
+from bridge import vertex
 from vertex_stdio.desktop import codex
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 
@@ -205,15 +206,8 @@ def test_codex_without_its_cli_prints_toml_and_merges_codex_home(codex_bin: Path
     assert shown.returncode == 0, shown.stderr
     table = tomllib.loads(shown.stdout)["mcp_servers"]["vertexsms-sandbox"]
     _assert_codex_schema(table)
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "setup", "codex", "--write", *env_home],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=home,
-        env=_env(home) | {"CODEX_HOME": str(codex_home)},
-        check=False,
-    )
+    env = _env(home) | {"CODEX_HOME": str(codex_home)}
+    done = vertex(env, "setup", "codex", "--write", *env_home, cwd=home, timeout=120)
     assert done.returncode == 0, done.stderr
     written = tomllib.loads((codex_home / "config.toml").read_text())["mcp_servers"]["vertexsms-sandbox"]
     assert written == table
@@ -234,9 +228,8 @@ def test_codex_forwards_the_desktop_session_the_server_needs(codex_bin: Path, ho
     Linux session with D-Bus and XDG folders the entry lists them in ``env_vars``; ``codex mcp add``
     cannot, so the TOML is printed and merged, and Codex reads ``env_vars`` back."""
     session = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/1000/bus", "XDG_STATE_HOME": str(home / "st")}
-    run = [sys.executable, "-m", "vertex_stdio", "setup", "codex"]
     env = _env(home, codex_bin.parent) | session
-    shown = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=home, env=env, check=False)
+    shown = vertex(env, "setup", "codex", cwd=home, timeout=120)
     assert shown.returncode == 0, shown.stderr
     table = tomllib.loads(shown.stdout)["mcp_servers"]["vertexsms"]
     expected = (
@@ -244,9 +237,7 @@ def test_codex_forwards_the_desktop_session_the_server_needs(codex_bin: Path, ho
     )
     assert table.get("env_vars", []) == expected
     _assert_codex_schema(table)
-    done = subprocess.run(
-        [*run, "--write"], capture_output=True, text=True, timeout=120, cwd=home, env=env, check=False
-    )
+    done = vertex(env, "setup", "codex", "--write", cwd=home, timeout=120)
     assert done.returncode == 0, done.stderr
     assert _codex_get(codex_bin, home, "vertexsms")["transport"]["env_vars"] == expected
 
@@ -373,15 +364,8 @@ def test_the_token_is_kept_and_in_no_file_and_no_command(
         "VERTEXSMS_API_URL": emulator.api_url,
         "VERTEXSMS_MCP_URL": emulator.mcp_url,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "setup", client, "--write", "--api-token"],
-        input=TOKEN + "\n",
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=home / "work",
-        env=env,
-        check=False,
+    done = vertex(
+        env, "setup", client, "--write", "--api-token", stdin=TOKEN + "\n", cwd=home / "work", timeout=180
     )
     assert done.returncode == 0, done.stderr
     assert "was checked with VertexSMS and kept in keyring" in done.stderr

@@ -16,6 +16,7 @@ import pytest
 from clis import installed
 from setup_command import setup_env, setup_in
 
+from bridge import vertex
 from vertex_stdio.app.arguments import build_parser, setting_env, setting_options, settings_from
 from vertex_stdio.vertexsms.settings import Settings
 
@@ -236,15 +237,7 @@ def test_write_without_claude_says_so(home: Path, tmp_path: Path) -> None:
     """No ``claude`` on PATH: --write exits 1 and says to run the printed command."""
     env = setup_env(home)
     env["PATH"] = str(Path(sys.executable).parent)
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "setup", "claude-code", "--write"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=home,
-        check=False,
-    )
+    done = vertex(env, "setup", "claude-code", "--write", cwd=home, timeout=60)
     assert done.returncode == 1
     assert done.stdout.startswith("claude mcp add --scope user vertexsms -- ")
     assert "not on PATH" in done.stderr

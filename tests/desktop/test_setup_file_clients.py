@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from ruamel.yaml import YAML
 from secrets_absent import assert_no_secret, assert_no_secret_in_files
 from setup_command import run_setup, setup_env
 
-from bridge import file_keyring_env
+from bridge import file_keyring_env, vertex
 from vertex_stdio.desktop import jsonc
 from vertex_stdio.vertexsms.sandbox import ALL_SCOPES, Emulator
 
@@ -263,16 +262,7 @@ def test_a_pasted_token_is_kept_and_no_file_holds_it(home: Path, emulator: Emula
     env = file_keyring_env(home, emulator)
     env = {k: v for k, v in env.items() if k not in _MOVED}
     write = ["--write"] if client != "jetbrains" else []
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "setup", client, *write, "--api-token"],
-        input=TOKEN + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=home,
-        env=env,
-        check=False,
-    )
+    done = vertex(env, "setup", client, *write, "--api-token", stdin=TOKEN + "\n", cwd=home, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "kept in keyring" in done.stderr
     assert_no_secret(TOKEN, done.stdout, done.stderr)

@@ -8,15 +8,13 @@ line, as a client writes it, to the real ``vertex-stdio --sandbox``.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from stdio_server import Server
 
-from bridge import process_env
+from bridge import process_env, vertex
 
 pytestmark = pytest.mark.slow
 
@@ -75,13 +73,7 @@ def test_call_takes_a_huge_number_to_the_tools_own_check(tmp_path: Path) -> None
         ["--json", f'{{"country": "LT", "page": {HUGE}}}'],
         ["--arg", "country=LT", "--arg", f"page={HUGE}"],
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "vertex_stdio", "call", "get_mcc_mnc_list", "--sandbox", *given],
-            env=process_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = vertex(process_env(tmp_path), "call", "get_mcc_mnc_list", "--sandbox", *given, timeout=60)
         assert done.returncode == 1, done.stderr
         error = json.loads(done.stdout)["error"]
         assert (error["code"], error["fields"]) == ("INVALID_INPUT", ["page"])

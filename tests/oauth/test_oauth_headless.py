@@ -21,7 +21,7 @@ import pytest
 from oauth_server.harness import AuthServer, auth_server, node_ready, protect, static_server
 from oauth_server.helpers import make
 
-from bridge import process_env
+from bridge import process_env, vertex
 from vertex_stdio.app.signin import status
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(node_ready() is not None, reason=str(node_ready()))]
@@ -96,14 +96,7 @@ class Terminal:
         return "".join(p.read_text(errors="replace") for p in (self.home / "logs").rglob("*") if p.is_file())
 
     def status(self) -> tuple[int, str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "vertex_stdio", "status"],
-            env=self.env,
-            capture_output=True,
-            timeout=30,
-            check=False,
-            text=True,
-        )
+        done = vertex(self.env, "status", timeout=30)
         return done.returncode, done.stdout
 
 

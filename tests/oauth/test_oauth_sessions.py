@@ -10,14 +10,13 @@ import asyncio
 import io
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from oauth_server.harness import AuthServer, StaticServer, node_ready, protect
 from oauth_server.helpers import figure, make
 
+from bridge import vertex
 from vertex_stdio.app import signin as commands
 from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.oauth import TokenStore
@@ -147,9 +146,7 @@ def test_login_with_a_pasted_token_says_it_wins_and_does_nothing(tmp_path: Path)
         "VERTEXSMS_API_TOKEN": "VTX-CANARY-login-0001",
         "VERTEXSMS_MCP_URL": "http://127.0.0.1:9/mcp",  # nothing listens: any attempt would fail
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "login"], env=env, capture_output=True, text=True, timeout=60
-    )
+    done = vertex(env, "login", timeout=60)
     assert done.returncode == 0, done.stderr
     assert "VERTEXSMS_API_TOKEN is set" in done.stdout
     assert not opened.exists()

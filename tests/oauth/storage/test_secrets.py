@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from stdio_server import SEND, Server
 
-from bridge import process_env, rpc
+from bridge import process_env, rpc, vertex
 from vertex_stdio.vertexsms.sandbox import Emulator, Fault
 from vertex_stdio.vertexsms.sandbox.state import ALL_SCOPES
 
@@ -114,14 +114,7 @@ def test_serve_session_never_shows_the_token(emulator: Emulator, env: dict[str, 
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return vertex(env, *args, timeout=60)
 
 
 @pytest.mark.slow

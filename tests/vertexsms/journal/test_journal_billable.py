@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from bridge import emulator_env, envelope, no_recipient_caps, ok
+from bridge import emulator_env, envelope, no_recipient_caps, ok, vertex
 from vertex_stdio.vertexsms.journal.sqlite import SqliteStore
 from vertex_stdio.vertexsms.sandbox import Emulator, Fault
 from vertex_stdio.vertexsms.sandbox.rest import rate_rows
@@ -51,13 +50,7 @@ async def serving(env: dict[str, str], **settings: str) -> AsyncIterator[Client]
 
 
 def history(env: dict[str, str], **settings: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "history", "--json"],
-        env={**env, **settings},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = vertex({**env, **settings}, "history", "--json", timeout=60)
     assert done.returncode == 0, done.stderr
     body: dict[str, Any] = json.loads(done.stdout)
     return body

@@ -15,7 +15,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from stdio_server import Server
 
-from bridge import emulator_env, no_recipient_caps, process_env, rpc
+from bridge import emulator_env, no_recipient_caps, process_env, rpc, vertex
 from vertex_stdio.vertexsms.sandbox import Emulator, Fault
 
 SEND = {"to": "+37060000001", "from": "ACME", "message": "Your table is ready"}
@@ -38,16 +38,6 @@ def server(env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
         yield proc
     finally:
         proc.finish()
-
-
-def vertex(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def history(env: dict[str, str], *args: str) -> dict[str, Any]:

@@ -7,8 +7,6 @@ as a person trying the sandbox from a terminal does; ``Book`` twins share one co
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bridge import process_env
+from bridge import process_env, vertex
 from vertex_stdio.vertexsms.sandbox.book import (
     SANDBOX_FILE,
     SANDBOX_PIN,
@@ -37,13 +35,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def call(env: dict[str, str], tool: str, arguments: dict[str, Any]) -> tuple[int, dict[str, Any], str]:
     """``vertex-stdio call TOOL --sandbox --json ARGS`` as its own process: exit code, JSON, stderr."""
-    done = subprocess.run(
-        [sys.executable, "-m", "vertex_stdio", "call", tool, "--sandbox", "--json", json.dumps(arguments)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = vertex(env, "call", tool, "--sandbox", "--json", json.dumps(arguments), timeout=60)
     assert done.stdout.strip(), done.stderr
     return done.returncode, json.loads(done.stdout), done.stderr
 
