@@ -62,16 +62,27 @@ class JudgedFirst:
                 return lambda: self._judged(captured)
         return self._lean.prepare(name, arguments)
 
-    async def _once_more(self, captured: Captured) -> None:
-        """A read the early path sent whose connection broke: the SDK path's, once the proxy's link
-        is there, told it went out once already (``RemoteLink.sent_before``), so it is sent once
-        more only: the remote gets it at most twice, as from the link path alone.  The remote's
-        notifications on the first try are passed on first, as the link path passes each try's."""
-        link = await self._ready_link(serving=True)
-        for notification in captured.notifications:
-            await self._lean.relay(notification)
-        if link is not None:
-            link.sent_before(captured.name, captured.arguments)
+    async def _once_more(self, captured: Captured) -> Result | None:
+        """A read the early path sent whose connection broke: the SDK path's (None), once the
+        proxy's link is there, told it went out once already (``RemoteLink.sent_before``), so it
+        is sent once more only: the remote gets it at most twice, as from the link path alone.
+        The link is there once the proxy's lifespan made it -- the local session need not be, and
+        may come only with this call (no request the SDK handles before it).  With no link within
+        ``LINK_WAIT``, it is not sent again: it fails, retryable.  The remote's notifications on
+        the first try are passed on first, as the link path passes each try's."""
+        link = await self._ready_link(serving=False)
+        if link is None:
+            log.info("%s: no link to send it once more on; not sent again", captured.name)
+            failure = UpstreamUnavailable(
+                "The connection broke during the call, and it was not sent again. Try again."
+            )
+            return tool_error(self._worded(failure))
+        link.sent_before(captured.name, captured.arguments)
+        if captured.notifications:
+            await self._ready_link(serving=True)
+            for notification in captured.notifications:
+                await self._lean.relay(notification)
+        return None
 
     async def _judged(self, captured: Captured) -> Result:
         """The captured outcome as the steady lean path answers it (never None: never sent again);
