@@ -22,8 +22,7 @@ import anyio
 import httpx2
 import pytest
 from link_pair import lean_beside, lean_call, link_call, linked
-from loopback import serve_in_thread
-from test_connect_session_units import Remote
+from test_connect_session_units import Remote, forgetful
 
 from vertex_stdio.bridge.link import RemoteLink
 
@@ -84,9 +83,8 @@ def _message(request: httpx2.Request) -> dict[str, Any]:
 
 @pytest.fixture
 def remote() -> Iterator[tuple[str, Remote]]:
-    app = Remote()
-    with serve_in_thread(app, lifespan="on") as base:
-        yield f"{base}/mcp", app
+    with forgetful() as served:
+        yield served
 
 
 @pytest.fixture

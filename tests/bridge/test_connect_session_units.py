@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -71,11 +72,18 @@ class Remote:
         return await self._app(scope, replaying(body, receive), send)
 
 
-@pytest.fixture
-def remote() -> Iterator[tuple[str, Remote]]:
+@contextmanager
+def forgetful() -> Iterator[tuple[str, Remote]]:
+    """A ``Remote`` served on loopback (in a thread): its MCP URL, and the app."""
     app = Remote()
     with serve_in_thread(app, lifespan="on") as base:
         yield f"{base}/mcp", app
+
+
+@pytest.fixture
+def remote() -> Iterator[tuple[str, Remote]]:
+    with forgetful() as served:
+        yield served
 
 
 @pytest.fixture
