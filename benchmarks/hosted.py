@@ -6,7 +6,8 @@ Baseline in the same run: the SDK's Streamable HTTP client calling that server d
 this process.  Per bridge: start-up to ``tools/list`` and to the first ``tools/call`` answer
 (``serve`` also not signed in, signed in with ``login --token``, in the sandbox with and without
 the lean call path, with the lean front off and with the lean call path off, the last in every
-round, as ``connect`` with its lean call path off); sequential calls from the SDK client
+round, as ``connect`` with its lean call path off; ``connect`` and mcp-remote under a client
+that declares roots, also in front of a 2025-only server: ``declaring.py``); sequential calls from the SDK client
 over stdio (interleaved blocks, the order rotated each round); bursts from a raw-pipe client
 (all requests written at once, then every answer read: the SDK client itself caps a burst at
 about 20x); CPU seconds per call and peak RSS from /proc.  mcp-remote comes from
@@ -26,7 +27,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -34,13 +35,14 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from calls import child_pid, cpu_seconds, peak_rss_mb
 from connect_seed import seed
+from declaring import check_era, declaring_bridges
 from harness import TOKEN, Before, Plan
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ListRootsResult
 from peers import mcp_remote
-from sidebyside import Bridge, report_hosted
+from sidebyside import Bridge, is_peer, report_hosted
 from stats import Report, percentile
 
 from vertex_stdio.oauth.storage.secrets import FileSecrets
@@ -68,11 +70,11 @@ def _line(id_: int | None, method: str, params: dict[str, object] | None = None)
 class McpUpstream:
     """``mcp_upstream.py`` in its own process; end of its stdin stops it."""
 
-    def __init__(self) -> None:
+    def __init__(self, era: str = "2026") -> None:
         # its log goes to a file, shown when a call through it fails (see ``log_excerpt``)
         self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 -- lives as long as the server; close() closes it
         self._proc = subprocess.Popen(
-            [sys.executable, str(HERE / "mcp_upstream.py")],
+            [sys.executable, str(HERE / "mcp_upstream.py"), "--era", era],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -102,9 +104,10 @@ class McpUpstream:
 
 
 def bridges(
-    url: str, env: dict[str, str], home: Path, before: Before | None
+    url: str, env: dict[str, str], home: Path, before: Before | None, legacy_url: str
 ) -> tuple[list[Bridge], str | None]:
-    """Ours, ours before (when given) and mcp-remote; plus why mcp-remote is missing."""
+    """Ours, ours before (when given) and mcp-remote, and both under a client that declares roots
+    (also in front of ``legacy_url``, the 2025-only server); plus why mcp-remote is missing."""
     ours_env = {**env, "VERTEXSMS_MCP_URL": url}
     found = [Bridge("vertex-stdio", [sys.executable, "-m", "vertex_stdio"], ours_env)]
     if before is not None:
@@ -128,17 +131,8 @@ def bridges(
             {**connect.env, "VERTEX_STDIO_LEAN_CALLS": "0"},
         )
     )
-    # connect for a client that declares roots, as many desktop clients do (roots-relay: its calls
-    # take the lean path too, the remote's requests mid-call relayed by the SDK client's handler)
-    found.append(
-        Bridge(
-            "vertex-stdio connect, client declares roots",
-            [connect.argv[0], "-X", "variant=connect-roots", *connect.argv[1:]],
-            connect.env,
-            declares={"roots": {"listChanged": True}},
-        )
-    )
     peer = mcp_remote()
+    found += declaring_bridges(connect, None if isinstance(peer, str) else peer, home, (url, legacy_url))
     if isinstance(peer, str):
         return found, peer
     headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -238,7 +232,7 @@ async def burst(
     """Milliseconds to get ``size`` answers to calls written in one go; None if any failed
     (each failure is added to ``failed``: counted and shown, not a broken benchmark)."""
     assert proc.stdin is not None
-    params = {"name": TOOL, "arguments": ARGUMENTS}
+    params: dict[str, object] = {"name": TOOL, "arguments": ARGUMENTS}
     data = b"".join(_line(first + n, "tools/call", params) for n in range(size))
     waiting = set(range(first, first + size))
     started = time.perf_counter()
@@ -361,9 +355,14 @@ async def measure_hosted(
     report: Report, plan: Plan, env: dict[str, str], home: Path, before: Before | None
 ) -> None:
     """Section 6 and its targets."""
-    upstream = McpUpstream()
-    try:
-        found, missing = bridges(upstream.url, env, home, before)
+    with ExitStack() as servers:
+        upstream = McpUpstream()
+        servers.callback(upstream.close)
+        legacy = McpUpstream(era="2025")
+        servers.callback(legacy.close)
+        await check_era(upstream.url, "2026")
+        await check_era(legacy.url, "2025")
+        found, missing = bridges(upstream.url, env, home, before, legacy.url)
         for bridge in found[:1]:
             await startup(bridge)  # warm the OS file cache, unmeasured
         for bridge in found[1:]:  # a peer that does not start is skipped, not a broken benchmark
@@ -373,19 +372,18 @@ async def measure_hosted(
                 found.remove(bridge)
                 why = f"{bridge.name} did not answer tools/list ({type(exc).__name__})"
                 sys.stderr.write(f"benchmark: skipped: {why}\n")
-                missing = why if bridge.name.startswith("mcp-remote") else missing
+                missing = why if is_peer(bridge.name) else missing
         for _ in range(plan.startup_runs):  # interleaved: drift in the machine's load hits all alike
             for bridge in found:
                 listed, called = await startup(bridge)
                 bridge.startup.append(listed)
                 bridge.first_call.append(called)
         serving = [b for b in found if not b.startup_only]
-        direct = await _sequential(plan, serving, upstream.url)
+        direct = await _sequential(plan, [b for b in serving if not b.remote], upstream.url)
         await _bursts(plan, serving)
         if any(b.failed for b in [*found, direct]):
-            sys.stderr.write(
-                f"benchmark: calls failed; what the MCP server logged:\n{upstream.log_excerpt()}\n"
-            )
-    finally:
-        upstream.close()
+            for server, name in ((upstream, "MCP server"), (legacy, "2025-only MCP server")):
+                sys.stderr.write(
+                    f"benchmark: calls failed; what the {name} logged:\n{server.log_excerpt()}\n"
+                )
     report_hosted(report, found, direct, missing)

@@ -4,9 +4,11 @@ The targets (issue 22, and issue 13's before it) are ratios of medians measured 
 interleaved run: ours over mcp-remote's.  Start-up counts from spawn to the ``tools/list``
 answer and to the first ``tools/call`` answer; ``serve`` is judged with a token given, signed in
 with ``login --token``, not signed in (start-up only: its first call needs a sign-in) and in the
-sandbox, ``connect`` from its cache.  The "before" bridge and the lean-front-off and
-lean-calls-off variants (the sandbox's too) are figures only (each shows what that lever alone
-is worth).
+sandbox, ``connect`` from its cache; and ``connect`` under a client that declares roots against
+mcp-remote under that client, in front of the section's server (a 2026-07-28 session for
+``connect``) and in front of a 2025-only one (``declaring.py``).  The "before" bridge and the
+lean-front-off and lean-calls-off variants (the sandbox's too) are figures only (each shows what
+that lever alone is worth).
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ STARTED = (
 )
 FIRST_CALL = (SERVE, "vertex-stdio, login --token", "vertex-stdio --sandbox", CONNECT)
 CALLING = (SERVE, CONNECT)
+DECLARES, LEGACY = "client declares roots", "2025-only remote"
+# (our bridge, the suffix of mcp-remote's under the same client in front of the same remote, the remote)
+DECLARING = (
+    (f"{CONNECT}, {DECLARES}", DECLARES, "2026-07-28 remote"),
+    (f"{CONNECT}, {DECLARES}, {LEGACY}", f"{DECLARES}, {LEGACY}", LEGACY),
+)
 START_LIMIT, BURST_CPU_LIMIT, RSS_LIMIT = 0.8, 0.8, 80.0
 
 
@@ -39,6 +47,7 @@ class Bridge:
     env: dict[str, str]
     startup_only: bool = False  # a start-up variant: not in the call and burst rounds
     declares: dict[str, object] = field(default_factory=dict)  # the client's capabilities
+    remote: str = ""  # not the section's server (then not in the sequential rounds: no direct baseline)
     startup: list[float] = field(default_factory=list)  # spawn -> tools/list answered, s
     first_call: list[float] = field(default_factory=list)  # spawn -> first tools/call answered, s
     p50: list[float] = field(default_factory=list)  # per block, ms
@@ -60,7 +69,7 @@ def report_hosted(report: Report, found: list[Bridge], baseline: Bridge, missing
             report.targets.append(Target(name, len(b.failed), 0, "failed", _first(b.failed)))
     for b in found:
         _figures(report, b, direct)
-    peer = next((b for b in found if b.name.startswith("mcp-remote")), None) if missing is None else None
+    peer = next((b for b in found if is_peer(b.name)), None) if missing is None else None
     _targets(report, {b.name: b for b in found}, peer, direct, missing)
 
 
@@ -69,8 +78,9 @@ def _figures(report: Report, b: Bridge, direct: list[float]) -> None:
     report.add(SECTION, Figure(f"{b.name}: spawn -> first tools/call answered", "s", b.first_call))
     if b.startup_only:
         return
-    report.add(SECTION, Figure(f"{b.name}: p50 over direct", "ms", _over_direct(b, direct), "per block"))
-    report.add(SECTION, Figure(f"{b.name}: CPU per call", "ms", b.cpu, "from /proc"))
+    if not b.remote:
+        report.add(SECTION, Figure(f"{b.name}: p50 over direct", "ms", _over_direct(b, direct), "per block"))
+        report.add(SECTION, Figure(f"{b.name}: CPU per call", "ms", b.cpu, "from /proc"))
     report.add(SECTION, Figure(f"{b.name}: 200-call burst, raw pipe", "ms", b.burst))
     report.add(SECTION, Figure(f"{b.name}: CPU per call in a burst", "ms", b.burst_cpu, "from /proc"))
     report.add(SECTION, Figure(f"{b.name}: peak RSS", "MB", [max(b.rss)] if b.rss else []))
@@ -104,6 +114,7 @@ def _targets(
                 missing,
             )
         )
+    _declaring(report, ours, peer, missing)
     for name in CALLING:
         b = ours.get(name)
         rss = max(b.rss) if b is not None and b.rss else None
@@ -135,6 +146,34 @@ def _targets(
                 missing,
             )
         )
+
+
+def _declaring(report: Report, ours: dict[str, Bridge], peer: Bridge | None, missing: str | None) -> None:
+    """``connect`` under a client that declares roots: its first call against mcp-remote's under
+    the same client in front of the same remote, and its peak RSS (``declaring.py``)."""
+    for name, suffix, remote in DECLARING:
+        b = ours.get(name)
+        theirs = ours.get(f"{peer.name}, {suffix}") if peer is not None else None
+        why = f"its column under that client ({suffix}) did not start" if theirs is None and peer else missing
+        report.targets.append(
+            _ratio(
+                f"spawn -> first tools/call <= 0.8x mcp-remote's, both under a client that declares "
+                f"roots, {remote}: {CONNECT}",
+                b,
+                theirs,
+                "first_call",
+                START_LIMIT,
+                why,
+            )
+        )
+        rss = max(b.rss) if b is not None and b.rss else None
+        rounds = "bursts" if b is not None and b.remote else "sequential rounds and bursts"
+        report.targets.append(Target(f"peak RSS <= 80 MB: {name}", rss, RSS_LIMIT, "MB", rounds))
+
+
+def is_peer(name: str) -> bool:
+    """Whether ``name`` is mcp-remote's own column (not one of its variants, which name their client)."""
+    return name.startswith("mcp-remote") and "," not in name
 
 
 def _ratio(
