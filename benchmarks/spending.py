@@ -35,7 +35,8 @@ def _policy_text() -> str:
 
 async def measure_policy(report: Report, plan: Plan) -> None:
     rounds = 2 * plan.calls_per_block
-    plain, policed = [], []
+    plain: list[float] = []
+    policed: list[float] = []
     limits = {"duplicate_window": 600.0, "max_messages_per_day": 0, "max_recipients_per_day": 0}
     with tempfile.TemporaryDirectory(prefix="vertex-bench-policy-") as home:
         without = SendJournal.at(Path(home) / "plain.sqlite3", rules=Rules(**limits))  # type: ignore[arg-type]
