@@ -21,7 +21,6 @@ calls the section's server only.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from connect_seed import seed
@@ -69,5 +68,6 @@ async def check_era(url: str, era: str) -> None:
     async with Client(streamable_http_client(url), mode="auto") as client:
         opened = client.protocol_version
     if opened != ERAS[era]:
-        sys.stderr.write(f"benchmark: {url} opened a {opened} session, not {ERAS[era]}\n")
-        raise RuntimeError(f"the {era} MCP server of section 6 opened a {opened} session")
+        raise RuntimeError(
+            f"section 6's {era} MCP server at {url} opened a {opened} session, not {ERAS[era]}"
+        )
