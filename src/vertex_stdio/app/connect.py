@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import os
 import sys
 from dataclasses import dataclass, field, replace
 
@@ -22,6 +21,7 @@ from vertex_stdio.app.connectoptions import (
     client_auth,
     headers_from,
     is_metadata_url,
+    machine_from,
     secret_from_env,
     token_provider,
 )
@@ -38,14 +38,10 @@ from vertex_stdio.bridge.selection import ToolFilter
 from vertex_stdio.bridge.servers import RemoteServer, remember, resolve
 from vertex_stdio.bridge.settings import ConnectSettings
 from vertex_stdio.core.errors import EXIT_USAGE, ConfigError
-from vertex_stdio.core.redact import register_secret
-from vertex_stdio.core.urls import check_url
 from vertex_stdio.mcpio import runner
 from vertex_stdio.mcpio.lean import Handover
 from vertex_stdio.mcpio.leancalls import ToolCalls
 from vertex_stdio.oauth import OAuthTokenProvider
-from vertex_stdio.oauth.machine import read_private_key
-from vertex_stdio.oauth.protocol.unattended import CrossApp, Machine
 from vertex_stdio.vertexsms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -182,31 +178,3 @@ class Extra:
     tools: ToolFilter = field(default_factory=ToolFilter)
     max_answer_mib: float = 4.0
     max_cache_mib: float = 8.0
-
-
-def machine_from(args: argparse.Namespace, secret: str | None, auth: str | None = None) -> Machine | None:
-    """The unattended sign-in the options ask for (client credentials, a key, cross-app), or None."""
-    cross = (args.idp_token_endpoint, args.idp_client_id, args.idp_id_token_env)
-    if not (args.client_credentials or args.private_key or any(cross)):
-        return None
-    if not args.remote_client_id:
-        raise ConfigError("An unattended sign-in needs --client-id: the client signs in as itself.")
-    key = read_private_key(args.private_key) if args.private_key else None
-    cross_app = None
-    if any(cross):
-        if not all(cross):
-            raise ConfigError(
-                "Cross-app access needs --idp-token-endpoint, --idp-client-id and --idp-id-token-env."
-            )
-        id_token = os.environ.get(args.idp_id_token_env, "").strip()
-        if not id_token:
-            raise ConfigError(
-                f"--idp-id-token-env names {args.idp_id_token_env}, which is not set (or empty)."
-            )
-        register_secret(id_token)
-        cross_app = CrossApp(
-            check_url("--idp-token-endpoint", args.idp_token_endpoint), args.idp_client_id, id_token
-        )
-    if key is None and secret is None:
-        raise ConfigError("An unattended sign-in needs the client's --client-secret-env or --private-key.")
-    return Machine(args.remote_client_id, secret, key, cross_app, auth)

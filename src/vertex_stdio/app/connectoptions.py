@@ -1,6 +1,6 @@
 """``connect``'s options that shape what its requests carry and how its token is got: the extra
-headers, the client secret, ``--client-auth``, the client ID metadata document's URL, and the
-token provider they make.  SDK-free: the link (``app/connect.py``) and the first calls answered
+headers, the client secret, ``--client-auth``, the client ID metadata document's URL, the
+unattended sign-in (``machine_from``), and the token provider they make.  SDK-free: the link (``app/connect.py``) and the first calls answered
 before the SDK is loaded (``app/earlyconnect.py``) read them with the same functions, so the two
 send alike.
 """
@@ -18,10 +18,11 @@ from vertex_stdio.bridge.servers import RemoteServer, profile_for
 from vertex_stdio.bridge.settings import ConnectSettings
 from vertex_stdio.core.errors import ConfigError
 from vertex_stdio.core.redact import register_secret
+from vertex_stdio.core.urls import check_url
+from vertex_stdio.oauth.protocol.unattended import CrossApp, Machine
 
 if TYPE_CHECKING:
     from vertex_stdio.oauth import OAuthTokenProvider
-    from vertex_stdio.oauth.protocol.unattended import Machine
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _OURS = frozenset(
@@ -110,3 +111,64 @@ def token_provider(
         client_metadata_url=args.client_metadata_url,
         reports_acceptance=True,
     )
+
+
+def _cross(args: argparse.Namespace) -> tuple[str | None, str | None, str | None]:
+    return args.idp_token_endpoint, args.idp_client_id, args.idp_id_token_env
+
+
+def machine_wanted(args: argparse.Namespace) -> bool:
+    """Whether the command line asks an unattended sign-in (``--client-credentials``,
+    ``--private-key``, ``--idp-*``)."""
+    return bool(args.client_credentials or args.private_key or any(_cross(args)))
+
+
+def machine_from(args: argparse.Namespace, secret: str | None, auth: str | None = None) -> Machine | None:
+    """The unattended sign-in the options ask for (client credentials, a key, cross-app), or None;
+    the key file and the ID token's variable are read here (the ID token registered for redaction)."""
+    from vertex_stdio.oauth.machine import read_private_key  # lazy: ``cryptography``, rarely used
+
+    if not machine_wanted(args):
+        return None
+    if not args.remote_client_id:
+        raise ConfigError("An unattended sign-in needs --client-id: the client signs in as itself.")
+    key = read_private_key(args.private_key) if args.private_key else None
+    cross_app = None
+    cross = _cross(args)
+    if any(cross):
+        if not all(cross):
+            raise ConfigError(
+                "Cross-app access needs --idp-token-endpoint, --idp-client-id and --idp-id-token-env."
+            )
+        id_token = os.environ.get(args.idp_id_token_env, "").strip()
+        if not id_token:
+            raise ConfigError(
+                f"--idp-id-token-env names {args.idp_id_token_env}, which is not set (or empty)."
+            )
+        register_secret(id_token)
+        cross_app = CrossApp(
+            check_url("--idp-token-endpoint", args.idp_token_endpoint), args.idp_client_id, id_token
+        )
+    if key is None and secret is None:
+        raise ConfigError("An unattended sign-in needs the client's --client-secret-env or --private-key.")
+    return Machine(args.remote_client_id, secret, key, cross_app, auth)
+
+
+def machine_refused(args: argparse.Namespace) -> bool:
+    """Whether ``machine_from`` refuses the command line for what can be told without reading a
+    secret: the key file and the ID token are not read (an unreadable key is refused when
+    ``machine_from`` reads it, at the first call); the ID token's variable is only looked at for
+    being set, as ``_options_usable`` looks at the client secret's."""
+    if not machine_wanted(args):
+        return False
+    if not args.remote_client_id:
+        return True
+    cross = _cross(args)
+    if any(cross):
+        if not all(cross) or not os.environ.get(args.idp_id_token_env, "").strip():
+            return True
+        try:
+            check_url("--idp-token-endpoint", args.idp_token_endpoint)
+        except ConfigError:
+            return True
+    return not args.private_key and args.client_secret_env is None
