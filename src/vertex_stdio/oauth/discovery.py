@@ -235,6 +235,14 @@ async def checked_target(http: OAuthHttp, target: Target, mcp_url: str) -> Targe
     return target
 
 
+async def cached_target(
+    http: OAuthHttp, store: TokenStore, profile: SignInProfile, now: float
+) -> Target | None:
+    """The resource and its authorization server from the state file's cache only (None when not
+    cached, stale or damaged): nothing is asked of the resource (``find_target`` would probe it)."""
+    return await _cached_target(http, store, profile.resource_url, now)
+
+
 async def _cached_target(http: OAuthHttp, store: TokenStore, mcp_url: str, now: float) -> Target | None:
     try:
         cached = store.cached_target(mcp_url)

@@ -29,7 +29,7 @@ from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.core.tasks import LooseTasks, Spawner
 from vertex_stdio.oauth.device import DeviceFlow
 from vertex_stdio.oauth.device import begin as begin_device
-from vertex_stdio.oauth.discovery import client_source
+from vertex_stdio.oauth.discovery import cached_target, client_source
 from vertex_stdio.oauth.io.browser import Opener, open_in_browser
 from vertex_stdio.oauth.io.receiver import CallbackPortUnavailable
 from vertex_stdio.oauth.machine import machine_tokens
@@ -140,6 +140,28 @@ class OAuthTokenProvider(SilentTokens):
             except AuthRequired:
                 return None
         return tokens.access_token if tokens is not None else None
+
+    async def unattended_token(self) -> str | None:
+        """For an unattended sign-in (``profile.machine``): a usable access token got without a
+        word to the resource -- memory, the store, a refresh, else the client's own grant at the
+        token endpoint (``_unattended``, the request ``token`` makes after the resource's 401) --
+        only when the discovery is cached (finding it would probe the resource without a token);
+        else None.  Errors of the token endpoint or the network are raised as they come."""
+        if self._profile.machine is None:
+            return None
+        tokens = st.usable(self._s, self._clock())
+        if tokens is not None:
+            return tokens.access_token
+        async with self._lock:
+            if await cached_target(self._http, self.store, self._profile, self._clock()) is None:
+                return None
+            try:
+                tokens = await self._silent()
+            except AuthRequired:
+                return None
+            if tokens is None:
+                tokens = await self._unattended(())
+        return tokens.access_token
 
     async def _unattended(self, scopes: tuple[str, ...]) -> Tokens:
         """A new token set obtained by the client itself (``profile.machine``), kept like a sign-in's."""
