@@ -3,12 +3,15 @@
 
 On when the lean call path is (``lean_calls_on``: ``VERTEX_STDIO_LEAN_CALLS=0`` or
 ``VERTEX_STDIO_LEAN=0`` turn it off), the cached offer answered the front (so never on Windows
-nor at a terminal), and the command line asks no unattended sign-in (``--client-credentials``,
-``--private-key``, ``--idp-*``: the link gets that token itself after a 401, the early path never
-renews on a refusal) and nothing ``command_for`` refuses.  ``--header``, ``--client-secret-env``,
-``--client-auth`` and ``--client-metadata-url`` are read with the link's own functions
+nor at a terminal), and the command line asks nothing ``command_for`` refuses.  ``--header``,
+``--client-secret-env``, ``--client-auth``, ``--client-metadata-url`` and the unattended sign-in
+(``--client-credentials``, ``--private-key``, ``--idp-*``) are read with the link's own functions
 (``connectoptions``): the early requests carry the link's headers, and the token provider made at
-the first call is the link's, secret and metadata URL included.  A local client that declared
+the first call is the link's, secret, key, ID token and metadata URL included.  With an
+unattended sign-in a token must be ready before anything goes out (``EarlyLink(needs_token=True)``,
+``OAuthTokenProvider.unattended_token``: the one kept from an earlier run, else the client's own
+grant at the token endpoint, as the link gets it after the remote's 401), else the call is left
+whole with nothing sent.  A local client that declared
 elicitation, sampling or roots is taken when what the link would declare upstream for it is known
 (``earlycaps.upstream``; on a 2026-07-28 session only: ``EarlyLink.declares``).  The token is read
 at the first call (keyring, and a refresh when due), never at start-up.  The SDK's loader starts once nothing has happened
@@ -35,8 +38,6 @@ if TYPE_CHECKING:
     from vertex_stdio.mcpio.lean import Handover, Manifest
 
 log = logging.getLogger("vertex_stdio")
-
-_UNATTENDED = ("client_credentials", "private_key", "idp_token_endpoint", "idp_client_id", "idp_id_token_env")
 
 
 def connect_settings(settings: Settings) -> ConnectSettings:
@@ -84,9 +85,16 @@ def early_link(settings: Settings, args: argparse.Namespace, manifest: Manifest)
     a thread starts warming what the first call needs."""
     from vertex_stdio.app.serving import lean_calls_on
 
-    if not lean_calls_on() or any(getattr(args, option, None) for option in _UNATTENDED):
+    if not lean_calls_on():
         return None
-    from vertex_stdio.app.connectoptions import headers_from, secret_from_env, token_provider
+    from vertex_stdio.app.connectoptions import (
+        client_auth,
+        headers_from,
+        machine_from,
+        machine_wanted,
+        secret_from_env,
+        token_provider,
+    )
     from vertex_stdio.bridge.earlycall import EarlyLink
     from vertex_stdio.bridge.servers import resolve
 
@@ -100,12 +108,14 @@ def early_link(settings: Settings, args: argparse.Namespace, manifest: Manifest)
     chosen = connect_settings(settings)
 
     def tokens() -> Any:
-        # the link's provider (``connectoptions.token_provider``), its secret read at the first call
+        # the link's provider (``connectoptions.token_provider``), its secrets read at the first call
         secret = secret_from_env(args.client_secret_env, args.remote_client_id)
-        return token_provider(remote, chosen, args, secret)
+        machine = machine_from(args, secret, client_auth(args))
+        return token_provider(remote, chosen, args, secret, machine)
 
     served = _served(manifest)
-    threading.Thread(target=_warm, name="vertex-stdio-warm", daemon=True).start()
+    keyed = bool(args.private_key)
+    threading.Thread(target=_warm, args=(keyed,), name="vertex-stdio-warm", daemon=True).start()
     return EarlyLink(
         remote.url,
         served,
@@ -113,18 +123,21 @@ def early_link(settings: Settings, args: argparse.Namespace, manifest: Manifest)
         headers=headers,
         timeout=chosen.http_timeout,
         max_answer=int(args.max_answer_mib * 1_048_576),
+        needs_token=machine_wanted(args),
     )
 
 
 def _options_usable(args: argparse.Namespace) -> bool:
-    """Whether ``command_for`` takes the client secret's and the metadata URL's options (else it
-    reports a usage error, and nothing may go out before it): the secret's variable is set, with
-    its ``--client-id``; the metadata URL is an https URL with a path.  The secret itself is read
-    at the first call."""
-    from vertex_stdio.app.connectoptions import is_metadata_url
+    """Whether ``command_for`` takes the client secret's, the metadata URL's and the unattended
+    sign-in's options (else it reports a usage error, and nothing may go out before it): the
+    secret's variable is set, with its ``--client-id``; the metadata URL is an https URL with a
+    path; ``machine_refused`` says no.  The secrets themselves are read at the first call."""
+    from vertex_stdio.app.connectoptions import is_metadata_url, machine_refused
 
     variable = args.client_secret_env
     if variable is not None and not (args.remote_client_id and os.environ.get(variable, "").strip()):
+        return False
+    if machine_refused(args):
         return False
     return args.client_metadata_url is None or is_metadata_url(args.client_metadata_url)
 
@@ -142,9 +155,10 @@ def _served(manifest: Manifest) -> dict[str, bool]:
     return served
 
 
-def _warm() -> None:
+def _warm(keyed: bool) -> None:
     """While the front answers: the TLS trust store first (it loads mostly outside the GIL, so it
-    overlaps the imports), then what the first call imports."""
+    overlaps the imports), then what the first call imports (``keyed``: what signs a client
+    assertion with ``--private-key``, ~15 ms; the key itself is read at the first call)."""
     from vertex_stdio.core.http import tls_context
 
     tls_context()
@@ -154,6 +168,10 @@ def _warm() -> None:
     import vertex_stdio.bridge.earlycall
     import vertex_stdio.mcpio.early
     import vertex_stdio.oauth  # noqa: F401
+
+    if keyed:
+        import cryptography.hazmat.primitives.asymmetric.ec
+        import cryptography.hazmat.primitives.serialization  # noqa: F401
 
     _keyring_backends()
     log.debug("the first call's imports are warm")

@@ -7,7 +7,9 @@ forward at once (a tool of the cached offer, served by ``--tools``/``--exclude-t
 ``Client(mode="auto")`` opens one (``mcpio.mcp_era``: ``server/discover``, else
 ``initialize``), each request stamped as the SDK stamps it for the era, with the token of the
 kept sign-in read at the first call (``AtHand``: never a sign-in, never a renewal by refusal;
-a due access token is refreshed by ``silent_token``).
+a due access token is refreshed by ``silent_token``).  With ``needs_token`` (an unattended
+sign-in) nothing goes out before a token is ready (``unattended_token``: kept, or the client's own
+grant); with none, or its provider not made (a key that cannot be read), the call is left whole.
 
 What comes back decides (money rule: a call that is not read-only reaches the remote at most once):
 
@@ -103,8 +105,10 @@ class EarlyLink:
         headers: Mapping[str, str] | None = None,
         timeout: float,
         max_answer: int,
+        needs_token: bool = False,
     ) -> None:
         self._url, self._served, self._make_tokens = url, served, tokens
+        self._needs_token = needs_token  # an unattended sign-in: a token ready before anything goes out
         self._headers = dict(headers or {})
         self._timeout, self._max_answer = timeout, max_answer
         self._tokens: OAuthTokenProvider | None = None
@@ -156,19 +160,25 @@ class EarlyLink:
             )
         return self._session
 
+    async def _ready(self) -> bool:
+        """A token of the unattended sign-in at hand, got without a word to the remote."""
+        return self._tokens is not None and await self._tokens.unattended_token() is not None
+
     async def _unasked(self, request: Message) -> Message:
         version = self._session.version if self._session is not None else None
         return unasked(request, version)
 
     async def _call(self, name: str, arguments: dict[str, Any], read_only: bool) -> Result | None:
         """The answer, or None: the call is ``captured`` for the steady state."""
-        session = self._opened_session()
         self._opening = self._opening or anyio.Lock()
         try:
+            session = self._opened_session()
             async with self._opening:  # calls side by side: one opening, a failed one not tried again
                 if self._unopened:
                     raise Unsure("the early session did not open")
                 self._unopened = True
+                if self._needs_token and session.version is None and not await self._ready():
+                    raise Unsure("no token is ready for the unattended sign-in")
                 with recording(CallRecord(interactive=False, replay=True)):  # the opening: nothing acts
                     await mcp_open.opened(session)
                 self._unopened = False
