@@ -13,6 +13,9 @@
 //   AS_NO_REFRESH 1: no refresh tokens (every renewal needs a new sign-in)
 //   AS_REFRESH_ALWAYS 1: a refresh token for every client allowed the grant (the library's default
 //                 issues one to a confidential client only with offline_access)
+//   AS_CLIENT_CREDENTIALS 1: the client_credentials grant is on (for the clients in AS_CLIENTS that list it,
+//                 with client_secret_basic/_post or private_key_jwt); every grant is journalled with
+//                 `auth`, how the client authenticated (basic, post, private_key_jwt, none)
 //   AS_POST_ONLY  1: the token and revocation endpoints refuse a client authenticated with HTTP Basic
 //                 (401 invalid_client, journalled as `basic_refused`) while the metadata still lists
 //                 client_secret_basic: the library itself takes a secret either way
@@ -64,6 +67,7 @@ const provider = new Provider(issuer, {
     registration: { enabled: process.env.AS_NO_REGISTRATION !== '1' },
     revocation: { enabled: true },
     deviceFlow: { enabled: true },
+    clientCredentials: { enabled: process.env.AS_CLIENT_CREDENTIALS === '1' },
     introspection: {
       enabled: true,
       allowedPolicy: async () => true,
@@ -87,6 +91,13 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['test-only-cookie-key'] },
 });
 
+function clientAuth(ctx) {
+  const body = ctx?.oidc?.body || {};
+  if (/^basic /i.test(ctx?.headers?.authorization || '')) return 'basic';
+  if (body.client_assertion) return 'private_key_jwt';
+  return body.client_secret ? 'post' : 'none';
+}
+
 for (const [event, name] of [
   ['grant.success', 'grant'],
   ['grant.error', 'grant_error'],
@@ -104,6 +115,7 @@ for (const [event, name] of [
       client_id: ctx?.oidc?.client?.clientId,
       error: err?.error,
       token_type_hint: params.token_type_hint,
+      auth: clientAuth(ctx),
       // Test-only: what was spent and issued, so the secret-hygiene test knows every secret to look for.
       secrets: [params.code, params.code_verifier, params.refresh_token, params.device_code, ctx?.body?.access_token, ctx?.body?.refresh_token]
         .filter((v) => typeof v === 'string' && v),
