@@ -11,7 +11,7 @@ fresh processes make the first call, with the early path (told by its own log li
 ``VERTEX_STDIO_LEAN_CALLS=0``:
 
 - the token kept from the earlier run is used at the early first call (no grant);
-- a due one (6-second tokens) is got again at the early first call with the same request to the
+- a due one (10-second tokens) is got again at the early first call with the same request to the
   token endpoint the link makes after its 401 (grant, scope, resource, client, client
   authentication), and the remote never sees an early request without a valid bearer;
 - with the authorization server down, or refusing the client, the call is left whole: the remote
@@ -53,7 +53,7 @@ SECRET = "Zq8mW3xK5tR7vN2pL9hB4cD6fJ1y"  # test-only: must never be logged
 FETCH = {"name": "fetch", "arguments": {"id": "n1"}}
 EARLY = "the early path answered 1 calls before the SDK was wanted"
 LEFT = "fetch: left to the steady state (whole)"
-TTL = 6
+TTL = 10  # seconds a token lives: the test waits it out; long enough for one run to use the one it got
 
 
 def _b64(number: int, size: int) -> str:
