@@ -185,6 +185,7 @@ def _run(
 
 
 def _no_secrets(log: str, server: AuthServer, key_body: str) -> None:
+    """The secret, the key, and every token and client assertion the server saw or issued."""
     assert_no_secret(SECRET, log)
     if key_body:
         assert_no_secret(key_body, log)
@@ -235,6 +236,8 @@ def test_a_due_machine_token_is_got_at_the_early_first_call_as_the_link_gets_it(
             assert len(grants) == count + 1, label  # once, at the first call
             grant = grants[-1]
             asked[label] = (grant["scope"], grant["resource"], grant["auth"], grant.get("error"))
+            if method == "private_key_jwt":  # the client assertion is among what must not be logged
+                assert any(secret.count(".") == 2 for secret in grant["secrets"])
             if label == "early":
                 assert "401" not in received, received
             _no_secrets(log, server, key)

@@ -19,7 +19,7 @@
 //   AS_POST_ONLY  1: the token and revocation endpoints refuse a client authenticated with HTTP Basic
 //                 (401 invalid_client, journalled as `basic_refused`) while the metadata still lists
 //                 client_secret_basic: the library itself takes a secret either way
-// Grant journal lines carry `secrets` (the code, PKCE verifier and tokens spent or issued): test-only.
+// Grant journal lines carry `secrets` (the code, PKCE verifier, client assertion and tokens spent or issued): test-only.
 // Prints `READY <port>` on stdout once it listens on 127.0.0.1.  The consent page is a tiny form:
 // POST /interaction/<uid>/confirm grants every requested scope, POST /interaction/<uid>/abort declines.
 import { appendFileSync } from 'node:fs';
@@ -117,7 +117,7 @@ for (const [event, name] of [
       token_type_hint: params.token_type_hint,
       auth: clientAuth(ctx),
       // Test-only: what was spent and issued, so the secret-hygiene test knows every secret to look for.
-      secrets: [params.code, params.code_verifier, params.refresh_token, params.device_code, ctx?.body?.access_token, ctx?.body?.refresh_token]
+      secrets: [params.code, params.code_verifier, params.refresh_token, params.device_code, ctx?.body?.access_token, ctx?.body?.refresh_token, ctx?.oidc?.body?.client_assertion]
         .filter((v) => typeof v === 'string' && v),
     });
   });
