@@ -43,7 +43,7 @@ def lean_connect(settings: Settings, args: argparse.Namespace) -> int:
         handover = front_until_stopped(in_fd, out_fd, manifest, loader.wake_fd, loader.start)
         log.debug("the lean front answered %d requests", handover.answered)
         opened = handover.ended is None and not loader.ready
-        if early is not None and opened and early.declares(declared(handover)):
+        if early is not None and opened and early.declares(*declared(handover, manifest)):
             answered = run_early_connect(handover, early, loader)
             log.debug("the early path answered %d calls before the SDK was wanted", answered)
         if handover.ended is not None and handover.ended != "eof":

@@ -34,7 +34,7 @@ from vertex_stdio.mcpio.lines import json_object
 from vertex_stdio.vertexsms.settings import Settings
 
 if TYPE_CHECKING:
-    from vertex_stdio.bridge.earlycall import EarlyLink
+    from vertex_stdio.bridge.earlycall import Ask, EarlyLink, Relay
     from vertex_stdio.mcpio.lean import Handover, Manifest
 
 log = logging.getLogger("vertex_stdio")
@@ -189,9 +189,11 @@ def _keyring_backends() -> None:
             importlib.import_module(entry.module)
 
 
-def declared(handover: Handover) -> dict[str, Any] | None:
+def declared(handover: Handover, manifest: Manifest) -> tuple[dict[str, Any] | None, Relay | None]:
     """What the link's SDK client would declare upstream for the local client, from its
-    ``initialize`` (replayed for the SDK): ``earlycaps.upstream``; None when not known."""
+    ``initialize`` (replayed for the SDK): ``earlycaps.upstream``, None when not known; and what
+    answers the remote's requests for it as that client does (``bridge/earlyrelay.py``, imported
+    with the SDK when the remote first asks)."""
     from vertex_stdio.bridge.earlycaps import upstream
 
     for line in handover.replay:
@@ -200,8 +202,22 @@ def declared(handover: Handover) -> dict[str, Any] | None:
         message = json_object(line)
         params = message.get("params") if message is not None else None
         if isinstance(params, dict) and message is not None and message.get("method") == "initialize":
-            return upstream(params.get("capabilities"))
-    return None
+            local = params.get("capabilities")
+            version = manifest.negotiated(str(params.get("protocolVersion")))
+            return upstream(local), _relay(local, version) if isinstance(local, dict) else None
+    return None, None
+
+
+def _relay(local: dict[str, Any], version: str) -> Relay:
+    """The remote's requests answered as the link's SDK client answers them for a local client that
+    declared ``local`` and speaks ``version``; the SDK is imported at the first of them."""
+
+    async def relayed(request: dict[str, Any], remote: str, ask: Ask) -> dict[str, Any] | None:
+        from vertex_stdio.bridge import earlyrelay
+
+        return await earlyrelay.answer(request, remote, earlyrelay.Asked(ask, local, version))
+
+    return relayed
 
 
 def run_early_connect(handover: Handover, link: EarlyLink, loader: Loader) -> int:

@@ -42,7 +42,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -116,18 +116,27 @@ class EarlyLink:
         self._session: McpHttpSession | None = None
         self._listening: asyncio.Task[None] | None = None
         self._capabilities: dict[str, Any] = {}
+        self._relay: Relay | None = None
+        self._ask: Ask | None = None
+        self._answering: set[asyncio.Task[None]] = set()  # the remote's requests being answered
         self._unopened = False  # the opening failed once: the later calls are left whole at once
         self._opening: anyio.Lock | None = None
         self._streamed: anyio.Event | None = None  # set once the session's own stream is answered
         self.captured: list[Captured] = []
 
-    def declares(self, capabilities: dict[str, Any] | None) -> bool:
+    def declares(self, capabilities: dict[str, Any] | None, relay: Relay | None = None) -> bool:
         """Declare upstream what the link's SDK client declares for the local client
-        (``earlycaps.upstream``); False when that is not known (None): the early path stays off."""
-        if capabilities is None:
+        (``earlycaps.upstream``), the remote's requests for it answered by ``relay``; False when
+        that is not known (None), or something is declared and nothing relays: the early path
+        stays off."""
+        if capabilities is None or (capabilities and relay is None):
             return False
-        self._capabilities = capabilities
+        self._capabilities, self._relay = capabilities, relay
         return True
+
+    def asking(self, ask: Ask) -> None:
+        """The early loop's way to put a request to the local client (``mcpio.asks``)."""
+        self._ask = ask
 
     def prepare(self, name: str, arguments: dict[str, Any]) -> Prepared | None:
         read_only = self._served.get(name)
@@ -153,10 +162,11 @@ class EarlyLink:
                 CLIENT_INFO,
                 auth=auth,
                 timeout=httpx2.Timeout(self._timeout + 5.0, connect=min(10.0, self._timeout)),
-                era="modern" if self._capabilities else "auto",  # see the module's docstring
+                era="auto",
                 capabilities=self._capabilities,
                 on_notification=_noted,
-                on_request=self._unasked,
+                on_request=self._asked,
+                answer_in=self._beside,  # as the SDK client's: a relay outlives the call it came in
             )
         return self._session
 
@@ -164,9 +174,21 @@ class EarlyLink:
         """A token of the unattended sign-in at hand, got without a word to the remote."""
         return self._tokens is not None and await self._tokens.unattended_token() is not None
 
-    async def _unasked(self, request: Message) -> Message:
+    async def _asked(self, request: Message) -> Message | None:
+        """The answer to the remote's ``request``: relayed to the local client when the link's SDK
+        client would relay it (the version has it, the local client declared it), else ``unasked``."""
         version = self._session.version if self._session is not None else None
-        return unasked(request, version)
+        method = request.get("method")
+        relayed = _CAPABILITY.get(str(method)) in self._capabilities and (method, version) in _ASKED
+        if version is None or self._relay is None or not relayed:
+            return unasked(request, version)
+        return await self._relay(request, version, self._ask or _no_client)
+
+    def _beside(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``task`` (an answer to the remote) beside the calls, until ``aclose``."""
+        answering = asyncio.get_running_loop().create_task(task(), context=contextvars.Context())
+        self._answering.add(answering)
+        answering.add_done_callback(self._answering.discard)
 
     async def _call(self, name: str, arguments: dict[str, Any], read_only: bool) -> Result | None:
         """The answer, or None: the call is ``captured`` for the steady state."""
@@ -235,6 +257,10 @@ class EarlyLink:
         session, http, tokens = self._session, self._http, self._tokens
         self._session = self._http = self._tokens = None
         with anyio.CancelScope(shield=True):
+            for answering in list(self._answering):  # each tells the remote "Connection closed"
+                answering.cancel()
+            if self._answering:
+                await asyncio.wait(self._answering, timeout=2.0)
             if session is not None:
                 await session.close()
             if self._listening is not None:
@@ -248,6 +274,15 @@ class EarlyLink:
         log.debug("the early session is closed")
 
 
+Ask = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]  # ``mcpio.asks``: a request to the local client
+# (the remote's request, the session's version, the ask) -> the link's SDK client's answer (``bridge/earlyrelay``)
+Relay = Callable[[Message, str, Ask], Awaitable[Message | None]]
+_CAPABILITY = {
+    "roots/list": "roots",
+    "sampling/createMessage": "sampling",
+    "elicitation/create": "elicitation",
+}
+
 _NOTES: contextvars.ContextVar[list[Message]] = contextvars.ContextVar("vertex_stdio_early_notes")
 _NOT_SUPPORTED = {  # the SDK client's answers when the local client declared none of these
     "sampling/createMessage": "Sampling not supported",
@@ -260,6 +295,13 @@ _ASKED = {
     ("elicitation/create", "2025-06-18"),
     ("elicitation/create", "2025-11-25"),
 }
+
+
+async def _no_client(request: dict[str, Any]) -> dict[str, Any]:
+    """No early loop gave its ask: as if the local client were gone."""
+    from vertex_stdio.mcpio.asks import LocalGone
+
+    raise LocalGone("no early loop to ask")
 
 
 async def _noted(message: Message) -> None:

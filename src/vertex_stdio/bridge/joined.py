@@ -93,30 +93,8 @@ class Joined:
         return data.get("params") or {}, {**self.headers, **options.get("headers", {})}
 
     async def answer(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The SDK client's answer to the remote's ``request`` on this session (its ``result`` or
-        ``error``, as its dispatcher writes it); None for a message its transport would not take
-        as a request (it answers none)."""
-        try:
-            parsed = jsonrpc_message_adapter.validate_python(request, by_name=False)
-        except ValidationError:
-            parsed = None
-        if not isinstance(parsed, JSONRPCRequest):
-            log.debug("the remote sent a request that is not JSON-RPC; left unanswered")
-            return None
-        answer: JSONRPCResponse | JSONRPCError
-        try:
-            context = cast(Any, _Dispatched(parsed.id))
-            result = await self.client.session._on_request(context, parsed.method, parsed.params)
-            answer = JSONRPCResponse(jsonrpc="2.0", id=parsed.id, result=result)
-        except Exception as exc:  # noqa: BLE001 - the dispatcher's one exception-to-wire boundary, as there
-            error = handler_exception_to_error_data(exc)
-            if error is None:
-                log.warning("the answer to the remote's %s failed (%s)", parsed.method, type(exc).__name__)
-                error = ErrorData(code=0, message=str(exc))  # the SDK client's dispatcher's catch-all
-            answer = JSONRPCError(jsonrpc="2.0", id=parsed.id, error=error)
-        # the transport posts what the dispatcher wrote as its model's JSON, so: exclude_unset
-        dumped = answer.model_dump(by_alias=True, mode="json", exclude_unset=True)
-        return {key: value for key, value in dumped.items() if key in ("result", "error")}
+        """The SDK client's answer to the remote's ``request`` on this session (``sdk_answer``)."""
+        return await sdk_answer(self.client.session, request)
 
     def answer_in(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``task`` (an ``answer``, and its delivery) where the SDK client runs its own: in its
@@ -176,6 +154,35 @@ class SessionNote:
         noted = {"Mcp-Session-Id": session_id} if session_id is not None else {}
         if noted != self.headers:
             self.headers = noted
+
+
+async def sdk_answer(session: sdk_session.ClientSession, request: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``session``'s answer to the remote's ``request`` (its ``result`` or ``error``, as the SDK
+    client's dispatcher writes it): its own handler (``_on_request``: the request checked for the
+    session's version, its callbacks, their answer checked) and its dispatcher's way of turning a
+    failure into the JSON-RPC error it writes.  None for a message its transport would not take as
+    a request (it answers none).  Also the early path's (``bridge/earlyrelay.py``)."""
+    try:
+        parsed = jsonrpc_message_adapter.validate_python(request, by_name=False)
+    except ValidationError:
+        parsed = None
+    if not isinstance(parsed, JSONRPCRequest):
+        log.debug("the remote sent a request that is not JSON-RPC; left unanswered")
+        return None
+    answer: JSONRPCResponse | JSONRPCError
+    try:
+        context = cast(Any, _Dispatched(parsed.id))
+        result = await session._on_request(context, parsed.method, parsed.params)
+        answer = JSONRPCResponse(jsonrpc="2.0", id=parsed.id, result=result)
+    except Exception as exc:  # noqa: BLE001 - the dispatcher's one exception-to-wire boundary, as there
+        error = handler_exception_to_error_data(exc)
+        if error is None:
+            log.warning("the answer to the remote's %s failed (%s)", parsed.method, type(exc).__name__)
+            error = ErrorData(code=0, message=str(exc))  # the SDK client's dispatcher's catch-all
+        answer = JSONRPCError(jsonrpc="2.0", id=parsed.id, error=error)
+    # the transport posts what the dispatcher wrote as its model's JSON, so: exclude_unset
+    dumped = answer.model_dump(by_alias=True, mode="json", exclude_unset=True)
+    return {key: value for key, value in dumped.items() if key in ("result", "error")}
 
 
 def sdk_result(method: str, raw: dict[str, Any], version: str | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from mcp import Client, MCPError, types
 from mcp.client.session import ClientRequestContext
@@ -27,10 +27,20 @@ log = logging.getLogger(__name__)
 R = TypeVar("R", bound=BaseModel)
 
 
+class Local(Protocol):
+    """What ``LocalPeer`` uses of the local session: the SDK's ``ServerSession``, or the early
+    loop's stand-in for it (``bridge/earlyrelay.py``)."""
+
+    @property
+    def client_capabilities(self) -> types.ClientCapabilities | None: ...
+
+    async def send_request(self, request: types.ServerRequest, result_type: type[R]) -> R: ...
+
+
 class LocalPeer:
     """The local client, as the upstream connection's callbacks see it."""
 
-    def __init__(self, session: Callable[[], ServerSession | None]) -> None:
+    def __init__(self, session: Callable[[], Local | None]) -> None:
         self._session = session
 
     def capabilities(self) -> types.ClientCapabilities | None:

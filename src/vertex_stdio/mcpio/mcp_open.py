@@ -6,6 +6,7 @@ raises ``mcp_era.Unsure`` instead (only the probe was sent).  SDK-free."""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -89,12 +90,12 @@ async def listen(
     session: McpHttpSession, answered: anyio.Event | None = None, wait: float = STREAM_WAIT
 ) -> None:
     """The session's own event stream (a GET), as the SDK client opens one once a 2025 session is
-    initialized: the server's requests on it answered, its notifications given to the session's
-    ``on_notification``.  ``answered`` is set once the server answered the GET (its status and
-    headers: from then on the server has the stream to send on), refused it, or it failed; or
-    ``wait`` seconds after it was asked, so a stream never answered holds the calls that wait for
-    it once, not each; or at once when there is no stream to open.  Returns when the server ends
-    or refuses it; cancel to stop."""
+    initialized: the server's requests on it answered (where ``answer_in`` puts them, when given),
+    its notifications given to the session's ``on_notification``.  ``answered`` is set once the
+    server answered the GET (its status and headers: from then on the server has the stream to
+    send on), refused it, or it failed; or ``wait`` seconds after it was asked, so a stream never
+    answered holds the calls that wait for it once, not each; or at once when there is no stream
+    to open.  Returns when the server ends or refuses it; cancel to stop."""
     try:
         async with anyio.create_task_group() as waiting:
             if answered is not None:
@@ -130,7 +131,9 @@ async def _listened(session: McpHttpSession, answered: anyio.Event | None) -> No
             message = _maybe_object(data.encode()) if data else None
             if message is None or "method" not in message:
                 continue
-            if "id" in message:
+            if "id" in message and session._answer_in is not None:  # beside the stream, as mid-call
+                session._answer_in(functools.partial(session._answer, message, headers))
+            elif "id" in message:
                 await session._answer(message, headers)
             elif session._on_notification is not None:
                 await session._on_notification(message)
