@@ -120,11 +120,16 @@ def test_a_declaring_clients_first_calls_to_server_everything_get_the_link_paths
     (early, early_asked, early_log), (off, off_asked, off_log) = results["1"], results["0"]
     assert _answers(early, set(calls)) == _answers(off, set(calls))
     assert set(_answers(early, set(calls))) == set(calls)
-    assert early_asked == off_asked
+    # the same requests, and one roots/list more: the one server-everything sends on the early
+    # session's own stream as it opens (it asks every session it opens; the link's follows)
+    roots = json.dumps({"jsonrpc": "2.0", "method": "roots/list"}, sort_keys=True)
+    assert early_asked == sorted([*off_asked, roots])
     assert [json.loads(m)["method"] for m in early_asked].count("sampling/createMessage") == 1
     assert b"hello" in _answers(early, {"sample"})["sample"]  # the local client's sampling answer, relayed
+    assert b"file:///home/" in _answers(early, {"roots"})["roots"]  # and its roots, asked mid-call
     found = re.findall(r"the early path answered (\d+) calls before the SDK was wanted", early_log)
     assert found, early_log[-3000:]  # the front answered the opening, the early path ran ...
-    assert found[-1] == "0"  # ... and left the calls whole
-    assert "left to the steady state (whole)" in early_log
+    assert found[-1] == str(len(calls))  # ... and answered every call itself, relaying what was asked
+    assert "left to the steady state" not in early_log
+    assert "the SDK was imported for it" in early_log, early_log[-3000:]
     assert "the early path" not in off_log

@@ -111,7 +111,11 @@ async def _by_link(
 
     async with to_server, from_client, to_client, from_server, anyio.create_task_group() as tg:
         tg.start_soon(server.run, from_client, to_client, server.create_initialization_options())
-        init = {"protocolVersion": local_version, "capabilities": local, "clientInfo": {"name": "c", "version": "1"}}
+        init = {
+            "protocolVersion": local_version,
+            "capabilities": local,
+            "clientInfo": {"name": "c", "version": "1"},
+        }
         await send({"jsonrpc": "2.0", "id": "i", "method": "initialize", "params": init})
         await from_server.receive()
         await send({"jsonrpc": "2.0", "method": "notifications/initialized"})
@@ -192,7 +196,9 @@ async def test_what_the_local_client_did_not_declare_is_answered_as_the_link_doe
             reply = _replies(request["method"])[0]
             theirs, sent = await _by_link(request, version, local, "2025-11-25", reply)
             relays += bool(sent)
-            relayed = _CAPABILITY.get(request["method"]) == declared and (request["method"], version) in _ASKED
+            relayed = (
+                _CAPABILITY.get(request["method"]) == declared and (request["method"], version) in _ASKED
+            )
             if relayed:
                 assert await _early(request, version, local, "2025-11-25", reply) == (theirs, sent)
             else:

@@ -25,7 +25,9 @@ import argparse
 import contextlib
 import logging
 import os
+import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from vertex_stdio.bridge.settings import ConnectSettings
@@ -34,7 +36,8 @@ from vertex_stdio.mcpio.lines import json_object
 from vertex_stdio.vertexsms.settings import Settings
 
 if TYPE_CHECKING:
-    from vertex_stdio.bridge.earlycall import Ask, EarlyLink, Relay
+    from vertex_stdio.bridge.earlycall import EarlyLink, Relay
+    from vertex_stdio.mcpio.asks import Ask
     from vertex_stdio.mcpio.lean import Handover, Manifest
 
 log = logging.getLogger("vertex_stdio")
@@ -213,8 +216,14 @@ def _relay(local: dict[str, Any], version: str) -> Relay:
     declared ``local`` and speaks ``version``; the SDK is imported at the first of them."""
 
     async def relayed(request: dict[str, Any], remote: str, ask: Ask) -> dict[str, Any] | None:
+        started, fresh = time.perf_counter(), "vertex_stdio.bridge.earlyrelay" not in sys.modules
         from vertex_stdio.bridge import earlyrelay
 
+        if fresh:  # the SDK's import, on the early loop's thread: what relaying costs the first time
+            took = (time.perf_counter() - started) * 1000
+            log.debug(
+                "the remote asked %s: the SDK was imported for it in %.0f ms", request.get("method"), took
+            )
         return await earlyrelay.answer(request, remote, earlyrelay.Asked(ask, local, version))
 
     return relayed
@@ -226,4 +235,5 @@ def run_early_connect(handover: Handover, link: EarlyLink, loader: Loader) -> in
     from vertex_stdio.mcpio.early import Early, run_early
     from vertex_stdio.mcpio.runner import event_loop
 
-    return run_early(handover, Early(link, loader.start, loader.wake_fd, link.aclose), event_loop()[1])
+    early = Early(link, loader.start, loader.wake_fd, link.aclose, asks=link.asking)
+    return run_early(handover, early, event_loop()[1])

@@ -54,6 +54,7 @@ from vertex_stdio.bridge.athand import AtHand, note_ended
 from vertex_stdio.core.calls import CallRecord, recording
 from vertex_stdio.core.http import make_client
 from vertex_stdio.mcpio import mcp_open
+from vertex_stdio.mcpio.asks import Ask, LocalGone
 from vertex_stdio.mcpio.leancalls import Prepared, Result
 from vertex_stdio.mcpio.mcp_era import HANDSHAKE_VERSIONS, Unsure
 from vertex_stdio.mcpio.mcp_http import AnswerLost, McpHttpSession, Message, SessionLost
@@ -274,7 +275,6 @@ class EarlyLink:
         log.debug("the early session is closed")
 
 
-Ask = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]  # ``mcpio.asks``: a request to the local client
 # (the remote's request, the session's version, the ask) -> the link's SDK client's answer (``bridge/earlyrelay``)
 Relay = Callable[[Message, str, Ask], Awaitable[Message | None]]
 _CAPABILITY = {
@@ -299,8 +299,6 @@ _ASKED = {
 
 async def _no_client(request: dict[str, Any]) -> dict[str, Any]:
     """No early loop gave its ask: as if the local client were gone."""
-    from vertex_stdio.mcpio.asks import LocalGone
-
     raise LocalGone("no early loop to ask")
 
 

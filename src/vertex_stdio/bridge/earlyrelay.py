@@ -22,7 +22,7 @@ tests/bridge/test_earlyrelay.py holds it to ``LocalPeer`` over a real ``ServerSe
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import anyio
@@ -34,10 +34,9 @@ from pydantic import BaseModel
 
 from vertex_stdio.bridge.joined import sdk_answer
 from vertex_stdio.bridge.relay import LocalPeer
-from vertex_stdio.mcpio.asks import LocalGone
+from vertex_stdio.mcpio.asks import Ask, LocalGone
 
 R = TypeVar("R", bound=BaseModel)
-Ask = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class Asked:

@@ -1,0 +1,161 @@
+"""A declaring client's first call to the SDK's own 2025 server, whose tool asks it something
+mid-call: the early path relays it and answers as the link path does, at both ends.
+
+Fresh ``connect`` processes with the offer cached (the lean front answers the opening, the early
+path runs) whose local client declares roots, sampling and elicitation, against the SDK's own
+Streamable HTTP server refusing ``server/discover`` (a 2025-11-25 session; ``connect_script``):
+one first call of ``ask`` (not read-only), which asks ``elicitation/create`` or ``roots/list`` on
+the call's stream; the local client answers validly, with an error, with a malformed answer, or
+not at all (it closes its stdin instead).  Against ``VERTEX_STDIO_LEAN_CALLS=0`` (the link's SDK
+client relays): the same lines on stdout (the request relayed, without its id; the call's
+answer, byte for byte), the same answer at the remote to its request, the call received once,
+and the early path answered the call itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from connect_script import Script
+from loopback import serve_in_thread
+from received import Received
+from stdio_server import INIT, Server
+from test_connect_early_calls import cached
+
+from bridge import process_env, rpc
+
+pytestmark = pytest.mark.slow
+
+DECLARING = {**INIT, "capabilities": {"roots": {"listChanged": True}, "sampling": {}, "elicitation": {}}}
+VALID: dict[str, dict[str, Any]] = {
+    "roots/list": {"roots": [{"uri": "file:///home/ü/project", "name": "project"}]},
+    "elicitation/create": {"action": "accept", "content": {"name": "Ülle"}},
+}
+MALFORMED: dict[str, dict[str, Any]] = {
+    "roots/list": {"roots": "none"},
+    "elicitation/create": {"action": "maybe"},
+}
+REFUSAL = {"code": -32042, "message": "no, thanks", "data": {"why": [1, None, "ü"]}}
+CASES = [(what, how) for what in ("elicit", "roots") for how in ("valid", "error", "malformed", "eof")]
+
+
+class Remote:
+    """The script behind a recorder, at one URL for the whole test (the cached offer is this URL's)."""
+
+    def __init__(self) -> None:
+        self.script = Script(era="2025")
+        self.received = Received(self.script)
+        self.url = ""
+
+    def forget(self) -> None:
+        self.script.seen.clear()
+        self.script.answers.clear()
+        self.received.seen.clear()
+
+    def answers(self) -> list[str]:
+        """The answers to the remote's own requests, without their ids."""
+        return [json.dumps({k: v for k, v in a.items() if k != "id"}) for a in self.script.answers]
+
+    def calls(self) -> list[str]:
+        """The ``tools/call`` POSTs it received (params with ``_meta``, the MCP headers)."""
+        return [json.dumps([s["params"], s["headers"]]) for s in self.received.requests("tools/call")]
+
+
+@pytest.fixture
+def remotes(tmp_path: Path) -> Iterator[tuple[Remote, Remote]]:
+    early, off = Remote(), Remote()
+    with serve_in_thread(early.received) as one, serve_in_thread(off.received) as two:
+        early.url, off.url = f"{one}/mcp", f"{two}/mcp"
+        for name, remote in (("early", early), ("off", off)):
+            cached(tmp_path / name, remote.url)
+        yield early, off
+
+
+def _reply(request: dict[str, Any], how: str) -> bytes:
+    method = request["method"]
+    body = (
+        {"error": REFUSAL} if how == "error" else {"result": (VALID if how == "valid" else MALFORMED)[method]}
+    )
+    return json.dumps({"jsonrpc": "2.0", "id": request["id"], **body}, ensure_ascii=False).encode() + b"\n"
+
+
+def _first_call(home: Path, url: str, lean: str, what: str, how: str) -> tuple[list[Any], str]:
+    """One process: the opening and the list, then ``ask`` (``what``), the local client answering
+    what it is asked ``how``; stdout after the list (a request relayed without its id), the log."""
+    env = process_env(
+        home, VERTEXSMS_ALLOW_FILE_STORE="1", VERTEX_STDIO_LEAN_CALLS=lean, VERTEXSMS_LOG_LEVEL="DEBUG"
+    )
+    server = Server(env, home, ("connect", url))
+    try:
+        server.send(rpc("init", "initialize", DECLARING) + rpc(None, "notifications/initialized"))
+        server.send(rpc("list", "tools/list"))
+        assert "result" in server.answers({"list"}, timeout=30)["list"]
+        start = len(server.raw)
+        line = {
+            "jsonrpc": "2.0",
+            "id": "c",
+            "method": "tools/call",
+            "params": {"name": "ask", "arguments": {"what": what}},
+        }
+        server.send(json.dumps(line).encode() + b"\n")
+        while True:
+            message = server.next_message(timeout=30)
+            assert message is not None, server.diagnostics[-3000:]
+            if "method" in message and "id" in message and how == "eof":
+                break
+            if "method" in message and "id" in message:
+                server.send(_reply(message, how))
+            elif message.get("id") == "c":
+                break
+        assert server.close_stdin() < 15
+        out: list[Any] = []
+        for raw in bytes(server.raw[start:]).splitlines():
+            message = json.loads(raw)
+            out.append({k: v for k, v in message.items() if k != "id"} if "method" in message else raw)
+        return out, server.diagnostics
+    finally:
+        server.finish()
+
+
+def test_a_first_call_whose_remote_asks_the_local_client_gets_the_link_paths_bytes_at_both_ends(
+    tmp_path: Path, remotes: tuple[Remote, Remote]
+) -> None:
+    early_remote, off_remote = remotes
+    for what, how in CASES:
+        found = {}
+        for lean, remote in (("1", early_remote), ("0", off_remote)):
+            remote.forget()
+            out, log = _first_call(
+                tmp_path / ("early" if lean == "1" else "off"), remote.url, lean, what, how
+            )
+            found[lean] = (out, log, remote.answers(), remote.calls())
+        (early, early_log, early_answers, early_calls), (off, _, off_answers, off_calls) = (
+            found["1"],
+            found["0"],
+        )
+        case = f"{what}/{how}"
+        if how == "eof":  # the link's SDK client closes with the session: it answers "Connection
+            # closed" before the remote's answer comes; the early path has the remote's answer by then
+            assert early[0] == off[0], case  # the same request relayed
+            assert off[1:] == [
+                b'{"jsonrpc":"2.0","id":"c","error":{"code":-32000,"message":"Connection closed"}}'
+            ]
+            assert len(early) == 2, case
+            assert b'"result"' in early[1], case
+            assert b"Connection closed" in early[1], case
+        else:
+            assert early == off, case
+        assert early_answers == off_answers, case
+        assert len(early_answers) == 1, case  # the remote's request was answered
+        assert early_calls == off_calls, case
+        assert len(early_calls) == 1, case  # not read-only: received once
+        counts = re.findall(r"the early path answered (\d+) calls before the SDK was wanted", early_log)
+        assert counts[-1] == "1", (case, early_log[-3000:])  # the early path answered it itself
+        assert "left to the steady state" not in early_log, case
+    # the comparison can fail: what the local client answered reached the remote as it wrote it
+    assert "Ülle" in early_answers[0] or "project" in early_answers[0] or "error" in early_answers[0]
