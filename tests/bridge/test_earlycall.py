@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from vertex_stdio.bridge.earlycall import plain_result
+from vertex_stdio.bridge.earlycall import EarlyLink, plain_result
 from vertex_stdio.bridge.joined import sdk_result
 
 VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28")
@@ -60,3 +60,19 @@ def test_the_plain_successes_people_get_are_answered_at_once() -> None:
     assert plain_result({"content": [TEXT], "resultType": "complete", "_meta": {}}, "2026-07-28")
     assert not plain_result({"content": [TEXT]}, "2026-07-28")  # resultType is required there
     assert not plain_result({"content": [TEXT]}, None)
+
+
+def test_a_declaring_client_is_taken_only_with_something_to_relay_its_requests() -> None:
+    """A client that declared roots, sampling or elicitation gets the early path only when the
+    remote's requests for it can be answered as the link's SDK client answers them (a relay)."""
+
+    async def relay(request: dict[str, Any], version: str, ask: Any) -> dict[str, Any] | None:
+        return None
+
+    def link() -> EarlyLink:
+        return EarlyLink("http://127.0.0.1:1/mcp", {}, lambda: None, timeout=1.0, max_answer=1)  # type: ignore[arg-type,return-value]
+
+    assert not link().declares({"roots": {"listChanged": True}})
+    assert link().declares({"roots": {"listChanged": True}}, relay)
+    assert link().declares({})  # nothing declared: nothing to relay
+    assert not link().declares(None, relay)  # not known

@@ -13,7 +13,9 @@ unattended sign-in a token must be ready before anything goes out (``EarlyLink(n
 grant at the token endpoint, as the link gets it after the remote's 401), else the call is left
 whole with nothing sent.  A local client that declared
 elicitation, sampling or roots is taken when what the link would declare upstream for it is known
-(``earlycaps.upstream``; on a 2026-07-28 session only: ``EarlyLink.declares``).  The token is read
+(``earlycaps.upstream``); what a 2025 remote asks it is answered as the link's SDK client answers
+(``declared`` gives ``EarlyLink.declares`` the relay: ``bridge/earlyrelay.py``, imported with the
+SDK at the remote's first request), the early loop asking the local client (``link.asking``).  The token is read
 at the first call (keyring, and a refresh when due), never at start-up.  The SDK's loader starts once nothing has happened
 for ``IDLE`` seconds (importing it beside the first call would take the GIL from it), or when a
 call is left to the steady state.

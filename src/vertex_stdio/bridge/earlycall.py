@@ -25,11 +25,16 @@ What comes back decides (money rule: a call that is not read-only reaches the re
   read once more only: it may have reached the remote, which gets it at most twice, as from the link).
 
 A local client that declared elicitation, sampling or roots gets the same declared upstream as
-the link's SDK client declares for it (``declares``; ``earlycaps.upstream``), on a 2026-07-28
-session only (``era="modern"``): there the SDK client's answer to any request of the remote is
-"method not found", whatever it declared (that version has no requests from the server), so
-nothing needs relaying.  A remote that wants a 2025 session would relay its requests to the local
-client, which only the link's SDK client does: the call is left whole (only the probe was sent).
+the link's SDK client declares for it (``declares``; ``earlycaps.upstream``), in both eras.  On a
+2026-07-28 session the SDK client answers any request of the remote "method not found" (that
+version has none from the server).  On a 2025 session the remote's ``roots/list``,
+``sampling/createMessage`` and ``elicitation/create`` (mid-call, or on the session's own stream)
+are answered as that client answers them: what the version has and the local client declared is
+given to ``relay`` (``bridge/earlyrelay.py``, handed over by ``app/earlyconnect.py``: the SDK is
+imported there, at the first such request, never here), which puts it to the local client through
+the early loop's ``ask`` (``mcpio.asks``, given by ``asking``); the rest is ``unasked``.  Each answer
+runs beside the calls (``_beside``), as the SDK client's do, and is cut short ("Connection
+closed", as the SDK's dispatcher says it) when the session closes.
 
 The session is closed when the early event loop ends (``aclose``): a 2025 session gets its
 DELETE before the link's SDK client opens its own, so a stateful remote sees one session after
