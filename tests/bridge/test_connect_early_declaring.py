@@ -5,10 +5,11 @@ client for its roots once a session is initialized (on the session's GET stream)
 ``trigger-sampling-request`` tool, asks for a sampling mid-call.  A fresh ``connect`` process with
 its offer cached (the lean front answers the opening; the early path runs) whose local client
 declares roots, sampling and elicitation gets its first calls in one write.  The early session
-would have to relay those requests, which only the link's SDK client does: the first calls are
-left whole to the steady state (the early session sent only its probe).  Against
-``VERTEX_STDIO_LEAN_CALLS=0``: the same answer bytes, the same requests relayed to the local
-client (without their ids: the order of the GET stream's request and the call's is the remote's).
+relays those requests to the local client as the link's SDK client does (``bridge/earlyrelay.py``)
+and answers every call itself.  Against ``VERTEX_STDIO_LEAN_CALLS=0``: the same answer bytes, the
+same requests relayed to the local client (without their ids: the order of the GET stream's
+request and the call's is the remote's) -- and one ``roots/list`` more, the one server-everything
+sends the early session as it opens (it asks every session it opens; the link's opens after).
 """
 
 from __future__ import annotations
