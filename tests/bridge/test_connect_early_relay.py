@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,66 @@ def test_a_first_call_whose_remote_asks_the_local_client_gets_the_link_paths_byt
         assert "left to the steady state" not in early_log, case
     # the comparison can fail: what the local client answered reached the remote as it wrote it
     assert "Ülle" in early_answers[0] or "project" in early_answers[0] or "error" in early_answers[0]
+
+
+def _cancelled_mid_relay(home: Path, url: str, lean: str) -> list[Any]:
+    """One process: ``ask`` (elicitation), cancelled by the local client once it is asked, which
+    then answers anyway; stdout after the list (requests without their ids)."""
+    env = process_env(
+        home, VERTEXSMS_ALLOW_FILE_STORE="1", VERTEX_STDIO_LEAN_CALLS=lean, VERTEXSMS_LOG_LEVEL="DEBUG"
+    )
+    server = Server(env, home, ("connect", url))
+    try:
+        server.send(rpc("init", "initialize", DECLARING) + rpc(None, "notifications/initialized"))
+        server.send(rpc("list", "tools/list"))
+        assert "result" in server.answers({"list"}, timeout=30)["list"]
+        start = len(server.raw)
+        arguments = {"what": "elicit"}
+        line = {
+            "jsonrpc": "2.0",
+            "id": "c",
+            "method": "tools/call",
+            "params": {"name": "ask", "arguments": arguments},
+        }
+        server.send(json.dumps(line).encode() + b"\n")
+        message = server.next_message(timeout=30)
+        assert message is not None
+        assert message.get("method") == "elicitation/create", server.diagnostics[-3000:]
+        cancel = {"requestId": "c", "reason": "changed my mind"}
+        server.send(rpc(None, "notifications/cancelled", cancel))
+        time.sleep(0.5)  # the cancel reaches the remote first
+        # (the ping after the answer: the early loop hands a line not its own to the SDK only once
+        # the requests it put to the local client are answered)
+        server.send(_reply(message, "valid") + rpc("p", "ping"))
+        assert "result" in server.answers({"p"}, timeout=30)["p"]
+        assert server.close_stdin() < 15
+        return [json.loads(raw) for raw in bytes(server.raw[start:]).splitlines()]
+    finally:
+        server.finish()
+
+
+def test_a_first_call_cancelled_while_its_remote_asks_is_given_up_at_the_remote_as_the_link_does(
+    tmp_path: Path, remotes: tuple[Remote, Remote]
+) -> None:
+    """The remote is told (the SDK client's courtesy ``notifications/cancelled``, "caller
+    cancelled"), so it stops the call, and the call is never answered on either path.  (Not the
+    same: the link's SDK client reads on the call's stream after its cancel, so the remote's own
+    cancel of its ``elicitation/create`` reaches it and it cancels the relay -- the local client gets
+    the dispatcher's courtesy cancel; the early session closes that stream, so the local client's
+    answer is relayed, and the remote, whose call is gone, ignores it.)"""
+    early_remote, off_remote = remotes
+    found = {}
+    for lean, remote in (("1", early_remote), ("0", off_remote)):
+        remote.forget()
+        out = _cancelled_mid_relay(tmp_path / ("early" if lean == "1" else "off"), remote.url, lean)
+        cancels = [n for n in remote.script.notes if n["method"] == "notifications/cancelled"]
+        found[lean] = (out, cancels, remote.calls())
+    (early, early_cancels, early_calls), (off, off_cancels, off_calls) = found["1"], found["0"]
+    assert (
+        early_cancels
+        == off_cancels
+        == [{"method": "notifications/cancelled", "params": {"reason": "caller cancelled"}}]
+    )
+    assert early_calls == off_calls
+    assert len(early_calls) == 1
+    assert not [m for m in early + off if m.get("id") == "c"]  # never answered

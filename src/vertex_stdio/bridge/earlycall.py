@@ -34,7 +34,9 @@ given to ``relay`` (``bridge/earlyrelay.py``, handed over by ``app/earlyconnect.
 imported there, at the first such request, never here), which puts it to the local client through
 the early loop's ``ask`` (``mcpio.asks``, given by ``asking``); the rest is ``unasked``.  Each answer
 runs beside the calls (``_beside``), as the SDK client's do, and is cut short ("Connection
-closed", as the SDK's dispatcher says it) when the session closes.
+closed", as the SDK's dispatcher says it) when the session closes.  A call given up (cancelled by
+the local client or the loop's end, or timed out) is told to a 2025 remote as the SDK client tells
+it (``mcp_open.abandoned``: its courtesy ``notifications/cancelled``), so the remote stops it.
 
 The session is closed when the early event loop ends (``aclose``): a 2025 session gets its
 DELETE before the link's SDK client opens its own, so a stateful remote sees one session after
@@ -221,11 +223,17 @@ class EarlyLink:
         call = CallRecord(interactive=False, replay=read_only)  # no sign-in here: the SDK path signs in
         notes: list[Message] = []
         _NOTES.set(notes)  # this call's task: the notifications on its stream are noted here
+        id_ = session.next_id()
         with recording(call):
             try:
                 with anyio.fail_after(self._timeout):
-                    raw = await session.request("tools/call", params, headers)
+                    raw = await session.request("tools/call", params, headers, id_=id_)
+            except anyio.get_cancelled_exc_class():  # cancelled by the local client, or the loop's end
+                await self._abandoned(session, id_, "caller cancelled", headers)
+                raise
             except Exception as exc:  # noqa: BLE001 -- each is worded by the steady state
+                if isinstance(exc, TimeoutError):
+                    await self._abandoned(session, id_, f"timed out after {self._timeout}s", headers)
                 if call.status in (401, 403) and call.refused is None:
                     return self._left(Captured(name, arguments))  # refused before it could act
                 if read_only and (isinstance(exc, SessionLost) or (call.status is None and _broken(exc))):
@@ -235,6 +243,16 @@ class EarlyLink:
         if plain_result(raw, session.version) and not notes:
             return raw
         return self._left(Captured(name, arguments, session.version, raw, None, call, notes))
+
+    @staticmethod
+    async def _abandoned(
+        session: McpHttpSession, id_: int | str, reason: str, headers: dict[str, str]
+    ) -> None:
+        """A 2025 session's remote is told a call is given up, as the SDK client tells it (its
+        ``notifications/cancelled``), so it stops the call and what it asks the local client for it."""
+        if not mcp_open.modern(session):
+            with anyio.CancelScope(shield=True):
+                await mcp_open.abandoned(session, id_, reason, headers)
 
     def _listen(self, session: McpHttpSession) -> None:
         """A 2025 session's own event stream, as the SDK client opens it (a server answering in JSON

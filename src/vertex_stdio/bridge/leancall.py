@@ -63,7 +63,7 @@ from vertex_stdio.mcpio.mcp_http import (
     UnexpectedType,
     rpc_error,
 )
-from vertex_stdio.mcpio.mcp_open import stream_wait
+from vertex_stdio.mcpio.mcp_open import abandoned, stream_wait
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +161,11 @@ class LeanLink:
                 return joined.result("tools/call", raw)
             except anyio.get_cancelled_exc_class():
                 with anyio.CancelScope(shield=True):
-                    await _abandoned(session, id_, "caller cancelled", headers)
+                    await abandoned(session, id_, "caller cancelled", headers)
                 raise
             except Exception as exc:  # noqa: BLE001 - each is worded by the link, as on its path
                 if isinstance(exc, TimeoutError):
-                    await _abandoned(session, id_, f"timed out after {self._timeout}s", headers)
+                    await abandoned(session, id_, f"timed out after {self._timeout}s", headers)
                 if call.status in (401, 403) and call.refused is None:
                     return None  # refused before it could act: the SDK path renews (or signs in), sends
                 failure = await self._link().failure(_as_sdk(exc, self._timeout, call), call)
@@ -189,17 +189,6 @@ class LeanLink:
             log.debug("the remote sent a notification that is not MCP; dropped")
             return
         await self._notified(notification)
-
-
-async def _abandoned(session: McpHttpSession, id_: int | str, reason: str, headers: dict[str, str]) -> None:
-    """Tell the remote a call is given up (timed out, or cancelled by the local client), as the SDK
-    client's courtesy ``notifications/cancelled`` does, so it stops work the answer of which no one
-    awaits -- and the requests it sent the local client for it (bounded, as there: 5 s)."""
-    with anyio.move_on_after(5.0):
-        try:
-            await session.notify("notifications/cancelled", {"requestId": id_, "reason": reason}, headers)
-        except Exception as exc:  # noqa: BLE001 - a courtesy: the call's own failure is what is told
-            log.debug("the cancel of a lean call was not delivered (%s)", type(exc).__name__)
 
 
 def _signs_in(failure: VertexError) -> bool:

@@ -1,12 +1,13 @@
 """How ``McpHttpSession(era="auto")`` opens its session (``mcp_era.negotiate`` over its POSTs) and,
 for a 2025 session, its own event stream (``listen``), as the SDK's client does both; how a request
 is stamped for the era negotiated (``stamped``), declaring the session's ``capabilities`` as the SDK
-client declares its own.  ``era="modern"``: where the SDK would fall back to ``initialize``, this
+client declares its own; how a call given up is told (``abandoned``).  ``era="modern"``: where the SDK would fall back to ``initialize``, this
 raises ``mcp_era.Unsure`` instead (only the probe was sent).  SDK-free."""
 
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from vertex_stdio.mcpio.mcp_http import McpHttpSession
 
 Message = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 async def negotiated(session: McpHttpSession) -> tuple[str, dict[str, str]]:
@@ -74,6 +76,17 @@ async def opened(session: McpHttpSession) -> None:
     """Open ``session`` now (negotiated, with ``era="auto"``) unless it is open."""
     if session._headers is None:
         await session._initialized()
+
+
+async def abandoned(session: McpHttpSession, id_: int | str, reason: str, headers: dict[str, str]) -> None:
+    """Tell the remote a call is given up (timed out, or cancelled by the local client), as the SDK
+    client's courtesy ``notifications/cancelled`` does, so it stops work the answer of which no one
+    awaits -- and the requests it sent the local client for it (bounded, as there: 5 s)."""
+    with anyio.move_on_after(5.0):
+        try:
+            await session.notify("notifications/cancelled", {"requestId": id_, "reason": reason}, headers)
+        except Exception as exc:  # noqa: BLE001 - a courtesy: the call's own failure is what is told
+            log.debug("the cancel of a call was not delivered (%s)", type(exc).__name__)
 
 
 STREAM_WAIT = 3.0  # seconds, at most, a call on a new session waits for its own event stream
@@ -135,5 +148,7 @@ async def _listened(session: McpHttpSession, answered: anyio.Event | None) -> No
                 session._answer_in(functools.partial(session._answer, message, headers))
             elif "id" in message:
                 await session._answer(message, headers)
-            elif session._on_notification is not None:
-                await session._on_notification(message)
+            else:
+                session._cancelled(message)  # a request of its own it gives up: its answer stopped
+                if session._on_notification is not None:
+                    await session._on_notification(message)
