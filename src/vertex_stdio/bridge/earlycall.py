@@ -217,7 +217,7 @@ class EarlyLink:
             log.debug("%s: the early session did not open (%s); left whole", name, type(exc).__name__)
             return self._left(Captured(name, arguments))
         if self._streamed is not None:  # sent before it is open, the server's requests mid-call are lost
-            with anyio.move_on_after(mcp_open.STREAM_WAIT):
+            with anyio.move_on_after(mcp_open.stream_wait(self._timeout)):
                 await self._streamed.wait()
         params, headers = mcp_open.stamped(session, "tools/call", {"name": name, "arguments": arguments})
         call = CallRecord(interactive=False, replay=read_only)  # no sign-in here: the SDK path signs in
@@ -262,7 +262,7 @@ class EarlyLink:
         other way to send its requests mid-call, and sends nothing on a stream not yet open."""
         if self._listening is None and not mcp_open.modern(session):
             self._streamed = anyio.Event()
-            listening = mcp_open.listen(session, self._streamed)
+            listening = mcp_open.listen(session, self._streamed, mcp_open.stream_wait(self._timeout))
             self._listening = asyncio.get_running_loop().create_task(listening, context=contextvars.Context())
 
     def _left(self, captured: Captured) -> Result | None:
