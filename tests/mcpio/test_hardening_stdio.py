@@ -48,7 +48,7 @@ BAD_LINES: list[tuple[str, bytes, int | None, Any]] = [
     ("wrong-version", b'{"jsonrpc":"1.0","id":22,"method":"ping"}\n', -32600, 22),
     ("object-id", b'{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}\n', -32600, None),
     ("invalid-utf8", b'{"jsonrpc":"2.0","id":23,"method":"ping","params":{"x":"\xff\xfe"}}\n', -32700, 23),
-    ("lone-surrogate", b'{"jsonrpc":"2.0","id":24,"method":"ping","params":{"x":"\\ud800"}}\n', None, None),
+    ("lone-surrogate", b'{"jsonrpc":"2.0","id":24,"method":"ping","params":{"x":"\\ud800"}}\n', -32600, 24),
     ("unknown-method", rpc(25, "tools/explode"), -32601, 25),
     ("unknown-notification", rpc(None, "notifications/unheard_of"), None, None),
     ("blank-line", b"   \n", None, None),

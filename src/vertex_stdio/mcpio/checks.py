@@ -14,8 +14,12 @@ from typing import Any
 
 from mcp.types import JSONRPCMessage, JSONRPCNotification, RequestId, jsonrpc_message_adapter
 
-from vertex_stdio.mcpio.lines import INVALID_REQUEST, PARSE_ERROR, Rejected
+from vertex_stdio.mcpio.lines import INVALID_REQUEST, PARSE_ERROR, Rejected, unicode, writable
 
+SURROGATE = (
+    "Invalid Request: the message holds a lone surrogate escape (\\ud800-\\udfff without its "
+    "pair), which is not Unicode; it was not run."
+)
 MAX_INT_DIGITS = 4300  # Python's default int-to-str limit (sys.get_int_max_str_digits())
 
 
@@ -42,6 +46,8 @@ def check_line(line: bytes) -> JSONRPCMessage | Rejected | None:
     parsed = _parsed(text, huge)
     if parsed is None:
         return Rejected(PARSE_ERROR, "Parse error: the message is not JSON.")
+    if not unicode(parsed):  # the SDK's parser refuses it, and an id holding one cannot be written back
+        return Rejected(INVALID_REQUEST, SURROGATE, _id_of(parsed))
     if isinstance(parsed, dict) and huge:
         with suppress(ValueError):
             # Valid JSON that pydantic's parser refused for a number beyond its range (4,301
@@ -84,5 +90,5 @@ def _id_of(message: Any) -> RequestId | None:
     """The message's id, when it is one a response can carry (a string or an integer)."""
     found = message.get("id") if isinstance(message, dict) else None
     if isinstance(found, str) or (isinstance(found, int) and not isinstance(found, bool)):
-        return found
+        return writable(found)
     return None

@@ -88,12 +88,29 @@ def leading_id(prefix: bytes) -> RequestId | None:
             i = string.end()
             value = _ID_VALUE.match(prefix, i) if depth == 1 and string[0] == b'"id"' else None
             if value is not None:
-                return json.loads(value[1]) if value[1] else int(value[2])
+                return writable(json.loads(value[1]) if value[1] else int(value[2]))
             continue
         depth += char in (b"{", b"[")
         depth -= char in (b"}", b"]")
         i += 1
     return None
+
+
+def writable(id_: RequestId) -> RequestId | None:
+    """``id_``, or None when an answer cannot carry it: a string with a lone surrogate (from a
+    ``\\ud800`` escape), which is not Unicode and cannot be written as UTF-8. Pure."""
+    return id_ if not isinstance(id_, str) or unicode(id_) else None
+
+
+def unicode(value: Any) -> bool:
+    """Whether every string in the JSON value ``value`` (keys too) is Unicode: no lone surrogate."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except RecursionError:  # too deep to tell here: refused for its depth wherever it is read
+        return True
+    return True
 
 
 def json_object(line: bytes) -> dict[str, Any] | None:
