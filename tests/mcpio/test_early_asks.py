@@ -349,7 +349,7 @@ def test_the_sdks_requests_follow_the_early_ones_in_one_process(rig: Rig) -> Non
 def test_after_a_stop_answers_are_delivered_and_every_other_line_kept_in_order(
     rig: Rig, tools: Tools
 ) -> None:
-    ping = _wire({"jsonrpc": "2.0", "id": "p", "method": "ping"})
+    listed = _wire({"jsonrpc": "2.0", "id": "r", "method": "resources/list"})
     plain = _wire(_call("c2", "plain"))  # the loop's kind of call, but after the stop: the SDK's
     changed = _wire({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"})
     found: list[dict[str, Any]] = []
@@ -357,14 +357,14 @@ def test_after_a_stop_answers_are_delivered_and_every_other_line_kept_in_order(
     def script(rig: Rig) -> None:
         rig.send(_call("c1", "ask", {"requests": [ROOTS]}))
         assert rig.message()["id"] == 1
-        # the ping stops the loop; the answer to the ask comes after it, between the SDK's lines
-        rig.send(ping + plain + _wire(_answer(1, {"roots": []})) + changed)
+        # the listing stops the loop; the answer to the ask comes after it, between the SDK's lines
+        rig.send(listed + plain + _wire(_answer(1, {"roots": []})) + changed)
         found.append(rig.message())
 
     assert rig.run(script) == 1
     assert found[0]["id"] == "c1"
     assert json.loads(found[0]["result"]["content"][0]["text"]) == [_answer(1, {"roots": []})]
-    assert rig.handover.preface == ping + plain + changed
+    assert rig.handover.preface == listed + plain + changed
     assert rig.handover.ended is None
     assert rig.handover.asked == 1
 
@@ -402,18 +402,18 @@ def test_end_of_input_while_an_ask_waits_ends_it_at_once(rig: Rig, tools: Tools)
 
 
 def test_after_a_stop_end_of_input_ends_the_asks_waiting(rig: Rig, tools: Tools) -> None:
-    ping = _wire({"jsonrpc": "2.0", "id": "p", "method": "ping"})
+    listed = _wire({"jsonrpc": "2.0", "id": "r", "method": "resources/list"})
 
     def script(rig: Rig) -> None:
         rig.send(_call("c1", "ask", {"requests": [ROOTS]}))
         assert rig.message()["id"] == 1
-        rig.send(ping)  # the SDK's: the loop stops there, and reads on for the answer
+        rig.send(listed)  # the SDK's: the loop stops there, and reads on for the answer
         rig.close_stdin()
         assert rig.message()["id"] == "c1"
 
     rig.run(script)
     assert tools.outcomes == [{"gone": "end of input"}]
-    assert rig.handover.preface == ping
+    assert rig.handover.preface == listed
     assert rig.handover.ended is None
 
 

@@ -16,6 +16,10 @@ its ``ask`` at the start): the answers are read from stdin with the calls, deliv
 passed on.  Stopped while an ask waits or a call that may ask runs, it reads on
 (``_tail``): answers are delivered, every other line is kept, in order, for the SDK.  End of
 input, stdout broken, or the drain's limit after a signal: the asks waiting get ``LocalGone``.
+A client's plain ``ping`` (no params, or empty ones) is answered here, running or stopped, with
+the SDK server's bytes (``_pong``), so a liveness check is not held while a person answers an
+elicitation; a ping of any other shape, and every other request, is the SDK's, answered once the
+calls and asks in flight have ended.
 
 The calls in flight are answered before it returns (one writer writes every answer).  The
 SDK's loader is started by ``start_loading`` once nothing has happened for ``idle`` seconds:
@@ -43,9 +47,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from vertex_stdio.mcpio.asks import Ask, Asking
 from vertex_stdio.mcpio.asks import LocalGone as LocalGone  # for the relay: what an ask raises
-from vertex_stdio.mcpio.lean import IDLE, Handover
+from vertex_stdio.mcpio.lean import IDLE, Handover, is_ping
 from vertex_stdio.mcpio.leancalls import LeanGate, LeanRequest, ToolCalls, Waiting, answer_line
-from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, RequestId
+from vertex_stdio.mcpio.lines import MAX_LINE_BYTES, RequestId, json_object
 from vertex_stdio.mcpio.pipes import FdPipe, batches
 
 MAX_IN_FLIGHT = 256  # as stdio.MAX_IN_FLIGHT
@@ -153,9 +157,9 @@ class _Early:
             self._buffer += chunk
 
     async def _take(self, line: bytes) -> bool:
-        """Run or refuse ``line``'s call, deliver an answer to an ask, or consume the cancellation
-        of a call; False: not ours."""
-        if self._asks.take(line):
+        """Run or refuse ``line``'s call, deliver an answer to an ask, answer a plain ping, or
+        consume the cancellation of a call; False: not ours."""
+        if self._asks.take(line) or await self._pinged(line):
             return True
         if b"notifications/cancelled" in line:
             return self._cancelled(line)
@@ -226,12 +230,15 @@ class _Early:
 
     async def _tail(self, stdin: FdPipe) -> None:
         """Stopped with calls or asks in flight: an answer to an ask is delivered, a call's
-        cancellation applied, every other line kept, in order, for the SDK (``Handover.preface``)."""
+        cancellation applied, a plain ping answered, every other line kept, in order, for the SDK
+        (``Handover.preface``)."""
         kept = 0
         while True:
             while b"\n" in self._buffer:
                 line, _, self._buffer = self._buffer.partition(b"\n")
                 if self._asks.take(line) or (b"notifications/cancelled" in line and self._cancelled(line)):
+                    continue
+                if await self._pinged(line):
                     continue
                 self._kept.append(line + b"\n")
                 kept += len(line) + 1
@@ -255,6 +262,13 @@ class _Early:
             self._open.discard(waiting.id)
         for scope in self._calls.values():
             scope.cancel()
+
+    async def _pinged(self, line: bytes) -> bool:
+        """Whether ``line`` is a plain ``ping``: answered now, through the one writer (``_pong``)."""
+        answer = _pong(line)
+        if answer is not None:
+            await self._out.send((None, answer))
+        return answer is not None
 
     async def _send_ask(self, line: bytes) -> None:
         await self._out.send((None, line))
@@ -322,6 +336,13 @@ async def _write(
         for id_, _ in batch:
             if id_ is not None:
                 written(id_)
+
+
+def _pong(line: bytes) -> bytes | None:
+    """The SDK server's answer to the plain ``ping`` on ``line`` (an empty result, its bytes), else
+    None: any other shape, well-formed or not, is the SDK's to answer (``lean.is_ping``)."""
+    message = json_object(line) if b'"ping"' in line else None
+    return answer_line(message["id"], {}) if message is not None and is_ping(message) else None
 
 
 def _busy(id_: RequestId) -> bytes:

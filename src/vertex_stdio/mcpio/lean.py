@@ -230,7 +230,16 @@ def is_initialized(message: dict[str, Any]) -> bool:
 
 def _is_tools_list(message: dict[str, Any]) -> bool:
     """A ``tools/list`` request with no cursor and no ``_meta``."""
-    plain = set(message) == {"jsonrpc", "id", "method"} or (
+    return _plain(message) and is_request(message, "tools/list")
+
+
+def is_ping(message: dict[str, Any]) -> bool:
+    """A ``ping`` request with no params, or empty ones (the early loop answers it: ``mcpio.early``)."""
+    return _plain(message) and is_request(message, "ping")
+
+
+def _plain(message: dict[str, Any]) -> bool:
+    """The request's keys and nothing else; its params, when given, empty."""
+    return set(message) == {"jsonrpc", "id", "method"} or (
         set(message) == {"jsonrpc", "id", "method", "params"} and message["params"] == {}
     )
-    return plain and is_request(message, "tools/list")
