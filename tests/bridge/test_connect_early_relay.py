@@ -15,6 +15,7 @@ and the early path answered the call itself.
 from __future__ import annotations
 
 import json
+import queue
 import re
 import time
 from collections.abc import Iterator
@@ -188,8 +189,7 @@ def _cancelled_mid_relay(home: Path, url: str, lean: str) -> list[Any]:
         cancel = {"requestId": "c", "reason": "changed my mind"}
         server.send(rpc(None, "notifications/cancelled", cancel))
         time.sleep(0.5)  # the cancel reaches the remote first
-        # (the ping after the answer: the early loop hands a line not its own to the SDK only once
-        # the requests it put to the local client are answered)
+        # (the ping after the answer: the session still serves once the late answer is in)
         server.send(_reply(message, "valid") + rpc("p", "ping"))
         assert "result" in server.answers({"p"}, timeout=30)["p"]
         assert server.close_stdin() < 15
@@ -223,3 +223,60 @@ def test_a_first_call_cancelled_while_its_remote_asks_is_given_up_at_the_remote_
     assert early_calls == off_calls
     assert len(early_calls) == 1
     assert not [m for m in early + off if m.get("id") == "c"]  # never answered
+
+
+def _pinged_while_asked(home: Path, url: str, lean: str) -> tuple[list[bytes], str]:
+    """One process: ``ask`` (elicitation); once the local client is asked, it pings, and answers
+    the elicitation only after the ping's answer (bounded: 10 s); stdout after the list, the log."""
+    env = process_env(
+        home, VERTEXSMS_ALLOW_FILE_STORE="1", VERTEX_STDIO_LEAN_CALLS=lean, VERTEXSMS_LOG_LEVEL="DEBUG"
+    )
+    server = Server(env, home, ("connect", url))
+    try:
+        server.send(rpc("init", "initialize", DECLARING) + rpc(None, "notifications/initialized"))
+        server.send(rpc("list", "tools/list"))
+        assert "result" in server.answers({"list"}, timeout=30)["list"]
+        start = len(server.raw)
+        line = {
+            "jsonrpc": "2.0",
+            "id": "c",
+            "method": "tools/call",
+            "params": {"name": "ask", "arguments": {"what": "elicit"}},
+        }
+        server.send(json.dumps(line).encode() + b"\n")
+        asked = server.next_message(timeout=30)
+        assert asked is not None, server.diagnostics[-3000:]
+        assert asked.get("method") == "elicitation/create", server.diagnostics[-3000:]
+        server.send(rpc("p", "ping"))  # the person has not answered yet
+        try:
+            pong = server.next_message(timeout=10)
+        except queue.Empty:  # held until the person answers
+            pong = None
+        assert pong is not None, ("the ping was held", lean, server.diagnostics[-3000:])
+        assert pong.get("id") == "p", (lean, pong)
+        server.send(_reply(asked, "valid"))
+        assert "result" in server.answers({"c"}, timeout=30)["c"]
+        assert server.close_stdin() < 15
+        return bytes(server.raw[start:]).splitlines()[1:], server.diagnostics
+    finally:
+        server.finish()
+
+
+def test_a_ping_while_the_remote_asks_the_local_client_is_answered_before_the_answer_as_on_the_link(
+    tmp_path: Path, remotes: tuple[Remote, Remote]
+) -> None:
+    """A client pinging to check the server lives, while its person answers an elicitation, gets
+    its answer at once on the early path (the early loop answers it), as on the link path (the
+    SDK answers it), the same bytes; then the call is answered, as on the link."""
+    early_remote, off_remote = remotes
+    found = {}
+    for lean, remote in (("1", early_remote), ("0", off_remote)):
+        remote.forget()
+        found[lean] = _pinged_while_asked(tmp_path / ("early" if lean == "1" else "off"), remote.url, lean)
+    (early, early_log), (off, _) = found["1"], found["0"]
+    assert early == off
+    assert early[0] == b'{"jsonrpc":"2.0","id":"p","result":{}}'
+    assert json.loads(early[1])["id"] == "c"
+    counts = re.findall(r"the early path answered (\d+) calls before the SDK was wanted", early_log)
+    assert counts[-1] == "1", early_log[-3000:]
+    assert "left to the steady state" not in early_log
