@@ -67,8 +67,10 @@ def _opening() -> bytes:
 def test_the_first_call_is_answered_before_the_sdk_is_imported(server: Server) -> None:
     server.send(_opening() + _call(1, FAST))
     assert server.answers({1})[1]["result"]["isError"] is False
-    server.send(rpc(2, "ping"))  # the SDK's: the lean path hands the session over
+    server.send(rpc(2, "ping"))  # the early loop answers a plain ping itself, and reads on
     assert server.answers({2})[2]["result"] == {}
+    server.send(rpc(4, "prompts/list"))  # the SDK's: the lean path hands the session over
+    assert set(server.answers({4})[4]) & {"result", "error"}
     server.send(_call(3, FAST))
     assert server.answers({3})[3]["result"]["isError"] is False
     assert server.close_stdin() < 15
