@@ -105,13 +105,13 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("warm", ["ping", "tools/list"])
+@pytest.mark.parametrize("warm", ["prompts/list", "tools/list"])
 def test_a_client_that_stops_reading_does_not_grow_memory(
     process: Process, record_property: Any, warm: str
 ) -> None:
     """Requests keep coming while nobody reads stdout: the bridge stops reading stdin instead of
     queueing answers (a state the kernel reports: ``stalled_client.wait_stalled``, not a time).
-    After a ``ping`` (the SDK's) the SDK's session answers the flood, and stops once its queue
+    After a ``prompts/list`` (the SDK's; a plain ``ping`` the early loop answers itself) the SDK's session answers the flood, and stops once its queue
     is full; after a ``tools/list`` the lean front still answers it, and stops at the first
     answer it cannot write."""
     process.send(rpc("warm", warm))

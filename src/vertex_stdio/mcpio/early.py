@@ -159,7 +159,7 @@ class _Early:
     async def _take(self, line: bytes) -> bool:
         """Run or refuse ``line``'s call, deliver an answer to an ask, answer a plain ping, or
         consume the cancellation of a call; False: not ours."""
-        if self._asks.take(line) or await self._pinged(line):
+        if self._asks.take(line) or self._pinged(line):
             return True
         if b"notifications/cancelled" in line:
             return self._cancelled(line)
@@ -238,7 +238,7 @@ class _Early:
                 line, _, self._buffer = self._buffer.partition(b"\n")
                 if self._asks.take(line) or (b"notifications/cancelled" in line and self._cancelled(line)):
                     continue
-                if await self._pinged(line):
+                if self._pinged(line):
                     continue
                 self._kept.append(line + b"\n")
                 kept += len(line) + 1
@@ -263,12 +263,19 @@ class _Early:
         for scope in self._calls.values():
             scope.cancel()
 
-    async def _pinged(self, line: bytes) -> bool:
-        """Whether ``line`` is a plain ``ping``: answered now, through the one writer (``_pong``)."""
+    def _pinged(self, line: bytes) -> bool:
+        """Whether ``line`` is a plain ``ping``, answered now through the one writer (``_pong``).
+        Never awaits: a cancellation (the drain's end while ``_tail`` reads) cannot fall between
+        taking the line and answering it, so a ping is answered or kept for the SDK, never lost;
+        with the writer's queue full or closed it is kept."""
         answer = _pong(line)
-        if answer is not None:
-            await self._out.send((None, answer))
-        return answer is not None
+        if answer is None:
+            return False
+        try:
+            self._out.send_nowait((None, answer))
+        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return False
+        return True
 
     async def _send_ask(self, line: bytes) -> None:
         await self._out.send((None, line))
