@@ -14,6 +14,7 @@ and the early path answered the call itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -86,9 +87,10 @@ def _reply(request: dict[str, Any], how: str) -> bytes:
     return json.dumps({"jsonrpc": "2.0", "id": request["id"], **body}, ensure_ascii=False).encode() + b"\n"
 
 
-def _first_call(home: Path, url: str, lean: str, what: str, how: str) -> tuple[list[Any], str]:
-    """One process: the opening and the list, then ``ask`` (``what``), the local client answering
-    what it is asked ``how``; stdout after the list (a request relayed without its id), the log."""
+@contextlib.contextmanager
+def _asking(home: Path, url: str, lean: str, what: str) -> Iterator[tuple[Server, int]]:
+    """One process: the opening and the list, then ``ask`` (``what``) sent; the process and where
+    its stdout after the list starts.  The process is finished on the way out."""
     env = process_env(
         home, VERTEXSMS_ALLOW_FILE_STORE="1", VERTEX_STDIO_LEAN_CALLS=lean, VERTEXSMS_LOG_LEVEL="DEBUG"
     )
@@ -105,6 +107,15 @@ def _first_call(home: Path, url: str, lean: str, what: str, how: str) -> tuple[l
             "params": {"name": "ask", "arguments": {"what": what}},
         }
         server.send(json.dumps(line).encode() + b"\n")
+        yield server, start
+    finally:
+        server.finish()
+
+
+def _first_call(home: Path, url: str, lean: str, what: str, how: str) -> tuple[list[Any], str]:
+    """One process: the opening and the list, then ``ask`` (``what``), the local client answering
+    what it is asked ``how``; stdout after the list (a request relayed without its id), the log."""
+    with _asking(home, url, lean, what) as (server, start):
         while True:
             message = server.next_message(timeout=30)
             assert message is not None, server.diagnostics[-3000:]
@@ -120,8 +131,6 @@ def _first_call(home: Path, url: str, lean: str, what: str, how: str) -> tuple[l
             message = json.loads(raw)
             out.append({k: v for k, v in message.items() if k != "id"} if "method" in message else raw)
         return out, server.diagnostics
-    finally:
-        server.finish()
 
 
 def test_a_first_call_whose_remote_asks_the_local_client_gets_the_link_paths_bytes_at_both_ends(
@@ -166,23 +175,7 @@ def test_a_first_call_whose_remote_asks_the_local_client_gets_the_link_paths_byt
 def _cancelled_mid_relay(home: Path, url: str, lean: str) -> list[Any]:
     """One process: ``ask`` (elicitation), cancelled by the local client once it is asked, which
     then answers anyway; stdout after the list (requests without their ids)."""
-    env = process_env(
-        home, VERTEXSMS_ALLOW_FILE_STORE="1", VERTEX_STDIO_LEAN_CALLS=lean, VERTEXSMS_LOG_LEVEL="DEBUG"
-    )
-    server = Server(env, home, ("connect", url))
-    try:
-        server.send(rpc("init", "initialize", DECLARING) + rpc(None, "notifications/initialized"))
-        server.send(rpc("list", "tools/list"))
-        assert "result" in server.answers({"list"}, timeout=30)["list"]
-        start = len(server.raw)
-        arguments = {"what": "elicit"}
-        line = {
-            "jsonrpc": "2.0",
-            "id": "c",
-            "method": "tools/call",
-            "params": {"name": "ask", "arguments": arguments},
-        }
-        server.send(json.dumps(line).encode() + b"\n")
+    with _asking(home, url, lean, "elicit") as (server, start):
         message = server.next_message(timeout=30)
         assert message is not None
         assert message.get("method") == "elicitation/create", server.diagnostics[-3000:]
@@ -194,8 +187,6 @@ def _cancelled_mid_relay(home: Path, url: str, lean: str) -> list[Any]:
         assert "result" in server.answers({"p"}, timeout=30)["p"]
         assert server.close_stdin() < 15
         return [json.loads(raw) for raw in bytes(server.raw[start:]).splitlines()]
-    finally:
-        server.finish()
 
 
 def test_a_first_call_cancelled_while_its_remote_asks_is_given_up_at_the_remote_as_the_link_does(
@@ -228,22 +219,7 @@ def test_a_first_call_cancelled_while_its_remote_asks_is_given_up_at_the_remote_
 def _pinged_while_asked(home: Path, url: str, lean: str) -> tuple[list[bytes], str]:
     """One process: ``ask`` (elicitation); once the local client is asked, it pings, and answers
     the elicitation only after the ping's answer (bounded: 10 s); stdout after the list, the log."""
-    env = process_env(
-        home, VERTEXSMS_ALLOW_FILE_STORE="1", VERTEX_STDIO_LEAN_CALLS=lean, VERTEXSMS_LOG_LEVEL="DEBUG"
-    )
-    server = Server(env, home, ("connect", url))
-    try:
-        server.send(rpc("init", "initialize", DECLARING) + rpc(None, "notifications/initialized"))
-        server.send(rpc("list", "tools/list"))
-        assert "result" in server.answers({"list"}, timeout=30)["list"]
-        start = len(server.raw)
-        line = {
-            "jsonrpc": "2.0",
-            "id": "c",
-            "method": "tools/call",
-            "params": {"name": "ask", "arguments": {"what": "elicit"}},
-        }
-        server.send(json.dumps(line).encode() + b"\n")
+    with _asking(home, url, lean, "elicit") as (server, start):
         asked = server.next_message(timeout=30)
         assert asked is not None, server.diagnostics[-3000:]
         assert asked.get("method") == "elicitation/create", server.diagnostics[-3000:]
@@ -258,8 +234,6 @@ def _pinged_while_asked(home: Path, url: str, lean: str) -> tuple[list[bytes], s
         assert "result" in server.answers({"c"}, timeout=30)["c"]
         assert server.close_stdin() < 15
         return bytes(server.raw[start:]).splitlines()[1:], server.diagnostics
-    finally:
-        server.finish()
 
 
 def test_a_ping_while_the_remote_asks_the_local_client_is_answered_before_the_answer_as_on_the_link(
