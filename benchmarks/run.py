@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(
         info={
             "plan": plan.__dict__,
+            "plan of the hosted section": plan.side_by_side().__dict__,
             "python": sys.version.split()[0],
             "cpus": os.cpu_count(),
             "os": sys.platform,
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 anyio.run(measure_journal, report, plan, upstream.url)
                 anyio.run(measure_team_journal, report, plan, upstream.url)
             else:
-                anyio.run(measure_hosted, report, plan, env, Path(home), before)
+                anyio.run(measure_hosted, report, plan.side_by_side(), env, Path(home), before)
     finally:
         upstream.close()
     report.info["seconds"] = round(time.perf_counter() - began, 1)
