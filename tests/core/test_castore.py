@@ -69,6 +69,14 @@ def test_the_folder_is_used_only_when_it_holds_exactly_the_bundles_certificates(
     assert same_folder(bundle, folder) is None
     Path(bundle).write_bytes(a.read_bytes() + b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
     assert same_folder(bundle, folder) is None
+    pem = a.read_bytes()
+    for odd in (
+        pem.replace(b"-----END", b"!-----END", 1),  # a body that is not base64
+        pem.replace(b"-----END CERTIFICATE-----", b""),  # a block never ended
+        pem + pem.split(b"\n", 1)[0] + b"\n",  # a second block begun, never ended
+    ):
+        next(Path(folder).glob("*.0")).write_bytes(odd)
+        assert same_folder(str(a), folder) is None, odd[-80:]
     assert same_folder(str(tmp_path / "none.crt"), folder) is None
     assert same_folder(str(a), str(tmp_path / "no-folder")) is None
 

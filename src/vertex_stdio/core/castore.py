@@ -10,7 +10,7 @@ fewer, and nothing but plain certificates in either -- the folder alone trusts t
 ``system_context`` loads only the folder: same trust, verified the same way, with a certificate
 parsed only when a server's chain names it.  In every other case (and on Windows and macOS, where
 truststore asks the operating system) it is httpx2's context, as before.  Comparing reads the
-folder's files once per process (~5 ms).
+folder's files once per process (~6 ms on Debian's 144 certificates).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import ssl
 
 import httpx2
 
-# One PEM block: its label and its base64 body.
-_PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+# One PEM certificate: its base64 body (a character class, not ``.*?``: 5x faster on the bundle).
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\s]*)-----END CERTIFICATE-----")
 # The names OpenSSL's folder lookup opens: the subject hash, as it prints it, and a sequence
 # number (``HASH.rN`` files are revocation lists, read only when CRL checks are asked for).
 _HASHED = re.compile(r"[0-9a-f]{8}\.[0-9]+")
@@ -69,12 +69,10 @@ def _read(path: str) -> bytes:
 def _certificates(pem: bytes) -> set[bytes] | None:
     """The certificates (DER) of a PEM file; None when it has none or anything else (a CRL, a
     "TRUSTED CERTIFICATE" with OpenSSL's own trust settings, a block that does not decode)."""
-    blocks = _PEM.findall(pem)
-    if not blocks or pem.count(b"-----BEGIN ") != len(blocks):
-        return None
-    if any(label != b"CERTIFICATE" for label, _ in blocks):
-        return None
+    bodies = _PEM.findall(pem)
+    if not bodies or pem.count(b"-----BEGIN ") != len(bodies):
+        return None  # another label, or a block that is not a plain certificate's
     try:
-        return {base64.b64decode(b"".join(body.split()), validate=True) for _, body in blocks}
+        return {base64.b64decode(b"".join(body.split()), validate=True) for body in bodies}
     except binascii.Error:
         return None
