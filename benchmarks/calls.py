@@ -62,6 +62,26 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def settled(pids: list[int | None], *, window: float = 0.3, most: float = 30.0) -> list[int]:
+    """Wait until every process in ``pids`` is idle -- under 3% of a core over ``window`` seconds
+    while nobody calls it -- so that the rounds measure each bridge's calls and not the rest of
+    its start-up (``serve`` and ``connect`` import the SDK in the background after their first
+    calls: ~1.3 s of CPU, which would land in the first block or burst).  At most ``most``
+    seconds in all; returns the pids that never settled (their figures include that work)."""
+    waiting = [pid for pid in pids if pid is not None]
+    deadline = time.monotonic() + most
+    while waiting and time.monotonic() < deadline:
+        before = {pid: cpu_seconds(pid) for pid in waiting}
+        await anyio.sleep(window)
+        busy = []
+        for pid in waiting:
+            start, end = before[pid], cpu_seconds(pid)
+            if start is not None and end is not None and end - start > 0.03 * window:
+                busy.append(pid)
+        waiting = busy
+    return waiting
+
+
 def peak_rss_mb(pid: int | None) -> float | None:
     """VmHWM (the peak resident set) of ``pid`` in MB, from /proc; None elsewhere."""
     if pid is None:

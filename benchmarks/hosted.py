@@ -33,7 +33,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
-from calls import child_pid, cpu_seconds, peak_rss_mb
+from calls import child_pid, cpu_seconds, peak_rss_mb, settled
 from connect_seed import seed
 from declaring import check_era, declaring_bridges
 from harness import TOKEN, Before, Plan
@@ -284,6 +284,7 @@ async def _run_blocks(
             for client, bridge in zip(clients, found, strict=True):
                 await _calls(client, 20, bridge.failed)  # warm: connections open, code paths run
             await _calls(direct_client, 20, direct.failed)
+            _unsettled(await settled(pids), found, pids)
             order = list(range(len(found) + 1))
             for _ in range(plan.call_blocks):
                 for index in order:
@@ -332,6 +333,8 @@ async def _bursts(plan: Plan, found: list[Bridge]) -> None:
         pipes = [await stack.enter_async_context(raw_pipe(b)) for b in found]
         for (proc, out), bridge in zip(pipes, found, strict=True):
             await burst(proc, out, 20, 1_000_000, bridge.failed)  # warm
+        pids: list[int | None] = [proc.pid for proc, _ in pipes]
+        _unsettled(await settled(pids), found, pids)
         for round_ in range(plan.bursts):
             for index in range(len(found)):
                 proc, out = pipes[(index + round_) % len(found)]
@@ -349,6 +352,13 @@ async def _bursts(plan: Plan, found: list[Bridge]) -> None:
             rss = peak_rss_mb(proc.pid)
             if rss is not None:
                 bridge.rss.append(rss)
+
+
+def _unsettled(busy: list[int], found: list[Bridge], pids: list[int | None]) -> None:
+    """Say which bridges were still busy (without a call) when the rounds began."""
+    for bridge, pid in zip(found, pids, strict=True):
+        if pid in busy:
+            sys.stderr.write(f"benchmark: {bridge.name} was still busy when its rounds began\n")
 
 
 async def measure_hosted(
