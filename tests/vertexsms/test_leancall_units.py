@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from pydantic import TypeAdapter
 
 from vertex_stdio.core.credentials import (
     Challenge,
@@ -27,8 +28,11 @@ from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.vertexsms.api.outcomes import Operation
 from vertex_stdio.vertexsms.api.remote import HostedMcpUpstream
 from vertex_stdio.vertexsms.leancall import HostedCalls
+from vertex_stdio.vertexsms.results import result_parts
+from vertex_stdio.vertexsms.tools.numbermodels import CorrectionResult, NumbersToCorrect, sent_numbers
 
 pytestmark = pytest.mark.anyio
+NUMBERS_TYPE: TypeAdapter[Any] = TypeAdapter(NumbersToCorrect)
 NUMBERS = {"numbers": [{"number": "861860698", "country": "LT"}]}
 CORRECTED = {
     "count": 1,
@@ -217,12 +221,71 @@ async def test_a_defect_in_a_call_that_costs_is_never_sent_again(caplog: pytest.
     assert "send_sms failed on the lean call path; it is not sent again" in caplog.text
 
 
+ODD_CORRECTIONS = [
+    CORRECTED,  # the certified subset: checked without the models
+    {**CORRECTED, "count": True},  # what the models convert (lax): they decide
+    {**CORRECTED, "results": [{**CORRECTED["results"][0], "score": 0.5, "big": 2**70}]},
+]
+
+
+@pytest.mark.parametrize("data", ODD_CORRECTIONS)
+async def test_an_answer_is_written_as_the_models_write_it(data: dict[str, Any]) -> None:
+    """Whether ``numbercheck`` is sure of the answer or the models decide, the same bytes."""
+    tokens = StaticTokenProvider("tok")
+    upstream, _ = _hosted(_result(data), tokens)
+    run = HostedCalls(upstream, tokens, sandbox=False).prepare("correct_phone_number", NUMBERS)
+    assert run is not None
+    answer = await run()
+    assert answer is not None
+    text, structured = result_parts(CorrectionResult.model_validate(data))
+    assert answer["content"][0]["text"] == text
+    assert json.dumps(answer["structuredContent"]) == json.dumps(structured)
+    await upstream.aclose()
+
+
+@pytest.mark.parametrize("data", [{"count": "many", "results": []}, {"count": 1}])
+async def test_an_answer_the_models_refuse_is_an_unexpected_shape(data: dict[str, Any]) -> None:
+    tokens = StaticTokenProvider("tok")
+    upstream, _ = _hosted(_result(data), tokens)
+    run = HostedCalls(upstream, tokens, sandbox=False).prepare("correct_phone_number", NUMBERS)
+    assert run is not None
+    answer = await run()
+    assert answer is not None
+    assert answer["isError"] is True
+    assert "in an unexpected shape" in answer["content"][0]["text"]
+    await upstream.aclose()
+
+
+async def test_the_numbers_are_sent_as_the_models_dump_them() -> None:
+    """An item's other keys are dropped, as ``model_dump`` drops them; the order is the model's."""
+    sent: list[Any] = []
+
+    class Hosted:
+        async def call_tool(
+            self, op: Operation, arguments: dict[str, Any], prompt: Any = None
+        ) -> dict[str, Any]:
+            sent.append(arguments)
+            return CORRECTED
+
+    numbers = [{"country": "LT", "x": [1], "number": "8618 ü"}, {"number": "+37061860698", "country": "LT"}]
+    run = HostedCalls(Hosted(), StaticTokenProvider("tok"), sandbox=False).prepare(
+        "correct_phone_number", {"numbers": numbers}
+    )
+    assert run is not None
+    assert (await run() or {})["isError"] is False
+    expected = {"numbers": sent_numbers(NUMBERS_TYPE.validate_python(numbers))}
+    assert json.dumps(sent) == json.dumps([expected])
+
+
 @pytest.mark.slow  # a fresh interpreter
-def test_the_lean_call_path_imports_no_sdk() -> None:
+def test_the_lean_call_path_imports_neither_the_sdk_nor_pydantic() -> None:
+    """What ``earlyserve.Warm`` imports for the first call: no SDK, and no pydantic (issue 22:
+    ~60-80 ms of CPU; pydantic_core, the JSON writer, is allowed)."""
     script = (
         "import sys\n"
         "import vertex_stdio.vertexsms.leancall, vertex_stdio.mcpio.leancalls\n"
-        "print([m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'mcp_types'))])\n"
+        "import vertex_stdio.mcpio.early, vertex_stdio.vertexsms.api.remote\n"
+        "print([m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types', 'pydantic')])\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True

@@ -18,6 +18,12 @@ Running such a call twice is harmless: it costs nothing and changes nothing.  Bi
 never come here, and were one to come, a failure after it may have gone out would be answered
 as of unknown outcome, never handed to the SDK to run again (``_crashed``).  Nothing here
 imports ``mcp``.
+
+Nor ``pydantic``, on the way to a first answer (~60-80 ms of CPU, of a ~250 ms process): the
+arguments and the hosted server's answer are checked by ``tools/numbercheck.py``, which accepts
+only what the models certainly accept and gives the same payload, text and structured content.
+What it is not sure of is the models' to decide, as before (pydantic loaded then): an argument
+refused is refused in the SDK's words, an answer refused is the same "unexpected shape" error.
 """
 
 from __future__ import annotations
@@ -26,27 +32,33 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
-
 from vertex_stdio.core.credentials import NoTokenProvider, TokenProvider
 from vertex_stdio.core.errors import AuthRequired, VertexError
 from vertex_stdio.mcpio.leancalls import Prepared, Result
 from vertex_stdio.vertexsms.api.outcomes import Operation, unavailable
-from vertex_stdio.vertexsms.results import SANDBOX_META, SANDBOX_NOTE, error_text, result_parts
+from vertex_stdio.vertexsms.results import (
+    SANDBOX_META,
+    SANDBOX_NOTE,
+    dumped_parts,
+    error_text,
+    result_parts,
+)
 from vertex_stdio.vertexsms.tools.hosted import (
     CORRECT,
     PREFIXES,
     HostedTools,
-    NumbersToCorrect,
-    corrected_numbers,
-    mobile_prefixes,
+    ask_corrections,
+    ask_prefixes,
 )
-from vertex_stdio.vertexsms.tools.numbermodels import CountryCode
+from vertex_stdio.vertexsms.tools.numbercheck import (
+    plain_correction,
+    plain_country,
+    plain_numbers,
+    plain_prefixes,
+)
 
 log = logging.getLogger(__name__)
-
-_NUMBERS: TypeAdapter[Any] = TypeAdapter(NumbersToCorrect)
-_COUNTRY: TypeAdapter[str] = TypeAdapter(CountryCode)
+Parts = tuple[str, dict[str, Any]]  # a result's text and structured content (``results.result_parts``)
 
 
 class _NeedsPrompt(Exception):
@@ -77,27 +89,42 @@ class HostedCalls:
         self._sandbox = sandbox
 
     def prepare(self, name: str, arguments: dict[str, Any]) -> Prepared | None:
-        try:
-            if name == CORRECT.tool and set(arguments) == {"numbers"}:
-                numbers = _NUMBERS.validate_python(arguments["numbers"])
-                return lambda: self._answer(
-                    CORRECT, lambda: corrected_numbers(self._hosted, numbers, _NoPrompt())
-                )
-            if name == PREFIXES.tool and set(arguments) == {"country"}:
-                country = _COUNTRY.validate_python(arguments["country"])
-                return lambda: self._answer(
-                    PREFIXES, lambda: mobile_prefixes(self._hosted, country, _NoPrompt())
-                )
-        except ValidationError:
-            return None  # the SDK words the refusal
+        if name == CORRECT.tool and set(arguments) == {"numbers"}:
+            numbers = _numbers(arguments["numbers"])
+            if numbers is None:
+                return None  # the SDK words the refusal
+            return lambda: self._answer(CORRECT, lambda: self._corrected(numbers))
+        if name == PREFIXES.tool and set(arguments) == {"country"}:
+            country = _country(arguments["country"])
+            if country is None:
+                return None
+            return lambda: self._answer(PREFIXES, lambda: self._prefixes(country))
         return None
 
-    async def _answer(self, op: Operation, call: Callable[[], Awaitable[BaseModel]]) -> Result | None:
+    async def _corrected(self, numbers: list[dict[str, Any]]) -> Parts:
+        data = await ask_corrections(self._hosted, numbers, _NoPrompt())
+        dump = plain_correction(data)
+        if dump is not None:
+            return dumped_parts(dump)
+        from vertex_stdio.vertexsms.tools.numbermodels import CorrectionResult, validated
+
+        return result_parts(validated(CorrectionResult, data, CORRECT))
+
+    async def _prefixes(self, country: str) -> Parts:
+        data = await ask_prefixes(self._hosted, country, _NoPrompt())
+        dump = plain_prefixes(data)
+        if dump is not None:
+            return dumped_parts(dump)
+        from vertex_stdio.vertexsms.tools.numbermodels import MobilePrefixesResult, validated
+
+        return result_parts(validated(MobilePrefixesResult, data, PREFIXES))
+
+    async def _answer(self, op: Operation, call: Callable[[], Awaitable[Parts]]) -> Result | None:
         """The result of ``op``'s call, its error as the SDK words it, or None: the SDK runs it."""
         try:
             if not await self._token_at_hand():
                 return None
-            result = await call()  # how many at once is the wire's (``leancalls.Waiting``)
+            parts = await call()  # how many at once is the wire's (``leancalls.Waiting``)
         except (AuthRequired, _NeedsPrompt):
             # a sign-in is wanted, before the call went out or after VertexSMS refused it (nothing
             # was done either way): only the SDK's request context can prompt for it
@@ -108,7 +135,7 @@ class HostedCalls:
             return self._error(op, error)
         except Exception as exc:  # noqa: BLE001 -- a defect must not lose the call (see _crashed)
             return self._crashed(op, exc)
-        return self._success(result)
+        return self._success(parts)
 
     def _crashed(self, op: Operation, exc: Exception) -> Result | None:
         """A failure none of the above: a defect.  A call that costs and changes nothing goes to
@@ -130,9 +157,9 @@ class HostedCalls:
         text = error_text(op.tool, error, sandbox=self._sandbox)
         return {"content": [{"text": text, "type": "text"}], "isError": True}
 
-    def _success(self, result: BaseModel) -> Result:
+    def _success(self, parts: Parts) -> Result:
         """As ``VertexServer._run_tool`` and ``_annotate`` write it (keys in the SDK's order)."""
-        text, structured = result_parts(result)
+        text, structured = parts
         content = [{"text": text, "type": "text"}]
         if not self._sandbox:
             return {"content": content, "isError": False, "structuredContent": structured}
@@ -156,3 +183,23 @@ class HostedCalls:
             return await silent() is not None
         except AuthRequired:
             return False
+
+
+def _numbers(value: object) -> list[dict[str, Any]] | None:
+    """What ``correct_phone_number`` sends for its ``numbers`` argument; None: its type refuses it."""
+    sent = plain_numbers(value)
+    if sent is not None:
+        return sent
+    from vertex_stdio.vertexsms.tools.numbermodels import checked_numbers  # not sure: the models decide
+
+    return checked_numbers(value)
+
+
+def _country(value: object) -> str | None:
+    """``get_mobile_prefixes``'s ``country`` argument; None: its type refuses it."""
+    country = plain_country(value)
+    if country is not None:
+        return country
+    from vertex_stdio.vertexsms.tools.numbermodels import checked_country
+
+    return checked_country(value)

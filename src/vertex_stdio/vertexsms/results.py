@@ -1,21 +1,23 @@
 """A tool's answer in the contract's words: a result's text and data, an error's JSON envelope.
 
 Shared by the SDK's server (``server.py``) and the lean call path (``leancall.py``), so a tool
-answers alike whichever path runs it.  Nothing here imports ``mcp``.
+answers alike whichever path runs it.  Nothing here imports ``mcp``, nor ``pydantic``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic_core
-from pydantic import BaseModel
 
 from vertex_stdio.core.errors import VertexError
 from vertex_stdio.core.redact import redact
 from vertex_stdio.vertexsms.links import with_links
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 log = logging.getLogger("vertex_stdio.vertexsms.server")
 
@@ -31,6 +33,13 @@ def result_parts(result: BaseModel) -> tuple[str, dict[str, Any]]:
     structured content."""
     text = pydantic_core.to_json(result, fallback=str, indent=2).decode()
     return text, result.model_dump(mode="json", by_alias=True)
+
+
+def dumped_parts(dump: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``result_parts`` of a result given as its dump (``model_dump(mode="json", by_alias=True)``)
+    of plain JSON values -- str, int, bool, None, lists and dicts: the same text, without the model
+    (the lean call path's, from ``tools/numbercheck.py``)."""
+    return pydantic_core.to_json(dump, indent=2).decode(), dump
 
 
 def error_text(name: str, error: VertexError, *, sandbox: bool = False) -> str:

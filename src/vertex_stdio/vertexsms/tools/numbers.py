@@ -16,7 +16,7 @@ from vertex_stdio.vertexsms.tools.base import (
     client_name,
     services,
 )
-from vertex_stdio.vertexsms.tools.hosted import NumbersToCorrect, corrected_numbers, mobile_prefixes
+from vertex_stdio.vertexsms.tools.hosted import CORRECT, PREFIXES, ask_corrections, ask_prefixes
 from vertex_stdio.vertexsms.tools.models import (
     HlrResult,
     HttpsUrl,
@@ -25,7 +25,14 @@ from vertex_stdio.vertexsms.tools.models import (
     OperatorResult,
     PhoneNumber,
 )
-from vertex_stdio.vertexsms.tools.numbermodels import CorrectionResult, CountryCode, MobilePrefixesResult
+from vertex_stdio.vertexsms.tools.numbermodels import (
+    CorrectionResult,
+    CountryCode,
+    MobilePrefixesResult,
+    NumbersToCorrect,
+    sent_numbers,
+    validated,
+)
 from vertex_stdio.vertexsms.tools.pricing import require_price
 
 if TYPE_CHECKING:
@@ -153,8 +160,10 @@ def _mccmnc(row: dict[str, Any], country: str) -> MccMncItem:
 
 
 async def get_mobile_prefixes(country: CountryCode, ctx: AnyContext) -> MobilePrefixesResult:
-    return await mobile_prefixes(services(ctx).hosted, country, ContextPrompt(ctx))
+    data = await ask_prefixes(services(ctx).hosted, country, ContextPrompt(ctx))
+    return validated(MobilePrefixesResult, data, PREFIXES)
 
 
 async def correct_phone_number(numbers: NumbersToCorrect, ctx: AnyContext) -> CorrectionResult:
-    return await corrected_numbers(services(ctx).hosted, numbers, ContextPrompt(ctx))
+    data = await ask_corrections(services(ctx).hosted, sent_numbers(numbers), ContextPrompt(ctx))
+    return validated(CorrectionResult, data, CORRECT)
