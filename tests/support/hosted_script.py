@@ -34,6 +34,7 @@ BEHAVIOURS = {
     "ES": "no data",
     "CZ": "slow but in time",
     "AT": "held until released",
+    "BE": "good, plain",  # no float: the lean path checks it without the models (numbercheck)
 }
 
 
@@ -175,6 +176,10 @@ class HostedScript:
             while not self.release.is_set():
                 await anyio.sleep(0.02)
             await _respond(send, 200, _tool_result(request, _prefixes("AT")))
+        elif behaviour == "good, plain":
+            plain = {k: v for k, v in _prefixes("BE").items() if not isinstance(v, float)}
+            plain["prefixes"] = [{"mnc": "01", "prefix": "324", "x": {"n": [1, None, True, "é\u0301"]}}]
+            await _respond(send, 200, _tool_result(request, {"zone": -1, **plain}))
         elif behaviour == "wrong shape":
             await _respond(send, 200, _tool_result(request, {"country": 5}))
         elif behaviour == "no data":

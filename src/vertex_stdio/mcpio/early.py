@@ -201,9 +201,11 @@ class _Early:
                     queued = True  # in flight until the writer has written it
                     self.answered += 1
                     if self.answered == 1:
-                        loaded = "mcp" in sys.modules
+                        sdk, models = ("" if m in sys.modules else "not " for m in ("mcp", "pydantic"))
                         log.debug(
-                            "the first lean call is answered; the SDK is %simported", "" if loaded else "not "
+                            "the first lean call is answered; the SDK is %simported; pydantic is %simported",
+                            sdk,
+                            models,
                         )
         finally:
             self._calls.pop(request.id, None)
