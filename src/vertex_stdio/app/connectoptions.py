@@ -126,10 +126,10 @@ def machine_wanted(args: argparse.Namespace) -> bool:
 def machine_from(args: argparse.Namespace, secret: str | None, auth: str | None = None) -> Machine | None:
     """The unattended sign-in the options ask for (client credentials, a key, cross-app), or None;
     the key file and the ID token's variable are read here (the ID token registered for redaction)."""
-    from vertex_stdio.oauth.machine import read_private_key  # lazy: ``cryptography``, rarely used
-
     if not machine_wanted(args):
         return None
+    from vertex_stdio.oauth.machine import read_private_key  # lazy: ``cryptography``, rarely used
+
     if not args.remote_client_id:
         raise ConfigError("An unattended sign-in needs --client-id: the client signs in as itself.")
     key = read_private_key(args.private_key) if args.private_key else None

@@ -172,7 +172,7 @@ def _warm(keyed: bool) -> None:
 
     import vertex_stdio.bridge.earlycall
     import vertex_stdio.mcpio.early
-    import vertex_stdio.oauth  # noqa: F401
+    import vertex_stdio.oauth.provider  # noqa: F401 -- not its sign-in flows: a kept sign-in never runs one
 
     if keyed:
         import cryptography.hazmat.primitives.asymmetric.ec
@@ -185,9 +185,16 @@ def _warm(keyed: bool) -> None:
 def _keyring_backends() -> None:
     """Import the keyring's backend modules (~65 ms: ``macOS.api`` looks for its library even
     elsewhere) without loading any backend: the store loads them at the first call, and reads
-    nothing before it."""
+    nothing before it.  When ``PYTHON_KEYRING_BACKEND`` names the backend, only ``keyring`` itself:
+    the keyring loads that backend alone, and importing the others would take ~55 ms of CPU from
+    the first call for nothing."""
     import importlib
     from importlib import metadata
+
+    import keyring  # noqa: F401 -- the store asks it which backend at the first call
+
+    if os.environ.get("PYTHON_KEYRING_BACKEND", "").strip():
+        return
 
     for entry in metadata.entry_points(group="keyring.backends"):
         with contextlib.suppress(Exception):  # a broken plugin: the keyring says so when loaded

@@ -40,14 +40,15 @@ def token_provider(settings: Settings) -> TokenProvider:
         register_secret(settings.api_token)
         return StaticTokenProvider(settings.api_token)
     try:
-        from vertex_stdio.oauth import OAuthTokenProvider
         from vertex_stdio.vertexsms.apitoken import kept_provider
+
+        kept = kept_provider(settings)
+        if kept is not None:
+            return kept  # read at its first use; the sign-in flows are never loaded for it
+        from vertex_stdio.oauth import OAuthTokenProvider
         from vertex_stdio.vertexsms.signin import vertexsms_profile
     except ImportError:
         return NoTokenProvider(not_signed_in())
-    kept = kept_provider(settings)
-    if kept is not None:
-        return kept
     provider: TokenProvider = OAuthTokenProvider(vertexsms_profile(settings))
     return provider
 

@@ -13,7 +13,6 @@ from dataclasses import replace
 from typing import TextIO
 
 import anyio
-import keyring
 
 from vertex_stdio.app.status import _say, _sessions
 from vertex_stdio.app.status import status as status  # ``status`` is imported from here too
@@ -27,7 +26,7 @@ from vertex_stdio.oauth.provider import OAuthTokenProvider
 from vertex_stdio.oauth.running import SignInTask
 from vertex_stdio.oauth.signin import Flow
 from vertex_stdio.oauth.storage.anywhere import Found, every_store, find
-from vertex_stdio.oauth.storage.secrets import keyring_problem
+from vertex_stdio.oauth.storage.secrets import keyring_problem, os_keyring
 from vertex_stdio.oauth.storage.store import SessionKey, TokenStore
 
 log = logging.getLogger(__name__)
@@ -121,7 +120,7 @@ def _cannot_keep(store: TokenStore, profile: SignInProfile) -> str | None:
     """Why a sign-in made now could not outlive this command (checked before any browser)."""
     if store.secrets.persistent:
         return None
-    why = keyring_problem(keyring.get_keyring()) or f"the secret store here is {store.secrets.label}"
+    why = keyring_problem(os_keyring()) or f"the secret store here is {store.secrets.label}"
     return (
         f"Not signed in: {why}, so a sign-in made now would be lost when this command ends. "
         "To keep it in a private file only you can read (mode 0600), run "

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx2
@@ -27,23 +28,21 @@ import httpx2
 from vertex_stdio.core.credentials import SignInPrompt
 from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.core.tasks import LooseTasks, Spawner
-from vertex_stdio.oauth.device import DeviceFlow
-from vertex_stdio.oauth.device import begin as begin_device
 from vertex_stdio.oauth.discovery import cached_target, client_source
-from vertex_stdio.oauth.io.browser import Opener, open_in_browser
-from vertex_stdio.oauth.io.receiver import CallbackPortUnavailable
-from vertex_stdio.oauth.machine import machine_tokens
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.protocol import signin_state as st
 from vertex_stdio.oauth.protocol.core import Tokens
 from vertex_stdio.oauth.protocol.metadata import Target
 from vertex_stdio.oauth.renewal import lock_name, persist
 from vertex_stdio.oauth.running import RunningSignIn, SignInTask
-from vertex_stdio.oauth.signin import Flow, begin
 from vertex_stdio.oauth.silent import SilentTokens
 from vertex_stdio.oauth.storage.state import Lock, LockTimeout
 from vertex_stdio.oauth.storage.store import SessionKey, TokenStore
-from vertex_stdio.oauth.waiting import Waiting
+
+if TYPE_CHECKING:  # imported where a sign-in runs: a kept sign-in's calls never load them (~5 ms)
+    from vertex_stdio.oauth.device import DeviceFlow
+    from vertex_stdio.oauth.io.browser import Opener
+    from vertex_stdio.oauth.signin import Flow
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class OAuthTokenProvider(SilentTokens):
         ``tasks``: where sign-ins run (see ``run_tasks_in``); by default loose tasks of the running loop.
         """
         super().__init__(profile, store, transport, clock, client_metadata_url=client_metadata_url)
-        self._opener = opener or open_in_browser
+        self._opener = opener  # None: the system browser (``io.browser.open_in_browser``)
         self._open_browser = open_browser
         self._log_link = log_link
         self._reports_acceptance = reports_acceptance
@@ -165,6 +164,8 @@ class OAuthTokenProvider(SilentTokens):
 
     async def _unattended(self, scopes: tuple[str, ...]) -> Tokens:
         """A new token set obtained by the client itself (``profile.machine``), kept like a sign-in's."""
+        from vertex_stdio.oauth.machine import machine_tokens
+
         assert self._profile.machine is not None
         target = await self.target()
         chosen = self._scopes_for(target, scopes)
@@ -225,6 +226,8 @@ class OAuthTokenProvider(SilentTokens):
 
     def _signin_done(self, task: SignInTask) -> None:
         # A port that could not be bound opened nothing: no abandoned sign-in, so no pause.
+        from vertex_stdio.oauth.io.receiver import CallbackPortUnavailable
+
         failed = task.cancelled() or not isinstance(task.exception(), CallbackPortUnavailable | None)
         self._s = st.signin_ended(self._s, self._clock(), failed=failed)
 
@@ -250,6 +253,9 @@ class OAuthTokenProvider(SilentTokens):
             lock.release()
 
     async def _interactive(self, target: Target, scopes: tuple[str, ...]) -> Tokens:
+        from vertex_stdio.oauth.device import begin as begin_device
+        from vertex_stdio.oauth.signin import begin
+
         client_for = client_source(
             self._http,
             self.store,
@@ -269,11 +275,14 @@ class OAuthTokenProvider(SilentTokens):
                 await flow.aclose()
 
     async def _drive(self, flow: Flow | DeviceFlow) -> Tokens:
+        from vertex_stdio.oauth.io.browser import open_in_browser
+        from vertex_stdio.oauth.signin import Flow
+
         if isinstance(flow, Flow) and self._log_link:
             log.warning("Sign in to %s in your browser: %s", self._profile.display_name, flow.url)
         tokens = await self._running.complete(
             flow,
-            self._opener if self._open_browser else None,
+            (self._opener or open_in_browser) if self._open_browser else None,
             self._lifetime,
             self._clock,
             late=lambda: self._auth_required("The sign-in was not completed in time."),
@@ -304,6 +313,8 @@ class OAuthTokenProvider(SilentTokens):
         self, task: SignInTask, prompt: SignInPrompt | None, limit: float, *, needs_person: bool
     ) -> Tokens:
         """Wait for ``task``; a tool call (``needs_person``) stops as soon as no one can be reached."""
+        from vertex_stdio.oauth.waiting import Waiting
+
         waiting = Waiting(
             prompt, limit, self._clock, brand=self._profile.display_name, needs_person=needs_person
         )

@@ -12,17 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.core.tasks import Spawner
-from vertex_stdio.oauth.device import DeviceFlow
-from vertex_stdio.oauth.io.browser import Opener
 from vertex_stdio.oauth.protocol.core import Tokens
-from vertex_stdio.oauth.signin import Flow
-from vertex_stdio.oauth.waiting import Waiting
+
+if TYPE_CHECKING:  # the flows are loaded when one runs: a kept sign-in never needs them
+    from vertex_stdio.oauth.device import DeviceFlow
+    from vertex_stdio.oauth.io.browser import Opener
+    from vertex_stdio.oauth.signin import Flow
+    from vertex_stdio.oauth.waiting import Waiting
 
 log = logging.getLogger(__name__)
 

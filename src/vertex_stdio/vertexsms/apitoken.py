@@ -26,7 +26,7 @@ from vertex_stdio.core.redact import register_secret
 from vertex_stdio.oauth.storage.anywhere import every_store
 from vertex_stdio.oauth.storage.secrets import FileSecrets
 from vertex_stdio.oauth.storage.state import STATE_FILE, StateFile, default_state_dir
-from vertex_stdio.oauth.storage.store import TokenStore
+from vertex_stdio.oauth.storage.store import PLAIN_FILE, TokenStore, namespaced
 from vertex_stdio.vertexsms.links import TOKEN_URL
 from vertex_stdio.vertexsms.settings import Settings
 from vertex_stdio.vertexsms.signin import vertexsms_profile
@@ -155,6 +155,20 @@ def store_for(settings: Settings) -> TokenStore:
     return TokenStore.default(vertexsms_profile(settings))
 
 
+def kept_store(settings: Settings, where: Kept) -> TokenStore:
+    """The store to read the kept token from: the opt-in file ``where`` names, when the file store
+    is allowed (no keyring is asked: it would not be used), else ``store_for``'s."""
+    profile = vertexsms_profile(settings)
+    if profile.allow_file_store:
+        state_dir = namespaced(default_state_dir(), profile.namespace)
+        kept_in = FileSecrets(state_dir / PLAIN_FILE)
+        if kept_in.label == where.store:
+            advice = profile.advice
+            setting, allow = advice.file_store_setting, advice.allow_file_store
+            return TokenStore(state_dir, kept_in, file_store_setting=setting, allow_file_store=allow)
+    return store_for(settings)
+
+
 def cannot_keep(store: TokenStore, again: str) -> str | None:
     """Why a token kept in ``store`` would be lost when this command ends, or None."""
     if store.secrets.persistent:
@@ -231,7 +245,7 @@ class KeptTokenProvider:
 
     async def token(self, scopes: Sequence[str], prompt: SignInPrompt | None = None) -> str:
         if self._token is None:
-            store = store_for(self._settings)
+            store = kept_store(self._settings, self._where)
             found = await store.load_secret(ACCOUNT)
             if found is None:
                 raise AuthRequired(unreadable(self._where, store))

@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import keyring
-
 from vertex_stdio.core.errors import VertexError
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.protocol.core import Tokens
 from vertex_stdio.oauth.storage.sealed import SealedSecrets
-from vertex_stdio.oauth.storage.secrets import SERVICE, FileSecrets, KeyringSecrets, keyring_problem
+from vertex_stdio.oauth.storage.secrets import (
+    SERVICE,
+    FileSecrets,
+    KeyringSecrets,
+    keyring_problem,
+    os_keyring,
+)
 from vertex_stdio.oauth.storage.store import PLAIN_FILE, SEALED_FILE, SessionKey, TokenStore
 
 
@@ -27,7 +31,7 @@ def every_store(profile: SignInProfile, first: TokenStore) -> list[TokenStore]:
     here, then the plain file when one exists, even without the setting that allows it."""
     state_dir = first.state_dir
     stores = [first]
-    if keyring_problem(keyring.get_keyring()) is None:
+    if keyring_problem(os_keyring()) is None:
         service = SERVICE if profile.namespace is None else f"{SERVICE}/{profile.namespace}"
         sealed = SealedSecrets(state_dir / SEALED_FILE, KeyringSecrets(service=service))
         stores.append(TokenStore(state_dir, sealed))

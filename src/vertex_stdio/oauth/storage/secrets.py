@@ -3,7 +3,8 @@
 Every backend implements ``Secrets`` (get / set / delete, plus a ``label`` for ``status``);
 the same contract suite runs against each.  Calls are blocking: the caller runs them in a
 worker thread with a timeout.  Foreign errors become ``SecretsUnavailable``, whose message
-never contains the secret.
+never contains the secret.  ``keyring`` (~14 ms to import, with its ``importlib_metadata``) is
+imported where a keyring is asked, never by the file and memory stores.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
-
-import keyring
-import keyring.backend
-import keyring.errors
+from typing import TYPE_CHECKING, Protocol
 
 from vertex_stdio.core.privatefs import UnsafePath, read_private, remove_private, write_private
 from vertex_stdio.oauth.storage.state import FileLock, LockTimeout
+
+if TYPE_CHECKING:
+    import keyring.backend
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,14 @@ def _chunk_count(head: str | None) -> int:
     return int(digits) if digits.isdigit() and len(digits) <= 9 else MAX_CHUNKS + 1
 
 
+def os_keyring() -> keyring.backend.KeyringBackend:
+    """The keyring's backend for this process (``PYTHON_KEYRING_BACKEND``, its config, else the best
+    found); the first call imports ``keyring`` and chooses it."""
+    import keyring
+
+    return keyring.get_keyring()
+
+
 def keyring_problem(backend: keyring.backend.KeyringBackend) -> str | None:
     """Why ``backend`` must not hold secrets (fail, null, plaintext...), or None when it is fine."""
     name = f"{type(backend).__module__}.{type(backend).__name__}"
@@ -173,7 +181,11 @@ class KeyringSecrets:
         *,
         too_large: str = "Keep it in a private file instead.",
     ) -> None:
-        self._backend = backend or keyring.get_keyring()
+        if backend is None:
+            import keyring
+
+            backend = keyring.get_keyring()
+        self._backend = backend
         self._service = service
         self._too_large = too_large
 
@@ -210,6 +222,8 @@ class KeyringSecrets:
         self._call(self._backend.set_password, account, f"{_HEAD}{len(chunks)}")
 
     def delete(self, account: str) -> None:
+        import keyring.errors  # loaded with the backend: this costs nothing more
+
         head = self._call(self._backend.get_password, account)
         count = min(_chunk_count(head), MAX_CHUNKS)  # a corrupt count: only as many as we ever write
         for name in [account, *(f"{account}#{i}" for i in range(count))]:
@@ -224,6 +238,8 @@ class KeyringSecrets:
 
     def _call(self, method: Callable[..., object], account: str, *args: str) -> str | None:
         # `from None` below: a backend's error text could quote what it was given.
+        import keyring.errors
+
         try:
             result = method(self._service, account, *args)
         except keyring.errors.KeyringLocked:

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import keyring
-
 from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.core.redact import register_secret
 from vertex_stdio.oauth.profile import SignInProfile
@@ -36,6 +34,7 @@ from vertex_stdio.oauth.storage.secrets import (
     Secrets,
     SecretsUnavailable,
     keyring_problem,
+    os_keyring,
 )
 from vertex_stdio.oauth.storage.state import STATE_FILE, FileLock, Lock, State, StateFile, default_state_dir
 
@@ -148,7 +147,7 @@ class TokenStore:
         """The keyring if usable, else the opt-in file, else memory (warned on stderr via logging)."""
         state_dir = namespaced(state_dir or default_state_dir(), profile.namespace)
         setting, allow = profile.advice.file_store_setting, profile.advice.allow_file_store
-        problem = keyring_problem(keyring.get_keyring())
+        problem = keyring_problem(os_keyring())
         if problem is None:
             service = SERVICE if profile.namespace is None else f"{SERVICE}/{profile.namespace}"
             key_store = KeyringSecrets(service=service, too_large=profile.advice.keyring_too_small)
