@@ -50,6 +50,13 @@ RETRY_AFTER_FAILURE = st.RETRY_AFTER_FAILURE
 SIGNIN_LIFETIME = 300.0
 
 
+async def _system_browser(url: str) -> bool:
+    """The default opener, ``io.browser.open_in_browser``, imported when a sign-in first opens a link."""
+    from vertex_stdio.oauth.io.browser import open_in_browser
+
+    return await open_in_browser(url)
+
+
 class OAuthTokenProvider(SilentTokens):
     """Implements ``credentials.TokenProvider`` with OAuth 2.1 (source ``"oauth"``)."""
 
@@ -76,7 +83,7 @@ class OAuthTokenProvider(SilentTokens):
         ``tasks``: where sign-ins run (see ``run_tasks_in``); by default loose tasks of the running loop.
         """
         super().__init__(profile, store, transport, clock, client_metadata_url=client_metadata_url)
-        self._opener = opener  # None: the system browser (``io.browser.open_in_browser``)
+        self._opener: Opener = opener or _system_browser
         self._open_browser = open_browser
         self._log_link = log_link
         self._reports_acceptance = reports_acceptance
@@ -275,14 +282,13 @@ class OAuthTokenProvider(SilentTokens):
                 await flow.aclose()
 
     async def _drive(self, flow: Flow | DeviceFlow) -> Tokens:
-        from vertex_stdio.oauth.io.browser import open_in_browser
         from vertex_stdio.oauth.signin import Flow
 
         if isinstance(flow, Flow) and self._log_link:
             log.warning("Sign in to %s in your browser: %s", self._profile.display_name, flow.url)
         tokens = await self._running.complete(
             flow,
-            (self._opener or open_in_browser) if self._open_browser else None,
+            self._opener if self._open_browser else None,
             self._lifetime,
             self._clock,
             late=lambda: self._auth_required("The sign-in was not completed in time."),
