@@ -46,7 +46,12 @@ FLOWS = (
     "webbrowser",
 )
 """What only a sign-in that runs (a person's, or an unattended grant) needs."""
-KEPT_TOKEN_NEEDS_NONE_OF = (*FLOWS, "vertex_stdio.oauth.provider", "vertex_stdio.oauth.discovery")
+KEPT_TOKEN_NEEDS_NONE_OF = (
+    *FLOWS,
+    "vertex_stdio.oauth.provider",
+    "vertex_stdio.oauth.discovery",
+    "vertex_stdio.oauth.storage.anywhere",  # logout's look at every store
+)
 """A token ``login --token`` kept is read from the store: no OAuth at all."""
 
 
@@ -97,7 +102,8 @@ def test_a_token_kept_in_the_private_file_loads_neither_oauth_nor_the_keyring(tm
     state = tmp_path / "state" / "vertex-stdio"
     anyio.run(keep, TokenStore(state, FileSecrets(state / PLAIN_FILE)), TOKEN)
     env = process_env(tmp_path, VERTEXSMS_ALLOW_FILE_STORE="1", VERTEXSMS_MCP_URL="http://127.0.0.1:9/mcp")
-    seen = _serve_early(env, ("keyring", *KEPT_TOKEN_NEEDS_NONE_OF))
+    sealed = "vertex_stdio.oauth.storage.sealed"  # the keyring's store: its key is in the keyring
+    seen = _serve_early(env, ("keyring", sealed, *KEPT_TOKEN_NEEDS_NONE_OF))
     assert seen == {"start": [], "call": [], "ok": True}
 
 

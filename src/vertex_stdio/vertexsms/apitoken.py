@@ -23,7 +23,6 @@ from vertex_stdio.core.errors import AuthRequired, VertexError
 from vertex_stdio.core.http import make_client
 from vertex_stdio.core.launcher import command
 from vertex_stdio.core.redact import register_secret
-from vertex_stdio.oauth.storage.anywhere import every_store
 from vertex_stdio.oauth.storage.secrets import FileSecrets
 from vertex_stdio.oauth.storage.state import STATE_FILE, StateFile, default_state_dir
 from vertex_stdio.oauth.storage.store import PLAIN_FILE, TokenStore, namespaced
@@ -209,6 +208,8 @@ def kept_here() -> Kept | None:
 
 async def forget(settings: Settings, store: TokenStore | None = None) -> Kept | None:
     """Delete the kept token from every store it may be in and its record; what was kept, or None."""
+    from vertex_stdio.oauth.storage.anywhere import every_store  # logout's: not the server's
+
     store = store or store_for(settings)
     record = kept(store.read_state())
     for each in every_store(vertexsms_profile(settings), store):

@@ -18,14 +18,12 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vertex_stdio.core.errors import AuthRequired
 from vertex_stdio.core.redact import register_secret
 from vertex_stdio.oauth.profile import SignInProfile
 from vertex_stdio.oauth.protocol.core import Tokens, fingerprint
-from vertex_stdio.oauth.protocol.metadata import Client, ServerMetadata, Target
-from vertex_stdio.oauth.storage.sealed import SealedSecrets
 from vertex_stdio.oauth.storage.secrets import (
     SERVICE,
     FileSecrets,
@@ -37,6 +35,9 @@ from vertex_stdio.oauth.storage.secrets import (
     os_keyring,
 )
 from vertex_stdio.oauth.storage.state import STATE_FILE, FileLock, Lock, State, StateFile, default_state_dir
+
+if TYPE_CHECKING:  # loaded where used: a token kept in the private file needs neither
+    from vertex_stdio.oauth.protocol.metadata import Client, Target
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class CachedTarget:
     @classmethod
     def from_state(cls, entry: Mapping[str, Any]) -> CachedTarget:
         """Raises ``KeyError``, ``TypeError``, ``ValueError`` or ``MetadataInvalid`` when damaged."""
+        from vertex_stdio.oauth.protocol.metadata import ServerMetadata, Target
+
         server = ServerMetadata.from_json(entry["server"])
         scopes = tuple(str(s) for s in entry.get("resource_scopes", ()))
         target = Target(str(entry["resource"]), server, scopes)
@@ -149,6 +152,8 @@ class TokenStore:
         setting, allow = profile.advice.file_store_setting, profile.advice.allow_file_store
         problem = keyring_problem(os_keyring())
         if problem is None:
+            from vertex_stdio.oauth.storage.sealed import SealedSecrets
+
             service = SERVICE if profile.namespace is None else f"{SERVICE}/{profile.namespace}"
             key_store = KeyringSecrets(service=service, too_large=profile.advice.keyring_too_small)
             sealed = SealedSecrets(state_dir / SEALED_FILE, key_store)
@@ -181,6 +186,8 @@ class TokenStore:
 
     def client(self, issuer: str) -> Client | None:
         """The client registered at ``issuer`` (only a registration that issuer made), or None."""
+        from vertex_stdio.oauth.protocol.metadata import Client
+
         return Client.from_state(self.read_state().get("clients", {}).get(issuer), issuer)
 
     async def keep_client(self, client: Client) -> None:
