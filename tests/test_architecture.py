@@ -32,6 +32,7 @@ PLANTS = {
     # the contract names its modules: the plant replaces one (in the copy)
     "bridge/earlycall.py": ("import mcp", "connect's first calls never import the MCP SDK"),
     "mcpio/asks.py": ("import mcp", "the early loop and its requests to the local client"),
+    "vertexsms/tools/numbercheck.py": ("import pydantic", "serve's first hosted calls never import pydantic"),
 }
 
 

@@ -207,11 +207,14 @@ def test_the_hinted_commands_work(tmp_path: Path) -> None:
         lines = [proc.stderr.readline().decode() for _ in range(3)]
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
-        proc.kill()
-        os.close(master)
-        if proc.stderr is not None:
-            proc.stderr.close()
+        try:
+            proc.wait(timeout=15)
+        finally:  # never left running when it did not exit: a later test would inherit it
+            proc.kill()
+            proc.wait()
+            os.close(master)
+            if proc.stderr is not None:
+                proc.stderr.close()
     call, inspector = (shlex.split(line.strip()) for line in lines[1:3])
     done = subprocess.run(call, capture_output=True, text=True, timeout=60, env=env, check=False)
     assert done.returncode == 0, done.stderr
