@@ -267,3 +267,56 @@ def test_call_args_follow_the_tool_schema(tmp_path: Path) -> None:
     assert refused.returncode == 1
     error = json.loads(refused.stdout)["error"]
     assert (error["code"], error["fields"]) == ("INVALID_INPUT", ["zone"])
+
+
+# Ctrl-C while a weakref callback runs, as imports run thousands (importlib's module locks), while
+# the server is built after the hint: the same ``vertex-stdio serve`` (cli.run), the signal sent there.
+_CTRL_C_IN_A_CALLBACK = """
+import os, signal, sys, weakref
+from vertex_stdio.app.cli import run
+
+class Bait: pass
+bait = [Bait()]
+
+def callback(_ref):
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(1000):  # Python runs the signal's handler here, inside the callback
+        pass
+
+ref = weakref.ref(bait[0], callback)
+
+def hook(event, args):
+    if event == "import" and args[0] == "vertex_stdio.vertexsms.server" and bait:
+        bait.clear()
+
+sys.addaudithook(hook)
+sys.argv = ["vertex-stdio", "serve"]
+run()
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_sdk_loads_exits_even_inside_a_callback(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal before the session's own handler exits 130 wherever it lands: a
+    KeyboardInterrupt raised in a weakref callback would be ignored and serving would go on."""
+    env = process_env(tmp_path)
+    stderr_path = tmp_path / "stderr.txt"
+    ours, theirs = pty.openpty()
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CTRL_C_IN_A_CALLBACK], stdin=theirs, stderr=stderr, env=env
+        )
+    os.close(theirs)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(ours)
+    err = stderr_path.read_text()
+    assert proc.returncode == 130, err
+    assert "waiting for an MCP client" in err  # the hint came first: this was serve's terminal path
+    assert "serving over stdio" not in err
+    assert "KeyboardInterrupt" not in err

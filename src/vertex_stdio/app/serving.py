@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from vertex_stdio import __version__
 from vertex_stdio.core.credentials import NoTokenProvider, StaticTokenProvider, TokenProvider
+from vertex_stdio.core.errors import EXIT_INTERRUPTED
 from vertex_stdio.vertexsms.links import not_signed_in
 from vertex_stdio.vertexsms.settings import Settings
 
@@ -76,6 +77,8 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     """
     manifest = None if sys.stdin.isatty() else lean_manifest(settings)
     if manifest is None:
+        if sys.stdin.isatty():
+            signal.signal(signal.SIGINT, _exit_interrupted)  # until the run's own handler takes over
         from vertex_stdio.mcpio import runner
 
         if sys.stdin.isatty():
@@ -111,6 +114,19 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
         with loading as made:
             ended = _run(made, handover)
     return runner.leave(ended)
+
+
+def _exit_interrupted(_signum: int, _frame: object) -> None:
+    """Ctrl-C in a terminal before the run receives it (the SDK loading, the event loop starting):
+    exit now with 130, quietly; nothing is served yet.
+
+    A KeyboardInterrupt there is not reliably an exit: raised inside a weakref callback or a
+    ``__del__`` (an import's module-lock clean-up runs thousands of them) it is printed as
+    "Exception ignored" and serving goes on; inside a C extension's init it can turn into a
+    PanicException; at the loop's start, asyncio's own handler turns it into a CancelledError.
+    The run replaces this handler (``runner._stop_on_signals``) and restores Python's default.
+    """
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _run(made: Made, handover: Handover | None = None) -> Ended:
