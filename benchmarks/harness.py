@@ -29,11 +29,12 @@ class Plan:
     bursts: int
     burst_size: int = 200
     refresh_callers: int = 50
+    levers: bool = True  # section 6's each-lever-alone bridges (figures only): not in --quick
 
     @classmethod
     def of(cls, quick: bool, delay: float) -> Plan:
         if quick:
-            return cls(delay, startup_runs=3, call_blocks=2, calls_per_block=50, bursts=3)
+            return cls(delay, startup_runs=3, call_blocks=2, calls_per_block=50, bursts=3, levers=False)
         return cls(delay, startup_runs=7, call_blocks=3, calls_per_block=100, bursts=5)
 
     def side_by_side(self) -> Plan:

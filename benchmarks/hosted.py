@@ -52,6 +52,7 @@ from vertex_stdio.vertexsms.apitoken import keep
 HERE = Path(__file__).resolve().parent
 TOOL = "correct_phone_number"
 KEPT = "vertex-stdio, login --token"
+LEVERS = ("lean calls off", "lean front off")  # the bridges with one lever off end so
 ARGUMENTS = {"numbers": [{"number": "861860698", "country": "LT"}]}
 INIT = {
     "protocolVersion": "2025-11-25",
@@ -104,10 +105,11 @@ class McpUpstream:
 
 
 def bridges(
-    url: str, env: dict[str, str], home: Path, before: Before | None, legacy_url: str
+    url: str, env: dict[str, str], home: Path, before: Before | None, legacy_url: str, *, levers: bool = True
 ) -> tuple[list[Bridge], str | None]:
     """Ours, ours before (when given) and mcp-remote, and both under a client that declares roots
-    (also in front of ``legacy_url``, the 2025-only server); plus why mcp-remote is missing."""
+    (also in front of ``legacy_url``, the 2025-only server); plus why mcp-remote is missing.
+    Without ``levers`` (``--quick``), no bridge with one lever off (their figures only)."""
     ours_env = {**env, "VERTEXSMS_MCP_URL": url}
     found = [Bridge("vertex-stdio", [sys.executable, "-m", "vertex_stdio"], ours_env)]
     if before is not None:
@@ -131,6 +133,8 @@ def bridges(
             {**connect.env, "VERTEX_STDIO_LEAN_CALLS": "0"},
         )
     )
+    if not levers:
+        found = [b for b in found if not b.name.endswith(LEVERS)]
     peer = mcp_remote()
     found += declaring_bridges(connect, None if isinstance(peer, str) else peer, home, (url, legacy_url))
     if isinstance(peer, str):
@@ -372,7 +376,7 @@ async def measure_hosted(
         servers.callback(legacy.close)
         await check_era(upstream.url, "2026")
         await check_era(legacy.url, "2025")
-        found, missing = bridges(upstream.url, env, home, before, legacy.url)
+        found, missing = bridges(upstream.url, env, home, before, legacy.url, levers=plan.levers)
         for bridge in found[:1]:
             await startup(bridge)  # warm the OS file cache, unmeasured
         for bridge in found[1:]:  # a peer that does not start is skipped, not a broken benchmark
