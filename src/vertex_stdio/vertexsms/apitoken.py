@@ -25,7 +25,7 @@ from vertex_stdio.core.launcher import command
 from vertex_stdio.core.redact import register_secret
 from vertex_stdio.oauth.storage.secrets import FileSecrets
 from vertex_stdio.oauth.storage.state import STATE_FILE, StateFile, default_state_dir
-from vertex_stdio.oauth.storage.store import PLAIN_FILE, TokenStore, namespaced
+from vertex_stdio.oauth.storage.store import TokenStore, namespaced
 from vertex_stdio.vertexsms.links import TOKEN_URL
 from vertex_stdio.vertexsms.settings import Settings
 from vertex_stdio.vertexsms.signin import vertexsms_profile
@@ -159,12 +159,9 @@ def kept_store(settings: Settings, where: Kept) -> TokenStore:
     is allowed (no keyring is asked: it would not be used), else ``store_for``'s."""
     profile = vertexsms_profile(settings)
     if profile.allow_file_store:
-        state_dir = namespaced(default_state_dir(), profile.namespace)
-        kept_in = FileSecrets(state_dir / PLAIN_FILE)
-        if kept_in.label == where.store:
-            advice = profile.advice
-            setting, allow = advice.file_store_setting, advice.allow_file_store
-            return TokenStore(state_dir, kept_in, file_store_setting=setting, allow_file_store=allow)
+        store = TokenStore.in_file(profile, namespaced(default_state_dir(), profile.namespace))
+        if store.secrets.label == where.store:
+            return store
     return store_for(settings)
 
 

@@ -161,10 +161,7 @@ class TokenStore:
         if profile.allow_file_store:
             warning = f"{problem}; keeping the sign-in in a private file as {setting} allows"
             log.warning(warning)
-            secrets_file = FileSecrets(state_dir / PLAIN_FILE)
-            return cls(
-                state_dir, secrets_file, warning=warning, file_store_setting=setting, allow_file_store=allow
-            )
+            return cls.in_file(profile, state_dir, warning=warning)
         warning = (
             f"{problem}; the sign-in is kept in memory for this process only. "
             f"{allow[:1].upper()}{allow[1:]} to keep it in a private 0600 file instead."
@@ -172,6 +169,18 @@ class TokenStore:
         log.warning(warning)
         return cls(
             state_dir, MemorySecrets(), warning=warning, file_store_setting=setting, allow_file_store=allow
+        )
+
+    @classmethod
+    def in_file(cls, profile: SignInProfile, state_dir: Path, *, warning: str | None = None) -> TokenStore:
+        """The opt-in 0600 file store under ``state_dir`` (already namespaced); no keyring is asked."""
+        advice = profile.advice
+        return cls(
+            state_dir,
+            FileSecrets(state_dir / PLAIN_FILE),
+            warning=warning,
+            file_store_setting=advice.file_store_setting,
+            allow_file_store=advice.allow_file_store,
         )
 
     def lock(self, name: str, timeout: float) -> Lock:
