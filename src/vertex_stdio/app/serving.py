@@ -79,12 +79,11 @@ def serve(settings: Settings, *, config_error: str | None = None) -> int:
     if manifest is None:
         if sys.stdin.isatty():
             signal.signal(signal.SIGINT, _exit_interrupted)  # until the run's own handler takes over
-        from vertex_stdio.mcpio import runner
-
-        if sys.stdin.isatty():
             from vertex_stdio.app.call import serve_hint
 
             serve_hint(sys.stderr)
+        from vertex_stdio.mcpio import runner
+
         with Loading(settings, config_error, wake=False) as made:
             ended = _run(made)
         return runner.leave(ended)
