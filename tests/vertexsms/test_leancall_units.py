@@ -82,30 +82,33 @@ def _result(data: dict[str, Any]) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": json.dumps(data)}], "structuredContent": data}
 
 
+async def _corrected(data: dict[str, Any], *, sandbox: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """``correct_phone_number`` of ``NUMBERS`` on the lean path, the hosted server answering
+    ``data``: the answer, and the methods the server saw."""
+    tokens = StaticTokenProvider("sandbox", source="sandbox") if sandbox else StaticTokenProvider("tok")
+    upstream, seen = _hosted(_result(data), tokens)
+    try:
+        run = HostedCalls(upstream, tokens, sandbox=sandbox).prepare("correct_phone_number", NUMBERS)
+        assert run is not None
+        answer = await run()
+        assert answer is not None
+        return answer, seen
+    finally:
+        await upstream.aclose()
+
+
 async def test_a_plain_call_is_answered_with_the_sdks_result_shape() -> None:
-    tokens = StaticTokenProvider("tok")
-    upstream, seen = _hosted(_result(CORRECTED), tokens)
-    run = HostedCalls(upstream, tokens, sandbox=False).prepare("correct_phone_number", NUMBERS)
-    assert run is not None
-    answer = await run()
-    assert answer is not None
+    answer, seen = await _corrected(CORRECTED)
     assert list(answer) == ["content", "isError", "structuredContent"]
     assert answer["structuredContent"] == CORRECTED
     assert json.loads(answer["content"][0]["text"]) == CORRECTED
     assert seen.count("tools/call") == 1
-    await upstream.aclose()
 
 
 async def test_the_sandbox_marks_its_answers() -> None:
-    tokens = StaticTokenProvider("sandbox", source="sandbox")
-    upstream, _ = _hosted(_result(CORRECTED), tokens)
-    run = HostedCalls(upstream, tokens, sandbox=True).prepare("correct_phone_number", NUMBERS)
-    assert run is not None
-    answer = await run()
-    assert answer is not None
+    answer, _ = await _corrected(CORRECTED, sandbox=True)
     assert answer["_meta"] == {"vertex-stdio/sandbox": True}
     assert answer["content"][1]["text"].startswith("[SANDBOX]")
-    await upstream.aclose()
 
 
 @pytest.mark.parametrize(
@@ -231,29 +234,17 @@ ODD_CORRECTIONS = [
 @pytest.mark.parametrize("data", ODD_CORRECTIONS)
 async def test_an_answer_is_written_as_the_models_write_it(data: dict[str, Any]) -> None:
     """Whether ``numbercheck`` is sure of the answer or the models decide, the same bytes."""
-    tokens = StaticTokenProvider("tok")
-    upstream, _ = _hosted(_result(data), tokens)
-    run = HostedCalls(upstream, tokens, sandbox=False).prepare("correct_phone_number", NUMBERS)
-    assert run is not None
-    answer = await run()
-    assert answer is not None
+    answer, _ = await _corrected(data)
     text, structured = result_parts(CorrectionResult.model_validate(data))
     assert answer["content"][0]["text"] == text
     assert json.dumps(answer["structuredContent"]) == json.dumps(structured)
-    await upstream.aclose()
 
 
 @pytest.mark.parametrize("data", [{"count": "many", "results": []}, {"count": 1}])
 async def test_an_answer_the_models_refuse_is_an_unexpected_shape(data: dict[str, Any]) -> None:
-    tokens = StaticTokenProvider("tok")
-    upstream, _ = _hosted(_result(data), tokens)
-    run = HostedCalls(upstream, tokens, sandbox=False).prepare("correct_phone_number", NUMBERS)
-    assert run is not None
-    answer = await run()
-    assert answer is not None
+    answer, _ = await _corrected(data)
     assert answer["isError"] is True
     assert "in an unexpected shape" in answer["content"][0]["text"]
-    await upstream.aclose()
 
 
 async def test_the_numbers_are_sent_as_the_models_dump_them() -> None:
